@@ -1,0 +1,432 @@
+//! `inventory.toml`: the hosts being moved, their old and new addresses, the resolvers to ask.
+//!
+//! Parsing is two-step: serde reads a raw, span-carrying form (`Raw*`), then
+//! [`Inventory::parse`] validates it into plain types the rest of the program uses.
+//! Every rejection carries `path:line:col`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+/// The validated inventory of a move.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    /// Where it was read from (for messages and for keying state files).
+    pub path: PathBuf,
+    /// The move's display name.
+    pub name: String,
+    /// An address inside is "old".
+    pub old_network: Option<IpNet>,
+    /// An address inside is "new".
+    pub new_network: Option<IpNet>,
+    pub probe: ProbeSettings,
+    /// The hosts file whose entries are compared with DNS (default `/etc/hosts`).
+    pub hosts_file: PathBuf,
+    /// Resolvers asked for every host's name; never empty (a `system` resolver is implied).
+    pub resolvers: Vec<ResolverConfig>,
+    pub hosts: Vec<HostConfig>,
+}
+
+/// Probe cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeSettings {
+    /// Time between the starts of two probe rounds of a host.
+    pub interval: Duration,
+    /// How long one probe may take before it counts as a timeout.
+    pub timeout: Duration,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolverConfig {
+    pub name: String,
+    pub kind: ResolverKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolverKind {
+    /// The operating system's configuration (`/etc/resolv.conf`).
+    System,
+    /// One DNS server, asked directly.
+    Server(SocketAddr),
+}
+
+impl fmt::Display for ResolverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolverKind::System => f.write_str("system"),
+            ResolverKind::Server(addr) if addr.port() == 53 => write!(f, "{}", addr.ip()),
+            ResolverKind::Server(addr) => write!(f, "{addr}"),
+        }
+    }
+}
+
+/// One host being moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Short name, unique in the inventory (`vbox`).
+    pub name: String,
+    /// The name DNS is asked about (`vbox.example.org`).
+    pub fqdn: String,
+    pub old_ip: Option<IpAddr>,
+    /// The probe target when set; otherwise the fqdn as the system would resolve it.
+    pub new_ip: Option<IpAddr>,
+    /// Whether to ping the host (default true).
+    pub ping: bool,
+    /// SSH port to read a banner from, `None` to skip.
+    pub ssh: Option<u16>,
+    /// URL to fetch; its host is sent as Host and SNI while connecting to the target IP.
+    pub http: Option<String>,
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read inventory: {e}")))?;
+        Inventory::parse(path, &source)
+    }
+
+    /// Validates inventory text; `path` is used for messages only.
+    pub fn parse(path: &Path, source: &str) -> Result<Inventory, ConfigError> {
+        let raw: RawInventory =
+            toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+        let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
+
+        let (name, old_network, new_network) = match raw.r#move {
+            Some(m) => (m.name, m.old_network.map(|n| n.0), m.new_network.map(|n| n.0)),
+            None => (String::new(), None, None),
+        };
+        let name = if name.trim().is_empty() {
+            path.file_stem()
+                .map_or_else(|| "move".to_string(), |s| s.to_string_lossy().into_owned())
+        } else {
+            name
+        };
+
+        let mut probe = ProbeSettings::default();
+        let mut probe_hosts_file = None;
+        if let Some(p) = raw.probe {
+            if let Some(i) = p.interval {
+                if i.get_ref().0 < Duration::from_millis(100) {
+                    return Err(err(i.span(), "interval must be at least 100ms".into()));
+                }
+                probe.interval = i.into_inner().0;
+            }
+            if let Some(t) = p.timeout {
+                if t.get_ref().0.is_zero() {
+                    return Err(err(t.span(), "timeout must be greater than zero".into()));
+                }
+                probe.timeout = t.into_inner().0;
+            }
+            probe_hosts_file = p.hosts_file;
+        }
+        let hosts_file = match (raw.hosts_file, probe_hosts_file) {
+            (Some(_), Some(second)) => {
+                return Err(err(
+                    second.span(),
+                    "hosts_file is given twice (top level and [probe]); keep one".into(),
+                ));
+            }
+            (Some(h), None) | (None, Some(h)) => {
+                if h.get_ref().trim().is_empty() {
+                    return Err(err(h.span(), "hosts_file must not be empty".into()));
+                }
+                PathBuf::from(h.into_inner())
+            }
+            (None, None) => PathBuf::from("/etc/hosts"),
+        };
+
+        let mut resolvers = Vec::new();
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        for r in raw.resolver {
+            let rname = r.name.get_ref().trim().to_string();
+            if rname.is_empty() {
+                return Err(err(r.name.span(), "resolver name must not be empty".into()));
+            }
+            if seen.insert(rname.clone(), ()).is_some() {
+                return Err(err(r.name.span(), format!("duplicate resolver name `{rname}`")));
+            }
+            let kind = match (r.system, r.address) {
+                (Some(s), Some(_)) if *s.get_ref() => {
+                    return Err(err(
+                        s.span(),
+                        format!("resolver `{rname}`: give either `system = true` or `address`, not both"),
+                    ));
+                }
+                (_, Some(a)) => ResolverKind::Server(a.into_inner().0),
+                (Some(s), None) if *s.get_ref() => ResolverKind::System,
+                _ => {
+                    return Err(err(
+                        r.name.span(),
+                        format!("resolver `{rname}` needs `system = true` or an `address`"),
+                    ));
+                }
+            };
+            resolvers.push(ResolverConfig { name: rname, kind });
+        }
+        if resolvers.is_empty() {
+            resolvers.push(ResolverConfig {
+                name: "system".into(),
+                kind: ResolverKind::System,
+            });
+        }
+
+        let mut hosts = Vec::new();
+        let mut seen_hosts: HashMap<String, ()> = HashMap::new();
+        for h in raw.host {
+            let hname = h.name.get_ref().trim().to_string();
+            if hname.is_empty() {
+                return Err(err(h.name.span(), "host name must not be empty".into()));
+            }
+            if seen_hosts.insert(hname.to_ascii_lowercase(), ()).is_some() {
+                return Err(err(h.name.span(), format!("duplicate host name `{hname}`")));
+            }
+            let fqdn = h.fqdn.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+            if let Err(why) = check_hostname(&fqdn) {
+                return Err(err(h.fqdn.span(), format!("invalid fqdn `{}`: {why}", h.fqdn.get_ref())));
+            }
+            let http = match h.http {
+                None => None,
+                Some(u) => {
+                    let url = reqwest::Url::parse(u.get_ref()).map_err(|e| {
+                        err(u.span(), format!("invalid http URL `{}`: {e}", u.get_ref()))
+                    })?;
+                    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                        return Err(err(
+                            u.span(),
+                            format!("http URL `{}` must be http:// or https:// with a host", u.get_ref()),
+                        ));
+                    }
+                    Some(u.into_inner())
+                }
+            };
+            hosts.push(HostConfig {
+                name: hname,
+                fqdn,
+                old_ip: h.old_ip.map(|a| a.0),
+                new_ip: h.new_ip.map(|a| a.0),
+                ping: h.ping.unwrap_or(true),
+                ssh: h.ssh.map_or(Some(22), |s| s.0),
+                http,
+            });
+        }
+
+        Ok(Inventory {
+            path: path.to_path_buf(),
+            name,
+            old_network,
+            new_network,
+            probe,
+            hosts_file,
+            resolvers,
+            hosts,
+        })
+    }
+}
+
+/// RFC 1123 host name rules, loosely: labels of letters, digits, `-` and `_`.
+fn check_hostname(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 253 {
+        return Err("it is longer than 253 characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label");
+        }
+        if label.len() > 63 {
+            return Err("a label is longer than 63 characters");
+        }
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err("only letters, digits, `-` and `_` are allowed");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label starts or ends with `-`");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInventory {
+    r#move: Option<RawMove>,
+    probe: Option<RawProbe>,
+    hosts_file: Option<Spanned<String>>,
+    #[serde(default)]
+    resolver: Vec<RawResolver>,
+    #[serde(default)]
+    host: Vec<RawHost>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMove {
+    #[serde(default)]
+    name: String,
+    old_network: Option<Net>,
+    new_network: Option<Net>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    interval: Option<Spanned<Dur>>,
+    timeout: Option<Spanned<Dur>>,
+    hosts_file: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResolver {
+    name: Spanned<String>,
+    system: Option<Spanned<bool>>,
+    address: Option<Spanned<ResolverAddr>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    name: Spanned<String>,
+    fqdn: Spanned<String>,
+    old_ip: Option<Ip>,
+    new_ip: Option<Ip>,
+    ping: Option<bool>,
+    ssh: Option<SshSetting>,
+    http: Option<Spanned<String>>,
+}
+
+/// A string value parsed by `FromStr`-like logic, with a message naming the bad value.
+macro_rules! string_value {
+    ($ty:ident, $inner:ty, $expecting:literal, $parse:expr) => {
+        struct $ty($inner);
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let parse: fn(&str) -> Result<$inner, String> = $parse;
+                parse(s.trim()).map($ty).map_err(|why| {
+                    de::Error::custom(format!(concat!("invalid ", $expecting, " `{}`: {}"), s, why))
+                })
+            }
+        }
+    };
+}
+
+string_value!(Ip, IpAddr, "IP address", |s| s
+    .parse::<IpAddr>()
+    .map_err(|_| "expected an IPv4 or IPv6 address like 203.0.113.13".to_string()));
+
+string_value!(Net, IpNet, "network", |s| s
+    .parse::<IpNet>()
+    .map_err(|_| "expected CIDR notation like 203.0.113.0/24".to_string()));
+
+string_value!(Dur, Duration, "duration", |s| humantime::parse_duration(s)
+    .map_err(|e| format!("{e} (expected something like \"2s\" or \"500ms\")")));
+
+string_value!(ResolverAddr, SocketAddr, "resolver address", |s| {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>()
+        .map_err(|_| "expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string())
+});
+
+/// `ssh = 22`, `ssh = false` (skip) or `ssh = true` (port 22).
+struct SshSetting(Option<u16>);
+
+impl<'de> Deserialize<'de> for SshSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SshSetting;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port number (1-65535), true or false")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<SshSetting, E> {
+                Ok(SshSetting(v.then_some(22)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SshSetting, E> {
+                match u16::try_from(v) {
+                    Ok(p) if p > 0 => Ok(SshSetting(Some(p))),
+                    _ => Err(E::custom(format!("invalid ssh port {v}: expected 1-65535, true or false"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SshSetting, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Inventory, ConfigError> {
+        Inventory::parse(Path::new("inv.toml"), s)
+    }
+
+    #[test]
+    fn minimal_host_gets_defaults() {
+        let inv = parse("[[host]]\nname = \"a\"\nfqdn = \"A.example.org.\"\n").unwrap();
+        assert_eq!(inv.hosts[0].fqdn, "a.example.org");
+        assert_eq!(inv.hosts[0].ssh, Some(22));
+        assert!(inv.hosts[0].ping);
+        assert_eq!(inv.resolvers[0].kind, ResolverKind::System);
+        assert_eq!(inv.hosts_file, PathBuf::from("/etc/hosts"));
+        assert_eq!(inv.probe, ProbeSettings::default());
+    }
+
+    #[test]
+    fn hosts_file_accepted_inside_probe_table() {
+        let inv = parse("[probe]\ninterval = \"5s\"\nhosts_file = \"/tmp/h\"\n").unwrap();
+        assert_eq!(inv.hosts_file, PathBuf::from("/tmp/h"));
+        assert_eq!(inv.probe.interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nnew_ip = \"1.2.3.999\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 10), "{e}");
+        assert!(e.message.contains("invalid IP address `1.2.3.999`"), "{e}");
+        let e = parse("[probe]\ninterval = \"2 parsecs\"\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 12), "{e}");
+        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nssh = 70000\n").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("invalid ssh port 70000"), "{e}");
+    }
+
+    #[test]
+    fn resolver_address_takes_optional_port() {
+        let inv = parse(
+            "[[resolver]]\nname = \"a\"\naddress = \"127.0.0.1\"\n[[resolver]]\nname = \"b\"\naddress = \"[::1]:5353\"\n",
+        )
+        .unwrap();
+        assert_eq!(inv.resolvers[0].kind.to_string(), "127.0.0.1");
+        assert_eq!(inv.resolvers[1].kind.to_string(), "[::1]:5353");
+    }
+}

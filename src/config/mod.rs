@@ -1,0 +1,11 @@
+//! Configuration files: the inventory of the move and the colour themes.
+//!
+//! Every file is parsed with `deny_unknown_fields` and every error names `path:line:col`.
+
+mod error;
+pub mod inventory;
+pub mod theme;
+
+pub use error::ConfigError;
+pub use inventory::{HostConfig, Inventory, ProbeSettings, ResolverConfig, ResolverKind};
+pub use theme::Theme;

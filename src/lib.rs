@@ -1,0 +1,16 @@
+//! moveday: a terminal war room for the day a team moves its servers to a new home.
+//!
+//! ```text
+//! inventory.toml ─> config ─> probe tasks ─(Report over mpsc)─> store (one owner, pure reducer)
+//!                                                                   │ change notice
+//! keyboard (crossterm EventStream) ─> Action ─> store / UiState ────┴─> ui::render ─> terminal
+//! ```
+
+pub mod app;
+pub mod check;
+pub mod config;
+pub mod demo;
+pub mod probe;
+pub mod sanitize;
+pub mod store;
+pub mod ui;

@@ -1,0 +1,259 @@
+//! Probes: async functions `target -> outcome`, each with its own timeout, and the scheduler
+//! that runs one task per host and sends every result to the store as a [`Report`].
+//!
+//! Nothing in here knows about the terminal. Outcomes are plain values; every error is a
+//! value ([`ProbeError`]) shown to the operator, never a panic.
+
+pub mod dns;
+pub mod hosts_file;
+pub mod http;
+pub mod ping;
+pub mod scheduler;
+pub mod ssh;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// Index of a host in `Inventory::hosts`.
+pub type HostId = usize;
+/// Index of a resolver in `Inventory::resolvers`.
+pub type ResolverId = usize;
+
+/// One message from the probe side to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// A probe of one host finished.
+    Probe {
+        host: HostId,
+        at: SystemTime,
+        outcome: Outcome,
+    },
+    /// How pings are sent on this machine (decided once at start).
+    PingMode { mode: PingMode, hint: Option<String> },
+    /// A host finished a whole probe round (all its probes reported).
+    RoundDone { host: HostId, at: SystemTime },
+}
+
+/// The result of one probe of one host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Which IP the host's probes aim at this round, and why.
+    Target(Result<Target, ProbeError>),
+    Ping(PingOutcome),
+    Ssh(SshOutcome),
+    Http(HttpOutcome),
+    Dns(DnsOutcome),
+    HostsFile(HostsFileOutcome),
+}
+
+/// The address a host's probes hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub ip: IpAddr,
+    pub source: TargetSource,
+}
+
+/// Why the probes aim at [`Target::ip`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSource {
+    /// `new_ip` in the inventory.
+    NewIp,
+    /// The hosts file, as the operating system would use it before DNS.
+    HostsFile,
+    /// The system resolver's DNS answer.
+    SystemDns,
+}
+
+impl fmt::Display for TargetSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetSource::NewIp => "new_ip",
+            TargetSource::HostsFile => "hosts file",
+            TargetSource::SystemDns => "system DNS",
+        })
+    }
+}
+
+/// Why a probe failed, as a value the UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("timeout")]
+    Timeout,
+    #[error("refused")]
+    Refused,
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The peer answered, but not with what the protocol expects (already sanitized).
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Io(String),
+    /// No address to probe: the name does not resolve.
+    #[error("no target: {0}")]
+    NoTarget(String),
+    /// The machine does not allow this probe (for example ICMP without privileges).
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+}
+
+impl ProbeError {
+    /// Classifies an I/O error from a connect or read.
+    pub fn from_io(e: &std::io::Error) -> ProbeError {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => ProbeError::Refused,
+            K::TimedOut | K::WouldBlock => ProbeError::Timeout,
+            K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+                ProbeError::Unreachable(crate::sanitize::sanitize(&e.to_string(), 120))
+            }
+            K::PermissionDenied => {
+                ProbeError::NotPermitted(crate::sanitize::sanitize(&e.to_string(), 120))
+            }
+            _ => ProbeError::Io(crate::sanitize::sanitize(&e.to_string(), 120)),
+        }
+    }
+
+    /// A one-word class for compact display (`timeout`, `refused`, ...).
+    pub fn word(&self) -> &'static str {
+        match self {
+            ProbeError::Timeout => "timeout",
+            ProbeError::Refused => "refused",
+            ProbeError::Unreachable(_) => "unreach",
+            ProbeError::Protocol(_) => "garbage",
+            ProbeError::Io(_) => "error",
+            ProbeError::NoTarget(_) => "no addr",
+            ProbeError::NotPermitted(_) => "denied",
+        }
+    }
+}
+
+/// How a ping was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PingMode {
+    /// ICMP echo over an unprivileged datagram socket (`net.ipv4.ping_group_range`).
+    IcmpDgram,
+    /// ICMP echo over a raw socket (root or CAP_NET_RAW).
+    IcmpRaw,
+    /// ICMP is not permitted: time a TCP connect instead.
+    Tcp,
+    /// `moveday demo`: reachability is simulated, the round trip is measured on loopback.
+    Simulated,
+}
+
+impl PingMode {
+    /// The `method` word of `check --json` and the grid.
+    pub fn method(self) -> &'static str {
+        match self {
+            PingMode::IcmpDgram | PingMode::IcmpRaw => "icmp",
+            PingMode::Tcp => "tcp",
+            PingMode::Simulated => "sim",
+        }
+    }
+}
+
+impl fmt::Display for PingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PingMode::IcmpDgram => "ICMP (unprivileged)",
+            PingMode::IcmpRaw => "ICMP (raw socket)",
+            PingMode::Tcp => "TCP connect (no ICMP)",
+            PingMode::Simulated => "simulated (demo)",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PingOutcome {
+    pub ip: IpAddr,
+    pub mode: PingMode,
+    /// Round-trip time.
+    pub result: Result<Duration, ProbeError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshOutcome {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub result: Result<SshBanner, ProbeError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SshBanner {
+    /// The `SSH-2.0-...` line, sanitized.
+    pub banner: String,
+    /// Connect to banner.
+    #[serde(skip)]
+    pub latency: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpOutcome {
+    pub ip: IpAddr,
+    pub url: String,
+    pub result: Result<HttpResponse, ProbeError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Request sent to the end of the (capped) body.
+    pub latency: Duration,
+    /// `Location` of a redirect, sanitized; reported, not followed.
+    pub location: Option<String>,
+    /// Bytes of body read (at most the cap).
+    pub body_bytes: usize,
+    /// The body was longer than the cap and was cut.
+    pub truncated: bool,
+}
+
+/// One resolver's answer for one host's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsOutcome {
+    pub resolver: ResolverId,
+    pub result: Result<DnsAnswer, DnsError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsAnswer {
+    /// A and AAAA addresses, sorted, deduplicated.
+    pub addresses: Vec<IpAddr>,
+    /// The smallest TTL among the answer's records, in seconds.
+    pub ttl: u32,
+    /// Query to answer.
+    pub latency: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    #[error("NXDOMAIN")]
+    NxDomain,
+    /// The name exists but has no A or AAAA record.
+    #[error("no A/AAAA records")]
+    NoRecords,
+    #[error("timeout")]
+    Timeout,
+    #[error("refused")]
+    Refused,
+    /// SERVFAIL, garbage, I/O: the text is sanitized.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The hosts file's entries for one host's fqdn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostsFileOutcome {
+    /// Addresses the file maps the fqdn (or the short name) to, in file order; empty if none.
+    pub result: Result<Vec<HostsEntry>, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostsEntry {
+    pub ip: IpAddr,
+    /// 1-based line in the hosts file.
+    pub line: usize,
+}

@@ -1,0 +1,429 @@
+//! The model of the move: every host's latest probe results, and the pure reducer that is the
+//! only thing allowed to change them.
+//!
+//! Probe tasks send [`Report`]s; one owner applies them with [`reduce`]; the UI and the
+//! headless commands read [`State`] and the derived views below (verdicts, health, the
+//! hosts-file flag). Nothing here does I/O or reads a clock: time comes in the reports.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::{HostConfig, Inventory};
+use crate::probe::{
+    DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, Outcome, PingMode, PingOutcome,
+    ProbeError, Report, SshOutcome, Target,
+};
+
+/// How many recent pings the loss figure covers.
+pub const PING_WINDOW: usize = 10;
+
+/// A value and when it was observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen<T> {
+    pub at: SystemTime,
+    pub value: T,
+}
+
+/// Everything known about the move.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub inventory: Arc<Inventory>,
+    pub hosts: Vec<HostState>,
+    /// How pings are sent, once known.
+    pub ping_mode: Option<PingMode>,
+    /// A one-line hint when ICMP is not available.
+    pub ping_hint: Option<String>,
+}
+
+/// Everything known about one host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostState {
+    pub target: Option<Seen<Result<Target, ProbeError>>>,
+    pub ping: Option<Seen<PingOutcome>>,
+    /// The last [`PING_WINDOW`] pings, oldest first: `Some(rtt)` or `None` for a loss.
+    pub ping_window: VecDeque<Option<Duration>>,
+    pub ssh: Option<Seen<SshOutcome>>,
+    pub http: Option<Seen<HttpOutcome>>,
+    /// One slot per resolver of the inventory, in order.
+    pub dns: Vec<Option<Seen<Result<DnsAnswer, DnsError>>>>,
+    pub hosts_file: Option<Seen<Result<Vec<HostsEntry>, String>>>,
+    /// Overall health and since when it has been so.
+    pub health: Health,
+    pub health_since: Option<SystemTime>,
+    /// Completed probe rounds.
+    pub rounds: u64,
+}
+
+impl State {
+    pub fn new(inventory: Arc<Inventory>) -> State {
+        let resolvers = inventory.resolvers.len();
+        let hosts = inventory
+            .hosts
+            .iter()
+            .map(|_| HostState {
+                dns: vec![None; resolvers],
+                ..HostState::default()
+            })
+            .collect();
+        State {
+            inventory,
+            hosts,
+            ping_mode: None,
+            ping_hint: None,
+        }
+    }
+
+    /// Hosts per health, in the order up, degraded, down, unknown.
+    pub fn health_counts(&self) -> [usize; 4] {
+        let mut counts = [0; 4];
+        for h in &self.hosts {
+            counts[h.health as usize] += 1;
+        }
+        counts
+    }
+
+    /// True once every host has finished at least one probe round.
+    pub fn complete(&self) -> bool {
+        self.hosts.iter().all(|h| h.rounds > 0)
+    }
+}
+
+/// Applies one report. Returns whether anything visible changed (the UI redraws only then).
+pub fn reduce(state: &mut State, report: Report) -> bool {
+    match report {
+        Report::PingMode { mode, hint } => {
+            let changed = state.ping_mode != Some(mode) || state.ping_hint != hint;
+            state.ping_mode = Some(mode);
+            state.ping_hint = hint;
+            changed
+        }
+        Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
+            Some(h) => {
+                h.rounds += 1;
+                h.rounds == 1
+            }
+            None => false,
+        },
+        Report::Probe { host, at, outcome } => {
+            let Some(config) = state.inventory.hosts.get(host) else {
+                return false;
+            };
+            let Some(h) = state.hosts.get_mut(host) else {
+                return false;
+            };
+            let before = h.clone();
+            match outcome {
+                Outcome::Target(value) => h.target = Some(Seen { at, value }),
+                Outcome::Ping(p) => {
+                    if h.ping_window.len() == PING_WINDOW {
+                        h.ping_window.pop_front();
+                    }
+                    h.ping_window.push_back(p.result.as_ref().ok().copied());
+                    h.ping = Some(Seen { at, value: p });
+                }
+                Outcome::Ssh(s) => h.ssh = Some(Seen { at, value: s }),
+                Outcome::Http(x) => h.http = Some(Seen { at, value: x }),
+                Outcome::Dns(DnsOutcome { resolver, result }) => {
+                    if let Some(slot) = h.dns.get_mut(resolver) {
+                        *slot = Some(Seen { at, value: result });
+                    }
+                }
+                Outcome::HostsFile(f) => h.hosts_file = Some(Seen { at, value: f.result }),
+            }
+            let (health, _) = health(config, h);
+            if health != h.health {
+                h.health = health;
+                h.health_since = Some(at);
+            }
+            *h != before
+        }
+    }
+}
+
+/// A host's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Every configured probe answers.
+    Up = 0,
+    /// Some probes answer, some do not.
+    Degraded = 1,
+    /// Nothing answers.
+    Down = 2,
+    /// Not every probe has reported yet.
+    #[default]
+    Unknown = 3,
+}
+
+impl Health {
+    pub const ALL: [Health; 4] = [Health::Up, Health::Degraded, Health::Down, Health::Unknown];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+
+    /// A symbol that tells the states apart without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Health::Up => "●",
+            Health::Degraded => "◐",
+            Health::Down => "✖",
+            Health::Unknown => "?",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Health from a host's latest probes, with the reasons for anything short of `up`.
+///
+/// DNS and the hosts file do not count here: they describe the names, not the machine,
+/// and are flagged in their own columns.
+pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
+    if let Some(Seen { value: Err(e), .. }) = &h.target {
+        return (Health::Down, vec![format!("no address: {e}")]);
+    }
+    let mut checks: Vec<(&str, Option<Result<(), String>>)> = Vec::new();
+    if config.ping {
+        checks.push((
+            "ping",
+            h.ping
+                .as_ref()
+                .map(|p| p.value.result.as_ref().map(|_| ()).map_err(|e| e.word().to_string())),
+        ));
+    }
+    if config.ssh.is_some() {
+        checks.push((
+            "ssh",
+            h.ssh
+                .as_ref()
+                .map(|s| s.value.result.as_ref().map(|_| ()).map_err(|e| e.word().to_string())),
+        ));
+    }
+    if config.http.is_some() {
+        checks.push((
+            "http",
+            h.http.as_ref().map(|x| match &x.value.result {
+                Ok(r) if r.status < 400 => Ok(()),
+                Ok(r) => Err(r.status.to_string()),
+                Err(e) => Err(e.word().to_string()),
+            }),
+        ));
+    }
+    if checks.is_empty() {
+        return (Health::Unknown, vec!["no probes configured".into()]);
+    }
+    if checks.iter().any(|(_, r)| r.is_none()) {
+        return (Health::Unknown, vec!["waiting for first results".into()]);
+    }
+    let failures: Vec<String> = checks
+        .iter()
+        .filter_map(|(name, r)| match r {
+            Some(Err(why)) => Some(format!("{name} {why}")),
+            _ => None,
+        })
+        .collect();
+    let health = if failures.is_empty() {
+        Health::Up
+    } else if failures.len() == checks.len() {
+        Health::Down
+    } else {
+        Health::Degraded
+    };
+    (health, failures)
+}
+
+/// Latest RTT and loss (0.0..=1.0) over the ping window.
+pub fn ping_stats(h: &HostState) -> Option<(Option<Duration>, f64)> {
+    if h.ping_window.is_empty() {
+        return None;
+    }
+    let lost = h.ping_window.iter().filter(|r| r.is_none()).count();
+    let loss = lost as f64 / h.ping_window.len() as f64;
+    let last = h.ping_window.back().copied().flatten();
+    Some((last, loss))
+}
+
+/// What one resolver's answer means for the move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Points at the new address.
+    New,
+    /// At least one address is the old one: clients may still go to the old datacenter.
+    Old,
+    /// Neither old nor new.
+    Other,
+    NxDomain,
+    Timeout,
+    Refused,
+    Error,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::New => "new",
+            Verdict::Old => "old",
+            Verdict::Other => "other",
+            Verdict::NxDomain => "nxdomain",
+            Verdict::Timeout => "timeout",
+            Verdict::Refused => "refused",
+            Verdict::Error => "error",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Verdict::New => "✔",
+            Verdict::Old => "⚠",
+            Verdict::Other => "≠",
+            Verdict::NxDomain | Verdict::Refused | Verdict::Error => "✖",
+            Verdict::Timeout => "…",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Where an address stands in the move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressClass {
+    New,
+    Old,
+    Other,
+}
+
+/// Whether `ip` is the host's old or new address (exactly, or inside the move's networks).
+pub fn classify(inv: &Inventory, host: &HostConfig, ip: IpAddr) -> AddressClass {
+    if host.new_ip == Some(ip) {
+        AddressClass::New
+    } else if host.old_ip == Some(ip) {
+        AddressClass::Old
+    } else if inv.new_network.is_some_and(|n| n.contains(&ip)) {
+        AddressClass::New
+    } else if inv.old_network.is_some_and(|n| n.contains(&ip)) {
+        AddressClass::Old
+    } else {
+        AddressClass::Other
+    }
+}
+
+/// The verdict for one resolver's answer.
+pub fn verdict(inv: &Inventory, host: &HostConfig, answer: &Result<DnsAnswer, DnsError>) -> Verdict {
+    match answer {
+        Ok(a) => {
+            let classes: Vec<AddressClass> =
+                a.addresses.iter().map(|ip| classify(inv, host, *ip)).collect();
+            if classes.contains(&AddressClass::Old) {
+                Verdict::Old
+            } else if !classes.is_empty() && classes.iter().all(|c| *c == AddressClass::New) {
+                Verdict::New
+            } else {
+                Verdict::Other
+            }
+        }
+        Err(DnsError::NxDomain | DnsError::NoRecords) => Verdict::NxDomain,
+        Err(DnsError::Timeout) => Verdict::Timeout,
+        Err(DnsError::Refused) => Verdict::Refused,
+        Err(DnsError::Other(_)) => Verdict::Error,
+    }
+}
+
+/// How the hosts file's entry for a host compares with DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostsFlag {
+    /// No entry: the name goes to DNS.
+    Absent,
+    /// An entry that matches what DNS answers.
+    Agrees,
+    /// An entry that differs from DNS (or DNS has no answer to compare with yet).
+    Disagrees,
+    /// An entry that points at the old address: the post-mortem's trap.
+    Old,
+    /// The file could not be read.
+    Unreadable,
+}
+
+impl HostsFlag {
+    pub fn word(self) -> &'static str {
+        match self {
+            HostsFlag::Absent => "-",
+            HostsFlag::Agrees => "agrees",
+            HostsFlag::Disagrees => "differs",
+            HostsFlag::Old => "OLD IP",
+            HostsFlag::Unreadable => "unread",
+        }
+    }
+}
+
+/// The addresses DNS gives for a host: the system resolver's answer when it has one,
+/// otherwise every resolver's addresses together.
+pub fn dns_addresses(state: &State, host: usize) -> Vec<IpAddr> {
+    let h = &state.hosts[host];
+    let answers = || {
+        h.dns
+            .iter()
+            .zip(&state.inventory.resolvers)
+            .filter_map(|(slot, r)| match slot {
+                Some(Seen { value: Ok(a), .. }) => Some((r, a)),
+                _ => None,
+            })
+    };
+    if let Some((_, a)) = answers().find(|(r, _)| r.kind == crate::config::ResolverKind::System) {
+        return a.addresses.clone();
+    }
+    let mut all: Vec<IpAddr> = answers().flat_map(|(_, a)| a.addresses.clone()).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Compares the hosts file's entry for `host` with DNS.
+pub fn hosts_flag(state: &State, host: usize) -> Option<HostsFlag> {
+    let h = &state.hosts[host];
+    let config = &state.inventory.hosts[host];
+    let entries = match &h.hosts_file.as_ref()?.value {
+        Err(_) => return Some(HostsFlag::Unreadable),
+        Ok(e) if e.is_empty() => return Some(HostsFlag::Absent),
+        Ok(e) => e,
+    };
+    if entries
+        .iter()
+        .any(|e| classify(&state.inventory, config, e.ip) == AddressClass::Old)
+    {
+        return Some(HostsFlag::Old);
+    }
+    let mut file: Vec<IpAddr> = entries.iter().map(|e| e.ip).collect();
+    file.sort();
+    file.dedup();
+    let dns = dns_addresses(state, host);
+    if !dns.is_empty() && file == dns {
+        Some(HostsFlag::Agrees)
+    } else {
+        Some(HostsFlag::Disagrees)
+    }
+}
+
+#[cfg(test)]
+mod tests;
