@@ -1,1 +1,200 @@
-//! TODO
+//! The event loop: keyboard, probe reports, a 1 Hz clock and shutdown signals in, frames out.
+//!
+//! One task owns the [`State`]; probe tasks only send [`Report`]s. After every wake-up the loop
+//! drains whatever else is pending, then draws once, and only if something visible changed.
+//! The loop is generic over the ratatui backend so tests drive it on a `TestBackend`.
+
+use std::future::Future;
+use std::io::{self, IsTerminal};
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+use crate::config::{Inventory, Theme};
+use crate::probe::scheduler::{self, ProbeEnv};
+use crate::probe::Report;
+use crate::store::{self, State};
+use crate::ui::{self, Effect, UiState};
+
+/// What the loop did, for tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoopStats {
+    /// Frames drawn.
+    pub frames: u64,
+    /// Reports applied.
+    pub reports: u64,
+}
+
+/// Everything the loop reads from outside.
+pub struct LoopInputs<E, S> {
+    /// Terminal events (keys, resizes).
+    pub events: E,
+    /// Probe reports.
+    pub reports: mpsc::Receiver<Report>,
+    /// Bumped to make every host probe now.
+    pub probe_now: watch::Sender<u64>,
+    /// Resolves when the process is asked to stop (SIGTERM, SIGHUP, SIGINT).
+    pub shutdown: S,
+    /// Period of the clock that keeps the status bar's time and the ages current.
+    pub tick: Duration,
+}
+
+/// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
+pub async fn run_loop<B, E, S>(
+    terminal: &mut Terminal<B>,
+    state: &mut State,
+    ui: &mut UiState,
+    theme: &Theme,
+    inputs: LoopInputs<E, S>,
+) -> anyhow::Result<LoopStats>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+    S: Future<Output = ()>,
+{
+    let LoopInputs {
+        mut events,
+        mut reports,
+        probe_now,
+        shutdown,
+        tick,
+    } = inputs;
+    let mut shutdown = pin!(shutdown);
+    let mut clock = tokio::time::interval(tick);
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut stats = LoopStats::default();
+    let mut reports_open = true;
+    let draw = |terminal: &mut Terminal<B>, state: &State, ui: &UiState, stats: &mut LoopStats| {
+        let now = SystemTime::now();
+        terminal
+            .draw(|frame| ui::render(frame, state, ui, theme, now))
+            .context("cannot draw to the terminal")?;
+        stats.frames += 1;
+        anyhow::Ok(())
+    };
+    draw(terminal, state, ui, &mut stats)?;
+    loop {
+        let mut dirty = false;
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    if let Some(action) = ui::action_for(key, ui) {
+                        match ui::apply(ui, action, state.hosts.len()) {
+                            Effect::Quit => break,
+                            Effect::ProbeNow => {
+                                probe_now.send_modify(|n| *n = n.wrapping_add(1));
+                            }
+                            Effect::None => {}
+                        }
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => {
+                    terminal.autoresize().context("cannot resize")?;
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                // The terminal is gone (stdin closed): nothing left to show.
+                None => break,
+            },
+            report = reports.recv(), if reports_open => match report {
+                Some(report) => {
+                    stats.reports += 1;
+                    dirty |= store::reduce(state, report);
+                }
+                None => reports_open = false,
+            },
+            _ = clock.tick() => {
+                dirty |= ui::on_tick(ui, SystemTime::now());
+            }
+        }
+        // Drain what else is pending, so a burst of reports costs one frame.
+        while let Ok(report) = reports.try_recv() {
+            stats.reports += 1;
+            dirty |= store::reduce(state, report);
+        }
+        if dirty {
+            draw(terminal, state, ui, &mut stats)?;
+        }
+    }
+    Ok(stats)
+}
+
+/// Resolves on SIGTERM, SIGHUP (the tmux pane or terminal went away) or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers we still quit on `q`; never resolve.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Restores the terminal when dropped, whatever the way out (return, `?`, panic unwind).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        // The terminal may already be gone (SIGHUP); there is nobody to tell.
+        let _ = ratatui::try_restore();
+    }
+}
+
+/// Sets up the terminal, starts the probes and runs the dashboard until quit.
+pub async fn run_tui(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, theme: Theme) -> anyhow::Result<()> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the dashboard needs a terminal; for scripts use `moveday check` (or `check --json`)"
+        );
+    }
+    let (tx, rx) = mpsc::channel::<Report>(4096);
+    let (probe_now, probe_now_rx) = watch::channel(0u64);
+    let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
+    let mut state = State::new(inventory);
+    let mut ui = UiState::new(local_offset());
+
+    // `try_init` also installs a panic hook that restores the terminal before the message.
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let _guard = TerminalGuard;
+    let result = run_loop(
+        &mut terminal,
+        &mut state,
+        &mut ui,
+        &theme,
+        LoopInputs {
+            events: EventStream::new(),
+            reports: rx,
+            probe_now,
+            shutdown: shutdown_signal(),
+            tick: Duration::from_secs(1),
+        },
+    )
+    .await;
+    drop(probes);
+    result.map(|_| ())
+}
+
+/// This machine's offset from UTC now, for showing local times.
+pub fn local_offset() -> chrono::FixedOffset {
+    *chrono::Local::now().offset()
+}

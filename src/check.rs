@@ -1,1 +1,291 @@
-//! TODO
+//! `moveday check`: one full probe round of every host, then a table or JSON.
+//!
+//! The same reducer as the TUI builds the state, so the two can never disagree.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::config::Inventory;
+use crate::probe::scheduler::{self, ProbeEnv};
+use crate::probe::{ProbeError, Report, TargetSource};
+use crate::store::{self, Health, HostsFlag, Seen, State};
+
+/// Runs one probe round of every host and returns the resulting state.
+pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>) -> State {
+    let mut state = State::new(inventory.clone());
+    let (tx, mut rx) = mpsc::channel::<Report>(1024);
+    let round = tokio::spawn(scheduler::one_round(inventory, env, tx));
+    while let Some(report) = rx.recv().await {
+        store::reduce(&mut state, report);
+    }
+    // The channel closes when the round is over; a panic in a probe task is a bug worth
+    // surfacing, but it must not hide the results we have.
+    if let Err(e) = round.await {
+        eprintln!("moveday: internal error in a probe task: {e}");
+    }
+    state
+}
+
+/// Exit code of `check`: 0 when every host is up, 1 otherwise.
+pub fn exit_code(state: &State) -> i32 {
+    if state.hosts.iter().all(|h| h.health == Health::Up) {
+        0
+    } else {
+        1
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+fn err_text(e: &ProbeError) -> String {
+    e.to_string()
+}
+
+/// The machine-readable result: one object per host, names kept stable for scripts.
+pub fn to_json(state: &State) -> Value {
+    let inv = &state.inventory;
+    let hosts: Vec<Value> = inv
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, config)| {
+            let h = &state.hosts[i];
+            let (health, reasons) = store::health(config, h);
+            let (target, target_source, target_error) = match &h.target {
+                Some(Seen { value: Ok(t), .. }) => (Some(t.ip), Some(t.source), None),
+                Some(Seen { value: Err(e), .. }) => (None, None, Some(err_text(e))),
+                None => (None, None, None),
+            };
+            let ping = h.ping.as_ref().map(|p| {
+                let stats = store::ping_stats(h);
+                json!({
+                    "ok": p.value.result.is_ok(),
+                    "rtt_ms": p.value.result.as_ref().ok().map(|d| ms(*d)),
+                    "method": p.value.mode.method(),
+                    "loss": stats.map(|(_, loss)| loss),
+                    "ip": p.value.ip,
+                    "error": p.value.result.as_ref().err().map(err_text),
+                })
+            });
+            let ssh = h.ssh.as_ref().map(|s| {
+                json!({
+                    "ok": s.value.result.is_ok(),
+                    "banner": s.value.result.as_ref().ok().map(|b| b.banner.clone()),
+                    "ip": s.value.ip,
+                    "port": s.value.port,
+                    "error": s.value.result.as_ref().err().map(err_text),
+                })
+            });
+            let http = h.http.as_ref().map(|x| {
+                let r = x.value.result.as_ref().ok();
+                let error = match &x.value.result {
+                    Err(e) => Some(err_text(e)),
+                    Ok(r) if r.status >= 400 => Some(format!("HTTP status {}", r.status)),
+                    Ok(_) => None,
+                };
+                json!({
+                    "ok": error.is_none(),
+                    "status": r.map(|r| r.status),
+                    "url": x.value.url,
+                    "ip": x.value.ip,
+                    "latency_ms": r.map(|r| ms(r.latency)),
+                    "location": r.and_then(|r| r.location.clone()),
+                    "body_bytes": r.map(|r| r.body_bytes),
+                    "error": error,
+                })
+            });
+            let dns: Vec<Value> = inv
+                .resolvers
+                .iter()
+                .zip(&h.dns)
+                .map(|(resolver, slot)| match slot {
+                    None => json!({
+                        "resolver": resolver.name,
+                        "server": resolver.kind.to_string(),
+                        "addresses": [],
+                        "ttl": null,
+                        "verdict": null,
+                        "error": "no answer yet",
+                    }),
+                    Some(seen) => json!({
+                        "resolver": resolver.name,
+                        "server": resolver.kind.to_string(),
+                        "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
+                        "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
+                        "verdict": store::verdict(inv, config, &seen.value),
+                        "error": seen.value.as_ref().err().map(|e| e.to_string()),
+                    }),
+                })
+                .collect();
+            let hosts_file = h.hosts_file.as_ref().map(|f| {
+                let flag = store::hosts_flag(state, i);
+                let entries = f.value.as_ref().map(|e| e.as_slice()).unwrap_or_default();
+                let addresses: Vec<IpAddr> = entries.iter().map(|e| e.ip).collect();
+                json!({
+                    "path": inv.hosts_file,
+                    "addresses": addresses,
+                    "lines": entries.iter().map(|e| e.line).collect::<Vec<_>>(),
+                    "flag": flag,
+                    "disagrees_with_dns": matches!(flag, Some(HostsFlag::Disagrees | HostsFlag::Old)),
+                    "points_at_old": flag == Some(HostsFlag::Old),
+                    "error": f.value.as_ref().err(),
+                })
+            });
+            let error = (!reasons.is_empty() && health != Health::Up).then(|| reasons.join("; "));
+            json!({
+                "name": config.name,
+                "fqdn": config.fqdn,
+                "old_ip": config.old_ip,
+                "new_ip": config.new_ip,
+                "target": target,
+                "target_source": target_source,
+                "health": health,
+                "reasons": reasons,
+                "ping": ping,
+                "ssh": ssh,
+                "http": http,
+                "dns": dns,
+                "hosts_file": hosts_file,
+                "error": target_error.or(error),
+            })
+        })
+        .collect();
+    let [up, degraded, down, unknown] = state.health_counts();
+    json!({
+        "move": inv.name,
+        "inventory": inv.path,
+        "ping_mode": state.ping_mode,
+        "ping_hint": state.ping_hint,
+        "summary": {"up": up, "degraded": degraded, "down": down, "unknown": unknown},
+        "hosts": hosts,
+    })
+}
+
+/// A plain-text table for a terminal or a log: one line per host, then the warnings that
+/// matter (stale hosts-file entries, resolvers still answering old).
+pub fn to_table(state: &State) -> String {
+    let inv = &state.inventory;
+    let mut rows: Vec<[String; 8]> = vec![[
+        "HOST".into(),
+        "HEALTH".into(),
+        "TARGET".into(),
+        "PING".into(),
+        "SSH".into(),
+        "HTTP".into(),
+        "DNS".into(),
+        "HOSTS FILE".into(),
+    ]];
+    let mut warnings = Vec::new();
+    for (i, config) in inv.hosts.iter().enumerate() {
+        let h = &state.hosts[i];
+        let target = match &h.target {
+            Some(Seen { value: Ok(t), .. }) => match t.source {
+                TargetSource::NewIp => t.ip.to_string(),
+                other => format!("{} ({other})", t.ip),
+            },
+            Some(Seen { value: Err(e), .. }) => e.word().to_string(),
+            None => "-".into(),
+        };
+        let ping = match (&h.ping, store::ping_stats(h)) {
+            (Some(p), Some((rtt, _))) => match (&p.value.result, rtt) {
+                (Ok(_), Some(rtt)) => format!("{:.1}ms {}", ms(rtt), p.value.mode.method()),
+                (Err(e), _) => e.word().to_string(),
+                _ => "-".into(),
+            },
+            _ if !config.ping => "off".into(),
+            _ => "-".into(),
+        };
+        let ssh = match &h.ssh {
+            Some(s) => match &s.value.result {
+                Ok(_) => "ok".into(),
+                Err(e) => e.word().to_string(),
+            },
+            None if config.ssh.is_none() => "off".into(),
+            None => "-".into(),
+        };
+        let http = match &h.http {
+            Some(x) => match &x.value.result {
+                Ok(r) => r.status.to_string(),
+                Err(e) => e.word().to_string(),
+            },
+            None if config.http.is_none() => "off".into(),
+            None => "-".into(),
+        };
+        let verdicts: Vec<String> = inv
+            .resolvers
+            .iter()
+            .zip(&h.dns)
+            .filter_map(|(r, slot)| {
+                let v = store::verdict(inv, config, &slot.as_ref()?.value);
+                if v == store::Verdict::Old {
+                    warnings.push(format!(
+                        "{}: resolver {} still answers the OLD address",
+                        config.fqdn, r.name
+                    ));
+                }
+                Some(v.word().to_string())
+            })
+            .collect();
+        let mut dns = verdicts.clone();
+        dns.dedup();
+        let flag = store::hosts_flag(state, i);
+        match flag {
+            Some(HostsFlag::Old) => warnings.push(format!(
+                "{}: {} points {} at the OLD address: this machine will not reach the new host",
+                config.fqdn,
+                inv.hosts_file.display(),
+                config.name
+            )),
+            Some(HostsFlag::Disagrees) => warnings.push(format!(
+                "{}: {} disagrees with DNS",
+                config.fqdn,
+                inv.hosts_file.display()
+            )),
+            _ => {}
+        }
+        rows.push([
+            config.name.clone(),
+            format!("{} {}", h.health.symbol(), h.health.word()),
+            target,
+            ping,
+            ssh,
+            http,
+            dns.join("/"),
+            flag.map_or("-", |f| f.word()).to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    let [up, degraded, down, unknown] = state.health_counts();
+    out.push_str(&format!(
+        "\n{up} up, {degraded} degraded, {down} down, {unknown} unknown; ping: {}\n",
+        state.ping_mode.map_or("-".to_string(), |m| m.to_string())
+    ));
+    if let Some(hint) = &state.ping_hint {
+        out.push_str(&format!("hint: {hint}\n"));
+    }
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

@@ -106,8 +106,15 @@ impl Inventory {
 
     /// Validates inventory text; `path` is used for messages only.
     pub fn parse(path: &Path, source: &str) -> Result<Inventory, ConfigError> {
-        let raw: RawInventory =
-            toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+        let raw: RawInventory = toml::from_str(source).map_err(|e| {
+            let mut err = ConfigError::from_toml(path, source, &e);
+            // TOML puts a key after a [table] header into that table: a common slip for
+            // the one top-level key.
+            if err.message.starts_with("unknown field `hosts_file`") {
+                err.message = "`hosts_file` belongs at the top level (above the first [table] header) or in [probe]".into();
+            }
+            err
+        })?;
         let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
 
         let (name, old_network, new_network) = match raw.r#move {

@@ -1,2 +1,515 @@
-//! TODO(helper)
-pub struct Theme;
+//! Colour themes: a struct of named semantic colours read from `themes/*.toml`, and the
+//! styles the UI draws with.
+//!
+//! A theme file is flat TOML, one key per semantic colour, each an ANSI colour name
+//! (`"green"`, `"lightred"`, `"darkgray"`, `"reset"`, ...) or `"#rrggbb"`. Unknown keys and bad
+//! colours are errors that name `path:line:col`. The built-in themes are embedded in the
+//! binary, so `--theme dark` works from any directory.
+//!
+//! [`Theme::monochrome`] (for `NO_COLOR`) uses no colour at all: only bold, reversed,
+//! underlined and dim, so the selection and every state stay visible.
+
+use std::path::Path;
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::store::{Health, HostsFlag, Verdict};
+
+use super::ConfigError;
+
+/// The themes compiled into the binary: `(name, TOML source)`.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+];
+
+/// The colour names a theme file accepts (besides `#rrggbb`).
+pub const COLOUR_NAMES: &[(&str, Color)] = &[
+    ("reset", Color::Reset),
+    ("black", Color::Black),
+    ("red", Color::Red),
+    ("green", Color::Green),
+    ("yellow", Color::Yellow),
+    ("blue", Color::Blue),
+    ("magenta", Color::Magenta),
+    ("cyan", Color::Cyan),
+    ("gray", Color::Gray),
+    ("darkgray", Color::DarkGray),
+    ("lightred", Color::LightRed),
+    ("lightgreen", Color::LightGreen),
+    ("lightyellow", Color::LightYellow),
+    ("lightblue", Color::LightBlue),
+    ("lightmagenta", Color::LightMagenta),
+    ("lightcyan", Color::LightCyan),
+    ("white", Color::White),
+];
+
+/// Declares the semantic colours once: the [`Theme`] fields, the raw TOML form and its
+/// validation stay in step.
+macro_rules! theme_colours {
+    ($($(#[doc = $doc:literal])* $field:ident,)*) => {
+        /// Named semantic colours, and the styles built from them.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct Theme {
+            /// `dark`, `light`, `high-contrast`, a file's stem, or `monochrome`.
+            pub name: String,
+            /// No colours at all: states are told apart by modifiers (and by their words).
+            pub monochrome: bool,
+            $($(#[doc = $doc])* pub $field: Color,)*
+        }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawTheme {
+            $($field: Spanned<String>,)*
+        }
+
+        impl RawTheme {
+            fn validate(self, path: &Path, source: &str, name: &str) -> Result<Theme, ConfigError> {
+                Ok(Theme {
+                    name: name.to_string(),
+                    monochrome: false,
+                    $($field: colour(path, source, stringify!($field), &self.$field)?,)*
+                })
+            }
+        }
+
+        impl Theme {
+            /// Every key of a theme file, in file order.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// No colour anywhere; see [`Theme::monochrome`].
+            fn colourless(name: &str) -> Theme {
+                Theme {
+                    name: name.to_string(),
+                    monochrome: true,
+                    $($field: Color::Reset,)*
+                }
+            }
+        }
+    };
+}
+
+theme_colours! {
+    /// Behind everything (`reset` keeps the terminal's own background).
+    background,
+    /// Ordinary text.
+    foreground,
+    /// Pane borders.
+    border,
+    /// The border of the pane that has the keyboard.
+    border_focused,
+    /// Pane titles and the move's name.
+    title,
+    /// Column headers and detail labels.
+    header,
+    /// Background of the selected row.
+    selected_bg,
+    /// Text of the selected row.
+    selected_fg,
+    /// Health `up`, and probes that answered.
+    up,
+    /// Health `degraded`.
+    degraded,
+    /// Health `down`, and probes that failed.
+    down,
+    /// Health `unknown`: no answer yet.
+    unknown,
+    /// DNS answers the new address.
+    verdict_new,
+    /// DNS or the hosts file still points at the old address.
+    verdict_old,
+    /// DNS answers something neither old nor new.
+    verdict_other,
+    /// Things to look at: partial loss, resolvers that disagree, timeouts.
+    warn,
+    /// Secondary text: ages, units, markers, "not configured".
+    muted,
+    /// Key names in the help overlay and the status bar.
+    key,
+    /// The status bars' background.
+    status_bar_bg,
+    /// The status bars' text.
+    status_bar_fg,
+    /// The transient message in the status bar ("probing now…").
+    message,
+}
+
+impl Theme {
+    /// A built-in theme by name (`dark`, `light`, `high-contrast`), or a theme file when
+    /// `name` is a path (ends in `.toml` or contains a path separator).
+    pub fn by_name(name: &str) -> Result<Theme, ConfigError> {
+        if let Some((builtin, source)) = BUILTIN.iter().find(|(n, _)| *n == name) {
+            let path = format!("themes/{builtin}.toml");
+            return Theme::parse(Path::new(&path), source, builtin);
+        }
+        let path = Path::new(name);
+        let looks_like_path = path.extension().is_some_and(|e| e == "toml")
+            || name.contains('/')
+            || name.contains(std::path::MAIN_SEPARATOR);
+        if looks_like_path {
+            return Theme::load(path);
+        }
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        Err(ConfigError::file(
+            path,
+            format!(
+                "unknown theme; the built-in themes are {}, or give the path of a .toml theme file",
+                names.join(", ")
+            ),
+        ))
+    }
+
+    /// Reads a theme file; its name is the file's stem.
+    pub fn load(path: &Path) -> Result<Theme, ConfigError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read theme: {e}")))?;
+        let name = path
+            .file_stem()
+            .map_or_else(|| "custom".to_string(), |s| s.to_string_lossy().into_owned());
+        Theme::parse(path, &source, &name)
+    }
+
+    /// Validates theme text; `path` is used for messages only.
+    pub fn parse(path: &Path, source: &str, name: &str) -> Result<Theme, ConfigError> {
+        let raw: RawTheme =
+            toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+        raw.validate(path, source, name)
+    }
+
+    /// For `NO_COLOR`: no colours at all, only modifiers (bold, reversed, underlined, dim).
+    pub fn monochrome() -> Theme {
+        Theme::colourless("monochrome")
+    }
+
+    /// A foreground colour, or nothing in monochrome.
+    fn fg(&self, colour: Color) -> Style {
+        if self.monochrome {
+            Style::new()
+        } else {
+            Style::new().fg(colour)
+        }
+    }
+
+    /// Ordinary text on the background.
+    pub fn base(&self) -> Style {
+        if self.monochrome {
+            Style::new()
+        } else {
+            Style::new().fg(self.foreground).bg(self.background)
+        }
+    }
+
+    /// A pane's border; the focused pane's is bold as well as coloured.
+    pub fn border(&self, focused: bool) -> Style {
+        if focused {
+            self.fg(self.border_focused).add_modifier(Modifier::BOLD)
+        } else {
+            self.fg(self.border)
+        }
+    }
+
+    /// A pane title.
+    pub fn title(&self) -> Style {
+        self.fg(self.title).add_modifier(Modifier::BOLD)
+    }
+
+    /// Column headers and detail labels.
+    pub fn header(&self) -> Style {
+        let style = self.fg(self.header).add_modifier(Modifier::BOLD);
+        if self.monochrome {
+            style.add_modifier(Modifier::UNDERLINED)
+        } else {
+            style
+        }
+    }
+
+    /// The selected row. In colour, cells keep their own foreground where they set one.
+    pub fn selected(&self) -> Style {
+        if self.monochrome {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+                .fg(self.selected_fg)
+                .bg(self.selected_bg)
+                .add_modifier(Modifier::BOLD)
+        }
+    }
+
+    /// A host's overall health.
+    pub fn health(&self, health: Health) -> Style {
+        match health {
+            Health::Up => self.fg(self.up),
+            Health::Degraded => self.fg(self.degraded).add_modifier(Modifier::BOLD),
+            Health::Down => self.fg(self.down).add_modifier(Modifier::BOLD),
+            Health::Unknown => {
+                if self.monochrome {
+                    Style::new().add_modifier(Modifier::DIM)
+                } else {
+                    self.fg(self.unknown)
+                }
+            }
+        }
+    }
+
+    /// A probe that answered.
+    pub fn ok(&self) -> Style {
+        self.fg(self.up)
+    }
+
+    /// A probe that failed.
+    pub fn failed(&self) -> Style {
+        self.fg(self.down).add_modifier(Modifier::BOLD)
+    }
+
+    /// One resolver's verdict.
+    pub fn verdict(&self, verdict: Verdict) -> Style {
+        match verdict {
+            Verdict::New => self.fg(self.verdict_new),
+            Verdict::Old => self.loud(self.verdict_old),
+            Verdict::Other => self.fg(self.verdict_other),
+            Verdict::Timeout => self.warn(),
+            Verdict::NxDomain | Verdict::Refused | Verdict::Error => self.failed(),
+        }
+    }
+
+    /// The hosts-file flag; `OLD IP` is the loudest thing on the screen.
+    pub fn hosts_flag(&self, flag: HostsFlag) -> Style {
+        match flag {
+            HostsFlag::Old => {
+                let style = self.fg(self.verdict_old).add_modifier(Modifier::BOLD);
+                if self.monochrome {
+                    style.add_modifier(Modifier::UNDERLINED | Modifier::REVERSED)
+                } else {
+                    style.add_modifier(Modifier::REVERSED)
+                }
+            }
+            HostsFlag::Disagrees | HostsFlag::Unreadable => self.warn(),
+            HostsFlag::Agrees => self.fg(self.verdict_new),
+            HostsFlag::Absent => self.muted(),
+        }
+    }
+
+    /// The old address, wherever it shows up.
+    pub fn old(&self) -> Style {
+        self.loud(self.verdict_old)
+    }
+
+    fn loud(&self, colour: Color) -> Style {
+        let style = self.fg(colour).add_modifier(Modifier::BOLD);
+        if self.monochrome {
+            style.add_modifier(Modifier::UNDERLINED)
+        } else {
+            style
+        }
+    }
+
+    /// Something to look at, short of a failure.
+    pub fn warn(&self) -> Style {
+        let style = self.fg(self.warn);
+        if self.monochrome {
+            style.add_modifier(Modifier::BOLD)
+        } else {
+            style
+        }
+    }
+
+    /// Secondary text.
+    pub fn muted(&self) -> Style {
+        if self.monochrome {
+            Style::new().add_modifier(Modifier::DIM)
+        } else {
+            self.fg(self.muted)
+        }
+    }
+
+    /// A key name.
+    pub fn key(&self) -> Style {
+        self.fg(self.key).add_modifier(Modifier::BOLD)
+    }
+
+    /// The status bars.
+    pub fn status_bar(&self) -> Style {
+        if self.monochrome {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new().fg(self.status_bar_fg).bg(self.status_bar_bg)
+        }
+    }
+
+    /// The transient message.
+    pub fn message(&self) -> Style {
+        self.fg(self.message).add_modifier(Modifier::BOLD)
+    }
+}
+
+impl Default for Theme {
+    /// The dark theme (monochrome should the embedded file ever fail to parse, which a
+    /// unit test rules out).
+    fn default() -> Self {
+        Theme::by_name("dark").unwrap_or_else(|_| Theme::monochrome())
+    }
+}
+
+/// Parses one colour value: an ANSI name (case, `-`, `_` and spaces ignored; `grey` is
+/// `gray`) or `#rrggbb`.
+pub fn parse_colour(text: &str) -> Option<Color> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix('#') {
+        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        return Some(Color::Rgb(byte(0)?, byte(2)?, byte(4)?));
+    }
+    let key: String = text
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .collect::<String>()
+        .to_ascii_lowercase()
+        .replace("grey", "gray");
+    COLOUR_NAMES
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, c)| *c)
+}
+
+fn colour(
+    path: &Path,
+    source: &str,
+    key: &str,
+    value: &Spanned<String>,
+) -> Result<Color, ConfigError> {
+    parse_colour(value.get_ref()).ok_or_else(|| {
+        let names: Vec<&str> = COLOUR_NAMES.iter().map(|(n, _)| *n).collect();
+        ConfigError::at(
+            path,
+            source,
+            value.span(),
+            format!(
+                "invalid colour `{}` for `{key}`: expected #rrggbb or one of {}",
+                crate::sanitize::sanitize(value.get_ref(), 40),
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_theme_parses() {
+        for (name, _) in BUILTIN {
+            let theme = Theme::by_name(name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(theme.name, *name);
+            assert!(!theme.monochrome);
+        }
+        assert_eq!(Theme::default().name, "dark");
+    }
+
+    #[test]
+    fn builtin_files_on_disk_match_the_embedded_copies() {
+        for (name, source) in BUILTIN {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("themes")
+                .join(format!("{name}.toml"));
+            let theme = Theme::by_name(&path.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(theme, Theme::parse(&path, source, name).unwrap());
+        }
+    }
+
+    #[test]
+    fn dark_uses_only_the_sixteen_ansi_colours() {
+        let dark = Theme::by_name("dark").unwrap();
+        let source = BUILTIN[0].1;
+        assert!(!source.contains("= \"#"), "dark must work in 16 colours");
+        let style = dark.health(Health::Up);
+        assert!(!matches!(style.fg, Some(Color::Rgb(..) | Color::Indexed(_))));
+    }
+
+    #[test]
+    fn colours_parse_by_name_and_hex() {
+        assert_eq!(parse_colour("green"), Some(Color::Green));
+        assert_eq!(parse_colour("LightRed"), Some(Color::LightRed));
+        assert_eq!(parse_colour("dark-grey"), Some(Color::DarkGray));
+        assert_eq!(parse_colour("reset"), Some(Color::Reset));
+        assert_eq!(parse_colour("#0a0B0c"), Some(Color::Rgb(10, 11, 12)));
+        assert_eq!(parse_colour("#abc"), None);
+        assert_eq!(parse_colour("#gg0000"), None);
+        assert_eq!(parse_colour("chartreuse"), None);
+    }
+
+    fn dark_with(line_from: &str, line_to: &str) -> String {
+        let src = BUILTIN[0].1;
+        assert!(src.contains(line_from), "{line_from}");
+        src.replacen(line_from, line_to, 1)
+    }
+
+    #[test]
+    fn bad_colour_is_located() {
+        let src = dark_with("up = \"green\"", "up = \"greeen\"");
+        let e = Theme::parse(Path::new("t.toml"), &src, "t").unwrap_err();
+        let line = src.lines().position(|l| l.starts_with("up =")).unwrap() + 1;
+        assert_eq!((e.line, e.col), (line, 6), "{e}");
+        assert!(e.message.starts_with("invalid colour `greeen` for `up`"), "{e}");
+        assert!(e.message.contains("#rrggbb"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let src = dark_with("up = \"green\"", "up = \"green\"\nupp = \"green\"");
+        let e = Theme::parse(Path::new("t.toml"), &src, "t").unwrap_err();
+        let line = src.lines().position(|l| l.starts_with("upp =")).unwrap() + 1;
+        assert_eq!((e.line, e.col), (line, 1), "{e}");
+        assert!(e.message.contains("unknown field `upp`"), "{e}");
+    }
+
+    #[test]
+    fn missing_key_is_reported() {
+        let src = dark_with("up = \"green\"\n", "");
+        let e = Theme::parse(Path::new("t.toml"), &src, "t").unwrap_err();
+        assert!(e.message.contains("missing field `up`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_name_lists_the_builtins() {
+        let e = Theme::by_name("solarized").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "solarized: unknown theme; the built-in themes are dark, light, high-contrast, \
+             or give the path of a .toml theme file"
+        );
+        let e = Theme::by_name("/nonexistent/x.toml").unwrap_err();
+        assert!(e.message.starts_with("cannot read theme"), "{e}");
+    }
+
+    #[test]
+    fn monochrome_has_no_colour_but_keeps_states_apart() {
+        let m = Theme::monochrome();
+        let styles = [
+            m.base(),
+            m.selected(),
+            m.header(),
+            m.health(Health::Up),
+            m.health(Health::Degraded),
+            m.health(Health::Down),
+            m.health(Health::Unknown),
+            m.hosts_flag(HostsFlag::Old),
+            m.verdict(Verdict::Old),
+            m.status_bar(),
+            m.muted(),
+            m.warn(),
+        ];
+        for s in styles {
+            assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
+        }
+        assert!(m.selected().add_modifier.contains(Modifier::REVERSED));
+        assert_ne!(m.health(Health::Up), m.health(Health::Down));
+        assert_ne!(m.health(Health::Unknown), m.health(Health::Up));
+    }
+}

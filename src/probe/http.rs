@@ -1,1 +1,221 @@
-//! TODO(helper)
+//! HTTP probe: fetch a host's URL from the probe target's IP, as the world will once DNS
+//! points there, sending the URL's own host name as Host and TLS SNI.
+//!
+//! The post-mortem's missing port-80 ACL is exactly what this must catch, so every probe
+//! opens a fresh connection (a kept-alive one would hide a newly applied firewall rule),
+//! redirects are reported rather than followed (a redirect to the old site would otherwise
+//! look healthy), and a hostile or broken server ends in bounded time and bytes.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HOST, LOCATION};
+use reqwest::{Client, Url, redirect};
+
+use super::{HttpOutcome, HttpResponse, ProbeError};
+use crate::sanitize::{sanitize, sanitize_bytes};
+
+/// Body bytes read at most; the rest is not downloaded.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Above this many cached clients the cache starts over (targets changing all day long
+/// would otherwise grow it without bound).
+const MAX_CLIENTS: usize = 4096;
+
+/// Characters of an error or a `Location` shown.
+const TEXT_CHARS: usize = 200;
+
+/// HTTP clients, one per (URL host, target IP), built on first use and reused: building a
+/// client loads the TLS roots, too slow to do for hundreds of hosts every round. A client
+/// keeps no idle connection, so reuse never means a reused connection.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    clients: Mutex<HashMap<(String, IpAddr), Client>>,
+}
+
+impl ClientCache {
+    pub fn new() -> ClientCache {
+        ClientCache::default()
+    }
+
+    /// Number of clients built so far (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, host: &str, ip: IpAddr) -> Result<Client, ProbeError> {
+        let key = (host.to_string(), ip);
+        if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(client);
+        }
+        // Built outside the lock: two probes racing build twice, and nobody waits on TLS
+        // root loading behind a mutex.
+        let client = build_client(host, ip)?;
+        if let Ok(mut clients) = self.clients.lock() {
+            if clients.len() >= MAX_CLIENTS {
+                clients.clear();
+            }
+            clients.insert(key, client.clone());
+        }
+        Ok(client)
+    }
+}
+
+fn build_client(host: &str, ip: IpAddr) -> Result<Client, ProbeError> {
+    let mut builder = Client::builder()
+        // A proxy from the environment would probe the proxy, not the server.
+        .no_proxy()
+        .redirect(redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("moveday/", env!("CARGO_PKG_VERSION"), " (move-day probe)"));
+    if host.parse::<IpAddr>().is_err() {
+        // Port 0: the URL's port (or the scheme's default) is used.
+        builder = builder.resolve(host, SocketAddr::new(ip, 0));
+    }
+    builder
+        .build()
+        .map_err(|e| ProbeError::Io(format!("cannot set up HTTP client: {}", error_text(&e))))
+}
+
+/// Fetches `url` from `ip`. The whole probe, body included, ends by `timeout`.
+pub async fn probe(cache: &ClientCache, url: &str, ip: IpAddr, timeout: Duration) -> HttpOutcome {
+    let result = match tokio::time::timeout(timeout, fetch(cache, url, ip, timeout)).await {
+        Ok(result) => result,
+        // A slow drip of body bytes, or a server that never answers.
+        Err(_) => Err(ProbeError::Timeout),
+    };
+    HttpOutcome {
+        ip,
+        url: url.to_string(),
+        result,
+    }
+}
+
+async fn fetch(cache: &ClientCache, url: &str, ip: IpAddr, timeout: Duration) -> Result<HttpResponse, ProbeError> {
+    let mut url = Url::parse(url).map_err(|e| ProbeError::Io(format!("invalid URL: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| ProbeError::Io("URL has no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    // An address literal cannot be redirected by name: aim the URL itself at the target
+    // and keep the original authority in the Host header.
+    let host_header = match host.parse::<IpAddr>() {
+        Ok(literal) if literal != ip => {
+            let authority = authority(&url);
+            url.set_ip_host(ip)
+                .map_err(|()| ProbeError::Io("cannot aim URL at target address".into()))?;
+            Some(authority)
+        }
+        _ => None,
+    };
+    let client = cache.get(&host, ip)?;
+    let mut request = client.get(url).timeout(timeout);
+    if let Some(authority) = host_header {
+        request = request.header(HOST, authority);
+    }
+
+    let started = Instant::now();
+    let mut response = request.send().await.map_err(|e| classify(&e))?;
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .map(|v| sanitize_bytes(v.as_bytes(), TEXT_CHARS));
+
+    let mut body_bytes = 0usize;
+    let mut truncated = false;
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+        body_bytes += chunk.len();
+        if body_bytes > MAX_BODY_BYTES {
+            body_bytes = MAX_BODY_BYTES;
+            truncated = true;
+            // Dropping the response closes the connection instead of draining it.
+            break;
+        }
+    }
+    Ok(HttpResponse {
+        status,
+        latency: started.elapsed(),
+        location,
+        body_bytes,
+        truncated,
+    })
+}
+
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// Turns a reqwest error into what the operator needs: timeout, refused, unreachable, or
+/// "the thing on that port does not speak HTTP".
+fn classify(e: &reqwest::Error) -> ProbeError {
+    if e.is_timeout() {
+        return ProbeError::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // hyper wraps some protocol failures in io errors of kind Other.
+            if io.kind() != std::io::ErrorKind::Other {
+                return ProbeError::from_io(io);
+            }
+        }
+        source = err.source();
+    }
+    let text = error_text(e);
+    // A peer that closes without a word is not "garbage": it said nothing at all.
+    if e.is_connect() || text.contains("connection closed") || text.contains("IncompleteMessage") {
+        ProbeError::Io(text)
+    } else {
+        ProbeError::Protocol(text)
+    }
+}
+
+/// The error and its causes on one line, without the URL (it is shown elsewhere).
+fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        let text = match err.downcast_ref::<reqwest::Error>() {
+            Some(r) => {
+                let mut r = ReqwestDisplay(r).to_string();
+                if r.is_empty() {
+                    r = err.to_string();
+                }
+                r
+            }
+            None => err.to_string(),
+        };
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = err.source();
+    }
+    sanitize(&parts.join(": "), TEXT_CHARS)
+}
+
+/// reqwest's own message without the " for url (...)" suffix.
+struct ReqwestDisplay<'a>(&'a reqwest::Error);
+
+impl std::fmt::Display for ReqwestDisplay<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        let text = match text.find(" for url (") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        f.write_str(text)
+    }
+}

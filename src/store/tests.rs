@@ -1,1 +1,327 @@
 //! Table-driven tests of the reducer and the derived views.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::probe::{
+    DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
+    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target, TargetSource,
+};
+
+const INVENTORY: &str = r#"
+[move]
+name = "test move"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+
+[[resolver]]
+name = "system"
+system = true
+
+[[resolver]]
+name = "ns-master"
+address = "203.0.113.10"
+
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+old_ip = "198.51.100.13"
+new_ip = "203.0.113.13"
+http = "http://vbox.example.org/"
+
+[[host]]
+name = "noweb"
+fqdn = "noweb.example.org"
+"#;
+
+fn state() -> State {
+    State::new(Arc::new(
+        Inventory::parse(Path::new("t.toml"), INVENTORY).unwrap(),
+    ))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn t(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+}
+
+fn probe(host: usize, secs: u64, outcome: Outcome) -> Report {
+    Report::Probe {
+        host,
+        at: t(secs),
+        outcome,
+    }
+}
+
+fn ping(ok: bool) -> Outcome {
+    Outcome::Ping(PingOutcome {
+        ip: ip("203.0.113.13"),
+        mode: PingMode::IcmpRaw,
+        result: if ok {
+            Ok(Duration::from_millis(3))
+        } else {
+            Err(ProbeError::Timeout)
+        },
+    })
+}
+
+fn ssh(ok: bool) -> Outcome {
+    Outcome::Ssh(SshOutcome {
+        ip: ip("203.0.113.13"),
+        port: 22,
+        result: if ok {
+            Ok(SshBanner {
+                banner: "SSH-2.0-OpenSSH_9.2".into(),
+                latency: Duration::from_millis(2),
+            })
+        } else {
+            Err(ProbeError::Refused)
+        },
+    })
+}
+
+fn http(result: Result<u16, ProbeError>) -> Outcome {
+    Outcome::Http(HttpOutcome {
+        ip: ip("203.0.113.13"),
+        url: "http://vbox.example.org/".into(),
+        result: result.map(|status| HttpResponse {
+            status,
+            latency: Duration::from_millis(5),
+            location: None,
+            body_bytes: 10,
+            truncated: false,
+        }),
+    })
+}
+
+fn dns(resolver: usize, result: Result<&[&str], DnsError>) -> Outcome {
+    Outcome::Dns(DnsOutcome {
+        resolver,
+        result: result.map(|addrs| DnsAnswer {
+            addresses: addrs.iter().map(|a| ip(a)).collect(),
+            ttl: 300,
+            latency: Duration::from_millis(1),
+        }),
+    })
+}
+
+fn hosts(entries: &[&str]) -> Outcome {
+    Outcome::HostsFile(HostsFileOutcome {
+        result: Ok(entries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| HostsEntry {
+                ip: ip(a),
+                line: i + 1,
+            })
+            .collect()),
+    })
+}
+
+#[test]
+fn health_table() {
+    // (ping, ssh, http, expected health)
+    let cases: &[(bool, bool, Result<u16, ProbeError>, Health)] = &[
+        (true, true, Ok(200), Health::Up),
+        (true, true, Ok(301), Health::Up),
+        (true, true, Ok(503), Health::Degraded),
+        (true, true, Err(ProbeError::Refused), Health::Degraded),
+        (true, false, Ok(200), Health::Degraded),
+        (false, true, Ok(200), Health::Degraded),
+        (false, false, Err(ProbeError::Timeout), Health::Down),
+    ];
+    for (p, s, h, expected) in cases {
+        let mut st = state();
+        reduce(&mut st, probe(0, 1, ping(*p)));
+        assert_eq!(st.hosts[0].health, Health::Unknown, "incomplete is unknown");
+        reduce(&mut st, probe(0, 1, ssh(*s)));
+        reduce(&mut st, probe(0, 2, http(h.clone())));
+        assert_eq!(st.hosts[0].health, *expected, "{p} {s} {h:?}");
+        assert_eq!(st.hosts[0].health_since, Some(t(2)));
+    }
+}
+
+#[test]
+fn health_reasons_name_the_failing_probe() {
+    let mut st = state();
+    for o in [ping(true), ssh(true), http(Err(ProbeError::Refused))] {
+        reduce(&mut st, probe(0, 1, o));
+    }
+    let (h, why) = health(&st.inventory.hosts[0], &st.hosts[0]);
+    assert_eq!(h, Health::Degraded);
+    assert_eq!(why, vec!["http refused".to_string()]);
+}
+
+#[test]
+fn health_since_only_moves_on_transitions() {
+    let mut st = state();
+    for (secs, o) in [(1, ping(true)), (1, ssh(true)), (1, http(Ok(200)))] {
+        reduce(&mut st, probe(0, secs, o));
+    }
+    assert_eq!(st.hosts[0].health_since, Some(t(1)));
+    reduce(&mut st, probe(0, 5, ping(true)));
+    assert_eq!(st.hosts[0].health_since, Some(t(1)));
+    reduce(&mut st, probe(0, 7, ssh(false)));
+    assert_eq!(st.hosts[0].health, Health::Degraded);
+    assert_eq!(st.hosts[0].health_since, Some(t(7)));
+}
+
+#[test]
+fn no_target_is_down() {
+    let mut st = state();
+    reduce(
+        &mut st,
+        probe(1, 1, Outcome::Target(Err(ProbeError::NoTarget("NXDOMAIN".into())))),
+    );
+    assert_eq!(st.hosts[1].health, Health::Down);
+    reduce(
+        &mut st,
+        probe(
+            1,
+            2,
+            Outcome::Target(Ok(Target {
+                ip: ip("203.0.113.20"),
+                source: TargetSource::SystemDns,
+            })),
+        ),
+    );
+    assert_eq!(st.hosts[1].health, Health::Unknown);
+}
+
+#[test]
+fn ping_window_keeps_last_ten_and_computes_loss() {
+    let mut st = state();
+    for i in 0..14 {
+        reduce(&mut st, probe(0, i, ping(i % 2 == 0)));
+    }
+    assert_eq!(st.hosts[0].ping_window.len(), PING_WINDOW);
+    let (last, loss) = ping_stats(&st.hosts[0]).unwrap();
+    assert_eq!(last, None, "the 14th ping (i = 13) was lost");
+    assert!((loss - 0.5).abs() < 1e-9);
+}
+
+#[test]
+fn verdict_table() {
+    let st = state();
+    let inv = &st.inventory;
+    let host = &inv.hosts[0];
+    let ok = |a: &[&str]| -> Result<DnsAnswer, DnsError> {
+        Ok(DnsAnswer {
+            addresses: a.iter().map(|s| ip(s)).collect(),
+            ttl: 60,
+            latency: Duration::ZERO,
+        })
+    };
+    let cases = [
+        (ok(&["203.0.113.13"]), Verdict::New),
+        (ok(&["203.0.113.99"]), Verdict::New), // inside new_network
+        (ok(&["198.51.100.13"]), Verdict::Old),
+        (ok(&["198.51.100.13", "203.0.113.13"]), Verdict::Old), // any old answer is dangerous
+        (ok(&["192.0.2.1"]), Verdict::Other),
+        (ok(&["203.0.113.13", "192.0.2.1"]), Verdict::Other),
+        (Err(DnsError::NxDomain), Verdict::NxDomain),
+        (Err(DnsError::NoRecords), Verdict::NxDomain),
+        (Err(DnsError::Timeout), Verdict::Timeout),
+        (Err(DnsError::Refused), Verdict::Refused),
+        (Err(DnsError::Other("SERVFAIL".into())), Verdict::Error),
+    ];
+    for (answer, expected) in cases {
+        assert_eq!(verdict(inv, host, &answer), expected, "{answer:?}");
+    }
+}
+
+#[test]
+fn hosts_flag_table() {
+    // (hosts-file entries, system resolver answer, expected flag)
+    let cases: &[(&[&str], Option<&[&str]>, HostsFlag)] = &[
+        (&[], Some(&["203.0.113.13"]), HostsFlag::Absent),
+        (&["203.0.113.13"], Some(&["203.0.113.13"]), HostsFlag::Agrees),
+        (&["198.51.100.13"], Some(&["203.0.113.13"]), HostsFlag::Old),
+        (&["198.51.100.13"], Some(&["198.51.100.13"]), HostsFlag::Old),
+        (&["203.0.113.13"], Some(&["198.51.100.13"]), HostsFlag::Disagrees),
+        (&["192.0.2.7"], Some(&["203.0.113.13"]), HostsFlag::Disagrees),
+        (&["203.0.113.13"], None, HostsFlag::Disagrees),
+    ];
+    for (entries, answer, expected) in cases {
+        let mut st = state();
+        reduce(&mut st, probe(0, 1, hosts(entries)));
+        if let Some(a) = answer {
+            reduce(&mut st, probe(0, 1, dns(0, Ok(a))));
+        }
+        assert_eq!(hosts_flag(&st, 0), Some(*expected), "{entries:?} {answer:?}");
+    }
+    let mut st = state();
+    assert_eq!(hosts_flag(&st, 0), None, "nothing read yet");
+    reduce(
+        &mut st,
+        probe(
+            0,
+            1,
+            Outcome::HostsFile(HostsFileOutcome {
+                result: Err("permission denied".into()),
+            }),
+        ),
+    );
+    assert_eq!(hosts_flag(&st, 0), Some(HostsFlag::Unreadable));
+}
+
+#[test]
+fn hosts_flag_falls_back_to_all_resolvers_without_system_answer() {
+    let mut st = state();
+    reduce(&mut st, probe(0, 1, hosts(&["203.0.113.13"])));
+    reduce(&mut st, probe(0, 1, dns(0, Err(DnsError::Timeout))));
+    reduce(&mut st, probe(0, 1, dns(1, Ok(&["203.0.113.13"]))));
+    assert_eq!(dns_addresses(&st, 0), vec![ip("203.0.113.13")]);
+    assert_eq!(hosts_flag(&st, 0), Some(HostsFlag::Agrees));
+}
+
+#[test]
+fn reduce_reports_change_only_when_something_changed() {
+    let mut st = state();
+    assert!(reduce(&mut st, probe(0, 1, ssh(true))));
+    assert!(!reduce(&mut st, probe(0, 1, ssh(true))), "identical report");
+    assert!(reduce(&mut st, probe(0, 2, ssh(true))), "newer observation time");
+    assert!(!reduce(&mut st, probe(9, 2, ssh(true))), "unknown host ignored");
+    assert!(!reduce(&mut st, probe(0, 2, dns(7, Ok(&["203.0.113.13"])))), "unknown resolver");
+    assert!(reduce(
+        &mut st,
+        Report::PingMode {
+            mode: PingMode::Tcp,
+            hint: Some("hint".into())
+        }
+    ));
+    assert!(!reduce(
+        &mut st,
+        Report::PingMode {
+            mode: PingMode::Tcp,
+            hint: Some("hint".into())
+        }
+    ));
+}
+
+#[test]
+fn rounds_count_and_completeness() {
+    let mut st = state();
+    assert!(!st.complete());
+    assert!(reduce(&mut st, Report::RoundDone { host: 0, at: t(1) }));
+    assert!(!st.complete());
+    reduce(&mut st, Report::RoundDone { host: 1, at: t(1) });
+    assert!(st.complete());
+    assert!(!reduce(&mut st, Report::RoundDone { host: 1, at: t(3) }));
+    assert_eq!(st.hosts[1].rounds, 2);
+}
+
+#[test]
+fn health_counts_cover_every_host() {
+    let mut st = state();
+    for o in [ping(false), ssh(false), http(Err(ProbeError::Timeout))] {
+        reduce(&mut st, probe(0, 1, o));
+    }
+    assert_eq!(st.health_counts(), [0, 0, 1, 1]);
+}

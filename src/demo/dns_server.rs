@@ -1,0 +1,299 @@
+//! An in-process authoritative DNS server on loopback (UDP and TCP on one address), whose
+//! zones change while it serves: the demo's "DNS cut-over", and the tests' real server.
+//!
+//! Built on hickory-server's `Catalog` and `InMemoryZoneHandler`. The handler's record map
+//! sits behind an async lock that it exposes (`records_mut`), so records can be replaced
+//! while the server runs without a custom request handler; keeping the handlers in `Arc`s
+//! shared with the catalog is all it takes. Every change bumps the zone's SOA serial, as a
+//! real primary does, so secondaries (and a future serial-lag probe) can see it.
+//!
+//! Names in the zones answer; unknown names in the zones get NXDOMAIN (with the SOA), names
+//! outside every zone get REFUSED.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_server::Server;
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// TTL of the SOA and NS records; the SOA minimum is the negative-caching TTL.
+const ZONE_TTL: u32 = 60;
+const NEGATIVE_TTL: u32 = 5;
+
+/// Idle TCP connections are closed after this long.
+const TCP_IDLE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DnsServerError {
+    #[error("invalid DNS name `{0}`")]
+    InvalidName(String),
+    #[error("`{0}` is in none of this server's zones")]
+    OutsideZones(String),
+    #[error("record type {0} does not match its data")]
+    TypeMismatch(RecordType),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+struct Zone {
+    origin: Name,
+    handler: Arc<InMemoryZoneHandler>,
+}
+
+/// A running authoritative server; stops when dropped.
+pub struct DnsServer {
+    addr: SocketAddr,
+    zones: Vec<Zone>,
+    // Dropping the server aborts its tasks (they live in its JoinSet).
+    _server: Server<Catalog>,
+}
+
+impl DnsServer {
+    /// Serves `zones` (such as `["example.org"]`, each with an SOA and an NS record and
+    /// nothing else yet) on `addr`, UDP and TCP. Port 0 picks a port free for both.
+    pub async fn start(addr: SocketAddr, zones: &[&str]) -> Result<DnsServer, DnsServerError> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{addr} is not a loopback address: the demo DNS server only listens on loopback"),
+            )
+            .into());
+        }
+        let (udp, tcp) = bind_pair(addr).await?;
+        let addr = udp.local_addr()?;
+
+        let mut catalog = Catalog::new();
+        let mut built = Vec::new();
+        for zone in zones {
+            let origin = fqdn(zone)?;
+            let mut handler = InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+            let ns_name = fqdn(&format!("ns1.{}", origin))?;
+            let soa = SOA::new(
+                ns_name.clone(),
+                fqdn(&format!("hostmaster.{}", origin))?,
+                1,
+                3600,
+                600,
+                86400,
+                NEGATIVE_TTL,
+            );
+            handler.upsert_mut(Record::from_rdata(origin.clone(), ZONE_TTL, RData::SOA(soa)), 1);
+            handler.upsert_mut(Record::from_rdata(origin.clone(), ZONE_TTL, RData::NS(NS(ns_name))), 1);
+            let handler = Arc::new(handler);
+            let shared: Arc<dyn ZoneHandler> = handler.clone();
+            catalog.upsert(LowerName::new(&origin), vec![shared]);
+            built.push(Zone { origin, handler });
+        }
+
+        let mut server = Server::new(catalog);
+        server.register_socket(udp);
+        server.register_listener(tcp, TCP_IDLE, 16);
+        Ok(DnsServer {
+            addr,
+            zones: built,
+            _server: server,
+        })
+    }
+
+    /// The address it serves on (UDP and TCP).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Makes `ip` the only address of `name` of its family (A for IPv4, AAAA for IPv6).
+    /// Returns the zone's new serial.
+    pub async fn set_a(&self, name: &str, ip: IpAddr, ttl: u32) -> Result<u32, DnsServerError> {
+        let (rtype, rdata) = match ip {
+            IpAddr::V4(v4) => (RecordType::A, RData::A(A(v4))),
+            IpAddr::V6(v6) => (RecordType::AAAA, RData::AAAA(AAAA(v6))),
+        };
+        self.set_records(name, rtype, ttl, vec![rdata]).await
+    }
+
+    /// Replaces the A and AAAA records of `name` with `ips` (none left of a family that has
+    /// no address in `ips`). One serial bump.
+    pub async fn set_addresses(&self, name: &str, ips: &[IpAddr], ttl: u32) -> Result<u32, DnsServerError> {
+        let v4 = ips
+            .iter()
+            .filter_map(|ip| match ip {
+                IpAddr::V4(v4) => Some(RData::A(A(*v4))),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6 = ips
+            .iter()
+            .filter_map(|ip| match ip {
+                IpAddr::V6(v6) => Some(RData::AAAA(AAAA(*v6))),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        self.change(name, |_, name, records| {
+            put(records, name, RecordType::A, ttl, v4)?;
+            put(records, name, RecordType::AAAA, ttl, v6)
+        })
+        .await
+    }
+
+    /// Replaces the records of one type at `name` (A, AAAA, CNAME, NS, PTR, TXT, ... and
+    /// SOA, whose serial is then taken from `rdata` and bumped). An empty `rdata` removes
+    /// them. Returns the zone's new serial.
+    pub async fn set_records(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        ttl: u32,
+        rdata: Vec<RData>,
+    ) -> Result<u32, DnsServerError> {
+        self.change(name, |_, name, records| put(records, name, rtype, ttl, rdata)).await
+    }
+
+    /// Removes every record of `name` (at a zone's apex, its SOA and NS stay). Afterwards
+    /// the name is NXDOMAIN unless names below it exist. Returns the zone's new serial.
+    pub async fn remove(&self, name: &str) -> Result<u32, DnsServerError> {
+        self.change(name, |zone, name, records| {
+            let lower = LowerName::new(name);
+            let apex = *name == zone.origin;
+            records.retain(|key, _| {
+                key.name() != &lower || (apex && matches!(key.record_type, RecordType::SOA | RecordType::NS))
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// The SOA serial of the zone `zone`.
+    pub async fn serial(&self, zone: &str) -> Option<u32> {
+        let origin = fqdn(zone).ok()?;
+        let zone = self.zones.iter().find(|z| z.origin == origin)?;
+        let records = zone.handler.records().await;
+        soa_of(&records, &zone.origin).map(|soa| soa.serial)
+    }
+
+    /// Applies `edit` to the zone holding `name` under one write lock, then bumps the serial.
+    async fn change<F>(&self, name: &str, edit: F) -> Result<u32, DnsServerError>
+    where
+        F: FnOnce(&Zone, &Name, &mut BTreeMap<RrKey, Arc<RecordSet>>) -> Result<(), DnsServerError>,
+    {
+        let name = fqdn(name)?;
+        // The most specific zone wins (a delegated child zone served here too).
+        let zone = self
+            .zones
+            .iter()
+            .filter(|z| z.origin.zone_of(&name))
+            .max_by_key(|z| z.origin.num_labels())
+            .ok_or_else(|| DnsServerError::OutsideZones(name.to_string()))?;
+        let mut records = zone.handler.records_mut().await;
+        edit(zone, &name, &mut records)?;
+        Ok(bump_serial(&mut records, &zone.origin))
+    }
+}
+
+/// Replaces the (name, type) record set with `rdata` (removes it when empty).
+fn put(
+    records: &mut BTreeMap<RrKey, Arc<RecordSet>>,
+    name: &Name,
+    rtype: RecordType,
+    ttl: u32,
+    rdata: Vec<RData>,
+) -> Result<(), DnsServerError> {
+    let key = RrKey::new(LowerName::new(name), rtype);
+    if rdata.is_empty() {
+        if rtype != RecordType::SOA {
+            records.remove(&key);
+        }
+        return Ok(());
+    }
+    let mut set = RecordSet::with_ttl(name.clone(), rtype, ttl);
+    for data in rdata {
+        if data.record_type() != rtype {
+            return Err(DnsServerError::TypeMismatch(rtype));
+        }
+        set.add_rdata(data);
+    }
+    records.insert(key, Arc::new(set));
+    Ok(())
+}
+
+fn soa_of(records: &BTreeMap<RrKey, Arc<RecordSet>>, origin: &Name) -> Option<SOA> {
+    let set = records.get(&RrKey::new(LowerName::new(origin), RecordType::SOA))?;
+    match &set.records_without_rrsigs().next()?.data {
+        RData::SOA(soa) => Some(soa.clone()),
+        _ => None,
+    }
+}
+
+/// Increments the zone's SOA serial (wrapping, as serial arithmetic allows).
+fn bump_serial(records: &mut BTreeMap<RrKey, Arc<RecordSet>>, origin: &Name) -> u32 {
+    let Some(key_set) = records.get(&RrKey::new(LowerName::new(origin), RecordType::SOA)) else {
+        return 0;
+    };
+    let ttl = key_set.ttl();
+    let Some(mut soa) = soa_of(records, origin) else {
+        return 0;
+    };
+    soa.serial = soa.serial.wrapping_add(1);
+    let serial = soa.serial;
+    let mut set = RecordSet::with_ttl(origin.clone(), RecordType::SOA, ttl);
+    set.add_rdata(RData::SOA(soa));
+    records.insert(RrKey::new(LowerName::new(origin), RecordType::SOA), Arc::new(set));
+    serial
+}
+
+/// `name` as a fully qualified name (a trailing dot is optional).
+fn fqdn(name: &str) -> Result<Name, DnsServerError> {
+    let text = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    Name::from_ascii(&text).map_err(|_| DnsServerError::InvalidName(name.to_string()))
+}
+
+/// Binds UDP and TCP on the same port; for port 0, retries until a port is free for both.
+async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(addr).await?;
+        let bound = udp.local_addr()?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free port")))
+}
+
+/// A DNS "server" that never answers: a bound UDP socket nobody reads, and a TCP listener
+/// that never accepts. Resolver timeouts are tested against it.
+pub struct BlackHole {
+    addr: SocketAddr,
+    _udp: UdpSocket,
+    _tcp: TcpListener,
+}
+
+impl BlackHole {
+    /// Binds on `addr` (loopback; port 0 for an ephemeral port).
+    pub async fn bind(addr: SocketAddr) -> io::Result<BlackHole> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "black hole must be on loopback"));
+        }
+        let (udp, tcp) = bind_pair(addr).await?;
+        Ok(BlackHole {
+            addr: udp.local_addr()?,
+            _udp: udp,
+            _tcp: tcp,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}

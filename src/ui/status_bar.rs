@@ -1,0 +1,136 @@
+//! The two bars: the title bar on top (the move, hosts by health, the local clock) and the
+//! status bar at the bottom (how pings are sent, the transient message, the keys to know).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::probe::PingMode;
+use crate::store::Health;
+
+use super::View;
+use super::text::{clean, clock, fit, spans_width};
+
+/// The top line: move name left; counts by health and the clock right.
+pub fn render_title(area: Rect, buf: &mut Buffer, view: &View<'_>) {
+    let theme = view.theme;
+    buf.set_style(area, theme.status_bar());
+    let width = usize::from(area.width);
+    let name = clean(&view.state.inventory.name, 200);
+    let counts = view.state.health_counts();
+    let time = clock(view.now, view.ui.utc_offset);
+
+    let tiers: [fn(Health, usize) -> String; 3] = [
+        |h, n| format!("{} {n} {}", h.symbol(), h.word()),
+        |h, n| format!("{}{n} {}", h.symbol(), h.word()),
+        |h, n| format!("{}{n}", h.symbol()),
+    ];
+    let gaps = ["  ", " ", " "];
+    let name_wants = super::text::width(&name).min(24) + 2;
+    let mut right = Vec::new();
+    for (tier, gap) in tiers.iter().zip(gaps) {
+        right = counts_spans(view, &counts, *tier, gap);
+        right.push(Span::raw("  "));
+        right.push(Span::styled(time.clone(), theme.title()));
+        right.push(Span::raw(" "));
+        if spans_width(&right) + name_wants <= width {
+            break;
+        }
+    }
+    let right_width = spans_width(&right);
+    let left = Line::from(vec![Span::raw(" "), Span::styled(name, theme.title())]);
+    if right_width <= width {
+        let left = fit(left, width - right_width);
+        buf.set_line(area.x, area.y, &left, area.width);
+        let x = area.x + u16::try_from(width - right_width).unwrap_or(0);
+        buf.set_line(x, area.y, &Line::from(right), area.width);
+    } else {
+        // Tinier than the counts alone: the clock and counts, cut.
+        buf.set_line(area.x, area.y, &fit(Line::from(right), width), area.width);
+    }
+}
+
+fn counts_spans(
+    view: &View<'_>,
+    counts: &[usize; 4],
+    format: fn(Health, usize) -> String,
+    gap: &str,
+) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (i, health) in Health::ALL.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(gap.to_string()));
+        }
+        let n = counts[i];
+        let style = if n == 0 {
+            view.theme.muted()
+        } else {
+            view.theme.health(health)
+        };
+        spans.push(Span::styled(format(health, n), style));
+    }
+    spans
+}
+
+/// The bottom line: ping mode (and how to get ICMP), the message, `? help`.
+pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
+    let theme = view.theme;
+    buf.set_style(area, theme.status_bar());
+    let width = usize::from(area.width);
+    let key = |k: &'static str| Span::styled(k, theme.key());
+    let text = |t: &'static str| Span::raw(t);
+
+    let full = vec![
+        key("r"),
+        text(" probe  "),
+        key("?"),
+        text(" help  "),
+        key("q"),
+        text(" quit "),
+    ];
+    let short = vec![key("?"), text(" help ")];
+    let mut left = vec![Span::raw(" ")];
+    match view.state.ping_mode {
+        None => left.push(Span::styled("ping: starting…", theme.muted())),
+        Some(mode) => {
+            let style = if mode == PingMode::Tcp { theme.warn() } else { Style::new() };
+            left.push(Span::styled(format!("ping: {mode}"), style));
+            if let Some(hint) = &view.state.ping_hint {
+                left.push(Span::styled(format!(" — {}", clean(hint, 300)), theme.muted()));
+            }
+        }
+    }
+    let message = view
+        .ui
+        .message
+        .as_ref()
+        .map(|m| Span::styled(clean(m, 200), theme.message()));
+
+    let right = if spans_width(&full) + 30 <= width { full } else { short };
+    let right_width = spans_width(&right);
+    if right_width > width {
+        buf.set_line(area.x, area.y, &fit(Line::from(right), width), area.width);
+        return;
+    }
+    let room = width - right_width;
+    // The message matters more than the ping mode's hint: it gets its room first.
+    let mut spans = Vec::new();
+    if let Some(message) = message {
+        let message_width = message.width();
+        let ping_room = room.saturating_sub(message_width + 4);
+        if ping_room >= 12 {
+            spans.extend(fit(Line::from(left), ping_room).spans);
+            spans.push(Span::raw("  "));
+        } else {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(message);
+    } else {
+        spans = left;
+    }
+    let line = fit(Line::from(spans), room.saturating_sub(1));
+    buf.set_line(area.x, area.y, &line, area.width);
+    let x = area.x + u16::try_from(room).unwrap_or(0);
+    buf.set_line(x, area.y, &Line::from(right), area.width);
+}

@@ -1,0 +1,119 @@
+//! The real binary, run as a user would: `validate`, bad inventories, `check --json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn moveday(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("MOVEDAY_THEME")
+        .output()
+        .expect("run moveday")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Every file in `tests/invalid_inventories/` with the message its `# expect:` line names.
+fn invalid_cases() -> Vec<(PathBuf, String)> {
+    let dir = Path::new("tests/invalid_inventories");
+    let mut cases: Vec<(PathBuf, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let expect = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_else(|| panic!("{} has no `# expect:` first line", p.display()))
+                .to_string();
+            (p, format!("{}/{expect}", dir.display()))
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn validate_accepts_the_shipped_inventory() {
+    let o = moveday(&["validate", "inventory.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "inventory.toml: ok: \"example.org to the new datacenter\", 8 hosts, 3 resolvers\n"
+    );
+}
+
+#[test]
+fn invalid_inventories_exit_2_with_their_message() {
+    let cases = invalid_cases();
+    assert!(cases.len() >= 15, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for (path, expected) in &cases {
+        let path = path.to_str().unwrap();
+        for args in [vec!["validate", path], vec!["check", "--inventory", path]] {
+            let o = moveday(&args);
+            let err = stderr(&o);
+            let lines: Vec<&str> = err.lines().collect();
+            let first = lines.first().copied().unwrap_or_default();
+            if o.status.code() != Some(2) || first != format!("moveday: {expected}") {
+                failures.push(format!(
+                    "{args:?}: exit {:?}\n  expected moveday: {expected}\n  got      {first}",
+                    o.status.code()
+                ));
+                continue;
+            }
+            // The offending line is quoted with a caret under the reported column.
+            let col: usize = expected.split(':').nth(2).unwrap().parse().unwrap();
+            assert_eq!(lines.len(), 4, "{err}");
+            let gutter = lines[3].find('|').unwrap() + 2;
+            assert_eq!(lines[3].find('^').unwrap() - gutter + 1, col, "{err}");
+            assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn unreadable_inventory_is_a_clear_error() {
+    let o = moveday(&["validate", "no/such/inventory.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("moveday: no/such/inventory.toml: cannot read inventory: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_theme_names_the_choices() {
+    let o = moveday(&["--theme", "solarized", "--inventory", "inventory.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("solarized") && err.contains("dark") && err.contains("high-contrast"), "{err}");
+}
+
+#[test]
+fn dashboard_without_a_terminal_points_at_check() {
+    let o = moveday(&["--inventory", "inventory.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("moveday check"), "{}", stderr(&o));
+}
+
+#[test]
+fn help_reads_well() {
+    let o = moveday(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for needle in ["check", "validate", "demo", "--inventory", "--theme", "Exit codes", "NO_COLOR"] {
+        assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
+    }
+}

@@ -1,0 +1,571 @@
+//! Snapshots of the rendered screen (through ratatui's `TestBackend`) for a realistic move of
+//! example.org from 198.51.100.0/24 to 203.0.113.0/24, mid-way through the day.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::FixedOffset;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+use moveday::config::{Inventory, Theme};
+use moveday::probe::{
+    DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
+    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target,
+    TargetSource,
+};
+use moveday::store::{self, State};
+use moveday::ui::{self, Focus, UiState};
+
+const INVENTORY: &str = r#"
+hosts_file = "/etc/hosts"
+
+[move]
+name = "example.org to the new datacenter"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+
+[[resolver]]
+name = "system"
+system = true
+
+[[resolver]]
+name = "ns-master"
+address = "203.0.113.10"
+
+[[resolver]]
+name = "ns-slave"
+address = "192.0.2.53"
+
+[[host]]
+name = "ns-master"
+fqdn = "ns-master.example.org"
+old_ip = "198.51.100.10"
+new_ip = "203.0.113.10"
+
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+old_ip = "198.51.100.11"
+new_ip = "203.0.113.11"
+http = "https://mail.example.org/"
+
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "198.51.100.12"
+new_ip = "203.0.113.12"
+http = "http://www.example.org/"
+
+[[host]]
+name = "planet"
+fqdn = "planet.example.org"
+old_ip = "198.51.100.14"
+new_ip = "203.0.113.14"
+http = "http://planet.example.org/"
+
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+old_ip = "198.51.100.13"
+new_ip = "203.0.113.13"
+
+[[host]]
+name = "drawable"
+fqdn = "drawable.example.org"
+old_ip = "198.51.100.15"
+http = "http://drawable.example.org/"
+
+[[host]]
+name = "buildbot"
+fqdn = "buildbot.example.org"
+old_ip = "198.51.100.16"
+new_ip = "203.0.113.16"
+
+[[host]]
+name = "git"
+fqdn = "git.example.org"
+old_ip = "198.51.100.17"
+new_ip = "203.0.113.17"
+http = "https://git.example.org/"
+"#;
+
+/// 2009-12-12 14:00:00 UTC, the morning of the move.
+const T0: u64 = 1_260_626_400;
+
+fn t(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+/// "Now" in every snapshot: 14:02:00.
+fn now() -> SystemTime {
+    t(120)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn ms(x: f64) -> Duration {
+    Duration::from_secs_f64(x / 1000.0)
+}
+
+struct Builder {
+    state: State,
+}
+
+impl Builder {
+    fn report(&mut self, host: usize, at: u64, outcome: Outcome) {
+        store::reduce(
+            &mut self.state,
+            Report::Probe {
+                host,
+                at: t(at),
+                outcome,
+            },
+        );
+    }
+
+    fn target(&mut self, host: usize, at: u64, addr: &str, source: TargetSource) {
+        let target = Target {
+            ip: ip(addr),
+            source,
+        };
+        self.report(host, at, Outcome::Target(Ok(target)));
+    }
+
+    /// Pings every 10 s from `start`; `None` is a lost ping.
+    fn pings(&mut self, host: usize, start: u64, addr: &str, rtts: &[Option<f64>]) {
+        for (i, rtt) in rtts.iter().enumerate() {
+            let result = match rtt {
+                Some(x) => Ok(ms(*x)),
+                None => Err(ProbeError::Timeout),
+            };
+            let outcome = Outcome::Ping(PingOutcome {
+                ip: ip(addr),
+                mode: PingMode::IcmpDgram,
+                result,
+            });
+            self.report(host, start + 10 * i as u64, outcome);
+        }
+    }
+
+    fn ssh(&mut self, host: usize, at: u64, addr: &str, result: Result<(&str, f64), ProbeError>) {
+        let result = result.map(|(banner, latency)| SshBanner {
+            banner: banner.to_string(),
+            latency: ms(latency),
+        });
+        self.report(
+            host,
+            at,
+            Outcome::Ssh(SshOutcome {
+                ip: ip(addr),
+                port: 22,
+                result,
+            }),
+        );
+    }
+
+    fn http(&mut self, host: usize, at: u64, addr: &str, url: &str, result: Result<HttpResponse, ProbeError>) {
+        self.report(
+            host,
+            at,
+            Outcome::Http(HttpOutcome {
+                ip: ip(addr),
+                url: url.to_string(),
+                result,
+            }),
+        );
+    }
+
+    /// One answer per resolver (system, ns-master, ns-slave).
+    fn dns(&mut self, host: usize, at: u64, answers: [Result<&str, DnsError>; 3]) {
+        for (resolver, answer) in answers.into_iter().enumerate() {
+            let result = answer.map(|a| DnsAnswer {
+                addresses: vec![ip(a)],
+                ttl: if resolver == 2 { 3600 } else { 300 },
+                latency: ms(4.0),
+            });
+            self.report(host, at, Outcome::Dns(DnsOutcome { resolver, result }));
+        }
+    }
+
+    fn hosts_file(&mut self, host: usize, at: u64, entries: &[(&str, usize)]) {
+        let result = Ok(entries
+            .iter()
+            .map(|(a, line)| HostsEntry {
+                ip: ip(a),
+                line: *line,
+            })
+            .collect());
+        self.report(host, at, Outcome::HostsFile(HostsFileOutcome { result }));
+    }
+
+    fn round_done(&mut self, host: usize, at: u64) {
+        store::reduce(&mut self.state, Report::RoundDone { host, at: t(at) });
+    }
+}
+
+fn ok_http(status: u16, latency: f64, location: Option<&str>, body: usize) -> Result<HttpResponse, ProbeError> {
+    Ok(HttpResponse {
+        status,
+        latency: ms(latency),
+        location: location.map(str::to_string),
+        body_bytes: body,
+        truncated: false,
+    })
+}
+
+/// Eight hosts two minutes into the move: five up (one of them with a hosts file that still
+/// points at its old address, one redirecting, one whose resolvers disagree), one degraded
+/// with HTTP refused, one down, one not heard from yet.
+fn move_state() -> State {
+    let inventory = Inventory::parse(Path::new("inventory.toml"), INVENTORY).unwrap();
+    let mut b = Builder {
+        state: State::new(Arc::new(inventory)),
+    };
+    store::reduce(
+        &mut b.state,
+        Report::PingMode {
+            mode: PingMode::IcmpDgram,
+            hint: None,
+        },
+    );
+    let new = TargetSource::NewIp;
+    let all_new = |a: &'static str| [Ok(a), Ok(a), Ok(a)];
+
+    // ns-master: up, and the hosts file agrees with DNS.
+    b.target(0, 5, "203.0.113.10", new);
+    b.pings(0, 18, "203.0.113.10", &[Some(21.3); 10]);
+    b.ssh(0, 6, "203.0.113.10", Ok(("SSH-2.0-OpenSSH_5.3", 44.0)));
+    b.dns(0, 111, all_new("203.0.113.10"));
+    b.hosts_file(0, 111, &[("203.0.113.10", 9)]);
+    b.round_done(0, 6);
+
+    // mail: up; the hosts file has a typo of the new address.
+    b.target(1, 7, "203.0.113.11", new);
+    b.pings(1, 19, "203.0.113.11", &[Some(22.8), Some(23.1), Some(22.4), Some(24.0), Some(22.9), Some(23.3), Some(22.7), Some(23.0), Some(25.6), Some(22.6)]);
+    b.ssh(1, 8, "203.0.113.11", Ok(("SSH-2.0-OpenSSH_5.3", 47.0)));
+    b.http(1, 9, "203.0.113.11", "https://mail.example.org/", ok_http(200, 182.0, None, 5_342));
+    b.dns(1, 112, all_new("203.0.113.11"));
+    b.hosts_file(1, 112, &[("203.0.113.99", 10)]);
+    b.round_done(1, 9);
+
+    // www: up, redirects to https; the slave name server still has the old address cached.
+    b.target(2, 9, "203.0.113.12", new);
+    b.pings(2, 20, "203.0.113.12", &[Some(19.9), Some(20.4), Some(20.1), Some(19.7), Some(21.0), Some(20.2), Some(20.0), Some(19.8), Some(20.3), Some(20.6)]);
+    b.ssh(2, 10, "203.0.113.12", Ok(("SSH-2.0-OpenSSH_5.3", 41.0)));
+    b.http(2, 11, "203.0.113.12", "http://www.example.org/", ok_http(301, 38.0, Some("https://www.example.org/"), 231));
+    b.dns(2, 113, [Ok("203.0.113.12"), Ok("203.0.113.12"), Ok("198.51.100.12")]);
+    b.hosts_file(2, 113, &[]);
+    b.round_done(2, 11);
+
+    // planet: ping and SSH answer, HTTP is refused (the new ACLs forgot port 80); the slave
+    // name server times out; one ping in ten lost.
+    b.target(3, 12, "203.0.113.14", new);
+    b.pings(3, 21, "203.0.113.14", &[Some(31.0), Some(30.2), None, Some(29.8), Some(33.5), Some(30.9), Some(31.4), Some(30.0), Some(32.2), Some(30.7)]);
+    b.ssh(3, 13, "203.0.113.14", Ok(("SSH-2.0-OpenSSH_5.3", 62.0)));
+    b.http(3, 14, "203.0.113.14", "http://planet.example.org/", Err(ProbeError::Refused));
+    b.dns(3, 114, [Ok("203.0.113.14"), Ok("203.0.113.14"), Err(DnsError::Timeout)]);
+    b.hosts_file(3, 114, &[]);
+    b.round_done(3, 14);
+
+    // vbox: up on its new address, but this machine's /etc/hosts still points at the old
+    // one — the post-mortem's trap.
+    b.target(4, 15, "203.0.113.13", new);
+    b.pings(4, 22, "203.0.113.13", &[Some(24.6), Some(25.1), Some(24.9), Some(26.3), Some(24.8), Some(25.0), Some(24.7), Some(25.4), Some(24.5), Some(25.2)]);
+    b.ssh(4, 16, "203.0.113.13", Ok(("SSH-2.0-OpenSSH_5.3", 52.0)));
+    b.dns(4, 115, all_new("203.0.113.13"));
+    b.hosts_file(4, 115, &[("198.51.100.13", 12)]);
+    b.round_done(4, 16);
+
+    // drawable: no new_ip in the inventory; probes follow the system resolver.
+    b.target(5, 17, "203.0.113.15", TargetSource::SystemDns);
+    b.pings(5, 23, "203.0.113.15", &[Some(27.7), Some(27.1), Some(28.0), Some(27.4), Some(27.9), Some(27.2), Some(27.6), Some(27.3), Some(28.8), Some(27.5)]);
+    b.ssh(5, 18, "203.0.113.15", Ok(("SSH-2.0-OpenSSH_5.3", 55.0)));
+    b.http(5, 19, "203.0.113.15", "http://drawable.example.org/", ok_http(200, 96.0, None, 18_920));
+    b.dns(5, 116, all_new("203.0.113.15"));
+    b.hosts_file(5, 116, &[]);
+    b.round_done(5, 19);
+
+    // buildbot: nothing answers since it was racked.
+    b.target(6, 20, "203.0.113.16", new);
+    b.pings(6, 30, "203.0.113.16", &[None; 9]);
+    b.ssh(6, 21, "203.0.113.16", Err(ProbeError::Timeout));
+    b.dns(6, 117, all_new("203.0.113.16"));
+    b.hosts_file(6, 117, &[]);
+    b.round_done(6, 22);
+
+    // git: just added to DNS; no probe has come back yet.
+    b.target(7, 118, "203.0.113.17", new);
+    b.dns(7, 118, [Err(DnsError::NxDomain), Ok("203.0.113.17"), Err(DnsError::NxDomain)]);
+    b.state
+}
+
+fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).unwrap()
+}
+
+fn ui_with(selected: usize) -> UiState {
+    let mut ui = UiState::new(utc());
+    ui.selected = selected;
+    ui
+}
+
+fn draw(state: &State, ui: &UiState, theme: &Theme, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| ui::render(frame, state, ui, theme, now()))
+        .unwrap();
+    terminal
+}
+
+fn screen(state: &State, ui: &UiState, theme: &Theme, width: u16, height: u16) -> String {
+    draw(state, ui, theme, width, height).backend().to_string()
+}
+
+fn dark() -> Theme {
+    Theme::by_name("dark").unwrap()
+}
+
+fn buffer(terminal: &Terminal<TestBackend>) -> &Buffer {
+    terminal.backend().buffer()
+}
+
+/// The row of the buffer as text.
+fn row_text(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+}
+
+#[test]
+fn grid_and_detail_80x24() {
+    let state = move_state();
+    insta::assert_snapshot!(screen(&state, &ui_with(4), &dark(), 80, 24));
+}
+
+#[test]
+fn wide_120x40() {
+    let state = move_state();
+    insta::assert_snapshot!(screen(&state, &ui_with(2), &dark(), 120, 40));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let state = move_state();
+    let mut ui = ui_with(0);
+    ui.help_visible = true;
+    insta::assert_snapshot!(screen(&state, &ui, &dark(), 80, 24));
+}
+
+#[test]
+fn detail_focused_and_scrolled_80x24() {
+    let state = move_state();
+    let mut ui = ui_with(3);
+    ui.focus = Focus::Detail;
+    ui.detail_scroll = 3;
+    insta::assert_snapshot!(screen(&state, &ui, &dark(), 80, 24));
+}
+
+#[test]
+fn detail_hidden_80x24() {
+    let state = move_state();
+    let mut ui = ui_with(6);
+    ui.detail_visible = false;
+    ui.set_message("probing every host now…");
+    insta::assert_snapshot!(screen(&state, &ui, &dark(), 80, 24));
+}
+
+#[test]
+fn tiny_40x10() {
+    let state = move_state();
+    insta::assert_snapshot!(screen(&state, &ui_with(4), &dark(), 40, 10));
+}
+
+#[test]
+fn no_size_panics() {
+    let state = move_state();
+    for (detail, help, focus) in [
+        (true, false, Focus::Grid),
+        (true, true, Focus::Detail),
+        (false, false, Focus::Grid),
+    ] {
+        let mut ui = ui_with(7);
+        ui.detail_visible = detail;
+        ui.help_visible = help;
+        ui.focus = focus;
+        ui.detail_scroll = 1000;
+        ui.help_scroll = 1000;
+        ui.grid_offset = 1000;
+        for w in 0..=45 {
+            for h in 0..=14 {
+                draw(&state, &ui, &dark(), w, h);
+            }
+        }
+    }
+    // An inventory without hosts.
+    let empty = State::new(Arc::new(
+        Inventory::parse(Path::new("empty.toml"), "[move]\nname = \"nothing yet\"\n").unwrap(),
+    ));
+    let text = screen(&empty, &ui_with(3), &dark(), 80, 24);
+    assert!(text.contains("No hosts in the inventory."), "{text}");
+}
+
+/// Monochrome (`NO_COLOR`): the text, then one character per cell for its modifiers
+/// (hex of bold 1, dim 2, underlined 4, reversed 8; `.` for none).
+#[test]
+fn monochrome_80x24() {
+    let state = move_state();
+    let theme = Theme::monochrome();
+    let terminal = draw(&state, &ui_with(4), &theme, 80, 24);
+    let buf = buffer(&terminal);
+    let mut mask = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "colour at {x},{y}");
+            let m = cell.modifier;
+            let bits = u8::from(m.contains(Modifier::BOLD))
+                | u8::from(m.contains(Modifier::DIM)) << 1
+                | u8::from(m.contains(Modifier::UNDERLINED)) << 2
+                | u8::from(m.contains(Modifier::REVERSED)) << 3;
+            mask.push(if bits == 0 { '.' } else { char::from_digit(u32::from(bits), 16).unwrap() });
+        }
+        mask.push('\n');
+    }
+    insta::assert_snapshot!(format!("{}\n{mask}", terminal.backend()));
+}
+
+#[test]
+fn colours_follow_the_theme() {
+    let state = move_state();
+    let theme = dark();
+    let terminal = draw(&state, &ui_with(4), &theme, 80, 24);
+    let buf = buffer(&terminal);
+    // The grid's rows start under the title bar, the grid title and the header.
+    let vbox_row = 3 + 4;
+    assert!(row_text(buf, vbox_row).contains("vbox"));
+    let x_old = row_text(buf, vbox_row).find("⚠ OLD IP").map(|byte| {
+        row_text(buf, vbox_row)[..byte].chars().count() as u16
+    });
+    let cell = &buf[(x_old.unwrap(), vbox_row)];
+    assert_eq!(cell.fg, theme.verdict_old);
+    assert!(cell.modifier.contains(Modifier::REVERSED | Modifier::BOLD));
+    // The selected row has the selection's background; "● up" keeps its colour.
+    assert_eq!(buf[(0, vbox_row)].bg, theme.selected_bg);
+    assert_eq!(buf[(0, vbox_row)].fg, theme.up);
+    // The down host's health is in the down colour.
+    let buildbot_row = 3 + 6;
+    assert!(row_text(buf, buildbot_row).starts_with("✖ down"));
+    assert_eq!(buf[(0, buildbot_row)].fg, theme.down);
+}
+
+#[test]
+fn every_theme_renders() {
+    let state = move_state();
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::by_name(name).unwrap();
+        let text = screen(&state, &ui_with(4), &theme, 80, 24);
+        // Same words whatever the colours.
+        assert_eq!(text, screen(&state, &ui_with(4), &dark(), 80, 24), "{name}");
+    }
+}
+
+#[test]
+fn thousand_hosts_scroll_to_the_selection() {
+    let mut toml = String::from("[move]\nname = \"a big move\"\n");
+    for i in 0..1000 {
+        toml.push_str(&format!(
+            "[[host]]\nname = \"node{i:04}\"\nfqdn = \"node{i:04}.example.org\"\nnew_ip = \"203.0.113.{}\"\n",
+            i % 250 + 1
+        ));
+    }
+    let inventory = Inventory::parse(Path::new("big.toml"), &toml).unwrap();
+    let state = State::new(Arc::new(inventory));
+    let mut ui = ui_with(0);
+    ui.detail_visible = false;
+    // Page down three times, as the app would, with the grid's height from each frame.
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    for _ in 0..3 {
+        terminal
+            .draw(|frame| ui::render(frame, &state, &ui, &dark(), now()))
+            .unwrap();
+        ui::apply(&mut ui, ui::Action::PageDown, state.hosts.len());
+    }
+    terminal
+        .draw(|frame| ui::render(frame, &state, &ui, &dark(), now()))
+        .unwrap();
+    let rows = ui.drawn.get().grid_rows;
+    assert_eq!(rows, 20);
+    assert_eq!(ui.selected, 60);
+    let text = terminal.backend().to_string();
+    assert!(text.contains("node0060"), "{text}");
+    assert!(!text.contains("node0061") && !text.contains("node0040"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn tcp_ping_hint_and_message_share_the_status_bar() {
+    let mut state = move_state();
+    store::reduce(
+        &mut state,
+        Report::PingMode {
+            mode: PingMode::Tcp,
+            hint: Some(
+                "ICMP not permitted; allow it with: sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\""
+                    .into(),
+            ),
+        },
+    );
+    let mut ui = ui_with(0);
+    let wide = screen(&state, &ui, &dark(), 160, 24);
+    let last = wide.lines().last().unwrap().to_string();
+    assert!(last.contains("ping: TCP connect (no ICMP) — ICMP not permitted"), "{last}");
+    ui.set_message("probing every host now…");
+    let narrow = screen(&state, &ui, &dark(), 80, 24);
+    let last = narrow.lines().last().unwrap().to_string();
+    assert!(last.contains("probing every host now…"), "{last}");
+    assert!(last.contains("? help"), "{last}");
+    insta::assert_snapshot!(last);
+    // The help carries the whole hint.
+    ui.help_visible = true;
+    let help = screen(&state, &ui, &dark(), 100, 30);
+    assert!(help.contains("ping_group_range"), "{help}");
+}
+
+#[test]
+fn hostile_banner_does_not_reach_the_terminal() {
+    let mut state = move_state();
+    // Straight into the store, skipping the probe's own sanitizing.
+    store::reduce(
+        &mut state,
+        Report::Probe {
+            host: 4,
+            at: t(119),
+            outcome: Outcome::Ssh(SshOutcome {
+                ip: ip("203.0.113.13"),
+                port: 22,
+                result: Ok(SshBanner {
+                    banner: "SSH-2.0-evil\x1b[2J\x1b]0;pwned\x07\u{9b}31m\r\nrm -rf".into(),
+                    latency: ms(3.0),
+                }),
+            }),
+        },
+    );
+    for (w, h) in [(80, 24), (120, 40)] {
+        let terminal = draw(&state, &ui_with(4), &dark(), w, h);
+        let buf = buffer(&terminal);
+        for cell in buf.content() {
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "control character {:?} in the buffer",
+                cell.symbol()
+            );
+        }
+        let text = terminal.backend().to_string();
+        assert!(text.contains("evil\\x1b[2J"), "{text}");
+    }
+}
