@@ -13,16 +13,27 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::{Stream, StreamExt};
-use ratatui::backend::Backend;
 use ratatui::Terminal;
+use ratatui::backend::Backend;
 use tokio::sync::{mpsc, watch};
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::{Inventory, Theme};
-use crate::probe::scheduler::{self, ProbeEnv};
 use crate::probe::Report;
+use crate::probe::scheduler::{self, ProbeEnv};
 use crate::store::{self, State};
 use crate::ui::{self, Effect, UiState};
+
+/// The shortest time between two frames caused only by probe reports.
+pub const REPORT_FRAME_GAP: Duration = Duration::from_millis(100);
+
+/// Sleeps until `owed`, or forever when no frame is owed.
+async fn sleep_until_owed(owed: Option<Instant>) {
+    match owed {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// What the loop did, for tests and benchmarks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +80,8 @@ where
         tick,
     } = inputs;
     let mut shutdown = pin!(shutdown);
-    let mut clock = tokio::time::interval(tick);
+    // The first frame is drawn below; the clock starts one period later.
+    let mut clock = tokio::time::interval_at(Instant::now() + tick, tick);
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut stats = LoopStats::default();
     let mut reports_open = true;
@@ -82,8 +94,14 @@ where
         anyhow::Ok(())
     };
     draw(terminal, state, ui, &mut stats)?;
+    let mut last_frame = Instant::now();
+    // A frame owed to probe reports, not drawn yet because the last one is too recent.
+    let mut owed: Option<Instant> = None;
     loop {
-        let mut dirty = false;
+        // Input and the clock are drawn at once; reports at most every REPORT_FRAME_GAP, so
+        // a round of hundreds of hosts reporting one by one costs a few frames, not hundreds.
+        let mut draw_now = false;
+        let mut changed = false;
         tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -97,12 +115,12 @@ where
                             }
                             Effect::None => {}
                         }
-                        dirty = true;
+                        draw_now = true;
                     }
                 }
                 Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize().context("cannot resize")?;
-                    dirty = true;
+                    draw_now = true;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
@@ -112,21 +130,32 @@ where
             report = reports.recv(), if reports_open => match report {
                 Some(report) => {
                     stats.reports += 1;
-                    dirty |= store::reduce(state, report);
+                    changed |= store::reduce(state, report);
                 }
                 None => reports_open = false,
             },
+            () = sleep_until_owed(owed) => draw_now = true,
             _ = clock.tick() => {
-                dirty |= ui::on_tick(ui, SystemTime::now());
+                draw_now |= ui::on_tick(ui, SystemTime::now());
             }
         }
-        // Drain what else is pending, so a burst of reports costs one frame.
+        // Drain what else is pending, so a burst of reports is one change.
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
-            dirty |= store::reduce(state, report);
+            changed |= store::reduce(state, report);
         }
-        if dirty {
+        if changed && !draw_now {
+            let due = last_frame + REPORT_FRAME_GAP;
+            if Instant::now() >= due {
+                draw_now = true;
+            } else {
+                owed.get_or_insert(due);
+            }
+        }
+        if draw_now {
             draw(terminal, state, ui, &mut stats)?;
+            last_frame = Instant::now();
+            owed = None;
         }
     }
     Ok(stats)
@@ -134,7 +163,7 @@ where
 
 /// Resolves on SIGTERM, SIGHUP (the tmux pane or terminal went away) or SIGINT.
 pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
@@ -161,7 +190,11 @@ impl Drop for TerminalGuard {
 }
 
 /// Sets up the terminal, starts the probes and runs the dashboard until quit.
-pub async fn run_tui(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, theme: Theme) -> anyhow::Result<()> {
+pub async fn run_tui(
+    inventory: Arc<Inventory>,
+    env: Arc<ProbeEnv>,
+    theme: Theme,
+) -> anyhow::Result<()> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         anyhow::bail!(
             "the dashboard needs a terminal; for scripts use `moveday check` (or `check --json`)"

@@ -33,11 +33,24 @@ struct Cli {
     command: Option<Command>,
 
     /// The inventory of the move
-    #[arg(short, long, global = true, value_name = "PATH", default_value = "inventory.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "inventory.toml"
+    )]
     inventory: PathBuf,
 
     /// Colour theme: dark, light, high-contrast, or a path to a theme .toml
-    #[arg(short, long, global = true, value_name = "NAME", env = "MOVEDAY_THEME", default_value = "dark")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "MOVEDAY_THEME",
+        default_value = "dark"
+    )]
     theme: String,
 }
 
@@ -144,7 +157,11 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             rt.block_on(async {
                 let demo = demo::Demo::start().await?;
                 let inv = Arc::new(demo.inventory().clone());
-                let env = Arc::new(ProbeEnv::with_system_dns(&inv, demo.pinger(), demo.system_dns()));
+                let env = Arc::new(ProbeEnv::with_system_dns(
+                    &inv,
+                    demo.pinger(),
+                    demo.system_dns(),
+                ));
                 app::run_tui(inv, env, theme).await
             })?;
             Ok(ExitCode::SUCCESS)

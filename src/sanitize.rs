@@ -1,12 +1,11 @@
 //! Text from the network (banners, headers, DNS names) is untrusted: it is cleaned here
 //! before it can reach the terminal, a JSON consumer or a log.
 
-/// Replaces control characters (including ESC, so no terminal escape survives) with `�`-free
-/// visible escapes, collapses newlines, and caps the length in characters.
+/// Replaces control characters (including ESC, so no terminal escape survives) with visible
+/// `\xNN` escapes, turns line breaks and tabs into spaces, and caps the length in characters.
 pub fn sanitize(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars));
-    let mut count = 0;
-    for c in text.chars() {
+    for (count, c) in text.chars().enumerate() {
         if count >= max_chars {
             out.push('…');
             break;
@@ -18,12 +17,12 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
                 out.push_str(&format!("\\x{:02x}", c as u32 & 0xff));
             }
             // Bidirectional overrides and zero-width characters can disguise text.
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' => {
-                out.push('?')
-            }
+            '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}' => out.push('?'),
             c => out.push(c),
         }
-        count += 1;
     }
     out
 }
@@ -44,7 +43,10 @@ mod tests {
 
     #[test]
     fn strips_escape_sequences_and_controls() {
-        assert_eq!(sanitize("SSH-2.0-x\x1b[2J\x07", 100), "SSH-2.0-x\\x1b[2J\\x07");
+        assert_eq!(
+            sanitize("SSH-2.0-x\x1b[2J\x07", 100),
+            "SSH-2.0-x\\x1b[2J\\x07"
+        );
         assert_eq!(sanitize("a\r\nb", 100), "a  b");
         assert_eq!(sanitize("\u{202e}evil", 100), "?evil");
         assert_eq!(sanitize("abcdef", 3), "abc…");

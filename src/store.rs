@@ -120,6 +120,11 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             match outcome {
                 Outcome::Target(value) => h.target = Some(Seen { at, value }),
                 Outcome::Ping(p) => {
+                    // Loss is about one address: when the target moves (the hosts file was
+                    // fixed, DNS flipped), the pings to the old one stop counting.
+                    if h.ping.as_ref().is_some_and(|last| last.value.ip != p.ip) {
+                        h.ping_window.clear();
+                    }
                     if h.ping_window.len() == PING_WINDOW {
                         h.ping_window.pop_front();
                     }
@@ -133,7 +138,12 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
                         *slot = Some(Seen { at, value: result });
                     }
                 }
-                Outcome::HostsFile(f) => h.hosts_file = Some(Seen { at, value: f.result }),
+                Outcome::HostsFile(f) => {
+                    h.hosts_file = Some(Seen {
+                        at,
+                        value: f.result,
+                    })
+                }
             }
             let (health, _) = health(config, h);
             if health != h.health {
@@ -201,17 +211,25 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
     if config.ping {
         checks.push((
             "ping",
-            h.ping
-                .as_ref()
-                .map(|p| p.value.result.as_ref().map(|_| ()).map_err(|e| e.word().to_string())),
+            h.ping.as_ref().map(|p| {
+                p.value
+                    .result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| e.word().to_string())
+            }),
         ));
     }
     if config.ssh.is_some() {
         checks.push((
             "ssh",
-            h.ssh
-                .as_ref()
-                .map(|s| s.value.result.as_ref().map(|_| ()).map_err(|e| e.word().to_string())),
+            h.ssh.as_ref().map(|s| {
+                s.value
+                    .result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| e.word().to_string())
+            }),
         ));
     }
     if config.http.is_some() {
@@ -329,11 +347,18 @@ pub fn classify(inv: &Inventory, host: &HostConfig, ip: IpAddr) -> AddressClass 
 }
 
 /// The verdict for one resolver's answer.
-pub fn verdict(inv: &Inventory, host: &HostConfig, answer: &Result<DnsAnswer, DnsError>) -> Verdict {
+pub fn verdict(
+    inv: &Inventory,
+    host: &HostConfig,
+    answer: &Result<DnsAnswer, DnsError>,
+) -> Verdict {
     match answer {
         Ok(a) => {
-            let classes: Vec<AddressClass> =
-                a.addresses.iter().map(|ip| classify(inv, host, *ip)).collect();
+            let classes: Vec<AddressClass> = a
+                .addresses
+                .iter()
+                .map(|ip| classify(inv, host, *ip))
+                .collect();
             if classes.contains(&AddressClass::Old) {
                 Verdict::Old
             } else if !classes.is_empty() && classes.iter().all(|c| *c == AddressClass::New) {

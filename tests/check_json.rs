@@ -26,21 +26,32 @@ struct Move {
 }
 
 async fn start_move() -> Move {
-    let dns = DnsServer::start(SocketAddr::new(ip(53), 0), &["example.org"]).await.unwrap();
-    let hole = BlackHole::bind(SocketAddr::new(ip(54), 0)).await.unwrap();
-    let ssh = SshBannerServer::bind(SocketAddr::new(ip(10), 0), "SSH-2.0-OpenSSH_9.2p1 \x1b[31mred")
+    let dns = DnsServer::start(SocketAddr::new(ip(53), 0), &["example.org"])
         .await
         .unwrap();
+    let hole = BlackHole::bind(SocketAddr::new(ip(54), 0)).await.unwrap();
+    let ssh = SshBannerServer::bind(
+        SocketAddr::new(ip(10), 0),
+        "SSH-2.0-OpenSSH_9.2p1 \x1b[31mred",
+    )
+    .await
+    .unwrap();
     let http = HttpServer::bind(SocketAddr::new(ip(10), 0)).await.unwrap();
     http.set_reply(HttpReply::status(200, "hello from the new datacenter"));
-    let pinned_ssh = SshBannerServer::bind(SocketAddr::new(ip(11), 0), "SSH-2.0-pinned").await.unwrap();
+    let pinned_ssh = SshBannerServer::bind(SocketAddr::new(ip(11), 0), "SSH-2.0-pinned")
+        .await
+        .unwrap();
     dns.set_a("web.example.org", ip(10), 300).await.unwrap();
     dns.set_a("pinned.example.org", ip(11), 300).await.unwrap();
     dns.set_a("dark.example.org", ip(112), 300).await.unwrap(); // still the old address
 
     let dir = tempfile::tempdir().unwrap();
     let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{} pinned.example.org\n", ip(111))).unwrap();
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{} pinned.example.org\n", ip(111)),
+    )
+    .unwrap();
     let inventory = format!(
         r#"
 hosts_file = "{hosts}"
@@ -126,7 +137,12 @@ async fn check_json_reports_what_the_servers_are() {
     let out = check(&m, true).await;
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "not every host is up\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not every host is up\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // One round: bounded by the 500 ms timeout (plus start-up and the first-round stagger).
     assert!(elapsed.as_secs_f64() < 5.0, "check took {elapsed:?}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
@@ -166,7 +182,10 @@ async fn check_json_reports_what_the_servers_are() {
     assert_eq!(pinned["ssh"]["ip"], ip(111).to_string());
     assert_eq!(pinned["ssh"]["ok"], false);
     assert_eq!(pinned["ssh"]["error"], "refused");
-    assert_eq!(pinned["hosts_file"]["addresses"], serde_json::json!([ip(111).to_string()]));
+    assert_eq!(
+        pinned["hosts_file"]["addresses"],
+        serde_json::json!([ip(111).to_string()])
+    );
     assert_eq!(pinned["hosts_file"]["lines"], serde_json::json!([2]));
     assert_eq!(pinned["hosts_file"]["disagrees_with_dns"], true);
     assert_eq!(pinned["hosts_file"]["points_at_old"], true);
@@ -179,7 +198,10 @@ async fn check_json_reports_what_the_servers_are() {
     assert_eq!(dark["http"]["ok"], false);
     assert_eq!(dark["http"]["error"], "refused");
     assert_eq!(dark["dns"][0]["verdict"], "old");
-    assert!(dark["error"].as_str().unwrap().contains("ssh refused"), "{dark:#}");
+    assert!(
+        dark["error"].as_str().unwrap().contains("ssh refused"),
+        "{dark:#}"
+    );
     assert_eq!(json["summary"]["up"], 1);
 }
 
@@ -192,13 +214,26 @@ async fn check_table_warns_about_the_stale_hosts_entry() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("HOST"), "{text}");
     let web = lines.iter().find(|l| l.starts_with("web ")).unwrap();
-    assert!(web.contains("● up") && web.contains("200") && web.contains("new/timeout"), "{web}");
-    let pinned = lines.iter().find(|l| l.starts_with("pinned ")).unwrap();
-    assert!(pinned.contains("(hosts file)") && pinned.contains("OLD IP"), "{pinned}");
     assert!(
-        text.contains("warning: pinned.example.org: ") && text.contains("points pinned at the OLD address"),
+        web.contains("● up") && web.contains("200") && web.contains("new/timeout"),
+        "{web}"
+    );
+    let pinned = lines.iter().find(|l| l.starts_with("pinned ")).unwrap();
+    assert!(
+        pinned.contains("(hosts file)") && pinned.contains("OLD IP"),
+        "{pinned}"
+    );
+    assert!(
+        text.contains("warning: pinned.example.org: ")
+            && text.contains("points pinned at the OLD address"),
         "{text}"
     );
-    assert!(text.contains("warning: dark.example.org: resolver primary still answers the OLD address"), "{text}");
-    assert!(!text.contains('\x1b'), "no raw escape reaches the terminal:\n{text}");
+    assert!(
+        text.contains("warning: dark.example.org: resolver primary still answers the OLD address"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no raw escape reaches the terminal:\n{text}"
+    );
 }

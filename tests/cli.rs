@@ -76,7 +76,10 @@ fn invalid_inventories_exit_2_with_their_message() {
             assert_eq!(lines.len(), 4, "{err}");
             let gutter = lines[3].find('|').unwrap() + 2;
             assert_eq!(lines[3].find('^').unwrap() - gutter + 1, col, "{err}");
-            assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+            assert!(
+                !err.contains("panicked") && !err.contains("backtrace"),
+                "{err}"
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -98,7 +101,10 @@ fn unknown_theme_names_the_choices() {
     let o = moveday(&["--theme", "solarized", "--inventory", "inventory.toml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("solarized") && err.contains("dark") && err.contains("high-contrast"), "{err}");
+    assert!(
+        err.contains("solarized") && err.contains("dark") && err.contains("high-contrast"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,7 +119,15 @@ fn help_reads_well() {
     let o = moveday(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    for needle in ["check", "validate", "demo", "--inventory", "--theme", "Exit codes", "NO_COLOR"] {
+    for needle in [
+        "check",
+        "validate",
+        "demo",
+        "--inventory",
+        "--theme",
+        "Exit codes",
+        "NO_COLOR",
+    ] {
         assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
     }
 }

@@ -14,9 +14,7 @@ use moveday::probe::dns::{self, Resolver, SystemDns};
 use moveday::probe::http::{self, ClientCache, MAX_BODY_BYTES};
 use moveday::probe::ping::{Pinger, Reachability};
 use moveday::probe::scheduler::{self, ProbeEnv};
-use moveday::probe::{
-    DnsError, Outcome, PingMode, ProbeError, Report, TargetSource, ssh,
-};
+use moveday::probe::{DnsError, Outcome, PingMode, ProbeError, Report, TargetSource, ssh};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -36,7 +34,9 @@ fn ms(n: u64) -> Duration {
 async fn ssh_banner_is_read_after_preamble_and_sanitized() {
     let server = SshBannerServer::with_greeting(
         any_port(),
-        SshGreeting::Raw(b"Welcome to the new DC\r\nSSH-2.0-OpenSSH_9.6 \x1b[2Jgotcha\r\n".to_vec()),
+        SshGreeting::Raw(
+            b"Welcome to the new DC\r\nSSH-2.0-OpenSSH_9.6 \x1b[2Jgotcha\r\n".to_vec(),
+        ),
     )
     .await
     .unwrap();
@@ -53,7 +53,9 @@ async fn ssh_banner_is_read_after_preamble_and_sanitized() {
 
 #[tokio::test]
 async fn ssh_garbage_is_a_protocol_error_with_a_clean_excerpt() {
-    let server = SshBannerServer::with_greeting(any_port(), SshGreeting::Garbage).await.unwrap();
+    let server = SshBannerServer::with_greeting(any_port(), SshGreeting::Garbage)
+        .await
+        .unwrap();
     let out = ssh::probe(LOCALHOST, server.addr().port(), Duration::from_secs(2)).await;
     match out.result {
         Err(ProbeError::Protocol(text)) => {
@@ -76,7 +78,9 @@ async fn ssh_garbage_is_a_protocol_error_with_a_clean_excerpt() {
 
 #[tokio::test]
 async fn ssh_refused_when_down_and_back_when_up() {
-    let server = SshBannerServer::bind(any_port(), "SSH-2.0-test").await.unwrap();
+    let server = SshBannerServer::bind(any_port(), "SSH-2.0-test")
+        .await
+        .unwrap();
     let port = server.addr().port();
     server.set_up(false).await.unwrap();
     assert!(!server.is_up());
@@ -90,7 +94,9 @@ async fn ssh_refused_when_down_and_back_when_up() {
 
 #[tokio::test]
 async fn ssh_silent_server_times_out_in_time() {
-    let server = SshBannerServer::with_greeting(any_port(), SshGreeting::Silent).await.unwrap();
+    let server = SshBannerServer::with_greeting(any_port(), SshGreeting::Silent)
+        .await
+        .unwrap();
     let started = Instant::now();
     let out = ssh::probe(LOCALHOST, server.addr().port(), ms(300)).await;
     assert_eq!(out.result, Err(ProbeError::Timeout));
@@ -129,24 +135,55 @@ async fn http_status_codes_and_redirect_not_followed() {
     server.route("/missing", HttpReply::status(404, "no"));
     // HTTP parsers reject ESC in a header; a C1 CSI (UTF-8 `c2 9b`) and a bidi override
     // get through and must come out neutralised.
-    server.route("/old", HttpReply::redirect(301, "https://new.example.test/\u{9b}2J\u{202e}x"));
+    server.route(
+        "/old",
+        HttpReply::redirect(301, "https://new.example.test/\u{9b}2J\u{202e}x"),
+    );
     let cache = ClientCache::new();
     let t = Duration::from_secs(3);
 
-    let out = http::probe(&cache, &format!("http://www.example.test:{port}/"), LOCALHOST, t).await;
+    let out = http::probe(
+        &cache,
+        &format!("http://www.example.test:{port}/"),
+        LOCALHOST,
+        t,
+    )
+    .await;
     assert_eq!(out.ip, LOCALHOST);
     let ok = out.result.unwrap();
-    assert_eq!((ok.status, ok.body_bytes, ok.truncated, ok.location), (200, 5, false, None));
+    assert_eq!(
+        (ok.status, ok.body_bytes, ok.truncated, ok.location),
+        (200, 5, false, None)
+    );
 
-    let out = http::probe(&cache, &format!("http://www.example.test:{port}/missing"), LOCALHOST, t).await;
+    let out = http::probe(
+        &cache,
+        &format!("http://www.example.test:{port}/missing"),
+        LOCALHOST,
+        t,
+    )
+    .await;
     assert_eq!(out.result.unwrap().status, 404);
 
     let before = server.requests();
-    let out = http::probe(&cache, &format!("http://www.example.test:{port}/old"), LOCALHOST, t).await;
+    let out = http::probe(
+        &cache,
+        &format!("http://www.example.test:{port}/old"),
+        LOCALHOST,
+        t,
+    )
+    .await;
     let moved = out.result.unwrap();
     assert_eq!(moved.status, 301);
-    assert_eq!(moved.location.as_deref(), Some("https://new.example.test/\\x9b2J?x"));
-    assert_eq!(server.requests(), before + 1, "the redirect must not be followed");
+    assert_eq!(
+        moved.location.as_deref(),
+        Some("https://new.example.test/\\x9b2J?x")
+    );
+    assert_eq!(
+        server.requests(),
+        before + 1,
+        "the redirect must not be followed"
+    );
 
     // One client per (URL host, target): built once, reused.
     assert_eq!(cache.len(), 1);
@@ -160,14 +197,58 @@ async fn http_sends_the_url_host_while_connecting_to_the_target() {
     let url = format!("http://moved.example.invalid:{port}/health");
     let out = http::probe(&cache, &url, LOCALHOST, Duration::from_secs(3)).await;
     assert_eq!(out.result.unwrap().status, 200);
-    assert_eq!(server.last_host().as_deref(), Some(format!("moved.example.invalid:{port}").as_str()));
+    assert_eq!(
+        server.last_host().as_deref(),
+        Some(format!("moved.example.invalid:{port}").as_str())
+    );
     assert_eq!(server.last_request().unwrap().path, "/health");
 
     // An address-literal URL is aimed at the target too, its authority kept as Host.
     let url = format!("http://192.0.2.80:{port}/");
     let out = http::probe(&cache, &url, LOCALHOST, Duration::from_secs(3)).await;
     assert_eq!(out.result.unwrap().status, 200);
-    assert_eq!(server.last_host().as_deref(), Some(format!("192.0.2.80:{port}").as_str()));
+    assert_eq!(
+        server.last_host().as_deref(),
+        Some(format!("192.0.2.80:{port}").as_str())
+    );
+}
+
+/// Every probe opens its own connection, even to a server that would keep it alive: a
+/// reused connection would survive a newly applied firewall rule.
+#[tokio::test]
+async fn http_never_reuses_a_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind(any_port()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                // Keep-alive: answer every request on the connection, never close.
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let reply =
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok";
+                    if stream.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let cache = ClientCache::new();
+    let url = format!("http://keep.example.test:{port}/");
+    for _ in 0..3 {
+        let out = http::probe(&cache, &url, LOCALHOST, Duration::from_secs(2)).await;
+        assert_eq!(out.result.unwrap().status, 200);
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(cache.len(), 1);
 }
 
 #[tokio::test]
@@ -175,10 +256,23 @@ async fn http_endless_body_is_capped_in_bounded_time() {
     let (server, port) = web().await;
     server.set_reply(HttpReply::EndlessBody);
     let started = Instant::now();
-    let out = http::probe(&ClientCache::new(), &format!("http://a.example.test:{port}/"), LOCALHOST, Duration::from_secs(5)).await;
+    let out = http::probe(
+        &ClientCache::new(),
+        &format!("http://a.example.test:{port}/"),
+        LOCALHOST,
+        Duration::from_secs(5),
+    )
+    .await;
     let r = out.result.unwrap();
-    assert_eq!((r.status, r.body_bytes, r.truncated), (200, MAX_BODY_BYTES, true));
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(
+        (r.status, r.body_bytes, r.truncated),
+        (200, MAX_BODY_BYTES, true)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -196,7 +290,9 @@ async fn http_hostile_servers_end_in_an_error_value() {
     server.set_reply(HttpReply::GarbageStatus);
     let out = http::probe(&cache, &url, LOCALHOST, Duration::from_secs(2)).await;
     match out.result {
-        Err(ProbeError::Protocol(text)) => assert!(!text.chars().any(|c| c.is_control()), "{text:?}"),
+        Err(ProbeError::Protocol(text)) => {
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}")
+        }
         other => panic!("expected a protocol error, got {other:?}"),
     }
 
@@ -212,7 +308,9 @@ async fn http_hostile_servers_end_in_an_error_value() {
 // ---------------------------------------------------------------- DNS
 
 async fn dns_server() -> DnsServer {
-    DnsServer::start(any_port(), &["example.test"]).await.unwrap()
+    DnsServer::start(any_port(), &["example.test"])
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -222,23 +320,45 @@ async fn dns_answers_with_ttl_and_changes_show_on_the_next_lookup() {
     let resolver = Resolver::server(server.addr(), Duration::from_secs(2));
     let t = Duration::from_secs(2);
 
-    let s1 = server.set_a("www.example.test", "198.51.100.13".parse().unwrap(), 3600).await.unwrap();
+    let s1 = server
+        .set_a("www.example.test", "198.51.100.13".parse().unwrap(), 3600)
+        .await
+        .unwrap();
     assert_eq!(s1, serial + 1);
     let a = dns::lookup(&resolver, "www.example.test", t).await.unwrap();
-    assert_eq!(a.addresses, vec!["198.51.100.13".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        a.addresses,
+        vec!["198.51.100.13".parse::<IpAddr>().unwrap()]
+    );
     assert_eq!(a.ttl, 3600);
 
     // The cut-over: no cache may keep the old answer.
-    server.set_a("www.example.test", "203.0.113.13".parse().unwrap(), 300).await.unwrap();
-    let a = dns::lookup(&resolver, "WWW.example.test.", t).await.unwrap();
+    server
+        .set_a("www.example.test", "203.0.113.13".parse().unwrap(), 300)
+        .await
+        .unwrap();
+    let a = dns::lookup(&resolver, "WWW.example.test.", t)
+        .await
+        .unwrap();
     assert_eq!(a.addresses, vec!["203.0.113.13".parse::<IpAddr>().unwrap()]);
     assert_eq!(a.ttl, 300);
 
     // A and AAAA together, sorted, smallest TTL.
-    let ips: Vec<IpAddr> = vec!["2001:db8::13".parse().unwrap(), "203.0.113.13".parse().unwrap()];
-    server.set_addresses("dual.example.test", &ips, 120).await.unwrap();
-    server.set_a("dual.example.test", "2001:db8::13".parse().unwrap(), 60).await.unwrap();
-    let a = dns::lookup(&resolver, "dual.example.test", t).await.unwrap();
+    let ips: Vec<IpAddr> = vec![
+        "2001:db8::13".parse().unwrap(),
+        "203.0.113.13".parse().unwrap(),
+    ];
+    server
+        .set_addresses("dual.example.test", &ips, 120)
+        .await
+        .unwrap();
+    server
+        .set_a("dual.example.test", "2001:db8::13".parse().unwrap(), 60)
+        .await
+        .unwrap();
+    let a = dns::lookup(&resolver, "dual.example.test", t)
+        .await
+        .unwrap();
     assert_eq!(a.addresses, vec![ips[1], ips[0]]);
     assert_eq!(a.ttl, 60);
     assert!(server.serial("example.test").await.unwrap() > s1);
@@ -249,18 +369,41 @@ async fn dns_nxdomain_nodata_and_refused_are_told_apart() {
     let server = dns_server().await;
     let resolver = Resolver::server(server.addr(), Duration::from_secs(2));
     let t = Duration::from_secs(2);
-    server.set_a("gone.example.test", "192.0.2.1".parse().unwrap(), 60).await.unwrap();
+    server
+        .set_a("gone.example.test", "192.0.2.1".parse().unwrap(), 60)
+        .await
+        .unwrap();
     assert!(dns::lookup(&resolver, "gone.example.test", t).await.is_ok());
 
-    assert_eq!(dns::lookup(&resolver, "nothere.example.test", t).await, Err(DnsError::NxDomain));
+    assert_eq!(
+        dns::lookup(&resolver, "nothere.example.test", t).await,
+        Err(DnsError::NxDomain)
+    );
     // The apex exists (SOA, NS) but has no address: NODATA.
-    assert_eq!(dns::lookup(&resolver, "example.test", t).await, Err(DnsError::NoRecords));
-    assert_eq!(dns::lookup(&resolver, "www.elsewhere.test", t).await, Err(DnsError::Refused));
+    assert_eq!(
+        dns::lookup(&resolver, "example.test", t).await,
+        Err(DnsError::NoRecords)
+    );
+    assert_eq!(
+        dns::lookup(&resolver, "www.elsewhere.test", t).await,
+        Err(DnsError::Refused)
+    );
 
     let before = server.serial("example.test").await.unwrap();
-    assert_eq!(server.remove("gone.example.test").await.unwrap(), before + 1);
-    assert_eq!(dns::lookup(&resolver, "gone.example.test", t).await, Err(DnsError::NxDomain));
-    assert!(server.set_a("www.elsewhere.test", LOCALHOST, 60).await.is_err());
+    assert_eq!(
+        server.remove("gone.example.test").await.unwrap(),
+        before + 1
+    );
+    assert_eq!(
+        dns::lookup(&resolver, "gone.example.test", t).await,
+        Err(DnsError::NxDomain)
+    );
+    assert!(
+        server
+            .set_a("www.elsewhere.test", LOCALHOST, 60)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -268,21 +411,39 @@ async fn dns_black_hole_times_out_in_time() {
     let hole = BlackHole::bind(any_port()).await.unwrap();
     let resolver = Resolver::server(hole.addr(), ms(300));
     let started = Instant::now();
-    assert_eq!(dns::lookup(&resolver, "www.example.test", ms(300)).await, Err(DnsError::Timeout));
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert_eq!(
+        dns::lookup(&resolver, "www.example.test", ms(300)).await,
+        Err(DnsError::Timeout)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn dns_system_resolver_follows_the_given_configuration() {
     let server = dns_server().await;
-    server.set_a("sys.example.test", "192.0.2.7".parse().unwrap(), 30).await.unwrap();
+    server
+        .set_a("sys.example.test", "192.0.2.7".parse().unwrap(), 30)
+        .await
+        .unwrap();
     // resolv.conf has no port syntax and port 53 is not ours to take: the server list
     // stands in for it, and the text form is tested on its error path.
-    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]), Duration::from_secs(2));
-    let a = dns::lookup(&resolver, "sys.example.test", Duration::from_secs(2)).await.unwrap();
+    let resolver = Resolver::system(
+        &SystemDns::Servers(vec![server.addr()]),
+        Duration::from_secs(2),
+    );
+    let a = dns::lookup(&resolver, "sys.example.test", Duration::from_secs(2))
+        .await
+        .unwrap();
     assert_eq!(a.addresses, vec!["192.0.2.7".parse::<IpAddr>().unwrap()]);
 
-    let broken = Resolver::system(&SystemDns::ResolvConf("search example.test\n".into()), ms(200));
+    let broken = Resolver::system(
+        &SystemDns::ResolvConf("search example.test\n".into()),
+        ms(200),
+    );
     assert!(matches!(
         dns::lookup(&broken, "sys.example.test", ms(200)).await,
         Err(DnsError::Other(_))
@@ -299,9 +460,11 @@ async fn ping_loopback_in_the_detected_mode() {
     // In TCP mode the ping needs a port that answers (or refuses).
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let out = pinger.ping(LOCALHOST, Some(port), Duration::from_secs(2)).await;
+    let out = pinger
+        .ping(LOCALHOST, Some(port), Duration::from_secs(2))
+        .await;
     assert!(out.result.is_ok(), "{mode:?}: {:?}", out.result);
-    assert_eq!(out.ip, LOCALHOST);
+    assert_eq!((out.ip, out.mode), (LOCALHOST, mode));
     // Several at once: distinct sequence numbers keep the replies apart.
     let pings = (0..5).map(|_| pinger.ping(LOCALHOST, Some(port), Duration::from_secs(2)));
     for out in futures::future::join_all(pings).await {
@@ -315,13 +478,17 @@ async fn tcp_ping_measures_a_connect_and_counts_a_refusal_as_alive() {
     assert_eq!(pinger.mode(), PingMode::Tcp);
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let open = listener.local_addr().unwrap().port();
-    let out = pinger.ping(LOCALHOST, Some(open), Duration::from_secs(2)).await;
+    let out = pinger
+        .ping(LOCALHOST, Some(open), Duration::from_secs(2))
+        .await;
     assert_eq!(out.mode, PingMode::Tcp);
     assert!(out.result.unwrap() < Duration::from_secs(2));
 
     drop(listener);
     // The port is closed now: the RST still proves the host is there.
-    let out = pinger.ping(LOCALHOST, Some(open), Duration::from_secs(2)).await;
+    let out = pinger
+        .ping(LOCALHOST, Some(open), Duration::from_secs(2))
+        .await;
     assert!(out.result.is_ok(), "{:?}", out.result);
 }
 
@@ -339,12 +506,16 @@ async fn simulated_ping_times_out_unreachable_and_measures_reachable() {
     assert_eq!(pinger.mode(), PingMode::Simulated);
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let out = pinger.ping(LOCALHOST, Some(port), Duration::from_secs(2)).await;
+    let out = pinger
+        .ping(LOCALHOST, Some(port), Duration::from_secs(2))
+        .await;
     assert_eq!(out.mode, PingMode::Simulated);
     assert!(out.result.is_ok(), "{:?}", out.result);
 
     let started = Instant::now();
-    let out = pinger.ping("127.0.0.2".parse().unwrap(), Some(port), ms(200)).await;
+    let out = pinger
+        .ping("127.0.0.2".parse().unwrap(), Some(port), ms(200))
+        .await;
     assert_eq!(out.result, Err(ProbeError::Timeout));
     assert!(started.elapsed() >= ms(200));
 }
@@ -363,14 +534,24 @@ struct Lab {
 /// the (in-process) system DNS, and one that resolves nowhere.
 async fn lab(interval: &str) -> Lab {
     let dns = dns_server().await;
-    for name in ["direct.example.test", "pinned.example.test", "bydns.example.test"] {
+    for name in [
+        "direct.example.test",
+        "pinned.example.test",
+        "bydns.example.test",
+    ] {
         dns.set_a(name, LOCALHOST, 60).await.unwrap();
     }
-    let ssh = SshBannerServer::bind(any_port(), "SSH-2.0-lab").await.unwrap();
+    let ssh = SshBannerServer::bind(any_port(), "SSH-2.0-lab")
+        .await
+        .unwrap();
     let web = HttpServer::bind(any_port()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "# lab\n127.0.0.1 localhost\n127.0.0.1 pinned.example.test pinned\n").unwrap();
+    std::fs::write(
+        &hosts,
+        "# lab\n127.0.0.1 localhost\n127.0.0.1 pinned.example.test pinned\n",
+    )
+    .unwrap();
     let (sp, wp) = (ssh.addr().port(), web.addr().port());
     let text = format!(
         r#"
@@ -451,8 +632,18 @@ async fn one_round_reports_every_probe_of_every_host() {
     round.await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    assert!(matches!(reports.first(), Some(Report::PingMode { .. })), "{:?}", reports.first());
-    assert_eq!(reports.iter().filter(|r| matches!(r, Report::PingMode { .. })).count(), 1);
+    assert!(
+        matches!(reports.first(), Some(Report::PingMode { .. })),
+        "{:?}",
+        reports.first()
+    );
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| matches!(r, Report::PingMode { .. }))
+            .count(),
+        1
+    );
 
     let mut state = moveday::store::State::new(lab.inventory.clone());
     for r in reports.clone() {
@@ -470,7 +661,10 @@ async fn one_round_reports_every_probe_of_every_host() {
             .iter()
             .filter(|r| matches!(r, Report::Probe { host: h, .. } | Report::RoundDone { host: h, .. } if *h == host))
             .collect();
-        assert!(matches!(mine.last(), Some(Report::RoundDone { .. })), "host {host}: {mine:?}");
+        assert!(
+            matches!(mine.last(), Some(Report::RoundDone { .. })),
+            "host {host}: {mine:?}"
+        );
         let mut kinds: Vec<&str> = mine
             .iter()
             .filter_map(|r| match r {
@@ -480,34 +674,86 @@ async fn one_round_reports_every_probe_of_every_host() {
             .collect();
         kinds.sort_unstable();
         let target = mine.iter().find_map(|r| match r {
-            Report::Probe { outcome: Outcome::Target(t), .. } => Some(t.clone()),
+            Report::Probe {
+                outcome: Outcome::Target(t),
+                ..
+            } => Some(t.clone()),
             _ => None,
         });
         match expect_source {
             Some(source) => {
-                assert_eq!(kinds, ["dns", "dns", "hosts_file", "http", "ping", "ssh", "target"], "host {host}");
+                assert_eq!(
+                    kinds,
+                    ["dns", "dns", "hosts_file", "http", "ping", "ssh", "target"],
+                    "host {host}"
+                );
                 let t = target.unwrap().unwrap();
                 assert_eq!((t.ip, t.source), (LOCALHOST, source), "host {host}");
             }
             None => {
                 assert_eq!(kinds, ["dns", "dns", "hosts_file", "target"], "host {host}");
-                assert!(matches!(target, Some(Err(ProbeError::NoTarget(_)))), "{target:?}");
+                assert!(
+                    matches!(target, Some(Err(ProbeError::NoTarget(_)))),
+                    "{target:?}"
+                );
             }
         }
         let h = &state.hosts[host];
         if expect_source.is_some() {
-            assert!(h.ping.as_ref().unwrap().value.result.is_ok(), "host {host}: {:?}", h.ping);
-            assert_eq!(h.ssh.as_ref().unwrap().value.result.as_ref().unwrap().banner, "SSH-2.0-lab");
-            assert_eq!(h.http.as_ref().unwrap().value.result.as_ref().unwrap().status, 200);
+            assert!(
+                h.ping.as_ref().unwrap().value.result.is_ok(),
+                "host {host}: {:?}",
+                h.ping
+            );
+            assert_eq!(
+                h.ssh
+                    .as_ref()
+                    .unwrap()
+                    .value
+                    .result
+                    .as_ref()
+                    .unwrap()
+                    .banner,
+                "SSH-2.0-lab"
+            );
+            assert_eq!(
+                h.http
+                    .as_ref()
+                    .unwrap()
+                    .value
+                    .result
+                    .as_ref()
+                    .unwrap()
+                    .status,
+                200
+            );
         }
     }
     // The hosts file's entry (line 3) is reported for the pinned host only.
-    let pinned = state.hosts[1].hosts_file.as_ref().unwrap().value.as_ref().unwrap();
+    let pinned = state.hosts[1]
+        .hosts_file
+        .as_ref()
+        .unwrap()
+        .value
+        .as_ref()
+        .unwrap();
     assert_eq!(pinned.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3]);
-    assert!(state.hosts[0].hosts_file.as_ref().unwrap().value.as_ref().unwrap().is_empty());
+    assert!(
+        state.hosts[0]
+            .hosts_file
+            .as_ref()
+            .unwrap()
+            .value
+            .as_ref()
+            .unwrap()
+            .is_empty()
+    );
     // Both resolvers know bydns; ghost is NXDOMAIN for both.
     for slot in &state.hosts[2].dns {
-        assert_eq!(slot.as_ref().unwrap().value.as_ref().unwrap().addresses, vec![LOCALHOST]);
+        assert_eq!(
+            slot.as_ref().unwrap().value.as_ref().unwrap().addresses,
+            vec![LOCALHOST]
+        );
     }
     for slot in &state.hosts[3].dns {
         assert_eq!(slot.as_ref().unwrap().value, Err(DnsError::NxDomain));
@@ -525,37 +771,38 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
     let tasks = scheduler::spawn(lab.inventory.clone(), env, tx, probe_now_rx);
 
     let rounds_of_direct = |reports: &[Report]| {
-        reports.iter().filter(|r| matches!(r, Report::RoundDone { host: 0, .. })).count()
+        reports
+            .iter()
+            .filter(|r| matches!(r, Report::RoundDone { host: 0, .. }))
+            .count()
     };
     let mut reports = Vec::new();
     let deadline = Duration::from_secs(5);
     while rounds_of_direct(&reports) < 1 {
-        reports.push(tokio::time::timeout(deadline, rx.recv()).await.unwrap().unwrap());
+        reports.push(
+            tokio::time::timeout(deadline, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     // The interval is a minute: only "probe now" can bring a second round this soon.
-    lab.dns.set_a("bydns.example.test", "127.0.0.2".parse().unwrap(), 60).await.unwrap();
+    lab.dns
+        .set_a("bydns.example.test", "127.0.0.2".parse().unwrap(), 60)
+        .await
+        .unwrap();
     probe_now.send_modify(|n| *n += 1);
     while rounds_of_direct(&reports) < 2 {
-        reports.push(tokio::time::timeout(deadline, rx.recv()).await.unwrap().unwrap());
+        reports.push(
+            tokio::time::timeout(deadline, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
 
     drop(tasks);
     // Every sender lives in an aborted task: the channel closes.
-    let end = tokio::time::timeout(deadline, async {
-        while rx.recv().await.is_some() {}
-    })
-    .await;
+    let end = tokio::time::timeout(deadline, async { while rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "probe tasks still running after drop");
-}
-
-#[tokio::test]
-async fn zz_timing_client_builds() {
-    let (_server, port) = web().await;
-    let cache = ClientCache::new();
-    let started = Instant::now();
-    for i in 0..100u8 {
-        let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-        let _ = http::probe(&cache, &format!("https://h{i}.example.test:{port}/"), ip, ms(500)).await;
-    }
-    eprintln!("100 https client builds+probes: {:?}", started.elapsed());
 }

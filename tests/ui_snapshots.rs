@@ -170,7 +170,14 @@ impl Builder {
         );
     }
 
-    fn http(&mut self, host: usize, at: u64, addr: &str, url: &str, result: Result<HttpResponse, ProbeError>) {
+    fn http(
+        &mut self,
+        host: usize,
+        at: u64,
+        addr: &str,
+        url: &str,
+        result: Result<HttpResponse, ProbeError>,
+    ) {
         self.report(
             host,
             at,
@@ -210,7 +217,12 @@ impl Builder {
     }
 }
 
-fn ok_http(status: u16, latency: f64, location: Option<&str>, body: usize) -> Result<HttpResponse, ProbeError> {
+fn ok_http(
+    status: u16,
+    latency: f64,
+    location: Option<&str>,
+    body: usize,
+) -> Result<HttpResponse, ProbeError> {
     Ok(HttpResponse {
         status,
         latency: ms(latency),
@@ -248,36 +260,130 @@ fn move_state() -> State {
 
     // mail: up; the hosts file has a typo of the new address.
     b.target(1, 7, "203.0.113.11", new);
-    b.pings(1, 19, "203.0.113.11", &[Some(22.8), Some(23.1), Some(22.4), Some(24.0), Some(22.9), Some(23.3), Some(22.7), Some(23.0), Some(25.6), Some(22.6)]);
+    b.pings(
+        1,
+        19,
+        "203.0.113.11",
+        &[
+            Some(22.8),
+            Some(23.1),
+            Some(22.4),
+            Some(24.0),
+            Some(22.9),
+            Some(23.3),
+            Some(22.7),
+            Some(23.0),
+            Some(25.6),
+            Some(22.6),
+        ],
+    );
     b.ssh(1, 8, "203.0.113.11", Ok(("SSH-2.0-OpenSSH_5.3", 47.0)));
-    b.http(1, 9, "203.0.113.11", "https://mail.example.org/", ok_http(200, 182.0, None, 5_342));
+    b.http(
+        1,
+        9,
+        "203.0.113.11",
+        "https://mail.example.org/",
+        ok_http(200, 182.0, None, 5_342),
+    );
     b.dns(1, 112, all_new("203.0.113.11"));
     b.hosts_file(1, 112, &[("203.0.113.99", 10)]);
     b.round_done(1, 9);
 
     // www: up, redirects to https; the slave name server still has the old address cached.
     b.target(2, 9, "203.0.113.12", new);
-    b.pings(2, 20, "203.0.113.12", &[Some(19.9), Some(20.4), Some(20.1), Some(19.7), Some(21.0), Some(20.2), Some(20.0), Some(19.8), Some(20.3), Some(20.6)]);
+    b.pings(
+        2,
+        20,
+        "203.0.113.12",
+        &[
+            Some(19.9),
+            Some(20.4),
+            Some(20.1),
+            Some(19.7),
+            Some(21.0),
+            Some(20.2),
+            Some(20.0),
+            Some(19.8),
+            Some(20.3),
+            Some(20.6),
+        ],
+    );
     b.ssh(2, 10, "203.0.113.12", Ok(("SSH-2.0-OpenSSH_5.3", 41.0)));
-    b.http(2, 11, "203.0.113.12", "http://www.example.org/", ok_http(301, 38.0, Some("https://www.example.org/"), 231));
-    b.dns(2, 113, [Ok("203.0.113.12"), Ok("203.0.113.12"), Ok("198.51.100.12")]);
+    b.http(
+        2,
+        11,
+        "203.0.113.12",
+        "http://www.example.org/",
+        ok_http(301, 38.0, Some("https://www.example.org/"), 231),
+    );
+    b.dns(
+        2,
+        113,
+        [Ok("203.0.113.12"), Ok("203.0.113.12"), Ok("198.51.100.12")],
+    );
     b.hosts_file(2, 113, &[]);
     b.round_done(2, 11);
 
     // planet: ping and SSH answer, HTTP is refused (the new ACLs forgot port 80); the slave
     // name server times out; one ping in ten lost.
     b.target(3, 12, "203.0.113.14", new);
-    b.pings(3, 21, "203.0.113.14", &[Some(31.0), Some(30.2), None, Some(29.8), Some(33.5), Some(30.9), Some(31.4), Some(30.0), Some(32.2), Some(30.7)]);
+    b.pings(
+        3,
+        21,
+        "203.0.113.14",
+        &[
+            Some(31.0),
+            Some(30.2),
+            None,
+            Some(29.8),
+            Some(33.5),
+            Some(30.9),
+            Some(31.4),
+            Some(30.0),
+            Some(32.2),
+            Some(30.7),
+        ],
+    );
     b.ssh(3, 13, "203.0.113.14", Ok(("SSH-2.0-OpenSSH_5.3", 62.0)));
-    b.http(3, 14, "203.0.113.14", "http://planet.example.org/", Err(ProbeError::Refused));
-    b.dns(3, 114, [Ok("203.0.113.14"), Ok("203.0.113.14"), Err(DnsError::Timeout)]);
+    b.http(
+        3,
+        14,
+        "203.0.113.14",
+        "http://planet.example.org/",
+        Err(ProbeError::Refused),
+    );
+    b.dns(
+        3,
+        114,
+        [
+            Ok("203.0.113.14"),
+            Ok("203.0.113.14"),
+            Err(DnsError::Timeout),
+        ],
+    );
     b.hosts_file(3, 114, &[]);
     b.round_done(3, 14);
 
     // vbox: up on its new address, but this machine's /etc/hosts still points at the old
     // one — the post-mortem's trap.
     b.target(4, 15, "203.0.113.13", new);
-    b.pings(4, 22, "203.0.113.13", &[Some(24.6), Some(25.1), Some(24.9), Some(26.3), Some(24.8), Some(25.0), Some(24.7), Some(25.4), Some(24.5), Some(25.2)]);
+    b.pings(
+        4,
+        22,
+        "203.0.113.13",
+        &[
+            Some(24.6),
+            Some(25.1),
+            Some(24.9),
+            Some(26.3),
+            Some(24.8),
+            Some(25.0),
+            Some(24.7),
+            Some(25.4),
+            Some(24.5),
+            Some(25.2),
+        ],
+    );
     b.ssh(4, 16, "203.0.113.13", Ok(("SSH-2.0-OpenSSH_5.3", 52.0)));
     b.dns(4, 115, all_new("203.0.113.13"));
     b.hosts_file(4, 115, &[("198.51.100.13", 12)]);
@@ -285,9 +391,31 @@ fn move_state() -> State {
 
     // drawable: no new_ip in the inventory; probes follow the system resolver.
     b.target(5, 17, "203.0.113.15", TargetSource::SystemDns);
-    b.pings(5, 23, "203.0.113.15", &[Some(27.7), Some(27.1), Some(28.0), Some(27.4), Some(27.9), Some(27.2), Some(27.6), Some(27.3), Some(28.8), Some(27.5)]);
+    b.pings(
+        5,
+        23,
+        "203.0.113.15",
+        &[
+            Some(27.7),
+            Some(27.1),
+            Some(28.0),
+            Some(27.4),
+            Some(27.9),
+            Some(27.2),
+            Some(27.6),
+            Some(27.3),
+            Some(28.8),
+            Some(27.5),
+        ],
+    );
     b.ssh(5, 18, "203.0.113.15", Ok(("SSH-2.0-OpenSSH_5.3", 55.0)));
-    b.http(5, 19, "203.0.113.15", "http://drawable.example.org/", ok_http(200, 96.0, None, 18_920));
+    b.http(
+        5,
+        19,
+        "203.0.113.15",
+        "http://drawable.example.org/",
+        ok_http(200, 96.0, None, 18_920),
+    );
     b.dns(5, 116, all_new("203.0.113.15"));
     b.hosts_file(5, 116, &[]);
     b.round_done(5, 19);
@@ -302,7 +430,15 @@ fn move_state() -> State {
 
     // git: just added to DNS; no probe has come back yet.
     b.target(7, 118, "203.0.113.17", new);
-    b.dns(7, 118, [Err(DnsError::NxDomain), Ok("203.0.113.17"), Err(DnsError::NxDomain)]);
+    b.dns(
+        7,
+        118,
+        [
+            Err(DnsError::NxDomain),
+            Ok("203.0.113.17"),
+            Err(DnsError::NxDomain),
+        ],
+    );
     b.state
 }
 
@@ -316,7 +452,13 @@ fn ui_with(selected: usize) -> UiState {
     ui
 }
 
-fn draw(state: &State, ui: &UiState, theme: &Theme, width: u16, height: u16) -> Terminal<TestBackend> {
+fn draw(
+    state: &State,
+    ui: &UiState,
+    theme: &Theme,
+    width: u16,
+    height: u16,
+) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
         .draw(|frame| ui::render(frame, state, ui, theme, now()))
@@ -362,12 +504,49 @@ fn help_overlay_80x24() {
 }
 
 #[test]
-fn detail_focused_and_scrolled_80x24() {
+fn detail_focused_80x24() {
+    let state = move_state();
+    let mut ui = ui_with(2);
+    ui.focus = Focus::Detail;
+    insta::assert_snapshot!(screen(&state, &ui, &dark(), 80, 24));
+}
+
+#[test]
+fn detail_scrolled_80x20() {
     let state = move_state();
     let mut ui = ui_with(3);
     ui.focus = Focus::Detail;
     ui.detail_scroll = 3;
-    insta::assert_snapshot!(screen(&state, &ui, &dark(), 80, 24));
+    let terminal = draw(&state, &ui, &dark(), 80, 20);
+    assert_eq!(ui.drawn.get().detail_max_scroll, 3);
+    insta::assert_snapshot!(terminal.backend().to_string());
+}
+
+/// The post-mortem's trap: drawable has no new_ip, and this machine's /etc/hosts still maps
+/// it to the old address, so every probe goes to the old datacenter and it looks dead.
+#[test]
+fn hosts_file_trap_80x24() {
+    let inventory = Inventory::parse(Path::new("inventory.toml"), INVENTORY).unwrap();
+    let mut b = Builder {
+        state: move_state(),
+    };
+    assert_eq!(b.state.inventory.hosts, inventory.hosts);
+    b.hosts_file(5, 100, &[("198.51.100.15", 14)]);
+    b.target(5, 100, "198.51.100.15", TargetSource::HostsFile);
+    b.pings(5, 100, "198.51.100.15", &[None, None]);
+    b.ssh(5, 101, "198.51.100.15", Err(ProbeError::Timeout));
+    b.http(
+        5,
+        101,
+        "198.51.100.15",
+        "http://drawable.example.org/",
+        Err(ProbeError::Timeout),
+    );
+    let mut ui = ui_with(5);
+    ui.focus = Focus::Detail;
+    let text = screen(&b.state, &ui, &dark(), 80, 24);
+    assert!(text.contains("198.51.100.15 from /etc/hosts"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 #[test]
@@ -426,13 +605,21 @@ fn monochrome_80x24() {
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
             let cell = &buf[(x, y)];
-            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "colour at {x},{y}");
+            assert_eq!(
+                (cell.fg, cell.bg),
+                (Color::Reset, Color::Reset),
+                "colour at {x},{y}"
+            );
             let m = cell.modifier;
             let bits = u8::from(m.contains(Modifier::BOLD))
                 | u8::from(m.contains(Modifier::DIM)) << 1
                 | u8::from(m.contains(Modifier::UNDERLINED)) << 2
                 | u8::from(m.contains(Modifier::REVERSED)) << 3;
-            mask.push(if bits == 0 { '.' } else { char::from_digit(u32::from(bits), 16).unwrap() });
+            mask.push(if bits == 0 {
+                '.'
+            } else {
+                char::from_digit(u32::from(bits), 16).unwrap()
+            });
         }
         mask.push('\n');
     }
@@ -448,9 +635,9 @@ fn colours_follow_the_theme() {
     // The grid's rows start under the title bar, the grid title and the header.
     let vbox_row = 3 + 4;
     assert!(row_text(buf, vbox_row).contains("vbox"));
-    let x_old = row_text(buf, vbox_row).find("⚠ OLD IP").map(|byte| {
-        row_text(buf, vbox_row)[..byte].chars().count() as u16
-    });
+    let x_old = row_text(buf, vbox_row)
+        .find("⚠ OLD IP")
+        .map(|byte| row_text(buf, vbox_row)[..byte].chars().count() as u16);
     let cell = &buf[(x_old.unwrap(), vbox_row)];
     assert_eq!(cell.fg, theme.verdict_old);
     assert!(cell.modifier.contains(Modifier::REVERSED | Modifier::BOLD));
@@ -503,7 +690,10 @@ fn thousand_hosts_scroll_to_the_selection() {
     assert_eq!(ui.selected, 60);
     let text = terminal.backend().to_string();
     assert!(text.contains("node0060"), "{text}");
-    assert!(!text.contains("node0061") && !text.contains("node0040"), "{text}");
+    assert!(
+        !text.contains("node0061") && !text.contains("node0040"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -523,7 +713,10 @@ fn tcp_ping_hint_and_message_share_the_status_bar() {
     let mut ui = ui_with(0);
     let wide = screen(&state, &ui, &dark(), 160, 24);
     let last = wide.lines().last().unwrap().to_string();
-    assert!(last.contains("ping: TCP connect (no ICMP) — ICMP not permitted"), "{last}");
+    assert!(
+        last.contains("ping: TCP connect (no ICMP) — ICMP not permitted"),
+        "{last}"
+    );
     ui.set_message("probing every host now…");
     let narrow = screen(&state, &ui, &dark(), 80, 24);
     let last = narrow.lines().last().unwrap().to_string();

@@ -60,7 +60,9 @@ fn locate(source: &str, span: Range<usize>) -> (usize, usize, String, usize) {
         .map_or(source.len(), |i| start + i);
     let line = source[..start].matches('\n').count() + 1;
     let col = source[line_start..start].chars().count() + 1;
-    let text = source[line_start..line_end].trim_end_matches('\r').to_string();
+    let text = source[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_string();
     let end = floor_char_boundary(source, span.end.clamp(start, line_end));
     let width = source[start..end].chars().count().max(1);
     (line, col, text, width)

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::ConfigError;
@@ -115,10 +115,15 @@ impl Inventory {
             }
             err
         })?;
-        let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
+        let err =
+            |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
 
         let (name, old_network, new_network) = match raw.r#move {
-            Some(m) => (m.name, m.old_network.map(|n| n.0), m.new_network.map(|n| n.0)),
+            Some(m) => (
+                m.name,
+                m.old_network.map(|n| n.0),
+                m.new_network.map(|n| n.0),
+            ),
             None => (String::new(), None, None),
         };
         let name = if name.trim().is_empty() {
@@ -169,13 +174,18 @@ impl Inventory {
                 return Err(err(r.name.span(), "resolver name must not be empty".into()));
             }
             if seen.insert(rname.clone(), ()).is_some() {
-                return Err(err(r.name.span(), format!("duplicate resolver name `{rname}`")));
+                return Err(err(
+                    r.name.span(),
+                    format!("duplicate resolver name `{rname}`"),
+                ));
             }
             let kind = match (r.system, r.address) {
                 (Some(s), Some(_)) if *s.get_ref() => {
                     return Err(err(
                         s.span(),
-                        format!("resolver `{rname}`: give either `system = true` or `address`, not both"),
+                        format!(
+                            "resolver `{rname}`: give either `system = true` or `address`, not both"
+                        ),
                     ));
                 }
                 (_, Some(a)) => ResolverKind::Server(a.into_inner().0),
@@ -206,9 +216,17 @@ impl Inventory {
             if seen_hosts.insert(hname.to_ascii_lowercase(), ()).is_some() {
                 return Err(err(h.name.span(), format!("duplicate host name `{hname}`")));
             }
-            let fqdn = h.fqdn.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+            let fqdn = h
+                .fqdn
+                .get_ref()
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
             if let Err(why) = check_hostname(&fqdn) {
-                return Err(err(h.fqdn.span(), format!("invalid fqdn `{}`: {why}", h.fqdn.get_ref())));
+                return Err(err(
+                    h.fqdn.span(),
+                    format!("invalid fqdn `{}`: {why}", h.fqdn.get_ref()),
+                ));
             }
             let http = match h.http {
                 None => None,
@@ -219,7 +237,10 @@ impl Inventory {
                     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                         return Err(err(
                             u.span(),
-                            format!("http URL `{}` must be http:// or https:// with a host", u.get_ref()),
+                            format!(
+                                "http URL `{}` must be http:// or https:// with a host",
+                                u.get_ref()
+                            ),
                         ));
                     }
                     Some(u.into_inner())
@@ -335,30 +356,36 @@ macro_rules! string_value {
                 let s = String::deserialize(d)?;
                 let parse: fn(&str) -> Result<$inner, String> = $parse;
                 parse(s.trim()).map($ty).map_err(|why| {
-                    de::Error::custom(format!(concat!("invalid ", $expecting, " `{}`: {}"), s, why))
+                    de::Error::custom(format!(
+                        concat!("invalid ", $expecting, " `{}`: {}"),
+                        s, why
+                    ))
                 })
             }
         }
     };
 }
 
-string_value!(Ip, IpAddr, "IP address", |s| s
-    .parse::<IpAddr>()
-    .map_err(|_| "expected an IPv4 or IPv6 address like 203.0.113.13".to_string()));
+string_value!(Ip, IpAddr, "IP address", |s| s.parse::<IpAddr>().map_err(
+    |_| "expected an IPv4 or IPv6 address like 203.0.113.13".to_string()
+));
 
 string_value!(Net, IpNet, "network", |s| s
     .parse::<IpNet>()
     .map_err(|_| "expected CIDR notation like 203.0.113.0/24".to_string()));
 
 string_value!(Dur, Duration, "duration", |s| humantime::parse_duration(s)
-    .map_err(|e| format!("{e} (expected something like \"2s\" or \"500ms\")")));
+    .map_err(|e| format!(
+        "{e} (expected something like \"2s\" or \"500ms\")"
+    )));
 
 string_value!(ResolverAddr, SocketAddr, "resolver address", |s| {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>()
-        .map_err(|_| "expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string())
+    s.parse::<SocketAddr>().map_err(|_| {
+        "expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string()
+    })
 });
 
 /// `ssh = 22`, `ssh = false` (skip) or `ssh = true` (port 22).
@@ -378,7 +405,9 @@ impl<'de> Deserialize<'de> for SshSetting {
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SshSetting, E> {
                 match u16::try_from(v) {
                     Ok(p) if p > 0 => Ok(SshSetting(Some(p))),
-                    _ => Err(E::custom(format!("invalid ssh port {v}: expected 1-65535, true or false"))),
+                    _ => Err(E::custom(format!(
+                        "invalid ssh port {v}: expected 1-65535, true or false"
+                    ))),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<SshSetting, E> {
@@ -417,7 +446,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_located() {
-        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nnew_ip = \"1.2.3.999\"\n").unwrap_err();
+        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nnew_ip = \"1.2.3.999\"\n")
+            .unwrap_err();
         assert_eq!((e.line, e.col), (4, 10), "{e}");
         assert!(e.message.contains("invalid IP address `1.2.3.999`"), "{e}");
         let e = parse("[probe]\ninterval = \"2 parsecs\"\n").unwrap_err();

@@ -23,7 +23,10 @@ use super::ConfigError;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// The colour names a theme file accepts (besides `#rrggbb`).
@@ -167,9 +170,10 @@ impl Theme {
     pub fn load(path: &Path) -> Result<Theme, ConfigError> {
         let source = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::file(path, format!("cannot read theme: {e}")))?;
-        let name = path
-            .file_stem()
-            .map_or_else(|| "custom".to_string(), |s| s.to_string_lossy().into_owned());
+        let name = path.file_stem().map_or_else(
+            || "custom".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         Theme::parse(path, &source, &name)
     }
 
@@ -429,7 +433,10 @@ mod tests {
         let source = BUILTIN[0].1;
         assert!(!source.contains("= \"#"), "dark must work in 16 colours");
         let style = dark.health(Health::Up);
-        assert!(!matches!(style.fg, Some(Color::Rgb(..) | Color::Indexed(_))));
+        assert!(!matches!(
+            style.fg,
+            Some(Color::Rgb(..) | Color::Indexed(_))
+        ));
     }
 
     #[test]
@@ -456,7 +463,10 @@ mod tests {
         let e = Theme::parse(Path::new("t.toml"), &src, "t").unwrap_err();
         let line = src.lines().position(|l| l.starts_with("up =")).unwrap() + 1;
         assert_eq!((e.line, e.col), (line, 6), "{e}");
-        assert!(e.message.starts_with("invalid colour `greeen` for `up`"), "{e}");
+        assert!(
+            e.message.starts_with("invalid colour `greeen` for `up`"),
+            "{e}"
+        );
         assert!(e.message.contains("#rrggbb"), "{e}");
     }
 

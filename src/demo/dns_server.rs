@@ -62,7 +62,9 @@ impl DnsServer {
         if !addr.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{addr} is not a loopback address: the demo DNS server only listens on loopback"),
+                format!(
+                    "{addr} is not a loopback address: the demo DNS server only listens on loopback"
+                ),
             )
             .into());
         }
@@ -73,7 +75,8 @@ impl DnsServer {
         let mut built = Vec::new();
         for zone in zones {
             let origin = fqdn(zone)?;
-            let mut handler = InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+            let mut handler =
+                InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
             let ns_name = fqdn(&format!("ns1.{}", origin))?;
             let soa = SOA::new(
                 ns_name.clone(),
@@ -84,8 +87,14 @@ impl DnsServer {
                 86400,
                 NEGATIVE_TTL,
             );
-            handler.upsert_mut(Record::from_rdata(origin.clone(), ZONE_TTL, RData::SOA(soa)), 1);
-            handler.upsert_mut(Record::from_rdata(origin.clone(), ZONE_TTL, RData::NS(NS(ns_name))), 1);
+            handler.upsert_mut(
+                Record::from_rdata(origin.clone(), ZONE_TTL, RData::SOA(soa)),
+                1,
+            );
+            handler.upsert_mut(
+                Record::from_rdata(origin.clone(), ZONE_TTL, RData::NS(NS(ns_name))),
+                1,
+            );
             let handler = Arc::new(handler);
             let shared: Arc<dyn ZoneHandler> = handler.clone();
             catalog.upsert(LowerName::new(&origin), vec![shared]);
@@ -119,7 +128,12 @@ impl DnsServer {
 
     /// Replaces the A and AAAA records of `name` with `ips` (none left of a family that has
     /// no address in `ips`). One serial bump.
-    pub async fn set_addresses(&self, name: &str, ips: &[IpAddr], ttl: u32) -> Result<u32, DnsServerError> {
+    pub async fn set_addresses(
+        &self,
+        name: &str,
+        ips: &[IpAddr],
+        ttl: u32,
+    ) -> Result<u32, DnsServerError> {
         let v4 = ips
             .iter()
             .filter_map(|ip| match ip {
@@ -151,7 +165,10 @@ impl DnsServer {
         ttl: u32,
         rdata: Vec<RData>,
     ) -> Result<u32, DnsServerError> {
-        self.change(name, |_, name, records| put(records, name, rtype, ttl, rdata)).await
+        self.change(name, |_, name, records| {
+            put(records, name, rtype, ttl, rdata)
+        })
+        .await
     }
 
     /// Removes every record of `name` (at a zone's apex, its SOA and NS stay). Afterwards
@@ -161,7 +178,8 @@ impl DnsServer {
             let lower = LowerName::new(name);
             let apex = *name == zone.origin;
             records.retain(|key, _| {
-                key.name() != &lower || (apex && matches!(key.record_type, RecordType::SOA | RecordType::NS))
+                key.name() != &lower
+                    || (apex && matches!(key.record_type, RecordType::SOA | RecordType::NS))
             });
             Ok(())
         })
@@ -242,7 +260,10 @@ fn bump_serial(records: &mut BTreeMap<RrKey, Arc<RecordSet>>, origin: &Name) -> 
     let serial = soa.serial;
     let mut set = RecordSet::with_ttl(origin.clone(), RecordType::SOA, ttl);
     set.add_rdata(RData::SOA(soa));
-    records.insert(RrKey::new(LowerName::new(origin), RecordType::SOA), Arc::new(set));
+    records.insert(
+        RrKey::new(LowerName::new(origin), RecordType::SOA),
+        Arc::new(set),
+    );
     serial
 }
 
@@ -283,7 +304,10 @@ impl BlackHole {
     /// Binds on `addr` (loopback; port 0 for an ephemeral port).
     pub async fn bind(addr: SocketAddr) -> io::Result<BlackHole> {
         if !addr.ip().is_loopback() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "black hole must be on loopback"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "black hole must be on loopback",
+            ));
         }
         let (udp, tcp) = bind_pair(addr).await?;
         Ok(BlackHole {

@@ -67,14 +67,54 @@ struct Script {
 }
 
 const SCRIPT: [Script; 8] = [
-    Script { name: "ns-master", octet: 10, back_at: Some(3), web: Web::None },
-    Script { name: "mail", octet: 11, back_at: Some(8), web: Web::Open },
-    Script { name: "git", octet: 12, back_at: Some(14), web: Web::Open },
-    Script { name: "vbox", octet: 13, back_at: Some(20), web: Web::Open },
-    Script { name: "drawable", octet: 14, back_at: Some(26), web: Web::None },
-    Script { name: "www", octet: 15, back_at: Some(33), web: Web::Open },
-    Script { name: "build", octet: 16, back_at: Some(40), web: Web::Closed },
-    Script { name: "jabber", octet: 17, back_at: None, web: Web::None },
+    Script {
+        name: "ns-master",
+        octet: 10,
+        back_at: Some(3),
+        web: Web::None,
+    },
+    Script {
+        name: "mail",
+        octet: 11,
+        back_at: Some(8),
+        web: Web::Open,
+    },
+    Script {
+        name: "git",
+        octet: 12,
+        back_at: Some(14),
+        web: Web::Open,
+    },
+    Script {
+        name: "vbox",
+        octet: 13,
+        back_at: Some(20),
+        web: Web::Open,
+    },
+    Script {
+        name: "drawable",
+        octet: 14,
+        back_at: Some(26),
+        web: Web::None,
+    },
+    Script {
+        name: "www",
+        octet: 15,
+        back_at: Some(33),
+        web: Web::Open,
+    },
+    Script {
+        name: "build",
+        octet: 16,
+        back_at: Some(40),
+        web: Web::Closed,
+    },
+    Script {
+        name: "jabber",
+        octet: 17,
+        back_at: None,
+        web: Web::None,
+    },
 ];
 
 /// When jabber's DNS record is flipped although the host never comes back.
@@ -111,7 +151,10 @@ impl Network {
 
 impl Reachability for Network {
     fn reachable(&self, ip: IpAddr) -> bool {
-        self.up.read().unwrap_or_else(|e| e.into_inner()).contains(&ip)
+        self.up
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&ip)
     }
 }
 
@@ -143,13 +186,17 @@ impl Demo {
     pub async fn start() -> anyhow::Result<Demo> {
         let any = |ip: IpAddr| SocketAddr::new(ip, 0);
         let dns_ip = IpAddr::V4(Ipv4Addr::new(127, 77, 0, 53));
-        let primary = DnsServer::start(any(dns_ip), &[ZONE]).await.context("demo: cannot start the primary DNS server")?;
-        let system_cache = DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 54))), &[ZONE])
+        let primary = DnsServer::start(any(dns_ip), &[ZONE])
             .await
-            .context("demo: cannot start the simulated system resolver")?;
-        let public_cache = DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))), &[ZONE])
-            .await
-            .context("demo: cannot start the simulated public resolver")?;
+            .context("demo: cannot start the primary DNS server")?;
+        let system_cache =
+            DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 54))), &[ZONE])
+                .await
+                .context("demo: cannot start the simulated system resolver")?;
+        let public_cache =
+            DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))), &[ZONE])
+                .await
+                .context("demo: cannot start the simulated public resolver")?;
         for s in &SCRIPT {
             for server in [&primary, &system_cache, &public_cache] {
                 server.set_a(&fqdn(s.name), old_ip(s.octet), TTL).await?;
@@ -169,7 +216,10 @@ impl Demo {
                     let http = HttpServer::bind(any(ip)).await?;
                     http.set_reply(HttpReply::status(
                         200,
-                        &format!("<h1>{} — served from the new datacenter</h1>\n", fqdn(s.name)),
+                        &format!(
+                            "<h1>{} — served from the new datacenter</h1>\n",
+                            fqdn(s.name)
+                        ),
                     ));
                     http.set_up(false).await?;
                     Some(http)
@@ -179,7 +229,8 @@ impl Demo {
         }
 
         let dir = std::env::temp_dir().join(format!("moveday-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("demo: cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("demo: cannot create {}", dir.display()))?;
         let hosts_file = dir.join("hosts");
         write_hosts_file(&hosts_file, true)?;
 
@@ -224,7 +275,12 @@ impl Demo {
 }
 
 /// The inventory text, as an admin would have written it for this move.
-fn inventory_toml(hosts: &[DemoHost], hosts_file: &Path, primary: SocketAddr, public: SocketAddr) -> String {
+fn inventory_toml(
+    hosts: &[DemoHost],
+    hosts_file: &Path,
+    primary: SocketAddr,
+    public: SocketAddr,
+) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -239,7 +295,12 @@ fn inventory_toml(hosts: &[DemoHost], hosts_file: &Path, primary: SocketAddr, pu
         hosts_file = hosts_file.display().to_string(),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
-        let _ = writeln!(t, "\n[[host]]\nname = \"{}\"\nfqdn = \"{}\"", s.name, fqdn(s.name));
+        let _ = writeln!(
+            t,
+            "\n[[host]]\nname = \"{}\"\nfqdn = \"{}\"",
+            s.name,
+            fqdn(s.name)
+        );
         let _ = writeln!(t, "old_ip = \"{}\"", old_ip(s.octet));
         // vbox has no new_ip: its probes go where this machine resolves it, and the demo's
         // hosts file still says the old address (the post-mortem's trap).
@@ -248,7 +309,12 @@ fn inventory_toml(hosts: &[DemoHost], hosts_file: &Path, primary: SocketAddr, pu
         }
         let _ = writeln!(t, "ssh = {}", h.ssh.addr().port());
         if let Some(http) = &h.http {
-            let _ = writeln!(t, "http = \"http://{}:{}/\"", fqdn(s.name), http.addr().port());
+            let _ = writeln!(
+                t,
+                "http = \"http://{}:{}/\"",
+                fqdn(s.name),
+                http.addr().port()
+            );
         }
     }
     t
@@ -258,15 +324,26 @@ fn inventory_toml(hosts: &[DemoHost], hosts_file: &Path, primary: SocketAddr, pu
 fn write_hosts_file(path: &Path, stale: bool) -> anyhow::Result<()> {
     let mut text = String::from("# moveday demo: this laptop's hosts file\n127.0.0.1\tlocalhost\n");
     if stale {
-        let _ = writeln!(text, "{}\t{} vbox   # pinned before the move", old_ip(13), fqdn("vbox"));
+        let _ = writeln!(
+            text,
+            "{}\t{} vbox   # pinned before the move",
+            old_ip(13),
+            fqdn("vbox")
+        );
     } else {
-        let _ = writeln!(text, "# {}\t{} vbox   # removed after the move", old_ip(13), fqdn("vbox"));
+        let _ = writeln!(
+            text,
+            "# {}\t{} vbox   # removed after the move",
+            old_ip(13),
+            fqdn("vbox")
+        );
     }
     let _ = writeln!(text, "{}\t{} drawable", new_ip(14), fqdn("drawable"));
     // Write and rename, so a probe never reads half a file.
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).with_context(|| format!("demo: cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("demo: cannot write {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("demo: cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -274,7 +351,10 @@ fn write_hosts_file(path: &Path, stale: bool) -> anyhow::Result<()> {
 enum Step {
     HostUp(usize),
     /// DNS server `server` (0 primary, 1 system cache, 2 public cache) learns the new address.
-    Dns { server: usize, host: usize },
+    Dns {
+        server: usize,
+        host: usize,
+    },
     FixHostsFile,
 }
 
@@ -294,7 +374,12 @@ fn timeline() -> Vec<(u64, Step)> {
     steps
 }
 
-async fn run_script(hosts: Vec<DemoHost>, dns: [DnsServer; 3], network: Arc<Network>, hosts_file: PathBuf) {
+async fn run_script(
+    hosts: Vec<DemoHost>,
+    dns: [DnsServer; 3],
+    network: Arc<Network>,
+    hosts_file: PathBuf,
+) {
     let start = Instant::now();
     for (at, step) in timeline() {
         tokio::time::sleep_until(start + Duration::from_secs(at)).await;

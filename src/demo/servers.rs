@@ -121,7 +121,10 @@ impl SshBannerServer {
         SshBannerServer::with_greeting(addr, SshGreeting::banner(banner)).await
     }
 
-    pub async fn with_greeting(addr: SocketAddr, greeting: SshGreeting) -> io::Result<SshBannerServer> {
+    pub async fn with_greeting(
+        addr: SocketAddr,
+        greeting: SshGreeting,
+    ) -> io::Result<SshBannerServer> {
         check_loopback(addr)?;
         let listener = TcpListener::bind(addr).await?;
         let server = SshBannerServer {
@@ -305,7 +308,9 @@ impl HttpServer {
 
     /// The `Host` header of the last request.
     pub fn last_host(&self) -> Option<String> {
-        lock(&self.shared.last_request).as_ref().and_then(|r| r.host.clone())
+        lock(&self.shared.last_request)
+            .as_ref()
+            .and_then(|r| r.host.clone())
     }
 
     pub fn last_request(&self) -> Option<HttpRequest> {
@@ -335,7 +340,9 @@ impl HttpServer {
 
     fn start(&self, listener: TcpListener) {
         let shared = self.shared.clone();
-        let task = tokio::spawn(accept_loop(listener, move |stream| serve_http(stream, shared.clone())));
+        let task = tokio::spawn(accept_loop(listener, move |stream| {
+            serve_http(stream, shared.clone())
+        }));
         *lock(&self.switch.task) = Some(task);
     }
 }
@@ -362,12 +369,19 @@ async fn serve_http(mut stream: TcpStream, shared: Arc<HttpShared>) {
 
 async fn write_reply(stream: &mut TcpStream, reply: HttpReply) -> io::Result<()> {
     match reply {
-        HttpReply::Response { status, headers, body } => {
+        HttpReply::Response {
+            status,
+            headers,
+            body,
+        } => {
             let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
             for (name, value) in &headers {
                 head.push_str(&format!("{name}: {value}\r\n"));
             }
-            head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ));
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(&body).await
         }
@@ -382,7 +396,9 @@ async fn write_reply(stream: &mut TcpStream, reply: HttpReply) -> io::Result<()>
         }
         HttpReply::SlowDrip { interval } => {
             stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n",
+                )
                 .await?;
             loop {
                 tokio::time::sleep(interval).await;
@@ -450,7 +466,10 @@ async fn read_request_head(stream: &mut TcpStream) -> Option<HttpRequest> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let host = headers.iter().find(|(n, _)| n == "host").map(|(_, v)| v.clone());
+    let host = headers
+        .iter()
+        .find(|(n, _)| n == "host")
+        .map(|(_, v)| v.clone());
     Some(HttpRequest {
         method,
         path,

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
 
 use super::{DnsAnswer, DnsError};
 use crate::config::ResolverKind;
@@ -77,7 +77,12 @@ impl Resolver {
             SystemDns::Servers(addrs) => return Resolver::servers(addrs, timeout),
             SystemDns::FromOs => read_resolv_conf(),
             SystemDns::ResolvConf(text) => hickory_resolver::system_conf::parse_resolv_conf(text)
-                .map_err(|e| format!("cannot parse resolv.conf: {}", sanitize(&e.to_string(), TEXT_CHARS))),
+                .map_err(|e| {
+                    format!(
+                        "cannot parse resolv.conf: {}",
+                        sanitize(&e.to_string(), TEXT_CHARS)
+                    )
+                }),
         };
         match parsed {
             Ok((config, _)) if config.name_servers().is_empty() => {
@@ -125,7 +130,8 @@ impl Resolver {
         opts.attempts = 0;
         // The answer as the server gives it, CNAMEs included.
         opts.preserve_intermediates = true;
-        let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+        let mut builder =
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         *builder.options_mut() = opts;
         match builder.build() {
             Ok(resolver) => Resolver {
@@ -137,15 +143,23 @@ impl Resolver {
 }
 
 fn read_resolv_conf() -> Result<(ResolverConfig, ResolverOpts), String> {
-    hickory_resolver::system_conf::read_system_conf()
-        .map_err(|e| format!("cannot read /etc/resolv.conf: {}", sanitize(&e.to_string(), TEXT_CHARS)))
+    hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+        format!(
+            "cannot read /etc/resolv.conf: {}",
+            sanitize(&e.to_string(), TEXT_CHARS)
+        )
+    })
 }
 
 /// Asks `resolver` for the A and AAAA records of `fqdn` (concurrently), within `timeout`.
 ///
 /// One family answering is enough for an answer: a server that drops AAAA queries must not
 /// hide the A record that decides where users go.
-pub async fn lookup(resolver: &Resolver, fqdn: &str, timeout: Duration) -> Result<DnsAnswer, DnsError> {
+pub async fn lookup(
+    resolver: &Resolver,
+    fqdn: &str,
+    timeout: Duration,
+) -> Result<DnsAnswer, DnsError> {
     let resolver = match &*resolver.inner {
         Inner::Ready(r) => r,
         Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
@@ -189,8 +203,15 @@ pub async fn lookup(resolver: &Resolver, fqdn: &str, timeout: Duration) -> Resul
 
 /// The addresses of one family and the smallest TTL of the answer (CNAMEs included: the
 /// chain may be cached no longer than its shortest link). No address is `NoRecords`.
-async fn family(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Result<(Vec<IpAddr>, u32), DnsError> {
-    let lookup = resolver.lookup(name, rtype).await.map_err(|e| classify(&e))?;
+async fn family(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+) -> Result<(Vec<IpAddr>, u32), DnsError> {
+    let lookup = resolver
+        .lookup(name, rtype)
+        .await
+        .map_err(|e| classify(&e))?;
     let mut addresses = Vec::new();
     let mut ttl = u32::MAX;
     for record in lookup.answers() {
@@ -212,14 +233,18 @@ async fn family(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Resu
 fn classify(e: &NetError) -> DnsError {
     match e {
         NetError::Timeout => DnsError::Timeout,
-        NetError::Dns(HickoryDnsError::NoRecordsFound(NoRecords { response_code, .. })) => match *response_code {
-            ResponseCode::NXDomain => DnsError::NxDomain,
-            ResponseCode::NoError => DnsError::NoRecords,
-            ResponseCode::Refused => DnsError::Refused,
-            code => DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS)),
-        },
+        NetError::Dns(HickoryDnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
+            match *response_code {
+                ResponseCode::NXDomain => DnsError::NxDomain,
+                ResponseCode::NoError => DnsError::NoRecords,
+                ResponseCode::Refused => DnsError::Refused,
+                code => DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS)),
+            }
+        }
         NetError::Dns(HickoryDnsError::ResponseCode(ResponseCode::Refused)) => DnsError::Refused,
-        NetError::Dns(HickoryDnsError::ResponseCode(code)) => DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS)),
+        NetError::Dns(HickoryDnsError::ResponseCode(code)) => {
+            DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS))
+        }
         NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             // ICMP port unreachable: no DNS server there at all (not a REFUSED answer).
             DnsError::Other("connection refused: no DNS server listening".into())
@@ -235,11 +260,24 @@ mod tests {
 
     #[tokio::test]
     async fn unreadable_system_config_is_an_error_value() {
-        let r = Resolver::system(&SystemDns::ResolvConf("# nothing here\n".into()), Duration::from_millis(200));
-        let e = lookup(&r, "a.example.org", Duration::from_millis(200)).await.unwrap_err();
-        assert!(matches!(e, DnsError::Other(ref m) if m.contains("no nameserver")), "{e:?}");
+        let r = Resolver::system(
+            &SystemDns::ResolvConf("# nothing here\n".into()),
+            Duration::from_millis(200),
+        );
+        let e = lookup(&r, "a.example.org", Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, DnsError::Other(ref m) if m.contains("no nameserver")),
+            "{e:?}"
+        );
         let r = Resolver::unavailable("cannot read /etc/resolv.conf: \x1b[2Jgone");
-        let e = lookup(&r, "a.example.org", Duration::from_millis(200)).await.unwrap_err();
-        assert_eq!(e, DnsError::Other("cannot read /etc/resolv.conf: \\x1b[2Jgone".into()));
+        let e = lookup(&r, "a.example.org", Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DnsError::Other("cannot read /etc/resolv.conf: \\x1b[2Jgone".into())
+        );
     }
 }

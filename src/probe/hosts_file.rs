@@ -234,7 +234,8 @@ fe80::1%eth0 linklocal.example.org
     #[test]
     fn parses_comments_blank_lines_ipv6_and_aliases() {
         let f = parse(TEXT);
-        let lines: Vec<(String, usize)> = f.lines.iter().map(|l| (l.ip.to_string(), l.line)).collect();
+        let lines: Vec<(String, usize)> =
+            f.lines.iter().map(|l| (l.ip.to_string(), l.line)).collect();
         assert_eq!(
             lines,
             vec![
@@ -253,7 +254,11 @@ fe80::1%eth0 linklocal.example.org
     #[test]
     fn matches_case_insensitively_with_trailing_dot_and_short_name() {
         let f = parse(TEXT);
-        let ips = |v: Vec<HostsEntry>| v.into_iter().map(|e| (e.ip.to_string(), e.line)).collect::<Vec<_>>();
+        let ips = |v: Vec<HostsEntry>| {
+            v.into_iter()
+                .map(|e| (e.ip.to_string(), e.line))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             ips(f.entries_for("VBox.example.org.", None)),
             vec![("10.0.0.5".into(), 4), ("10.0.0.5".into(), 5)]
@@ -262,7 +267,10 @@ fe80::1%eth0 linklocal.example.org
             ips(f.entries_for("drawable.example.org", Some("drawable"))),
             vec![("2001:db8::13".into(), 7), ("192.0.2.13".into(), 9)]
         );
-        assert_eq!(ips(f.entries_for("nothere.example.org", Some("nothere"))), vec![]);
+        assert_eq!(
+            ips(f.entries_for("nothere.example.org", Some("nothere"))),
+            vec![]
+        );
         // A short-name-only entry shows in the probe but is not what the OS uses for the fqdn.
         let f = parse("10.9.9.9 vbox\n");
         assert_eq!(f.entries_for("vbox.example.org", Some("vbox")).len(), 1);
@@ -274,7 +282,10 @@ fe80::1%eth0 linklocal.example.org
         let f = parse(TEXT);
         let e = f.resolve("drawable.example.org").unwrap();
         assert_eq!((e.ip.to_string(), e.line), ("2001:db8::13".to_string(), 7));
-        assert_eq!(f.resolve("linklocal.example.org").unwrap().ip.to_string(), "fe80::1");
+        assert_eq!(
+            f.resolve("linklocal.example.org").unwrap().ip.to_string(),
+            "fe80::1"
+        );
     }
 
     #[test]
@@ -296,11 +307,17 @@ fe80::1%eth0 linklocal.example.org
         std::fs::write(&path, "10.0.0.1 a.example.org\n").unwrap();
         let cache = HostsFileCache::new();
         let f = cache.load(&path).await.unwrap();
-        assert_eq!(f.resolve("a.example.org").unwrap().ip.to_string(), "10.0.0.1");
+        assert_eq!(
+            f.resolve("a.example.org").unwrap().ip.to_string(),
+            "10.0.0.1"
+        );
         // The admin fixes the file: a different size is noticed on the next load.
         std::fs::write(&path, "192.0.2.1 a.example.org\n").unwrap();
         let f = cache.load(&path).await.unwrap();
-        assert_eq!(f.resolve("a.example.org").unwrap().ip.to_string(), "192.0.2.1");
+        assert_eq!(
+            f.resolve("a.example.org").unwrap().ip.to_string(),
+            "192.0.2.1"
+        );
     }
 
     #[tokio::test]

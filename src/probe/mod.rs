@@ -32,7 +32,10 @@ pub enum Report {
         outcome: Outcome,
     },
     /// How pings are sent on this machine (decided once at start).
-    PingMode { mode: PingMode, hint: Option<String> },
+    PingMode {
+        mode: PingMode,
+        hint: Option<String>,
+    },
     /// A host finished a whole probe round (all its probes reported).
     RoundDone { host: HostId, at: SystemTime },
 }

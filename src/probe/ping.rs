@@ -18,7 +18,8 @@ use super::{PingMode, PingOutcome, ProbeError};
 use crate::sanitize::sanitize;
 
 /// The hint shown when ICMP is not permitted.
-pub const NO_ICMP_HINT: &str = "ICMP not permitted: run as root or: sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"";
+pub const NO_ICMP_HINT: &str =
+    "ICMP not permitted: run as root or: sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"";
 
 /// Port timed in TCP mode when the host has no SSH port configured.
 pub const DEFAULT_TCP_PORT: u16 = 80;
@@ -220,7 +221,11 @@ impl Icmp {
         }
     }
 
-    async fn ping(&self, ip: IpAddr, timeout: Duration) -> Result<Result<Duration, ProbeError>, NoSocket> {
+    async fn ping(
+        &self,
+        ip: IpAddr,
+        timeout: Duration,
+    ) -> Result<Result<Duration, ProbeError>, NoSocket> {
         let client = self.client(ip).ok_or(NoSocket)?;
         let seq = PingSequence(self.next_seq.fetch_add(1, Ordering::Relaxed));
         let mut pinger = client.pinger(ip, PingIdentifier(self.ident(ip))).await;

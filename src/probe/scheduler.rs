@@ -32,7 +32,9 @@ use super::dns::{self, Resolver, SystemDns};
 use super::hosts_file::{HostsFile, HostsFileCache};
 use super::http::{self, ClientCache};
 use super::ping::Pinger;
-use super::{DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target, TargetSource, ssh};
+use super::{
+    DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target, TargetSource, ssh,
+};
 use crate::config::{Inventory, ResolverKind};
 
 /// Connections (and DNS queries) in flight at once, over all hosts.
@@ -199,7 +201,12 @@ async fn send(tx: &mpsc::Sender<Report>, host: HostId, outcome: Outcome) -> Resu
 type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// One probe round of one host.
-async fn round(inv: &Inventory, env: &ProbeEnv, host: HostId, tx: &mpsc::Sender<Report>) -> Result<(), Closed> {
+async fn round(
+    inv: &Inventory,
+    env: &ProbeEnv,
+    host: HostId,
+    tx: &mpsc::Sender<Report>,
+) -> Result<(), Closed> {
     let Some(config) = inv.hosts.get(host) else {
         return Ok(());
     };
@@ -207,7 +214,8 @@ async fn round(inv: &Inventory, env: &ProbeEnv, host: HostId, tx: &mpsc::Sender<
     // One read of the hosts file serves both the target and the hosts-file probe.
     let hosts = env.hosts_files.load(&inv.hosts_file).await;
 
-    let (target, system_answer) = find_target(config.new_ip, &config.fqdn, hosts.as_deref(), env, timeout).await;
+    let (target, system_answer) =
+        find_target(config.new_ip, &config.fqdn, hosts.as_deref(), env, timeout).await;
     send(tx, host, Outcome::Target(target.clone())).await?;
 
     let short_name = config.fqdn.split_once('.').map(|(short, _)| short);
@@ -288,7 +296,10 @@ async fn find_target(
     hosts: Result<&HostsFile, &String>,
     env: &ProbeEnv,
     timeout: Duration,
-) -> (Result<Target, ProbeError>, Option<Result<super::DnsAnswer, super::DnsError>>) {
+) -> (
+    Result<Target, ProbeError>,
+    Option<Result<super::DnsAnswer, super::DnsError>>,
+) {
     if let Some(ip) = new_ip {
         let target = Target {
             ip,

@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::{ProbeError, SshBanner, SshOutcome};
-use crate::sanitize::{sanitize_bytes, sanitize};
+use crate::sanitize::{sanitize, sanitize_bytes};
 
 /// Total bytes read before giving up on finding the `SSH-` line. RFC 4253 allows other
 /// lines before it; 8 KiB is far more than any real server sends.

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::probe::{
     DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
-    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target, TargetSource,
+    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target,
+    TargetSource,
 };
 
 const INVENTORY: &str = r#"
@@ -177,7 +178,11 @@ fn no_target_is_down() {
     let mut st = state();
     reduce(
         &mut st,
-        probe(1, 1, Outcome::Target(Err(ProbeError::NoTarget("NXDOMAIN".into())))),
+        probe(
+            1,
+            1,
+            Outcome::Target(Err(ProbeError::NoTarget("NXDOMAIN".into()))),
+        ),
     );
     assert_eq!(st.hosts[1].health, Health::Down);
     reduce(
@@ -239,13 +244,26 @@ fn verdict_table() {
 #[test]
 fn hosts_flag_table() {
     // (hosts-file entries, system resolver answer, expected flag)
-    let cases: &[(&[&str], Option<&[&str]>, HostsFlag)] = &[
+    type Case<'a> = (&'a [&'a str], Option<&'a [&'a str]>, HostsFlag);
+    let cases: &[Case] = &[
         (&[], Some(&["203.0.113.13"]), HostsFlag::Absent),
-        (&["203.0.113.13"], Some(&["203.0.113.13"]), HostsFlag::Agrees),
+        (
+            &["203.0.113.13"],
+            Some(&["203.0.113.13"]),
+            HostsFlag::Agrees,
+        ),
         (&["198.51.100.13"], Some(&["203.0.113.13"]), HostsFlag::Old),
         (&["198.51.100.13"], Some(&["198.51.100.13"]), HostsFlag::Old),
-        (&["203.0.113.13"], Some(&["198.51.100.13"]), HostsFlag::Disagrees),
-        (&["192.0.2.7"], Some(&["203.0.113.13"]), HostsFlag::Disagrees),
+        (
+            &["203.0.113.13"],
+            Some(&["198.51.100.13"]),
+            HostsFlag::Disagrees,
+        ),
+        (
+            &["192.0.2.7"],
+            Some(&["203.0.113.13"]),
+            HostsFlag::Disagrees,
+        ),
         (&["203.0.113.13"], None, HostsFlag::Disagrees),
     ];
     for (entries, answer, expected) in cases {
@@ -254,7 +272,11 @@ fn hosts_flag_table() {
         if let Some(a) = answer {
             reduce(&mut st, probe(0, 1, dns(0, Ok(a))));
         }
-        assert_eq!(hosts_flag(&st, 0), Some(*expected), "{entries:?} {answer:?}");
+        assert_eq!(
+            hosts_flag(&st, 0),
+            Some(*expected),
+            "{entries:?} {answer:?}"
+        );
     }
     let mut st = state();
     assert_eq!(hosts_flag(&st, 0), None, "nothing read yet");
@@ -286,9 +308,18 @@ fn reduce_reports_change_only_when_something_changed() {
     let mut st = state();
     assert!(reduce(&mut st, probe(0, 1, ssh(true))));
     assert!(!reduce(&mut st, probe(0, 1, ssh(true))), "identical report");
-    assert!(reduce(&mut st, probe(0, 2, ssh(true))), "newer observation time");
-    assert!(!reduce(&mut st, probe(9, 2, ssh(true))), "unknown host ignored");
-    assert!(!reduce(&mut st, probe(0, 2, dns(7, Ok(&["203.0.113.13"])))), "unknown resolver");
+    assert!(
+        reduce(&mut st, probe(0, 2, ssh(true))),
+        "newer observation time"
+    );
+    assert!(
+        !reduce(&mut st, probe(9, 2, ssh(true))),
+        "unknown host ignored"
+    );
+    assert!(
+        !reduce(&mut st, probe(0, 2, dns(7, Ok(&["203.0.113.13"])))),
+        "unknown resolver"
+    );
     assert!(reduce(
         &mut st,
         Report::PingMode {
@@ -324,4 +355,20 @@ fn health_counts_cover_every_host() {
         reduce(&mut st, probe(0, 1, o));
     }
     assert_eq!(st.health_counts(), [0, 0, 1, 1]);
+}
+
+#[test]
+fn ping_window_restarts_when_the_target_moves() {
+    let mut st = state();
+    for i in 0..5 {
+        reduce(&mut st, probe(0, i, ping(false)));
+    }
+    let moved = Outcome::Ping(PingOutcome {
+        ip: ip("203.0.113.14"),
+        mode: PingMode::IcmpRaw,
+        result: Ok(Duration::from_millis(2)),
+    });
+    reduce(&mut st, probe(0, 6, moved));
+    assert_eq!(st.hosts[0].ping_window.len(), 1);
+    assert_eq!(ping_stats(&st.hosts[0]).unwrap().1, 0.0);
 }

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::config::{HostConfig, ResolverKind};
-use crate::probe::{HostsEntry, PingOutcome, TargetSource};
+use crate::probe::{DnsError, HostsEntry, PingOutcome, TargetSource};
 use crate::store::{self, AddressClass, Health, HostState, HostsFlag, Seen};
 
 use super::View;
@@ -21,8 +21,9 @@ use super::text::{age, bytes, clean, clock, elapsed, rtt, wrap};
 /// Width of the label column ("Health", "Target", ...).
 const LABEL: usize = 8;
 
-/// Draws the detail pane of the selected host; returns how far it can scroll.
-pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> usize {
+/// Draws the detail pane of the selected host; returns the lines shown and how far it can
+/// scroll.
+pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> (usize, usize) {
     let theme = view.theme;
     let state = view.state;
     let index = view.ui.selected;
@@ -33,7 +34,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
             .border_style(theme.border(focused))
             .title(Line::styled(" Detail ", theme.title()))
             .render(area, buf);
-        return 0;
+        return (0, 0);
     };
 
     let width = usize::from(area.width);
@@ -43,9 +44,16 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
     let scroll = view.ui.detail_scroll.min(max_scroll);
 
     let title = Line::from(vec![
-        Span::styled(format!(" {} ", host.health.symbol()), theme.health(host.health)),
         Span::styled(
-            format!("{} · {} ", clean(&config.name, 64), clean(&config.fqdn, 253)),
+            format!(" {} ", host.health.symbol()),
+            theme.health(host.health),
+        ),
+        Span::styled(
+            format!(
+                "{} · {} ",
+                clean(&config.name, 64),
+                clean(&config.fqdn, 253)
+            ),
             theme.title(),
         ),
     ]);
@@ -55,7 +63,11 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         .title(title);
     if max_scroll > 0 {
         let last = (scroll + height).min(lines.len());
-        let hint = if focused { "↑↓ scroll" } else { "Tab: scroll" };
+        let hint = if focused {
+            "↑↓ scroll"
+        } else {
+            "Tab: scroll"
+        };
         block = block.title_top(
             Line::styled(
                 format!(" {}–{last} of {} · {hint} ", scroll + 1, lines.len()),
@@ -70,7 +82,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         let y = inner.y + u16::try_from(row).unwrap_or(u16::MAX);
         buf.set_line(inner.x, y, line, inner.width);
     }
-    max_scroll
+    (height, max_scroll)
 }
 
 /// The pane's content, wrapped to `width`.
@@ -83,7 +95,12 @@ fn lines(
 ) -> Vec<Line<'static>> {
     let theme = view.theme;
     let mut entries: Vec<(&'static str, Vec<Span<'static>>)> = Vec::new();
-    let ago = |at| Span::styled(format!(" · {} ago", age(elapsed(view.now, at))), theme.muted());
+    let ago = |at| {
+        Span::styled(
+            format!(" · {} ago", age(elapsed(view.now, at))),
+            theme.muted(),
+        )
+    };
     let waiting = |what: &str| vec![Span::styled(format!("… {what}"), theme.muted())];
     let inventory = &view.state.inventory;
 
@@ -119,37 +136,45 @@ fn lines(
             let mut spans = vec![
                 Span::styled(t.ip.to_string(), address_style(view, class)),
                 Span::raw(match t.source {
-                    TargetSource::NewIp => " from new_ip in the inventory".to_string(),
+                    TargetSource::NewIp => " from new_ip".to_string(),
                     TargetSource::HostsFile => format!(
-                        " from {} (this machine uses it before DNS)",
+                        " from {}, ahead of DNS",
                         clean(&inventory.hosts_file.to_string_lossy(), 200)
                     ),
                     TargetSource::SystemDns => " from the system resolver".to_string(),
                 }),
             ];
-            if class == AddressClass::Old {
-                spans.push(Span::styled(
-                    " ⚠ the OLD address: probes go to the old datacenter",
-                    theme.old(),
-                ));
+            match class {
+                AddressClass::Old => {
+                    spans.push(Span::styled(" ⚠ the OLD address", theme.old()));
+                    if let Some(new_ip) = config.new_ip {
+                        spans.push(Span::raw(format!(" (new: {new_ip})")));
+                    }
+                }
+                AddressClass::New => {
+                    if let Some(old_ip) = config.old_ip {
+                        spans.push(Span::styled(format!(" (old: {old_ip})"), theme.muted()));
+                    }
+                }
+                AddressClass::Other => {
+                    let show = |ip: Option<IpAddr>| {
+                        ip.map_or_else(|| "-".to_string(), |ip| ip.to_string())
+                    };
+                    spans.push(Span::styled(
+                        format!(
+                            " ≠ neither old ({}) nor new ({})",
+                            show(config.old_ip),
+                            show(config.new_ip)
+                        ),
+                        theme.verdict(crate::store::Verdict::Other),
+                    ));
+                }
             }
             spans.push(ago(*at));
             spans
         }
     };
     entries.push(("Target", spans));
-    if config.old_ip.is_some() || config.new_ip.is_some() {
-        let show = |ip: Option<IpAddr>, none: &str| ip.map_or_else(|| none.to_string(), |ip| ip.to_string());
-        entries.push((
-            "Moving",
-            vec![
-                Span::raw("old "),
-                Span::styled(show(config.old_ip, "(not given)"), theme.muted()),
-                Span::raw(" → new "),
-                Span::raw(show(config.new_ip, "(whatever DNS says)")),
-            ],
-        ));
-    }
 
     // Ping.
     let spans = match (&h.ping, config.ping) {
@@ -159,24 +184,30 @@ fn lines(
             let PingOutcome { ip, mode, result } = value;
             let mut spans = match result {
                 Ok(d) => vec![Span::styled(format!("✔ {}", rtt(*d)), theme.ok())],
-                Err(e) => vec![Span::styled(format!("✖ {}", clean(&e.to_string(), 200)), theme.failed())],
+                Err(e) => vec![Span::styled(
+                    format!("✖ {}", clean(&e.to_string(), 200)),
+                    theme.failed(),
+                )],
             };
             if let Some((_, loss)) = store::ping_stats(h) {
-                let style = if loss == 0.0 { theme.muted() } else { theme.warn() };
+                let style = if loss == 0.0 {
+                    theme.muted()
+                } else {
+                    theme.warn()
+                };
                 spans.push(Span::styled(
-                    format!(" · {:.0}% loss over {}", loss * 100.0, h.ping_window.len()),
+                    format!(" · {:.0}% loss ", loss * 100.0),
                     style,
                 ));
+                spans.extend(history(view, h));
             }
-            spans.push(Span::raw(format!(" · {mode} to {ip}")));
+            spans.push(Span::raw(format!(" · {}", mode.method())));
+            spans.extend(other_ip(view, h, *ip, "to"));
             spans.push(ago(*at));
             spans
         }
     };
     entries.push(("Ping", spans));
-    if config.ping && !h.ping_window.is_empty() {
-        entries.push(("", history(view, h)));
-    }
 
     // SSH.
     let spans = match (&h.ssh, config.ssh) {
@@ -189,9 +220,13 @@ fn lines(
                     Span::raw(clean(&b.banner, 255)),
                     Span::styled(format!(" · {}", rtt(b.latency)), theme.muted()),
                 ],
-                Err(e) => vec![Span::styled(format!("✖ {}", clean(&e.to_string(), 200)), theme.failed())],
+                Err(e) => vec![Span::styled(
+                    format!("✖ {}", clean(&e.to_string(), 200)),
+                    theme.failed(),
+                )],
             };
-            spans.push(Span::raw(format!(" · {}", socket(value.ip, value.port))));
+            spans.push(Span::raw(format!(" · port {}", value.port)));
+            spans.extend(other_ip(view, h, value.ip, "at"));
             spans.push(ago(*at));
             spans
         }
@@ -215,7 +250,10 @@ fn lines(
                     if let Some(location) = &r.location {
                         spans.push(Span::raw(format!(" → {}", clean(location, 300))));
                     }
-                    spans.push(Span::styled(format!(" · {}", rtt(r.latency)), theme.muted()));
+                    spans.push(Span::styled(
+                        format!(" · {}", rtt(r.latency)),
+                        theme.muted(),
+                    ));
                     let capped = if r.truncated { " (capped)" } else { "" };
                     spans.push(Span::styled(
                         format!(" · {} body{capped}", bytes(r.body_bytes)),
@@ -223,9 +261,13 @@ fn lines(
                     ));
                     spans
                 }
-                Err(e) => vec![Span::styled(format!("✖ {}", clean(&e.to_string(), 200)), theme.failed())],
+                Err(e) => vec![Span::styled(
+                    format!("✖ {}", clean(&e.to_string(), 200)),
+                    theme.failed(),
+                )],
             };
-            spans.push(Span::raw(format!(" · {} via {}", clean(&value.url, 300), value.ip)));
+            spans.push(Span::raw(format!(" · {}", clean(&value.url, 300))));
+            spans.extend(other_ip(view, h, value.ip, "via"));
             spans.push(ago(*at));
             spans
         }
@@ -241,14 +283,20 @@ fn lines(
         .unwrap_or(0);
     for (i, resolver) in inventory.resolvers.iter().enumerate() {
         let slot = h.dns.get(i).and_then(Option::as_ref);
-        let mut spans = vec![Span::raw(format!("{:<name_width$}  ", clean(&resolver.name, 32)))];
+        let mut spans = vec![Span::raw(format!(
+            "{:<name_width$}  ",
+            clean(&resolver.name, 32)
+        ))];
         match slot {
             None => spans.push(Span::styled("… waiting", theme.muted())),
             Some(Seen { value, at }) => {
                 let v = store::verdict(inventory, config, value);
-                spans.push(Span::styled(format!("{:<10}", format!("{} {}", v.symbol(), v.word())), theme.verdict(v)));
+                let verdict = format!("{} {}", v.symbol(), v.word());
+                let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)));
+                spans.push(Span::styled(verdict, theme.verdict(v)));
                 match value {
                     Ok(a) => {
+                        spans.push(Span::raw(pad));
                         for (n, ip) in a.addresses.iter().enumerate() {
                             if n > 0 {
                                 spans.push(Span::raw(", "));
@@ -258,7 +306,11 @@ fn lines(
                         }
                         spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
                     }
-                    Err(e) => spans.push(Span::raw(clean(&e.to_string(), 200))),
+                    Err(e @ (DnsError::Other(_) | DnsError::NoRecords)) => {
+                        spans.push(Span::raw(pad));
+                        spans.push(Span::raw(clean(&e.to_string(), 200)));
+                    }
+                    Err(_) => {}
                 }
                 spans.push(ago(*at));
             }
@@ -283,14 +335,20 @@ fn lines(
                 theme.warn(),
             )],
         )),
-        Some(Seen { value: Ok(found), .. }) if found.is_empty() => entries.push((
+        Some(Seen {
+            value: Ok(found), ..
+        }) if found.is_empty() => entries.push((
             "Hosts",
             vec![Span::styled(
-                format!("- no entry for {fqdn} in {path}: this machine asks DNS, like everyone else"),
+                format!(
+                    "- no entry for {fqdn} in {path}: this machine asks DNS, like everyone else"
+                ),
                 theme.muted(),
             )],
         )),
-        Some(Seen { value: Ok(found), .. }) => {
+        Some(Seen {
+            value: Ok(found), ..
+        }) => {
             let flag = store::hosts_flag(view.state, index);
             let dns = store::dns_addresses(view.state, index);
             for (n, entry) in found.iter().enumerate() {
@@ -323,7 +381,8 @@ fn hosts_sentence(
     let at = format!("{path} line {} points {fqdn} at ", entry.line);
     if class == AddressClass::Old {
         return vec![
-            Span::styled("⚠ OLD IP ", theme.hosts_flag(HostsFlag::Old)),
+            Span::styled("⚠", theme.hosts_flag(HostsFlag::Old)),
+            Span::raw(" "),
             Span::raw(at),
             Span::styled(format!("OLD {}", entry.ip), theme.old()),
             Span::raw(": this machine will not reach the new host"),
@@ -338,7 +397,7 @@ fn hosts_sentence(
         ];
     }
     let mut spans = vec![
-        Span::styled("≠ differs ", theme.warn()),
+        Span::styled("≠ ", theme.warn()),
         Span::raw(at),
         Span::styled(entry.ip.to_string(), address_style(view, class)),
     ];
@@ -354,27 +413,35 @@ fn hosts_sentence(
     spans
 }
 
-/// The ping window as a strip, oldest first: bar height is the round trip, `✖` a loss.
+/// The ping window as a strip, oldest first: bar height is the round trip between the
+/// window's fastest and slowest, `✖` a loss.
 fn history(view: &View<'_>, h: &HostState) -> Vec<Span<'static>> {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let theme = view.theme;
-    let max = h.ping_window.iter().flatten().max().copied().unwrap_or_default();
-    let mut spans = vec![Span::styled(format!("last {} ", h.ping_window.len()), theme.muted())];
+    let replies = || h.ping_window.iter().flatten();
+    let min = replies().min().copied().unwrap_or_default();
+    let max = replies().max().copied().unwrap_or_default();
+    let spread = (max - min).as_secs_f64();
+    let mut spans = Vec::new();
     for sample in &h.ping_window {
         match sample {
             Some(d) => {
-                let level = if max.is_zero() {
+                let level = if spread <= 0.0 {
                     0
                 } else {
-                    let ratio = d.as_secs_f64() / max.as_secs_f64();
-                    ((ratio * 7.0).round() as usize).min(7)
+                    (((*d - min).as_secs_f64() / spread * 7.0).round() as usize).min(7)
                 };
                 push_char(&mut spans, BARS[level], theme.ok());
             }
             None => push_char(&mut spans, '✖', theme.failed()),
         }
     }
-    spans.push(Span::styled(format!(" (max {})", rtt(max)), theme.muted()));
+    if !max.is_zero() {
+        spans.push(Span::styled(
+            format!(" {}–{}", rtt(min), rtt(max)),
+            theme.muted(),
+        ));
+    }
     spans
 }
 
@@ -388,9 +455,13 @@ fn push_char(spans: &mut Vec<Span<'static>>, c: char, style: Style) {
     spans.push(Span::styled(c.to_string(), style));
 }
 
-fn socket(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(_) => format!("{ip}:{port}"),
-        IpAddr::V6(_) => format!("[{ip}]:{port}"),
+/// The IP a result came from, when it is not the current target (a result from before the
+/// target moved): the target line says which IP the probes hit, so it is said once.
+fn other_ip(view: &View<'_>, h: &HostState, ip: IpAddr, word: &str) -> Option<Span<'static>> {
+    match &h.target {
+        Some(Seen {
+            value: Ok(target), ..
+        }) if target.ip == ip => None,
+        _ => Some(Span::styled(format!(" {word} {ip}"), view.theme.warn())),
     }
 }

@@ -102,6 +102,29 @@ impl Col {
         }
     }
 
+    /// The widest value of columns with a fixed vocabulary, so that the layout does not
+    /// jump when a host changes state ("● up" → "◐ degraded"). Zero for free text.
+    fn natural_width(self) -> usize {
+        match self {
+            Col::Health | Col::Dns => 10, // "◐ degraded", "✖ nxdomain"
+            Col::Rtt | Col::Ssh | Col::Http | Col::HttpTime => 7, // "timeout", "refused"
+            Col::Loss | Col::Via => 4,    // "100%", "icmp"
+            Col::DnsCount => 7,           // "3/3 new"
+            Col::Hosts => 8,              // "⚠ OLD IP"
+            Col::Since => 6,              // "59m59s"
+            Col::Name | Col::Target | Col::Banner | Col::DnsAddr => 0,
+        }
+    }
+
+    /// Longest a column of free text may grow before its cells are cut with `…`.
+    fn max_width(self) -> usize {
+        match self {
+            Col::Name => 16,
+            Col::Banner => 20,
+            _ => usize::MAX,
+        }
+    }
+
     fn right_aligned(self) -> bool {
         matches!(self, Col::Rtt | Col::Loss | Col::HttpTime | Col::Since)
     }
@@ -174,12 +197,11 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         .iter()
         .map(|&col| {
             let cells: Vec<Line<'static>> = visible.iter().map(|r| r.cell(col, view)).collect();
-            let w = cells
-                .iter()
-                .map(Line::width)
-                .chain([super::text::width(col.header())])
-                .max()
-                .unwrap_or(0);
+            let content = cells.iter().map(Line::width).max().unwrap_or(0);
+            let w = content
+                .min(col.max_width())
+                .max(col.natural_width())
+                .max(super::text::width(col.header()));
             (col, w, cells)
         })
         .collect();
@@ -206,7 +228,15 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
     let mut x = inner.x;
     for (col, w, _) in &columns {
         let header = Line::styled(col.header(), theme.header());
-        draw_cell(buf, x, inner.y, *w, header, col.right_aligned(), inner.right());
+        draw_cell(
+            buf,
+            x,
+            inner.y,
+            *w,
+            header,
+            col.right_aligned(),
+            inner.right(),
+        );
         x = x.saturating_add(cell_u16(*w + gap));
     }
     // Rows.
@@ -222,9 +252,26 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         let mut x = inner.x;
         for (col, w, cells) in &columns {
             if let Some(cell) = cells.get(row) {
-                draw_cell(buf, x, y, *w, cell.clone(), col.right_aligned(), inner.right());
+                draw_cell(
+                    buf,
+                    x,
+                    y,
+                    *w,
+                    cell.clone(),
+                    col.right_aligned(),
+                    inner.right(),
+                );
             }
             x = x.saturating_add(cell_u16(*w + gap));
+        }
+        if data.index == view.ui.selected && !theme.monochrome {
+            // Secondary text would fade into the selection's background: lift it.
+            for x in line_area.left()..line_area.right() {
+                let cell = &mut buf[(x, y)];
+                if cell.fg == theme.muted {
+                    cell.fg = theme.selected_fg;
+                }
+            }
         }
     }
     rows
@@ -234,13 +281,25 @@ fn cell_u16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
-fn draw_cell(buf: &mut Buffer, x: u16, y: u16, w: usize, line: Line<'static>, right: bool, limit: u16) {
+fn draw_cell(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    w: usize,
+    line: Line<'static>,
+    right: bool,
+    limit: u16,
+) {
     if x >= limit {
         return;
     }
     let w = w.min(usize::from(limit - x));
     let line = fit(line, w);
-    let pad = if right { w.saturating_sub(line.width()) } else { 0 };
+    let pad = if right {
+        w.saturating_sub(line.width())
+    } else {
+        0
+    };
     buf.set_line(x + cell_u16(pad), y, &line, cell_u16(w - pad));
 }
 
@@ -389,15 +448,20 @@ impl<'a> RowData<'a> {
             },
             Col::DnsCount => {
                 let total = self.verdicts.len();
+                let answered = self.verdicts.iter().flatten().count();
                 let new = self
                     .verdicts
                     .iter()
                     .filter(|v| **v == Some(Verdict::New))
                     .count();
-                if total == 0 {
-                    Line::default()
+                if answered == 0 {
+                    waiting()
                 } else {
-                    let style = if new == total { theme.ok() } else { theme.warn() };
+                    let style = if new == total {
+                        theme.ok()
+                    } else {
+                        theme.warn()
+                    };
                     Line::styled(format!("{new}/{total} new"), style)
                 }
             }
@@ -451,7 +515,10 @@ mod tests {
 
     #[test]
     fn software_from_banner() {
-        assert_eq!(ssh_software("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13"), "OpenSSH_9.6p1");
+        assert_eq!(
+            ssh_software("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13"),
+            "OpenSSH_9.6p1"
+        );
         assert_eq!(ssh_software("SSH-1.99-dropbear"), "dropbear");
         assert_eq!(ssh_software("SSH-2.0-x\u{1b}[2J"), "x\\x1b[2J");
     }

@@ -12,12 +12,12 @@ use super::View;
 use super::keys::{Action, Binding, bindings_of};
 use super::text::{clean, wrap};
 
-/// Draws the overlay centred in `area`; returns how far it can scroll.
-pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> usize {
+/// Draws the overlay centred in `area`; returns the lines shown and how far it can scroll.
+pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
     let theme = view.theme;
     let width = area.width.saturating_sub(4).min(78);
     if width < 3 || area.height < 3 {
-        return 0;
+        return (0, 0);
     }
     let inner_width = usize::from(width.saturating_sub(4));
     let content = lines(view, inner_width);
@@ -62,33 +62,50 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> usize {
         let y = inner.y + u16::try_from(row).unwrap_or(u16::MAX);
         buf.set_line(inner.x, y, line, inner.width);
     }
-    max_scroll
+    (rows, max_scroll)
 }
+
+/// How the help groups actions on its lines: opposites share one.
+pub const HELP_LINES: &[&[Action]] = &[
+    &[Action::Up, Action::Down],
+    &[Action::PageUp, Action::PageDown],
+    &[Action::Top, Action::Bottom],
+    &[Action::ToggleDetail],
+    &[Action::NextPane, Action::PrevPane],
+    &[Action::ProbeNow],
+    &[Action::ToggleHelp],
+    &[Action::Close],
+    &[Action::Quit],
+];
 
 /// Key labels of every action, then the legend.
 fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
     let theme = view.theme;
-    let keys: Vec<(Action, String)> = Action::ALL
+    let keys: Vec<(String, String)> = HELP_LINES
         .iter()
-        .map(|&action| {
-            let labels: Vec<String> = bindings_of(action).map(Binding::label).collect();
-            (action, labels.join(" "))
+        .map(|actions| {
+            let labels: Vec<String> = actions
+                .iter()
+                .map(|&a| {
+                    let keys: Vec<String> = bindings_of(a).map(Binding::label).collect();
+                    keys.join(" ")
+                })
+                .collect();
+            let what: Vec<&str> = actions.iter().map(|a| a.description()).collect();
+            (labels.join(" / "), what.join(" / "))
         })
         .collect();
     let key_width = keys
         .iter()
-        .map(|(_, k)| super::text::width(k))
+        .map(|(k, _)| super::text::width(k))
         .max()
         .unwrap_or(0)
         + 2;
     let mut out = Vec::new();
-    for (action, label) in keys {
+    for (label, what) in keys {
         let pad = key_width.saturating_sub(super::text::width(&label));
-        let prefix = vec![
-            Span::styled(label, theme.key()),
-            Span::raw(" ".repeat(pad)),
-        ];
-        out.extend(wrap(prefix, vec![Span::raw(action.description())], width, key_width));
+        let prefix = vec![Span::styled(label, theme.key()), Span::raw(" ".repeat(pad))];
+        out.extend(wrap(prefix, vec![Span::raw(what)], width, key_width));
     }
     out.push(Line::default());
 
@@ -98,18 +115,22 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
     };
     let mut health = Vec::new();
     for h in Health::ALL {
-        health.push(Span::styled(format!("{} {}", h.symbol(), h.word()), theme.health(h)));
+        health.push(Span::styled(
+            format!("{} {}", h.symbol(), h.word()),
+            theme.health(h),
+        ));
         health.push(Span::raw("  "));
     }
     legend("Health", health, &mut out);
     legend(
         "Target",
         vec![Span::raw(
-            "the IP probes hit: new_ip, or H from the hosts file, D from DNS",
+            "the IP probes hit; H: from the hosts file, D: from DNS",
         )],
         &mut out,
     );
-    let mut dns = Vec::new();
+    // Verdicts that share a symbol share an entry: "✖ nxdomain/refused/error".
+    let mut dns: Vec<(Verdict, Vec<&str>)> = Vec::new();
     for v in [
         Verdict::New,
         Verdict::Old,
@@ -119,25 +140,37 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
         Verdict::Refused,
         Verdict::Error,
     ] {
-        dns.push(Span::styled(format!("{} {}", v.symbol(), v.word()), theme.verdict(v)));
-        dns.push(Span::raw("  "));
+        match dns.iter_mut().find(|(seen, _)| seen.symbol() == v.symbol()) {
+            Some((_, words)) => words.push(v.word()),
+            None => dns.push((v, vec![v.word()])),
+        }
     }
-    dns.push(Span::raw("(the system resolver's answer)"));
-    legend("DNS", dns, &mut out);
+    let mut spans = Vec::new();
+    for (v, words) in dns {
+        spans.push(Span::styled(
+            format!("{} {}", v.symbol(), words.join("/")),
+            theme.verdict(v),
+        ));
+        spans.push(Span::raw("  "));
+    }
+    legend("DNS", spans, &mut out);
     legend(
         "Resolvers",
-        vec![Span::raw("2/3 new: how many resolvers already answer the new address")],
+        vec![Span::raw(
+            "2/3 new: resolvers already answering the new address",
+        )],
         &mut out,
     );
     legend(
         "Hosts",
         vec![
             Span::styled("⚠ OLD IP", theme.hosts_flag(HostsFlag::Old)),
-            Span::raw(" this machine's hosts file points at the old address; "),
-            Span::styled(HostsFlag::Disagrees.word(), theme.hosts_flag(HostsFlag::Disagrees)),
-            Span::raw(" from DNS; "),
-            Span::styled(HostsFlag::Agrees.word(), theme.hosts_flag(HostsFlag::Agrees)),
-            Span::raw(" with DNS; - no entry"),
+            Span::raw(": this machine's hosts file has the old address;  "),
+            Span::styled(
+                HostsFlag::Disagrees.word(),
+                theme.hosts_flag(HostsFlag::Disagrees),
+            ),
+            Span::raw(": it has another address than DNS"),
         ],
         &mut out,
     );
@@ -146,12 +179,39 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
         vec![Span::raw("… waiting for a first result   - not probed")],
         &mut out,
     );
+    legend(
+        "Detail",
+        vec![Span::raw(
+            "Tab gives it the keys; then ↑ ↓ PgUp PgDn scroll it",
+        )],
+        &mut out,
+    );
     if let Some(mode) = view.state.ping_mode {
         let mut body = vec![Span::raw(mode.to_string())];
         if let Some(hint) = &view.state.ping_hint {
-            body.push(Span::styled(format!(" — {}", clean(hint, 300)), theme.muted()));
+            body.push(Span::styled(
+                format!(" — {}", clean(hint, 300)),
+                theme.muted(),
+            ));
         }
         legend("Ping", body, &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_action_once() {
+        for action in Action::ALL {
+            let n = HELP_LINES
+                .iter()
+                .flat_map(|l| l.iter())
+                .filter(|a| **a == action)
+                .count();
+            assert_eq!(n, 1, "{action:?}");
+        }
+    }
 }

@@ -50,8 +50,12 @@ pub struct UiState {
 pub struct Drawn {
     /// Host rows the grid showed.
     pub grid_rows: usize,
+    /// Lines the detail pane showed.
+    pub detail_rows: usize,
     /// How far the detail pane could scroll.
     pub detail_max_scroll: usize,
+    /// Lines the help overlay showed.
+    pub help_rows: usize,
     /// How far the help overlay could scroll.
     pub help_max_scroll: usize,
 }
@@ -61,7 +65,9 @@ impl Default for Drawn {
         // What 80×24 shows, until the first frame says otherwise.
         Drawn {
             grid_rows: 8,
+            detail_rows: 11,
             detail_max_scroll: 0,
+            help_rows: 20,
             help_max_scroll: 0,
         }
     }
@@ -141,14 +147,14 @@ impl Action {
     /// What the action does, for the help overlay.
     pub fn description(self) -> &'static str {
         match self {
-            Action::Up => "previous host (detail: scroll up)",
-            Action::Down => "next host (detail: scroll down)",
-            Action::PageUp => "one page up",
-            Action::PageDown => "one page down",
+            Action::Up => "previous host",
+            Action::Down => "next host",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
             Action::Top => "first host",
             Action::Bottom => "last host",
             Action::ToggleDetail => "show / hide the detail pane",
-            Action::NextPane => "next pane (grid, detail)",
+            Action::NextPane => "next pane",
             Action::PrevPane => "previous pane",
             Action::ProbeNow => "probe every host now",
             Action::ToggleHelp => "show / hide this help",
@@ -302,22 +308,30 @@ pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
     ui.selected = ui.selected.min(host_count.saturating_sub(1));
 
     if ui.help_visible && is_motion(action) {
+        let page = drawn.help_rows.max(1);
         ui.help_scroll = scroll(ui.help_scroll, action, drawn.help_max_scroll, page);
         return Effect::None;
     }
     if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) {
+        let page = drawn.detail_rows.max(1);
         ui.detail_scroll = scroll(ui.detail_scroll, action, drawn.detail_max_scroll, page);
         return Effect::None;
     }
     match action {
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
             let last = host_count.saturating_sub(1);
             let selected = scroll(ui.selected, action, last, page);
             if selected != ui.selected {
                 ui.selected = selected;
                 ui.detail_scroll = 0;
             }
-            ui.grid_offset = super::grid::scroll_offset(ui.grid_offset, ui.selected, page, host_count);
+            ui.grid_offset =
+                super::grid::scroll_offset(ui.grid_offset, ui.selected, page, host_count);
         }
         Action::ToggleDetail => {
             ui.detail_visible = !ui.detail_visible;
@@ -379,7 +393,12 @@ pub fn on_tick(ui: &mut UiState, now: SystemTime) -> bool {
 fn is_motion(action: Action) -> bool {
     matches!(
         action,
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
     )
 }
 
@@ -424,7 +443,10 @@ mod tests {
     #[test]
     fn every_action_has_a_key() {
         for action in Action::ALL {
-            assert!(bindings_of(action).next().is_some(), "{action:?} has no key");
+            assert!(
+                bindings_of(action).next().is_some(),
+                "{action:?} has no key"
+            );
         }
     }
 
@@ -436,21 +458,36 @@ mod tests {
             (key(KeyCode::Char('k')), Some(Action::Up)),
             (key(KeyCode::Char('j')), Some(Action::Down)),
             (key(KeyCode::Char('g')), Some(Action::Top)),
-            (KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT), Some(Action::Bottom)),
+            (
+                KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT),
+                Some(Action::Bottom),
+            ),
             (key(KeyCode::Char('G')), Some(Action::Bottom)),
             (key(KeyCode::End), Some(Action::Bottom)),
             (key(KeyCode::PageDown), Some(Action::PageDown)),
             (key(KeyCode::Enter), Some(Action::ToggleDetail)),
             (key(KeyCode::Tab), Some(Action::NextPane)),
-            (KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT), Some(Action::PrevPane)),
+            (
+                KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+                Some(Action::PrevPane),
+            ),
             (key(KeyCode::BackTab), Some(Action::PrevPane)),
             (key(KeyCode::Char('r')), Some(Action::ProbeNow)),
-            (KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT), Some(Action::ToggleHelp)),
+            (
+                KeyEvent::new(KeyCode::Char('?'), KeyModifiers::SHIFT),
+                Some(Action::ToggleHelp),
+            ),
             (key(KeyCode::Esc), Some(Action::Close)),
             (key(KeyCode::Char('q')), Some(Action::Quit)),
-            (KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(Action::Quit)),
+            (
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                Some(Action::Quit),
+            ),
             (key(KeyCode::Char('c')), None),
-            (KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL), None),
+            (
+                KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL),
+                None,
+            ),
             (key(KeyCode::Char('x')), None),
         ];
         for (k, want) in cases {
@@ -468,7 +505,10 @@ mod tests {
         assert_eq!(action_for(key(KeyCode::Char('r')), &u), None);
         assert_eq!(action_for(key(KeyCode::Enter), &u), None);
         assert_eq!(action_for(key(KeyCode::Tab), &u), None);
-        assert_eq!(action_for(key(KeyCode::Char('?')), &u), Some(Action::ToggleHelp));
+        assert_eq!(
+            action_for(key(KeyCode::Char('?')), &u),
+            Some(Action::ToggleHelp)
+        );
         assert_eq!(action_for(key(KeyCode::Esc), &u), Some(Action::Close));
         assert_eq!(action_for(key(KeyCode::Char('q')), &u), Some(Action::Quit));
         // Motion scrolls the help, not the selection.
@@ -544,7 +584,11 @@ mod tests {
         apply(&mut u, Action::PrevPane, 8);
         assert_eq!(u.focus, Focus::Grid);
         apply(&mut u, Action::Down, 8);
-        assert_eq!((u.selected, u.detail_scroll), (1, 0), "a new host starts at the top");
+        assert_eq!(
+            (u.selected, u.detail_scroll),
+            (1, 0),
+            "a new host starts at the top"
+        );
         // Esc steps back: detail focus, then the detail pane itself.
         apply(&mut u, Action::NextPane, 8);
         apply(&mut u, Action::Close, 8);

@@ -21,8 +21,7 @@ use crate::config::Theme;
 use crate::store::State;
 
 pub use keys::{
-    Action, Binding, Drawn, Effect, Focus, KEYMAP, MESSAGE_TTL, UiState, action_for, apply,
-    on_tick,
+    Action, Binding, Drawn, Effect, Focus, KEYMAP, MESSAGE_TTL, UiState, action_for, apply, on_tick,
 };
 
 /// Everything a frame is drawn from.
@@ -38,29 +37,33 @@ pub struct View<'a> {
 /// Draws the whole screen.
 ///
 /// ```text
-/// ┌──────────────────────────────────────────────────────────────────────────────┐
-/// │ move name                          ●5 up ◐1 degraded ✖1 down ?1 unknown 14:02│ title bar
-/// │─ Hosts (8) ────────────────────────────────────────────────── 1–8 of 1000 ───│ grid: title,
-/// │Health     Host      Ping  Loss  SSH  HTTP  DNS      Resolvers  Hosts         │   header,
-/// │● up       ns-master 0.42ms  0%  ok   200   ✔ new    3/3 new    agrees        │   one row per
-/// │◐ degraded planet    0.61ms 10%  ok   refused ...                             │   visible host
-/// │─ ● vbox · vbox.example.org ──────────────────────────────── 1–11 of 14 ──────│ detail of the
-/// │Health  ● up for 1m50s (since 14:00:15): every probe answers                  │   selected host
-/// │Target  203.0.113.13 from new_ip in the inventory · 5s ago                    │   (Enter hides,
-/// │...     ping, SSH, HTTP, one DNS line per resolver, hosts-file entries        │   Tab focuses
-/// │                                                                              │   and scrolls)
-/// │ ping: ICMP (unprivileged)   probing every host now…     r probe  ? help  q quit│ status bar
-/// └──────────────────────────────────────────────────────────────────────────────┘
-///                      ┌ Help ───────────────────┐
-///                      │ keys from KEYMAP, legend │   `?`: overlay, centred
-///                      └──────────────────────────┘
+///  80 columns × 24 lines (wider terminals add columns: Target, Via, Resolves to, For, ...)
+/// ┌────────────────────────────────────────────────────────────────────────────────┐
+/// │ move name                  ●5 up ◐1 degraded ✖1 down ?1 unknown 14:02:00      │ title bar
+/// │ Hosts (8) ─────────────────────────────────────────────── 21–28 of 1000 ──────│ grid (focus:
+/// │Health     Host      Ping Loss SSH  HTTP    DNS        Resolvers Hosts          │  border colour)
+/// │● up       ns-master 21ms   0% ok   -       ✔ new      3/3 new   agrees         │  only visible
+/// │◐ degraded planet    31ms  10% ok   refused ✔ new      2/3 new   -              │  rows are built;
+/// │● up       vbox      25ms   0% ok   -       ✔ new      3/3 new   ⚠ OLD IP       │  the selection
+/// │✖ down     buildbot timeout 100% timeout -  ✔ new      3/3 new   -              │  is highlighted
+/// │ ● vbox · vbox.example.org ─────────────────────────────── 1–11 of 12 · ↑↓ ─────│ detail of the
+/// │Health  ● up for 1m44s (since 14:00:16): every probe answers                    │  selected host
+/// │Target  203.0.113.13 from new_ip (old: 198.51.100.13) · 1m45s ago               │  (Enter hides,
+/// │Ping / SSH / HTTP: latest result, error, age                                    │  Tab focuses,
+/// │DNS     one line per resolver: verdict, addresses, TTL, age                     │  ↑↓ scroll)
+/// │Hosts   ⚠ /etc/hosts line 12 points vbox.example.org at OLD 198.51.100.13: …    │
+/// │ ping: ICMP (unprivileged)   probing every host now…      r probe  ? help  q quit│ status bar
+/// └────────────────────────────────────────────────────────────────────────────────┘
+///               ┌ Help ─────────────────────────────────┐
+///               │ keys, generated from KEYMAP; a legend │  `?`: overlay, centred
+///               └───────────────────────── ? or Esc closes ┘
 /// ```
 ///
-/// Wider terminals get more grid columns (target IP, ping method, DNS answer, time in
-/// state, SSH server); taller ones a taller detail pane. Only the visible rows are built.
-/// Below 12 free lines the detail pane gives way to the grid (or takes the screen when it
-/// has the focus). Nothing here writes to the model; the one thing recorded is
-/// [`UiState::drawn`], the geometry that the Page keys and scroll limits need.
+/// Grid columns size to the visible rows and drop in a fixed order when the terminal is
+/// narrow; the detail pane gets what the grid leaves (at least 12 lines) and gives way to
+/// the grid below that, or takes the screen when it has the focus. Nothing here changes
+/// the model; the one thing recorded is [`UiState::drawn`], the geometry the Page keys and
+/// scroll limits need.
 pub fn render(frame: &mut Frame, state: &State, ui: &UiState, theme: &Theme, now: SystemTime) {
     let view = View {
         state,
@@ -82,19 +85,24 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
         status_bar::render_title(r, buf, view);
     }
     if let Some(r) = plan.grid {
-        drawn.grid_rows = grid::render(r, buf, view, view.ui.focus == keys::Focus::Grid || plan.detail.is_none());
+        drawn.grid_rows = grid::render(
+            r,
+            buf,
+            view,
+            view.ui.focus == keys::Focus::Grid || plan.detail.is_none(),
+        );
     }
-    drawn.detail_max_scroll = match plan.detail {
+    (drawn.detail_rows, drawn.detail_max_scroll) = match plan.detail {
         Some(r) => detail::render(r, buf, view, view.ui.focus == keys::Focus::Detail),
-        None => 0,
+        None => (0, 0),
     };
     if let Some(r) = plan.status {
         status_bar::render_status(r, buf, view);
     }
-    drawn.help_max_scroll = if view.ui.help_visible {
+    (drawn.help_rows, drawn.help_max_scroll) = if view.ui.help_visible {
         help::render(area, buf, view)
     } else {
-        0
+        (0, 0)
     };
     drawn
 }

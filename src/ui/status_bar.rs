@@ -27,21 +27,28 @@ pub fn render_title(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         |h, n| format!("{}{n}", h.symbol()),
     ];
     let gaps = ["  ", " ", " "];
-    let name_wants = super::text::width(&name).min(24) + 2;
-    let mut right = Vec::new();
-    for (tier, gap) in tiers.iter().zip(gaps) {
-        right = counts_spans(view, &counts, *tier, gap);
-        right.push(Span::raw("  "));
+    // The richest counts that leave the whole name room; failing that, 24 characters of it.
+    let name_width = super::text::width(&name) + 2;
+    let build = |tier: usize| {
+        let mut right = counts_spans(view, &counts, tiers[tier], gaps[tier]);
+        right.push(Span::raw(gaps[tier]));
         right.push(Span::styled(time.clone(), theme.title()));
-        right.push(Span::raw(" "));
-        if spans_width(&right) + name_wants <= width {
-            break;
+        if tier == 0 {
+            right.push(Span::raw(" "));
         }
-    }
+        right
+    };
+    let fits = |tier: usize, name: usize| spans_width(&build(tier)) + name <= width;
+    let tier = (0..tiers.len())
+        .find(|&t| fits(t, name_width))
+        .or_else(|| (0..tiers.len()).find(|&t| fits(t, name_width.min(26))))
+        .unwrap_or(tiers.len() - 1);
+    let right = build(tier);
     let right_width = spans_width(&right);
     let left = Line::from(vec![Span::raw(" "), Span::styled(name, theme.title())]);
     if right_width <= width {
-        let left = fit(left, width - right_width);
+        // At least one blank between the name and the counts.
+        let left = fit(left, (width - right_width).saturating_sub(1));
         buf.set_line(area.x, area.y, &left, area.width);
         let x = area.x + u16::try_from(width - right_width).unwrap_or(0);
         buf.set_line(x, area.y, &Line::from(right), area.width);
@@ -94,10 +101,17 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     match view.state.ping_mode {
         None => left.push(Span::styled("ping: starting…", theme.muted())),
         Some(mode) => {
-            let style = if mode == PingMode::Tcp { theme.warn() } else { Style::new() };
+            let style = if mode == PingMode::Tcp {
+                theme.warn()
+            } else {
+                Style::new()
+            };
             left.push(Span::styled(format!("ping: {mode}"), style));
             if let Some(hint) = &view.state.ping_hint {
-                left.push(Span::styled(format!(" — {}", clean(hint, 300)), theme.muted()));
+                left.push(Span::styled(
+                    format!(" — {}", clean(hint, 300)),
+                    theme.muted(),
+                ));
             }
         }
     }
@@ -107,7 +121,11 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         .as_ref()
         .map(|m| Span::styled(clean(m, 200), theme.message()));
 
-    let right = if spans_width(&full) + 30 <= width { full } else { short };
+    let right = if spans_width(&full) + 30 <= width {
+        full
+    } else {
+        short
+    };
     let right_width = spans_width(&right);
     if right_width > width {
         buf.set_line(area.x, area.y, &fit(Line::from(right), width), area.width);

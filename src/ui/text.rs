@@ -195,10 +195,13 @@ pub fn elapsed(now: SystemTime, at: SystemTime) -> Duration {
     now.duration_since(at).unwrap_or_default()
 }
 
-/// A round-trip or request time: `0.42ms`, `3.1ms`, `12ms`, `1.2s`.
+/// A round-trip or request time: `<0.01ms`, `0.42ms`, `3.1ms`, `12ms`, `1.2s`.
 pub fn rtt(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1.0 {
+    if ms < 0.01 {
+        // Loopback and the demo: faster than the clock's useful resolution.
+        "<0.01ms".to_string()
+    } else if ms < 1.0 {
         format!("{ms:.2}ms")
     } else if ms < 10.0 {
         format!("{ms:.1}ms")
@@ -252,13 +255,19 @@ mod tests {
     fn wrap_hangs_under_the_label() {
         let lines = wrap(
             vec![Span::raw("Hosts    ")],
-            vec![Span::raw("/etc/hosts line 12 points vbox at OLD 198.51.100.13")],
+            vec![Span::raw(
+                "/etc/hosts line 12 points vbox at OLD 198.51.100.13",
+            )],
             30,
             9,
         );
         assert_eq!(
             text(&lines),
-            ["Hosts    /etc/hosts line 12", "         points vbox at OLD", "         198.51.100.13"]
+            [
+                "Hosts    /etc/hosts line 12",
+                "         points vbox at OLD",
+                "         198.51.100.13"
+            ]
         );
         for l in &lines {
             assert!(l.width() <= 30);
@@ -267,7 +276,12 @@ mod tests {
 
     #[test]
     fn wrap_cuts_words_longer_than_a_line() {
-        let lines = wrap(vec![], vec![Span::raw("x ".to_string() + &"a".repeat(25))], 10, 0);
+        let lines = wrap(
+            vec![],
+            vec![Span::raw("x ".to_string() + &"a".repeat(25))],
+            10,
+            0,
+        );
         assert_eq!(text(&lines), ["x", "aaaaaaaaaa", "aaaaaaaaaa", "aaaaa"]);
         let lines = wrap(vec![Span::raw("L ")], vec![Span::raw("abc")], 1, 2);
         assert!(lines.iter().all(|l| l.width() <= 1), "{:?}", text(&lines));
@@ -280,6 +294,7 @@ mod tests {
         assert_eq!(age(Duration::from_secs(7500)), "2h05m");
         assert_eq!(age(Duration::from_secs(3 * 86400 + 4 * 3600)), "3d04h");
         assert_eq!(rtt(Duration::from_micros(420)), "0.42ms");
+        assert_eq!(rtt(Duration::from_nanos(4_100)), "<0.01ms");
         assert_eq!(rtt(Duration::from_micros(3140)), "3.1ms");
         assert_eq!(rtt(Duration::from_micros(12_400)), "12ms");
         assert_eq!(rtt(Duration::from_millis(1234)), "1.2s");
@@ -287,6 +302,9 @@ mod tests {
         assert_eq!(bytes(5120), "5.1 kB");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_260_626_400);
         assert_eq!(clock(t, FixedOffset::east_opt(0).unwrap()), "14:00:00");
-        assert_eq!(clock(t, FixedOffset::west_opt(5 * 3600).unwrap()), "09:00:00");
+        assert_eq!(
+            clock(t, FixedOffset::west_opt(5 * 3600).unwrap()),
+            "09:00:00"
+        );
     }
 }

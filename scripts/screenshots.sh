@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Writes screenshots/ from real captures of `moveday demo` running in tmux at fixed sizes.
+# usage: scripts/screenshots.sh [path/to/moveday]   (default: target/release/moveday)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release/moveday}
+[ -x "$bin" ] || cargo build --release
+sock="moveday-shots-$$"
+t() { tmux -L "$sock" -f /dev/null "$@"; }
+trap 't kill-server 2>/dev/null || true' EXIT
+out=screenshots
+
+shoot() { # name width height seconds [keys...]
+  local name=$1 w=$2 h=$3 secs=$4; shift 4
+  t new-session -d -s "$name" -x "$w" -y "$h" "$bin demo"
+  sleep "$secs"
+  for k in "$@"; do t send-keys -t "$name" "$k"; sleep 0.3; done
+  t capture-pane -p -t "$name" > "$out/$name.txt"
+  t kill-session -t "$name"
+  echo "wrote $out/$name.txt"
+}
+
+# Run side by side so the whole set takes a minute, not five.
+shoot demo-80x24-start 80 24 3 &
+shoot demo-100x30-25s 100 30 25 j j j &
+shoot demo-120x40-70s 120 40 70 &
+shoot help-100x30 100 30 4 '?' &
+wait

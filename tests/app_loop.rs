@@ -1,0 +1,173 @@
+//! The event loop on a `TestBackend`: it draws on input and on change, and not otherwise.
+//! (Behaviour, not timing: an idle dashboard must not draw frames nobody asked for.)
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::StreamExt;
+use moveday::app::{LoopInputs, LoopStats, run_loop};
+use moveday::config::{Inventory, Theme};
+use moveday::probe::{Outcome, ProbeError, Report, SshOutcome};
+use moveday::store::State;
+use moveday::ui::UiState;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream_shim::ReceiverStream;
+
+/// A tiny adapter: an mpsc receiver as a `Stream` (avoids a tokio-stream dependency).
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::UnboundedReceiver<T>);
+
+    impl<T> futures::Stream for ReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+const INVENTORY: &str = r#"
+[[resolver]]
+name = "ns"
+address = "127.0.0.1:5353"
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+new_ip = "127.0.0.13"
+"#;
+
+struct Harness {
+    keys: mpsc::UnboundedSender<io::Result<Event>>,
+    reports: mpsc::Sender<Report>,
+    probe_now: watch::Receiver<u64>,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<(LoopStats, String)>,
+}
+
+fn start() -> Harness {
+    let inv = Arc::new(Inventory::parse(Path::new("t.toml"), INVENTORY).unwrap());
+    let (keys, key_rx) = mpsc::unbounded_channel();
+    let (reports, report_rx) = mpsc::channel(16);
+    let (probe_now_tx, probe_now) = watch::channel(0);
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut state = State::new(inv);
+        let mut ui = UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
+        let stats = run_loop(
+            &mut terminal,
+            &mut state,
+            &mut ui,
+            &Theme::monochrome(),
+            LoopInputs {
+                events: ReceiverStream(key_rx).boxed(),
+                reports: report_rx,
+                probe_now: probe_now_tx,
+                shutdown: async {
+                    let _ = stop_rx.await;
+                },
+                // No clock ticks during the test: every frame is caused by input or change.
+                tick: Duration::from_secs(3600),
+            },
+        )
+        .await
+        .unwrap();
+        let screen = format!("{:?}", terminal.backend().buffer());
+        (stats, screen)
+    });
+    Harness {
+        keys,
+        reports,
+        probe_now,
+        stop: Some(stop),
+        done,
+    }
+}
+
+fn key(c: char) -> io::Result<Event> {
+    Ok(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+fn ssh_report(port: u16) -> Report {
+    Report::Probe {
+        host: 0,
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        outcome: Outcome::Ssh(SshOutcome {
+            ip: "127.0.0.13".parse().unwrap(),
+            port,
+            result: Err(ProbeError::Refused),
+        }),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_loop_draws_nothing_and_quit_key_ends_it() {
+    let h = start();
+    // An hour of (paused, auto-advancing) time with no input and no reports.
+    tokio::time::sleep(Duration::from_secs(3000)).await;
+    h.keys.send(key('q')).unwrap();
+    let (stats, _) = h.done.await.unwrap();
+    assert_eq!(
+        stats,
+        LoopStats {
+            frames: 1,
+            reports: 0
+        },
+        "only the first frame"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reports_and_keys_draw_and_identical_reports_do_not() {
+    let mut h = start();
+    let settle = Duration::from_millis(500);
+    h.reports.send(ssh_report(22)).await.unwrap();
+    tokio::time::sleep(settle).await;
+    h.reports.send(ssh_report(22)).await.unwrap(); // the same again: nothing changes
+    tokio::time::sleep(settle).await;
+    h.keys.send(key('r')).unwrap(); // probe now: the probes are told, the status bar says so
+    tokio::time::sleep(settle).await;
+    assert!(h.probe_now.has_changed().unwrap(), "r reached the probes");
+    assert_eq!(*h.probe_now.borrow_and_update(), 1);
+    h.keys.send(key('x')).unwrap(); // unbound: no frame
+    tokio::time::sleep(settle).await;
+    h.stop.take().unwrap().send(()).unwrap(); // SIGTERM and friends
+    let (stats, screen) = h.done.await.unwrap();
+    assert_eq!(stats.reports, 2);
+    assert_eq!(stats.frames, 3, "first frame, one changed report, one key");
+    assert!(screen.contains("refused"), "{screen}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
+    let h = start();
+    // 200 changed reports, one every 5 ms for a second, as a big round arrives.
+    for port in 1..=200 {
+        h.reports.send(ssh_report(port)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.keys.send(key('q')).unwrap();
+    let (stats, screen) = h.done.await.unwrap();
+    assert_eq!(stats.reports, 200);
+    let bound = 1 + 1_500 / moveday::app::REPORT_FRAME_GAP.as_millis() as u64;
+    assert!(stats.frames <= bound, "{stats:?}: at most {bound} frames");
+    assert!(
+        stats.frames >= 5,
+        "{stats:?}: the screen still follows the reports"
+    );
+    assert!(
+        screen.contains("port 200 "),
+        "the last report is on screen: {screen}"
+    );
+}
