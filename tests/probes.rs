@@ -423,6 +423,24 @@ async fn dns_black_hole_times_out_in_time() {
 }
 
 #[tokio::test]
+async fn dns_server_not_listening_is_not_a_refused_answer() {
+    // A port nobody listens on. hickory's UDP socket is unconnected, so the kernel's port
+    // unreachable is not seen and this is a timeout; never DNS's REFUSED.
+    let closed = std::net::UdpSocket::bind(any_port())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let resolver = Resolver::server(closed, ms(300));
+    let started = Instant::now();
+    let result = dns::lookup(&resolver, "www.example.test", ms(300)).await;
+    assert!(
+        matches!(&result, Err(DnsError::Other(_)) | Err(DnsError::Timeout)),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
 async fn dns_system_resolver_follows_the_given_configuration() {
     let server = dns_server().await;
     server
@@ -769,16 +787,17 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
     let (tx, mut rx) = mpsc::channel(256);
     let (probe_now, probe_now_rx) = watch::channel(0u64);
     let tasks = scheduler::spawn(lab.inventory.clone(), env, tx, probe_now_rx);
+    let hosts = lab.inventory.hosts.len();
 
-    let rounds_of_direct = |reports: &[Report]| {
+    let rounds = |reports: &[Report], host: usize| {
         reports
             .iter()
-            .filter(|r| matches!(r, Report::RoundDone { host: 0, .. }))
+            .filter(|r| matches!(r, Report::RoundDone { host: h, .. } if *h == host))
             .count()
     };
-    let mut reports = Vec::new();
+    let mut reports: Vec<Report> = Vec::new();
     let deadline = Duration::from_secs(5);
-    while rounds_of_direct(&reports) < 1 {
+    while (0..hosts).any(|h| rounds(&reports, h) < 1) {
         reports.push(
             tokio::time::timeout(deadline, rx.recv())
                 .await
@@ -786,13 +805,30 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
                 .unwrap(),
         );
     }
-    // The interval is a minute: only "probe now" can bring a second round this soon.
+    assert!(matches!(reports[0], Report::PingMode { .. }), "{:?}", reports[0]);
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| matches!(r, Report::PingMode { .. }))
+            .count(),
+        1
+    );
+
+    // Mid-move: DNS moves bydns, the admin edits the hosts file for pinned (a different
+    // length, as any real edit of this line would be).
     lab.dns
         .set_a("bydns.example.test", "127.0.0.2".parse().unwrap(), 60)
         .await
         .unwrap();
+    std::fs::write(
+        lab.inventory.hosts_file.as_path(),
+        "127.0.0.33 pinned.example.test\n",
+    )
+    .unwrap();
+    // The interval is a minute: only "probe now" can bring a second round this soon.
+    let first = reports.len();
     probe_now.send_modify(|n| *n += 1);
-    while rounds_of_direct(&reports) < 2 {
+    while (0..hosts).any(|h| rounds(&reports, h) < 2) {
         reports.push(
             tokio::time::timeout(deadline, rx.recv())
                 .await
@@ -800,6 +836,26 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
                 .unwrap(),
         );
     }
+    let second_target = |host: usize| {
+        reports[first..].iter().find_map(|r| match r {
+            Report::Probe {
+                host: h,
+                outcome: Outcome::Target(Ok(t)),
+                ..
+            } if *h == host => Some(*t),
+            _ => None,
+        })
+    };
+    let pinned = second_target(1).unwrap();
+    assert_eq!(
+        (pinned.ip.to_string(), pinned.source),
+        ("127.0.0.33".into(), TargetSource::HostsFile)
+    );
+    let bydns = second_target(2).unwrap();
+    assert_eq!(
+        (bydns.ip.to_string(), bydns.source),
+        ("127.0.0.2".into(), TargetSource::SystemDns)
+    );
 
     drop(tasks);
     // Every sender lives in an aborted task: the channel closes.

@@ -20,6 +20,9 @@ use crate::sanitize::sanitize;
 /// and a truncated read could miss the very line the operator is looking for.
 pub const MAX_HOSTS_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
+/// A file modified more recently than this is not cached (see [`Stamp::settled`]).
+const SETTLE_TIME: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One address line of a hosts file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostsLine {
@@ -157,6 +160,16 @@ struct Stamp {
 }
 
 impl Stamp {
+    /// Whether the file was last modified long enough ago that a further edit must show in
+    /// its mtime. On file systems with coarse timestamps (FAT, some NFS: whole seconds) a
+    /// same-size edit within the same tick would otherwise go unseen forever; a fresh file
+    /// is simply read again next time (git's "racily clean" rule).
+    fn settled(&self) -> bool {
+        self.modified
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age >= SETTLE_TIME)
+    }
+
     fn of(meta: &std::fs::Metadata) -> Stamp {
         #[cfg(unix)]
         use std::os::unix::fs::MetadataExt;
@@ -172,8 +185,9 @@ impl Stamp {
 /// A shared, change-checked view of the hosts files of an inventory.
 ///
 /// Every call stats the file; it is re-read when its size, mtime or inode changed (editors
-/// that save by rename change the inode; `>>` changes the size). Errors are not cached:
-/// an unreadable file is retried next time.
+/// that save by rename change the inode; `>>` changes the size), and always while it was
+/// modified only seconds ago. Errors are not cached: an unreadable file is retried next
+/// time.
 #[derive(Debug, Default)]
 pub struct HostsFileCache {
     files: Mutex<HashMap<PathBuf, (Stamp, Arc<HostsFile>)>>,
@@ -196,7 +210,7 @@ impl HostsFileCache {
         // Stat before read: if the file changes in between, the stamp is the older one and
         // the next load reads again, never the other way round.
         let file = Arc::new(read(path).await?);
-        if let Some(stamp) = stamp
+        if let Some(stamp) = stamp.filter(Stamp::settled)
             && let Ok(mut files) = self.files.lock()
         {
             files.insert(path.to_path_buf(), (stamp, file.clone()));
@@ -304,15 +318,34 @@ fe80::1%eth0 linklocal.example.org
         let out = lookup(&path, "a.example.org", None).await;
         assert!(out.result.unwrap_err().contains("cannot open"));
 
-        std::fs::write(&path, "10.0.0.1 a.example.org\n").unwrap();
+        let age = |path: &Path| {
+            let old = SystemTime::now() - std::time::Duration::from_secs(60);
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        };
         let cache = HostsFileCache::new();
+
+        // Just written: read again on every load, however coarse the file system's clock.
+        std::fs::write(&path, "10.0.0.1 a.example.org\n").unwrap();
+        let first = cache.load(&path).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &cache.load(&path).await.unwrap()));
+
+        // Settled: parsed once, then served from the cache while unchanged.
+        age(&path);
         let f = cache.load(&path).await.unwrap();
+        assert!(Arc::ptr_eq(&f, &cache.load(&path).await.unwrap()));
         assert_eq!(
             f.resolve("a.example.org").unwrap().ip.to_string(),
             "10.0.0.1"
         );
-        // The admin fixes the file: a different size is noticed on the next load.
+
+        // The admin fixes the file: the new size (and mtime) is noticed on the next load.
         std::fs::write(&path, "192.0.2.1 a.example.org\n").unwrap();
+        age(&path);
         let f = cache.load(&path).await.unwrap();
         assert_eq!(
             f.resolve("a.example.org").unwrap().ip.to_string(),

@@ -106,17 +106,17 @@ pub fn spawn(
     probe_now: watch::Receiver<u64>,
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
-    {
+    // A fresh channel has room: sent now, the mode precedes every probe report.
+    if let Err(mpsc::error::TrySendError::Full(report)) = tx.try_send(ping_mode_report(&env)) {
         let tx = tx.clone();
-        let report = ping_mode_report(&env);
         set.spawn(async move {
             let _ = tx.send(report).await;
         });
     }
-    let count = inv.hosts.len().max(1) as u32;
+    let count = inv.hosts.len().max(1) as f64;
     let spread = inv.probe.interval.min(MAX_STAGGER);
     for host in 0..inv.hosts.len() {
-        let stagger = spread * host as u32 / count;
+        let stagger = spread.mul_f64(host as f64 / count);
         set.spawn(host_loop(
             inv.clone(),
             env.clone(),
