@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod check;
+pub mod checklist;
 pub mod config;
 pub mod demo;
 pub mod probe;

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::checklist::ChecklistDoc;
 use crate::config::{HostConfig, Inventory};
 use crate::probe::{
     DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, Outcome, PingMode, PingOutcome,
@@ -38,7 +39,14 @@ pub struct State {
     pub ping_mode: Option<PingMode>,
     /// A one-line hint when ICMP is not available.
     pub ping_hint: Option<String>,
+    /// Who ticked what, as far as this process knows (local events merged with the file).
+    pub checklist: ChecklistDoc,
+    /// Warnings for the status bar, oldest first (the last few are kept).
+    pub warnings: Vec<String>,
 }
+
+/// How many warnings [`State::warnings`] keeps.
+pub const MAX_WARNINGS: usize = 20;
 
 /// Everything known about one host.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,6 +83,8 @@ impl State {
             hosts,
             ping_mode: None,
             ping_hint: None,
+            checklist: ChecklistDoc::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -101,6 +111,27 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             state.ping_mode = Some(mode);
             state.ping_hint = hint;
             changed
+        }
+        Report::ChecklistEvent(event) => {
+            let before = state.checklist.clone();
+            state.checklist.apply(&event);
+            state.checklist != before
+        }
+        Report::ChecklistSynced(doc) => {
+            let merged = state.checklist.merge(&doc);
+            let changed = merged != state.checklist;
+            state.checklist = merged;
+            changed
+        }
+        Report::Warning(text) => {
+            if state.warnings.last() == Some(&text) {
+                return false;
+            }
+            if state.warnings.len() == MAX_WARNINGS {
+                state.warnings.remove(0);
+            }
+            state.warnings.push(text);
+            true
         }
         Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, RecordType};
 use moveday::config::Inventory;
 use moveday::demo::dns_server::{BlackHole, DnsServer};
 use moveday::demo::servers::{HttpReply, HttpServer, SshBannerServer, SshGreeting};
@@ -343,6 +345,23 @@ async fn dns_answers_with_ttl_and_changes_show_on_the_next_lookup() {
     assert_eq!(a.addresses, vec!["203.0.113.13".parse::<IpAddr>().unwrap()]);
     assert_eq!(a.ttl, 300);
 
+    // Other record types go in the same way; a CNAME chain counts its shortest TTL.
+    let target = Name::from_ascii("www.example.test.").unwrap();
+    server
+        .set_records(
+            "alias.example.test",
+            RecordType::CNAME,
+            30,
+            vec![RData::CNAME(CNAME(target))],
+        )
+        .await
+        .unwrap();
+    let a = dns::lookup(&resolver, "alias.example.test", t)
+        .await
+        .unwrap();
+    assert_eq!(a.addresses, vec!["203.0.113.13".parse::<IpAddr>().unwrap()]);
+    assert_eq!(a.ttl, 30);
+
     // A and AAAA together, sorted, smallest TTL.
     let ips: Vec<IpAddr> = vec![
         "2001:db8::13".parse().unwrap(),
@@ -403,6 +422,34 @@ async fn dns_nxdomain_nodata_and_refused_are_told_apart() {
             .set_a("www.elsewhere.test", LOCALHOST, 60)
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn dns_server_answers_over_tcp_too() {
+    use hickory_resolver::TokioResolver;
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    let server = dns_server().await;
+    server
+        .set_a("tcp.example.test", "192.0.2.53".parse().unwrap(), 60)
+        .await
+        .unwrap();
+    let mut ns = NameServerConfig::tcp(server.addr().ip());
+    ns.connections[0].port = server.addr().port();
+    let resolver = TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![ns]),
+        TokioRuntimeProvider::default(),
+    )
+    .build()
+    .unwrap();
+    let lookup = resolver
+        .lookup("tcp.example.test.", RecordType::A)
+        .await
+        .unwrap();
+    assert_eq!(
+        lookup.answers()[0].data,
+        RData::A("192.0.2.53".parse().unwrap())
     );
 }
 
@@ -805,7 +852,11 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
                 .unwrap(),
         );
     }
-    assert!(matches!(reports[0], Report::PingMode { .. }), "{:?}", reports[0]);
+    assert!(
+        matches!(reports[0], Report::PingMode { .. }),
+        "{:?}",
+        reports[0]
+    );
     assert_eq!(
         reports
             .iter()

@@ -34,6 +34,62 @@ pub struct Inventory {
     /// Resolvers asked for every host's name; never empty (a `system` resolver is implied).
     pub resolvers: Vec<ResolverConfig>,
     pub hosts: Vec<HostConfig>,
+    /// The move plan, in file order.
+    pub checklist: Vec<ChecklistItem>,
+    /// The checklist's phases, in order of first appearance.
+    pub phases: Vec<String>,
+}
+
+/// One item of the move plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistItem {
+    /// Stable identifier, the key in the state file.
+    pub id: String,
+    /// Group (for example `before`, `move`, `after`).
+    pub phase: String,
+    pub text: String,
+    /// A live probe whose state the item shows.
+    pub check: Option<CheckLink>,
+}
+
+/// `check = "HOST.PROBE"`: an item linked to a live probe of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckLink {
+    /// Index into `Inventory::hosts`.
+    pub host: usize,
+    pub probe: LinkedProbe,
+}
+
+/// The probes a checklist item can be linked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkedProbe {
+    /// The host's overall health is `up`.
+    Health,
+    Ping,
+    Ssh,
+    Http,
+    /// Every resolver answers the new address.
+    Dns,
+    /// The hosts file has no entry for the host, or one that agrees with DNS.
+    HostsFile,
+}
+
+impl LinkedProbe {
+    pub const ALL: [(&'static str, LinkedProbe); 6] = [
+        ("health", LinkedProbe::Health),
+        ("ping", LinkedProbe::Ping),
+        ("ssh", LinkedProbe::Ssh),
+        ("http", LinkedProbe::Http),
+        ("dns", LinkedProbe::Dns),
+        ("hosts_file", LinkedProbe::HostsFile),
+    ];
+
+    pub fn name(self) -> &'static str {
+        LinkedProbe::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// Probe cadence.
@@ -257,6 +313,45 @@ impl Inventory {
             });
         }
 
+        let mut checklist = Vec::new();
+        let mut phases: Vec<String> = Vec::new();
+        let mut seen_ids: HashMap<String, ()> = HashMap::new();
+        for c in raw.checklist {
+            let id = c.id.get_ref().trim().to_string();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+            {
+                return Err(err(
+                    c.id.span(),
+                    format!("invalid checklist id `{}`: use letters, digits, `-`, `_` and `.`", c.id.get_ref()),
+                ));
+            }
+            if seen_ids.insert(id.clone(), ()).is_some() {
+                return Err(err(c.id.span(), format!("duplicate checklist id `{id}`")));
+            }
+            let text = c.text.get_ref().trim().to_string();
+            if text.is_empty() {
+                return Err(err(c.text.span(), format!("checklist item `{id}` has an empty text")));
+            }
+            let phase = match c.phase {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    return Err(err(p.span(), format!("checklist item `{id}` has an empty phase")));
+                }
+                Some(p) => p.get_ref().trim().to_string(),
+                None => "plan".to_string(),
+            };
+            let check = match c.check {
+                None => None,
+                Some(link) => Some(parse_link(link.get_ref(), &hosts).map_err(|why| err(link.span(), why))?),
+            };
+            if !phases.contains(&phase) {
+                phases.push(phase.clone());
+            }
+            checklist.push(ChecklistItem { id, phase, text, check });
+        }
+
         Ok(Inventory {
             path: path.to_path_buf(),
             name,
@@ -266,8 +361,59 @@ impl Inventory {
             hosts_file,
             resolvers,
             hosts,
+            checklist,
+            phases,
         })
     }
+
+    /// The index of the host called `name`.
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `"HOST.PROBE"` against the inventory's hosts, with a message that says what would work.
+fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
+    let probes = || {
+        LinkedProbe::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((host_name, probe_name)) = text.trim().rsplit_once('.') else {
+        return Err(format!(
+            "invalid check `{text}`: expected \"HOST.PROBE\" (for example \"vbox.http\"; probes: {})",
+            probes()
+        ));
+    };
+    let Some(host) = hosts.iter().position(|h| h.name.eq_ignore_ascii_case(host_name)) else {
+        return Err(format!("check `{text}` names an unknown host `{host_name}`"));
+    };
+    let Some(probe) = LinkedProbe::ALL
+        .iter()
+        .find(|(n, _)| *n == probe_name)
+        .map(|(_, p)| *p)
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown probe `{probe_name}`; probes: {}",
+            probes()
+        ));
+    };
+    let h = &hosts[host];
+    let configured = match probe {
+        LinkedProbe::Ping => h.ping,
+        LinkedProbe::Ssh => h.ssh.is_some(),
+        LinkedProbe::Http => h.http.is_some(),
+        LinkedProbe::Health | LinkedProbe::Dns | LinkedProbe::HostsFile => true,
+    };
+    if !configured {
+        return Err(format!(
+            "check `{text}`: host `{}` has no {probe_name} probe configured",
+            h.name
+        ));
+    }
+    Ok(CheckLink { host, probe })
 }
 
 /// RFC 1123 host name rules, loosely: labels of letters, digits, `-` and `_`.
@@ -308,6 +454,17 @@ struct RawInventory {
     resolver: Vec<RawResolver>,
     #[serde(default)]
     host: Vec<RawHost>,
+    #[serde(default)]
+    checklist: Vec<RawChecklistItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecklistItem {
+    id: Spanned<String>,
+    phase: Option<Spanned<String>>,
+    text: Spanned<String>,
+    check: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -7,5 +7,8 @@ pub mod inventory;
 pub mod theme;
 
 pub use error::ConfigError;
-pub use inventory::{HostConfig, Inventory, ProbeSettings, ResolverConfig, ResolverKind};
+pub use inventory::{
+    CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, ProbeSettings, ResolverConfig,
+    ResolverKind,
+};
 pub use theme::Theme;

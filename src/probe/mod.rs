@@ -38,6 +38,14 @@ pub enum Report {
     },
     /// A host finished a whole probe round (all its probes reported).
     RoundDone { host: HostId, at: SystemTime },
+    /// An operator ticked, unticked or annotated a checklist item here (applied at once,
+    /// before it is on disk).
+    ChecklistEvent(crate::checklist::ChecklistEvent),
+    /// The checklist record as merged with the state file (ours and other processes' ticks).
+    ChecklistSynced(crate::checklist::ChecklistDoc),
+    /// Something the operator must see in the status bar (a corrupt state file set aside,
+    /// a write that failed, ticks for ids no longer in the inventory).
+    Warning(String),
 }
 
 /// The result of one probe of one host.

@@ -13,9 +13,9 @@
 //!                        └─> hosts-file entries ──┘
 //! ```
 //!
-//! Rounds start every `interval` (hosts staggered a little so 500 of them do not fire in the
-//! same millisecond), or at once when the operator asks for a probe now. A global
-//! semaphore bounds the connections in flight.
+//! Rounds start every `interval` (the first at once; later ones staggered a little so 500
+//! hosts do not fire in the same millisecond), or at once when the operator asks for a
+//! probe now. A global semaphore bounds the connections in flight.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -160,11 +160,10 @@ async fn host_loop(
     mut probe_now: watch::Receiver<u64>,
     stagger: Duration,
 ) {
-    tokio::select! {
-        _ = tokio::time::sleep(stagger) => {}
-        _ = probe_now_signal(&mut probe_now) => {}
-        _ = tx.closed() => return,
-    }
+    // The first round of every host starts at once, so the first full picture takes one
+    // timeout (the connection limit keeps a big inventory from bursting); the stagger
+    // spreads the later rounds over the interval.
+    let mut extra = stagger;
     loop {
         // A press during this round starts the next one right after it; presses before
         // it are answered by it.
@@ -174,10 +173,11 @@ async fn host_loop(
             return;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(started + inv.probe.interval) => {}
+            _ = tokio::time::sleep_until(started + inv.probe.interval + extra) => {}
             _ = probe_now_signal(&mut probe_now) => {}
             _ = tx.closed() => return,
         }
+        extra = Duration::ZERO;
     }
 }
 

@@ -1,0 +1,317 @@
+//! The move plan's checklist: who ticked what and when, and how two copies of that record
+//! merge so that no tick is ever lost.
+//!
+//! The record ([`ChecklistDoc`]) keeps, per item id, the latest tick event and the latest
+//! note, each stamped with who and when. Merging two records keeps, field by field, the
+//! newer event (ties broken deterministically), so merge is commutative, associative and
+//! idempotent: two processes that tick different items, or the same item, converge on the
+//! same file whatever order they write in. Ids that are no longer in the inventory are kept.
+
+pub mod persist;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::inventory::{ChecklistItem, CheckLink, LinkedProbe};
+use crate::store::{self, Health, HostsFlag, Seen, State, Verdict};
+
+/// Version of the state file format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The persisted record of the checklist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistDoc {
+    pub version: u32,
+    /// By item id.
+    #[serde(default)]
+    pub items: BTreeMap<String, ItemRecord>,
+}
+
+/// What is known about one item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRecord {
+    /// The latest tick or untick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<TickEvent>,
+    /// The latest note (an empty text clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<NoteEvent>,
+}
+
+/// A tick (`done = true`) or an untick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickEvent {
+    pub done: bool,
+    pub who: String,
+    pub at: DateTime<Utc>,
+    /// The linked probe's state when ticked, e.g. "vbox.http: 200 from 203.0.113.13".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Ticked although the linked probe was red (the operator confirmed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteEvent {
+    pub text: String,
+    pub who: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One change made by an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecklistEvent {
+    Tick { id: String, tick: TickEvent },
+    Note { id: String, note: NoteEvent },
+}
+
+impl ChecklistEvent {
+    pub fn id(&self) -> &str {
+        match self {
+            ChecklistEvent::Tick { id, .. } | ChecklistEvent::Note { id, .. } => id,
+        }
+    }
+}
+
+/// Orders two events of the same field: the later one wins; for equal times the larger
+/// by a fixed key, so that every process picks the same winner.
+fn tick_order(a: &TickEvent, b: &TickEvent) -> Ordering {
+    a.at.cmp(&b.at)
+        .then_with(|| a.who.cmp(&b.who))
+        .then_with(|| a.done.cmp(&b.done))
+        .then_with(|| a.evidence.cmp(&b.evidence))
+        .then_with(|| a.forced.cmp(&b.forced))
+}
+
+fn note_order(a: &NoteEvent, b: &NoteEvent) -> Ordering {
+    a.at.cmp(&b.at)
+        .then_with(|| a.who.cmp(&b.who))
+        .then_with(|| a.text.cmp(&b.text))
+}
+
+fn newer<T: Clone>(a: &Option<T>, b: &Option<T>, order: fn(&T, &T) -> Ordering) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if order(x, y) == Ordering::Less { y } else { x }.clone()),
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (None, None) => None,
+    }
+}
+
+impl ChecklistDoc {
+    pub fn new() -> ChecklistDoc {
+        ChecklistDoc {
+            version: FORMAT_VERSION,
+            items: BTreeMap::new(),
+        }
+    }
+
+    /// Field by field, the newer of the two records. Commutative, associative, idempotent.
+    pub fn merge(&self, other: &ChecklistDoc) -> ChecklistDoc {
+        let mut items = self.items.clone();
+        for (id, theirs) in &other.items {
+            let merged = match items.get(id) {
+                Some(ours) => ItemRecord {
+                    tick: newer(&ours.tick, &theirs.tick, tick_order),
+                    note: newer(&ours.note, &theirs.note, note_order),
+                },
+                None => theirs.clone(),
+            };
+            items.insert(id.clone(), merged);
+        }
+        ChecklistDoc {
+            version: self.version.max(other.version),
+            items,
+        }
+    }
+
+    /// Records one event (the same as merging a record holding only it).
+    pub fn apply(&mut self, event: &ChecklistEvent) {
+        let record = self.items.entry(event.id().to_string()).or_default();
+        match event {
+            ChecklistEvent::Tick { tick, .. } => {
+                record.tick = newer(&record.tick, &Some(tick.clone()), tick_order);
+            }
+            ChecklistEvent::Note { note, .. } => {
+                record.note = newer(&record.note, &Some(note.clone()), note_order);
+            }
+        }
+    }
+
+    /// Whether the item is ticked.
+    pub fn is_done(&self, id: &str) -> bool {
+        self.items
+            .get(id)
+            .and_then(|r| r.tick.as_ref())
+            .is_some_and(|t| t.done)
+    }
+
+    /// Ids recorded here that `items` (the inventory) no longer has: kept, and reported.
+    pub fn orphans<'a>(&'a self, items: &[ChecklistItem]) -> Vec<&'a str> {
+        self.items
+            .keys()
+            .filter(|id| !items.iter().any(|i| &i.id == *id))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// An item's state as the pane shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Not ticked.
+    Open,
+    /// Not ticked, and its linked probe is green: ready to tick.
+    Ready,
+    /// Ticked by a person.
+    Done,
+    /// Ticked while its linked probe was green: the tick carries the check's evidence.
+    DoneByCheck,
+}
+
+impl ItemStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            ItemStatus::Open => "open",
+            ItemStatus::Ready => "ready",
+            ItemStatus::Done => "done",
+            ItemStatus::DoneByCheck => "done-by-check",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ItemStatus::Open => "[ ]",
+            ItemStatus::Ready => "[›]",
+            ItemStatus::Done => "[x]",
+            ItemStatus::DoneByCheck => "[✔]",
+        }
+    }
+}
+
+/// The live state of a linked probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    Green(String),
+    Red(String),
+    /// No result yet.
+    Pending,
+}
+
+impl LinkState {
+    pub fn is_green(&self) -> bool {
+        matches!(self, LinkState::Green(_))
+    }
+
+    pub fn is_red(&self) -> bool {
+        matches!(self, LinkState::Red(_))
+    }
+
+    /// What the probe says, in a few words.
+    pub fn detail(&self) -> &str {
+        match self {
+            LinkState::Green(s) | LinkState::Red(s) => s,
+            LinkState::Pending => "no result yet",
+        }
+    }
+}
+
+/// The linked probe's live state, with a few words of evidence.
+pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
+    let Some(h) = state.hosts.get(link.host) else {
+        return LinkState::Pending;
+    };
+    let Some(config) = state.inventory.hosts.get(link.host) else {
+        return LinkState::Pending;
+    };
+    let word = |ok: bool, text: String| if ok { LinkState::Green(text) } else { LinkState::Red(text) };
+    match link.probe {
+        LinkedProbe::Health => match h.health {
+            Health::Unknown => LinkState::Pending,
+            health => word(health == Health::Up, format!("health {}", health.word())),
+        },
+        LinkedProbe::Ping => match &h.ping {
+            None => LinkState::Pending,
+            Some(Seen { value, .. }) => match &value.result {
+                Ok(rtt) => LinkState::Green(format!(
+                    "ping {:.1}ms from {}",
+                    rtt.as_secs_f64() * 1000.0,
+                    value.ip
+                )),
+                Err(e) => LinkState::Red(format!("ping {} at {}", e.word(), value.ip)),
+            },
+        },
+        LinkedProbe::Ssh => match &h.ssh {
+            None => LinkState::Pending,
+            Some(Seen { value, .. }) => match &value.result {
+                Ok(b) => LinkState::Green(format!("ssh {} at {}", b.banner, value.ip)),
+                Err(e) => LinkState::Red(format!("ssh {} at {}", e.word(), value.ip)),
+            },
+        },
+        LinkedProbe::Http => match &h.http {
+            None => LinkState::Pending,
+            Some(Seen { value, .. }) => match &value.result {
+                Ok(r) => word(r.status < 400, format!("http {} from {}", r.status, value.ip)),
+                Err(e) => LinkState::Red(format!("http {} at {}", e.word(), value.ip)),
+            },
+        },
+        LinkedProbe::Dns => {
+            // Green when every resolver answers the new address.
+            let verdicts: Vec<Verdict> = h
+                .dns
+                .iter()
+                .filter_map(|slot| slot.as_ref())
+                .map(|seen| store::verdict(&state.inventory, config, &seen.value))
+                .collect();
+            if verdicts.len() < h.dns.len() {
+                LinkState::Pending
+            } else {
+                let new = verdicts.iter().filter(|v| **v == Verdict::New).count();
+                word(
+                    new == verdicts.len(),
+                    format!("dns {new}/{} resolvers new", verdicts.len()),
+                )
+            }
+        }
+        LinkedProbe::HostsFile => match store::hosts_flag(state, link.host) {
+            None => LinkState::Pending,
+            Some(flag) => word(
+                matches!(flag, HostsFlag::Absent | HostsFlag::Agrees),
+                format!("hosts file {}", flag.word()),
+            ),
+        },
+    }
+}
+
+/// An item's status: ticked (by a person, or backed by a green check), ready, or open.
+pub fn status(state: &State, doc: &ChecklistDoc, item: &ChecklistItem) -> ItemStatus {
+    match doc.items.get(&item.id).and_then(|r| r.tick.as_ref()) {
+        Some(t) if t.done && t.evidence.is_some() && !t.forced => ItemStatus::DoneByCheck,
+        Some(t) if t.done => ItemStatus::Done,
+        _ => match &item.check {
+            Some(link) if link_state(state, link).is_green() => ItemStatus::Ready,
+            _ => ItemStatus::Open,
+        },
+    }
+}
+
+/// Done and total items of one phase (or of all, with `None`).
+pub fn progress(doc: &ChecklistDoc, items: &[ChecklistItem], phase: Option<&str>) -> (usize, usize) {
+    let items: Vec<&ChecklistItem> = items
+        .iter()
+        .filter(|i| phase.is_none_or(|p| i.phase == p))
+        .collect();
+    let done = items.iter().filter(|i| doc.is_done(&i.id)).count();
+    (done, items.len())
+}
+
+#[cfg(test)]
+mod tests;

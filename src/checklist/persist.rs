@@ -1,0 +1,1 @@
+//! Persistence of the checklist record (being written).
