@@ -25,7 +25,7 @@ use crate::store::{self, State};
 use crate::ui::{self, Effect, UiState};
 
 /// The shortest time between two frames caused only by probe reports.
-pub const REPORT_FRAME_GAP: Duration = Duration::from_millis(100);
+pub const REPORT_FRAME_GAP: Duration = Duration::from_millis(250);
 
 /// Sleeps until `owed`, or forever when no frame is owed.
 async fn sleep_until_owed(owed: Option<Instant>) {

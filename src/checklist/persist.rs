@@ -1,1 +1,761 @@
-//! Persistence of the checklist record (being written).
+//! The checklist's state file: where it lives, how it is read, merged and written, and the
+//! task that keeps a running moveday in step with it.
+//!
+//! One JSON file per inventory holds a [`ChecklistDoc`]. Every change is a read-merge-write
+//! under an exclusive `flock` on a side file `<file>.lock` (each write renames a new inode
+//! over the data file, so the data file itself cannot carry the lock). The write is atomic:
+//! a unique temporary file in the same directory, `fsync`, `rename` over the file, `fsync`
+//! of the directory. A process killed at any moment leaves the old file or the new one,
+//! never a torn one, and a change counts as saved only once [`commit`] returned.
+//!
+//! A file that cannot be read or parsed is never overwritten and never deleted: it is
+//! renamed to `<file>.corrupt-<UTC timestamp>` and reported, and work goes on from an empty
+//! record. Every rename, set-aside and clean-up happens under the exclusive lock.
+//!
+//! ```text
+//! <state dir>/<stem>-<hash>.json        the record (mode 0600)
+//! <state dir>/<stem>-<hash>.json.lock   the lock side file (never removed)
+//! <state dir>/<stem>-<hash>.json.tmp-*  a write in progress (stale ones are removed)
+//! <state dir>/<stem>-<hash>.json.corrupt-20261125T174501Z   a file set aside
+//! ```
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{ChecklistDoc, ChecklistEvent, FORMAT_VERSION};
+use crate::probe::Report;
+
+/// Longest `who` kept, in characters.
+pub const MAX_WHO_CHARS: usize = 64;
+
+/// How many extra polls the sync task spends retrying unsaved changes once its event
+/// channel has closed (the app is quitting).
+const FINAL_ATTEMPTS: u32 = 3;
+
+/// A failure that leaves the state file as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("cannot create the state directory {}: {source}", .path.display())]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("cannot lock {}: {source}", .path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("state file {} is corrupt ({reason}) and cannot be moved aside to {}: {source}", .path.display(), .to.display())]
+    SetAside {
+        path: PathBuf,
+        to: PathBuf,
+        reason: String,
+        source: io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot encode the checklist record: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The record as read from (or, after [`commit`], written to) the state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub doc: ChecklistDoc,
+    /// Set when a corrupt file was moved aside: for the status bar.
+    pub warning: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Where
+
+/// The default state file of an inventory: `$XDG_STATE_HOME/moveday/` (else
+/// `~/.local/state/moveday/`), named after the inventory's canonical path, so two
+/// inventories never share a record and one inventory always finds its own, from any
+/// working directory. Pure: the directory is created (mode 0700) by the first load or
+/// commit.
+pub fn default_state_path(inventory_path: &Path) -> PathBuf {
+    let canonical = fs::canonicalize(inventory_path)
+        .or_else(|_| std::path::absolute(inventory_path))
+        .unwrap_or_else(|_| inventory_path.to_path_buf());
+    let stem: String = inventory_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let stem = if stem.is_empty() {
+        "inventory".to_string()
+    } else {
+        stem
+    };
+    let hash = fnv1a64(canonical.as_os_str().as_bytes());
+    state_dir(&canonical).join(format!("{stem}-{hash:016x}.json"))
+}
+
+/// `$XDG_STATE_HOME/moveday`, else `~/.local/state/moveday`, else (no home at all) a
+/// `.moveday` directory beside the inventory.
+fn state_dir(canonical_inventory: &Path) -> PathBuf {
+    // The XDG spec says a relative value is invalid and must be ignored.
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from)
+        && dir.is_absolute()
+    {
+        return dir.join("moveday");
+    }
+    match std::env::home_dir().filter(|h| h.is_absolute()) {
+        Some(home) => home.join(".local/state/moveday"),
+        None => canonical_inventory
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".moveday"),
+    }
+}
+
+/// 64-bit FNV-1a: fixed by its definition, so a file name computed today is found again
+/// by any later build (`DefaultHasher` promises no such thing).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes
+        .iter()
+        .fold(OFFSET, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// `<file><suffix>`, e.g. `x.json` + `.lock`.
+fn side_path(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn ensure_dir(path: &Path) -> Result<(), PersistError> {
+    let dir = parent_dir(path);
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PersistError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Who
+
+/// `$USER@hostname` (short host name), for ticks made without `--who`.
+pub fn default_who() -> String {
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|u| u.trim().to_string())
+        .find(|u| !u.is_empty())
+        .unwrap_or_else(|| "someone".to_string());
+    let host = hostname().unwrap_or_else(|| "localhost".to_string());
+    let short = host.split('.').next().unwrap_or(&host);
+    clean_who(&format!("{user}@{short}")).unwrap_or_else(|| "someone@localhost".to_string())
+}
+
+/// A name fit for the record and the terminal: trimmed, control characters made visible,
+/// at most [`MAX_WHO_CHARS`]; `None` when nothing is left.
+pub fn clean_who(name: &str) -> Option<String> {
+    let cleaned = crate::sanitize::sanitize(name.trim(), MAX_WHO_CHARS);
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty()).then(|| cleaned.to_string())
+}
+
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`, which outlives the call; on success
+    // the name is NUL-terminated within it (POSIX may truncate without a NUL, which the
+    // search below handles by taking the whole buffer).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let from_libc = (rc == 0).then(|| {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).trim().to_string()
+    });
+    from_libc
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+/// What the state file holds.
+enum OnDisk {
+    Missing,
+    Doc(ChecklistDoc),
+    /// Unreadable or unparseable, with the reason.
+    Corrupt(String),
+}
+
+fn read_state(path: &Path) -> OnDisk {
+    match fs::read(path) {
+        Ok(bytes) => match parse(&bytes) {
+            Ok(doc) => OnDisk::Doc(doc),
+            Err(reason) => OnDisk::Corrupt(reason),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => OnDisk::Missing,
+        Err(e) => OnDisk::Corrupt(format!("unreadable: {e}")),
+    }
+}
+
+/// Parses the file's bytes, checking the format version before the fields so that a file
+/// from another version says so rather than "unknown field".
+fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty file".to_string());
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("not a JSON object".to_string());
+    }
+    match value.get("version").map(|v| (v, v.as_u64())) {
+        None => return Err("no format version".to_string()),
+        Some((_, Some(v))) if v == u64::from(FORMAT_VERSION) => {}
+        Some((v, _)) => {
+            return Err(format!(
+                "format version {v}, this moveday reads version {FORMAT_VERSION}"
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Moves a corrupt file to `<file>.corrupt-<UTC timestamp>`, never replacing an earlier
+/// one. The caller holds the exclusive lock, so checking for a free name then renaming
+/// cannot race another moveday.
+fn set_aside(path: &Path, reason: &str) -> Result<PathBuf, PersistError> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut to = side_path(path, &format!(".corrupt-{stamp}"));
+    let mut n = 1;
+    while fs::symlink_metadata(&to).is_ok() {
+        n += 1;
+        to = side_path(path, &format!(".corrupt-{stamp}-{n}"));
+    }
+    let fail = |to: &Path, source| PersistError::SetAside {
+        path: path.to_path_buf(),
+        to: to.to_path_buf(),
+        reason: reason.to_string(),
+        source,
+    };
+    fs::rename(path, &to).map_err(|e| fail(&to, e))?;
+    sync_dir(parent_dir(path)).map_err(|e| fail(&to, e))?;
+    Ok(to)
+}
+
+/// Reads the file, setting it aside when corrupt. The caller holds the exclusive lock.
+fn read_or_set_aside(path: &Path) -> Result<Loaded, PersistError> {
+    match read_state(path) {
+        OnDisk::Missing => Ok(Loaded {
+            doc: ChecklistDoc::new(),
+            warning: None,
+        }),
+        OnDisk::Doc(doc) => Ok(Loaded { doc, warning: None }),
+        OnDisk::Corrupt(reason) => {
+            let to = set_aside(path, &reason)?;
+            Ok(Loaded {
+                doc: ChecklistDoc::new(),
+                warning: Some(format!(
+                    "state file {} was corrupt ({reason}); moved to {}; starting empty",
+                    path.display(),
+                    to.display()
+                )),
+            })
+        }
+    }
+}
+
+/// Reads the state file: a missing file is an empty record (and nothing is created); a
+/// corrupt one is moved aside
+/// (see [`Loaded::warning`]) and the record starts empty. `Err` only when the directory,
+/// the lock or the set-aside fails.
+pub fn load(path: &Path) -> Result<Loaded, PersistError> {
+    load_stamped(path).map(|(loaded, _)| loaded)
+}
+
+fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    // Reading a record that does not exist yet creates nothing (no directory, no lock file);
+    // a writer creating it right after is no different from one writing a moment later.
+    if let Err(e) = fs::symlink_metadata(path)
+        && e.kind() == io::ErrorKind::NotFound
+    {
+        let doc = ChecklistDoc::new();
+        return Ok((Loaded { doc, warning: None }, None));
+    }
+    ensure_dir(path)?;
+    {
+        let _lock = FileLock::shared(path)?;
+        let stamp = Stamp::of(path);
+        match read_state(path) {
+            OnDisk::Missing => {
+                let doc = ChecklistDoc::new();
+                return Ok((Loaded { doc, warning: None }, stamp));
+            }
+            OnDisk::Doc(doc) => return Ok((Loaded { doc, warning: None }, stamp)),
+            // Set aside under the exclusive lock (a shared lock cannot be upgraded in
+            // place); the file is read again there, as a writer may have replaced it.
+            OnDisk::Corrupt(_) => {}
+        }
+    }
+    let _lock = FileLock::exclusive(path)?;
+    let loaded = read_or_set_aside(path)?;
+    Ok((loaded, Stamp::of(path)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+/// Records `events` in the state file: lock, read (a corrupt file is set aside, see
+/// [`Loaded::warning`]), merge, write atomically, unlock. Returns the record now on disk.
+/// An event is saved, and may be acknowledged to the operator, only when this returns `Ok`.
+pub fn commit(path: &Path, events: &[ChecklistEvent]) -> Result<Loaded, PersistError> {
+    let mut ours = ChecklistDoc::new();
+    for event in events {
+        ours.apply(event);
+    }
+    commit_stamped(path, &ours).map(|(loaded, _)| loaded)
+}
+
+/// Merges `ours` into the state file. Also returns the file's stamp taken under the lock,
+/// so the sync task does not mistake its own write for another process's.
+fn commit_stamped(
+    path: &Path,
+    ours: &ChecklistDoc,
+) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    ensure_dir(path)?;
+    let _lock = FileLock::exclusive(path)?;
+    remove_stale_temps(path);
+    let Loaded { doc: disk, warning } = read_or_set_aside(path)?;
+    let mut merged = disk.merge(ours);
+    merged.version = FORMAT_VERSION;
+    if merged != disk {
+        write_atomic(path, &merged)?;
+    } else if !ours.items.is_empty() {
+        // Nothing new (a retry, or someone else already recorded the same): make sure what
+        // we are about to acknowledge is durable, whoever wrote it.
+        sync_existing(path).map_err(|source| PersistError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    let stamp = Stamp::of(path);
+    Ok((
+        Loaded {
+            doc: merged,
+            warning,
+        },
+        stamp,
+    ))
+}
+
+fn sync_existing(path: &Path) -> io::Result<()> {
+    match File::open(path) {
+        Ok(f) => f.sync_all()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    sync_dir(parent_dir(path))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Temporary files left by a process killed mid-write. Temporary files are only made under
+/// the exclusive lock, which the caller holds: any that exist now are stale.
+fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(".tmp-");
+    let prefix = prefix.as_bytes();
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().as_bytes().starts_with(prefix) {
+            // Best effort: a leftover costs disk space, not correctness.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Temporary file in the same directory, write, fsync, rename over, fsync the directory.
+fn write_atomic(path: &Path, doc: &ChecklistDoc) -> Result<(), PersistError> {
+    let mut bytes = serde_json::to_vec_pretty(doc)?;
+    bytes.push(b'\n');
+    let write_err = |source| PersistError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (temp_path, mut file) = create_temp(path).map_err(write_err)?;
+    let written = (|| {
+        file.write_all(&bytes)?;
+        // umask may have narrowed the mode at creation; it never widens it, but be exact.
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp_path, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp_path);
+        return Err(write_err(e));
+    }
+    sync_dir(parent_dir(path)).map_err(write_err)
+}
+
+fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
+    let pid = std::process::id();
+    loop {
+        let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        let temp = side_path(path, &format!(".tmp-{pid}-{seq}"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            // Only under the lock, after the stale ones were removed: practically never;
+            // the sequence moves on, so this ends.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && seq < u64::MAX => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Locking and change detection
+
+/// An advisory `flock` on `<file>.lock`, released when dropped (or when the process dies,
+/// however it dies).
+struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    fn open(path: &Path) -> Result<(PathBuf, File), PersistError> {
+        let lock_path = side_path(path, ".lock");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| PersistError::Lock {
+                path: lock_path.clone(),
+                source,
+            })?;
+        Ok((lock_path, file))
+    }
+
+    fn exclusive(path: &Path) -> Result<FileLock, PersistError> {
+        let (lock_path, file) = FileLock::open(path)?;
+        file.lock().map_err(|source| PersistError::Lock {
+            path: lock_path,
+            source,
+        })?;
+        Ok(FileLock { _file: file })
+    }
+
+    fn shared(path: &Path) -> Result<FileLock, PersistError> {
+        let (lock_path, file) = FileLock::open(path)?;
+        file.lock_shared().map_err(|source| PersistError::Lock {
+            path: lock_path,
+            source,
+        })?;
+        Ok(FileLock { _file: file })
+    }
+}
+
+/// What a `stat` says about the file: any write (a rename brings a new inode) changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    /// `None` when the file is missing (or cannot be stat'ed).
+    fn of(path: &Path) -> Option<Stamp> {
+        fs::metadata(path).ok().map(|m| Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The sync task
+
+/// Keeps a running moveday and its state file in step.
+///
+/// On start it loads the file and sends [`Report::ChecklistSynced`] (and a
+/// [`Report::Warning`] if the file was set aside). Each batch of `events` is committed at
+/// once, together with everything this task has seen so far (merge is idempotent, so a
+/// file that was deleted or set aside gets every known tick back), and the merged record is
+/// sent: that report is the acknowledgement. A failed commit sends a warning naming the
+/// file and keeps the events to retry at the next poll. Every `poll` the file is `stat`ed
+/// (nothing else when idle) and, when another process changed it, read and sent.
+///
+/// When `events` closes (the app quits), unsaved events are retried for a few more polls;
+/// await the handle before exiting so that every tick is on disk.
+pub fn spawn_sync(
+    path: PathBuf,
+    events: mpsc::Receiver<ChecklistEvent>,
+    reports: mpsc::Sender<Report>,
+    poll: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sync = SyncTask {
+            path,
+            reports,
+            known: ChecklistDoc::new(),
+            pending: Vec::new(),
+            seen: None,
+            failing: false,
+        };
+        sync.run(events, poll).await;
+    })
+}
+
+struct SyncTask {
+    path: PathBuf,
+    reports: mpsc::Sender<Report>,
+    /// Everything read from or written to the file so far.
+    known: ChecklistDoc,
+    /// Events not yet saved.
+    pending: Vec<ChecklistEvent>,
+    /// The file as last read or written by us.
+    seen: Option<Stamp>,
+    /// The last commit failed (so a success is worth a word).
+    failing: bool,
+}
+
+impl SyncTask {
+    async fn run(&mut self, mut events: mpsc::Receiver<ChecklistEvent>, poll: Duration) {
+        self.refresh(true).await;
+        let mut ticker = tokio::time::interval(poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => {
+                        self.pending.push(event);
+                        while let Ok(event) = events.try_recv() {
+                            self.pending.push(event);
+                        }
+                        self.flush().await;
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    if self.pending.is_empty() {
+                        self.refresh(false).await;
+                    } else {
+                        self.flush().await;
+                    }
+                }
+            }
+            if self.reports.is_closed() {
+                break;
+            }
+        }
+        // Quitting: a last chance for changes that could not be written yet.
+        for _ in 0..FINAL_ATTEMPTS {
+            if self.pending.is_empty() {
+                return;
+            }
+            ticker.tick().await;
+            self.flush().await;
+        }
+        if !self.pending.is_empty() {
+            let n = self.pending.len();
+            self.report(Report::Warning(format!(
+                "{n} checklist change(s) could not be written to {} and are lost",
+                self.path.display()
+            )))
+            .await;
+        }
+    }
+
+    async fn report(&self, report: Report) {
+        // The app may be gone; the file is what matters then.
+        let _ = self.reports.send(report).await;
+    }
+
+    /// Reads the file if it changed since we last saw it (always, the first time).
+    async fn refresh(&mut self, first: bool) {
+        if !first && Stamp::of(&self.path) == self.seen {
+            return;
+        }
+        let path = self.path.clone();
+        match tokio::task::spawn_blocking(move || load_stamped(&path)).await {
+            Ok(Ok((loaded, stamp))) => {
+                self.seen = stamp;
+                if let Some(w) = loaded.warning {
+                    self.report(Report::Warning(w)).await;
+                }
+                let merged = self.known.merge(&loaded.doc);
+                if first || merged != self.known {
+                    self.known = merged;
+                    self.report(Report::ChecklistSynced(self.known.clone()))
+                        .await;
+                }
+            }
+            Ok(Err(e)) => self.report(Report::Warning(e.to_string())).await,
+            Err(e) => {
+                self.report(Report::Warning(format!(
+                    "reading {} failed: {e}",
+                    self.path.display()
+                )))
+                .await;
+            }
+        }
+    }
+
+    /// Commits the pending events (with everything known); keeps them on failure.
+    async fn flush(&mut self) {
+        let mut ours = self.known.clone();
+        for event in &self.pending {
+            ours.apply(event);
+        }
+        let path = self.path.clone();
+        let result = tokio::task::spawn_blocking(move || commit_stamped(&path, &ours)).await;
+        let error = match result {
+            Ok(Ok((loaded, stamp))) => {
+                let saved = self.pending.len();
+                self.pending.clear();
+                self.seen = stamp;
+                self.known = loaded.doc;
+                if let Some(w) = loaded.warning {
+                    self.report(Report::Warning(w)).await;
+                }
+                if self.failing {
+                    self.failing = false;
+                    self.report(Report::Warning(format!(
+                        "checklist saved to {} again ({saved} pending change(s) written)",
+                        self.path.display()
+                    )))
+                    .await;
+                }
+                self.report(Report::ChecklistSynced(self.known.clone()))
+                    .await;
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("writing {} failed: {e}", self.path.display()),
+        };
+        self.failing = true;
+        self.report(Report::Warning(format!(
+            "checklist NOT saved ({} change(s) waiting, retrying): {error}",
+            self.pending.len()
+        )))
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_published_vectors() {
+        // From the FNV reference test suite: a changed constant would re-key every file.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn default_state_path_is_keyed_by_the_inventory() {
+        let a = default_state_path(Path::new("/srv/moves/dc-move.toml"));
+        let b = default_state_path(Path::new("/srv/other/dc-move.toml"));
+        assert_ne!(a, b);
+        assert_eq!(a, default_state_path(Path::new("/srv/moves/dc-move.toml")));
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("dc-move-") && name.ends_with(".json"),
+            "{name}"
+        );
+        assert_eq!(name.len(), "dc-move-".len() + 16 + ".json".len(), "{name}");
+        assert!(a.parent().unwrap().ends_with("moveday"), "{}", a.display());
+    }
+
+    #[test]
+    fn parse_says_why_a_file_is_rejected() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"", "empty file"),
+            (b"\x00\x01garbage", "not JSON"),
+            (b"{\"version\": 1, \"items\": {", "not JSON"),
+            (b"[1]", "not a JSON object"),
+            (b"{\"items\": {}}", "no format version"),
+            (
+                b"{\"version\": 7, \"items\": {}}",
+                "format version 7, this moveday reads version 1",
+            ),
+        ];
+        for (bytes, why) in cases {
+            let err = parse(bytes).unwrap_err();
+            assert!(
+                err.contains(why),
+                "{:?}: {err}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert_eq!(parse(b"{\"version\": 1}").unwrap(), ChecklistDoc::new());
+    }
+
+    #[test]
+    fn who_is_cleaned() {
+        assert_eq!(clean_who("  alice@box \n").as_deref(), Some("alice@box"));
+        assert_eq!(clean_who("a\x1b[2Jb").as_deref(), Some("a\\x1b[2Jb"));
+        assert_eq!(clean_who(" \t "), None);
+        assert!(clean_who(&"x".repeat(500)).unwrap().chars().count() <= MAX_WHO_CHARS + 1);
+        let who = default_who();
+        assert!(
+            who.contains('@') && !who.chars().any(char::is_control),
+            "{who}"
+        );
+    }
+}
