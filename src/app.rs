@@ -5,15 +5,18 @@
 //! The loop is generic over the ratatui backend so tests drive it on a `TestBackend`.
 
 use std::future::Future;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use crossterm::cursor::Show;
 use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use futures::{Stream, StreamExt};
-use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::{DefaultTerminal, Terminal};
 use ratatui::backend::Backend;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -179,13 +182,54 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Panic messages from other threads while the dashboard owns the terminal: printed after it
+/// is restored, since printing them on top of the dashboard would scribble over it.
+static DEFERRED_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Gives the terminal back: raw mode off, main screen, cursor shown. Never fails and never
+/// prints: the terminal may already be gone (SIGHUP), and a failed print would panic.
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, Show);
+}
+
+/// Takes the terminal: raw mode, alternate screen, and a panic hook that gives it back
+/// before a panic on the UI thread is reported.
+fn init_terminal() -> io::Result<DefaultTerminal> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            restore_terminal();
+            previous(info);
+        } else {
+            DEFERRED_PANICS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(info.to_string());
+        }
+    }));
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(io::stdout(), EnterAlternateScreen)?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
 /// Restores the terminal when dropped, whatever the way out (return, `?`, panic unwind).
-struct TerminalGuard;
+struct TerminalGuard(Option<DefaultTerminal>);
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        // The terminal may already be gone (SIGHUP); there is nobody to tell.
-        let _ = ratatui::try_restore();
+        if let Some(mut terminal) = self.0.take() {
+            // ratatui's own drop prints when it cannot show the cursor (a dead terminal);
+            // when that is the case, skip it.
+            if terminal.show_cursor().is_err() {
+                std::mem::forget(terminal);
+            }
+        }
+        restore_terminal();
+        let panics = std::mem::take(&mut *DEFERRED_PANICS.lock().unwrap_or_else(|e| e.into_inner()));
+        for panic in panics {
+            let _ = writeln!(io::stderr(), "moveday: a background task panicked: {panic}");
+        }
     }
 }
 
@@ -206,11 +250,12 @@ pub async fn run_tui(
     let mut state = State::new(inventory);
     let mut ui = UiState::new(local_offset());
 
-    // `try_init` also installs a panic hook that restores the terminal before the message.
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let _guard = TerminalGuard;
+    let mut guard = TerminalGuard(Some(init_terminal().context("cannot set up the terminal")?));
+    let Some(terminal) = guard.0.as_mut() else {
+        anyhow::bail!("the terminal went away during set-up");
+    };
     let result = run_loop(
-        &mut terminal,
+        terminal,
         &mut state,
         &mut ui,
         &theme,
@@ -224,6 +269,7 @@ pub async fn run_tui(
     )
     .await;
     drop(probes);
+    drop(guard);
     result.map(|_| ())
 }
 

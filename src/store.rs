@@ -43,6 +43,8 @@ pub struct State {
     pub checklist: ChecklistDoc,
     /// Warnings for the status bar, oldest first (the last few are kept).
     pub warnings: Vec<String>,
+    /// Ids in the checklist record that the inventory no longer has (kept, and reported).
+    pub orphans: Vec<String>,
 }
 
 /// How many warnings [`State::warnings`] keeps.
@@ -85,6 +87,7 @@ impl State {
             ping_hint: None,
             checklist: ChecklistDoc::new(),
             warnings: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -119,20 +122,30 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
         }
         Report::ChecklistSynced(doc) => {
             let merged = state.checklist.merge(&doc);
-            let changed = merged != state.checklist;
+            let mut changed = merged != state.checklist;
             state.checklist = merged;
+            let orphans: Vec<String> = state
+                .checklist
+                .orphans(&state.inventory.checklist)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            if orphans != state.orphans {
+                if !orphans.is_empty() {
+                    warn(
+                        state,
+                        format!(
+                            "the state file has ticks for ids no longer in the inventory (kept): {}",
+                            orphans.join(", ")
+                        ),
+                    );
+                }
+                state.orphans = orphans;
+                changed = true;
+            }
             changed
         }
-        Report::Warning(text) => {
-            if state.warnings.last() == Some(&text) {
-                return false;
-            }
-            if state.warnings.len() == MAX_WARNINGS {
-                state.warnings.remove(0);
-            }
-            state.warnings.push(text);
-            true
-        }
+        Report::Warning(text) => warn(state, text),
         Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;
@@ -184,6 +197,18 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             *h != before
         }
     }
+}
+
+/// Adds a warning for the status bar, unless it repeats the newest one.
+fn warn(state: &mut State, text: String) -> bool {
+    if state.warnings.last() == Some(&text) {
+        return false;
+    }
+    if state.warnings.len() == MAX_WARNINGS {
+        state.warnings.remove(0);
+    }
+    state.warnings.push(text);
+    true
 }
 
 /// A host's overall state.

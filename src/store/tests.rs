@@ -372,3 +372,42 @@ fn ping_window_restarts_when_the_target_moves() {
     assert_eq!(st.hosts[0].ping_window.len(), 1);
     assert_eq!(ping_stats(&st.hosts[0]).unwrap().1, 0.0);
 }
+
+#[test]
+fn checklist_sync_merges_and_reports_orphans_once() {
+    use crate::checklist::{ChecklistDoc, ChecklistEvent, TickEvent};
+    let mut st = state();
+    let tick = |id: &str, secs: i64| ChecklistEvent::Tick {
+        id: id.into(),
+        tick: TickEvent {
+            done: true,
+            who: "alice@laptop".into(),
+            at: chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap(),
+            evidence: None,
+            forced: false,
+        },
+    };
+    assert!(reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))));
+    assert!(!reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))), "same event again");
+    let mut theirs = ChecklistDoc::new();
+    theirs.apply(&tick("other", 2));
+    assert!(reduce(&mut st, Report::ChecklistSynced(theirs.clone())));
+    assert!(st.checklist.is_done("other") && st.checklist.is_done("gone-item"));
+    assert_eq!(st.orphans, vec!["gone-item".to_string(), "other".to_string()]);
+    assert_eq!(st.warnings.len(), 1);
+    assert!(st.warnings[0].contains("gone-item, other"), "{:?}", st.warnings);
+    assert!(!reduce(&mut st, Report::ChecklistSynced(theirs)), "nothing new");
+    assert_eq!(st.warnings.len(), 1, "reported once");
+}
+
+#[test]
+fn warnings_skip_repeats_and_stay_bounded() {
+    let mut st = state();
+    assert!(reduce(&mut st, Report::Warning("a".into())));
+    assert!(!reduce(&mut st, Report::Warning("a".into())));
+    for i in 0..50 {
+        reduce(&mut st, Report::Warning(format!("w{i}")));
+    }
+    assert_eq!(st.warnings.len(), MAX_WARNINGS);
+    assert_eq!(st.warnings.last().unwrap(), "w49");
+}
