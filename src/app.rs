@@ -110,11 +110,14 @@ where
             () = &mut shutdown => break,
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
-                    if let Some(action) = ui::action_for(key, ui) {
-                        match ui::apply(ui, action, state.hosts.len()) {
+                    if let Some(effect) = ui::on_key(ui, key, state, SystemTime::now()) {
+                        match effect {
                             Effect::Quit => break,
                             Effect::ProbeNow => {
                                 probe_now.send_modify(|n| *n = n.wrapping_add(1));
+                            }
+                            Effect::Checklist(event) => {
+                                store::reduce(state, Report::ChecklistEvent(event));
                             }
                             Effect::None => {}
                         }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::FixedOffset;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
+use moveday::checklist::{ChecklistEvent, NoteEvent, TickEvent};
 use moveday::config::{Inventory, Theme};
 use moveday::probe::{
     DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
@@ -19,7 +21,7 @@ use moveday::probe::{
     TargetSource,
 };
 use moveday::store::{self, State};
-use moveday::ui::{self, Focus, UiState};
+use moveday::ui::{self, Effect, Focus, UiState};
 
 const INVENTORY: &str = r#"
 hosts_file = "/etc/hosts"
@@ -680,7 +682,7 @@ fn thousand_hosts_scroll_to_the_selection() {
         terminal
             .draw(|frame| ui::render(frame, &state, &ui, &dark(), now()))
             .unwrap();
-        ui::apply(&mut ui, ui::Action::PageDown, state.hosts.len());
+        ui::apply(&mut ui, ui::Action::PageDown, &state, now());
     }
     terminal
         .draw(|frame| ui::render(frame, &state, &ui, &dark(), now()))
@@ -760,5 +762,428 @@ fn hostile_banner_does_not_reach_the_terminal() {
         }
         let text = terminal.backend().to_string();
         assert!(text.contains("evil\\x1b[2J"), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The checklist pane.
+
+/// The move plan, drawn from the post-mortem: sixteen items over three phases, some of them
+/// linked to live probes of the move above.
+const CHECKLIST: &str = r#"
+[[checklist]]
+id = "lower-ttl"
+phase = "before"
+text = "Lower the TTL of every moving name to 300 s, a week ahead"
+
+[[checklist]]
+id = "contact-secondaries"
+phase = "before"
+text = "Tell every secondary DNS operator the new master IP"
+
+[[checklist]]
+id = "review-acl"
+phase = "before"
+text = "Review the new network ACL dump: is port 80 open to every web host?"
+
+[[checklist]]
+id = "check-backups"
+phase = "before"
+text = "Check last night's backups, vbox included"
+
+[[checklist]]
+id = "puppet-ips"
+phase = "before"
+text = "Change the node IPs in puppet"
+
+[[checklist]]
+id = "announce"
+phase = "before"
+text = "Announce the downtime on the lists"
+
+[[checklist]]
+id = "shut-down"
+phase = "move"
+text = "Shut down all eight servers cleanly"
+
+[[checklist]]
+id = "move-racks"
+phase = "move"
+text = "Move and rack the servers at the new datacenter"
+
+[[checklist]]
+id = "ns-master-up"
+phase = "move"
+text = "Bring up ns-master first"
+check = "ns-master.health"
+
+[[checklist]]
+id = "hosts-files"
+phase = "move"
+text = "Remove pinned old addresses from the admins' /etc/hosts"
+check = "vbox.hosts_file"
+
+[[checklist]]
+id = "verify-mail"
+phase = "after"
+text = "Verify mail: web archive and SMTP"
+check = "mail.http"
+
+[[checklist]]
+id = "verify-www"
+phase = "after"
+text = "Verify www on port 80"
+check = "www.http"
+
+[[checklist]]
+id = "verify-planet"
+phase = "after"
+text = "Verify planet updates (remove the stale lock file)"
+check = "planet.http"
+
+[[checklist]]
+id = "buildbot-ports"
+phase = "after"
+text = "Get the buildbot and jabber ports opened"
+check = "buildbot.ssh"
+
+[[checklist]]
+id = "reenable-mail"
+phase = "after"
+text = "Re-enable outgoing mail slowly: Yahoo and Google throttle a backlog"
+
+[[checklist]]
+id = "verify-git"
+phase = "after"
+text = "Verify git once DNS has it"
+check = "git.http"
+"#;
+
+/// A tick at `secs` after 14:00:00 (negative: earlier).
+fn checklist_tick(
+    state: &mut State,
+    id: &str,
+    who: &str,
+    secs: i64,
+    done: bool,
+    evidence: Option<&str>,
+    forced: bool,
+) {
+    let at = chrono::DateTime::<chrono::Utc>::from(t(0)) + chrono::Duration::seconds(secs);
+    store::reduce(
+        state,
+        Report::ChecklistEvent(ChecklistEvent::Tick {
+            id: id.into(),
+            tick: TickEvent {
+                done,
+                who: who.into(),
+                at,
+                evidence: evidence.map(str::to_string),
+                forced,
+            },
+        }),
+    );
+}
+
+/// The move above with its plan: nine of sixteen items done by four people (one backed by
+/// its check, one forced while its check was red), one with a note, one unticked again.
+fn checklist_state() -> State {
+    let inventory = Inventory::parse(
+        Path::new("inventory.toml"),
+        &format!("{INVENTORY}{CHECKLIST}"),
+    )
+    .unwrap();
+    let mut state = move_state();
+    state.inventory = Arc::new(inventory);
+    let h = 3600;
+    let s = &mut state;
+    checklist_tick(
+        s,
+        "lower-ttl",
+        "ann@t61",
+        -7 * 24 * h - 4 * h,
+        true,
+        None,
+        false,
+    );
+    checklist_tick(
+        s,
+        "contact-secondaries",
+        "bob@noc",
+        -6 * h + 600,
+        true,
+        None,
+        false,
+    );
+    checklist_tick(
+        s,
+        "check-backups",
+        "carol@x200",
+        -5 * h - 1200,
+        true,
+        None,
+        false,
+    );
+    checklist_tick(s, "puppet-ips", "ann@t61", -5 * h + 120, true, None, false);
+    checklist_tick(s, "announce", "bob@noc", -4 * h - 2700, true, None, false);
+    checklist_tick(
+        s,
+        "shut-down",
+        "carol@x200",
+        -3 * h - 1800,
+        true,
+        None,
+        false,
+    );
+    checklist_tick(s, "move-racks", "dave@mbp", -h - 900, true, None, false);
+    checklist_tick(
+        s,
+        "ns-master-up",
+        "ann@t61",
+        -120,
+        true,
+        Some("ns-master.health: up"),
+        false,
+    );
+    checklist_tick(s, "verify-www", "dave@mbp", 30, true, None, false);
+    checklist_tick(s, "verify-www", "dave@mbp", 60, false, None, false);
+    checklist_tick(
+        s,
+        "verify-planet",
+        "dave@mbp",
+        90,
+        true,
+        Some("planet.http: refused at 203.0.113.14"),
+        true,
+    );
+    store::reduce(
+        s,
+        Report::ChecklistEvent(ChecklistEvent::Note {
+            id: "contact-secondaries".into(),
+            note: NoteEvent {
+                text: "axu.tm: bind slaves can try both master IPs".into(),
+                who: "bob@noc".into(),
+                at: chrono::DateTime::<chrono::Utc>::from(t(0)) - chrono::Duration::hours(5),
+            },
+        }),
+    );
+    state
+}
+
+/// The position of an item in the pane (phase by phase).
+fn position(state: &State, id: &str) -> usize {
+    ui::checklist::order(&state.inventory)
+        .iter()
+        .position(|&i| state.inventory.checklist[i].id == id)
+        .unwrap()
+}
+
+fn checklist_ui(selected_host: usize) -> UiState {
+    ui_with(selected_host).with_who("alice@laptop")
+}
+
+fn press(ui: &mut UiState, state: &State, code: KeyCode) -> Option<Effect> {
+    ui::on_key(ui, KeyEvent::new(code, KeyModifiers::NONE), state, now())
+}
+
+#[test]
+fn checklist_below_80x24() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(4);
+    // As the app opens it: at the first item not done yet.
+    ui.select_first_open(&state, now());
+    assert_eq!(ui.checklist_selected, position(&state, "review-acl"));
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    assert!(
+        text.contains("[ ] open          Review the new network ACL dump"),
+        "{text}"
+    );
+    // Eight hosts, the detail and the first checklist lines share the screen.
+    for host in ["ns-master", "git", "Health  ● up", "Checklist"] {
+        assert!(text.contains(host), "{host} in\n{text}");
+    }
+    assert!(text.contains("who: alice@laptop"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn checklist_beside_160x40() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(3);
+    ui.focus = Focus::Checklist;
+    ui.checklist_selected = position(&state, "verify-planet");
+    let text = screen(&state, &ui, &dark(), 160, 40);
+    for want in [
+        "[x] done",
+        "[✔] done-by-check",
+        "[›] ready",
+        "[ ] open",
+        "⚠ forced dave@mbp 14:01",
+        "mail.http ✔ 200 from 203.0.113.11",
+        "planet.http ✖ refused at 203.0.113.14",
+        "git.http … pending",
+        "✎ axu.tm: bind slaves can try both master IPs",
+        "Dec 05 10:00",
+        "unticked dave@mbp 14:01",
+        "before  ",
+        "9/16",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn checklist_full_height_80x24() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(0);
+    assert_eq!(
+        press(&mut ui, &state, KeyCode::Char('c')),
+        Some(Effect::None)
+    );
+    assert!(ui.checklist_full);
+    assert_eq!(ui.focus, Focus::Checklist);
+    // Down to the ready item; the pane scrolls to keep it in view.
+    let target = position(&state, "verify-mail");
+    for _ in 0..target {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal
+            .draw(|frame| ui::render(frame, &state, &ui, &dark(), now()))
+            .unwrap();
+        press(&mut ui, &state, KeyCode::Char('j'));
+    }
+    assert_eq!(ui.checklist_selected, target);
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    assert!(text.contains("[›] ready         Verify mail"), "{text}");
+    assert!(!text.contains("Hosts (8)"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn checklist_note_editor_80x24() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(0);
+    ui.focus = Focus::Checklist;
+    ui.checklist_selected = position(&state, "review-acl");
+    press(&mut ui, &state, KeyCode::Char('n'));
+    for c in "port 80 missing: ticket #4711 with the NOC".chars() {
+        press(&mut ui, &state, KeyCode::Char(c));
+    }
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    assert!(text.contains("Note on review-acl"), "{text}");
+    assert!(
+        text.contains("› port 80 missing: ticket #4711 with the NOC"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn checklist_confirm_red_80x24() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(0);
+    ui.focus = Focus::Checklist;
+    ui.checklist_selected = position(&state, "buildbot-ports");
+    assert_eq!(
+        press(&mut ui, &state, KeyCode::Char(' ')),
+        Some(Effect::None)
+    );
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    assert!(
+        text.contains("buildbot.ssh is red: timeout at 203.0.113.16 — tick anyway? y/N"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn checklist_help_lists_the_keys_80x24() {
+    let state = checklist_state();
+    let mut ui = checklist_ui(0);
+    ui.help_visible = true;
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    for want in [
+        "Space",
+        "tick / untick",
+        "note on the checklist item",
+        "undo",
+        "who is ticking",
+        "checklist full height",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    insta::assert_snapshot!(text);
+    // Further down: the checklist's symbols and the editor's keys.
+    ui.help_scroll = 100;
+    let text = screen(&state, &ui, &dark(), 80, 24);
+    for want in ["[✔] done-by-check", "⚠ forced", "Backspace", "y ticks it"] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+}
+
+#[test]
+fn warning_stays_until_dismissed() {
+    let mut state = checklist_state();
+    store::reduce(
+        &mut state,
+        Report::Warning(
+            "state file was corrupt; moved aside to moveday.json.corrupt-20091212T140000".into(),
+        ),
+    );
+    let mut ui = checklist_ui(0);
+    let last = |state: &State, ui: &UiState| {
+        screen(state, ui, &dark(), 80, 24)
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    let bar = last(&state, &ui);
+    assert!(bar.contains("⚠ state file was corrupt"), "{bar}");
+    assert!(bar.contains("who: alice@laptop"), "{bar}");
+    insta::assert_snapshot!(bar);
+    // The clock does not make it go away.
+    ui::on_tick(&mut ui, t(200));
+    ui::on_tick(&mut ui, t(300));
+    assert!(last(&state, &ui).contains("⚠ state file was corrupt"));
+    // Esc does.
+    assert_eq!(press(&mut ui, &state, KeyCode::Esc), Some(Effect::None));
+    assert!(
+        ui.detail_visible,
+        "the first Esc dismisses the warning only"
+    );
+    assert!(!last(&state, &ui).contains("corrupt"));
+    // A new warning shows again.
+    store::reduce(
+        &mut state,
+        Report::Warning("cannot write the state file".into()),
+    );
+    assert!(last(&state, &ui).contains("⚠ cannot write the state file"));
+}
+
+#[test]
+fn checklist_no_size_panics() {
+    let state = checklist_state();
+    for (full, focus, mode) in [
+        (false, Focus::Grid, 0),
+        (false, Focus::Checklist, 1),
+        (true, Focus::Checklist, 2),
+    ] {
+        let mut ui = checklist_ui(7);
+        ui.checklist_full = full;
+        ui.focus = focus;
+        ui.checklist_selected = 15;
+        ui.checklist_offset = 1000;
+        if mode == 1 {
+            press(&mut ui, &state, KeyCode::Char('n'));
+        } else if mode == 2 {
+            ui.checklist_selected = position(&state, "buildbot-ports");
+            press(&mut ui, &state, KeyCode::Char(' '));
+        }
+        for w in (0..=60).chain([139, 140, 141]) {
+            for h in 0..=16 {
+                draw(&state, &ui, &dark(), w, h);
+            }
+        }
     }
 }

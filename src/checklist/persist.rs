@@ -20,7 +20,7 @@
 //! ```
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -414,15 +414,16 @@ static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Temporary file in the same directory, write, fsync, rename over, fsync the directory.
 fn write_atomic(path: &Path, doc: &ChecklistDoc) -> Result<(), PersistError> {
-    let mut bytes = serde_json::to_vec_pretty(doc)?;
-    bytes.push(b'\n');
     let write_err = |source| PersistError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let (temp_path, mut file) = create_temp(path).map_err(write_err)?;
+    let (temp_path, file) = create_temp(path).map_err(write_err)?;
     let written = (|| {
-        file.write_all(&bytes)?;
+        let mut out = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, doc).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
         // umask may have narrowed the mode at creation; it never widens it, but be exact.
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
         file.sync_all()?;

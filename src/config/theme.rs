@@ -15,6 +15,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::checklist::{ItemStatus, LinkState};
 use crate::store::{Health, HostsFlag, Verdict};
 
 use super::ConfigError;
@@ -348,6 +349,41 @@ impl Theme {
     pub fn message(&self) -> Style {
         self.fg(self.message).add_modifier(Modifier::BOLD)
     }
+
+    /// A warning that stays until dismissed (a corrupt state file set aside): the loudest
+    /// thing in the status bar.
+    pub fn alarm(&self) -> Style {
+        if self.monochrome {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        } else {
+            self.fg(self.down)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        }
+    }
+
+    /// A checklist item's state. The symbol and word tell them apart; colour helps.
+    pub fn item(&self, status: ItemStatus) -> Style {
+        match status {
+            ItemStatus::Open => Style::new(),
+            ItemStatus::Ready => self.fg(self.key).add_modifier(Modifier::BOLD),
+            ItemStatus::Done => self.fg(self.up),
+            ItemStatus::DoneByCheck => self.fg(self.up).add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// The live state of the probe a checklist item is linked to.
+    pub fn link(&self, link: &LinkState) -> Style {
+        match link {
+            LinkState::Green(_) => self.ok(),
+            LinkState::Red(_) => self.failed(),
+            LinkState::Pending => self.muted(),
+        }
+    }
+
+    /// A progress gauge: the done part, or the rest.
+    pub fn gauge(&self, done: bool) -> Style {
+        if done { self.fg(self.up) } else { self.muted() }
+    }
 }
 
 impl Default for Theme {
@@ -514,6 +550,11 @@ mod tests {
             m.status_bar(),
             m.muted(),
             m.warn(),
+            m.alarm(),
+            m.item(ItemStatus::Ready),
+            m.item(ItemStatus::DoneByCheck),
+            m.link(&LinkState::Red(String::new())),
+            m.gauge(true),
         ];
         for s in styles {
             assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
@@ -521,5 +562,7 @@ mod tests {
         assert!(m.selected().add_modifier.contains(Modifier::REVERSED));
         assert_ne!(m.health(Health::Up), m.health(Health::Down));
         assert_ne!(m.health(Health::Unknown), m.health(Health::Up));
+        assert_ne!(m.item(ItemStatus::Ready), m.item(ItemStatus::Open));
+        assert_ne!(m.gauge(true), m.gauge(false));
     }
 }

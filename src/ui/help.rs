@@ -6,6 +6,7 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 
+use crate::checklist::ItemStatus;
 use crate::store::{Health, HostsFlag, Verdict};
 
 use super::View;
@@ -73,6 +74,11 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::ToggleDetail],
     &[Action::NextPane, Action::PrevPane],
     &[Action::ProbeNow],
+    &[Action::Tick],
+    &[Action::Note],
+    &[Action::Undo],
+    &[Action::Who],
+    &[Action::ToggleChecklist],
     &[Action::ToggleHelp],
     &[Action::Close],
     &[Action::Quit],
@@ -113,6 +119,24 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
         let prefix = vec![Span::styled(format!("{label:<10}"), theme.header())];
         out.extend(wrap(prefix, body, width, 10));
     };
+    // The status bar cuts a long warning; here it is whole.
+    for warning in view.state.warnings.iter().rev().take(3) {
+        legend(
+            "Warning",
+            vec![Span::styled(clean(warning, 500), theme.warn())],
+            &mut out,
+        );
+    }
+    if let Some(mode) = view.state.ping_mode {
+        let mut body = vec![Span::raw(mode.to_string())];
+        if let Some(hint) = &view.state.ping_hint {
+            body.push(Span::styled(
+                format!(" — {}", clean(hint, 300)),
+                theme.muted(),
+            ));
+        }
+        legend("Ping", body, &mut out);
+    }
     let mut health = Vec::new();
     for h in Health::ALL {
         health.push(Span::styled(
@@ -186,16 +210,40 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
         )],
         &mut out,
     );
-    if let Some(mode) = view.state.ping_mode {
-        let mut body = vec![Span::raw(mode.to_string())];
-        if let Some(hint) = &view.state.ping_hint {
-            body.push(Span::styled(
-                format!(" — {}", clean(hint, 300)),
-                theme.muted(),
-            ));
-        }
-        legend("Ping", body, &mut out);
+    let mut items = Vec::new();
+    for status in [
+        ItemStatus::Open,
+        ItemStatus::Ready,
+        ItemStatus::Done,
+        ItemStatus::DoneByCheck,
+    ] {
+        items.push(Span::styled(
+            format!("{} {}", status.symbol(), status.word()),
+            theme.item(status),
+        ));
+        items.push(Span::raw("  "));
     }
+    items.push(Span::styled("⚠ forced", theme.warn()));
+    items.push(Span::raw(
+        ": ticked while its check was red;  ready: its check is green, tick it",
+    ));
+    legend("Checklist", items, &mut out);
+    legend(
+        "Editor",
+        vec![Span::raw(
+            "n and w open a one-line editor: type, Backspace deletes, Enter saves, \
+             Esc cancels; an empty note clears it",
+        )],
+        &mut out,
+    );
+    legend(
+        "Red check",
+        vec![Span::raw(
+            "Space on an item whose check is red asks first: y ticks it anyway (marked ⚠), \
+             any other key cancels",
+        )],
+        &mut out,
+    );
     out
 }
 

@@ -1,14 +1,27 @@
 //! UI state, and keys as data: the key map, `key -> Action`, and `Action -> UiState + Effect`.
 //!
-//! The app loop does `action_for(key, &ui)` then `apply(&mut ui, action, hosts)` and acts on
-//! the returned [`Effect`]; nothing else changes UI state. The help overlay is generated from
-//! [`KEYMAP`], so the two cannot drift.
+//! The app loop hands every key press to [`on_key`] and acts on the returned [`Effect`];
+//! nothing else changes UI state. `on_key` routes keys to the open one-line editor or
+//! confirmation first (they consume every key but Ctrl-C), else maps them with
+//! [`action_for`] and [`apply`]. The help overlay is generated from [`KEYMAP`], so the two
+//! cannot drift.
+//!
+//! A tick, untick or note is never made here: it is returned as
+//! [`Effect::Checklist`], which the app reduces into the store at once and hands to the
+//! persistence task. What this module keeps is how to take it back: the session's undo
+//! stack.
 
 use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
-use chrono::{FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::checklist::{self, ChecklistEvent, LinkState, NoteEvent, TickEvent};
+use crate::config::inventory::ChecklistItem;
+use crate::store::State;
+
+use super::checklist as pane;
 
 /// Which pane has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,6 +29,70 @@ pub enum Focus {
     #[default]
     Grid,
     Detail,
+    Checklist,
+}
+
+/// Longest note, in characters.
+pub const NOTE_MAX: usize = 200;
+/// Longest operator name, in characters.
+pub const WHO_MAX: usize = 64;
+/// Ticks of this session that `u` can take back.
+pub const UNDO_MAX: usize = 256;
+
+/// What the keyboard is talking to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Keys go through [`KEYMAP`].
+    #[default]
+    Normal,
+    /// A one-line editor is open; it takes every key.
+    Edit(Editor),
+    /// "Tick anyway?" is asked; `y` ticks, any other key cancels.
+    Confirm(Confirm),
+}
+
+/// The one-line editor (`n` for a note, `w` for the operator name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Editor {
+    pub target: EditTarget,
+    pub text: String,
+}
+
+/// What the editor's text becomes on Enter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditTarget {
+    /// The note of the item with this id.
+    Note { id: String },
+    /// [`UiState::who`].
+    Who,
+}
+
+impl EditTarget {
+    /// The most characters the text may have.
+    pub fn max_chars(&self) -> usize {
+        match self {
+            EditTarget::Note { .. } => NOTE_MAX,
+            EditTarget::Who => WHO_MAX,
+        }
+    }
+}
+
+/// A tick of an item whose linked probe is red, waiting for `y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub id: String,
+    /// `vbox.http`.
+    pub link: String,
+    /// What the probe says: `refused at 203.0.113.13`.
+    pub detail: String,
+}
+
+/// One tick or untick of this session, and the record it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoEntry {
+    pub id: String,
+    /// The item's tick before this one (`None`: never ticked).
+    pub previous: Option<TickEvent>,
 }
 
 /// Everything the UI remembers between frames that is not the model of the move.
@@ -26,7 +103,7 @@ pub struct UiState {
     pub focus: Focus,
     pub detail_visible: bool,
     pub help_visible: bool,
-    /// A transient line for the status bar ("probing now…", warnings).
+    /// A transient line for the status bar ("probing now…", "ticked …").
     pub message: Option<String>,
     /// When the message was first seen by [`on_tick`]; it goes away [`MESSAGE_TTL`] later.
     pub message_since: Option<SystemTime>,
@@ -38,6 +115,22 @@ pub struct UiState {
     pub detail_scroll: usize,
     /// Lines scrolled in the help overlay.
     pub help_scroll: usize,
+    /// Who ticks (`--who`, else `$USER@hostname`; `w` changes it). Empty: asked at the
+    /// first tick.
+    pub who: String,
+    /// The selected checklist item, as a position in [`pane::order`] (phase by phase).
+    pub checklist_selected: usize,
+    /// First line shown in the checklist pane.
+    pub checklist_offset: usize,
+    /// The checklist takes the whole screen (`c`).
+    pub checklist_full: bool,
+    /// Ticks and unticks of this session, newest last; `u` pops.
+    pub undo: Vec<UndoEntry>,
+    /// An open editor or confirmation.
+    pub mode: Mode,
+    /// The newest warning when the user dismissed it with Esc: the status bar shows
+    /// `State::warnings`' newest entry until then.
+    pub dismissed_warning: Option<String>,
     /// Measurements of the last frame drawn: the page height the Page keys move by, and how
     /// far the detail pane and help can scroll. Only the renderer knows them, so it records
     /// them here (as gitui keeps its scroll extents in `Cell`s); what it draws never
@@ -58,6 +151,10 @@ pub struct Drawn {
     pub help_rows: usize,
     /// How far the help overlay could scroll.
     pub help_max_scroll: usize,
+    /// Lines the checklist pane showed.
+    pub checklist_rows: usize,
+    /// Width of the checklist pane (its items wrap to it).
+    pub checklist_width: usize,
 }
 
 impl Default for Drawn {
@@ -69,6 +166,8 @@ impl Default for Drawn {
             detail_max_scroll: 0,
             help_rows: 20,
             help_max_scroll: 0,
+            checklist_rows: 4,
+            checklist_width: 80,
         }
     }
 }
@@ -89,7 +188,30 @@ impl UiState {
             grid_offset: 0,
             detail_scroll: 0,
             help_scroll: 0,
+            who: String::new(),
+            checklist_selected: 0,
+            checklist_offset: 0,
+            checklist_full: false,
+            undo: Vec::new(),
+            mode: Mode::Normal,
+            dismissed_warning: None,
             drawn: Cell::new(Drawn::default()),
+        }
+    }
+
+    /// The operator name ticks are recorded with (cleaned, at most [`WHO_MAX`] characters).
+    pub fn with_who(mut self, who: &str) -> UiState {
+        self.who = crate::sanitize::sanitize(who.trim(), WHO_MAX);
+        self
+    }
+
+    /// Selects the first checklist item not done yet, at the top of the pane (for the app
+    /// to call once the state file is loaded: the pane opens where the work is).
+    pub fn select_first_open(&mut self, state: &State, now: SystemTime) {
+        if let Some(pos) = pane::first_open(state) {
+            self.checklist_selected = pos;
+            let layout = pane::layout(state, self, now, self.drawn.get().checklist_width);
+            self.checklist_offset = layout.range(pos).0;
         }
     }
 
@@ -97,6 +219,15 @@ impl UiState {
     pub fn set_message(&mut self, text: impl Into<String>) {
         self.message = Some(text.into());
         self.message_since = None;
+    }
+
+    /// The newest warning, unless dismissed.
+    pub fn warning<'a>(&self, state: &'a State) -> Option<&'a str> {
+        state
+            .warnings
+            .last()
+            .filter(|w| self.dismissed_warning.as_ref() != Some(*w))
+            .map(String::as_str)
     }
 }
 
@@ -120,15 +251,25 @@ pub enum Action {
     NextPane,
     PrevPane,
     ProbeNow,
+    /// Space: tick or untick the selected checklist item.
+    Tick,
+    /// `n`: edit the selected item's note.
+    Note,
+    /// `u`: take back this session's last tick or untick.
+    Undo,
+    /// `w`: change who ticks.
+    Who,
+    /// `c`: the checklist full height, or back.
+    ToggleChecklist,
     ToggleHelp,
-    /// Esc: closes the help, else the detail pane.
+    /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
     Quit,
 }
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 18] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -139,6 +280,11 @@ impl Action {
         Action::NextPane,
         Action::PrevPane,
         Action::ProbeNow,
+        Action::Tick,
+        Action::Note,
+        Action::Undo,
+        Action::Who,
+        Action::ToggleChecklist,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -147,18 +293,23 @@ impl Action {
     /// What the action does, for the help overlay.
     pub fn description(self) -> &'static str {
         match self {
-            Action::Up => "previous host",
-            Action::Down => "next host",
+            Action::Up => "previous",
+            Action::Down => "next host, checklist item or line",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
-            Action::Top => "first host",
-            Action::Bottom => "last host",
+            Action::Top => "first",
+            Action::Bottom => "last host, item or line",
             Action::ToggleDetail => "show / hide the detail pane",
-            Action::NextPane => "next pane",
+            Action::NextPane => "next pane (grid, detail, checklist)",
             Action::PrevPane => "previous pane",
             Action::ProbeNow => "probe every host now",
+            Action::Tick => "tick / untick the checklist item",
+            Action::Note => "note on the checklist item (empty clears it)",
+            Action::Undo => "undo this session's last tick / untick",
+            Action::Who => "who is ticking (for a shared tmux session)",
+            Action::ToggleChecklist => "checklist full height / back",
             Action::ToggleHelp => "show / hide this help",
-            Action::Close => "close the help, or the detail pane",
+            Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
         }
     }
@@ -182,11 +333,14 @@ impl Action {
 }
 
 /// What the app loop must do beyond the UI state [`apply`] already changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     None,
     /// Start a probe round of every host now.
     ProbeNow,
+    /// Record a tick, untick or note: reduce it into the store at once (as
+    /// `Report::ChecklistEvent`) and hand it to the persistence task.
+    Checklist(ChecklistEvent),
     Quit,
 }
 
@@ -208,7 +362,8 @@ const fn bind(code: KeyCode, action: Action) -> Binding {
     }
 }
 
-/// Every key the dashboard understands.
+/// Every key the dashboard understands (the editor's and the confirmation's own keys are
+/// text, not bindings: see [`on_key`]).
 pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Up, Action::Up),
     bind(KeyCode::Char('k'), Action::Up),
@@ -228,6 +383,11 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::PrevPane,
     },
     bind(KeyCode::Char('r'), Action::ProbeNow),
+    bind(KeyCode::Char(' '), Action::Tick),
+    bind(KeyCode::Char('n'), Action::Note),
+    bind(KeyCode::Char('u'), Action::Undo),
+    bind(KeyCode::Char('w'), Action::Who),
+    bind(KeyCode::Char('c'), Action::ToggleChecklist),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -289,27 +449,296 @@ pub fn bindings_of(action: Action) -> impl Iterator<Item = &'static Binding> {
 }
 
 /// The action for a key, if any. Key releases are ignored; while the help is open it
-/// consumes every key but `?`, `Esc`, quit and scrolling.
+/// consumes every key but `?`, `Esc`, quit and scrolling; while an editor or a
+/// confirmation is open, every key but quit is theirs ([`on_key`] routes them).
 pub fn action_for(key: KeyEvent, ui: &UiState) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
     let action = KEYMAP.iter().find(|b| b.matches(&key))?.action;
+    if ui.mode != Mode::Normal && !is_interrupt(&key) {
+        return None;
+    }
     if ui.help_visible && !action.passes_help() {
         return None;
     }
     Some(action)
 }
 
+/// Ctrl-C: quits whatever is open.
+fn is_interrupt(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+/// Handles one key press: the open editor or confirmation takes it, else the key map.
+/// Returns `None` when the key meant nothing (no redraw needed).
+pub fn on_key(ui: &mut UiState, key: KeyEvent, state: &State, now: SystemTime) -> Option<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if is_interrupt(&key) {
+        return Some(Effect::Quit);
+    }
+    match std::mem::take(&mut ui.mode) {
+        Mode::Normal => action_for(key, ui).map(|action| apply(ui, action, state, now)),
+        Mode::Edit(editor) => Some(edit_key(ui, editor, key, state, now)),
+        Mode::Confirm(confirm) => Some(confirm_key(ui, confirm, key, state, now)),
+    }
+}
+
+/// A key for the one-line editor: printable characters, Backspace, Enter, Esc.
+fn edit_key(
+    ui: &mut UiState,
+    mut editor: Editor,
+    key: KeyEvent,
+    state: &State,
+    now: SystemTime,
+) -> Effect {
+    let plain = (key.modifiers - KeyModifiers::SHIFT).is_empty();
+    match key.code {
+        KeyCode::Esc => {
+            ui.set_message(match editor.target {
+                EditTarget::Note { .. } => "note not changed",
+                EditTarget::Who => "who not changed",
+            });
+            return Effect::None;
+        }
+        KeyCode::Enter => return commit(ui, editor, state, now),
+        KeyCode::Backspace => {
+            editor.text.pop();
+        }
+        KeyCode::Char(c)
+            if plain && printable(c) && editor.text.chars().count() < editor.target.max_chars() =>
+        {
+            editor.text.push(c);
+        }
+        _ => {}
+    }
+    ui.mode = Mode::Edit(editor);
+    Effect::None
+}
+
+/// Whether the terminal shows `c` as itself (no control or bidi characters in notes).
+fn printable(c: char) -> bool {
+    let mut buf = [0u8; 4];
+    let text = c.encode_utf8(&mut buf);
+    crate::sanitize::sanitize(text, 1) == *text
+}
+
+/// Enter in the editor.
+fn commit(ui: &mut UiState, editor: Editor, state: &State, now: SystemTime) -> Effect {
+    let text = editor.text.trim();
+    let text = crate::sanitize::sanitize(text, editor.target.max_chars());
+    match editor.target {
+        EditTarget::Who => {
+            if text.is_empty() {
+                ui.set_message("who not changed: a name cannot be empty");
+            } else {
+                ui.who = text;
+                ui.set_message(format!("ticks are now recorded as {}", ui.who));
+            }
+            Effect::None
+        }
+        EditTarget::Note { id } => {
+            let current = state.checklist.items.get(&id).and_then(|r| r.note.as_ref());
+            if current.map_or("", |n| n.text.as_str()) == text {
+                ui.set_message("note not changed");
+                return Effect::None;
+            }
+            ui.set_message(if text.is_empty() {
+                format!("note on {id} cleared")
+            } else {
+                format!("note on {id} saved")
+            });
+            let note = NoteEvent {
+                text,
+                who: ui.who.clone(),
+                at: stamp(now, current.map(|n| n.at)),
+            };
+            Effect::Checklist(ChecklistEvent::Note { id, note })
+        }
+    }
+}
+
+/// A key while "tick anyway?" is asked: `y` ticks, anything else cancels.
+fn confirm_key(
+    ui: &mut UiState,
+    confirm: Confirm,
+    key: KeyEvent,
+    state: &State,
+    now: SystemTime,
+) -> Effect {
+    let yes = matches!(key.code, KeyCode::Char('y' | 'Y'))
+        && (key.modifiers - KeyModifiers::SHIFT).is_empty();
+    if !yes {
+        ui.set_message(format!("{} not ticked", confirm.id));
+        return Effect::None;
+    }
+    let evidence = format!("{}: {}", confirm.link, confirm.detail);
+    record_tick(ui, state, &confirm.id, true, Some(evidence), true, now)
+}
+
+/// The time of a new event on a field last changed at `after`: now, or just after `after`
+/// when this clock is behind the one that wrote it, so that the merge (newest wins) keeps
+/// the operator's latest intent.
+fn stamp(now: SystemTime, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let now = DateTime::<Utc>::from(now);
+    match after {
+        Some(after) if now <= after => after + chrono::Duration::milliseconds(1),
+        _ => now,
+    }
+}
+
+/// The item the checklist selection is on.
+fn selected_item<'a>(ui: &UiState, state: &'a State) -> Option<&'a ChecklistItem> {
+    let order = pane::order(&state.inventory);
+    let index = *order.get(ui.checklist_selected)?;
+    state.inventory.checklist.get(index)
+}
+
+/// When nobody has said who they are, opens the who editor and returns false.
+fn require_who(ui: &mut UiState) -> bool {
+    if !ui.who.trim().is_empty() {
+        return true;
+    }
+    ui.mode = Mode::Edit(Editor {
+        target: EditTarget::Who,
+        text: String::new(),
+    });
+    ui.set_message("who is ticking? type your name, Enter, then try again");
+    false
+}
+
+/// Space on the selected item.
+fn tick_selected(ui: &mut UiState, state: &State, now: SystemTime) -> Effect {
+    let Some(item) = selected_item(ui, state) else {
+        return Effect::None;
+    };
+    if !require_who(ui) {
+        return Effect::None;
+    }
+    if state.checklist.is_done(&item.id) {
+        return record_tick(ui, state, &item.id, false, None, false, now);
+    }
+    let Some(link) = &item.check else {
+        return record_tick(ui, state, &item.id, true, None, false, now);
+    };
+    let name = pane::link_name(state, link);
+    match checklist::link_state(state, link) {
+        red @ LinkState::Red(_) => {
+            let detail = pane::link_words(link, &red);
+            ui.mode = Mode::Confirm(Confirm {
+                id: item.id.clone(),
+                link: name,
+                detail,
+            });
+            Effect::None
+        }
+        green @ LinkState::Green(_) => {
+            let evidence = format!("{name}: {}", pane::link_words(link, &green));
+            record_tick(ui, state, &item.id, true, Some(evidence), false, now)
+        }
+        // No result yet: nothing to back the tick, nothing to contradict it.
+        LinkState::Pending => record_tick(ui, state, &item.id, true, None, false, now),
+    }
+}
+
+/// A tick or untick by the current operator, remembered for `u`.
+fn record_tick(
+    ui: &mut UiState,
+    state: &State,
+    id: &str,
+    done: bool,
+    evidence: Option<String>,
+    forced: bool,
+    now: SystemTime,
+) -> Effect {
+    let previous = state.checklist.items.get(id).and_then(|r| r.tick.clone());
+    let at = stamp(now, previous.as_ref().map(|t| t.at));
+    if ui.undo.len() == UNDO_MAX {
+        ui.undo.remove(0);
+    }
+    ui.undo.push(UndoEntry {
+        id: id.to_string(),
+        previous,
+    });
+    ui.set_message(match (done, forced) {
+        (true, true) => format!("{id} ticked although its check is red"),
+        (true, false) => format!("{id} ticked by {}", ui.who),
+        (false, _) => format!("{id} unticked by {}", ui.who),
+    });
+    Effect::Checklist(ChecklistEvent::Tick {
+        id: id.to_string(),
+        tick: TickEvent {
+            done,
+            who: ui.who.clone(),
+            at,
+            evidence,
+            forced,
+        },
+    })
+}
+
+/// `u`: a new event that puts the last ticked item of this session back as it was.
+fn undo(ui: &mut UiState, state: &State, now: SystemTime) -> Effect {
+    let Some(entry) = ui.undo.pop() else {
+        ui.set_message("nothing to undo in this session");
+        return Effect::None;
+    };
+    if !require_who(ui) {
+        ui.undo.push(entry);
+        return Effect::None;
+    }
+    let current = state
+        .checklist
+        .items
+        .get(&entry.id)
+        .and_then(|r| r.tick.as_ref());
+    let tick = match entry.previous {
+        // Back to done, with the evidence (or the forcing) it had.
+        Some(previous) if previous.done => TickEvent {
+            who: ui.who.clone(),
+            at: stamp(now, current.map(|t| t.at)),
+            ..previous
+        },
+        _ => TickEvent {
+            done: false,
+            who: ui.who.clone(),
+            at: stamp(now, current.map(|t| t.at)),
+            evidence: None,
+            forced: false,
+        },
+    };
+    ui.set_message(format!(
+        "undone: {} is {} again",
+        entry.id,
+        if tick.done { "done" } else { "open" }
+    ));
+    Effect::Checklist(ChecklistEvent::Tick { id: entry.id, tick })
+}
+
 /// Applies an action to the UI state; returns what the app loop must do besides.
-pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
+pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -> Effect {
+    let host_count = state.hosts.len();
+    let items = state.inventory.checklist.len();
     let drawn = ui.drawn.get();
     let page = drawn.grid_rows.max(1);
     ui.selected = ui.selected.min(host_count.saturating_sub(1));
+    ui.checklist_selected = ui.checklist_selected.min(items.saturating_sub(1));
+    if items == 0 {
+        ui.checklist_full = false;
+        if ui.focus == Focus::Checklist {
+            ui.focus = Focus::Grid;
+        }
+    }
 
     if ui.help_visible && is_motion(action) {
         let page = drawn.help_rows.max(1);
         ui.help_scroll = scroll(ui.help_scroll, action, drawn.help_max_scroll, page);
+        return Effect::None;
+    }
+    if ui.focus == Focus::Checklist && is_motion(action) {
+        move_in_checklist(ui, action, state, now);
         return Effect::None;
     }
     if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) {
@@ -317,6 +746,17 @@ pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
         ui.detail_scroll = scroll(ui.detail_scroll, action, drawn.detail_max_scroll, page);
         return Effect::None;
     }
+    let on_checklist = |ui: &mut UiState, what: &str| {
+        if items == 0 {
+            ui.set_message("the inventory has no checklist");
+            false
+        } else if ui.focus != Focus::Checklist {
+            ui.set_message(format!("{what}: Tab to the checklist first (or c)"));
+            false
+        } else {
+            true
+        }
+    };
     match action {
         Action::Up
         | Action::Down
@@ -334,24 +774,78 @@ pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
                 super::grid::scroll_offset(ui.grid_offset, ui.selected, page, host_count);
         }
         Action::ToggleDetail => {
-            ui.detail_visible = !ui.detail_visible;
-            if !ui.detail_visible {
+            if ui.checklist_full {
+                // The full checklist hides the detail: Enter brings it back.
+                ui.checklist_full = false;
+                ui.detail_visible = true;
+            } else {
+                ui.detail_visible = !ui.detail_visible;
+            }
+            if !ui.detail_visible && ui.focus == Focus::Detail {
                 ui.focus = Focus::Grid;
             }
         }
         Action::NextPane | Action::PrevPane => {
-            // Two panes: both directions swap. Tabbing to a hidden detail pane shows it.
-            ui.focus = match ui.focus {
-                Focus::Grid => {
-                    ui.detail_visible = true;
-                    Focus::Detail
-                }
-                Focus::Detail => Focus::Grid,
+            // Grid → detail → checklist → grid; the checklist only when there is one.
+            // Tabbing to a hidden detail pane shows it; leaving the checklist leaves its
+            // full-height view.
+            let next = action == Action::NextPane;
+            ui.focus = match (ui.focus, next, items > 0) {
+                (Focus::Grid, true, _) | (Focus::Checklist, false, _) => Focus::Detail,
+                (Focus::Detail, true, true) | (Focus::Grid, false, true) => Focus::Checklist,
+                _ => Focus::Grid,
             };
+            if ui.focus == Focus::Detail {
+                ui.detail_visible = true;
+            }
+            if ui.focus != Focus::Checklist {
+                ui.checklist_full = false;
+            }
         }
         Action::ProbeNow => {
             ui.set_message("probing every host now…");
             return Effect::ProbeNow;
+        }
+        Action::Tick => {
+            if on_checklist(ui, "Space ticks an item") {
+                return tick_selected(ui, state, now);
+            }
+        }
+        Action::Note => {
+            if on_checklist(ui, "n notes an item")
+                && require_who(ui)
+                && let Some(item) = selected_item(ui, state)
+            {
+                let text = state
+                    .checklist
+                    .items
+                    .get(&item.id)
+                    .and_then(|r| r.note.as_ref())
+                    .map(|n| n.text.clone())
+                    .unwrap_or_default();
+                ui.mode = Mode::Edit(Editor {
+                    target: EditTarget::Note {
+                        id: item.id.clone(),
+                    },
+                    text,
+                });
+            }
+        }
+        Action::Undo => return undo(ui, state, now),
+        Action::Who => {
+            ui.mode = Mode::Edit(Editor {
+                target: EditTarget::Who,
+                text: ui.who.clone(),
+            });
+        }
+        Action::ToggleChecklist => {
+            if items == 0 {
+                ui.set_message("the inventory has no checklist");
+            } else {
+                ui.checklist_full = !ui.checklist_full;
+                ui.focus = Focus::Checklist;
+                keep_checklist_selection_visible(ui, state, now);
+            }
         }
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
@@ -360,8 +854,12 @@ pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
         Action::Close => {
             if ui.help_visible {
                 ui.help_visible = false;
-            } else if ui.focus == Focus::Detail {
+            } else if ui.checklist_full {
+                ui.checklist_full = false;
+            } else if ui.focus != Focus::Grid {
                 ui.focus = Focus::Grid;
+            } else if let Some(warning) = ui.warning(state) {
+                ui.dismissed_warning = Some(warning.to_string());
             } else if ui.detail_visible {
                 ui.detail_visible = false;
             } else {
@@ -371,6 +869,52 @@ pub fn apply(ui: &mut UiState, action: Action, host_count: usize) -> Effect {
         Action::Quit => return Effect::Quit,
     }
     Effect::None
+}
+
+/// Motion with the checklist focused: moves the selection by items (a page is what the
+/// pane showed last), and scrolls so that the selection is in view.
+fn move_in_checklist(ui: &mut UiState, action: Action, state: &State, now: SystemTime) {
+    let items = state.inventory.checklist.len();
+    if items == 0 {
+        return;
+    }
+    let drawn = ui.drawn.get();
+    let layout = pane::layout(state, ui, now, drawn.checklist_width);
+    let rows = drawn.checklist_rows.max(1);
+    let last = items - 1;
+    let sel = ui.checklist_selected.min(last);
+    let start = |pos: usize| layout.starts.get(pos).copied().unwrap_or(0);
+    ui.checklist_selected = match action {
+        Action::PageDown => {
+            let target = start(sel) + rows.saturating_sub(1);
+            let pos = (sel..=last)
+                .rev()
+                .find(|&p| start(p) <= target)
+                .unwrap_or(sel);
+            if pos == sel { (sel + 1).min(last) } else { pos }
+        }
+        Action::PageUp => {
+            let target = start(sel).saturating_sub(rows.saturating_sub(1));
+            let pos = (0..=sel).find(|&p| start(p) >= target).unwrap_or(sel);
+            if pos == sel {
+                sel.saturating_sub(1)
+            } else {
+                pos
+            }
+        }
+        other => scroll(sel, other, last, 1),
+    };
+    ui.checklist_offset = layout.offset_for(ui.checklist_offset, ui.checklist_selected, rows);
+}
+
+fn keep_checklist_selection_visible(ui: &mut UiState, state: &State, now: SystemTime) {
+    let drawn = ui.drawn.get();
+    let layout = pane::layout(state, ui, now, drawn.checklist_width);
+    ui.checklist_offset = layout.offset_for(
+        ui.checklist_offset,
+        ui.checklist_selected,
+        drawn.checklist_rows.max(1),
+    );
 }
 
 /// Called by the app's 1 Hz clock. Expires the transient message; returns whether the
@@ -429,6 +973,25 @@ mod tests {
         UiState::default()
     }
 
+    /// A move of `n` hosts without a checklist.
+    fn hosts(n: usize) -> State {
+        let mut toml = String::from("[move]\nname = \"t\"\n");
+        for i in 0..n {
+            toml.push_str(&format!(
+                "[[host]]\nname = \"h{i}\"\nfqdn = \"h{i}.example.org\"\nnew_ip = \"203.0.113.{}\"\n",
+                i % 250 + 1
+            ));
+        }
+        let inventory =
+            crate::config::Inventory::parse(std::path::Path::new("t.toml"), &toml).unwrap();
+        State::new(std::sync::Arc::new(inventory))
+    }
+
+    /// [`apply`] on a move of `n` hosts.
+    fn go(u: &mut UiState, action: Action, n: usize) -> Effect {
+        apply(u, action, &hosts(n), SystemTime::UNIX_EPOCH)
+    }
+
     #[test]
     fn no_key_is_bound_twice() {
         let mut seen = HashSet::new();
@@ -483,7 +1046,11 @@ mod tests {
                 KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
                 Some(Action::Quit),
             ),
-            (key(KeyCode::Char('c')), None),
+            (key(KeyCode::Char('c')), Some(Action::ToggleChecklist)),
+            (key(KeyCode::Char(' ')), Some(Action::Tick)),
+            (key(KeyCode::Char('n')), Some(Action::Note)),
+            (key(KeyCode::Char('u')), Some(Action::Undo)),
+            (key(KeyCode::Char('w')), Some(Action::Who)),
             (
                 KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL),
                 None,
@@ -516,31 +1083,31 @@ mod tests {
             help_max_scroll: 3,
             ..Drawn::default()
         });
-        assert_eq!(apply(&mut u, Action::Down, 8), Effect::None);
+        assert_eq!(go(&mut u, Action::Down, 8), Effect::None);
         assert_eq!((u.selected, u.help_scroll), (0, 1));
-        apply(&mut u, Action::Bottom, 8);
+        go(&mut u, Action::Bottom, 8);
         assert_eq!(u.help_scroll, 3);
-        apply(&mut u, Action::Close, 8);
+        go(&mut u, Action::Close, 8);
         assert!(!u.help_visible);
     }
 
     #[test]
     fn selection_moves_and_clamps() {
         let mut u = ui();
-        assert_eq!(apply(&mut u, Action::Up, 8), Effect::None);
+        assert_eq!(go(&mut u, Action::Up, 8), Effect::None);
         assert_eq!(u.selected, 0);
-        apply(&mut u, Action::Down, 8);
-        apply(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
         assert_eq!(u.selected, 2);
-        apply(&mut u, Action::Bottom, 8);
+        go(&mut u, Action::Bottom, 8);
         assert_eq!(u.selected, 7);
-        apply(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
         assert_eq!(u.selected, 7);
-        apply(&mut u, Action::Top, 8);
+        go(&mut u, Action::Top, 8);
         assert_eq!(u.selected, 0);
         // No hosts: nothing to select, nothing panics.
-        apply(&mut u, Action::Bottom, 0);
-        apply(&mut u, Action::PageDown, 0);
+        go(&mut u, Action::Bottom, 0);
+        go(&mut u, Action::PageDown, 0);
         assert_eq!(u.selected, 0);
     }
 
@@ -551,18 +1118,18 @@ mod tests {
             grid_rows: 10,
             ..Drawn::default()
         });
-        apply(&mut u, Action::PageDown, 1000);
+        go(&mut u, Action::PageDown, 1000);
         assert_eq!((u.selected, u.grid_offset), (10, 1));
-        apply(&mut u, Action::PageDown, 1000);
+        go(&mut u, Action::PageDown, 1000);
         assert_eq!((u.selected, u.grid_offset), (20, 11));
-        apply(&mut u, Action::Up, 1000);
+        go(&mut u, Action::Up, 1000);
         assert_eq!((u.selected, u.grid_offset), (19, 11));
-        apply(&mut u, Action::PageUp, 1000);
+        go(&mut u, Action::PageUp, 1000);
         assert_eq!((u.selected, u.grid_offset), (9, 9));
-        apply(&mut u, Action::Bottom, 1000);
+        go(&mut u, Action::Bottom, 1000);
         assert_eq!((u.selected, u.grid_offset), (999, 990));
         // The inventory shrank under us: the selection follows.
-        apply(&mut u, Action::Up, 5);
+        go(&mut u, Action::Up, 5);
         assert_eq!(u.selected, 3);
     }
 
@@ -570,46 +1137,46 @@ mod tests {
     fn panes_detail_and_escape() {
         let mut u = ui();
         assert!(u.detail_visible);
-        apply(&mut u, Action::NextPane, 8);
+        go(&mut u, Action::NextPane, 8);
         assert_eq!(u.focus, Focus::Detail);
         // With the detail focused, motion scrolls it.
         u.drawn.set(Drawn {
             detail_max_scroll: 2,
             ..Drawn::default()
         });
-        apply(&mut u, Action::Down, 8);
-        apply(&mut u, Action::Down, 8);
-        apply(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
         assert_eq!((u.selected, u.detail_scroll), (0, 2));
-        apply(&mut u, Action::PrevPane, 8);
+        go(&mut u, Action::PrevPane, 8);
         assert_eq!(u.focus, Focus::Grid);
-        apply(&mut u, Action::Down, 8);
+        go(&mut u, Action::Down, 8);
         assert_eq!(
             (u.selected, u.detail_scroll),
             (1, 0),
             "a new host starts at the top"
         );
         // Esc steps back: detail focus, then the detail pane itself.
-        apply(&mut u, Action::NextPane, 8);
-        apply(&mut u, Action::Close, 8);
+        go(&mut u, Action::NextPane, 8);
+        go(&mut u, Action::Close, 8);
         assert_eq!((u.focus, u.detail_visible), (Focus::Grid, true));
-        apply(&mut u, Action::Close, 8);
+        go(&mut u, Action::Close, 8);
         assert!(!u.detail_visible);
-        apply(&mut u, Action::ToggleDetail, 8);
+        go(&mut u, Action::ToggleDetail, 8);
         assert!(u.detail_visible);
-        apply(&mut u, Action::NextPane, 8);
-        apply(&mut u, Action::ToggleDetail, 8);
+        go(&mut u, Action::NextPane, 8);
+        go(&mut u, Action::ToggleDetail, 8);
         assert_eq!((u.focus, u.detail_visible), (Focus::Grid, false));
         // Tab to a hidden detail pane shows it.
-        apply(&mut u, Action::NextPane, 8);
+        go(&mut u, Action::NextPane, 8);
         assert_eq!((u.focus, u.detail_visible), (Focus::Detail, true));
     }
 
     #[test]
     fn effects_and_transient_message() {
         let mut u = ui();
-        assert_eq!(apply(&mut u, Action::Quit, 8), Effect::Quit);
-        assert_eq!(apply(&mut u, Action::ProbeNow, 8), Effect::ProbeNow);
+        assert_eq!(go(&mut u, Action::Quit, 8), Effect::Quit);
+        assert_eq!(go(&mut u, Action::ProbeNow, 8), Effect::ProbeNow);
         assert!(u.message.is_some());
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert!(on_tick(&mut u, t0));
@@ -622,7 +1189,17 @@ mod tests {
     #[test]
     fn labels() {
         let labels: Vec<String> = KEYMAP.iter().map(Binding::label).collect();
-        for want in ["↑", "k", "PgDn", "G", "Shift-Tab", "Esc", "Ctrl-C", "?"] {
+        for want in [
+            "↑",
+            "k",
+            "PgDn",
+            "G",
+            "Shift-Tab",
+            "Esc",
+            "Ctrl-C",
+            "?",
+            "Space",
+        ] {
             assert!(labels.iter().any(|l| l == want), "{want} in {labels:?}");
         }
     }

@@ -1,13 +1,16 @@
 //! The terminal UI: rendering (pure functions of the state, the UI state, the theme and the
 //! time) and the mapping of keys to actions.
 //!
-//! One file per pane: [`grid`], [`detail`], [`status_bar`], [`help`]; [`keys`] holds
-//! [`UiState`], the key map and [`apply`]; [`text`] the shared formatting helpers.
+//! One file per pane: [`grid`], [`detail`], [`checklist`], [`status_bar`], [`help`], and
+//! [`prompt`] for the popups that take the keyboard; [`keys`] holds [`UiState`], the key map,
+//! [`on_key`] and [`apply`]; [`text`] the shared formatting helpers.
 
+pub mod checklist;
 pub mod detail;
 pub mod grid;
 pub mod help;
 pub mod keys;
+pub mod prompt;
 pub mod status_bar;
 pub mod text;
 
@@ -21,7 +24,8 @@ use crate::config::Theme;
 use crate::store::State;
 
 pub use keys::{
-    Action, Binding, Drawn, Effect, Focus, KEYMAP, MESSAGE_TTL, UiState, action_for, apply, on_tick,
+    Action, Binding, Confirm, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP, MESSAGE_TTL, Mode,
+    UiState, UndoEntry, action_for, apply, on_key, on_tick,
 };
 
 /// Everything a frame is drawn from.
@@ -37,33 +41,68 @@ pub struct View<'a> {
 /// Draws the whole screen.
 ///
 /// ```text
-///  80 columns × 24 lines (wider terminals add columns: Target, Via, Resolves to, For, ...)
+///  80 columns × 24 lines, with a checklist in the inventory (without one, the grid and the
+///  detail share the screen as before; wider terminals add grid columns: Target, Via, ...)
 /// ┌────────────────────────────────────────────────────────────────────────────────┐
-/// │ move name                  ●5 up ◐1 degraded ✖1 down ?1 unknown 14:02:00      │ title bar
-/// │ Hosts (8) ─────────────────────────────────────────────── 21–28 of 1000 ──────│ grid (focus:
-/// │Health     Host      Ping Loss SSH  HTTP    DNS        Resolvers Hosts          │  border colour)
-/// │● up       ns-master 21ms   0% ok   -       ✔ new      3/3 new   agrees         │  only visible
-/// │◐ degraded planet    31ms  10% ok   refused ✔ new      2/3 new   -              │  rows are built;
-/// │● up       vbox      25ms   0% ok   -       ✔ new      3/3 new   ⚠ OLD IP       │  the selection
-/// │✖ down     buildbot timeout 100% timeout -  ✔ new      3/3 new   -              │  is highlighted
-/// │ ● vbox · vbox.example.org ─────────────────────────────── 1–11 of 12 · ↑↓ ─────│ detail of the
+/// │ example.org to the new datacenter ●5 up ◐1 degraded ✖1 down ?1 unknown 14:02:00│ title bar
+/// │ Hosts (8) ─────────────────────────────────────────────────────────────────────│ grid (focus:
+/// │Health     Host         Ping Loss SSH     HTTP    DNS        Resolvers Hosts    │  border colour)
+/// │● up       ns-master    21ms   0% ok      -       ✔ new      3/3 new   agrees   │  only visible
+/// │● up       mail         23ms   0% ok      200     ✔ new      3/3 new   differs  │  rows are built;
+/// │● up       www          21ms   0% ok      301→    ✔ new      2/3 new   -        │  the selection
+/// │◐ degraded planet       31ms  10% ok      refused ✔ new      2/3 new   -        │  is highlighted
+/// │● up       vbox         25ms   0% ok      -       ✔ new      3/3 new   ⚠ OLD IP │
+/// │● up       drawable     28ms   0% ok      200     ✔ new      3/3 new   -        │
+/// │✖ down     buildbot  timeout 100% timeout -       ✔ new      3/3 new   -        │
+/// │? unknown  git             …      …       …       ✖ nxdomain 1/3 new   …        │
+/// │ ● vbox · vbox.example.org ──────────────────────────── 1–6 of 10 · Tab: scroll │ detail of the
 /// │Health  ● up for 1m44s (since 14:00:16): every probe answers                    │  selected host
 /// │Target  203.0.113.13 from new_ip (old: 198.51.100.13) · 1m45s ago               │  (Enter hides,
-/// │Ping / SSH / HTTP: latest result, error, age                                    │  Tab focuses,
-/// │DNS     one line per resolver: verdict, addresses, TTL, age                     │  ↑↓ scroll)
-/// │Hosts   ⚠ /etc/hosts line 12 points vbox.example.org at OLD 198.51.100.13: …    │
-/// │ ping: ICMP (unprivileged)   probing every host now…      r probe  ? help  q quit│ status bar
+/// │Ping    ✔ 25ms · 0% loss ▁▃▃█▂▃▂▅▁▄ 24ms–26ms · icmp · 8s ago                   │  Tab focuses,
+/// │SSH     ✔ SSH-2.0-OpenSSH_5.3 · 52ms · port 22 · 1m44s ago                      │  ↑↓ scroll)
+/// │HTTP    not probed (no http URL)                                                │
+/// │DNS     system     ✔ new     203.0.113.13 ttl 300s · 5s ago                     │
+/// │ Checklist ██████░░░░ 9/16 ──────────────────────────── 3–5 of 16 · Tab: scroll │ checklist: ¼ of
+/// │[ ] open          Review the new network ACL dump: is port 80 open to every web │  the height, ⅖
+/// │                  host?                                                         │  when focused;
+/// │[x] done          Check last night's backups, vbox included     carol@x200 08:40│  only visible
+/// │[x] done          Change the node IPs in puppet                    ann@t61 09:02│  lines built
+/// │ ping: ICMP (unprivileged)           who: alice@laptop  r probe  ? help  q quit │ status bar
 /// └────────────────────────────────────────────────────────────────────────────────┘
+///
+///  ≥ 140 columns: the checklist stands right of the grid and detail, the whole height
+/// ┌────────────────────────────────────────────────────────────────────────────────┐
+/// │ title bar: move name, hosts by health, clock                                   │
+/// │ Hosts (8) ─────────────────────────┌ Checklist ██████░░░░ 9/16 ────────────────│
+/// │ grid                               │before  ████████░░ 5/6                     │ phase, gauge
+/// │                                    │[x] done          Lower the TTL…  ann 09:12│ status, text,
+/// │                                    │[✔] done-by-check Bring up ns-ma… ann 13:58│  who and when
+/// │ ● vbox · vbox.example.org ─────────│                  ns-master.health ✔ up    │ linked probe
+/// │ detail                             │                  ✎ note text — bob@noc    │ note
+/// │                                    │[x] done          Verify planet  ⚠ forced …│ forced tick
+/// │ status bar: ⚠ warning (until Esc) or ping mode · message · who: NAME · keys    │
+/// └────────────────────────────────────────────────────────────────────────────────┘
+///
+///  `c`: the checklist alone between the two bars. Popups, centred over everything:
 ///               ┌ Help ─────────────────────────────────┐
-///               │ keys, generated from KEYMAP; a legend │  `?`: overlay, centred
+///               │ keys, generated from KEYMAP; a legend │  `?`
 ///               └───────────────────────── ? or Esc closes ┘
+///           ┌ Note on review-acl ────────────────────── 42/200 ┐   `n` (a note), `w` (who
+///           │› port 80 missing: ticket #4711 with the NOC█     │   is ticking): one-line
+///           └──────── Enter saves · Esc cancels · empty clears ┘   editor
+///           ┌ Tick buildbot-ports? ────────────────────────────┐   Space on an item whose
+///           │ buildbot.ssh is red: timeout at 203.0.113.16 —   │   linked probe is red
+///           │ tick anyway? y/N                                 │
+///           └────────── y ticks anyway · any other key cancels ┘
 /// ```
 ///
 /// Grid columns size to the visible rows and drop in a fixed order when the terminal is
 /// narrow; the detail pane gets what the grid leaves (at least 12 lines) and gives way to
-/// the grid below that, or takes the screen when it has the focus. Nothing here changes
-/// the model; the one thing recorded is [`UiState::drawn`], the geometry the Page keys and
-/// scroll limits need.
+/// the grid below that, or takes the screen when it has the focus. With the checklist below
+/// them, the grid keeps eight hosts, the checklist takes a quarter of the height (two fifths
+/// when focused) and the detail what is left (at least four lines; it scrolls); under 12
+/// lines only the focused pane is drawn. Nothing here changes the model; the one thing
+/// recorded is [`UiState::drawn`], the geometry the Page keys and scroll limits need.
 pub fn render(frame: &mut Frame, state: &State, ui: &UiState, theme: &Theme, now: SystemTime) {
     let view = View {
         state,
@@ -80,22 +119,37 @@ pub fn render(frame: &mut Frame, state: &State, ui: &UiState, theme: &Theme, now
 pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     let mut drawn = view.ui.drawn.get();
     buf.set_style(area, view.theme.base());
-    let plan = plan(area, view.ui, view.state.hosts.len());
+    let plan = plan(
+        area,
+        view.ui,
+        view.state.hosts.len(),
+        !view.state.inventory.checklist.is_empty(),
+    );
     if let Some(r) = plan.title {
         status_bar::render_title(r, buf, view);
     }
+    // The focused pane's border is lit; when it is not on screen, the grid's is.
+    let grid_focused = match view.ui.focus {
+        keys::Focus::Grid => true,
+        keys::Focus::Detail => plan.detail.is_none(),
+        keys::Focus::Checklist => plan.checklist.is_none(),
+    };
     if let Some(r) = plan.grid {
-        drawn.grid_rows = grid::render(
-            r,
-            buf,
-            view,
-            view.ui.focus == keys::Focus::Grid || plan.detail.is_none(),
-        );
+        drawn.grid_rows = grid::render(r, buf, view, grid_focused);
     }
     (drawn.detail_rows, drawn.detail_max_scroll) = match plan.detail {
         Some(r) => detail::render(r, buf, view, view.ui.focus == keys::Focus::Detail),
         None => (0, 0),
     };
+    if let Some(r) = plan.checklist {
+        (drawn.checklist_rows, drawn.checklist_width) = checklist::render(
+            r,
+            buf,
+            view,
+            view.ui.focus == keys::Focus::Checklist,
+            plan.checklist_side,
+        );
+    }
     if let Some(r) = plan.status {
         status_bar::render_status(r, buf, view);
     }
@@ -104,6 +158,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     } else {
         (0, 0)
     };
+    prompt::render(area, buf, view);
     drawn
 }
 
@@ -113,14 +168,23 @@ pub struct Plan {
     pub title: Option<Rect>,
     pub grid: Option<Rect>,
     pub detail: Option<Rect>,
+    pub checklist: Option<Rect>,
+    /// The checklist stands right of the grid, not below it.
+    pub checklist_side: bool,
     pub status: Option<Rect>,
 }
 
 /// Lines below which the grid and the detail pane do not share the screen.
 const SPLIT_MIN: u16 = 12;
+/// Columns from which the checklist stands beside the grid.
+pub const SIDE_MIN_WIDTH: u16 = 140;
+/// Fewest lines of the detail pane when the checklist shares the screen below it.
+const DETAIL_MIN: u16 = 4;
+/// Lines the grid may always have when the checklist shares the screen: eight hosts.
+const GRID_KEEP: u16 = 10;
 
-/// Lays out the screen for `hosts` hosts.
-pub fn plan(area: Rect, ui: &UiState, hosts: usize) -> Plan {
+/// Lays out the screen for `hosts` hosts, and a checklist pane when the inventory has one.
+pub fn plan(area: Rect, ui: &UiState, hosts: usize, has_checklist: bool) -> Plan {
     let mut plan = Plan::default();
     if area.width == 0 || area.height == 0 {
         return plan;
@@ -138,6 +202,55 @@ pub fn plan(area: Rect, ui: &UiState, hosts: usize) -> Plan {
     if body.height == 0 {
         return plan;
     }
+    let checklist_focused = ui.focus == keys::Focus::Checklist;
+    if !has_checklist {
+        plan_hosts(&mut plan, body, ui, hosts);
+    } else if ui.checklist_full {
+        plan.checklist = Some(body);
+    } else if body.width >= SIDE_MIN_WIDTH {
+        let side = (body.width * 9 / 20).clamp(56, 80);
+        let left = Rect::new(body.x, body.y, body.width - side, body.height);
+        plan_hosts(&mut plan, left, ui, hosts);
+        plan.checklist = Some(Rect::new(left.right(), body.y, side, body.height));
+        plan.checklist_side = true;
+    } else if body.height < SPLIT_MIN {
+        // No room for three panes: the focused one, or the grid (and detail).
+        if checklist_focused {
+            plan.checklist = Some(body);
+        } else {
+            plan_hosts(&mut plan, body, ui, hosts);
+        }
+    } else {
+        let h = body.height;
+        let checklist = if checklist_focused {
+            (h * 2 / 5).clamp(6, 16)
+        } else {
+            (h / 4).clamp(4, 12)
+        };
+        let rest = h - checklist;
+        let wanted = grid::wanted_height(hosts);
+        let grid_height = if ui.detail_visible {
+            wanted
+                .min(rest - DETAIL_MIN)
+                .min((rest * 3 / 5).max(GRID_KEEP))
+                .max(3)
+        } else {
+            wanted.min(rest).max(3)
+        };
+        plan.grid = Some(Rect::new(body.x, body.y, body.width, grid_height));
+        let mut y = body.y + grid_height;
+        if ui.detail_visible {
+            let detail = rest - grid_height;
+            plan.detail = Some(Rect::new(body.x, y, body.width, detail));
+            y += detail;
+        }
+        plan.checklist = Some(Rect::new(body.x, y, body.width, body.bottom() - y));
+    }
+    plan
+}
+
+/// The grid and the detail pane in `body`, as they share the screen without a checklist.
+fn plan_hosts(plan: &mut Plan, body: Rect, ui: &UiState, hosts: usize) {
     if !ui.detail_visible {
         plan.grid = Some(body);
     } else if body.height >= SPLIT_MIN {
@@ -157,5 +270,4 @@ pub fn plan(area: Rect, ui: &UiState, hosts: usize) -> Plan {
     } else {
         plan.grid = Some(body);
     }
-    plan
 }

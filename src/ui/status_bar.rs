@@ -1,5 +1,6 @@
 //! The two bars: the title bar on top (the move, hosts by health, the local clock) and the
-//! status bar at the bottom (how pings are sent, the transient message, the keys to know).
+//! status bar at the bottom (a warning until dismissed, how pings are sent, the transient
+//! message, who is ticking, the keys to know).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -80,7 +81,8 @@ fn counts_spans(
     spans
 }
 
-/// The bottom line: ping mode (and how to get ICMP), the message, `? help`.
+/// The bottom line: the newest warning (until Esc dismisses it) or the ping mode (and how
+/// to get ICMP), the message; who ticks (with a checklist) and `? help` on the right.
 pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     let theme = view.theme;
     buf.set_style(area, theme.status_bar());
@@ -97,35 +99,61 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         text(" quit "),
     ];
     let short = vec![key("?"), text(" help ")];
-    let mut left = vec![Span::raw(" ")];
+    let mut candidates = Vec::new();
+    if !view.state.inventory.checklist.is_empty() {
+        let who = if view.ui.who.is_empty() {
+            Span::styled("nobody yet (w)", theme.warn())
+        } else {
+            Span::styled(clean(&view.ui.who, 32), theme.title())
+        };
+        let who = vec![Span::raw("who: "), who, Span::raw("  ")];
+        candidates.push([who.clone(), full.clone()].concat());
+        candidates.push([who, short.clone()].concat());
+    } else {
+        candidates.push(full);
+    }
+    let warning = view.ui.warning(view.state);
+    // A warning needs room to be read: the keys shrink for it first.
+    let left_room = if warning.is_some() { 50 } else { 30 };
+    let right = candidates
+        .into_iter()
+        .find(|c| spans_width(c) + left_room <= width)
+        .unwrap_or(short);
+
+    let mut ping = vec![Span::raw(" ")];
     match view.state.ping_mode {
-        None => left.push(Span::styled("ping: starting…", theme.muted())),
+        None => ping.push(Span::styled("ping: starting…", theme.muted())),
         Some(mode) => {
             let style = if mode == PingMode::Tcp {
                 theme.warn()
             } else {
                 Style::new()
             };
-            left.push(Span::styled(format!("ping: {mode}"), style));
+            ping.push(Span::styled(format!("ping: {mode}"), style));
             if let Some(hint) = &view.state.ping_hint {
-                left.push(Span::styled(
+                ping.push(Span::styled(
                     format!(" — {}", clean(hint, 300)),
                     theme.muted(),
                 ));
             }
         }
     }
+    // A warning (a corrupt state file set aside, a write that failed) stays until Esc: it
+    // takes the ping mode's place.
+    let left = match warning {
+        Some(warning) => vec![
+            Span::raw(" "),
+            Span::styled(format!("⚠ {}", clean(warning, 300)), theme.alarm()),
+            Span::styled(" Esc dismisses", theme.muted()),
+        ],
+        None => ping,
+    };
     let message = view
         .ui
         .message
         .as_ref()
         .map(|m| Span::styled(clean(m, 200), theme.message()));
 
-    let right = if spans_width(&full) + 30 <= width {
-        full
-    } else {
-        short
-    };
     let right_width = spans_width(&right);
     if right_width > width {
         buf.set_line(area.x, area.y, &fit(Line::from(right), width), area.width);
@@ -136,9 +164,9 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     let mut spans = Vec::new();
     if let Some(message) = message {
         let message_width = message.width();
-        let ping_room = room.saturating_sub(message_width + 4);
-        if ping_room >= 12 {
-            spans.extend(fit(Line::from(left), ping_room).spans);
+        let left_room = room.saturating_sub(message_width + 4);
+        if left_room >= 12 {
+            spans.extend(fit(Line::from(left), left_room).spans);
             spans.push(Span::raw("  "));
         } else {
             spans.push(Span::raw(" "));
