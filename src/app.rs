@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -21,6 +22,7 @@ use ratatui::backend::Backend;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::checklist::{persist, ChecklistEvent};
 use crate::config::{Inventory, Theme};
 use crate::probe::Report;
 use crate::probe::scheduler::{self, ProbeEnv};
@@ -59,6 +61,8 @@ pub struct LoopInputs<E, S> {
     pub shutdown: S,
     /// Period of the clock that keeps the status bar's time and the ages current.
     pub tick: Duration,
+    /// Where checklist events go to be saved (none: they live in memory only).
+    pub checklist: Option<mpsc::Sender<ChecklistEvent>>,
 }
 
 /// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
@@ -81,6 +85,7 @@ where
         probe_now,
         shutdown,
         tick,
+        checklist,
     } = inputs;
     let mut shutdown = pin!(shutdown);
     // The first frame is drawn below; the clock starts one period later.
@@ -117,7 +122,11 @@ where
                                 probe_now.send_modify(|n| *n = n.wrapping_add(1));
                             }
                             Effect::Checklist(event) => {
-                                store::reduce(state, Report::ChecklistEvent(event));
+                                // Shown at once; on disk when the sync task acknowledges.
+                                store::reduce(state, Report::ChecklistEvent(event.clone()));
+                                if let Some(tx) = &checklist {
+                                    save(tx, event, state);
+                                }
                             }
                             Effect::None => {}
                         }
@@ -165,6 +174,26 @@ where
         }
     }
     Ok(stats)
+}
+
+/// Hands a checklist event to the sync task without ever waiting on it.
+fn save(tx: &mpsc::Sender<ChecklistEvent>, event: ChecklistEvent, state: &mut State) {
+    match tx.try_send(event) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(event)) => {
+            // Thousands of unsaved events: the disk is stuck. Queue this one behind them.
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(event).await;
+            });
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            store::reduce(
+                state,
+                Report::Warning("checklist changes can no longer be saved: the sync task stopped".into()),
+            );
+        }
+    }
 }
 
 /// Resolves on SIGTERM, SIGHUP (the tmux pane or terminal went away) or SIGINT.
@@ -236,11 +265,23 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// What the dashboard needs besides the inventory and the probes.
+pub struct TuiOptions {
+    pub theme: Theme,
+    /// Who ticks (`--who`, else `$USER@hostname`).
+    pub who: String,
+    /// The checklist's state file.
+    pub state_path: PathBuf,
+}
+
+/// How often the checklist's state file is checked for other processes' ticks.
+pub const STATE_POLL: Duration = Duration::from_secs(1);
+
 /// Sets up the terminal, starts the probes and runs the dashboard until quit.
 pub async fn run_tui(
     inventory: Arc<Inventory>,
     env: Arc<ProbeEnv>,
-    theme: Theme,
+    options: TuiOptions,
 ) -> anyhow::Result<()> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         anyhow::bail!(
@@ -249,9 +290,11 @@ pub async fn run_tui(
     }
     let (tx, rx) = mpsc::channel::<Report>(4096);
     let (probe_now, probe_now_rx) = watch::channel(0u64);
+    let (checklist_tx, checklist_rx) = mpsc::channel::<ChecklistEvent>(1024);
+    let sync = persist::spawn_sync(options.state_path.clone(), checklist_rx, tx.clone(), STATE_POLL);
     let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
     let mut state = State::new(inventory);
-    let mut ui = UiState::new(local_offset());
+    let mut ui = UiState::new(local_offset()).with_who(&options.who);
 
     let mut guard = TerminalGuard(Some(init_terminal().context("cannot set up the terminal")?));
     let Some(terminal) = guard.0.as_mut() else {
@@ -261,18 +304,28 @@ pub async fn run_tui(
         terminal,
         &mut state,
         &mut ui,
-        &theme,
+        &options.theme,
         LoopInputs {
             events: EventStream::new(),
             reports: rx,
             probe_now,
             shutdown: shutdown_signal(),
             tick: Duration::from_secs(1),
+            checklist: Some(checklist_tx),
         },
     )
     .await;
     drop(probes);
     drop(guard);
+    // The loop has dropped its sender: the sync task saves what is still pending and ends.
+    // Every tick acknowledged on screen is already on disk; this covers the last second.
+    if tokio::time::timeout(Duration::from_secs(5), sync).await.is_err() {
+        let _ = writeln!(
+            io::stderr(),
+            "moveday: could not save the last checklist changes to {} within 5 s",
+            options.state_path.display()
+        );
+    }
     result.map(|_| ())
 }
 

@@ -27,7 +27,7 @@ Examples:
   moveday check --json | jq .        one probe round as JSON (exit 0 when all hosts are up)
   moveday validate my-move.toml      check an inventory without probing
   moveday checklist                  the move plan: what is ticked, by whom, when
-  moveday tick lower-ttl --note 300s tick an item from a script (--undo to untick)
+  moveday tick lower-ttl --who ann   tick an item from a script (--undo to untick)
 
 Exit codes: 0 success (check: every host up), 1 check: some host not up, or tick: the
 state file cannot be written, 2 bad input.
@@ -261,7 +261,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) => {
-            let theme = theme(&cli.theme)?;
+            let options = app::TuiOptions {
+                theme: theme(&cli.theme)?,
+                who: who(cli.who.as_deref())?,
+                // One record for every demo run, wherever it is started from.
+                state_path: cli.state.clone().unwrap_or_else(|| {
+                    persist::default_state_path(std::path::Path::new("/moveday/demo.toml"))
+                }),
+            };
             let rt = runtime()?;
             rt.block_on(async {
                 let demo = demo::Demo::start().await?;
@@ -271,17 +278,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     demo.pinger(),
                     demo.system_dns(),
                 ));
-                app::run_tui(inv, env, theme).await
+                app::run_tui(inv, env, options).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let theme = theme(&cli.theme)?;
+            let options = app::TuiOptions {
+                theme: theme(&cli.theme)?,
+                who: who(cli.who.as_deref())?,
+                state_path: state_path(cli.state.as_deref(), &inv),
+            };
             let rt = runtime()?;
             rt.block_on(async {
                 let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
-                app::run_tui(inv, env, theme).await
+                app::run_tui(inv, env, options).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -57,8 +57,6 @@ pub enum PersistError {
     },
     #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
-    #[error("cannot encode the checklist record: {0}")]
-    Encode(#[from] serde_json::Error),
 }
 
 /// The record as read from (or, after [`commit`], written to) the state file.

@@ -1,0 +1,379 @@
+//! The headless checklist commands, run as a script would: `moveday tick` and
+//! `moveday checklist [--json]` against a state file in a temporary directory.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+const INVENTORY: &str = r#"
+[move]
+name = "cli test move"
+
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+http = "http://vbox.example.org/"
+
+[[checklist]]
+id = "lower-ttl"
+phase = "before"
+text = "Lower the TTLs to 300 s"
+
+[[checklist]]
+id = "acl-review"
+phase = "before"
+text = "Review the ACL dump"
+
+[[checklist]]
+id = "shutdown"
+phase = "move"
+text = "Shut the old hosts down"
+
+[[checklist]]
+id = "vbox-web"
+phase = "after"
+text = "vbox answers on port 80"
+check = "vbox.http"
+"#;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    inventory: PathBuf,
+    state: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("move.toml");
+    std::fs::write(&inventory, INVENTORY).unwrap();
+    let state = dir.path().join("state/checklist.json");
+    Setup {
+        dir,
+        inventory,
+        state,
+    }
+}
+
+impl Setup {
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(&self.inventory, args)
+    }
+
+    fn run_with(&self, inventory: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_moveday"))
+            .arg("--inventory")
+            .arg(inventory)
+            .arg("--state")
+            .arg(&self.state)
+            .args(args)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.ok(&["checklist", "--json"])).unwrap()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn item<'a>(json: &'a Value, id: &str) -> &'a Value {
+    json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("no item {id} in {json:#}"))
+}
+
+fn recent(at: &Value) -> DateTime<Utc> {
+    let text = at.as_str().unwrap_or_else(|| panic!("`at` is {at}"));
+    assert!(text.ends_with('Z'), "{text}");
+    let at = DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc);
+    let age = Utc::now() - at;
+    assert!(age.num_seconds() >= 0 && age.num_seconds() < 60, "{text}");
+    at
+}
+
+#[test]
+fn checklist_json_shows_ticks_notes_progress_and_orphans() {
+    let s = setup();
+    // A step of an earlier plan, ticked before the inventory dropped it.
+    let older = s.dir.path().join("older.toml");
+    std::fs::write(
+        &older,
+        format!(
+            "{INVENTORY}\n[[checklist]]\nid = \"old-step\"\nphase = \"move\"\ntext = \"Gone\"\n"
+        ),
+    )
+    .unwrap();
+    let o = s.run_with(&older, &["tick", "old-step", "--who", "dave"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let line = s.ok(&[
+        "tick",
+        "lower-ttl",
+        "--who",
+        "alice@laptop",
+        "--note",
+        "300 s since 9:00",
+    ]);
+    assert!(
+        line.starts_with("ticked lower-ttl with note \"300 s since 9:00\" as alice@laptop at "),
+        "{line}"
+    );
+    s.ok(&["tick", "shutdown", "--who", "bob"]);
+    s.ok(&[
+        "tick",
+        "acl-review",
+        "--who",
+        "carol",
+        "--note-only",
+        "--note",
+        "port 80 missing",
+    ]);
+
+    let json = s.json();
+    assert_eq!(json["move"], "cli test move");
+    assert_eq!(json["state_file"], s.state.display().to_string());
+    let phases: Vec<(&str, u64, u64)> = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["done"].as_u64().unwrap(),
+                p["total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(phases, [("before", 1, 2), ("move", 1, 1), ("after", 0, 1)]);
+    assert_eq!(
+        (json["done"].as_u64(), json["total"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(json["orphans"], serde_json::json!(["old-step"]));
+    // Inventory order within a phase.
+    let before: Vec<&str> = json["phases"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(before, ["lower-ttl", "acl-review"]);
+
+    let ttl = item(&json, "lower-ttl");
+    assert_eq!(ttl["state"], "done");
+    assert_eq!(ttl["who"], "alice@laptop");
+    assert_eq!(ttl["text"], "Lower the TTLs to 300 s");
+    assert_eq!(ttl["check"], Value::Null);
+    let ticked = recent(&ttl["at"]);
+    assert_eq!(ttl["note"]["text"], "300 s since 9:00");
+    assert_eq!(ttl["note"]["who"], "alice@laptop");
+    assert_eq!(recent(&ttl["note"]["at"]), ticked);
+
+    let acl = item(&json, "acl-review");
+    assert_eq!(acl["state"], "open");
+    assert_eq!((&acl["who"], &acl["at"]), (&Value::Null, &Value::Null));
+    assert_eq!(acl["note"]["text"], "port 80 missing");
+    assert_eq!(acl["note"]["who"], "carol");
+
+    let web = item(&json, "vbox-web");
+    assert_eq!(web["state"], "open");
+    assert_eq!(web["check"], "vbox.http");
+    assert_eq!(web["note"], Value::Null);
+
+    // The same, as text.
+    let text = s.ok(&["checklist"]);
+    for expected in [
+        "cli test move: checklist 2/4 done",
+        "before  1/2",
+        "move  1/1",
+        "after  0/1",
+        "[x] lower-ttl ",
+        "done by alice@laptop, ",
+        "note: \"300 s since 9:00\" (alice@laptop, ",
+        "[ ] vbox-web ",
+        "[check: vbox.http]",
+        "note: \"port 80 missing\" (carol, ",
+        "kept, not in the inventory: old-step",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn undo_unticks_and_keeps_who_did_it() {
+    let s = setup();
+    s.ok(&["tick", "vbox-web", "--who", "alice"]);
+    assert_eq!(item(&s.json(), "vbox-web")["state"], "done");
+    let line = s.ok(&["tick", "vbox-web", "--undo", "--who", "bob"]);
+    assert!(line.starts_with("unticked vbox-web as bob at "), "{line}");
+    let json = s.json();
+    let web = item(&json, "vbox-web");
+    assert_eq!(web["state"], "open");
+    assert_eq!(web["who"], "bob");
+    assert_eq!(json["done"], 0);
+    assert!(s.ok(&["checklist"]).contains("open: unticked by bob, "));
+    // An empty note clears the note.
+    s.ok(&["tick", "vbox-web", "--note-only", "--note", "x"]);
+    let line = s.ok(&["tick", "vbox-web", "--note-only", "--note", ""]);
+    assert!(line.starts_with("cleared the note of vbox-web"), "{line}");
+    assert_eq!(item(&s.json(), "vbox-web")["note"], Value::Null);
+}
+
+#[test]
+fn a_tick_made_with_evidence_shows_as_done_by_check() {
+    let s = setup();
+    std::fs::create_dir_all(s.state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &s.state,
+        r#"{"version": 1, "items": {"vbox-web": {"tick": {"done": true, "who": "alice",
+            "at": "2026-11-25T17:45:01Z", "evidence": "vbox.http: 200 from 203.0.113.13"}}}}"#,
+    )
+    .unwrap();
+    let web = item(&s.json(), "vbox-web").clone();
+    assert_eq!(web["state"], "done-by-check");
+    assert_eq!(web["at"], "2026-11-25T17:45:01Z");
+    let text = s.ok(&["checklist"]);
+    assert!(
+        text.contains("done-by-check by alice, 2026-11-25 17:45:01"),
+        "{text}"
+    );
+    assert!(
+        text.contains("evidence: vbox.http: 200 from 203.0.113.13"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_id_exits_2_naming_the_closest_ids_and_writes_nothing() {
+    let s = setup();
+    let o = s.run(&["tick", "lower-tll"]);
+    assert_eq!(o.status.code(), Some(2));
+    let msg = stderr(&o);
+    assert!(
+        msg.contains("unknown checklist id `lower-tll`") && msg.contains("did you mean lower-ttl?"),
+        "{msg}"
+    );
+    let o = s.run(&["tick", "zzz"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`moveday checklist` lists the ids"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!s.state.exists());
+    let o = s.run(&["tick", "lower-ttl", "--who", "  "]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--who must not be empty"));
+}
+
+#[test]
+fn a_bad_inventory_exits_2_for_both_commands() {
+    let s = setup();
+    let bad = s.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[checklist]]\nid = \"a\"\ntext = \"\"\n").unwrap();
+    for args in [&["checklist"][..], &["tick", "a"]] {
+        let o = s.run_with(&bad, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("bad.toml:3:"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_state_file_that_cannot_be_written_exits_1() {
+    let s = setup();
+    // The state directory's place is taken by a file.
+    std::fs::write(s.dir.path().join("state"), b"").unwrap();
+    let o = s.run(&["tick", "lower-ttl"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot create the state directory"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_is_set_aside_with_a_warning() {
+    let s = setup();
+    std::fs::create_dir_all(s.state.parent().unwrap()).unwrap();
+    std::fs::write(&s.state, b"{\"version\": 1, \"items\": {\"lower-t").unwrap();
+    let o = s.run(&["checklist"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let warning = stderr(&o);
+    assert!(
+        warning.starts_with("moveday: warning: state file ")
+            && warning.contains("was corrupt")
+            && warning.contains(".corrupt-"),
+        "{warning}"
+    );
+    assert!(stdout(&o).contains("checklist 0/4 done"));
+}
+
+#[test]
+fn the_default_state_file_is_under_xdg_state_home_keyed_by_the_inventory() {
+    let s = setup();
+    let xdg = s.dir.path().join("xdg");
+    let run = |cwd: &Path, inventory: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_moveday"))
+            .current_dir(cwd)
+            .args(["--inventory", inventory])
+            .args(args)
+            .env("XDG_STATE_HOME", &xdg)
+            .env("USER", "tester")
+            .output()
+            .unwrap()
+    };
+    let o = run(s.dir.path(), "move.toml", &["tick", "shutdown"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains(" as tester@"), "{}", stdout(&o));
+
+    let dir = xdg.join("moveday");
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("move-") && files[0].len() == "move-".len() + 16 + 5);
+
+    // The same inventory reached by another relative path finds the same record.
+    let sub = s.dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let o = run(&sub, "../move.toml", &["checklist", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        json["state_file"],
+        dir.join(&files[0]).display().to_string()
+    );
+    let shutdown = item(&json, "shutdown");
+    assert_eq!(shutdown["state"], "done");
+    assert!(shutdown["who"].as_str().unwrap().starts_with("tester@"));
+}
