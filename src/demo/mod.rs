@@ -317,8 +317,85 @@ fn inventory_toml(
             );
         }
     }
+    t.push_str(DEMO_CHECKLIST);
     t
 }
+
+/// The demo's move plan: a short version of the example inventory's, linked to its hosts.
+const DEMO_CHECKLIST: &str = r#"
+[[checklist]]
+id = "lower-ttl"
+phase = "before"
+text = "Lower the TTL of every moving name to 60 s, two days ahead"
+
+[[checklist]]
+id = "contact-secondaries"
+phase = "before"
+text = "Tell every secondary DNS operator the new master IP"
+
+[[checklist]]
+id = "review-acl"
+phase = "before"
+text = "Review the new firewall ACL dump line by line (80 was missed last time)"
+
+[[checklist]]
+id = "clean-hosts-files"
+phase = "before"
+text = "Remove pinned old addresses from the admins' own hosts files"
+check = "vbox.hosts_file"
+
+[[checklist]]
+id = "shutdown"
+phase = "move"
+text = "Stop accepting mail and shut down all eight servers"
+
+[[checklist]]
+id = "zone-update"
+phase = "move"
+text = "New addresses in the zone on ns-master, serial bumped"
+check = "ns-master.dns"
+
+[[checklist]]
+id = "ns-master-up"
+phase = "move"
+text = "ns-master up on the new network"
+check = "ns-master.ssh"
+
+[[checklist]]
+id = "mail-up"
+phase = "after"
+text = "mail answers SSH on its new address"
+check = "mail.ssh"
+
+[[checklist]]
+id = "git-web"
+phase = "after"
+text = "git serves its web pages on the new address"
+check = "git.http"
+
+[[checklist]]
+id = "vbox-web"
+phase = "after"
+text = "vbox's web server answers (and no hosts file hides it)"
+check = "vbox.http"
+
+[[checklist]]
+id = "buildbot-web"
+phase = "after"
+text = "buildbot's web port is open"
+check = "build.http"
+
+[[checklist]]
+id = "jabber-up"
+phase = "after"
+text = "jabber is up"
+check = "jabber.health"
+
+[[checklist]]
+id = "mail-slow-start"
+phase = "after"
+text = "Release the mail backlog slowly; watch Google and Yahoo deferrals"
+"#;
 
 /// The demo's hosts file: with the stale vbox entry until the admin fixes it.
 fn write_hosts_file(path: &Path, stale: bool) -> anyhow::Result<()> {
