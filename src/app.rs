@@ -16,13 +16,13 @@ use crossterm::cursor::Show;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
 use ratatui::backend::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
-use ratatui::backend::Backend;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::checklist::{persist, ChecklistEvent};
+use crate::checklist::{ChecklistEvent, persist};
 use crate::config::{Inventory, Theme};
 use crate::probe::Report;
 use crate::probe::scheduler::{self, ProbeEnv};
@@ -190,7 +190,9 @@ fn save(tx: &mpsc::Sender<ChecklistEvent>, event: ChecklistEvent, state: &mut St
         Err(mpsc::error::TrySendError::Closed(_)) => {
             store::reduce(
                 state,
-                Report::Warning("checklist changes can no longer be saved: the sync task stopped".into()),
+                Report::Warning(
+                    "checklist changes can no longer be saved: the sync task stopped".into(),
+                ),
             );
         }
     }
@@ -258,7 +260,8 @@ impl Drop for TerminalGuard {
             }
         }
         restore_terminal();
-        let panics = std::mem::take(&mut *DEFERRED_PANICS.lock().unwrap_or_else(|e| e.into_inner()));
+        let panics =
+            std::mem::take(&mut *DEFERRED_PANICS.lock().unwrap_or_else(|e| e.into_inner()));
         for panic in panics {
             let _ = writeln!(io::stderr(), "moveday: a background task panicked: {panic}");
         }
@@ -291,7 +294,12 @@ pub async fn run_tui(
     let (tx, rx) = mpsc::channel::<Report>(4096);
     let (probe_now, probe_now_rx) = watch::channel(0u64);
     let (checklist_tx, checklist_rx) = mpsc::channel::<ChecklistEvent>(1024);
-    let sync = persist::spawn_sync(options.state_path.clone(), checklist_rx, tx.clone(), STATE_POLL);
+    let sync = persist::spawn_sync(
+        options.state_path.clone(),
+        checklist_rx,
+        tx.clone(),
+        STATE_POLL,
+    );
     let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
     let mut state = State::new(inventory);
     let mut ui = UiState::new(local_offset()).with_who(&options.who);
@@ -319,7 +327,10 @@ pub async fn run_tui(
     drop(guard);
     // The loop has dropped its sender: the sync task saves what is still pending and ends.
     // Every tick acknowledged on screen is already on disk; this covers the last second.
-    if tokio::time::timeout(Duration::from_secs(5), sync).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), sync)
+        .await
+        .is_err()
+    {
         let _ = writeln!(
             io::stderr(),
             "moveday: could not save the last checklist changes to {} within 5 s",

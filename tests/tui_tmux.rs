@@ -18,6 +18,10 @@ struct Tmux {
 impl Tmux {
     /// Starts `command` in a detached 100×30 session, or `None` when tmux is unavailable.
     fn start(command: &str, env: &[(&str, &str)]) -> Option<Tmux> {
+        Tmux::start_sized(command, env, (100, 30))
+    }
+
+    fn start_sized(command: &str, env: &[(&str, &str)], (w, h): (u16, u16)) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -32,7 +36,8 @@ impl Tmux {
             SESSION.fetch_add(1, Ordering::SeqCst)
         );
         let tmux = Tmux { socket };
-        let mut args = vec!["new-session", "-d", "-x", "100", "-y", "30", "-s", "t"];
+        let (w, h) = (w.to_string(), h.to_string());
+        let mut args = vec!["new-session", "-d", "-x", &w, "-y", &h, "-s", "t"];
         let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         for e in &env {
             args.extend(["-e", e.as_str()]);
@@ -110,9 +115,88 @@ impl Drop for Tmux {
 
 fn demo_command() -> String {
     format!(
-        "sh -c '{} demo; echo EXIT=$?; sleep 60'",
-        env!("CARGO_BIN_EXE_moveday")
+        "sh -c '{} --state {} demo; echo EXIT=$?; sleep 60'",
+        env!("CARGO_BIN_EXE_moveday"),
+        scratch_state().display()
     )
+}
+
+/// A state file nobody else uses (the demo's default is the user's own record).
+fn scratch_state() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("moveday-tmux-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!(
+        "state-{}.json",
+        SESSION.fetch_add(1, Ordering::SeqCst)
+    ))
+}
+
+fn demo_as(who: &str, state: &std::path::Path) -> String {
+    format!(
+        "sh -c '{} --state {} --who {who} demo; echo EXIT=$?; sleep 60'",
+        env!("CARGO_BIN_EXE_moveday"),
+        state.display()
+    )
+}
+
+/// The first checklist item's line, once the pane shows it ticked by `who`.
+fn wait_ticked(tmux: &Tmux, who: &str, timeout: Duration) -> String {
+    tmux.wait_for(&format!("lower-ttl ticked by {who}"), timeout, |s| {
+        s.lines()
+            .any(|l| l.contains("[x] done") && l.contains("Lower the TTL") && l.contains(who))
+    })
+}
+
+#[test]
+fn a_tick_from_the_keyboard_survives_kill_9_and_reaches_a_second_instance() {
+    let state = scratch_state();
+    let Some(alice) = Tmux::start_sized(&demo_as("alice", &state), &[], (160, 40)) else {
+        return;
+    };
+    let Some(bob) = Tmux::start_sized(&demo_as("bob", &state), &[], (160, 40)) else {
+        return;
+    };
+    for t in [&alice, &bob] {
+        t.wait_for("the checklist pane", Duration::from_secs(10), |s| {
+            s.contains("Checklist") && s.contains("Lower the TTL")
+        });
+    }
+    // Tab to the checklist (grid -> detail -> checklist), tick the first item.
+    alice.keys(&["Tab", "Tab"]);
+    alice.wait_for("checklist focus", Duration::from_secs(3), |s| {
+        s.contains("[ ] open")
+    });
+    alice.keys(&["Space"]);
+    wait_ticked(&alice, "alice", Duration::from_secs(3));
+    // The other instance, on the same state file, sees it within two seconds.
+    let started = Instant::now();
+    wait_ticked(&bob, "alice", Duration::from_secs(3));
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // kill -9 alice's moveday: nothing to clean up, nothing flushed at exit.
+    let pid = alice.moveday_pid();
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    alice.wait_for("the shell after kill -9", Duration::from_secs(5), |s| {
+        s.contains("EXIT=137")
+    });
+    drop(alice);
+    let text = std::fs::read_to_string(&state).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["items"]["lower-ttl"]["tick"]["done"], true, "{text}");
+    assert_eq!(json["items"]["lower-ttl"]["tick"]["who"], "alice", "{text}");
+
+    // Come back: the tick is there, with who.
+    let Some(again) = Tmux::start_sized(&demo_as("alice", &state), &[], (160, 40)) else {
+        return;
+    };
+    wait_ticked(&again, "alice", Duration::from_secs(10));
+    again.keys(&["q"]);
+    again.wait_for("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+    bob.keys(&["q"]);
+    bob.wait_for("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
 }
 
 fn alive(pid: u32) -> bool {

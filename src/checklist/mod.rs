@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::inventory::{ChecklistItem, CheckLink, LinkedProbe};
+use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe};
 use crate::store::{self, Health, HostsFlag, Seen, State, Verdict};
 
 /// Version of the state file format.
@@ -232,7 +232,13 @@ pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
     let Some(config) = state.inventory.hosts.get(link.host) else {
         return LinkState::Pending;
     };
-    let word = |ok: bool, text: String| if ok { LinkState::Green(text) } else { LinkState::Red(text) };
+    let word = |ok: bool, text: String| {
+        if ok {
+            LinkState::Green(text)
+        } else {
+            LinkState::Red(text)
+        }
+    };
     match link.probe {
         LinkedProbe::Health => match h.health {
             Health::Unknown => LinkState::Pending,
@@ -259,7 +265,10 @@ pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
         LinkedProbe::Http => match &h.http {
             None => LinkState::Pending,
             Some(Seen { value, .. }) => match &value.result {
-                Ok(r) => word(r.status < 400, format!("http {} from {}", r.status, value.ip)),
+                Ok(r) => word(
+                    r.status < 400,
+                    format!("http {} from {}", r.status, value.ip),
+                ),
                 Err(e) => LinkState::Red(format!("http {} at {}", e.word(), value.ip)),
             },
         },
@@ -304,7 +313,11 @@ pub fn status(state: &State, doc: &ChecklistDoc, item: &ChecklistItem) -> ItemSt
 }
 
 /// Done and total items of one phase (or of all, with `None`).
-pub fn progress(doc: &ChecklistDoc, items: &[ChecklistItem], phase: Option<&str>) -> (usize, usize) {
+pub fn progress(
+    doc: &ChecklistDoc,
+    items: &[ChecklistItem],
+    phase: Option<&str>,
+) -> (usize, usize) {
     let items: Vec<&ChecklistItem> = items
         .iter()
         .filter(|i| phase.is_none_or(|p| i.phase == p))

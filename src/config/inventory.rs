@@ -325,7 +325,10 @@ impl Inventory {
             {
                 return Err(err(
                     c.id.span(),
-                    format!("invalid checklist id `{}`: use letters, digits, `-`, `_` and `.`", c.id.get_ref()),
+                    format!(
+                        "invalid checklist id `{}`: use letters, digits, `-`, `_` and `.`",
+                        c.id.get_ref()
+                    ),
                 ));
             }
             if seen_ids.insert(id.clone(), ()).is_some() {
@@ -333,23 +336,36 @@ impl Inventory {
             }
             let text = c.text.get_ref().trim().to_string();
             if text.is_empty() {
-                return Err(err(c.text.span(), format!("checklist item `{id}` has an empty text")));
+                return Err(err(
+                    c.text.span(),
+                    format!("checklist item `{id}` has an empty text"),
+                ));
             }
             let phase = match c.phase {
                 Some(p) if p.get_ref().trim().is_empty() => {
-                    return Err(err(p.span(), format!("checklist item `{id}` has an empty phase")));
+                    return Err(err(
+                        p.span(),
+                        format!("checklist item `{id}` has an empty phase"),
+                    ));
                 }
                 Some(p) => p.get_ref().trim().to_string(),
                 None => "plan".to_string(),
             };
             let check = match c.check {
                 None => None,
-                Some(link) => Some(parse_link(link.get_ref(), &hosts).map_err(|why| err(link.span(), why))?),
+                Some(link) => {
+                    Some(parse_link(link.get_ref(), &hosts).map_err(|why| err(link.span(), why))?)
+                }
             };
             if !phases.contains(&phase) {
                 phases.push(phase.clone());
             }
-            checklist.push(ChecklistItem { id, phase, text, check });
+            checklist.push(ChecklistItem {
+                id,
+                phase,
+                text,
+                check,
+            });
         }
 
         Ok(Inventory {
@@ -368,7 +384,9 @@ impl Inventory {
 
     /// The index of the host called `name`.
     pub fn host_index(&self, name: &str) -> Option<usize> {
-        self.hosts.iter().position(|h| h.name.eq_ignore_ascii_case(name))
+        self.hosts
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -387,8 +405,13 @@ fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
             probes()
         ));
     };
-    let Some(host) = hosts.iter().position(|h| h.name.eq_ignore_ascii_case(host_name)) else {
-        return Err(format!("check `{text}` names an unknown host `{host_name}`"));
+    let Some(host) = hosts
+        .iter()
+        .position(|h| h.name.eq_ignore_ascii_case(host_name))
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown host `{host_name}`"
+        ));
     };
     let Some(probe) = LinkedProbe::ALL
         .iter()

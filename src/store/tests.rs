@@ -387,16 +387,32 @@ fn checklist_sync_merges_and_reports_orphans_once() {
             forced: false,
         },
     };
-    assert!(reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))));
-    assert!(!reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))), "same event again");
+    assert!(reduce(
+        &mut st,
+        Report::ChecklistEvent(tick("gone-item", 1))
+    ));
+    assert!(
+        !reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))),
+        "same event again"
+    );
     let mut theirs = ChecklistDoc::new();
     theirs.apply(&tick("other", 2));
     assert!(reduce(&mut st, Report::ChecklistSynced(theirs.clone())));
     assert!(st.checklist.is_done("other") && st.checklist.is_done("gone-item"));
-    assert_eq!(st.orphans, vec!["gone-item".to_string(), "other".to_string()]);
+    assert_eq!(
+        st.orphans,
+        vec!["gone-item".to_string(), "other".to_string()]
+    );
     assert_eq!(st.warnings.len(), 1);
-    assert!(st.warnings[0].contains("gone-item, other"), "{:?}", st.warnings);
-    assert!(!reduce(&mut st, Report::ChecklistSynced(theirs)), "nothing new");
+    assert!(
+        st.warnings[0].contains("gone-item, other"),
+        "{:?}",
+        st.warnings
+    );
+    assert!(
+        !reduce(&mut st, Report::ChecklistSynced(theirs)),
+        "nothing new"
+    );
     assert_eq!(st.warnings.len(), 1, "reported once");
 }
 
