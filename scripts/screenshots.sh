@@ -7,12 +7,13 @@ bin=${1:-target/release/moveday}
 [ -x "$bin" ] || cargo build --release
 sock="moveday-shots-$$"
 t() { tmux -L "$sock" -f /dev/null "$@"; }
-trap 't kill-server 2>/dev/null || true' EXIT
 out=screenshots
+scratch=$(mktemp -d)
+trap 't kill-server 2>/dev/null || true; rm -rf "$scratch"' EXIT
 
 shoot() { # name width height seconds [keys...]
   local name=$1 w=$2 h=$3 secs=$4; shift 4
-  t new-session -d -s "$name" -x "$w" -y "$h" "$bin demo"
+  t new-session -d -s "$name" -x "$w" -y "$h" "$bin --state $scratch/$name.json --who ann@t61 demo"
   sleep "$secs"
   for k in "$@"; do t send-keys -t "$name" "$k"; sleep 0.3; done
   t capture-pane -p -t "$name" > "$out/$name.txt"
@@ -25,4 +26,6 @@ shoot demo-80x24-start 80 24 3 &
 shoot demo-100x30-25s 100 30 25 j j j &
 shoot demo-120x40-70s 120 40 70 &
 shoot help-100x30 100 30 4 '?' &
+# The checklist beside the grid: two items ticked, one with a note.
+shoot checklist-160x40-30s 160 40 30 Tab Tab Space j Space n 'axu.tm: list both masters' Enter j j j j j &
 wait

@@ -7,6 +7,7 @@
 //! idempotent: two processes that tick different items, or the same item, converge on the
 //! same file whatever order they write in. Ids that are no longer in the inventory are kept.
 
+pub mod headless;
 pub mod persist;
 
 use std::cmp::Ordering;
@@ -22,7 +23,7 @@ use crate::store::{self, Health, HostsFlag, Seen, State, Verdict};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The persisted record of the checklist.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistDoc {
     pub version: u32,
@@ -102,6 +103,12 @@ fn newer<T: Clone>(a: &Option<T>, b: &Option<T>, order: fn(&T, &T) -> Ordering) 
         (Some(x), Some(y)) => Some(if order(x, y) == Ordering::Less { y } else { x }.clone()),
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
         (None, None) => None,
+    }
+}
+
+impl Default for ChecklistDoc {
+    fn default() -> Self {
+        ChecklistDoc::new()
     }
 }
 

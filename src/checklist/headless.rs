@@ -1,0 +1,255 @@
+//! The text and JSON of the headless `moveday checklist` and `moveday tick` commands.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Local, Utc};
+use serde_json::{Value, json};
+
+use crate::checklist::{self, ChecklistDoc, ChecklistEvent, ItemStatus};
+use crate::config::{ChecklistItem, Inventory};
+use crate::sanitize::sanitize;
+use crate::store::State;
+
+/// Longest note shown, in characters (the file may come from anyone who can write it).
+const MAX_NOTE_CHARS: usize = 500;
+
+fn local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn check_name(inv: &Inventory, item: &ChecklistItem) -> Option<String> {
+    item.check.map(|link| {
+        let host = inv.hosts.get(link.host).map_or("?", |h| h.name.as_str());
+        format!("{host}.{}", link.probe.name())
+    })
+}
+
+/// Without live probes: open, done, or done-by-check when the tick carries evidence.
+fn statuses(inv: &Arc<Inventory>, doc: &ChecklistDoc) -> Vec<ItemStatus> {
+    let state = State::new(inv.clone());
+    inv.checklist
+        .iter()
+        .map(|item| checklist::status(&state, doc, item))
+        .collect()
+}
+
+pub fn to_json(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> Value {
+    let statuses = statuses(inv, doc);
+    let phases: Vec<Value> = inv
+        .phases
+        .iter()
+        .map(|phase| {
+            let (done, total) = checklist::progress(doc, &inv.checklist, Some(phase));
+            let items: Vec<Value> = inv
+                .checklist
+                .iter()
+                .zip(&statuses)
+                .filter(|(item, _)| &item.phase == phase)
+                .map(|(item, status)| {
+                    let record = doc.items.get(&item.id);
+                    let tick = record.and_then(|r| r.tick.as_ref());
+                    let note = record
+                        .and_then(|r| r.note.as_ref())
+                        .filter(|n| !n.text.is_empty());
+                    json!({
+                        "id": item.id,
+                        "text": item.text,
+                        "check": check_name(inv, item),
+                        "state": status.word(),
+                        "who": tick.map(|t| sanitize(&t.who, MAX_NOTE_CHARS)),
+                        "at": tick.map(|t| rfc3339(t.at)),
+                        "note": note.map(|n| json!({
+                            "text": sanitize(&n.text, MAX_NOTE_CHARS),
+                            "who": sanitize(&n.who, MAX_NOTE_CHARS),
+                            "at": rfc3339(n.at),
+                        })),
+                    })
+                })
+                .collect();
+            json!({ "name": phase, "done": done, "total": total, "items": items })
+        })
+        .collect();
+    let (done, total) = checklist::progress(doc, &inv.checklist, None);
+    json!({
+        "move": inv.name,
+        "state_file": path.display().to_string(),
+        "phases": phases,
+        "done": done,
+        "total": total,
+        "orphans": doc.orphans(&inv.checklist),
+    })
+}
+
+pub fn to_text(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> String {
+    let statuses = statuses(inv, doc);
+    let mut out = String::new();
+    let (done, total) = checklist::progress(doc, &inv.checklist, None);
+    let _ = writeln!(out, "{}: checklist {done}/{total} done", inv.name);
+    let _ = writeln!(out, "state file: {}", path.display());
+    if inv.checklist.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nthe inventory has no [[checklist]] items (id, phase, text, check = \"HOST.PROBE\")"
+        );
+    }
+    let id_width = inv
+        .checklist
+        .iter()
+        .map(|i| i.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    for phase in &inv.phases {
+        let (done, total) = checklist::progress(doc, &inv.checklist, Some(phase));
+        let _ = writeln!(out, "\n{phase}  {done}/{total}");
+        for (item, status) in inv.checklist.iter().zip(&statuses) {
+            if &item.phase != phase {
+                continue;
+            }
+            let check = check_name(inv, item)
+                .map(|c| format!("  [check: {c}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {:<id_width$}  {}{check}",
+                status.symbol(),
+                item.id,
+                item.text
+            );
+            let record = doc.items.get(&item.id);
+            let pad = " ".repeat(id_width + 8);
+            if let Some(t) = record.and_then(|r| r.tick.as_ref()) {
+                let who = sanitize(&t.who, MAX_NOTE_CHARS);
+                let line = match status {
+                    ItemStatus::Open | ItemStatus::Ready => {
+                        format!("open: unticked by {who}, {}", local(t.at))
+                    }
+                    _ if t.forced => {
+                        format!("done by {who}, {} (its check was red)", local(t.at))
+                    }
+                    _ => format!("{} by {who}, {}", status.word(), local(t.at)),
+                };
+                let _ = writeln!(out, "{pad}{line}");
+                if let Some(evidence) = &t.evidence {
+                    let _ = writeln!(out, "{pad}evidence: {}", sanitize(evidence, MAX_NOTE_CHARS));
+                }
+            }
+            if let Some(n) = record
+                .and_then(|r| r.note.as_ref())
+                .filter(|n| !n.text.is_empty())
+            {
+                let _ = writeln!(
+                    out,
+                    "{pad}note: \"{}\" ({}, {})",
+                    sanitize(&n.text, MAX_NOTE_CHARS),
+                    sanitize(&n.who, MAX_NOTE_CHARS),
+                    local(n.at)
+                );
+            }
+        }
+    }
+    let orphans = doc.orphans(&inv.checklist);
+    if !orphans.is_empty() {
+        let _ = writeln!(out, "\nkept, not in the inventory: {}", orphans.join(", "));
+    }
+    out
+}
+
+/// The one line `tick` prints, e.g. `ticked lower-ttl with note "300 s" as alice@box at
+/// 2026-11-25 17:45:01 (Lower the TTLs)`.
+pub fn recorded(
+    item: &ChecklistItem,
+    events: &[ChecklistEvent],
+    who: &str,
+    at: DateTime<Utc>,
+) -> String {
+    let mut verb = "noted";
+    let mut note = None;
+    for event in events {
+        match event {
+            ChecklistEvent::Tick { tick, .. } => {
+                verb = if tick.done { "ticked" } else { "unticked" };
+            }
+            ChecklistEvent::Note { note: n, .. } => note = Some(n.text.as_str()),
+        }
+    }
+    let note = match note {
+        None => String::new(),
+        Some("") if verb == "noted" => String::new(),
+        Some("") => " and cleared its note".to_string(),
+        Some(text) if verb == "noted" => format!(": \"{}\"", sanitize(text, MAX_NOTE_CHARS)),
+        Some(text) => format!(" with note \"{}\"", sanitize(text, MAX_NOTE_CHARS)),
+    };
+    let verb = match events {
+        [ChecklistEvent::Note { note: n, .. }] if n.text.is_empty() => "cleared the note of",
+        _ => verb,
+    };
+    format!(
+        "{verb} {}{note} as {who} at {} ({})",
+        item.id,
+        local(at),
+        item.text
+    )
+}
+
+/// Unknown id: the message, with the closest ids of the inventory.
+pub fn unknown_id(inv: &Inventory, id: &str) -> String {
+    let shown = sanitize(id, 80);
+    if inv.checklist.is_empty() {
+        return format!(
+            "unknown checklist id `{shown}`: {} has no [[checklist]] items",
+            inv.path.display()
+        );
+    }
+    let wanted = id.to_lowercase();
+    let mut close: Vec<(usize, &str)> = inv
+        .checklist
+        .iter()
+        .map(|i| {
+            let candidate = i.id.to_lowercase();
+            let contains = candidate.contains(&wanted) || wanted.contains(&candidate);
+            let distance = if contains {
+                0
+            } else {
+                edit_distance(&wanted, &candidate)
+            };
+            (distance, i.id.as_str())
+        })
+        .filter(|(d, id)| *d <= (id.chars().count() / 3).max(2))
+        .collect();
+    close.sort();
+    let close: Vec<&str> = close.iter().take(3).map(|(_, id)| *id).collect();
+    let hint = if close.is_empty() {
+        "`moveday checklist` lists the ids".to_string()
+    } else {
+        format!("did you mean {}?", close.join(", "))
+    };
+    format!(
+        "unknown checklist id `{shown}` in {}: {hint}",
+        inv.path.display()
+    )
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j] + 1).min(row[j + 1] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
