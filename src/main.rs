@@ -107,20 +107,29 @@ enum Command {
     },
 }
 
+/// `eprintln!` that ignores a standard error that is gone (the terminal was closed):
+/// `eprintln!` would panic there.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(Failure::Config(e)) => {
-            eprintln!("moveday: {e}");
+            say!("moveday: {e}");
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
-            eprintln!("moveday: {e:#}");
+            say!("moveday: {e:#}");
             ExitCode::from(2)
         }
         Err(Failure::State(e)) => {
-            eprintln!("moveday: {e}");
+            say!("moveday: {e}");
             ExitCode::from(1)
         }
     }
@@ -203,7 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let path = state_path(cli.state.as_deref(), &inv);
             let loaded = persist::load(&path)?;
             if let Some(w) = &loaded.warning {
-                eprintln!("moveday: warning: {w}");
+                say!("moveday: warning: {w}");
             }
             if json {
                 let value = headless::to_json(&inv, &path, &loaded.doc);
@@ -256,7 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             let saved = persist::commit(&path, &events)?;
             if let Some(w) = &saved.warning {
-                eprintln!("moveday: warning: {w}");
+                say!("moveday: warning: {w}");
             }
             println!("{}", headless::recorded(item, &events, &who, at));
             Ok(ExitCode::SUCCESS)

@@ -48,6 +48,18 @@ impl Switch {
         lock(&self.task).as_ref().is_some_and(|t| !t.is_finished())
     }
 
+    /// Stops (`up = false`), or binds again when down and returns the listener to start.
+    async fn set_up(&self, up: bool) -> io::Result<Option<TcpListener>> {
+        if !up {
+            self.stop().await;
+            Ok(None)
+        } else if self.is_up() {
+            Ok(None)
+        } else {
+            Ok(Some(TcpListener::bind(self.addr).await?))
+        }
+    }
+
     async fn stop(&self) {
         let task = lock(&self.task).take();
         if let Some(task) = task {
@@ -159,10 +171,7 @@ impl SshBannerServer {
     /// Down closes the listener and every open connection (new connects are refused); up
     /// listens again on the same address.
     pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        if !up {
-            self.switch.stop().await;
-        } else if !self.is_up() {
-            let listener = TcpListener::bind(self.switch.addr).await?;
+        if let Some(listener) = self.switch.set_up(up).await? {
             self.start(listener);
         }
         Ok(())
@@ -329,10 +338,7 @@ impl HttpServer {
     /// Down closes the listener and every open connection (new connects are refused); up
     /// listens again on the same address.
     pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        if !up {
-            self.switch.stop().await;
-        } else if !self.is_up() {
-            let listener = TcpListener::bind(self.switch.addr).await?;
+        if let Some(listener) = self.switch.set_up(up).await? {
             self.start(listener);
         }
         Ok(())
