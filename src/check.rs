@@ -137,6 +137,32 @@ pub fn to_json(state: &State) -> Value {
                     "error": f.value.as_ref().err(),
                 })
             });
+            let ptr = h.ptr.as_ref().map(|p| match &p.value.result {
+                Ok(a) => json!({
+                    "ip": p.value.ip,
+                    "name": a.names.first(),
+                    "names": a.names,
+                    "forward_confirmed": a.forward_confirmed,
+                    "error": null,
+                }),
+                Err(e) => json!({
+                    "ip": p.value.ip,
+                    "name": null,
+                    "names": [],
+                    "forward_confirmed": false,
+                    "error": e.to_string(),
+                }),
+            });
+            let primary = h.primary.as_ref().map(|p| match &p.value {
+                Ok(a) => json!({
+                    "addresses": a.addresses,
+                    "ttl": a.ttl,
+                    "ttl_too_long": u64::from(a.ttl) > inv.long_ttl.as_secs(),
+                    "authoritative": a.authoritative,
+                    "error": null,
+                }),
+                Err(e) => json!({"addresses": [], "ttl": null, "authoritative": null, "error": e.to_string()}),
+            });
             let error = (!reasons.is_empty() && health != Health::Up).then(|| reasons.join("; "));
             json!({
                 "name": config.name,
@@ -152,12 +178,16 @@ pub fn to_json(state: &State) -> Value {
                 "http": http,
                 "dns": dns,
                 "hosts_file": hosts_file,
+                "role": config.role,
+                "ptr": ptr,
+                "primary": primary,
                 "error": target_error.or(error),
             })
         })
         .collect();
     let [up, degraded, down, unknown] = state.health_counts();
     json!({
+        "zones": zones_json(state),
         "move": inv.name,
         "inventory": inv.path,
         "ping_mode": state.ping_mode,
@@ -165,6 +195,74 @@ pub fn to_json(state: &State) -> Value {
         "summary": {"up": up, "degraded": degraded, "down": down, "unknown": unknown},
         "hosts": hosts,
     })
+}
+
+/// Per zone: the primary's serial, each secondary's serial, lag and AA flag, and whether
+/// every server returns the same NS set.
+fn zones_json(state: &State) -> Value {
+    let inv = &state.inventory;
+    let zones: Vec<Value> = inv
+        .zones
+        .iter()
+        .zip(&state.zones)
+        .map(|(config, zone)| {
+            let answer = |i: usize| {
+                zone.servers
+                    .get(i)
+                    .and_then(|s| s.latest.as_ref())
+                    .map(|seen| &seen.value)
+            };
+            let serial = |i: usize| answer(i).and_then(|o| o.result.as_ref().ok()).and_then(|a| a.serial);
+            let primary_serial = serial(0);
+            let secondaries: Vec<Value> = config
+                .secondaries
+                .iter()
+                .enumerate()
+                .map(|(k, sec)| {
+                    let i = k + 1;
+                    let outcome = answer(i);
+                    let ok = outcome.and_then(|o| o.result.as_ref().ok());
+                    let lag = match (primary_serial, serial(i)) {
+                        (Some(p), Some(s)) => match store::serial_cmp(s, p) {
+                            Some(std::cmp::Ordering::Less) => Some(p.wrapping_sub(s)),
+                            Some(_) => Some(0),
+                            None => None,
+                        },
+                        _ => None,
+                    };
+                    let behind_since = zone.servers.get(i).and_then(|s| s.behind_since);
+                    json!({
+                        "server": sec.server.to_string(),
+                        "address": outcome.and_then(|o| o.address),
+                        "serial": serial(i),
+                        "lag": lag,
+                        "behind_since": behind_since.map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()),
+                        "authoritative": ok.map(|a| a.authoritative),
+                        "ns": ok.map(|a| a.ns.clone()),
+                        "contact": sec.contact,
+                        "error": outcome.and_then(|o| o.result.as_ref().err()).map(|e| e.to_string()),
+                    })
+                })
+                .collect();
+            let ns_sets: Vec<&Vec<String>> = (0..zone.servers.len())
+                .filter_map(|i| answer(i).and_then(|o| o.result.as_ref().ok()).map(|a| &a.ns))
+                .collect();
+            let ns_agree = !ns_sets.is_empty() && ns_sets.windows(2).all(|w| w[0] == w[1]);
+            json!({
+                "name": config.name,
+                "primary": {
+                    "address": config.primary,
+                    "serial": primary_serial,
+                    "authoritative": answer(0).and_then(|o| o.result.as_ref().ok()).map(|a| a.authoritative),
+                    "ns": answer(0).and_then(|o| o.result.as_ref().ok()).map(|a| a.ns.clone()),
+                    "error": answer(0).and_then(|o| o.result.as_ref().err()).map(|e| e.to_string()),
+                },
+                "secondaries": secondaries,
+                "ns_agree": ns_agree,
+            })
+        })
+        .collect();
+    Value::Array(zones)
 }
 
 /// A plain-text table for a terminal or a log: one line per host, then the warnings that

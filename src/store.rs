@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::checklist::ChecklistDoc;
 use crate::config::{HostConfig, Inventory};
 use crate::probe::{
-    DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, Outcome, PingMode, PingOutcome,
-    ProbeError, Report, SshOutcome, Target,
+    AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, Outcome, PingMode,
+    PingOutcome, ProbeError, PtrOutcome, Report, SshOutcome, Target, ZoneOutcome,
 };
 
 /// How many recent pings the loss figure covers.
@@ -45,6 +45,22 @@ pub struct State {
     pub warnings: Vec<String>,
     /// Ids in the checklist record that the inventory no longer has (kept, and reported).
     pub orphans: Vec<String>,
+    /// One per `[[zone]]` of the inventory.
+    pub zones: Vec<ZoneState>,
+}
+
+/// What the servers of one zone say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZoneState {
+    /// 0 is the primary, then the secondaries in inventory order.
+    pub servers: Vec<ZoneServerState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZoneServerState {
+    pub latest: Option<Seen<ZoneOutcome>>,
+    /// Since when this secondary's serial has been behind the primary's.
+    pub behind_since: Option<SystemTime>,
 }
 
 /// How many warnings [`State::warnings`] keeps.
@@ -62,6 +78,10 @@ pub struct HostState {
     /// One slot per resolver of the inventory, in order.
     pub dns: Vec<Option<Seen<Result<DnsAnswer, DnsError>>>>,
     pub hosts_file: Option<Seen<Result<Vec<HostsEntry>, String>>>,
+    /// Reverse DNS of `new_ip` and whether it resolves back.
+    pub ptr: Option<Seen<PtrOutcome>>,
+    /// What the primary of the host's zone serves for its name (authoritatively).
+    pub primary: Option<Seen<Result<AuthAnswer, DnsError>>>,
     /// Overall health and since when it has been so.
     pub health: Health,
     pub health_since: Option<SystemTime>,
@@ -71,6 +91,7 @@ pub struct HostState {
 
 impl State {
     pub fn new(inventory: Arc<Inventory>) -> State {
+        let inventory_for_zones = inventory.clone();
         let resolvers = inventory.resolvers.len();
         let hosts = inventory
             .hosts
@@ -88,6 +109,7 @@ impl State {
             checklist: ChecklistDoc::new(),
             warnings: Vec::new(),
             orphans: Vec::new(),
+            zones: inventory_zones(&inventory_for_zones),
         }
     }
 
@@ -146,6 +168,7 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             changed
         }
         Report::Warning(text) => warn(state, text),
+        Report::Zone { at, outcome } => reduce_zone(state, at, outcome),
         Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;
@@ -188,6 +211,8 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
                         value: f.result,
                     })
                 }
+                Outcome::Ptr(p) => h.ptr = Some(Seen { at, value: p }),
+                Outcome::PrimaryAnswer(a) => h.primary = Some(Seen { at, value: a }),
             }
             let (health, _) = health(config, h);
             if health != h.health {
@@ -197,6 +222,73 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             *h != before
         }
     }
+}
+
+fn inventory_zones(inv: &Inventory) -> Vec<ZoneState> {
+    inv.zones
+        .iter()
+        .map(|z| ZoneState {
+            servers: vec![ZoneServerState::default(); 1 + z.secondaries.len()],
+        })
+        .collect()
+}
+
+/// The SOA serial a zone server reported last, if any.
+fn serial_of(server: &ZoneServerState) -> Option<u32> {
+    match &server.latest.as_ref()?.value.result {
+        Ok(answer) => answer.serial,
+        Err(_) => None,
+    }
+}
+
+fn reduce_zone(state: &mut State, at: SystemTime, outcome: ZoneOutcome) -> bool {
+    let Some(zone) = state.zones.get_mut(outcome.zone) else {
+        return false;
+    };
+    let before = zone.clone();
+    let Some(slot) = zone.servers.get_mut(outcome.server) else {
+        return false;
+    };
+    slot.latest = Some(Seen { at, value: outcome });
+    // Re-judge every secondary against the primary's serial: either side may have moved.
+    let primary = zone.servers.first().and_then(serial_of);
+    for server in zone.servers.iter_mut().skip(1) {
+        let behind = match (primary, serial_of(server)) {
+            (Some(p), Some(s)) => serial_cmp(s, p) == Some(std::cmp::Ordering::Less),
+            _ => false,
+        };
+        if behind {
+            server.behind_since.get_or_insert(at);
+        } else {
+            server.behind_since = None;
+        }
+    }
+    *zone != before
+}
+
+/// Compares two SOA serials with RFC 1982 serial number arithmetic (32-bit): `None` when
+/// they are exactly 2^31 apart, where the order is undefined.
+pub fn serial_cmp(a: u32, b: u32) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if a == b {
+        return Some(Ordering::Equal);
+    }
+    let diff = b.wrapping_sub(a);
+    match diff.cmp(&(1u32 << 31)) {
+        Ordering::Less => Some(Ordering::Less),
+        Ordering::Greater => Some(Ordering::Greater),
+        Ordering::Equal => None,
+    }
+}
+
+/// The inventory zone that holds `fqdn` (the longest matching zone name).
+pub fn zone_of(inv: &Inventory, fqdn: &str) -> Option<usize> {
+    inv.zones
+        .iter()
+        .enumerate()
+        .filter(|(_, z)| fqdn == z.name || fqdn.ends_with(&format!(".{}", z.name)))
+        .max_by_key(|(_, z)| z.name.len())
+        .map(|(i, _)| i)
 }
 
 /// Adds a warning for the status bar, unless it repeats the newest one.

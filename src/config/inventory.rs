@@ -38,6 +38,44 @@ pub struct Inventory {
     pub checklist: Vec<ChecklistItem>,
     /// The checklist's phases, in order of first appearance.
     pub phases: Vec<String>,
+    /// Zones whose primary and secondaries are watched (SOA serials, NS sets).
+    pub zones: Vec<ZoneConfig>,
+    /// A TTL above this is flagged as not lowered for the move (default 300 s).
+    pub long_ttl: Duration,
+}
+
+/// A zone served by a primary and its secondaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConfig {
+    /// The zone apex, lower-case, without the trailing dot.
+    pub name: String,
+    pub primary: SocketAddr,
+    pub secondaries: Vec<SecondaryConfig>,
+}
+
+/// One secondary of a zone, and who runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondaryConfig {
+    pub server: ServerRef,
+    /// Who to call when it lags (the post-mortem's "very poor contact information").
+    pub contact: Option<String>,
+}
+
+/// A DNS server given by address or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerRef {
+    Address(SocketAddr),
+    /// Resolved with the system resolver before each query (port 53).
+    Name(String),
+}
+
+impl fmt::Display for ServerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerRef::Address(a) => ResolverKind::Server(*a).fmt(f),
+            ServerRef::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 /// One item of the move plan.
@@ -150,6 +188,8 @@ pub struct HostConfig {
     pub ssh: Option<u16>,
     /// URL to fetch; its host is sent as Host and SNI while connecting to the target IP.
     pub http: Option<String>,
+    /// What the host does (`mail` makes a reverse-DNS mismatch an alarm).
+    pub role: Option<String>,
 }
 
 impl Inventory {
@@ -310,6 +350,7 @@ impl Inventory {
                 ping: h.ping.unwrap_or(true),
                 ssh: h.ssh.map_or(Some(22), |s| s.0),
                 http,
+                role: h.role.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()),
             });
         }
 
@@ -368,6 +409,66 @@ impl Inventory {
             });
         }
 
+        let mut zones: Vec<ZoneConfig> = Vec::new();
+        for z in raw.zone {
+            let name = z.name.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+            if let Err(why) = check_hostname(&name) {
+                return Err(err(z.name.span(), format!("invalid zone name `{}`: {why}", z.name.get_ref())));
+            }
+            if zones.iter().any(|other| other.name == name) {
+                return Err(err(z.name.span(), format!("duplicate zone `{name}`")));
+            }
+            let mut secondaries = Vec::new();
+            for sec in z.secondaries {
+                let text = sec.get_ref().trim();
+                let server = match parse_server_addr(text) {
+                    Ok(addr) => ServerRef::Address(addr),
+                    Err(_) if check_hostname(&text.trim_end_matches('.').to_ascii_lowercase()).is_ok()
+                        && !text.chars().all(|c| c.is_ascii_digit() || c == '.') =>
+                    {
+                        ServerRef::Name(text.trim_end_matches('.').to_ascii_lowercase())
+                    }
+                    Err(why) => {
+                        return Err(err(
+                            sec.span(),
+                            format!("invalid secondary `{text}`: {why}, or a host name"),
+                        ));
+                    }
+                };
+                secondaries.push(SecondaryConfig { server, contact: None });
+            }
+            if let Some(contact) = z.contact {
+                let span = contact.span();
+                match contact.into_inner() {
+                    Contact::All(c) => {
+                        for s in &mut secondaries {
+                            s.contact = Some(c.clone());
+                        }
+                    }
+                    Contact::Each(each) => {
+                        for (key, c) in each {
+                            let Some(s) = secondaries.iter_mut().find(|s| s.server.to_string() == key) else {
+                                return Err(err(
+                                    span,
+                                    format!("contact for `{key}`, which is not a secondary of zone `{name}`"),
+                                ));
+                            };
+                            s.contact = Some(c);
+                        }
+                    }
+                }
+            }
+            zones.push(ZoneConfig {
+                name,
+                primary: z.primary.into_inner().0,
+                secondaries,
+            });
+        }
+        let long_ttl = raw
+            .dns
+            .and_then(|d| d.long_ttl)
+            .map_or(Duration::from_secs(300), |d| d.0);
+
         Ok(Inventory {
             path: path.to_path_buf(),
             name,
@@ -379,6 +480,8 @@ impl Inventory {
             hosts,
             checklist,
             phases,
+            zones,
+            long_ttl,
         })
     }
 
@@ -479,6 +582,54 @@ struct RawInventory {
     host: Vec<RawHost>,
     #[serde(default)]
     checklist: Vec<RawChecklistItem>,
+    #[serde(default)]
+    zone: Vec<RawZone>,
+    dns: Option<RawDns>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    long_ttl: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: Spanned<String>,
+    primary: Spanned<ResolverAddr>,
+    #[serde(default)]
+    secondaries: Vec<Spanned<String>>,
+    contact: Option<Spanned<Contact>>,
+}
+
+/// `contact = "who runs them all"` or `contact = { "192.0.2.53" = "Aleksi, +358 ..." }`.
+enum Contact {
+    All(String),
+    Each(Vec<(String, String)>),
+}
+
+impl<'de> Deserialize<'de> for Contact {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Contact;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, or a table of secondary = \"contact\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Contact, E> {
+                Ok(Contact::All(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Contact, A::Error> {
+                let mut each = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    each.push((k, v));
+                }
+                Ok(Contact::Each(each))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -525,6 +676,7 @@ struct RawHost {
     ping: Option<bool>,
     ssh: Option<SshSetting>,
     http: Option<Spanned<String>>,
+    role: Option<String>,
 }
 
 /// A string value parsed by `FromStr`-like logic, with a message naming the bad value.
@@ -559,14 +711,17 @@ string_value!(Dur, Duration, "duration", |s| humantime::parse_duration(s)
         "{e} (expected something like \"2s\" or \"500ms\")"
     )));
 
-string_value!(ResolverAddr, SocketAddr, "resolver address", |s| {
+string_value!(ResolverAddr, SocketAddr, "resolver address", parse_server_addr);
+
+/// `"ip"` (port 53) or `"ip:port"`.
+fn parse_server_addr(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
     s.parse::<SocketAddr>().map_err(|_| {
         "expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string()
     })
-});
+}
 
 /// `ssh = 22`, `ssh = false` (skip) or `ssh = true` (port 22).
 struct SshSetting(Option<u16>);
@@ -645,5 +800,51 @@ mod tests {
         .unwrap();
         assert_eq!(inv.resolvers[0].kind.to_string(), "127.0.0.1");
         assert_eq!(inv.resolvers[1].kind.to_string(), "[::1]:5353");
+    }
+
+    #[test]
+    fn zones_with_secondaries_contacts_and_roles() {
+        let inv = parse(
+            r#"
+[dns]
+long_ttl = "10m"
+[[zone]]
+name = "Example.org."
+primary = "203.0.113.10"
+secondaries = ["192.0.2.53:5353", "ns2.example.net"]
+contact = { "192.0.2.53:5353" = "Aleksi, +358 40 000", "ns2.example.net" = "noc@example.net" }
+[[zone]]
+name = "example.com"
+primary = "203.0.113.10"
+secondaries = ["192.0.2.54"]
+contact = "hostmaster@example.com"
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+role = "Mail"
+"#,
+        )
+        .unwrap();
+        assert_eq!(inv.long_ttl, Duration::from_secs(600));
+        assert_eq!(inv.zones[0].name, "example.org");
+        assert_eq!(inv.zones[0].secondaries[0].server.to_string(), "192.0.2.53:5353");
+        assert_eq!(inv.zones[0].secondaries[0].contact.as_deref(), Some("Aleksi, +358 40 000"));
+        assert_eq!(inv.zones[0].secondaries[1].server, ServerRef::Name("ns2.example.net".into()));
+        assert_eq!(inv.zones[0].secondaries[1].contact.as_deref(), Some("noc@example.net"));
+        assert_eq!(inv.zones[1].secondaries[0].contact.as_deref(), Some("hostmaster@example.com"));
+        assert_eq!(inv.hosts[0].role.as_deref(), Some("mail"));
+        assert_eq!(Inventory::parse(Path::new("x"), "").unwrap().long_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn zone_errors_are_located() {
+        let e = parse("[[zone]]\nname = \"example.org\"\nprimary = \"203.0.113.10\"\nsecondaries = [\"1.2.3\"]\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 16), "{e}");
+        let e = parse(
+            "[[zone]]\nname = \"example.org\"\nprimary = \"203.0.113.10\"\nsecondaries = [\"192.0.2.1\"]\ncontact = { \"192.0.2.9\" = \"x\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not a secondary"), "{e}");
+        assert_eq!(e.line, 5, "{e}");
     }
 }

@@ -9,6 +9,6 @@ pub mod theme;
 pub use error::ConfigError;
 pub use inventory::{
     CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, ProbeSettings, ResolverConfig,
-    ResolverKind,
+    ResolverKind, SecondaryConfig, ServerRef, ZoneConfig,
 };
 pub use theme::Theme;

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::Server;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
@@ -194,6 +194,37 @@ impl DnsServer {
         soa_of(&records, &zone.origin).map(|soa| soa.serial)
     }
 
+    /// Sets the SOA serial of the zone `zone` to exactly `serial` (no bump): a secondary
+    /// left behind, or a serial about to wrap.
+    pub async fn set_serial(&self, zone: &str, serial: u32) -> Result<(), DnsServerError> {
+        let origin = fqdn(zone)?;
+        let zone = self
+            .zones
+            .iter()
+            .find(|z| z.origin == origin)
+            .ok_or_else(|| DnsServerError::OutsideZones(origin.to_string()))?;
+        let mut records = zone.handler.records_mut().await;
+        let key = RrKey::new(LowerName::new(&zone.origin), RecordType::SOA);
+        let ttl = records.get(&key).map_or(ZONE_TTL, |set| set.ttl());
+        let Some(mut soa) = soa_of(&records, &zone.origin) else {
+            return Ok(());
+        };
+        soa.serial = serial;
+        let mut set = RecordSet::with_ttl(zone.origin.clone(), RecordType::SOA, ttl);
+        set.add_rdata(RData::SOA(soa));
+        records.insert(key, Arc::new(set));
+        Ok(())
+    }
+
+    /// Makes `name` the only PTR name of `ip` (the server must serve the matching
+    /// `in-addr.arpa` / `ip6.arpa` zone). Returns that zone's new serial.
+    pub async fn set_ptr(&self, ip: IpAddr, name: &str, ttl: u32) -> Result<u32, DnsServerError> {
+        let reverse = Name::from(ip).to_ascii();
+        let target = fqdn(name)?;
+        self.set_records(&reverse, RecordType::PTR, ttl, vec![RData::PTR(PTR(target))])
+            .await
+    }
+
     /// Applies `edit` to the zone holding `name` under one write lock, then bumps the serial.
     async fn change<F>(&self, name: &str, edit: F) -> Result<u32, DnsServerError>
     where
@@ -319,5 +350,153 @@ impl BlackHole {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+}
+
+/// How a [`Relay`] spoils the answers of the server behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayMode {
+    /// Answers as the server does, with the AA flag cleared: a lame server.
+    Lame,
+    /// Answers with bytes that are not a DNS message.
+    Garbage,
+    /// Sends first an answer with another query id, then the real answer.
+    WrongIdFirst,
+    /// Over UDP, answers with the TC flag set and no records; over TCP, as the server does.
+    Truncate,
+}
+
+/// A loopback relay in front of a real server that spoils its answers in one way
+/// ([`RelayMode`]): how the probes meet lame servers, garbage and truncation. Over UDP and
+/// TCP (one query per TCP connection); stops when dropped.
+pub struct Relay {
+    addr: SocketAddr,
+    _tasks: tokio::task::JoinSet<()>,
+}
+
+impl Relay {
+    /// Relays to `upstream` (UDP) from a fresh loopback port.
+    pub async fn start(upstream: SocketAddr, mode: RelayMode) -> io::Result<Relay> {
+        if !upstream.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a relay only forwards to loopback",
+            ));
+        }
+        let (udp, tcp) = bind_pair(SocketAddr::new(upstream.ip(), 0)).await?;
+        let addr = udp.local_addr()?;
+        let udp = Arc::new(udp);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async move {
+            let mut buffer = vec![0u8; 4096];
+            while let Ok((len, peer)) = udp.recv_from(&mut buffer).await {
+                let query = buffer.get(..len).unwrap_or_default().to_vec();
+                let udp = udp.clone();
+                tokio::spawn(async move {
+                    let Ok(answer) = forward(upstream, &query).await else {
+                        return;
+                    };
+                    for datagram in spoil(mode, answer, false) {
+                        let _ = udp.send_to(&datagram, peer).await;
+                    }
+                });
+            }
+        });
+        tasks.spawn(async move {
+            while let Ok((mut stream, _)) = tcp.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let Ok(len) = stream.read_u16().await else {
+                        return;
+                    };
+                    let mut query = vec![0u8; usize::from(len)];
+                    if stream.read_exact(&mut query).await.is_err() {
+                        return;
+                    }
+                    let Ok(answer) = forward(upstream, &query).await else {
+                        return;
+                    };
+                    for message in spoil(mode, answer, true) {
+                        let Ok(len) = u16::try_from(message.len()) else {
+                            return;
+                        };
+                        let mut framed = len.to_be_bytes().to_vec();
+                        framed.extend_from_slice(&message);
+                        if stream.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Relay {
+            addr,
+            _tasks: tasks,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Asks `upstream` over UDP, waiting at most two seconds.
+async fn forward(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+    let socket = UdpSocket::bind(SocketAddr::new(upstream.ip(), 0)).await?;
+    socket.connect(upstream).await?;
+    socket.send(query).await?;
+    let mut buffer = vec![0u8; 4096];
+    let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buffer))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "upstream timed out"))??;
+    buffer.truncate(len);
+    Ok(buffer)
+}
+
+/// The messages the relay sends for one upstream answer.
+fn spoil(mode: RelayMode, mut answer: Vec<u8>, tcp: bool) -> Vec<Vec<u8>> {
+    // Header: id (2 bytes), then flags: QR|opcode|AA|TC|RD in byte 2.
+    const AA: u8 = 0x04;
+    const TC: u8 = 0x02;
+    if answer.len() < 12 {
+        return vec![answer];
+    }
+    match mode {
+        RelayMode::Lame => {
+            answer[2] &= !AA;
+            vec![answer]
+        }
+        RelayMode::Garbage => vec![b"\x1b[2J not DNS at all".to_vec()],
+        RelayMode::WrongIdFirst => {
+            let mut wrong = answer.clone();
+            wrong[0] ^= 0xff;
+            // The impostor claims a different serial world: no AA, so a test sees which won.
+            wrong[2] &= !AA;
+            vec![wrong, answer]
+        }
+        RelayMode::Truncate if !tcp => {
+            answer[2] |= TC;
+            // No records: counts of answer, authority and additional sections zeroed, and
+            // everything after the question dropped.
+            let question_end = question_end(&answer).unwrap_or(answer.len());
+            answer.truncate(question_end);
+            for byte in answer.iter_mut().take(12).skip(6) {
+                *byte = 0;
+            }
+            vec![answer]
+        }
+        RelayMode::Truncate => vec![answer],
+    }
+}
+
+/// The offset just past the (single) question of a message.
+fn question_end(message: &[u8]) -> Option<usize> {
+    let mut at = 12;
+    loop {
+        let len = usize::from(*message.get(at)?);
+        if len == 0 {
+            return Some(at + 1 + 4);
+        }
+        at += 1 + len;
     }
 }

@@ -230,6 +230,41 @@ async fn family(
     }
 }
 
+/// The PTR names of `ip` as `resolver` answers them now: lower-case, sanitized, without the
+/// trailing dot, sorted. No PTR record is `NoRecords`.
+pub async fn ptr_names(
+    resolver: &Resolver,
+    ip: IpAddr,
+    timeout: Duration,
+) -> Result<Vec<String>, DnsError> {
+    let resolver = match &*resolver.inner {
+        Inner::Ready(r) => r,
+        Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
+    };
+    let lookup = tokio::time::timeout(
+        timeout,
+        resolver.lookup(hickory_proto::rr::Name::from(ip), RecordType::PTR),
+    )
+    .await
+    .map_err(|_| DnsError::Timeout)?
+    .map_err(|e| classify(&e))?;
+    let mut names: Vec<String> = lookup
+        .answers()
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::PTR(ptr) => Some(super::zone::name_text(&ptr.0)),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        Err(DnsError::NoRecords)
+    } else {
+        Ok(names)
+    }
+}
+
 fn classify(e: &NetError) -> DnsError {
     match e {
         NetError::Timeout => DnsError::Timeout,

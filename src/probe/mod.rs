@@ -10,6 +10,7 @@ pub mod http;
 pub mod ping;
 pub mod scheduler;
 pub mod ssh;
+pub mod zone;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -38,6 +39,8 @@ pub enum Report {
     },
     /// A host finished a whole probe round (all its probes reported).
     RoundDone { host: HostId, at: SystemTime },
+    /// A zone server answered (or did not) about its zone.
+    Zone { at: SystemTime, outcome: ZoneOutcome },
     /// An operator ticked, unticked or annotated a checklist item here (applied at once,
     /// before it is on disk).
     ChecklistEvent(crate::checklist::ChecklistEvent),
@@ -58,6 +61,57 @@ pub enum Outcome {
     Http(HttpOutcome),
     Dns(DnsOutcome),
     HostsFile(HostsFileOutcome),
+    /// The reverse name of the host's `new_ip`, and whether it resolves back.
+    Ptr(PtrOutcome),
+    /// What the primary of the host's zone serves for its name, asked authoritatively.
+    PrimaryAnswer(Result<AuthAnswer, DnsError>),
+}
+
+/// One zone server's view of a zone (SOA serial, NS set, AA flag), asked without recursion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneOutcome {
+    /// Index into `Inventory::zones`.
+    pub zone: usize,
+    /// 0 is the primary, 1.. the secondaries in inventory order.
+    pub server: usize,
+    /// The address asked (a secondary given by name is resolved first).
+    pub address: Option<std::net::SocketAddr>,
+    pub result: Result<ZoneAnswer, DnsError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneAnswer {
+    /// The SOA serial, when the server returned an SOA.
+    pub serial: Option<u32>,
+    /// The NS names the server returns for the zone apex, lower-case, sorted.
+    pub ns: Vec<String>,
+    /// The AA (authoritative answer) flag of the SOA reply: false on a lame server.
+    pub authoritative: bool,
+    pub latency: Duration,
+}
+
+/// An answer asked of one server without recursion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthAnswer {
+    pub addresses: Vec<IpAddr>,
+    /// The TTL the server serves (the largest a cache can hold it for).
+    pub ttl: u32,
+    pub authoritative: bool,
+}
+
+/// Reverse DNS of an address, and whether the name resolves back to it (FCrDNS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PtrOutcome {
+    pub ip: IpAddr,
+    pub result: Result<PtrAnswer, DnsError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtrAnswer {
+    /// PTR names, sanitized, without the trailing dot.
+    pub names: Vec<String>,
+    /// Some PTR name has an A/AAAA record equal to the address.
+    pub forward_confirmed: bool,
 }
 
 /// The address a host's probes hit.

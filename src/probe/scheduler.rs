@@ -10,8 +10,13 @@
 //!                        │        ├─> ssh  ─┤
 //!                        │        └─> http ─┤   each reported as soon as it ends,
 //!                        ├─> DNS, every resolver ─┤   then RoundDone
-//!                        └─> hosts-file entries ──┘
+//!                        ├─> hosts-file entries ──┤
+//!                        ├─> A/AAAA at the zone's primary (no recursion) ─┤
+//!                        └─> PTR of new_ip, forward-confirmed ────────────┘
 //! ```
+//!
+//! Beside the hosts, one task per `[[zone]]` asks its primary and every secondary for the
+//! zone's SOA serial and NS set, all at once, each reported (`Report::Zone`) as it ends.
 //!
 //! Rounds start every `interval` (the first at once; later ones staggered a little so 500
 //! hosts do not fire in the same millisecond), or at once when the operator asks for a
@@ -33,9 +38,10 @@ use super::hosts_file::{HostsFile, HostsFileCache};
 use super::http::{self, ClientCache};
 use super::ping::Pinger;
 use super::{
-    DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target, TargetSource, ssh,
+    DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target,
+    TargetSource, ZoneOutcome, ssh, zone,
 };
-use crate::config::{Inventory, ResolverKind};
+use crate::config::{Inventory, ResolverKind, ServerRef};
 
 /// Connections (and DNS queries) in flight at once, over all hosts.
 pub const MAX_CONCURRENT_PROBES: usize = 256;
@@ -126,6 +132,15 @@ pub fn spawn(
             stagger,
         ));
     }
+    for zone in 0..inv.zones.len() {
+        set.spawn(zone_loop(
+            inv.clone(),
+            env.clone(),
+            zone,
+            tx.clone(),
+            probe_now.clone(),
+        ));
+    }
     set
 }
 
@@ -140,6 +155,12 @@ pub async fn one_round(inv: Arc<Inventory>, env: Arc<ProbeEnv>, tx: mpsc::Sender
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
             let _ = round(&inv, &env, host, &tx).await;
+        });
+    }
+    for zone in 0..inv.zones.len() {
+        let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
+        set.spawn(async move {
+            let _ = zone_round(&inv, &env, zone, &tx).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -178,6 +199,91 @@ async fn host_loop(
             _ = tx.closed() => return,
         }
         extra = Duration::ZERO;
+    }
+}
+
+/// Probes one zone's servers every interval (the first round at once) and on "probe now".
+async fn zone_loop(
+    inv: Arc<Inventory>,
+    env: Arc<ProbeEnv>,
+    zone: usize,
+    tx: mpsc::Sender<Report>,
+    mut probe_now: watch::Receiver<u64>,
+) {
+    loop {
+        probe_now.borrow_and_update();
+        let started = Instant::now();
+        if zone_round(&inv, &env, zone, &tx).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + inv.probe.interval) => {}
+            _ = probe_now_signal(&mut probe_now) => {}
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+/// Asks the primary (server 0) and every secondary (1..) of one zone at once; each answer
+/// is sent as soon as it ends.
+async fn zone_round(
+    inv: &Inventory,
+    env: &ProbeEnv,
+    zone: usize,
+    tx: &mpsc::Sender<Report>,
+) -> Result<(), Closed> {
+    let Some(config) = inv.zones.get(zone) else {
+        return Ok(());
+    };
+    let timeout = inv.probe.timeout;
+    let name = config.name.as_str();
+    let servers = std::iter::once(ServerRef::Address(config.primary))
+        .chain(config.secondaries.iter().map(|s| s.server.clone()));
+    let mut probes: FuturesUnordered<_> = servers
+        .enumerate()
+        .map(|(server, server_ref)| async move {
+            let _permit = env.permit().await;
+            let address = match server_ref {
+                ServerRef::Address(addr) => addr,
+                ServerRef::Name(host) => match dns::lookup(&env.system, &host, timeout).await {
+                    Ok(answer) => match answer.addresses.first() {
+                        Some(ip) => std::net::SocketAddr::new(*ip, 53),
+                        None => {
+                            return zone_failure(zone, server, &host, "no address".into());
+                        }
+                    },
+                    Err(e) => return zone_failure(zone, server, &host, e.to_string()),
+                },
+            };
+            ZoneOutcome {
+                zone,
+                server,
+                address: Some(address),
+                result: zone::zone_probe(address, name, timeout).await,
+            }
+        })
+        .collect();
+    while let Some(outcome) = probes.next().await {
+        tx.send(Report::Zone {
+            at: SystemTime::now(),
+            outcome,
+        })
+        .await
+        .map_err(|_| Closed)?;
+    }
+    Ok(())
+}
+
+/// A secondary given by name whose address could not be found.
+fn zone_failure(zone: usize, server: usize, host: &str, why: String) -> ZoneOutcome {
+    ZoneOutcome {
+        zone,
+        server,
+        address: None,
+        result: Err(DnsError::Other(crate::sanitize::sanitize(
+            &format!("cannot resolve {host}: {why}"),
+            160,
+        ))),
     }
 }
 
@@ -254,6 +360,21 @@ async fn round(
                 resolver: resolver_id,
                 result: dns::lookup(resolver, fqdn, timeout).await,
             })
+        }));
+    }
+    if let Some(zone) = crate::store::zone_of(inv, &config.fqdn)
+        && let Some(primary) = inv.zones.get(zone).map(|z| z.primary)
+    {
+        let fqdn = config.fqdn.as_str();
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            Outcome::PrimaryAnswer(zone::authoritative_lookup(primary, fqdn, timeout).await)
+        }));
+    }
+    if let Some(ip) = config.new_ip {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            Outcome::Ptr(zone::reverse(&env.system, ip, timeout).await)
         }));
     }
     if let Ok(target) = target {

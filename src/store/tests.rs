@@ -427,3 +427,77 @@ fn warnings_skip_repeats_and_stay_bounded() {
     assert_eq!(st.warnings.len(), MAX_WARNINGS);
     assert_eq!(st.warnings.last().unwrap(), "w49");
 }
+
+#[test]
+fn serial_arithmetic_follows_rfc_1982() {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let cases: &[(u32, u32, Option<std::cmp::Ordering>)] = &[
+        (1, 1, Some(Equal)),
+        (1, 2, Some(Less)),
+        (2, 1, Some(Greater)),
+        (2026112501, 2026112502, Some(Less)),
+        // Wrap-around: 4294967295 + 1 = 0, so the larger number is the older serial.
+        (u32::MAX, 0, Some(Less)),
+        (0, u32::MAX, Some(Greater)),
+        (u32::MAX - 10, 5, Some(Less)),
+        // Exactly 2^31 apart: undefined.
+        (0, 1 << 31, None),
+        (1 << 31, 0, None),
+        (0, (1 << 31) - 1, Some(Less)),
+        (0, (1 << 31) + 1, Some(Greater)),
+    ];
+    for (a, b, expected) in cases {
+        assert_eq!(serial_cmp(*a, *b), *expected, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn a_lagging_secondary_is_behind_since_its_first_lagging_observation() {
+    use crate::probe::{ZoneAnswer, ZoneOutcome};
+    let inv = Inventory::parse(
+        Path::new("z.toml"),
+        "[[zone]]\nname = \"example.org\"\nprimary = \"127.0.0.1:53\"\nsecondaries = [\"127.0.0.2:53\", \"127.0.0.3:53\"]\n",
+    )
+    .unwrap();
+    let mut st = State::new(Arc::new(inv));
+    let zone = |server: usize, serial: u32, secs: u64| Report::Zone {
+        at: t(secs),
+        outcome: ZoneOutcome {
+            zone: 0,
+            server,
+            address: None,
+            result: Ok(ZoneAnswer {
+                serial: Some(serial),
+                ns: vec!["ns1.example.org".into()],
+                authoritative: true,
+                latency: Duration::from_millis(1),
+            }),
+        },
+    };
+    assert!(reduce(&mut st, zone(1, 10, 1)));
+    assert_eq!(st.zones[0].servers[1].behind_since, None, "no primary serial yet");
+    reduce(&mut st, zone(0, 11, 2));
+    assert_eq!(st.zones[0].servers[1].behind_since, Some(t(2)));
+    reduce(&mut st, zone(2, 11, 3));
+    assert_eq!(st.zones[0].servers[2].behind_since, None);
+    reduce(&mut st, zone(1, 10, 5));
+    assert_eq!(st.zones[0].servers[1].behind_since, Some(t(2)), "still the first time");
+    reduce(&mut st, zone(0, 12, 6));
+    assert_eq!(st.zones[0].servers[2].behind_since, Some(t(6)), "the primary moved on");
+    reduce(&mut st, zone(1, 12, 7));
+    assert_eq!(st.zones[0].servers[1].behind_since, None, "caught up");
+    assert!(!reduce(&mut st, zone(9, 1, 8)), "unknown server ignored");
+}
+
+#[test]
+fn zone_of_picks_the_longest_matching_zone() {
+    let inv = Inventory::parse(
+        Path::new("z.toml"),
+        "[[zone]]\nname = \"example.org\"\nprimary = \"127.0.0.1\"\n[[zone]]\nname = \"lab.example.org\"\nprimary = \"127.0.0.1\"\n",
+    )
+    .unwrap();
+    assert_eq!(zone_of(&inv, "vbox.example.org"), Some(0));
+    assert_eq!(zone_of(&inv, "x.lab.example.org"), Some(1));
+    assert_eq!(zone_of(&inv, "example.org"), Some(0));
+    assert_eq!(zone_of(&inv, "badexample.org"), None);
+}
