@@ -387,3 +387,150 @@ pub fn to_table(state: &State) -> String {
     }
     out
 }
+
+/// When old answers may still be served for host `host`: for every resolver answering old,
+/// observation time + TTL; the latest of them. `None` when no resolver answers old.
+pub fn old_until(state: &State, host: usize) -> Option<std::time::SystemTime> {
+    let inv = &state.inventory;
+    let config = &inv.hosts[host];
+    state.hosts[host]
+        .dns
+        .iter()
+        .flatten()
+        .filter(|seen| store::verdict(inv, config, &seen.value) == store::Verdict::Old)
+        .filter_map(|seen| {
+            let ttl = seen.value.as_ref().ok()?.ttl;
+            Some(seen.at + Duration::from_secs(u64::from(ttl)))
+        })
+        .max()
+}
+
+/// When resolver `resolver` may still serve an old answer for any inventory name.
+pub fn resolver_old_until(state: &State, resolver: usize) -> Option<std::time::SystemTime> {
+    let inv = &state.inventory;
+    inv.hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, config)| {
+            let seen = state.hosts[i].dns.get(resolver)?.as_ref()?;
+            (store::verdict(inv, config, &seen.value) == store::Verdict::Old)
+                .then(|| seen.value.as_ref().ok())
+                .flatten()
+                .map(|a| seen.at + Duration::from_secs(u64::from(a.ttl)))
+        })
+        .max()
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `moveday dns --json`: the resolver matrix once.
+pub fn dns_json(state: &State) -> Value {
+    let inv = &state.inventory;
+    let rows: Vec<Value> = inv
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, config)| {
+            let cells: Vec<Value> = inv
+                .resolvers
+                .iter()
+                .zip(&state.hosts[i].dns)
+                .map(|(r, slot)| match slot {
+                    None => json!({"resolver": r.name, "verdict": null, "addresses": [], "ttl": null}),
+                    Some(seen) => json!({
+                        "resolver": r.name,
+                        "verdict": store::verdict(inv, config, &seen.value),
+                        "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
+                        "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
+                        "observed": rfc3339(seen.at),
+                        "error": seen.value.as_ref().err().map(|e| e.to_string()),
+                    }),
+                })
+                .collect();
+            json!({
+                "fqdn": config.fqdn,
+                "host": config.name,
+                "cells": cells,
+                "old_until": old_until(state, i).map(rfc3339),
+            })
+        })
+        .collect();
+    let resolvers: Vec<Value> = inv
+        .resolvers
+        .iter()
+        .enumerate()
+        .map(|(r, config)| {
+            json!({
+                "name": config.name,
+                "server": config.kind.to_string(),
+                "old_until": resolver_old_until(state, r).map(rfc3339),
+            })
+        })
+        .collect();
+    json!({"resolvers": resolvers, "names": rows, "zones": zones_json(state)})
+}
+
+/// `moveday dns`: the resolver matrix once, as text: one row per name, one column per
+/// resolver (`verdict address ttl`), and until when old answers may still be served.
+pub fn dns_table(state: &State) -> String {
+    let inv = &state.inventory;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["NAME".to_string()];
+    header.extend(inv.resolvers.iter().map(|r| r.name.to_uppercase()));
+    header.push("OLD UNTIL".into());
+    rows.push(header);
+    let local = |t: std::time::SystemTime| {
+        chrono::DateTime::<chrono::Local>::from(t).format("%H:%M:%S").to_string()
+    };
+    for (i, config) in inv.hosts.iter().enumerate() {
+        let mut row = vec![config.fqdn.clone()];
+        for slot in &state.hosts[i].dns {
+            row.push(match slot {
+                None => "-".into(),
+                Some(seen) => {
+                    let v = store::verdict(inv, config, &seen.value);
+                    match &seen.value {
+                        Ok(a) => format!(
+                            "{} {} {} {}s",
+                            v.symbol(),
+                            v.word().to_uppercase(),
+                            a.addresses.first().map_or("-".to_string(), |ip| ip.to_string()),
+                            a.ttl
+                        ),
+                        Err(_) => format!("{} {}", v.symbol(), v.word().to_uppercase()),
+                    }
+                }
+            });
+        }
+        row.push(old_until(state, i).map_or("-".into(), local));
+        rows.push(row);
+    }
+    let mut widths = vec![0usize; rows[0].len()];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for (r, config) in inv.resolvers.iter().enumerate() {
+        if let Some(until) = resolver_old_until(state, r) {
+            out.push_str(&format!(
+                "{} may serve old answers until {}\n",
+                config.name,
+                local(until)
+            ));
+        }
+    }
+    out
+}

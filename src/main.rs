@@ -76,6 +76,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask every resolver about every name once and print the matrix (verdict, address, TTL)
+    Dns {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Check an inventory file for errors without probing anything
     Validate {
         /// The inventory to check
@@ -180,6 +186,22 @@ fn theme(name: &str) -> Result<Theme, Failure> {
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
+        Some(Command::Dns { json }) => {
+            let inv = Arc::new(Inventory::load(&cli.inventory)?);
+            let rt = runtime()?;
+            let state = rt.block_on(async {
+                let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
+                check::run(inv.clone(), env).await
+            });
+            if json {
+                let text = serde_json::to_string_pretty(&check::dns_json(&state))
+                    .map_err(|e| Failure::Other(e.into()))?;
+                println!("{text}");
+            } else {
+                print!("{}", check::dns_table(&state));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Validate { path }) => {
             let inv = Inventory::load(&path)?;
             println!(

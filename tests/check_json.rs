@@ -237,3 +237,48 @@ async fn check_table_warns_about_the_stale_hosts_entry() {
         "no raw escape reaches the terminal:\n{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_prints_the_resolver_matrix_with_old_until() {
+    let m = start_move().await;
+    let inventory = m.dir.path().join("inventory.toml");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(["dns", "--json", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    let names = json["names"].as_array().unwrap();
+    let row = |fqdn: &str| names.iter().find(|r| r["fqdn"] == fqdn).unwrap().clone();
+    let web = row("web.example.org");
+    assert_eq!(web["cells"][0]["verdict"], "new");
+    assert_eq!(web["cells"][0]["ttl"], 300);
+    assert_eq!(web["cells"][1]["verdict"], "timeout");
+    assert!(web["old_until"].is_null(), "nobody serves web's old address");
+    // dark's name still points at its old address at the primary, TTL 300 s: old answers may
+    // be served until five minutes after the observation.
+    let dark = row("dark.example.org");
+    assert_eq!(dark["cells"][0]["verdict"], "old");
+    let observed = chrono::DateTime::parse_from_rfc3339(dark["cells"][0]["observed"].as_str().unwrap()).unwrap();
+    let until = chrono::DateTime::parse_from_rfc3339(dark["old_until"].as_str().unwrap()).unwrap();
+    assert_eq!((until - observed).num_seconds(), 300, "{dark:#}");
+    assert_eq!(json["resolvers"][0]["name"], "primary");
+    assert_eq!(json["resolvers"][0]["old_until"], dark["old_until"]);
+    assert!(json["resolvers"][1]["old_until"].is_null());
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(["dns", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("NAME"), "{text}");
+    assert!(text.contains("OLD UNTIL"), "{text}");
+    let dark_line = text.lines().find(|l| l.starts_with("dark.example.org")).unwrap();
+    assert!(dark_line.contains("⚠ OLD 127.91.0.112 300s"), "{dark_line}");
+    assert!(text.contains("primary may serve old answers until "), "{text}");
+}

@@ -1,0 +1,358 @@
+//! The authoritative probes (SOA serial, NS set, AA flag, the primary's TTL) and reverse DNS
+//! against real in-process hickory servers on loopback, plus the relays that make them
+//! lame, garbled or truncated; and the scheduler's zone rounds. Every server binds an
+//! ephemeral port, so the tests run in parallel.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::rdata::NS;
+use hickory_proto::rr::{Name, RData, RecordType};
+use moveday::config::Inventory;
+use moveday::demo::dns_server::{BlackHole, DnsServer, Relay, RelayMode};
+use moveday::probe::dns::{Resolver, SystemDns};
+use moveday::probe::ping::Pinger;
+use moveday::probe::scheduler::{self, ProbeEnv};
+use moveday::probe::zone::{authoritative_lookup, reverse, zone_probe};
+use moveday::probe::{DnsError, Outcome, Report};
+use tokio::sync::mpsc;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const ZONE: &str = "example.org";
+
+fn any_port() -> SocketAddr {
+    SocketAddr::new(LOCALHOST, 0)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+/// A server for `example.org` whose SOA serial is `serial`.
+async fn zone_server(serial: u32) -> DnsServer {
+    let server = DnsServer::start(any_port(), &[ZONE]).await.unwrap();
+    server.set_serial(ZONE, serial).await.unwrap();
+    server
+}
+
+#[tokio::test]
+async fn primary_and_lagging_secondary_then_catch_up() {
+    let primary = zone_server(2026112502).await;
+    let secondary = zone_server(2026112501).await;
+
+    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
+    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    assert_eq!(p.serial, Some(2026112502));
+    assert_eq!(s.serial, Some(2026112501));
+    assert!(p.authoritative && s.authoritative);
+    assert_eq!(p.ns, vec!["ns1.example.org".to_string()]);
+    assert_eq!(p.ns, s.ns);
+
+    // The secondary transfers the zone: the very next probe sees it (nothing cached).
+    secondary.set_serial(ZONE, 2026112502).await.unwrap();
+    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    assert_eq!(s.serial, Some(2026112502));
+
+    // And a change at the primary is seen at once, too.
+    primary.set_a("www.example.org", ip("192.0.2.1"), 60).await.unwrap();
+    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
+    assert_eq!(p.serial, Some(2026112503));
+}
+
+#[tokio::test]
+async fn ns_sets_that_disagree_are_seen() {
+    let primary = zone_server(7).await;
+    let secondary = zone_server(7).await;
+    let ns = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| RData::NS(NS(Name::from_ascii(n).unwrap())))
+            .collect::<Vec<_>>()
+    };
+    primary
+        .set_records(ZONE, RecordType::NS, 60, ns(&["NS2.example.org.", "ns1.example.org."]))
+        .await
+        .unwrap();
+    secondary
+        .set_records(ZONE, RecordType::NS, 60, ns(&["ns1.example.org."]))
+        .await
+        .unwrap();
+    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
+    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    // Lower-case, without the dot, sorted.
+    assert_eq!(p.ns, vec!["ns1.example.org", "ns2.example.org"]);
+    assert_eq!(s.ns, vec!["ns1.example.org"]);
+    assert_ne!(p.ns, s.ns);
+}
+
+#[tokio::test]
+async fn lame_servers_are_flagged() {
+    // A server that does not serve the zone at all refuses.
+    let other = DnsServer::start(any_port(), &["other.test"]).await.unwrap();
+    assert_eq!(
+        zone_probe(other.addr(), ZONE, ms(1000)).await,
+        Err(DnsError::Refused)
+    );
+    // One that answers, but without the AA flag.
+    let primary = zone_server(42).await;
+    let lame = Relay::start(primary.addr(), RelayMode::Lame).await.unwrap();
+    let answer = zone_probe(lame.addr(), ZONE, ms(1000)).await.unwrap();
+    assert!(!answer.authoritative);
+    assert_eq!(answer.serial, Some(42));
+}
+
+#[tokio::test]
+async fn black_hole_times_out_in_bounded_time() {
+    let hole = BlackHole::bind(any_port()).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        zone_probe(hole.addr(), ZONE, ms(300)).await,
+        Err(DnsError::Timeout)
+    );
+    assert_eq!(
+        authoritative_lookup(hole.addr(), "www.example.org", ms(300)).await,
+        Err(DnsError::Timeout)
+    );
+    assert!(started.elapsed() < ms(1500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn garbage_wrong_ids_and_truncation() {
+    let primary = zone_server(9).await;
+    let garbage = Relay::start(primary.addr(), RelayMode::Garbage).await.unwrap();
+    match zone_probe(garbage.addr(), ZONE, ms(1000)).await {
+        Err(DnsError::Other(text)) => {
+            assert!(text.contains("garbage"), "{text}");
+            assert!(!text.chars().any(char::is_control), "{text:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An answer with another id is skipped; the real one (with AA) is taken.
+    let wrong_id = Relay::start(primary.addr(), RelayMode::WrongIdFirst)
+        .await
+        .unwrap();
+    let answer = zone_probe(wrong_id.addr(), ZONE, ms(1000)).await.unwrap();
+    assert!(answer.authoritative);
+    assert_eq!(answer.serial, Some(9));
+    // A truncated UDP answer is asked again over TCP.
+    let truncating = Relay::start(primary.addr(), RelayMode::Truncate).await.unwrap();
+    let answer = zone_probe(truncating.addr(), ZONE, ms(1000)).await.unwrap();
+    assert_eq!(answer.serial, Some(9));
+    assert_eq!(answer.ns, vec!["ns1.example.org"]);
+}
+
+#[tokio::test]
+async fn authoritative_lookup_reports_ttl_and_aa() {
+    let primary = zone_server(1).await;
+    primary
+        .set_a("www.example.org", ip("192.0.2.10"), 3600)
+        .await
+        .unwrap();
+    primary
+        .set_a("www.example.org", ip("2001:db8::10"), 300)
+        .await
+        .unwrap();
+    let answer = authoritative_lookup(primary.addr(), "www.example.org", ms(1000))
+        .await
+        .unwrap();
+    assert_eq!(answer.addresses, vec![ip("192.0.2.10"), ip("2001:db8::10")]);
+    assert_eq!(answer.ttl, 300);
+    assert!(answer.authoritative);
+
+    // The TTL is the one served, not one a cache counted down.
+    primary
+        .set_addresses("www.example.org", &[ip("192.0.2.11")], 3600)
+        .await
+        .unwrap();
+    let answer = authoritative_lookup(primary.addr(), "www.example.org.", ms(1000))
+        .await
+        .unwrap();
+    assert_eq!((answer.addresses, answer.ttl), (vec![ip("192.0.2.11")], 3600));
+
+    assert_eq!(
+        authoritative_lookup(primary.addr(), "nope.example.org", ms(1000)).await,
+        Err(DnsError::NxDomain)
+    );
+    let lame = Relay::start(primary.addr(), RelayMode::Lame).await.unwrap();
+    let answer = authoritative_lookup(lame.addr(), "www.example.org", ms(1000))
+        .await
+        .unwrap();
+    assert!(!answer.authoritative);
+}
+
+#[tokio::test]
+async fn reverse_dns_is_forward_confirmed_or_not() {
+    let server = DnsServer::start(any_port(), &[ZONE, "2.0.192.in-addr.arpa"])
+        .await
+        .unwrap();
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]), ms(1000));
+    let mail = ip("192.0.2.25");
+    server.set_ptr(mail, "MX1.example.org", 60).await.unwrap();
+    server.set_a("mx1.example.org", mail, 60).await.unwrap();
+
+    let out = reverse(&resolver, mail, ms(1000)).await;
+    assert_eq!(out.ip, mail);
+    let answer = out.result.unwrap();
+    assert_eq!(answer.names, vec!["mx1.example.org"]);
+    assert!(answer.forward_confirmed);
+
+    // The PTR name now points elsewhere: not confirmed (seen at once, nothing cached).
+    server
+        .set_a("mx1.example.org", ip("192.0.2.99"), 60)
+        .await
+        .unwrap();
+    let answer = reverse(&resolver, mail, ms(1000)).await.result.unwrap();
+    assert!(!answer.forward_confirmed);
+
+    assert_eq!(
+        reverse(&resolver, ip("192.0.2.26"), ms(1000)).await.result,
+        Err(DnsError::NxDomain)
+    );
+}
+
+#[tokio::test]
+async fn one_round_probes_every_zone_server_and_host() {
+    let primary = zone_server(5).await;
+    let secondary = zone_server(4).await;
+    // The system resolver of this test: serves the forward and the reverse zone. (Not
+    // 127.in-addr.arpa: the resolver answers loopback PTRs itself, RFC 6761.) No probe is
+    // sent to the hosts' documentation addresses: no ping, no ssh, no http.
+    let system = DnsServer::start(any_port(), &[ZONE, "2.0.192.in-addr.arpa"])
+        .await
+        .unwrap();
+    let mail_ip = ip("192.0.2.25");
+    system.set_ptr(mail_ip, "mail.example.org", 60).await.unwrap();
+    system.set_a("mail.example.org", mail_ip, 60).await.unwrap();
+    primary.set_a("mail.example.org", mail_ip, 3600).await.unwrap();
+    primary.set_a("web.example.org", ip("192.0.2.80"), 300).await.unwrap();
+    primary.set_serial(ZONE, 5).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let text = format!(
+        r#"
+hosts_file = "{hosts}"
+[probe]
+interval = "5s"
+timeout = "1s"
+[[resolver]]
+name = "lab"
+address = "{system}"
+[[zone]]
+name = "example.org"
+primary = "{primary}"
+secondaries = ["{secondary}", "ghost-ns.example.org"]
+contact = "Aleksi"
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+new_ip = "192.0.2.25"
+role = "mail"
+ping = false
+ssh = false
+[[host]]
+name = "web"
+fqdn = "web.example.org"
+new_ip = "192.0.2.80"
+ping = false
+ssh = false
+[[host]]
+name = "elsewhere"
+fqdn = "www.other.test"
+ping = false
+ssh = false
+"#,
+        hosts = hosts.display(),
+        system = system.addr(),
+        primary = primary.addr(),
+        secondary = secondary.addr(),
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("zones.toml"), &text).unwrap());
+    let env = Arc::new(ProbeEnv::with_system_dns(
+        &inventory,
+        Pinger::tcp(),
+        SystemDns::Servers(vec![system.addr()]),
+    ));
+    let (tx, mut rx) = mpsc::channel(256);
+    let started = Instant::now();
+    let round = tokio::spawn(scheduler::one_round(inventory.clone(), env, tx));
+    let mut reports = Vec::new();
+    while let Some(r) = rx.recv().await {
+        reports.push(r);
+    }
+    round.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4));
+
+    let mut zones: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Zone { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect();
+    zones.sort_by_key(|z| z.server);
+    assert_eq!(zones.len(), 3, "{zones:?}");
+    assert!(zones.iter().all(|z| z.zone == 0));
+    assert_eq!(zones[0].address, Some(primary.addr()));
+    assert_eq!(zones[0].result.as_ref().unwrap().serial, Some(5));
+    assert_eq!(zones[1].address, Some(secondary.addr()));
+    assert_eq!(zones[1].result.as_ref().unwrap().serial, Some(4));
+    assert_eq!(zones[2].address, None);
+    match &zones[2].result {
+        Err(DnsError::Other(text)) => {
+            assert!(text.starts_with("cannot resolve ghost-ns.example.org"), "{text}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let of_host = |host: usize| -> Vec<Outcome> {
+        reports
+            .iter()
+            .filter_map(|r| match r {
+                Report::Probe { host: h, outcome, .. } if *h == host => Some(outcome.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let primary_answer = |outcomes: &[Outcome]| {
+        outcomes
+            .iter()
+            .find_map(|o| match o {
+                Outcome::PrimaryAnswer(a) => Some(a.clone()),
+                _ => None,
+            })
+    };
+    let ptr = |outcomes: &[Outcome]| {
+        outcomes.iter().find_map(|o| match o {
+            Outcome::Ptr(p) => Some(p.clone()),
+            _ => None,
+        })
+    };
+
+    let mail = of_host(0);
+    let answer = primary_answer(&mail).unwrap().unwrap();
+    assert_eq!((answer.addresses, answer.ttl), (vec![mail_ip], 3600));
+    assert!(answer.authoritative);
+    let p = ptr(&mail).unwrap();
+    assert_eq!(p.ip, mail_ip);
+    let p = p.result.unwrap();
+    assert_eq!(p.names, vec!["mail.example.org"]);
+    assert!(p.forward_confirmed);
+
+    let web = of_host(1);
+    assert_eq!(primary_answer(&web).unwrap().unwrap().ttl, 300);
+    // No PTR record for the web host's new address.
+    assert_eq!(ptr(&web).unwrap().result, Err(DnsError::NxDomain));
+
+    // Outside every zone, without new_ip: neither probe.
+    let elsewhere = of_host(2);
+    assert!(primary_answer(&elsewhere).is_none());
+    assert!(ptr(&elsewhere).is_none());
+}
