@@ -680,6 +680,8 @@ fn kind(outcome: &Outcome) -> &'static str {
         Outcome::Http(_) => "http",
         Outcome::Dns(_) => "dns",
         Outcome::HostsFile(_) => "hosts_file",
+        Outcome::Ptr(_) => "ptr",
+        Outcome::PrimaryAnswer(_) => "primary",
     }
 }
 

@@ -60,7 +60,10 @@ async fn primary_and_lagging_secondary_then_catch_up() {
     assert_eq!(s.serial, Some(2026112502));
 
     // And a change at the primary is seen at once, too.
-    primary.set_a("www.example.org", ip("192.0.2.1"), 60).await.unwrap();
+    primary
+        .set_a("www.example.org", ip("192.0.2.1"), 60)
+        .await
+        .unwrap();
     let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
     assert_eq!(p.serial, Some(2026112503));
 }
@@ -76,7 +79,12 @@ async fn ns_sets_that_disagree_are_seen() {
             .collect::<Vec<_>>()
     };
     primary
-        .set_records(ZONE, RecordType::NS, 60, ns(&["NS2.example.org.", "ns1.example.org."]))
+        .set_records(
+            ZONE,
+            RecordType::NS,
+            60,
+            ns(&["NS2.example.org.", "ns1.example.org."]),
+        )
         .await
         .unwrap();
     secondary
@@ -125,7 +133,9 @@ async fn black_hole_times_out_in_bounded_time() {
 #[tokio::test]
 async fn garbage_wrong_ids_and_truncation() {
     let primary = zone_server(9).await;
-    let garbage = Relay::start(primary.addr(), RelayMode::Garbage).await.unwrap();
+    let garbage = Relay::start(primary.addr(), RelayMode::Garbage)
+        .await
+        .unwrap();
     match zone_probe(garbage.addr(), ZONE, ms(1000)).await {
         Err(DnsError::Other(text)) => {
             assert!(text.contains("garbage"), "{text}");
@@ -141,7 +151,9 @@ async fn garbage_wrong_ids_and_truncation() {
     assert!(answer.authoritative);
     assert_eq!(answer.serial, Some(9));
     // A truncated UDP answer is asked again over TCP.
-    let truncating = Relay::start(primary.addr(), RelayMode::Truncate).await.unwrap();
+    let truncating = Relay::start(primary.addr(), RelayMode::Truncate)
+        .await
+        .unwrap();
     let answer = zone_probe(truncating.addr(), ZONE, ms(1000)).await.unwrap();
     assert_eq!(answer.serial, Some(9));
     assert_eq!(answer.ns, vec!["ns1.example.org"]);
@@ -173,7 +185,10 @@ async fn authoritative_lookup_reports_ttl_and_aa() {
     let answer = authoritative_lookup(primary.addr(), "www.example.org.", ms(1000))
         .await
         .unwrap();
-    assert_eq!((answer.addresses, answer.ttl), (vec![ip("192.0.2.11")], 3600));
+    assert_eq!(
+        (answer.addresses, answer.ttl),
+        (vec![ip("192.0.2.11")], 3600)
+    );
 
     assert_eq!(
         authoritative_lookup(primary.addr(), "nope.example.org", ms(1000)).await,
@@ -227,10 +242,19 @@ async fn one_round_probes_every_zone_server_and_host() {
         .await
         .unwrap();
     let mail_ip = ip("192.0.2.25");
-    system.set_ptr(mail_ip, "mail.example.org", 60).await.unwrap();
+    system
+        .set_ptr(mail_ip, "mail.example.org", 60)
+        .await
+        .unwrap();
     system.set_a("mail.example.org", mail_ip, 60).await.unwrap();
-    primary.set_a("mail.example.org", mail_ip, 3600).await.unwrap();
-    primary.set_a("web.example.org", ip("192.0.2.80"), 300).await.unwrap();
+    primary
+        .set_a("mail.example.org", mail_ip, 3600)
+        .await
+        .unwrap();
+    primary
+        .set_a("web.example.org", ip("192.0.2.80"), 300)
+        .await
+        .unwrap();
     primary.set_serial(ZONE, 5).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -307,7 +331,10 @@ ssh = false
     assert_eq!(zones[2].address, None);
     match &zones[2].result {
         Err(DnsError::Other(text)) => {
-            assert!(text.starts_with("cannot resolve ghost-ns.example.org"), "{text}")
+            assert!(
+                text.starts_with("cannot resolve ghost-ns.example.org"),
+                "{text}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -316,18 +343,18 @@ ssh = false
         reports
             .iter()
             .filter_map(|r| match r {
-                Report::Probe { host: h, outcome, .. } if *h == host => Some(outcome.clone()),
+                Report::Probe {
+                    host: h, outcome, ..
+                } if *h == host => Some(outcome.clone()),
                 _ => None,
             })
             .collect()
     };
     let primary_answer = |outcomes: &[Outcome]| {
-        outcomes
-            .iter()
-            .find_map(|o| match o {
-                Outcome::PrimaryAnswer(a) => Some(a.clone()),
-                _ => None,
-            })
+        outcomes.iter().find_map(|o| match o {
+            Outcome::PrimaryAnswer(a) => Some(a.clone()),
+            _ => None,
+        })
     };
     let ptr = |outcomes: &[Outcome]| {
         outcomes.iter().find_map(|o| match o {

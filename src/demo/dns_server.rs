@@ -221,8 +221,13 @@ impl DnsServer {
     pub async fn set_ptr(&self, ip: IpAddr, name: &str, ttl: u32) -> Result<u32, DnsServerError> {
         let reverse = Name::from(ip).to_ascii();
         let target = fqdn(name)?;
-        self.set_records(&reverse, RecordType::PTR, ttl, vec![RData::PTR(PTR(target))])
-            .await
+        self.set_records(
+            &reverse,
+            RecordType::PTR,
+            ttl,
+            vec![RData::PTR(PTR(target))],
+        )
+        .await
     }
 
     /// Applies `edit` to the zone holding `name` under one write lock, then bumps the serial.

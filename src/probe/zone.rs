@@ -218,9 +218,7 @@ async fn tcp_exchange(
     name: &Name,
     rtype: RecordType,
 ) -> Result<Message, DnsError> {
-    let mut stream = TcpStream::connect(server)
-        .await
-        .map_err(|e| io_error(&e))?;
+    let mut stream = TcpStream::connect(server).await.map_err(|e| io_error(&e))?;
     let len = u16::try_from(request.len())
         .map_err(|_| DnsError::Other("query too long for TCP".into()))?;
     let mut framed = Vec::with_capacity(request.len() + 2);
@@ -248,9 +246,8 @@ fn decode(
     name: &Name,
     rtype: RecordType,
 ) -> Result<Option<Message>, DnsError> {
-    let answer = Message::from_vec(bytes).map_err(|e| {
-        DnsError::Other(sanitize(&format!("garbage answer: {e}"), TEXT_CHARS))
-    })?;
+    let answer = Message::from_vec(bytes)
+        .map_err(|e| DnsError::Other(sanitize(&format!("garbage answer: {e}"), TEXT_CHARS)))?;
     if answer.metadata.id != id || answer.metadata.message_type != MessageType::Response {
         return Ok(None);
     }
