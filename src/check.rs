@@ -388,39 +388,6 @@ pub fn to_table(state: &State) -> String {
     out
 }
 
-/// When old answers may still be served for host `host`: for every resolver answering old,
-/// observation time + TTL; the latest of them. `None` when no resolver answers old.
-pub fn old_until(state: &State, host: usize) -> Option<std::time::SystemTime> {
-    let inv = &state.inventory;
-    let config = &inv.hosts[host];
-    state.hosts[host]
-        .dns
-        .iter()
-        .flatten()
-        .filter(|seen| store::verdict(inv, config, &seen.value) == store::Verdict::Old)
-        .filter_map(|seen| {
-            let ttl = seen.value.as_ref().ok()?.ttl;
-            Some(seen.at + Duration::from_secs(u64::from(ttl)))
-        })
-        .max()
-}
-
-/// When resolver `resolver` may still serve an old answer for any inventory name.
-pub fn resolver_old_until(state: &State, resolver: usize) -> Option<std::time::SystemTime> {
-    let inv = &state.inventory;
-    inv.hosts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, config)| {
-            let seen = state.hosts[i].dns.get(resolver)?.as_ref()?;
-            (store::verdict(inv, config, &seen.value) == store::Verdict::Old)
-                .then(|| seen.value.as_ref().ok())
-                .flatten()
-                .map(|a| seen.at + Duration::from_secs(u64::from(a.ttl)))
-        })
-        .max()
-}
-
 fn rfc3339(t: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -453,7 +420,7 @@ pub fn dns_json(state: &State) -> Value {
                 "fqdn": config.fqdn,
                 "host": config.name,
                 "cells": cells,
-                "old_until": old_until(state, i).map(rfc3339),
+                "old_until": store::old_until(state, i).map(rfc3339),
             })
         })
         .collect();
@@ -465,7 +432,7 @@ pub fn dns_json(state: &State) -> Value {
             json!({
                 "name": config.name,
                 "server": config.kind.to_string(),
-                "old_until": resolver_old_until(state, r).map(rfc3339),
+                "old_until": store::resolver_old_until(state, r).map(rfc3339),
             })
         })
         .collect();
@@ -482,7 +449,9 @@ pub fn dns_table(state: &State) -> String {
     header.push("OLD UNTIL".into());
     rows.push(header);
     let local = |t: std::time::SystemTime| {
-        chrono::DateTime::<chrono::Local>::from(t).format("%H:%M:%S").to_string()
+        chrono::DateTime::<chrono::Local>::from(t)
+            .format("%H:%M:%S")
+            .to_string()
     };
     for (i, config) in inv.hosts.iter().enumerate() {
         let mut row = vec![config.fqdn.clone()];
@@ -496,7 +465,9 @@ pub fn dns_table(state: &State) -> String {
                             "{} {} {} {}s",
                             v.symbol(),
                             v.word().to_uppercase(),
-                            a.addresses.first().map_or("-".to_string(), |ip| ip.to_string()),
+                            a.addresses
+                                .first()
+                                .map_or("-".to_string(), |ip| ip.to_string()),
                             a.ttl
                         ),
                         Err(_) => format!("{} {}", v.symbol(), v.word().to_uppercase()),
@@ -504,7 +475,7 @@ pub fn dns_table(state: &State) -> String {
                 }
             });
         }
-        row.push(old_until(state, i).map_or("-".into(), local));
+        row.push(store::old_until(state, i).map_or("-".into(), local));
         rows.push(row);
     }
     let mut widths = vec![0usize; rows[0].len()];
@@ -524,7 +495,7 @@ pub fn dns_table(state: &State) -> String {
         out.push('\n');
     }
     for (r, config) in inv.resolvers.iter().enumerate() {
-        if let Some(until) = resolver_old_until(state, r) {
+        if let Some(until) = store::resolver_old_until(state, r) {
             out.push_str(&format!(
                 "{} may serve old answers until {}\n",
                 config.name,

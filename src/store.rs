@@ -291,6 +291,39 @@ pub fn zone_of(inv: &Inventory, fqdn: &str) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// When old answers may still be served for host `host`: for every resolver answering old,
+/// observation time + TTL; the latest of them. `None` when no resolver answers old.
+pub fn old_until(state: &State, host: usize) -> Option<std::time::SystemTime> {
+    let inv = &state.inventory;
+    let config = &inv.hosts[host];
+    state.hosts[host]
+        .dns
+        .iter()
+        .flatten()
+        .filter(|seen| verdict(inv, config, &seen.value) == Verdict::Old)
+        .filter_map(|seen| {
+            let ttl = seen.value.as_ref().ok()?.ttl;
+            Some(seen.at + Duration::from_secs(u64::from(ttl)))
+        })
+        .max()
+}
+
+/// When resolver `resolver` may still serve an old answer for any inventory name.
+pub fn resolver_old_until(state: &State, resolver: usize) -> Option<std::time::SystemTime> {
+    let inv = &state.inventory;
+    inv.hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, config)| {
+            let seen = state.hosts[i].dns.get(resolver)?.as_ref()?;
+            (verdict(inv, config, &seen.value) == Verdict::Old)
+                .then(|| seen.value.as_ref().ok())
+                .flatten()
+                .map(|a| seen.at + Duration::from_secs(u64::from(a.ttl)))
+        })
+        .max()
+}
+
 /// Adds a warning for the status bar, unless it repeats the newest one.
 fn warn(state: &mut State, text: String) -> bool {
     if state.warnings.last() == Some(&text) {

@@ -257,12 +257,17 @@ async fn dns_prints_the_resolver_matrix_with_old_until() {
     assert_eq!(web["cells"][0]["verdict"], "new");
     assert_eq!(web["cells"][0]["ttl"], 300);
     assert_eq!(web["cells"][1]["verdict"], "timeout");
-    assert!(web["old_until"].is_null(), "nobody serves web's old address");
+    assert!(
+        web["old_until"].is_null(),
+        "nobody serves web's old address"
+    );
     // dark's name still points at its old address at the primary, TTL 300 s: old answers may
     // be served until five minutes after the observation.
     let dark = row("dark.example.org");
     assert_eq!(dark["cells"][0]["verdict"], "old");
-    let observed = chrono::DateTime::parse_from_rfc3339(dark["cells"][0]["observed"].as_str().unwrap()).unwrap();
+    let observed =
+        chrono::DateTime::parse_from_rfc3339(dark["cells"][0]["observed"].as_str().unwrap())
+            .unwrap();
     let until = chrono::DateTime::parse_from_rfc3339(dark["old_until"].as_str().unwrap()).unwrap();
     assert_eq!((until - observed).num_seconds(), 300, "{dark:#}");
     assert_eq!(json["resolvers"][0]["name"], "primary");
@@ -278,7 +283,13 @@ async fn dns_prints_the_resolver_matrix_with_old_until() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("NAME"), "{text}");
     assert!(text.contains("OLD UNTIL"), "{text}");
-    let dark_line = text.lines().find(|l| l.starts_with("dark.example.org")).unwrap();
+    let dark_line = text
+        .lines()
+        .find(|l| l.starts_with("dark.example.org"))
+        .unwrap();
     assert!(dark_line.contains("⚠ OLD 127.91.0.112 300s"), "{dark_line}");
-    assert!(text.contains("primary may serve old answers until "), "{text}");
+    assert!(
+        text.contains("primary may serve old answers until "),
+        "{text}"
+    );
 }

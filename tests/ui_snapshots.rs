@@ -1187,3 +1187,17 @@ fn checklist_no_size_panics() {
         }
     }
 }
+
+#[test]
+fn dns_view_120x30() {
+    // Every resolver about every name, with the TTL left and until when old answers live.
+    let state = move_state();
+    let mut ui = ui_with(4);
+    ui.dns_view = true;
+    let text = screen(&state, &ui, &dark(), 120, 30);
+    assert!(
+        text.contains("DNS · every resolver about every name"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}

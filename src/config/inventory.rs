@@ -350,7 +350,10 @@ impl Inventory {
                 ping: h.ping.unwrap_or(true),
                 ssh: h.ssh.map_or(Some(22), |s| s.0),
                 http,
-                role: h.role.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()),
+                role: h
+                    .role
+                    .map(|r| r.trim().to_ascii_lowercase())
+                    .filter(|r| !r.is_empty()),
             });
         }
 
@@ -411,9 +414,17 @@ impl Inventory {
 
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for z in raw.zone {
-            let name = z.name.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+            let name = z
+                .name
+                .get_ref()
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
             if let Err(why) = check_hostname(&name) {
-                return Err(err(z.name.span(), format!("invalid zone name `{}`: {why}", z.name.get_ref())));
+                return Err(err(
+                    z.name.span(),
+                    format!("invalid zone name `{}`: {why}", z.name.get_ref()),
+                ));
             }
             if zones.iter().any(|other| other.name == name) {
                 return Err(err(z.name.span(), format!("duplicate zone `{name}`")));
@@ -423,8 +434,10 @@ impl Inventory {
                 let text = sec.get_ref().trim();
                 let server = match parse_server_addr(text) {
                     Ok(addr) => ServerRef::Address(addr),
-                    Err(_) if check_hostname(&text.trim_end_matches('.').to_ascii_lowercase()).is_ok()
-                        && !text.chars().all(|c| c.is_ascii_digit() || c == '.') =>
+                    Err(_)
+                        if check_hostname(&text.trim_end_matches('.').to_ascii_lowercase())
+                            .is_ok()
+                            && !text.chars().all(|c| c.is_ascii_digit() || c == '.') =>
                     {
                         ServerRef::Name(text.trim_end_matches('.').to_ascii_lowercase())
                     }
@@ -435,7 +448,10 @@ impl Inventory {
                         ));
                     }
                 };
-                secondaries.push(SecondaryConfig { server, contact: None });
+                secondaries.push(SecondaryConfig {
+                    server,
+                    contact: None,
+                });
             }
             if let Some(contact) = z.contact {
                 let span = contact.span();
@@ -447,10 +463,14 @@ impl Inventory {
                     }
                     Contact::Each(each) => {
                         for (key, c) in each {
-                            let Some(s) = secondaries.iter_mut().find(|s| s.server.to_string() == key) else {
+                            let Some(s) =
+                                secondaries.iter_mut().find(|s| s.server.to_string() == key)
+                            else {
                                 return Err(err(
                                     span,
-                                    format!("contact for `{key}`, which is not a secondary of zone `{name}`"),
+                                    format!(
+                                        "contact for `{key}`, which is not a secondary of zone `{name}`"
+                                    ),
                                 ));
                             };
                             s.contact = Some(c);
@@ -711,7 +731,12 @@ string_value!(Dur, Duration, "duration", |s| humantime::parse_duration(s)
         "{e} (expected something like \"2s\" or \"500ms\")"
     )));
 
-string_value!(ResolverAddr, SocketAddr, "resolver address", parse_server_addr);
+string_value!(
+    ResolverAddr,
+    SocketAddr,
+    "resolver address",
+    parse_server_addr
+);
 
 /// `"ip"` (port 53) or `"ip:port"`.
 fn parse_server_addr(s: &str) -> Result<SocketAddr, String> {
@@ -827,13 +852,31 @@ role = "Mail"
         .unwrap();
         assert_eq!(inv.long_ttl, Duration::from_secs(600));
         assert_eq!(inv.zones[0].name, "example.org");
-        assert_eq!(inv.zones[0].secondaries[0].server.to_string(), "192.0.2.53:5353");
-        assert_eq!(inv.zones[0].secondaries[0].contact.as_deref(), Some("Aleksi, +358 40 000"));
-        assert_eq!(inv.zones[0].secondaries[1].server, ServerRef::Name("ns2.example.net".into()));
-        assert_eq!(inv.zones[0].secondaries[1].contact.as_deref(), Some("noc@example.net"));
-        assert_eq!(inv.zones[1].secondaries[0].contact.as_deref(), Some("hostmaster@example.com"));
+        assert_eq!(
+            inv.zones[0].secondaries[0].server.to_string(),
+            "192.0.2.53:5353"
+        );
+        assert_eq!(
+            inv.zones[0].secondaries[0].contact.as_deref(),
+            Some("Aleksi, +358 40 000")
+        );
+        assert_eq!(
+            inv.zones[0].secondaries[1].server,
+            ServerRef::Name("ns2.example.net".into())
+        );
+        assert_eq!(
+            inv.zones[0].secondaries[1].contact.as_deref(),
+            Some("noc@example.net")
+        );
+        assert_eq!(
+            inv.zones[1].secondaries[0].contact.as_deref(),
+            Some("hostmaster@example.com")
+        );
         assert_eq!(inv.hosts[0].role.as_deref(), Some("mail"));
-        assert_eq!(Inventory::parse(Path::new("x"), "").unwrap().long_ttl, Duration::from_secs(300));
+        assert_eq!(
+            Inventory::parse(Path::new("x"), "").unwrap().long_ttl,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!
 //! Names in the zones answer; unknown names in the zones get NXDOMAIN (with the SOA), names
 //! outside every zone get REFUSED.
+//!
+//! A [`Relay`] in front of a server spoils its answers (lame, garbage, a wrong query id,
+//! truncation), for the tests of the authoritative probes.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -475,7 +478,7 @@ fn spoil(mode: RelayMode, mut answer: Vec<u8>, tcp: bool) -> Vec<Vec<u8>> {
         RelayMode::WrongIdFirst => {
             let mut wrong = answer.clone();
             wrong[0] ^= 0xff;
-            // The impostor claims a different serial world: no AA, so a test sees which won.
+            // The impostor also lacks AA, so a test sees which of the two was taken.
             wrong[2] &= !AA;
             vec![wrong, answer]
         }

@@ -40,7 +40,10 @@ pub enum Report {
     /// A host finished a whole probe round (all its probes reported).
     RoundDone { host: HostId, at: SystemTime },
     /// A zone server answered (or did not) about its zone.
-    Zone { at: SystemTime, outcome: ZoneOutcome },
+    Zone {
+        at: SystemTime,
+        outcome: ZoneOutcome,
+    },
     /// An operator ticked, unticked or annotated a checklist item here (applied at once,
     /// before it is on disk).
     ChecklistEvent(crate::checklist::ChecklistEvent),

@@ -475,15 +475,26 @@ fn a_lagging_secondary_is_behind_since_its_first_lagging_observation() {
         },
     };
     assert!(reduce(&mut st, zone(1, 10, 1)));
-    assert_eq!(st.zones[0].servers[1].behind_since, None, "no primary serial yet");
+    assert_eq!(
+        st.zones[0].servers[1].behind_since, None,
+        "no primary serial yet"
+    );
     reduce(&mut st, zone(0, 11, 2));
     assert_eq!(st.zones[0].servers[1].behind_since, Some(t(2)));
     reduce(&mut st, zone(2, 11, 3));
     assert_eq!(st.zones[0].servers[2].behind_since, None);
     reduce(&mut st, zone(1, 10, 5));
-    assert_eq!(st.zones[0].servers[1].behind_since, Some(t(2)), "still the first time");
+    assert_eq!(
+        st.zones[0].servers[1].behind_since,
+        Some(t(2)),
+        "still the first time"
+    );
     reduce(&mut st, zone(0, 12, 6));
-    assert_eq!(st.zones[0].servers[2].behind_since, Some(t(6)), "the primary moved on");
+    assert_eq!(
+        st.zones[0].servers[2].behind_since,
+        Some(t(6)),
+        "the primary moved on"
+    );
     reduce(&mut st, zone(1, 12, 7));
     assert_eq!(st.zones[0].servers[1].behind_since, None, "caught up");
     assert!(!reduce(&mut st, zone(9, 1, 8)), "unknown server ignored");

@@ -79,6 +79,7 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::Undo],
     &[Action::Who],
     &[Action::ToggleChecklist],
+    &[Action::ToggleDns],
     &[Action::ToggleHelp],
     &[Action::Close],
     &[Action::Quit],

@@ -124,6 +124,8 @@ pub struct UiState {
     pub checklist_offset: usize,
     /// The checklist takes the whole screen (`c`).
     pub checklist_full: bool,
+    /// The DNS view replaces the grid, detail and checklist.
+    pub dns_view: bool,
     /// Ticks and unticks of this session, newest last; `u` pops.
     pub undo: Vec<UndoEntry>,
     /// An open editor or confirmation.
@@ -192,6 +194,7 @@ impl UiState {
             checklist_selected: 0,
             checklist_offset: 0,
             checklist_full: false,
+            dns_view: false,
             undo: Vec::new(),
             mode: Mode::Normal,
             dismissed_warning: None,
@@ -261,6 +264,8 @@ pub enum Action {
     Who,
     /// `c`: the checklist full height, or back.
     ToggleChecklist,
+    /// `d`: the DNS view (every resolver about every name), or back.
+    ToggleDns,
     ToggleHelp,
     /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
@@ -269,7 +274,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -285,6 +290,7 @@ impl Action {
         Action::Undo,
         Action::Who,
         Action::ToggleChecklist,
+        Action::ToggleDns,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -308,6 +314,7 @@ impl Action {
             Action::Undo => "undo this session's last tick / untick",
             Action::Who => "who is ticking (for a shared tmux session)",
             Action::ToggleChecklist => "checklist full height / back",
+            Action::ToggleDns => "DNS view: every resolver about every name / back",
             Action::ToggleHelp => "show / hide this help",
             Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
@@ -388,6 +395,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Char('u'), Action::Undo),
     bind(KeyCode::Char('w'), Action::Who),
     bind(KeyCode::Char('c'), Action::ToggleChecklist),
+    bind(KeyCode::Char('d'), Action::ToggleDns),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -847,6 +855,7 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
                 keep_checklist_selection_visible(ui, state, now);
             }
         }
+        Action::ToggleDns => ui.dns_view = !ui.dns_view,
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
             ui.help_scroll = 0;
@@ -854,6 +863,8 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         Action::Close => {
             if ui.help_visible {
                 ui.help_visible = false;
+            } else if ui.dns_view {
+                ui.dns_view = false;
             } else if ui.checklist_full {
                 ui.checklist_full = false;
             } else if ui.focus != Focus::Grid {

@@ -7,6 +7,7 @@
 
 pub mod checklist;
 pub mod detail;
+pub mod dns;
 pub mod grid;
 pub mod help;
 pub mod keys;
@@ -127,6 +128,25 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     );
     if let Some(r) = plan.title {
         status_bar::render_title(r, buf, view);
+    }
+    if view.ui.dns_view {
+        // The DNS view takes everything between the two bars.
+        let top = plan.title.map_or(area.y, |r| r.bottom());
+        let bottom = plan.status.map_or(area.bottom(), |r| r.y);
+        dns::render(
+            Rect::new(area.x, top, area.width, bottom.saturating_sub(top)),
+            buf,
+            view,
+        );
+        if let Some(r) = plan.status {
+            status_bar::render_status(r, buf, view);
+        }
+        (drawn.help_rows, drawn.help_max_scroll) = if view.ui.help_visible {
+            help::render(area, buf, view)
+        } else {
+            (0, 0)
+        };
+        return drawn;
     }
     // The focused pane's border is lit; when it is not on screen, the grid's is.
     let grid_focused = match view.ui.focus {
