@@ -28,4 +28,6 @@ shoot demo-120x40-70s 120 40 70 &
 shoot help-100x30 100 30 4 '?' &
 # The checklist beside the grid: two items ticked, one with a note.
 shoot checklist-160x40-30s 160 40 30 Tab Tab Space j Space n 'axu.tm: list both masters' Enter j j j j j &
+# The DNS view: resolvers side by side, the secondary lagging behind the primary.
+shoot dns-view-130x30-30s 130 30 30 d &
 wait

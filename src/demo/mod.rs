@@ -16,7 +16,8 @@
 //!  5 jabber: DNS flips, host never comes back          26 drawable up
 //!  8 mail up           33 www up                       40 build up, HTTP port left closed
 //! 14 git up            55 the admin fixes the hosts file: vbox turns green
-//! each DNS change reaches the "system" cache 15 s later and the "public" one 40 s later
+//! each DNS change reaches the "system" cache 15 s later, the zone's secondary (ns2) 25 s
+//! later, and the "public" cache 40 s later
 //! ```
 
 pub mod dns_server;
@@ -46,6 +47,8 @@ const TTL: u32 = 60;
 /// How long the simulated caches lag behind the primary.
 const SYSTEM_CACHE_LAG: u64 = 15;
 const PUBLIC_CACHE_LAG: u64 = 40;
+/// How long the zone's secondary takes to pick up each change of the primary.
+const SECONDARY_LAG: u64 = 25;
 /// When the admin notices and fixes the stale hosts-file entry.
 const HOSTS_FILE_FIXED_AT: u64 = 55;
 
@@ -197,8 +200,11 @@ impl Demo {
             DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))), &[ZONE])
                 .await
                 .context("demo: cannot start the simulated public resolver")?;
+        let secondary = DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 56))), &[ZONE])
+            .await
+            .context("demo: cannot start the secondary DNS server")?;
         for s in &SCRIPT {
-            for server in [&primary, &system_cache, &public_cache] {
+            for server in [&primary, &system_cache, &public_cache, &secondary] {
                 server.set_a(&fqdn(s.name), old_ip(s.octet), TTL).await?;
             }
         }
@@ -236,7 +242,11 @@ impl Demo {
 
         let inventory = Inventory::parse(
             Path::new("<demo inventory>"),
-            &inventory_toml(&hosts, &hosts_file, primary.addr(), public_cache.addr()),
+            &inventory_toml(
+                &hosts,
+                &hosts_file,
+                [primary.addr(), public_cache.addr(), secondary.addr()],
+            ),
         )
         .context("demo: the generated inventory is invalid (a bug)")?;
 
@@ -244,7 +254,7 @@ impl Demo {
         let network = Arc::new(Network::default());
         let script = tokio::spawn(run_script(
             hosts,
-            [primary, system_cache, public_cache],
+            [primary, system_cache, public_cache, secondary],
             network.clone(),
             hosts_file.clone(),
         ));
@@ -278,8 +288,7 @@ impl Demo {
 fn inventory_toml(
     hosts: &[DemoHost],
     hosts_file: &Path,
-    primary: SocketAddr,
-    public: SocketAddr,
+    [primary, public, secondary]: [SocketAddr; 3],
 ) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -291,7 +300,10 @@ fn inventory_toml(
          [probe]\ninterval = \"2s\"\ntimeout = \"1s\"\n\n\
          [[resolver]]\nname = \"system\"\nsystem = true\n\n\
          [[resolver]]\nname = \"ns-master\"\naddress = \"{primary}\"\n\n\
-         [[resolver]]\nname = \"public\"\naddress = \"{public}\"",
+         [[resolver]]\nname = \"public\"\naddress = \"{public}\"\n\n\
+         [[resolver]]\nname = \"ns2\"\naddress = \"{secondary}\"\n\n\
+         [[zone]]\nname = \"{ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
+         contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"",
         hosts_file = hosts_file.display().to_string(),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
@@ -427,7 +439,8 @@ fn write_hosts_file(path: &Path, stale: bool) -> anyhow::Result<()> {
 /// One step of the script.
 enum Step {
     HostUp(usize),
-    /// DNS server `server` (0 primary, 1 system cache, 2 public cache) learns the new address.
+    /// DNS server `server` (0 primary, 1 system cache, 2 public cache, 3 the zone's
+    /// secondary) learns the new address.
     Dns {
         server: usize,
         host: usize,
@@ -445,6 +458,7 @@ fn timeline() -> Vec<(u64, Step)> {
         steps.push((dns_at, Step::Dns { server: 0, host: i }));
         steps.push((dns_at + SYSTEM_CACHE_LAG, Step::Dns { server: 1, host: i }));
         steps.push((dns_at + PUBLIC_CACHE_LAG, Step::Dns { server: 2, host: i }));
+        steps.push((dns_at + SECONDARY_LAG, Step::Dns { server: 3, host: i }));
     }
     steps.push((HOSTS_FILE_FIXED_AT, Step::FixHostsFile));
     steps.sort_by_key(|(t, _)| *t);
@@ -453,7 +467,7 @@ fn timeline() -> Vec<(u64, Step)> {
 
 async fn run_script(
     hosts: Vec<DemoHost>,
-    dns: [DnsServer; 3],
+    dns: [DnsServer; 4],
     network: Arc<Network>,
     hosts_file: PathBuf,
 ) {
