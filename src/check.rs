@@ -265,6 +265,32 @@ fn zones_json(state: &State) -> Value {
     Value::Array(zones)
 }
 
+/// Left-aligned columns two spaces apart, one line per row.
+fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.as_ref().iter().enumerate() {
+            let n = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(n),
+                None => widths.push(n),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .as_ref()
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A plain-text table for a terminal or a log: one line per host, then the warnings that
 /// matter (stale hosts-file entries, resolvers still answering old).
 pub fn to_table(state: &State) -> String {
@@ -358,22 +384,7 @@ pub fn to_table(state: &State) -> String {
             flag.map_or("-", |f| f.word()).to_string(),
         ]);
     }
-    let mut widths = [0usize; 8];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = columns(&rows);
     let [up, degraded, down, unknown] = state.health_counts();
     out.push_str(&format!(
         "\n{up} up, {degraded} degraded, {down} down, {unknown} unknown; ping: {}\n",
@@ -478,22 +489,7 @@ pub fn dns_table(state: &State) -> String {
         row.push(store::old_until(state, i).map_or("-".into(), local));
         rows.push(row);
     }
-    let mut widths = vec![0usize; rows[0].len()];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = columns(&rows);
     for (r, config) in inv.resolvers.iter().enumerate() {
         if let Some(until) = store::resolver_old_until(state, r) {
             out.push_str(&format!(

@@ -184,22 +184,40 @@ fn theme(name: &str) -> Result<Theme, Failure> {
     Ok(Theme::by_name(name)?)
 }
 
+/// One full probe round of the inventory at `path` (`check` and `dns`).
+fn probe_once(path: &std::path::Path) -> Result<moveday::store::State, Failure> {
+    let inv = Arc::new(Inventory::load(path)?);
+    let rt = runtime()?;
+    Ok(rt.block_on(async {
+        let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
+        check::run(inv.clone(), env).await
+    }))
+}
+
+/// Prints pretty JSON or the text table.
+fn print_result(
+    json: bool,
+    value: impl FnOnce() -> serde_json::Value,
+    table: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    if json {
+        let text = serde_json::to_string_pretty(&value()).map_err(|e| Failure::Other(e.into()))?;
+        println!("{text}");
+    } else {
+        print!("{}", table());
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Command::Dns { json }) => {
-            let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let rt = runtime()?;
-            let state = rt.block_on(async {
-                let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
-                check::run(inv.clone(), env).await
-            });
-            if json {
-                let text = serde_json::to_string_pretty(&check::dns_json(&state))
-                    .map_err(|e| Failure::Other(e.into()))?;
-                println!("{text}");
-            } else {
-                print!("{}", check::dns_table(&state));
-            }
+            let state = probe_once(&cli.inventory)?;
+            print_result(
+                json,
+                || check::dns_json(&state),
+                || check::dns_table(&state),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Validate { path }) => {
@@ -214,19 +232,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { json }) => {
-            let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let rt = runtime()?;
-            let state = rt.block_on(async {
-                let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
-                check::run(inv.clone(), env).await
-            });
-            if json {
-                let text = serde_json::to_string_pretty(&check::to_json(&state))
-                    .map_err(|e| Failure::Other(e.into()))?;
-                println!("{text}");
-            } else {
-                print!("{}", check::to_table(&state));
-            }
+            let state = probe_once(&cli.inventory)?;
+            print_result(json, || check::to_json(&state), || check::to_table(&state))?;
             Ok(ExitCode::from(check::exit_code(&state) as u8))
         }
         Some(Command::Checklist { json }) => {
