@@ -1201,3 +1201,138 @@ fn dns_view_120x30() {
     );
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn dns_view_shows_ttl_readiness_ptr_and_a_lagging_secondary_120x16() {
+    use moveday::probe::{
+        AuthAnswer, DnsAnswer, DnsOutcome, Outcome, PtrAnswer, PtrOutcome, Report, ZoneAnswer,
+        ZoneOutcome,
+    };
+    let inv = Inventory::parse(
+        Path::new("dns.toml"),
+        r#"
+[move]
+name = "dns view"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+[[resolver]]
+name = "ns-master"
+address = "203.0.113.10"
+[[zone]]
+name = "example.org"
+primary = "203.0.113.10"
+secondaries = ["192.0.2.53"]
+contact = "Aleksi, +358 40 123 4567"
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+new_ip = "203.0.113.11"
+role = "mail"
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+new_ip = "203.0.113.15"
+"#,
+    )
+    .unwrap();
+    let mut state = State::new(Arc::new(inv));
+    let probe = |host: usize, outcome: Outcome| Report::Probe {
+        host,
+        at: t(100),
+        outcome,
+    };
+    let answer = |a: &str, ttl: u32| DnsAnswer {
+        addresses: vec![ip(a)],
+        ttl,
+        latency: ms(1.0),
+    };
+    for report in [
+        probe(
+            0,
+            Outcome::Dns(DnsOutcome {
+                resolver: 0,
+                result: Ok(answer("203.0.113.11", 300)),
+            }),
+        ),
+        probe(
+            1,
+            Outcome::Dns(DnsOutcome {
+                resolver: 0,
+                result: Ok(answer("198.51.100.15", 3600)),
+            }),
+        ),
+        probe(
+            0,
+            Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                addresses: vec![ip("203.0.113.11")],
+                ttl: 300,
+                authoritative: true,
+            })),
+        ),
+        probe(
+            1,
+            Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                addresses: vec![ip("198.51.100.15")],
+                ttl: 3600,
+                authoritative: true,
+            })),
+        ),
+        probe(
+            0,
+            Outcome::Ptr(PtrOutcome {
+                ip: ip("203.0.113.11"),
+                result: Ok(PtrAnswer {
+                    names: vec!["old-mail.example.net".into()],
+                    forward_confirmed: false,
+                }),
+            }),
+        ),
+        probe(
+            1,
+            Outcome::Ptr(PtrOutcome {
+                ip: ip("203.0.113.15"),
+                result: Ok(PtrAnswer {
+                    names: vec!["www.example.org".into()],
+                    forward_confirmed: true,
+                }),
+            }),
+        ),
+    ] {
+        store::reduce(&mut state, report);
+    }
+    for (server, serial, secs) in [(0, 2009121202, 60), (1, 2009121201, 30)] {
+        store::reduce(
+            &mut state,
+            Report::Zone {
+                at: t(secs),
+                outcome: ZoneOutcome {
+                    zone: 0,
+                    server,
+                    address: None,
+                    result: Ok(ZoneAnswer {
+                        serial: Some(serial),
+                        ns: vec!["ns-master.example.org".into()],
+                        authoritative: true,
+                        latency: ms(2.0),
+                    }),
+                },
+            },
+        );
+    }
+    let mut ui = ui_with(0);
+    ui.dns_view = true;
+    let text = screen(&state, &ui, &dark(), 120, 16);
+    // www is still served old, with a TTL of an hour: old answers until 15:01:40; its TTL was
+    // never lowered. mail's PTR does not resolve back: an alarm on a mail host.
+    assert!(text.contains("15:01:40 (in 59m40s)"), "{text}");
+    assert!(text.contains("⚠ 3600s long"), "{text}");
+    assert!(
+        text.contains("✖ old-mail.example.net (no FCrDNS, mail!)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2009121201 ⚠ behind 1m30s, call Aleksi"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}

@@ -3,9 +3,9 @@
 //!
 //! ```text
 //!  DNS ─────────────────────────────────────────────────────────────────────────────────
-//! Name                   system                  ns-master               Old until
-//! vbox.example.org       ⚠ OLD 198.51.100.13 41s ✔ NEW 203.0.113.13 60s 14:03:41
-//! mail.example.org       ✔ NEW 203.0.113.11 12s  ✔ NEW 203.0.113.11 60s -
+//! Name             system                  ns-master               Old until Primary TTL PTR of new_ip
+//! vbox.example.org ⚠ OLD 198.51.100.13 41s ✔ NEW 203.0.113.13 60s 14:03:41  ✔ 60s       ✔ vbox.example.org
+//! mail.example.org ✔ NEW 203.0.113.11 12s  ✔ NEW 203.0.113.11 60s -         ⚠ 3600s long ✖ x.net (no FCrDNS, mail!)
 //! old answers: system until 14:03:41
 //! zone example.org       primary 2026112502 · 192.0.2.53 2026112501 ⚠ behind 3m (Aleksi…)
 //! ```
@@ -56,6 +56,55 @@ fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
         Err(_) => format!("{} {}", verdict.symbol(), verdict.word().to_uppercase()),
     };
     (text, style)
+}
+
+/// The TTL the zone's primary serves for the name: flagged when it is longer than the
+/// inventory's `long_ttl` (not lowered for the move).
+fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
+    let state = view.state;
+    if store::zone_of(&state.inventory, &state.inventory.hosts[host].fqdn).is_none() {
+        return ("-".into(), view.theme.muted());
+    }
+    match &state.hosts[host].primary {
+        None => ("…".into(), view.theme.muted()),
+        Some(Seen { value: Ok(a), .. })
+            if u64::from(a.ttl) > state.inventory.long_ttl.as_secs() =>
+        {
+            (format!("⚠ {}s long", a.ttl), view.theme.warn())
+        }
+        Some(Seen { value: Ok(a), .. }) => (format!("✔ {}s", a.ttl), view.theme.ok()),
+        Some(Seen { value: Err(e), .. }) => (format!("✖ {e}"), view.theme.failed()),
+    }
+}
+
+/// Reverse DNS of `new_ip` and whether it resolves back; a mismatch on a mail host is an
+/// alarm (big providers reject mail from addresses without forward-confirmed reverse DNS).
+fn ptr(view: &View<'_>, host: usize) -> (String, Style) {
+    let state = view.state;
+    let mail = state.inventory.hosts[host].role.as_deref() == Some("mail");
+    let bad = if mail {
+        view.theme.failed()
+    } else {
+        view.theme.warn()
+    };
+    match &state.hosts[host].ptr {
+        None => ("-".into(), view.theme.muted()),
+        Some(Seen { value, .. }) => match &value.result {
+            Ok(a) if a.forward_confirmed => (
+                format!("✔ {}", a.names.first().map_or("", String::as_str)),
+                view.theme.ok(),
+            ),
+            Ok(a) => (
+                format!(
+                    "✖ {} (no FCrDNS{})",
+                    a.names.first().map_or("?", String::as_str),
+                    if mail { ", mail!" } else { "" }
+                ),
+                bad,
+            ),
+            Err(e) => (format!("✖ {e}{}", if mail { " (mail!)" } else { "" }), bad),
+        },
+    }
 }
 
 /// Draws the view in `area`.
@@ -123,7 +172,49 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
             theme.header(),
         ));
     }
-    header.push(Span::styled("Old until", theme.header()));
+    let extra: Vec<[(String, Style); 2]> = visible
+        .clone()
+        .map(|h| [primary_ttl(view, h), ptr(view, h)])
+        .collect();
+    let until_texts: Vec<(String, Style)> = visible
+        .clone()
+        .map(|h| match store::old_until(state, h) {
+            Some(until) if until > view.now => (
+                format!(
+                    "{} (in {})",
+                    clock(until, view.ui.utc_offset),
+                    age(elapsed(until, view.now))
+                ),
+                theme.verdict(Verdict::Old),
+            ),
+            Some(until) => (
+                format!("{} (expired)", clock(until, view.ui.utc_offset)),
+                theme.muted(),
+            ),
+            None => ("-".into(), theme.muted()),
+        })
+        .collect();
+    let until_width = until_texts
+        .iter()
+        .map(|(t, _)| width(t))
+        .chain(std::iter::once(width("Old until")))
+        .max()
+        .unwrap_or(0);
+    let ttl_width = extra
+        .iter()
+        .map(|e| width(&e[0].0))
+        .chain(std::iter::once(width("Primary TTL")))
+        .max()
+        .unwrap_or(0);
+    header.push(Span::styled(
+        pad("Old until".into(), until_width),
+        theme.header(),
+    ));
+    header.push(Span::styled(
+        pad("Primary TTL".into(), ttl_width),
+        theme.header(),
+    ));
+    header.push(Span::styled("PTR of new_ip", theme.header()));
     lines.push(Line::from(header));
 
     for (row, h) in cells.iter().zip(visible.clone()) {
@@ -131,21 +222,12 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         for ((text, style), w) in row.iter().zip(&col_widths) {
             spans.push(Span::styled(pad(text.clone(), *w), *style));
         }
-        match store::old_until(state, h) {
-            Some(until) if until > view.now => spans.push(Span::styled(
-                format!(
-                    "{} (in {})",
-                    clock(until, view.ui.utc_offset),
-                    age(elapsed(until, view.now))
-                ),
-                theme.verdict(Verdict::Old),
-            )),
-            Some(until) => spans.push(Span::styled(
-                format!("{} (expired)", clock(until, view.ui.utc_offset)),
-                theme.muted(),
-            )),
-            None => spans.push(Span::styled("-", theme.muted())),
-        }
+        let k = h - offset;
+        let (until, until_style) = &until_texts[k];
+        spans.push(Span::styled(pad(until.clone(), until_width), *until_style));
+        let [(ttl, ttl_style), (ptr_text, ptr_style)] = &extra[k];
+        spans.push(Span::styled(pad(ttl.clone(), ttl_width), *ttl_style));
+        spans.push(Span::styled(clean(ptr_text, 80), *ptr_style));
         let mut line = Line::from(spans);
         if h == view.ui.selected {
             line = line.style(theme.selected());
