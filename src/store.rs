@@ -91,7 +91,7 @@ pub struct HostState {
 
 impl State {
     pub fn new(inventory: Arc<Inventory>) -> State {
-        let inventory_for_zones = inventory.clone();
+        let zones = inventory_zones(&inventory);
         let resolvers = inventory.resolvers.len();
         let hosts = inventory
             .hosts
@@ -109,7 +109,7 @@ impl State {
             checklist: ChecklistDoc::new(),
             warnings: Vec::new(),
             orphans: Vec::new(),
-            zones: inventory_zones(&inventory_for_zones),
+            zones,
         }
     }
 

@@ -38,13 +38,7 @@ pub async fn zone_probe(
 ) -> Result<ZoneAnswer, DnsError> {
     let apex = fqdn(zone)?;
     let started = Instant::now();
-    let both = futures::future::join(
-        query(server, &apex, RecordType::SOA),
-        query(server, &apex, RecordType::NS),
-    );
-    let (soa, ns) = tokio::time::timeout(timeout, both)
-        .await
-        .map_err(|_| DnsError::Timeout)?;
+    let (soa, ns) = query_pair(server, &apex, [RecordType::SOA, RecordType::NS], timeout).await?;
     let latency = started.elapsed();
     let (soa, ns) = (soa?, ns?);
 
@@ -81,13 +75,7 @@ pub async fn authoritative_lookup(
     timeout: Duration,
 ) -> Result<AuthAnswer, DnsError> {
     let name = fqdn(fqdn_text)?;
-    let both = futures::future::join(
-        query(server, &name, RecordType::A),
-        query(server, &name, RecordType::AAAA),
-    );
-    let (a, aaaa) = tokio::time::timeout(timeout, both)
-        .await
-        .map_err(|_| DnsError::Timeout)?;
+    let (a, aaaa) = query_pair(server, &name, [RecordType::A, RecordType::AAAA], timeout).await?;
 
     let mut addresses = Vec::new();
     let mut ttl: Option<u32> = None;
@@ -164,6 +152,19 @@ pub(crate) fn name_text(name: &Name) -> String {
 
 /// One question to one server, recursion not desired: UDP, then TCP if truncated. No
 /// timeout of its own (the caller bounds it). An answer with an error code is an error.
+/// Two queries about one name, at once, both within `timeout`.
+async fn query_pair(
+    server: SocketAddr,
+    name: &Name,
+    [first, second]: [RecordType; 2],
+    timeout: Duration,
+) -> Result<(Result<Message, DnsError>, Result<Message, DnsError>), DnsError> {
+    let both = futures::future::join(query(server, name, first), query(server, name, second));
+    tokio::time::timeout(timeout, both)
+        .await
+        .map_err(|_| DnsError::Timeout)
+}
+
 async fn query(server: SocketAddr, name: &Name, rtype: RecordType) -> Result<Message, DnsError> {
     let mut request = Message::query();
     request.metadata.recursion_desired = false;
