@@ -10,15 +10,15 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::config::Inventory;
-use crate::probe::scheduler::{self, ProbeEnv};
+use crate::probe::scheduler::{self, ProbeEnv, Scope};
 use crate::probe::{ProbeError, Report, TargetSource};
 use crate::store::{self, Health, HostsFlag, Seen, State};
 
 /// Runs one probe round of every host and returns the resulting state.
-pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>) -> State {
+pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
     let (tx, mut rx) = mpsc::channel::<Report>(1024);
-    let round = tokio::spawn(scheduler::one_round(inventory, env, tx));
+    let round = tokio::spawn(scheduler::one_round(inventory, env, tx, scope));
     while let Some(report) = rx.recv().await {
         store::reduce(&mut state, report);
     }
@@ -100,28 +100,8 @@ pub fn to_json(state: &State) -> Value {
                     "error": error,
                 })
             });
-            let dns: Vec<Value> = inv
-                .resolvers
-                .iter()
-                .zip(&h.dns)
-                .map(|(resolver, slot)| match slot {
-                    None => json!({
-                        "resolver": resolver.name,
-                        "server": resolver.kind.to_string(),
-                        "addresses": [],
-                        "ttl": null,
-                        "verdict": null,
-                        "error": "no answer yet",
-                    }),
-                    Some(seen) => json!({
-                        "resolver": resolver.name,
-                        "server": resolver.kind.to_string(),
-                        "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
-                        "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
-                        "verdict": store::verdict(inv, config, &seen.value),
-                        "error": seen.value.as_ref().err().map(|e| e.to_string()),
-                    }),
-                })
+            let dns: Vec<Value> = (0..inv.resolvers.len())
+                .map(|r| cell_json(state, i, r))
                 .collect();
             let hosts_file = h.hosts_file.as_ref().map(|f| {
                 let flag = store::hosts_flag(state, i);
@@ -205,7 +185,8 @@ fn zones_json(state: &State) -> Value {
         .zones
         .iter()
         .zip(&state.zones)
-        .map(|(config, zone)| {
+        .enumerate()
+        .map(|(z, (config, zone))| {
             let answer = |i: usize| {
                 zone.servers
                     .get(i)
@@ -244,10 +225,7 @@ fn zones_json(state: &State) -> Value {
                     })
                 })
                 .collect();
-            let ns_sets: Vec<&Vec<String>> = (0..zone.servers.len())
-                .filter_map(|i| answer(i).and_then(|o| o.result.as_ref().ok()).map(|a| &a.ns))
-                .collect();
-            let ns_agree = !ns_sets.is_empty() && ns_sets.windows(2).all(|w| w[0] == w[1]);
+            let ns_agree = store::ns_agree(state, z).unwrap_or(false);
             json!({
                 "name": config.name,
                 "primary": {
@@ -411,21 +389,8 @@ pub fn dns_json(state: &State) -> Value {
         .iter()
         .enumerate()
         .map(|(i, config)| {
-            let cells: Vec<Value> = inv
-                .resolvers
-                .iter()
-                .zip(&state.hosts[i].dns)
-                .map(|(r, slot)| match slot {
-                    None => json!({"resolver": r.name, "verdict": null, "addresses": [], "ttl": null}),
-                    Some(seen) => json!({
-                        "resolver": r.name,
-                        "verdict": store::verdict(inv, config, &seen.value),
-                        "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
-                        "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
-                        "observed": rfc3339(seen.at),
-                        "error": seen.value.as_ref().err().map(|e| e.to_string()),
-                    }),
-                })
+            let cells: Vec<Value> = (0..inv.resolvers.len())
+                .map(|r| cell_json(state, i, r))
                 .collect();
             json!({
                 "fqdn": config.fqdn,
@@ -450,10 +415,60 @@ pub fn dns_json(state: &State) -> Value {
     json!({"resolvers": resolvers, "names": rows, "zones": zones_json(state)})
 }
 
+/// One resolver's answer about one host's name: where it came from (DNS, or this machine's
+/// hosts file for the system resolver), the verdict, and for a zone server its AA flag.
+fn cell_json(state: &State, host: usize, resolver: usize) -> Value {
+    let rc = &state.inventory.resolvers[resolver];
+    let base = json!({"resolver": rc.name, "server": rc.kind.to_string()});
+    let more = match store::cell(state, host, resolver) {
+        store::Cell::Waiting => json!({
+            "source": null, "verdict": null, "addresses": [], "ttl": null,
+            "error": "no answer yet",
+        }),
+        store::Cell::NotAsked => json!({
+            "source": "not_asked", "verdict": null, "addresses": [], "ttl": null, "error": null,
+        }),
+        store::Cell::HostsFile { entry, verdict } => json!({
+            "source": "hosts_file",
+            "hosts_file_line": entry.line,
+            "verdict": verdict,
+            "addresses": [entry.ip],
+            "ttl": null,
+            "dns": state.hosts[host].dns.get(resolver).and_then(Option::as_ref).map(|seen| json!({
+                "verdict": store::verdict(&state.inventory, &state.inventory.hosts[host], &seen.value),
+                "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
+                "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
+                "error": seen.value.as_ref().err().map(|e| e.to_string()),
+            })),
+            "error": null,
+        }),
+        store::Cell::Answer {
+            seen,
+            verdict,
+            lame,
+        } => json!({
+            "source": "dns",
+            "verdict": verdict,
+            "addresses": seen.value.as_ref().map(|a| a.addresses.clone()).unwrap_or_default(),
+            "ttl": seen.value.as_ref().ok().map(|a| a.ttl),
+            "authoritative": seen.value.as_ref().ok().and_then(|a| a.authoritative),
+            "lame": lame,
+            "observed": rfc3339(seen.at),
+            "error": seen.value.as_ref().err().map(|e| e.to_string()),
+        }),
+    };
+    let (Value::Object(mut a), Value::Object(b)) = (base, more) else {
+        return Value::Null;
+    };
+    a.extend(b);
+    Value::Object(a)
+}
+
 /// `moveday dns`: the resolver matrix once, as text: one row per name, one column per
 /// resolver (`verdict address ttl`), and until when old answers may still be served.
 pub fn dns_table(state: &State) -> String {
     let inv = &state.inventory;
+    let now = std::time::SystemTime::now();
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header = vec!["NAME".to_string()];
     header.extend(inv.resolvers.iter().map(|r| r.name.to_uppercase()));
@@ -466,25 +481,14 @@ pub fn dns_table(state: &State) -> String {
     };
     for (i, config) in inv.hosts.iter().enumerate() {
         let mut row = vec![config.fqdn.clone()];
-        for slot in &state.hosts[i].dns {
-            row.push(match slot {
-                None => "-".into(),
-                Some(seen) => {
-                    let v = store::verdict(inv, config, &seen.value);
-                    match &seen.value {
-                        Ok(a) => format!(
-                            "{} {} {} {}s",
-                            v.symbol(),
-                            v.word().to_uppercase(),
-                            a.addresses
-                                .first()
-                                .map_or("-".to_string(), |ip| ip.to_string()),
-                            a.ttl
-                        ),
-                        Err(_) => format!("{} {}", v.symbol(), v.word().to_uppercase()),
-                    }
-                }
-            });
+        for r in 0..inv.resolvers.len() {
+            // The TTL as served (printed once, it does not count down).
+            let cell = store::cell(state, i, r);
+            let at = match cell {
+                store::Cell::Answer { seen, .. } => seen.at,
+                _ => now,
+            };
+            row.push(crate::ui::dns::cell_text(&cell, at));
         }
         row.push(store::old_until(state, i).map_or("-".into(), local));
         rows.push(row);

@@ -10,7 +10,7 @@ use moveday::checklist::headless;
 use moveday::checklist::persist::{self, PersistError};
 use moveday::config::{ConfigError, Inventory, Theme};
 use moveday::probe::ping::Pinger;
-use moveday::probe::scheduler::ProbeEnv;
+use moveday::probe::scheduler::{ProbeEnv, Scope};
 use moveday::{app, check, checklist, demo};
 
 /// A live terminal dashboard for the day your servers move to a new home.
@@ -184,13 +184,13 @@ fn theme(name: &str) -> Result<Theme, Failure> {
     Ok(Theme::by_name(name)?)
 }
 
-/// One full probe round of the inventory at `path` (`check` and `dns`).
-fn probe_once(path: &std::path::Path) -> Result<moveday::store::State, Failure> {
+/// One probe round of the inventory at `path` (`check`: everything, `dns`: the names).
+fn probe_once(path: &std::path::Path, scope: Scope) -> Result<moveday::store::State, Failure> {
     let inv = Arc::new(Inventory::load(path)?);
     let rt = runtime()?;
     Ok(rt.block_on(async {
         let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
-        check::run(inv.clone(), env).await
+        check::run(inv.clone(), env, scope).await
     }))
 }
 
@@ -212,7 +212,7 @@ fn print_result(
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Command::Dns { json }) => {
-            let state = probe_once(&cli.inventory)?;
+            let state = probe_once(&cli.inventory, Scope::Dns)?;
             print_result(
                 json,
                 || check::dns_json(&state),
@@ -222,17 +222,40 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Validate { path }) => {
             let inv = Inventory::load(&path)?;
+            let implied = inv.resolvers.iter().filter(|r| r.implied).count();
+            let plural = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
+            let mut counts = vec![
+                plural(inv.hosts.len(), "host", "hosts"),
+                plural(inv.resolvers.len() - implied, "resolver", "resolvers"),
+            ];
+            if !inv.zones.is_empty() {
+                counts.push(plural(inv.zones.len(), "zone", "zones"));
+            }
+            if implied > 0 {
+                counts.push(format!(
+                    "{} asked as well",
+                    plural(implied, "zone server", "zone servers")
+                ));
+            }
+            if !inv.checklist.is_empty() {
+                counts.push(plural(
+                    inv.checklist.len(),
+                    "checklist item",
+                    "checklist items",
+                ));
+            }
             println!(
-                "{}: ok: \"{}\", {} hosts, {} resolvers",
+                "{}: ok: \"{}\", {}",
                 path.display(),
                 inv.name,
-                inv.hosts.len(),
-                inv.resolvers.len()
+                counts.join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { json }) => {
-            let state = probe_once(&cli.inventory)?;
+            let state = probe_once(&cli.inventory, Scope::Everything)?;
             print_result(json, || check::to_json(&state), || check::to_table(&state))?;
             Ok(ExitCode::from(check::exit_code(&state) as u8))
         }

@@ -286,7 +286,10 @@ pub fn zone_of(inv: &Inventory, fqdn: &str) -> Option<usize> {
     inv.zones
         .iter()
         .enumerate()
-        .filter(|(_, z)| fqdn == z.name || fqdn.ends_with(&format!(".{}", z.name)))
+        .filter(|(_, z)| {
+            fqdn.strip_suffix(z.name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
         .max_by_key(|(_, z)| z.name.len())
         .map(|(i, _)| i)
 }
@@ -322,6 +325,132 @@ pub fn resolver_old_until(state: &State, resolver: usize) -> Option<std::time::S
                 .map(|a| seen.at + Duration::from_secs(u64::from(a.ttl)))
         })
         .max()
+}
+
+/// One cell of the resolver matrix, as the screen and `moveday dns` show it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// No answer yet.
+    Waiting,
+    /// A zone server added for its zones is not asked about names outside them.
+    NotAsked,
+    /// The system column when this machine's hosts file has the name: the operating system
+    /// answers from the file, not from DNS (the post-mortem's trap).
+    HostsFile {
+        entry: &'a HostsEntry,
+        verdict: Verdict,
+    },
+    Answer {
+        seen: &'a Seen<Result<DnsAnswer, DnsError>>,
+        verdict: Verdict,
+        /// The server is a primary or secondary of the name's zone and answered without
+        /// the AA flag, or refused: lame.
+        lame: bool,
+    },
+}
+
+/// Whether `host` sends mail (`role = "mail"`, `"mx"` or `"smtp"`): reverse DNS that does
+/// not resolve back gets its mail deferred or rejected by the big providers.
+pub fn is_mail(host: &HostConfig) -> bool {
+    matches!(host.role.as_deref(), Some("mail" | "mx" | "smtp"))
+}
+
+/// The reverse-DNS problem of a mail host, in a few words (`None`: fine, not a mail host,
+/// or not probed yet).
+pub fn mail_ptr_alarm(state: &State, host: usize) -> Option<String> {
+    ptr_alarm(&state.inventory.hosts[host], &state.hosts[host])
+}
+
+fn ptr_alarm(config: &HostConfig, h: &HostState) -> Option<String> {
+    if !is_mail(config) {
+        return None;
+    }
+    match &h.ptr.as_ref()?.value.result {
+        Ok(a) if a.forward_confirmed => None,
+        Ok(a) => Some(format!(
+            "PTR {} does not resolve back",
+            a.names.first().map_or("?", String::as_str)
+        )),
+        Err(e) => Some(format!("no PTR ({e})")),
+    }
+}
+
+/// The latest answer of server `server` (0: the primary) of zone `zone`.
+pub fn zone_answer(state: &State, zone: usize, server: usize) -> Option<&ZoneOutcome> {
+    state
+        .zones
+        .get(zone)?
+        .servers
+        .get(server)?
+        .latest
+        .as_ref()
+        .map(|seen| &seen.value)
+}
+
+/// A zone server's SOA serial: `Ok(None)` before the first answer or when the answer
+/// carried no SOA, `Err` with the failure.
+pub fn zone_serial(state: &State, zone: usize, server: usize) -> Result<Option<u32>, String> {
+    match zone_answer(state, zone, server).map(|o| &o.result) {
+        None => Ok(None),
+        Some(Ok(a)) => Ok(a.serial),
+        Some(Err(e)) => Err(e.to_string()),
+    }
+}
+
+/// A zone server's AA flag on its SOA answer (`None`: no answer).
+pub fn zone_authoritative(state: &State, zone: usize, server: usize) -> Option<bool> {
+    zone_answer(state, zone, server)?
+        .result
+        .as_ref()
+        .ok()
+        .map(|a| a.authoritative)
+}
+
+/// Whether every server of `zone` that answered returns the same NS set (`None`: no
+/// server answered yet).
+pub fn ns_agree(state: &State, zone: usize) -> Option<bool> {
+    let servers = state.zones.get(zone)?.servers.len();
+    let mut sets = (0..servers)
+        .filter_map(|i| zone_answer(state, zone, i)?.result.as_ref().ok())
+        .map(|a| &a.ns);
+    let first = sets.next()?;
+    Some(sets.all(|s| s == first))
+}
+
+/// The matrix cell of `host`'s name at `resolver`.
+pub fn cell(state: &State, host: usize, resolver: usize) -> Cell<'_> {
+    let inv = &state.inventory;
+    let config = &inv.hosts[host];
+    let Some(rc) = inv.resolvers.get(resolver) else {
+        return Cell::Waiting;
+    };
+    if rc.kind == crate::config::ResolverKind::System
+        && let Some(Seen {
+            value: Ok(entries), ..
+        }) = &state.hosts[host].hosts_file
+        && let Some(entry) = entries.first()
+    {
+        let verdict = match classify(inv, config, entry.ip) {
+            AddressClass::New => Verdict::New,
+            AddressClass::Old => Verdict::Old,
+            AddressClass::Other => Verdict::Other,
+        };
+        return Cell::HostsFile { entry, verdict };
+    }
+    let serves = zone_of(inv, &config.fqdn).is_some_and(|z| rc.serves.contains(&z));
+    match state.hosts[host].dns.get(resolver) {
+        Some(Some(seen)) => Cell::Answer {
+            seen,
+            verdict: verdict(inv, config, &seen.value),
+            lame: serves
+                && match &seen.value {
+                    Ok(a) => a.authoritative == Some(false),
+                    Err(e) => *e == DnsError::Refused,
+                },
+        },
+        _ if rc.implied && !serves => Cell::NotAsked,
+        _ => Cell::Waiting,
+    }
 }
 
 /// Adds a warning for the status bar, unless it repeats the newest one.
@@ -429,20 +558,28 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
     if checks.iter().any(|(_, r)| r.is_none()) {
         return (Health::Unknown, vec!["waiting for first results".into()]);
     }
-    let failures: Vec<String> = checks
+    let mut failures: Vec<String> = checks
         .iter()
         .filter_map(|(name, r)| match r {
             Some(Err(why)) => Some(format!("{name} {why}")),
             _ => None,
         })
         .collect();
-    let health = if failures.is_empty() {
+    let mut health = if failures.is_empty() {
         Health::Up
     } else if failures.len() == checks.len() {
         Health::Down
     } else {
         Health::Degraded
     };
+    // A mail host that answers but whose reverse DNS does not resolve back gets its mail
+    // deferred by the big providers: degraded, with the reason.
+    if let Some(alarm) = ptr_alarm(config, h) {
+        failures.push(format!("mail: {alarm}"));
+        if health == Health::Up {
+            health = Health::Degraded;
+        }
+    }
     (health, failures)
 }
 

@@ -48,7 +48,7 @@ fn validate_accepts_the_shipped_inventory() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "inventory.toml: ok: \"example.org to the new datacenter\", 8 hosts, 3 resolvers\n"
+        "inventory.toml: ok: \"example.org to the new datacenter\", 8 hosts, 3 resolvers, 2 zones, 2 zone servers asked as well, 20 checklist items\n"
     );
 }
 

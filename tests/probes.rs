@@ -691,7 +691,12 @@ async fn one_round_reports_every_probe_of_every_host() {
     let env = lab_env(&lab);
     let (tx, mut rx) = mpsc::channel(256);
     let started = Instant::now();
-    let round = tokio::spawn(scheduler::one_round(lab.inventory.clone(), env, tx));
+    let round = tokio::spawn(scheduler::one_round(
+        lab.inventory.clone(),
+        env,
+        tx,
+        scheduler::Scope::Everything,
+    ));
     let mut reports = Vec::new();
     while let Some(r) = rx.recv().await {
         reports.push(r);

@@ -21,7 +21,7 @@ use moveday::probe::{
     TargetSource,
 };
 use moveday::store::{self, State};
-use moveday::ui::{self, Effect, Focus, UiState};
+use moveday::ui::{self, DnsView, Effect, Focus, UiState};
 
 const INVENTORY: &str = r#"
 hosts_file = "/etc/hosts"
@@ -198,6 +198,7 @@ impl Builder {
                 addresses: vec![ip(a)],
                 ttl: if resolver == 2 { 3600 } else { 300 },
                 latency: ms(4.0),
+                authoritative: None,
             });
             self.report(host, at, Outcome::Dns(DnsOutcome { resolver, result }));
         }
@@ -520,7 +521,7 @@ fn detail_scrolled_80x20() {
     ui.focus = Focus::Detail;
     ui.detail_scroll = 3;
     let terminal = draw(&state, &ui, &dark(), 80, 20);
-    assert_eq!(ui.drawn.get().detail_max_scroll, 3);
+    assert_eq!(ui.drawn.get().detail_max_scroll, 4);
     insta::assert_snapshot!(terminal.backend().to_string());
 }
 
@@ -1193,7 +1194,7 @@ fn dns_view_120x30() {
     // Every resolver about every name, with the TTL left and until when old answers live.
     let state = move_state();
     let mut ui = ui_with(4);
-    ui.dns_view = true;
+    ui.dns_view = Some(DnsView::Resolvers);
     let text = screen(&state, &ui, &dark(), 120, 30);
     assert!(
         text.contains("DNS · every resolver about every name"),
@@ -1202,8 +1203,10 @@ fn dns_view_120x30() {
     insta::assert_snapshot!(text);
 }
 
-#[test]
-fn dns_view_shows_ttl_readiness_ptr_and_a_lagging_secondary_120x16() {
+/// A zone whose primary moved: one secondary lags behind, another answers without
+/// authority (lame) and with an NS set of its own; www's TTL was never lowered; mail's PTR
+/// does not resolve back.
+fn zone_trouble_state() -> State {
     use moveday::probe::{
         AuthAnswer, DnsAnswer, DnsOutcome, Outcome, PtrAnswer, PtrOutcome, Report, ZoneAnswer,
         ZoneOutcome,
@@ -1221,8 +1224,8 @@ address = "203.0.113.10"
 [[zone]]
 name = "example.org"
 primary = "203.0.113.10"
-secondaries = ["192.0.2.53"]
-contact = "Aleksi, +358 40 123 4567"
+secondaries = ["192.0.2.53", "192.0.2.54"]
+contact = { "192.0.2.53" = "Aleksi, +358 40 123 4567", "192.0.2.54" = "noc@example.net" }
 [[host]]
 name = "mail"
 fqdn = "mail.example.org"
@@ -1241,26 +1244,29 @@ new_ip = "203.0.113.15"
         at: t(100),
         outcome,
     };
-    let answer = |a: &str, ttl: u32| DnsAnswer {
+    let answer = |a: &str, ttl: u32, aa: bool| DnsAnswer {
         addresses: vec![ip(a)],
         ttl,
         latency: ms(1.0),
+        authoritative: Some(aa),
+    };
+    // Columns: ns-master (the primary), then the two secondaries the zone adds.
+    let cell = |host: usize, resolver: usize, a: &str, ttl: u32, aa: bool| {
+        probe(
+            host,
+            Outcome::Dns(DnsOutcome {
+                resolver,
+                result: Ok(answer(a, ttl, aa)),
+            }),
+        )
     };
     for report in [
-        probe(
-            0,
-            Outcome::Dns(DnsOutcome {
-                resolver: 0,
-                result: Ok(answer("203.0.113.11", 300)),
-            }),
-        ),
-        probe(
-            1,
-            Outcome::Dns(DnsOutcome {
-                resolver: 0,
-                result: Ok(answer("198.51.100.15", 3600)),
-            }),
-        ),
+        cell(0, 0, "203.0.113.11", 300, true),
+        cell(1, 0, "198.51.100.15", 3600, true),
+        cell(0, 1, "198.51.100.11", 300, true),
+        cell(1, 1, "198.51.100.15", 3600, true),
+        cell(0, 2, "203.0.113.11", 300, false),
+        cell(1, 2, "198.51.100.15", 3600, false),
         probe(
             0,
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
@@ -1300,7 +1306,24 @@ new_ip = "203.0.113.15"
     ] {
         store::reduce(&mut state, report);
     }
-    for (server, serial, secs) in [(0, 2009121202, 60), (1, 2009121201, 30)] {
+    let ns = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    for (server, serial, secs, aa, ns) in [
+        (
+            0,
+            2009121202,
+            60,
+            true,
+            ns(&["ns-master.example.org", "ns2.example.net"]),
+        ),
+        (
+            1,
+            2009121201,
+            30,
+            true,
+            ns(&["ns-master.example.org", "ns2.example.net"]),
+        ),
+        (2, 2009121202, 60, false, ns(&["ns.old-provider.example"])),
+    ] {
         store::reduce(
             &mut state,
             Report::Zone {
@@ -1311,28 +1334,61 @@ new_ip = "203.0.113.15"
                     address: None,
                     result: Ok(ZoneAnswer {
                         serial: Some(serial),
-                        ns: vec!["ns-master.example.org".into()],
-                        authoritative: true,
+                        ns,
+                        authoritative: aa,
                         latency: ms(2.0),
                     }),
                 },
             },
         );
     }
+    state
+}
+
+#[test]
+fn dns_view_shows_aa_lame_ttl_readiness_ptr_and_a_lagging_secondary_160x16() {
+    let state = zone_trouble_state();
     let mut ui = ui_with(0);
-    ui.dns_view = true;
-    let text = screen(&state, &ui, &dark(), 120, 16);
+    ui.dns_view = Some(DnsView::Resolvers);
+    let text = screen(&state, &ui, &dark(), 160, 16);
     // www is still served old, with a TTL of an hour: old answers until 15:01:40; its TTL was
-    // never lowered. mail's PTR does not resolve back: an alarm on a mail host.
+    // never lowered.
     assert!(text.contains("15:01:40 (in 59m40s)"), "{text}");
     assert!(text.contains("⚠ 3600s long"), "{text}");
+    // The zone's servers are columns of their own, asked without recursion: AA, or LAME.
+    assert!(text.contains("192.0.2.53"), "{text}");
+    assert!(text.contains("✔ NEW 203.0.113.11 280s AA"), "{text}");
+    assert!(text.contains("✔ NEW 203.0.113.11 280s LAME"), "{text}");
     assert!(
-        text.contains("✖ old-mail.example.net (no FCrDNS, mail!)"),
+        text.contains("192.0.2.54 serves the zone but answers without authority (lame)"),
         "{text}"
     );
     assert!(
         text.contains("2009121201 ⚠ behind 1m30s, call Aleksi"),
         "{text}"
     );
+    insta::assert_snapshot!(text);
+
+    // At 120 columns the primary's TTL gives way too, and the screen says where it is.
+    let narrow = screen(&state, &ui, &dark(), 120, 16);
+    assert!(!narrow.contains("Primary TTL"), "{narrow}");
+    assert!(narrow.contains("z: zones, primary TTL, PTR"), "{narrow}");
+}
+
+#[test]
+fn zones_view_names_the_lagging_secondary_its_contact_lame_servers_and_ns_sets_120x20() {
+    let state = zone_trouble_state();
+    let mut ui = ui_with(0);
+    ui.dns_view = Some(DnsView::Zones);
+    let text = screen(&state, &ui, &dark(), 120, 20);
+    assert!(text.contains("NS ✖ the servers disagree"), "{text}");
+    assert!(text.contains("2009121201 ⚠ behind 1m30s"), "{text}");
+    assert!(text.contains("☎ Aleksi, +358 40 123 4567"), "{text}");
+    assert!(text.contains("2009121202 ✖ lame (no AA)"), "{text}");
+    assert!(text.contains("☎ noc@example.net"), "{text}");
+    assert!(text.contains("≠ ns.old-provider.example"), "{text}");
+    assert!(text.contains("= primary"), "{text}");
+    assert!(text.contains("⚠ 3600s long"), "{text}");
+    assert!(text.contains("(no FCrDNS, mail!)"), "{text}");
     insta::assert_snapshot!(text);
 }

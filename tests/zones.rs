@@ -306,7 +306,12 @@ ssh = false
     ));
     let (tx, mut rx) = mpsc::channel(256);
     let started = Instant::now();
-    let round = tokio::spawn(scheduler::one_round(inventory.clone(), env, tx));
+    let round = tokio::spawn(scheduler::one_round(
+        inventory.clone(),
+        env,
+        tx,
+        scheduler::Scope::Everything,
+    ));
     let mut reports = Vec::new();
     while let Some(r) = rx.recv().await {
         reports.push(r);

@@ -152,14 +152,23 @@ impl Default for ProbeSettings {
 pub struct ResolverConfig {
     pub name: String,
     pub kind: ResolverKind,
+    /// Zones (indices into `Inventory::zones`) this server is the primary or a secondary
+    /// of. Names in them are asked without recursion, and an answer without the AA flag
+    /// marks the server lame.
+    pub serves: Vec<usize>,
+    /// Not a `[[resolver]]` of the file: added because a `[[zone]]` names the server.
+    pub implied: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolverKind {
     /// The operating system's configuration (`/etc/resolv.conf`).
     System,
     /// One DNS server, asked directly.
     Server(SocketAddr),
+    /// A zone's secondary given by name: its address is looked up with the system resolver
+    /// (port 53).
+    Named(String),
 }
 
 impl fmt::Display for ResolverKind {
@@ -168,6 +177,7 @@ impl fmt::Display for ResolverKind {
             ResolverKind::System => f.write_str("system"),
             ResolverKind::Server(addr) if addr.port() == 53 => write!(f, "{}", addr.ip()),
             ResolverKind::Server(addr) => write!(f, "{addr}"),
+            ResolverKind::Named(name) => f.write_str(name),
         }
     }
 }
@@ -293,12 +303,19 @@ impl Inventory {
                     ));
                 }
             };
-            resolvers.push(ResolverConfig { name: rname, kind });
+            resolvers.push(ResolverConfig {
+                name: rname,
+                kind,
+                serves: Vec::new(),
+                implied: false,
+            });
         }
         if resolvers.is_empty() {
             resolvers.push(ResolverConfig {
                 name: "system".into(),
                 kind: ResolverKind::System,
+                serves: Vec::new(),
+                implied: false,
             });
         }
 
@@ -484,6 +501,7 @@ impl Inventory {
                 secondaries,
             });
         }
+        attach_zone_servers(&mut resolvers, &zones);
         let long_ttl = raw
             .dns
             .and_then(|d| d.long_ttl)
@@ -514,6 +532,44 @@ impl Inventory {
 }
 
 /// `"HOST.PROBE"` against the inventory's hosts, with a message that says what would work.
+/// Marks every resolver that is a zone's primary or secondary with the zones it serves,
+/// and adds a column for each zone server the `[[resolver]]` list does not name, so the
+/// matrix shows every server that should be authoritative.
+fn attach_zone_servers(resolvers: &mut Vec<ResolverConfig>, zones: &[ZoneConfig]) {
+    for (z, zone) in zones.iter().enumerate() {
+        let servers = std::iter::once(ResolverKind::Server(zone.primary)).chain(
+            zone.secondaries.iter().map(|s| match &s.server {
+                ServerRef::Address(a) => ResolverKind::Server(*a),
+                ServerRef::Name(n) => ResolverKind::Named(n.clone()),
+            }),
+        );
+        for kind in servers {
+            let index = match resolvers.iter().position(|r| r.kind == kind) {
+                Some(i) => i,
+                None => {
+                    let base = kind.to_string();
+                    let mut name = base.clone();
+                    let mut n = 2;
+                    while resolvers.iter().any(|r| r.name == name) {
+                        name = format!("{base} ({n})");
+                        n += 1;
+                    }
+                    resolvers.push(ResolverConfig {
+                        name,
+                        kind,
+                        serves: Vec::new(),
+                        implied: true,
+                    });
+                    resolvers.len() - 1
+                }
+            };
+            if !resolvers[index].serves.contains(&z) {
+                resolvers[index].serves.push(z);
+            }
+        }
+    }
+}
+
 fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
     let probes = || {
         LinkedProbe::ALL

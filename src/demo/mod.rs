@@ -16,8 +16,10 @@
 //!  5 jabber: DNS flips, host never comes back          26 drawable up
 //!  8 mail up           33 www up                       40 build up, HTTP port left closed
 //! 14 git up            55 the admin fixes the hosts file: vbox turns green
+//! 70 mail's PTR fixed (it said the provider's default name: no FCrDNS, a mail alarm)
 //! each DNS change reaches the "system" cache 15 s later, the zone's secondary (ns2) 25 s
-//! later, and the "public" cache 40 s later
+//! later, and the "public" cache 40 s later. drawable's TTL was never lowered (3600 s), so
+//! caches may serve its old address for an hour.
 //! ```
 
 pub mod dns_server;
@@ -42,6 +44,15 @@ use servers::{HttpReply, HttpServer, SshBannerServer};
 
 /// The demo's zone.
 const ZONE: &str = "example.org";
+/// The reverse zone of the new addresses (127.77.2.x), with the hosts' PTR records.
+const REVERSE_ZONE: &str = "2.77.127.in-addr.arpa";
+/// The one name whose TTL nobody lowered before the move.
+const LONG_TTL_HOST: &str = "drawable";
+const LONG_TTL: u32 = 3600;
+/// mail's PTR first says the provider's default name (no forward match: big providers
+/// defer such mail) until the admin asks for it to be fixed.
+const MAIL_PTR_DEFAULT: &str = "host-11.dc2.example.net";
+const MAIL_PTR_FIXED_AT: u64 = 70;
 /// TTL the primary serves (lowered before the move, as the post-mortem advises).
 const TTL: u32 = 60;
 /// How long the simulated caches lag behind the primary.
@@ -131,6 +142,20 @@ fn new_ip(octet: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 77, 2, octet))
 }
 
+/// The TTL the primary serves for `name`.
+fn ttl_of(name: &str) -> u32 {
+    if name == LONG_TTL_HOST { LONG_TTL } else { TTL }
+}
+
+/// The PTR name of a host's new address; mail's is wrong until `fixed`.
+fn ptr_name(name: &str, fixed: bool) -> String {
+    if name == "mail" && !fixed {
+        MAIL_PTR_DEFAULT.to_string()
+    } else {
+        fqdn(name)
+    }
+}
+
 fn fqdn(name: &str) -> String {
     format!("{name}.{ZONE}")
 }
@@ -189,23 +214,35 @@ impl Demo {
     pub async fn start() -> anyhow::Result<Demo> {
         let any = |ip: IpAddr| SocketAddr::new(ip, 0);
         let dns_ip = IpAddr::V4(Ipv4Addr::new(127, 77, 0, 53));
-        let primary = DnsServer::start(any(dns_ip), &[ZONE])
+        let primary = DnsServer::start(any(dns_ip), &[ZONE, REVERSE_ZONE])
             .await
             .context("demo: cannot start the primary DNS server")?;
-        let system_cache =
-            DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 54))), &[ZONE])
-                .await
-                .context("demo: cannot start the simulated system resolver")?;
-        let public_cache =
-            DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))), &[ZONE])
-                .await
-                .context("demo: cannot start the simulated public resolver")?;
-        let secondary = DnsServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 56))), &[ZONE])
-            .await
-            .context("demo: cannot start the secondary DNS server")?;
+        let system_cache = DnsServer::start(
+            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 54))),
+            &[ZONE, REVERSE_ZONE],
+        )
+        .await
+        .context("demo: cannot start the simulated system resolver")?;
+        let public_cache = DnsServer::start(
+            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))),
+            &[ZONE, REVERSE_ZONE],
+        )
+        .await
+        .context("demo: cannot start the simulated public resolver")?;
+        let secondary = DnsServer::start(
+            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 56))),
+            &[ZONE, REVERSE_ZONE],
+        )
+        .await
+        .context("demo: cannot start the secondary DNS server")?;
         for s in &SCRIPT {
             for server in [&primary, &system_cache, &public_cache, &secondary] {
-                server.set_a(&fqdn(s.name), old_ip(s.octet), TTL).await?;
+                server
+                    .set_a(&fqdn(s.name), old_ip(s.octet), ttl_of(s.name))
+                    .await?;
+                server
+                    .set_ptr(new_ip(s.octet), &ptr_name(s.name, false), TTL)
+                    .await?;
             }
         }
 
@@ -303,7 +340,9 @@ fn inventory_toml(
          [[resolver]]\nname = \"public\"\naddress = \"{public}\"\n\n\
          [[resolver]]\nname = \"ns2\"\naddress = \"{secondary}\"\n\n\
          [[zone]]\nname = \"{ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
-         contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"",
+         contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"\n\n\
+         [[zone]]\nname = \"{REVERSE_ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
+         contact = \"noc@dc2.example.net (the new provider's reverse DNS)\"",
         hosts_file = hosts_file.display().to_string(),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
@@ -318,6 +357,9 @@ fn inventory_toml(
         // hosts file still says the old address (the post-mortem's trap).
         if s.name != "vbox" {
             let _ = writeln!(t, "new_ip = \"{}\"", new_ip(s.octet));
+        }
+        if s.name == "mail" {
+            let _ = writeln!(t, "role = \"mail\"");
         }
         let _ = writeln!(t, "ssh = {}", h.ssh.addr().port());
         if let Some(http) = &h.http {
@@ -446,6 +488,10 @@ enum Step {
         host: usize,
     },
     FixHostsFile,
+    /// DNS server `server` learns mail's corrected PTR.
+    MailPtr {
+        server: usize,
+    },
 }
 
 fn timeline() -> Vec<(u64, Step)> {
@@ -461,6 +507,14 @@ fn timeline() -> Vec<(u64, Step)> {
         steps.push((dns_at + SECONDARY_LAG, Step::Dns { server: 3, host: i }));
     }
     steps.push((HOSTS_FILE_FIXED_AT, Step::FixHostsFile));
+    for (server, lag) in [
+        (0, 0),
+        (1, SYSTEM_CACHE_LAG),
+        (2, PUBLIC_CACHE_LAG),
+        (3, SECONDARY_LAG),
+    ] {
+        steps.push((MAIL_PTR_FIXED_AT + lag, Step::MailPtr { server }));
+    }
     steps.sort_by_key(|(t, _)| *t);
     steps
 }
@@ -486,10 +540,18 @@ async fn run_script(
             }
             Step::Dns { server, host } => {
                 let s = &SCRIPT[host];
-                let _ = dns[server].set_a(&fqdn(s.name), new_ip(s.octet), TTL).await;
+                let _ = dns[server]
+                    .set_a(&fqdn(s.name), new_ip(s.octet), ttl_of(s.name))
+                    .await;
             }
             Step::FixHostsFile => {
                 let _ = write_hosts_file(&hosts_file, false);
+            }
+            Step::MailPtr { server } => {
+                let mail = &SCRIPT[1];
+                let _ = dns[server]
+                    .set_ptr(new_ip(mail.octet), &ptr_name(mail.name, true), TTL)
+                    .await;
             }
         }
     }

@@ -42,7 +42,8 @@ pub struct Resolver {
 }
 
 enum Inner {
-    Ready(Box<TokioResolver>),
+    /// The resolver, and the servers it asks (for the queries made without it: PTR).
+    Ready(Box<TokioResolver>, Vec<SocketAddr>),
     /// The configuration could not be read: every lookup says why.
     Unavailable(String),
 }
@@ -50,7 +51,7 @@ enum Inner {
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Inner::Ready(_) => f.write_str("Resolver(ready)"),
+            Inner::Ready(..) => f.write_str("Resolver(ready)"),
             Inner::Unavailable(why) => write!(f, "Resolver(unavailable: {why})"),
         }
     }
@@ -62,6 +63,9 @@ impl Resolver {
         match kind {
             ResolverKind::System => Resolver::system(&SystemDns::FromOs, timeout),
             ResolverKind::Server(addr) => Resolver::server(*addr, timeout),
+            ResolverKind::Named(name) => Resolver::unavailable(&format!(
+                "{name} is asked only about its own zones, without recursion"
+            )),
         }
     }
 
@@ -130,12 +134,20 @@ impl Resolver {
         opts.attempts = 0;
         // The answer as the server gives it, CNAMEs included.
         opts.preserve_intermediates = true;
+        let servers = config
+            .name_servers()
+            .iter()
+            .map(|ns| {
+                let port = ns.connections.first().map_or(53, |c| c.port);
+                SocketAddr::new(ns.ip, port)
+            })
+            .collect();
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         *builder.options_mut() = opts;
         match builder.build() {
             Ok(resolver) => Resolver {
-                inner: Arc::new(Inner::Ready(Box::new(resolver))),
+                inner: Arc::new(Inner::Ready(Box::new(resolver), servers)),
             },
             Err(e) => Resolver::unavailable(&format!("cannot build resolver: {e}")),
         }
@@ -161,7 +173,7 @@ pub async fn lookup(
     timeout: Duration,
 ) -> Result<DnsAnswer, DnsError> {
     let resolver = match &*resolver.inner {
-        Inner::Ready(r) => r,
+        Inner::Ready(r, _) => r,
         Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
     };
     // Fully qualified: no search domains, exactly the name of the inventory.
@@ -189,6 +201,7 @@ pub async fn lookup(
             addresses,
             ttl,
             latency,
+            authoritative: None,
         });
     }
     Err(match (a, aaaa) {
@@ -237,32 +250,45 @@ pub async fn ptr_names(
     ip: IpAddr,
     timeout: Duration,
 ) -> Result<Vec<String>, DnsError> {
-    let resolver = match &*resolver.inner {
-        Inner::Ready(r) => r,
+    // Asked of the resolver's servers directly rather than through the resolver: hickory
+    // answers 127/8 and ::1 itself ("localhost", RFC 6761), which would hide what the
+    // servers say.
+    let servers = match &*resolver.inner {
+        Inner::Ready(_, servers) => servers,
         Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
     };
-    let lookup = tokio::time::timeout(
-        timeout,
-        resolver.lookup(hickory_proto::rr::Name::from(ip), RecordType::PTR),
-    )
-    .await
-    .map_err(|_| DnsError::Timeout)?
-    .map_err(|e| classify(&e))?;
-    let mut names: Vec<String> = lookup
-        .answers()
-        .iter()
-        .filter_map(|record| match &record.data {
-            RData::PTR(ptr) => Some(super::zone::name_text(&ptr.0)),
-            _ => None,
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        Err(DnsError::NoRecords)
-    } else {
-        Ok(names)
+    let name = hickory_proto::rr::Name::from(ip);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = DnsError::Other("no name server".into());
+    for server in servers {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match super::zone::ask(*server, &name, RecordType::PTR, true, left).await {
+            Ok(answer) => {
+                let mut names: Vec<String> = answer
+                    .answers
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::PTR(ptr) => Some(super::zone::name_text(&ptr.0)),
+                        _ => None,
+                    })
+                    .collect();
+                names.sort();
+                names.dedup();
+                return if names.is_empty() {
+                    Err(DnsError::NoRecords)
+                } else {
+                    Ok(names)
+                };
+            }
+            // A definite answer from a server is the answer; only silence tries the next.
+            Err(e @ (DnsError::NxDomain | DnsError::NoRecords)) => return Err(e),
+            Err(e) => last = e,
+        }
     }
+    Err(last)
 }
 
 fn classify(e: &NetError) -> DnsError {

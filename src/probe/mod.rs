@@ -294,6 +294,9 @@ pub struct DnsAnswer {
     pub ttl: u32,
     /// Query to answer.
     pub latency: Duration,
+    /// The AA flag, when the server was asked without recursion because it is a primary or
+    /// secondary of the name's zone (`Some(false)`: a lame server); `None` for a resolver.
+    pub authoritative: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

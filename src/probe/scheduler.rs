@@ -10,8 +10,8 @@
 //!                        │        ├─> ssh  ─┤
 //!                        │        └─> http ─┤   each reported as soon as it ends,
 //!                        ├─> DNS, every resolver ─┤   then RoundDone
+//!                        │   (the zone's primary and secondaries without recursion, AA kept)
 //!                        ├─> hosts-file entries ──┤
-//!                        ├─> A/AAAA at the zone's primary (no recursion) ─┤
 //!                        └─> PTR of new_ip, forward-confirmed ────────────┘
 //! ```
 //!
@@ -22,10 +22,12 @@
 //! hosts do not fire in the same millisecond), or at once when the operator asks for a
 //! probe now. A global semaphore bounds the connections in flight.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -62,6 +64,9 @@ pub struct ProbeEnv {
     pub http: ClientCache,
     pub hosts_files: HostsFileCache,
     pub limit: Semaphore,
+    /// Addresses of zone servers given by name, as last looked up (the zone task refreshes
+    /// them every round; a host round looks one up itself when it is missing).
+    named: Mutex<HashMap<String, SocketAddr>>,
 }
 
 impl ProbeEnv {
@@ -78,9 +83,9 @@ impl ProbeEnv {
         let resolvers = inv
             .resolvers
             .iter()
-            .map(|r| match r.kind {
+            .map(|r| match &r.kind {
                 ResolverKind::System => system.clone(),
-                ResolverKind::Server(addr) => Resolver::server(addr, timeout),
+                kind => Resolver::for_kind(kind, timeout),
             })
             .collect();
         ProbeEnv {
@@ -90,12 +95,38 @@ impl ProbeEnv {
             http: ClientCache::new(),
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
+            named: Mutex::new(HashMap::new()),
         }
     }
 
     async fn permit(&self) -> Option<SemaphorePermit<'_>> {
         // Never closed; if it were, probing unbounded beats not probing.
         self.limit.acquire().await.ok()
+    }
+
+    /// The address of a DNS server given by name (port 53), through the system resolver;
+    /// `cached` takes the last address found instead of asking again.
+    async fn server_address(
+        &self,
+        name: &str,
+        timeout: Duration,
+        cached: bool,
+    ) -> Result<SocketAddr, String> {
+        if cached && let Some(addr) = self.named.lock().ok().and_then(|m| m.get(name).copied()) {
+            return Ok(addr);
+        }
+        let answer = dns::lookup(&self.system, name, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = answer
+            .addresses
+            .first()
+            .map(|ip| SocketAddr::new(*ip, 53))
+            .ok_or_else(|| "no address".to_string())?;
+        if let Ok(mut m) = self.named.lock() {
+            m.insert(name.to_string(), addr);
+        }
+        Ok(addr)
     }
 }
 
@@ -144,9 +175,24 @@ pub fn spawn(
     set
 }
 
-/// Probes every host once, concurrently; returns when all are done (`moveday check`).
-/// Sends [`Report::PingMode`] first; `tx` is dropped at the end, closing the channel.
-pub async fn one_round(inv: Arc<Inventory>, env: Arc<ProbeEnv>, tx: mpsc::Sender<Report>) {
+/// What a round probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every probe of every host (the dashboard, `moveday check`).
+    Everything,
+    /// Only the names: resolvers, zone servers, hosts file, reverse DNS (`moveday dns`).
+    Dns,
+}
+
+/// Probes every host once, concurrently; returns when all are done (`moveday check`,
+/// `moveday dns`). Sends [`Report::PingMode`] first; `tx` is dropped at the end, closing
+/// the channel.
+pub async fn one_round(
+    inv: Arc<Inventory>,
+    env: Arc<ProbeEnv>,
+    tx: mpsc::Sender<Report>,
+    scope: Scope,
+) {
     if tx.send(ping_mode_report(&env)).await.is_err() {
         return;
     }
@@ -154,7 +200,7 @@ pub async fn one_round(inv: Arc<Inventory>, env: Arc<ProbeEnv>, tx: mpsc::Sender
     for host in 0..inv.hosts.len() {
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
-            let _ = round(&inv, &env, host, &tx).await;
+            let _ = round(&inv, &env, host, &tx, scope).await;
         });
     }
     for zone in 0..inv.zones.len() {
@@ -190,7 +236,10 @@ async fn host_loop(
         // it are answered by it.
         probe_now.borrow_and_update();
         let started = Instant::now();
-        if round(&inv, &env, host, &tx).await.is_err() {
+        if round(&inv, &env, host, &tx, Scope::Everything)
+            .await
+            .is_err()
+        {
             return;
         }
         tokio::select! {
@@ -245,14 +294,9 @@ async fn zone_round(
             let _permit = env.permit().await;
             let address = match server_ref {
                 ServerRef::Address(addr) => addr,
-                ServerRef::Name(host) => match dns::lookup(&env.system, &host, timeout).await {
-                    Ok(answer) => match answer.addresses.first() {
-                        Some(ip) => std::net::SocketAddr::new(*ip, 53),
-                        None => {
-                            return zone_failure(zone, server, &host, "no address".into());
-                        }
-                    },
-                    Err(e) => return zone_failure(zone, server, &host, e.to_string()),
+                ServerRef::Name(host) => match env.server_address(&host, timeout, false).await {
+                    Ok(addr) => addr,
+                    Err(why) => return zone_failure(zone, server, &host, why),
                 },
             };
             ZoneOutcome {
@@ -304,7 +348,9 @@ async fn send(tx: &mpsc::Sender<Report>, host: HostId, outcome: Outcome) -> Resu
     .map_err(|_| Closed)
 }
 
-type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+/// A probe's results: usually one outcome; the primary's answer is two (the matrix cell and
+/// the zone's view of the name).
+type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'a>>;
 
 /// One probe round of one host.
 async fn round(
@@ -312,6 +358,7 @@ async fn round(
     env: &ProbeEnv,
     host: HostId,
     tx: &mpsc::Sender<Report>,
+    scope: Scope,
 ) -> Result<(), Closed> {
     let Some(config) = inv.hosts.get(host) else {
         return Ok(());
@@ -320,9 +367,15 @@ async fn round(
     // One read of the hosts file serves both the target and the hosts-file probe.
     let hosts = env.hosts_files.load(&inv.hosts_file).await;
 
-    let (target, system_answer) =
-        find_target(config.new_ip, &config.fqdn, hosts.as_deref(), env, timeout).await;
-    send(tx, host, Outcome::Target(target.clone())).await?;
+    let (target, system_answer) = match scope {
+        Scope::Everything => {
+            let (target, answer) =
+                find_target(config.new_ip, &config.fqdn, hosts.as_deref(), env, timeout).await;
+            send(tx, host, Outcome::Target(target.clone())).await?;
+            (Some(target), answer)
+        }
+        Scope::Dns => (None, None),
+    };
 
     let short_name = config.fqdn.split_once('.').map(|(short, _)| short);
     send(
@@ -335,12 +388,33 @@ async fn round(
     .await?;
 
     let mut probes: FuturesUnordered<ProbeFuture<'_>> = FuturesUnordered::new();
-    for (resolver_id, resolver) in env.resolvers.iter().enumerate() {
-        let is_system = inv
-            .resolvers
-            .get(resolver_id)
-            .is_some_and(|r| r.kind == ResolverKind::System);
-        if let (true, Some(answer)) = (is_system, &system_answer) {
+    let zone = crate::store::zone_of(inv, &config.fqdn);
+    let primary = zone.and_then(|z| inv.zones.get(z)).map(|z| z.primary);
+    for (resolver_id, (resolver, rc)) in env.resolvers.iter().zip(&inv.resolvers).enumerate() {
+        let fqdn = config.fqdn.as_str();
+        if zone.is_some_and(|z| rc.serves.contains(&z)) {
+            // A server of the name's zone: asked without recursion, its AA flag kept. The
+            // primary's answer is also the zone's view of the name (TTL readiness).
+            let is_primary = matches!(rc.kind, ResolverKind::Server(a) if Some(a) == primary);
+            probes.push(Box::pin(async move {
+                let _permit = env.permit().await;
+                let result = authoritative(env, &rc.kind, fqdn, timeout).await;
+                let mut out = vec![Outcome::Dns(DnsOutcome {
+                    resolver: resolver_id,
+                    result: result.clone().map(|(answer, _)| answer),
+                })];
+                if is_primary {
+                    out.push(Outcome::PrimaryAnswer(result.map(|(_, auth)| auth)));
+                }
+                out
+            }));
+            continue;
+        }
+        if rc.implied {
+            // A zone server added only for its zones: not asked about other names.
+            continue;
+        }
+        if let (ResolverKind::System, Some(answer)) = (&rc.kind, &system_answer) {
             // The target lookup already asked this very resolver this round.
             send(
                 tx,
@@ -353,53 +427,49 @@ async fn round(
             .await?;
             continue;
         }
-        let fqdn = config.fqdn.as_str();
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
-            Outcome::Dns(DnsOutcome {
+            vec![Outcome::Dns(DnsOutcome {
                 resolver: resolver_id,
                 result: dns::lookup(resolver, fqdn, timeout).await,
-            })
-        }));
-    }
-    if let Some(zone) = crate::store::zone_of(inv, &config.fqdn)
-        && let Some(primary) = inv.zones.get(zone).map(|z| z.primary)
-    {
-        let fqdn = config.fqdn.as_str();
-        probes.push(Box::pin(async move {
-            let _permit = env.permit().await;
-            Outcome::PrimaryAnswer(zone::authoritative_lookup(primary, fqdn, timeout).await)
+            })]
         }));
     }
     if let Some(ip) = config.new_ip {
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
-            Outcome::Ptr(zone::reverse(&env.system, ip, timeout).await)
+            vec![Outcome::Ptr(zone::reverse(&env.system, ip, timeout).await)]
         }));
     }
-    if let Ok(target) = target {
+    if let Some(Ok(target)) = target {
         let ip = target.ip;
         if config.ping {
             probes.push(Box::pin(async move {
                 let _permit = env.permit().await;
-                Outcome::Ping(env.pinger.ping(ip, config.ssh, timeout).await)
+                vec![Outcome::Ping(
+                    env.pinger.ping(ip, config.ssh, timeout).await,
+                )]
             }));
         }
         if let Some(port) = config.ssh {
             probes.push(Box::pin(async move {
                 let _permit = env.permit().await;
-                Outcome::Ssh(ssh::probe(ip, port, timeout).await)
+                vec![Outcome::Ssh(ssh::probe(ip, port, timeout).await)]
             }));
         }
         if let Some(url) = &config.http {
             probes.push(Box::pin(async move {
                 let _permit = env.permit().await;
-                Outcome::Http(http::probe(&env.http, url, ip, timeout).await)
+                vec![Outcome::Http(
+                    http::probe(&env.http, url, ip, timeout).await,
+                )]
             }));
         }
     }
-    while let Some(outcome) = probes.next().await {
-        send(tx, host, outcome).await?;
+    while let Some(outcomes) = probes.next().await {
+        for outcome in outcomes {
+            send(tx, host, outcome).await?;
+        }
     }
     tx.send(Report::RoundDone {
         host,
@@ -407,6 +477,40 @@ async fn round(
     })
     .await
     .map_err(|_| Closed)
+}
+
+/// `fqdn` asked of a zone server without recursion: the matrix cell (with the AA flag) and
+/// the full authoritative answer.
+async fn authoritative(
+    env: &ProbeEnv,
+    kind: &ResolverKind,
+    fqdn: &str,
+    timeout: Duration,
+) -> Result<(super::DnsAnswer, super::AuthAnswer), DnsError> {
+    let started = Instant::now();
+    let server = match kind {
+        ResolverKind::Server(addr) => *addr,
+        ResolverKind::Named(name) => {
+            env.server_address(name, timeout, true)
+                .await
+                .map_err(|why| {
+                    DnsError::Other(crate::sanitize::sanitize(
+                        &format!("cannot resolve {name}: {why}"),
+                        160,
+                    ))
+                })?
+        }
+        ResolverKind::System => return Err(DnsError::Other("not a zone server".into())),
+    };
+    let left = timeout.saturating_sub(started.elapsed());
+    let auth = zone::authoritative_lookup(server, fqdn, left).await?;
+    let answer = super::DnsAnswer {
+        addresses: auth.addresses.clone(),
+        ttl: auth.ttl,
+        latency: started.elapsed(),
+        authoritative: Some(auth.authoritative),
+    };
+    Ok((answer, auth))
 }
 
 /// Where this round's probes go, as the operating system would decide ("files dns"), and

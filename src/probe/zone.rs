@@ -159,15 +159,37 @@ async fn query_pair(
     [first, second]: [RecordType; 2],
     timeout: Duration,
 ) -> Result<(Result<Message, DnsError>, Result<Message, DnsError>), DnsError> {
-    let both = futures::future::join(query(server, name, first), query(server, name, second));
+    let both = futures::future::join(
+        query(server, name, first, false),
+        query(server, name, second, false),
+    );
     tokio::time::timeout(timeout, both)
         .await
         .map_err(|_| DnsError::Timeout)
 }
 
-async fn query(server: SocketAddr, name: &Name, rtype: RecordType) -> Result<Message, DnsError> {
+/// One question to one server, with or without recursion desired, within `timeout`: UDP,
+/// then TCP if truncated. An answer with an error code is an error.
+pub(crate) async fn ask(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    recursion: bool,
+    timeout: Duration,
+) -> Result<Message, DnsError> {
+    tokio::time::timeout(timeout, query(server, name, rtype, recursion))
+        .await
+        .map_err(|_| DnsError::Timeout)?
+}
+
+async fn query(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    recursion: bool,
+) -> Result<Message, DnsError> {
     let mut request = Message::query();
-    request.metadata.recursion_desired = false;
+    request.metadata.recursion_desired = recursion;
     request.add_query(Query::query(name.clone(), rtype));
     let id = request.metadata.id;
     let bytes = request

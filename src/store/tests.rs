@@ -108,6 +108,7 @@ fn dns(resolver: usize, result: Result<&[&str], DnsError>) -> Outcome {
             addresses: addrs.iter().map(|a| ip(a)).collect(),
             ttl: 300,
             latency: Duration::from_millis(1),
+            authoritative: None,
         }),
     })
 }
@@ -221,6 +222,7 @@ fn verdict_table() {
             addresses: a.iter().map(|s| ip(s)).collect(),
             ttl: 60,
             latency: Duration::ZERO,
+            authoritative: None,
         })
     };
     let cases = [

@@ -305,6 +305,14 @@ fn lines(
                             spans.push(Span::styled(ip.to_string(), address_style(view, class)));
                         }
                         spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
+                        match a.authoritative {
+                            Some(true) => spans.push(Span::styled(" AA", theme.ok())),
+                            Some(false) => spans.push(Span::styled(
+                                " ✖ LAME: serves the zone but answers without authority",
+                                theme.failed(),
+                            )),
+                            None => {}
+                        }
                     }
                     Err(e @ (DnsError::Other(_) | DnsError::NoRecords)) => {
                         spans.push(Span::raw(pad));
@@ -356,6 +364,30 @@ fn lines(
                 entries.push((if n == 0 { "Hosts" } else { "" }, spans));
             }
         }
+    }
+
+    // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
+    if config.new_ip.is_some() {
+        let (text, style) = super::dns::ptr(view, index);
+        let mut spans = vec![Span::styled(text, style)];
+        if store::is_mail(config) {
+            spans.push(Span::styled(
+                " · mail host: providers defer mail from addresses whose PTR does not \
+                 resolve back",
+                theme.muted(),
+            ));
+        }
+        entries.push(("PTR", spans));
+    }
+    if store::zone_of(inventory, &config.fqdn).is_some() {
+        let (text, style) = super::dns::primary_ttl(view, index);
+        entries.push((
+            "TTL",
+            vec![
+                Span::styled(text, style),
+                Span::styled(" served by the zone's primary", theme.muted()),
+            ],
+        ));
     }
 
     let mut out = Vec::new();

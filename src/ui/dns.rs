@@ -1,17 +1,23 @@
 //! The DNS view (`d`): every resolver about every name, side by side, with the TTL counting
-//! down between probes, until when old answers may still be served, and the zones' serials.
+//! down between probes and until when old answers may still be served.
 //!
 //! ```text
-//!  DNS ─────────────────────────────────────────────────────────────────────────────────
-//! Name             system                  ns-master               Old until Primary TTL PTR of new_ip
-//! vbox.example.org ⚠ OLD 198.51.100.13 41s ✔ NEW 203.0.113.13 60s 14:03:41  ✔ 60s       ✔ vbox.example.org
-//! mail.example.org ✔ NEW 203.0.113.11 12s  ✔ NEW 203.0.113.11 60s -         ⚠ 3600s long ✖ x.net (no FCrDNS, mail!)
-//! old answers: system until 14:03:41
-//! zone example.org       primary 2026112502 · 192.0.2.53 2026112501 ⚠ behind 3m (Aleksi…)
+//!  DNS · every resolver about every name · z: zones · d or Esc: back ──────────────────────
+//! Name             system                    ns-master                public                 Old until
+//! vbox.example.org ⚠ OLD 198.51.100.13 hosts ✔ NEW 203.0.113.13 60s AA ⚠ OLD 198.51.100.13 41s 14:03:41 (in 41s)
+//! mail.example.org ✔ NEW 203.0.113.11 12s    ✔ NEW 203.0.113.11 60s AA ✔ NEW 203.0.113.11 9s  -
+//! ⚠ old answers may still be served by: public until 14:03:41
+//! vbox.example.org: system answers from the hosts file (line 3: 198.51.100.13), not DNS
+//! zone example.org: ns2 ⚠ behind 3m, call Aleksi… (z: zones)
 //! ```
+//!
+//! Columns are the `[[resolver]]`s, then every zone server the file does not list (asked
+//! without recursion; `AA` marks an authoritative answer, `LAME` a server of the zone that
+//! answers without it). The primary's TTL and the reverse DNS follow when the terminal is
+//! wide enough; the zones view (`z`) always has them.
 
 use std::cmp::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -19,48 +25,70 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use crate::store::{self, Seen, Verdict};
+use crate::store::{self, Cell, Seen, Verdict};
 
 use super::View;
 use super::text::{age, clean, clock, elapsed, fit, width};
 
-/// One cell: verdict, first address, TTL left now (the TTL counts down between probes).
-fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
-    let state = view.state;
-    let config = &state.inventory.hosts[host];
-    let Some(Some(seen)) = state.hosts[host].dns.get(resolver) else {
-        return ("… waiting".into(), view.theme.muted());
-    };
-    let verdict = store::verdict(&state.inventory, config, &seen.value);
-    let style = view.theme.verdict(verdict);
-    let text = match &seen.value {
-        Ok(answer) => {
-            let left = Duration::from_secs(u64::from(answer.ttl))
-                .saturating_sub(elapsed(view.now, seen.at))
-                .as_secs();
-            let first = answer
-                .addresses
-                .first()
-                .map_or_else(|| "-".to_string(), |ip| ip.to_string());
-            let more = if answer.addresses.len() > 1 {
-                format!("+{}", answer.addresses.len() - 1)
-            } else {
-                String::new()
+/// The text of a matrix cell at `now` (the TTL counts down between probes). Shared with
+/// `moveday dns`.
+pub fn cell_text(cell: &Cell<'_>, now: SystemTime) -> String {
+    match cell {
+        Cell::Waiting => "… waiting".into(),
+        Cell::NotAsked => "-".into(),
+        Cell::HostsFile { entry, verdict } => format!(
+            "{} {} {} hosts",
+            verdict.symbol(),
+            verdict.word().to_uppercase(),
+            entry.ip
+        ),
+        Cell::Answer {
+            seen,
+            verdict,
+            lame,
+        } => {
+            let head = format!("{} {}", verdict.symbol(), verdict.word().to_uppercase());
+            let tail = match (lame, &seen.value) {
+                (true, _) => " LAME",
+                (false, Ok(a)) if a.authoritative == Some(true) => " AA",
+                _ => "",
             };
-            format!(
-                "{} {} {first}{more} {left}s",
-                verdict.symbol(),
-                verdict.word().to_uppercase()
-            )
+            match &seen.value {
+                Ok(answer) => {
+                    let left = Duration::from_secs(u64::from(answer.ttl))
+                        .saturating_sub(elapsed(now, seen.at))
+                        .as_secs();
+                    let first = answer
+                        .addresses
+                        .first()
+                        .map_or_else(|| "-".to_string(), |ip| ip.to_string());
+                    let more = match answer.addresses.len() {
+                        0 | 1 => String::new(),
+                        n => format!("+{}", n - 1),
+                    };
+                    format!("{head} {first}{more} {left}s{tail}")
+                }
+                Err(_) => format!("{head}{tail}"),
+            }
         }
-        Err(_) => format!("{} {}", verdict.symbol(), verdict.word().to_uppercase()),
+    }
+}
+
+fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
+    let cell = store::cell(view.state, host, resolver);
+    let style = match cell {
+        Cell::Waiting | Cell::NotAsked => view.theme.muted(),
+        Cell::Answer { lame: true, .. } => view.theme.failed(),
+        Cell::HostsFile { verdict, .. } | Cell::Answer { verdict, .. } => {
+            view.theme.verdict(verdict)
+        }
     };
-    (text, style)
+    (cell_text(&cell, view.now), style)
 }
 
 /// The TTL the zone's primary serves for the name: flagged when it is longer than the
 /// inventory's `long_ttl` (not lowered for the move).
-fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
+pub(super) fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
     let state = view.state;
     if store::zone_of(&state.inventory, &state.inventory.hosts[host].fqdn).is_none() {
         return ("-".into(), view.theme.muted());
@@ -79,16 +107,17 @@ fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
 
 /// Reverse DNS of `new_ip` and whether it resolves back; a mismatch on a mail host is an
 /// alarm (big providers reject mail from addresses without forward-confirmed reverse DNS).
-fn ptr(view: &View<'_>, host: usize) -> (String, Style) {
+pub(super) fn ptr(view: &View<'_>, host: usize) -> (String, Style) {
     let state = view.state;
-    let mail = state.inventory.hosts[host].role.as_deref() == Some("mail");
+    let mail = store::is_mail(&state.inventory.hosts[host]);
     let bad = if mail {
         view.theme.failed()
     } else {
         view.theme.warn()
     };
     match &state.hosts[host].ptr {
-        None => ("-".into(), view.theme.muted()),
+        None if state.inventory.hosts[host].new_ip.is_none() => ("-".into(), view.theme.muted()),
+        None => ("…".into(), view.theme.muted()),
         Some(Seen { value, .. }) => match &value.result {
             Ok(a) if a.forward_confirmed => (
                 format!("✔ {}", a.names.first().map_or("", String::as_str)),
@@ -107,127 +136,157 @@ fn ptr(view: &View<'_>, host: usize) -> (String, Style) {
     }
 }
 
+/// The "old until" text of a row (the full form, or only the clock when narrow).
+fn until_text(view: &View<'_>, host: usize, short: bool) -> (String, Style) {
+    match store::old_until(view.state, host) {
+        Some(until) if until > view.now && short => (
+            clock(until, view.ui.utc_offset),
+            view.theme.verdict(Verdict::Old),
+        ),
+        Some(until) if until > view.now => (
+            format!(
+                "{} (in {})",
+                clock(until, view.ui.utc_offset),
+                age(elapsed(until, view.now))
+            ),
+            view.theme.verdict(Verdict::Old),
+        ),
+        Some(until) => (
+            format!("{} (expired)", clock(until, view.ui.utc_offset)),
+            view.theme.muted(),
+        ),
+        None => ("-".into(), view.theme.muted()),
+    }
+}
+
+/// One column: header and the visible rows' cells.
+struct Column {
+    header: String,
+    cells: Vec<(String, Style)>,
+}
+
+impl Column {
+    fn width(&self) -> usize {
+        self.cells
+            .iter()
+            .map(|(t, _)| width(t))
+            .chain(std::iter::once(width(&self.header)))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// Draws the view in `area`.
 pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     let theme = view.theme;
     let state = view.state;
     let inv = &state.inventory;
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .border_style(theme.border(true))
-        .title(Line::styled(
-            " DNS · every resolver about every name · d or Esc: back ",
-            theme.title(),
-        ));
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = Rect {
+        y: area.y.saturating_add(1),
+        height: area.height.saturating_sub(1),
+        ..area
+    };
     if inner.height == 0 || inner.width == 0 {
         return;
     }
     let hosts = state.hosts.len().min(inv.hosts.len());
-    let mut lines: Vec<Line<'static>> = Vec::new();
+    let max = usize::from(inner.width);
 
-    // Columns sized to the content of the rows that can be shown.
-    let zone_lines = inv.zones.len();
-    let footer = 1 + zone_lines;
+    // Below the rows: the resolvers still serving old answers, what the selected row's
+    // marks mean, one line per zone.
+    let selected = view.ui.selected.min(hosts.saturating_sub(1));
+    let explain = explain_row(view, selected);
+    let footer = 1 + usize::from(explain.is_some()) + inv.zones.len();
     let rows = usize::from(inner.height)
         .saturating_sub(1 + footer)
         .max(1)
         .min(hosts);
-    let offset = view
-        .ui
-        .selected
+    let offset = selected
         .saturating_sub(rows.saturating_sub(1))
         .min(hosts - rows.min(hosts));
     let visible = offset..(offset + rows).min(hosts);
-    let cells: Vec<Vec<(String, Style)>> = visible
-        .clone()
-        .map(|h| (0..inv.resolvers.len()).map(|r| cell(view, h, r)).collect())
-        .collect();
-    let name_width = visible
-        .clone()
-        .map(|h| width(&inv.hosts[h].fqdn))
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let col_widths: Vec<usize> = (0..inv.resolvers.len())
-        .map(|r| {
-            cells
-                .iter()
-                .map(|row| width(&row[r].0))
-                .chain(std::iter::once(width(&inv.resolvers[r].name)))
-                .max()
-                .unwrap_or(0)
+
+    // Columns sized to the visible rows; the optional ones drop when the terminal is too
+    // narrow (PTR first, then the primary's TTL), then "old until" loses its countdown.
+    let name = Column {
+        header: "Name".into(),
+        cells: visible
+            .clone()
+            .map(|h| (clean(&inv.hosts[h].fqdn, 60), Style::default()))
+            .collect(),
+    };
+    let resolvers: Vec<Column> = (0..inv.resolvers.len())
+        .map(|r| Column {
+            header: clean(&inv.resolvers[r].name, 40),
+            cells: visible.clone().map(|h| cell(view, h, r)).collect(),
         })
         .collect();
-    let pad = |text: String, w: usize| {
-        let fill = w.saturating_sub(width(&text));
+    let until = |short: bool| Column {
+        header: "Old until".into(),
+        cells: visible
+            .clone()
+            .map(|h| until_text(view, h, short))
+            .collect(),
+    };
+    let ttl = Column {
+        header: "Primary TTL".into(),
+        cells: visible.clone().map(|h| primary_ttl(view, h)).collect(),
+    };
+    let ptr_col = Column {
+        header: "PTR of new_ip".into(),
+        cells: visible.clone().map(|h| ptr(view, h)).collect(),
+    };
+    let fixed: usize = std::iter::once(&name)
+        .chain(&resolvers)
+        .map(|c| c.width() + 1)
+        .sum();
+    let mut extra = vec![until(false), ttl, ptr_col];
+    let total = |extra: &[Column]| fixed + extra.iter().map(|c| c.width() + 1).sum::<usize>();
+    let mut dropped = false;
+    while total(&extra) > max && extra.len() > 1 {
+        extra.pop();
+        dropped = true;
+    }
+    if total(&extra) > max {
+        extra[0] = until(true);
+    }
+    let title = if dropped {
+        " DNS · every resolver about every name · z: zones, primary TTL, PTR · d or Esc: back "
+    } else {
+        " DNS · every resolver about every name · z: zones · d or Esc: back "
+    };
+    Block::new()
+        .borders(Borders::TOP)
+        .border_style(theme.border(true))
+        .title(Line::styled(title, theme.title()))
+        .render(area, buf);
+
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let columns: Vec<&Column> = std::iter::once(&name)
+        .chain(&resolvers)
+        .chain(&extra)
+        .collect();
+    let widths: Vec<usize> = columns.iter().map(|c| c.width()).collect();
+    let pad = |text: &str, w: usize| {
+        let fill = w.saturating_sub(width(text));
         format!("{text}{} ", " ".repeat(fill))
     };
-
-    let mut header = vec![Span::styled(pad("Name".into(), name_width), theme.header())];
-    for (r, w) in col_widths.iter().enumerate() {
-        header.push(Span::styled(
-            pad(clean(&inv.resolvers[r].name, 40), *w),
-            theme.header(),
-        ));
-    }
-    let extra: Vec<[(String, Style); 2]> = visible
-        .clone()
-        .map(|h| [primary_ttl(view, h), ptr(view, h)])
-        .collect();
-    let until_texts: Vec<(String, Style)> = visible
-        .clone()
-        .map(|h| match store::old_until(state, h) {
-            Some(until) if until > view.now => (
-                format!(
-                    "{} (in {})",
-                    clock(until, view.ui.utc_offset),
-                    age(elapsed(until, view.now))
-                ),
-                theme.verdict(Verdict::Old),
-            ),
-            Some(until) => (
-                format!("{} (expired)", clock(until, view.ui.utc_offset)),
-                theme.muted(),
-            ),
-            None => ("-".into(), theme.muted()),
-        })
-        .collect();
-    let until_width = until_texts
-        .iter()
-        .map(|(t, _)| width(t))
-        .chain(std::iter::once(width("Old until")))
-        .max()
-        .unwrap_or(0);
-    let ttl_width = extra
-        .iter()
-        .map(|e| width(&e[0].0))
-        .chain(std::iter::once(width("Primary TTL")))
-        .max()
-        .unwrap_or(0);
-    header.push(Span::styled(
-        pad("Old until".into(), until_width),
-        theme.header(),
+    lines.push(Line::from(
+        columns
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| Span::styled(pad(&c.header, *w), theme.header()))
+            .collect::<Vec<_>>(),
     ));
-    header.push(Span::styled(
-        pad("Primary TTL".into(), ttl_width),
-        theme.header(),
-    ));
-    header.push(Span::styled("PTR of new_ip", theme.header()));
-    lines.push(Line::from(header));
-
-    for (row, h) in cells.iter().zip(visible.clone()) {
-        let mut spans = vec![Span::raw(pad(inv.hosts[h].fqdn.clone(), name_width))];
-        for ((text, style), w) in row.iter().zip(&col_widths) {
-            spans.push(Span::styled(pad(text.clone(), *w), *style));
-        }
-        let k = h - offset;
-        let (until, until_style) = &until_texts[k];
-        spans.push(Span::styled(pad(until.clone(), until_width), *until_style));
-        let [(ttl, ttl_style), (ptr_text, ptr_style)] = &extra[k];
-        spans.push(Span::styled(pad(ttl.clone(), ttl_width), *ttl_style));
-        spans.push(Span::styled(clean(ptr_text, 80), *ptr_style));
+    for (k, h) in visible.clone().enumerate() {
+        let spans: Vec<Span<'static>> = columns
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| {
+                let (text, style) = &c.cells[k];
+                Span::styled(pad(text, *w), *style)
+            })
+            .collect();
         let mut line = Line::from(spans);
         if h == view.ui.selected {
             line = line.style(theme.selected());
@@ -235,8 +294,29 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         lines.push(line);
     }
 
-    // Per resolver: until when it may still hand out an old address.
-    let stale: Vec<String> = inv
+    lines.push(stale_resolvers(view));
+    if let Some(line) = explain {
+        lines.push(line);
+    }
+    for z in 0..inv.zones.len() {
+        lines.push(zone_line(view, z));
+    }
+
+    for (i, line) in lines
+        .into_iter()
+        .enumerate()
+        .take(usize::from(inner.height))
+    {
+        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
+        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
+    }
+}
+
+/// Per resolver: until when it may still hand out an old address.
+fn stale_resolvers(view: &View<'_>) -> Line<'static> {
+    let state = view.state;
+    let stale: Vec<String> = state
+        .inventory
         .resolvers
         .iter()
         .enumerate()
@@ -251,76 +331,137 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
             })
         })
         .collect();
-    lines.push(if stale.is_empty() {
-        Line::styled("No resolver serves an old address.", theme.muted())
+    if stale.is_empty() {
+        Line::styled("No resolver serves an old address.", view.theme.muted())
     } else {
         Line::styled(
             format!("⚠ old answers may still be served by: {}", stale.join(", ")),
-            theme.verdict(Verdict::Old),
+            view.theme.verdict(Verdict::Old),
         )
-    });
-
-    for (config, zone) in inv.zones.iter().zip(&state.zones) {
-        let serial = |i: usize| match zone.servers.get(i).and_then(|s| s.latest.as_ref()) {
-            Some(Seen { value, .. }) => match &value.result {
-                Ok(a) => (a.serial, a.authoritative, None),
-                Err(e) => (None, false, Some(e.to_string())),
-            },
-            None => (None, false, None),
-        };
-        let (primary, _, primary_err) = serial(0);
-        let mut spans = vec![
-            Span::styled(format!("zone {} ", config.name), theme.header()),
-            Span::raw(format!(
-                "primary {}",
-                primary.map_or_else(
-                    || primary_err.clone().unwrap_or_else(|| "…".into()),
-                    |s| s.to_string()
-                )
-            )),
-        ];
-        for (k, sec) in config.secondaries.iter().enumerate() {
-            let (s, aa, err) = serial(k + 1);
-            let (text, style) = match (s, primary, err) {
-                (_, _, Some(e)) => (format!("✖ {e}"), theme.failed()),
-                (Some(s), Some(p), None) => match store::serial_cmp(s, p) {
-                    Some(Ordering::Less) => {
-                        let since = zone.servers[k + 1]
-                            .behind_since
-                            .map_or_else(String::new, |t| {
-                                format!(" {}", age(elapsed(view.now, t)))
-                            });
-                        let call = sec
-                            .contact
-                            .as_deref()
-                            .map_or_else(String::new, |c| format!(", call {}", clean(c, 60)));
-                        (
-                            format!("{s} ⚠ behind{since}{call}"),
-                            theme.verdict(Verdict::Old),
-                        )
-                    }
-                    _ if !aa => (format!("{s} ✖ lame (no AA)"), theme.failed()),
-                    _ => (format!("{s} ✔"), theme.verdict(Verdict::New)),
-                },
-                (Some(s), None, None) => (s.to_string(), Style::default()),
-                (None, _, None) => ("…".into(), theme.muted()),
-            };
-            spans.push(Span::raw(format!(
-                " · {} ",
-                clean(&sec.server.to_string(), 60)
-            )));
-            spans.push(Span::styled(text, style));
-        }
-        lines.push(Line::from(spans));
     }
+}
 
-    let max = usize::from(inner.width);
-    for (i, line) in lines
-        .into_iter()
-        .enumerate()
-        .take(usize::from(inner.height))
-    {
-        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
-        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
+/// What the selected row's marks mean, when it has any: an answer from the hosts file
+/// (and what DNS says instead), or a lame server.
+fn explain_row(view: &View<'_>, host: usize) -> Option<Line<'static>> {
+    let state = view.state;
+    let inv = &state.inventory;
+    let config = inv.hosts.get(host)?;
+    let mut parts = Vec::new();
+    let mut style = view.theme.muted();
+    for (r, rc) in inv.resolvers.iter().enumerate() {
+        match store::cell(state, host, r) {
+            Cell::HostsFile { entry, verdict } => {
+                let dns = match state.hosts[host].dns.get(r) {
+                    Some(Some(seen)) => {
+                        let v = store::verdict(inv, config, &seen.value);
+                        let addr = seen
+                            .value
+                            .as_ref()
+                            .ok()
+                            .and_then(|a| a.addresses.first())
+                            .map_or_else(String::new, |ip| format!(" {ip}"));
+                        format!("; its DNS says {} {}{addr}", v.symbol(), v.word())
+                    }
+                    _ => String::new(),
+                };
+                parts.push(format!(
+                    "{} answers from {} line {} ({}), not DNS{dns}",
+                    clean(&rc.name, 40),
+                    clean(&inv.hosts_file.display().to_string(), 60),
+                    entry.line,
+                    entry.ip
+                ));
+                if verdict != Verdict::New {
+                    style = view.theme.verdict(Verdict::Old);
+                }
+            }
+            Cell::Answer { lame: true, .. } => {
+                parts.push(format!(
+                    "{} serves the zone but answers without authority (lame)",
+                    clean(&rc.name, 40)
+                ));
+                style = view.theme.failed();
+            }
+            _ => {}
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        Line::styled(
+            format!("{}: {}", clean(&config.fqdn, 60), parts.join(" · ")),
+            style,
+        )
+    })
+}
+
+/// One line per zone: the primary's serial and every secondary's, the lagging ones with
+/// since when and whom to call (the zones view has the whole table).
+fn zone_line(view: &View<'_>, z: usize) -> Line<'static> {
+    let theme = view.theme;
+    let state = view.state;
+    let config = &state.inventory.zones[z];
+    let mut spans = vec![Span::styled(
+        format!("zone {} ", clean(&config.name, 60)),
+        theme.header(),
+    )];
+    let primary = store::zone_serial(state, z, 0);
+    spans.push(Span::raw(format!(
+        "primary {}",
+        match &primary {
+            Ok(Some(s)) => s.to_string(),
+            Ok(None) => "…".into(),
+            Err(e) => clean(e, 60),
+        }
+    )));
+    for (k, sec) in config.secondaries.iter().enumerate() {
+        let (text, style, needs_call) = secondary_state(view, z, k + 1);
+        spans.push(Span::raw(format!(
+            " · {} ",
+            clean(&sec.server.to_string(), 60)
+        )));
+        let call = match (&sec.contact, needs_call) {
+            (Some(c), true) => format!(", call {}", clean(c, 60)),
+            _ => String::new(),
+        };
+        spans.push(Span::styled(format!("{text}{call}"), style));
+    }
+    Line::from(spans)
+}
+
+/// A zone server's serial compared with the primary's: current, behind (since when), ahead,
+/// lame or failing, and whether its operator needs a call. Shared with the zones view.
+pub(super) fn secondary_state(
+    view: &View<'_>,
+    zone: usize,
+    server: usize,
+) -> (String, Style, bool) {
+    let theme = view.theme;
+    let state = view.state;
+    let primary = store::zone_serial(state, zone, 0);
+    let this = store::zone_serial(state, zone, server);
+    let aa = store::zone_authoritative(state, zone, server);
+    match (this, primary) {
+        (Err(e), _) => (format!("✖ {}", clean(&e, 60)), theme.failed(), true),
+        (Ok(None), _) if aa == Some(false) => {
+            ("✖ lame (no SOA, no AA)".into(), theme.failed(), true)
+        }
+        (Ok(None), _) => ("…".into(), theme.muted(), false),
+        (Ok(Some(s)), Ok(Some(p))) => match store::serial_cmp(s, p) {
+            Some(Ordering::Less) => {
+                let since = state.zones[zone].servers[server]
+                    .behind_since
+                    .map_or_else(String::new, |t| format!(" {}", age(elapsed(view.now, t))));
+                (
+                    format!("{s} ⚠ behind{since}"),
+                    theme.verdict(Verdict::Old),
+                    true,
+                )
+            }
+            _ if aa == Some(false) => (format!("{s} ✖ lame (no AA)"), theme.failed(), true),
+            Some(Ordering::Greater) => (format!("{s} ≠ ahead of the primary"), theme.warn(), false),
+            None => (format!("{s} ≠ not comparable"), theme.warn(), true),
+            Some(Ordering::Equal) => (format!("{s} ✔ current"), theme.verdict(Verdict::New), false),
+        },
+        (Ok(Some(s)), _) => (s.to_string(), Style::default(), false),
     }
 }

@@ -80,6 +80,7 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::Who],
     &[Action::ToggleChecklist],
     &[Action::ToggleDns],
+    &[Action::ToggleZones],
     &[Action::ToggleHelp],
     &[Action::Close],
     &[Action::Quit],

@@ -115,6 +115,8 @@ pub struct UiState {
     pub detail_scroll: usize,
     /// Lines scrolled in the help overlay.
     pub help_scroll: usize,
+    /// Lines scrolled in the zones view.
+    pub zones_scroll: usize,
     /// Who ticks (`--who`, else `$USER@hostname`; `w` changes it). Empty: asked at the
     /// first tick.
     pub who: String,
@@ -124,8 +126,9 @@ pub struct UiState {
     pub checklist_offset: usize,
     /// The checklist takes the whole screen (`c`).
     pub checklist_full: bool,
-    /// The DNS view replaces the grid, detail and checklist.
-    pub dns_view: bool,
+    /// A DNS view (the resolver matrix or the zones) replaces the grid, detail and
+    /// checklist.
+    pub dns_view: Option<DnsView>,
     /// Ticks and unticks of this session, newest last; `u` pops.
     pub undo: Vec<UndoEntry>,
     /// An open editor or confirmation.
@@ -153,6 +156,9 @@ pub struct Drawn {
     pub help_rows: usize,
     /// How far the help overlay could scroll.
     pub help_max_scroll: usize,
+    /// Lines the zones view showed, and how far it could scroll.
+    pub zones_rows: usize,
+    pub zones_max_scroll: usize,
     /// Lines the checklist pane showed.
     pub checklist_rows: usize,
     /// Width of the checklist pane (its items wrap to it).
@@ -168,6 +174,8 @@ impl Default for Drawn {
             detail_max_scroll: 0,
             help_rows: 20,
             help_max_scroll: 0,
+            zones_rows: 20,
+            zones_max_scroll: 0,
             checklist_rows: 4,
             checklist_width: 80,
         }
@@ -190,11 +198,12 @@ impl UiState {
             grid_offset: 0,
             detail_scroll: 0,
             help_scroll: 0,
+            zones_scroll: 0,
             who: String::new(),
             checklist_selected: 0,
             checklist_offset: 0,
             checklist_full: false,
-            dns_view: false,
+            dns_view: None,
             undo: Vec::new(),
             mode: Mode::Normal,
             dismissed_warning: None,
@@ -266,6 +275,8 @@ pub enum Action {
     ToggleChecklist,
     /// `d`: the DNS view (every resolver about every name), or back.
     ToggleDns,
+    /// `z`: the zones view (serials, NS sets, TTLs, reverse DNS), or back.
+    ToggleZones,
     ToggleHelp,
     /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
@@ -274,7 +285,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -291,6 +302,7 @@ impl Action {
         Action::Who,
         Action::ToggleChecklist,
         Action::ToggleDns,
+        Action::ToggleZones,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -315,6 +327,7 @@ impl Action {
             Action::Who => "who is ticking (for a shared tmux session)",
             Action::ToggleChecklist => "checklist full height / back",
             Action::ToggleDns => "DNS view: every resolver about every name / back",
+            Action::ToggleZones => "zones: serials, NS sets, TTLs, reverse DNS / back",
             Action::ToggleHelp => "show / hide this help",
             Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
@@ -337,6 +350,20 @@ impl Action {
                 | Action::Bottom
         )
     }
+}
+
+/// The two DNS screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsView {
+    /// Every resolver about every name (`d`).
+    Resolvers,
+    /// Every zone's servers, serials and NS sets, and each name's TTL and PTR (`z`).
+    Zones,
+}
+
+/// The key of a screen opens it, or closes it when it is open.
+fn toggle(open: Option<DnsView>, view: DnsView) -> Option<DnsView> {
+    (open != Some(view)).then_some(view)
 }
 
 /// What the app loop must do beyond the UI state [`apply`] already changed.
@@ -396,6 +423,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Char('w'), Action::Who),
     bind(KeyCode::Char('c'), Action::ToggleChecklist),
     bind(KeyCode::Char('d'), Action::ToggleDns),
+    bind(KeyCode::Char('z'), Action::ToggleZones),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -745,11 +773,18 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         ui.help_scroll = scroll(ui.help_scroll, action, drawn.help_max_scroll, page);
         return Effect::None;
     }
-    if ui.focus == Focus::Checklist && is_motion(action) {
+    // The DNS screens replace the panes: motions scroll the zones, or pick the matrix row.
+    if ui.dns_view == Some(DnsView::Zones) && is_motion(action) {
+        let page = drawn.zones_rows.max(1);
+        ui.zones_scroll = scroll(ui.zones_scroll, action, drawn.zones_max_scroll, page);
+        return Effect::None;
+    }
+    if ui.focus == Focus::Checklist && is_motion(action) && ui.dns_view.is_none() {
         move_in_checklist(ui, action, state, now);
         return Effect::None;
     }
-    if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) {
+    if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) && ui.dns_view.is_none()
+    {
         let page = drawn.detail_rows.max(1);
         ui.detail_scroll = scroll(ui.detail_scroll, action, drawn.detail_max_scroll, page);
         return Effect::None;
@@ -855,7 +890,8 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
                 keep_checklist_selection_visible(ui, state, now);
             }
         }
-        Action::ToggleDns => ui.dns_view = !ui.dns_view,
+        Action::ToggleDns => ui.dns_view = toggle(ui.dns_view, DnsView::Resolvers),
+        Action::ToggleZones => ui.dns_view = toggle(ui.dns_view, DnsView::Zones),
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
             ui.help_scroll = 0;
@@ -863,8 +899,8 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         Action::Close => {
             if ui.help_visible {
                 ui.help_visible = false;
-            } else if ui.dns_view {
-                ui.dns_view = false;
+            } else if ui.dns_view.is_some() {
+                ui.dns_view = None;
             } else if ui.checklist_full {
                 ui.checklist_full = false;
             } else if ui.focus != Focus::Grid {

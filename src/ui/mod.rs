@@ -14,6 +14,7 @@ pub mod keys;
 pub mod prompt;
 pub mod status_bar;
 pub mod text;
+pub mod zones;
 
 use std::time::SystemTime;
 
@@ -25,8 +26,8 @@ use crate::config::Theme;
 use crate::store::State;
 
 pub use keys::{
-    Action, Binding, Confirm, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP, MESSAGE_TTL, Mode,
-    UiState, UndoEntry, action_for, apply, on_key, on_tick,
+    Action, Binding, Confirm, DnsView, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP,
+    MESSAGE_TTL, Mode, UiState, UndoEntry, action_for, apply, on_key, on_tick,
 };
 
 /// Everything a frame is drawn from.
@@ -129,15 +130,17 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     if let Some(r) = plan.title {
         status_bar::render_title(r, buf, view);
     }
-    if view.ui.dns_view {
-        // The DNS view takes everything between the two bars.
+    if let Some(screen) = view.ui.dns_view {
+        // A DNS screen takes everything between the two bars.
         let top = plan.title.map_or(area.y, |r| r.bottom());
         let bottom = plan.status.map_or(area.bottom(), |r| r.y);
-        dns::render(
-            Rect::new(area.x, top, area.width, bottom.saturating_sub(top)),
-            buf,
-            view,
-        );
+        let r = Rect::new(area.x, top, area.width, bottom.saturating_sub(top));
+        match screen {
+            keys::DnsView::Resolvers => dns::render(r, buf, view),
+            keys::DnsView::Zones => {
+                (drawn.zones_rows, drawn.zones_max_scroll) = zones::render(r, buf, view);
+            }
+        }
         if let Some(r) = plan.status {
             status_bar::render_status(r, buf, view);
         }

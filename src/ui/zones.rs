@@ -1,0 +1,219 @@
+//! The zones view (`z`): per zone, every server's SOA serial against the primary's (RFC 1982
+//! arithmetic), how long a lagging secondary has been behind and whom to call, the AA flag,
+//! the NS set each server returns and whether they agree; then each inventory name of the
+//! zone with the TTL its primary serves (flagged when still long) and its reverse DNS.
+//!
+//! ```text
+//!  Zones · SOA serials, NS sets, who to call · d: resolvers · z or Esc: back ─────────────
+//! example.org  NS ✔ all servers agree: ns-master.example.org ns2.example.net
+//!   Server            Role       Serial                  AA  Contact           NS set
+//!   203.0.113.10      primary    2026112502              AA                    ns-master.example.org …
+//!   192.0.2.53        secondary  2026112501 ⚠ behind 3m  AA  ☎ Aleksi, +358 …  = primary
+//!   Name                   Primary TTL   PTR of new_ip
+//!   mail.example.org       ⚠ 3600s long  ✖ x.example.net (no FCrDNS, mail!)
+//! ```
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Widget};
+
+use crate::config::ResolverKind;
+use crate::store;
+
+use super::View;
+use super::dns::{primary_ttl, ptr, secondary_state};
+use super::text::{clean, fit, width};
+
+/// Draws the view in `area`; `ui.zones_scroll` lines are skipped (the view can be longer
+/// than the screen with many zones). Returns (rows shown, largest scroll).
+pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
+    let theme = view.theme;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(theme.border(true))
+        .title(Line::styled(
+            " Zones · SOA serials, NS sets, who to call · d: resolvers · z or Esc: back ",
+            theme.title(),
+        ));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 || inner.width == 0 {
+        return (0, 0);
+    }
+    let lines = lines(view);
+    let rows = usize::from(inner.height);
+    let max_scroll = lines.len().saturating_sub(rows);
+    let scroll = view.ui.zones_scroll.min(max_scroll);
+    let max = usize::from(inner.width);
+    for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
+        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
+        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
+    }
+    (rows, max_scroll)
+}
+
+/// A table of cells, padded to the widest cell of each column, indented two spaces.
+fn table(rows: Vec<Vec<(String, Style)>>, header: Style) -> Vec<Line<'static>> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|(t, _)| width(t))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let last = row.len().saturating_sub(1);
+            let mut spans = vec![Span::raw("  ")];
+            for (c, (text, style)) in row.into_iter().enumerate() {
+                let fill = if c == last {
+                    0
+                } else {
+                    widths[c].saturating_sub(width(&text)) + 2
+                };
+                let style = if i == 0 { header } else { style };
+                spans.push(Span::styled(format!("{text}{}", " ".repeat(fill)), style));
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn lines(view: &View<'_>) -> Vec<Line<'static>> {
+    let theme = view.theme;
+    let state = view.state;
+    let inv = &state.inventory;
+    let mut out = Vec::new();
+    if inv.zones.is_empty() {
+        out.push(Line::styled(
+            "No [[zone]] in the inventory: add one with its primary and secondaries to follow \
+             their serials here.",
+            theme.muted(),
+        ));
+    }
+    for (z, config) in inv.zones.iter().enumerate() {
+        if z > 0 {
+            out.push(Line::raw(""));
+        }
+        let primary_ns = store::zone_answer(state, z, 0)
+            .and_then(|o| o.result.as_ref().ok())
+            .map(|a| a.ns.clone());
+        let (agree_text, agree_style) = match store::ns_agree(state, z) {
+            None => ("NS … waiting".to_string(), theme.muted()),
+            Some(true) => (
+                format!(
+                    "NS ✔ all servers agree: {}",
+                    primary_ns
+                        .as_deref()
+                        .map_or(String::new(), |ns| ns.join(" "))
+                ),
+                theme.ok(),
+            ),
+            Some(false) => (
+                "NS ✖ the servers disagree (below)".to_string(),
+                theme.failed(),
+            ),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("{}  ", clean(&config.name, 80)), theme.header()),
+            Span::styled(clean(&agree_text, 200), agree_style),
+        ]));
+
+        let mut rows = vec![
+            ["Server", "Role", "Serial", "AA", "Contact", "NS set"]
+                .map(|h| (h.to_string(), Style::default()))
+                .to_vec(),
+        ];
+        let servers = std::iter::once((ResolverKind::Server(config.primary).to_string(), None))
+            .chain(config.secondaries.iter().map(|s| {
+                (
+                    s.server.to_string(),
+                    Some(s.contact.as_deref().unwrap_or("-")),
+                )
+            }));
+        for (i, (server, contact)) in servers.enumerate() {
+            let answer = store::zone_answer(state, z, i);
+            let address = match (
+                answer.and_then(|o| o.address),
+                &config.secondaries.get(i.wrapping_sub(1)),
+            ) {
+                (Some(a), Some(sec)) if matches!(sec.server, crate::config::ServerRef::Name(_)) => {
+                    format!(" ({})", a.ip())
+                }
+                _ => String::new(),
+            };
+            let (serial, serial_style, needs_call) = if i == 0 {
+                match store::zone_serial(state, z, 0) {
+                    Ok(Some(s)) => (s.to_string(), Style::default(), false),
+                    Ok(None) => ("…".into(), theme.muted(), false),
+                    Err(e) => (format!("✖ {}", clean(&e, 60)), theme.failed(), false),
+                }
+            } else {
+                secondary_state(view, z, i)
+            };
+            let (aa, aa_style) = match store::zone_authoritative(state, z, i) {
+                Some(true) => ("AA".to_string(), theme.ok()),
+                Some(false) => ("✖ no".to_string(), theme.failed()),
+                None => ("-".to_string(), theme.muted()),
+            };
+            let ns = answer.and_then(|o| o.result.as_ref().ok()).map(|a| &a.ns);
+            let (ns_text, ns_style) = match (ns, &primary_ns) {
+                (None, _) => ("-".to_string(), theme.muted()),
+                (Some(ns), _) if ns.is_empty() => ("✖ none".to_string(), theme.failed()),
+                (Some(ns), Some(p)) if i > 0 && ns == p => ("= primary".to_string(), theme.ok()),
+                (Some(ns), Some(_)) if i > 0 => {
+                    (format!("≠ {}", clean(&ns.join(" "), 80)), theme.failed())
+                }
+                (Some(ns), _) => (clean(&ns.join(" "), 80), Style::default()),
+            };
+            // Whom to call stands out when the secondary needs a call.
+            let (contact, contact_style) = match contact {
+                None => (String::new(), Style::default()),
+                Some(c) if needs_call => (format!("☎ {}", clean(c, 80)), theme.warn()),
+                Some(c) => (clean(c, 80), theme.muted()),
+            };
+            rows.push(vec![
+                (format!("{}{address}", clean(&server, 60)), Style::default()),
+                (
+                    if i == 0 { "primary" } else { "secondary" }.to_string(),
+                    theme.muted(),
+                ),
+                (serial, serial_style),
+                (aa, aa_style),
+                (contact, contact_style),
+                (ns_text, ns_style),
+            ]);
+        }
+        out.extend(table(rows, theme.header()));
+
+        // The zone's inventory names: the TTL the primary serves and reverse DNS.
+        let names: Vec<usize> = (0..inv.hosts.len().min(state.hosts.len()))
+            .filter(|&h| store::zone_of(inv, &inv.hosts[h].fqdn) == Some(z))
+            .collect();
+        if !names.is_empty() {
+            let mut rows = vec![vec![
+                ("Name".to_string(), Style::default()),
+                (
+                    format!("Primary TTL (long: > {}s)", inv.long_ttl.as_secs()),
+                    Style::default(),
+                ),
+                ("PTR of new_ip".to_string(), Style::default()),
+            ]];
+            for h in names {
+                rows.push(vec![
+                    (clean(&inv.hosts[h].fqdn, 60), Style::default()),
+                    primary_ttl(view, h),
+                    ptr(view, h),
+                ]);
+            }
+            out.extend(table(rows, theme.header()));
+        }
+    }
+    out
+}
