@@ -388,3 +388,194 @@ ssh = false
     assert!(primary_answer(&elsewhere).is_none());
     assert!(ptr(&elsewhere).is_none());
 }
+
+#[tokio::test]
+async fn loopback_ptr_is_asked_of_the_server_not_answered_locally() {
+    // hickory's resolver answers 127/8 PTRs itself ("localhost"); moveday asks the server.
+    let server = DnsServer::start(any_port(), &[ZONE, "2.77.127.in-addr.arpa"])
+        .await
+        .unwrap();
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]), ms(1000));
+    let addr = ip("127.77.2.11");
+    server.set_ptr(addr, "mail.example.org", 60).await.unwrap();
+    server.set_a("mail.example.org", addr, 60).await.unwrap();
+    let answer = reverse(&resolver, addr, ms(1000)).await.result.unwrap();
+    assert_eq!(answer.names, vec!["mail.example.org"]);
+    assert!(answer.forward_confirmed);
+}
+
+/// The issue's "done when": the primary changes, one secondary is left behind. Within one
+/// probe interval the zones view names the lagging secondary and its contact, the matrix
+/// shows which resolvers still serve the old address and until when, and `check --json`'s
+/// zones and cells say the same. Then the secondary catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_changed_secondary_left_behind_seen_within_one_interval() {
+    use moveday::config::Theme;
+    use moveday::store::{self, State};
+    use moveday::ui::{self, DnsView, UiState};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    let old = ip("192.0.2.10");
+    let new = ip("198.51.100.10");
+    let primary = zone_server(2026112500).await;
+    let secondary = zone_server(2026112500).await;
+    // A caching resolver's view: it keeps the old answer (TTL 300) after the primary moves on.
+    let cache = zone_server(2026112500).await;
+    for server in [&primary, &secondary, &cache] {
+        server.set_a("www.example.org", old, 300).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let text = format!(
+        r#"
+hosts_file = "{hosts}"
+[move]
+old_network = "192.0.2.0/24"
+new_network = "198.51.100.0/24"
+[probe]
+interval = "400ms"
+timeout = "300ms"
+[[resolver]]
+name = "isp-cache"
+address = "{cache}"
+[[zone]]
+name = "example.org"
+primary = "{primary}"
+secondaries = ["{secondary}"]
+contact = "Aleksi at axu.tm, +358 40 123 4567"
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "192.0.2.10"
+new_ip = "198.51.100.10"
+ping = false
+ssh = false
+"#,
+        hosts = hosts.display(),
+        cache = cache.addr(),
+        primary = primary.addr(),
+        secondary = secondary.addr(),
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("move.toml"), &text).unwrap());
+    // Columns: the cache, then the primary and the secondary the zone adds.
+    assert_eq!(inventory.resolvers.len(), 3);
+    let env = Arc::new(ProbeEnv::with_system_dns(
+        &inventory,
+        Pinger::tcp(),
+        SystemDns::Servers(vec![cache.addr()]),
+    ));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let (_now_tx, now_rx) = tokio::sync::watch::channel(0u64);
+    let _tasks = scheduler::spawn(inventory.clone(), env, tx, now_rx);
+    let mut state = State::new(inventory.clone());
+
+    // Applies reports until `done(state)` holds; returns how long that took.
+    async fn until(
+        state: &mut State,
+        rx: &mut mpsc::Receiver<Report>,
+        limit: Duration,
+        done: impl Fn(&State) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        while !done(state) {
+            let left = limit.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, rx.recv()).await {
+                Ok(Some(report)) => {
+                    store::reduce(state, report);
+                }
+                _ => panic!("not within {limit:?}"),
+            }
+        }
+        started.elapsed()
+    }
+    let serials = |state: &State| {
+        (
+            store::zone_serial(state, 0, 0).ok().flatten(),
+            store::zone_serial(state, 0, 1).ok().flatten(),
+        )
+    };
+    until(&mut state, &mut rx, Duration::from_secs(3), |s| {
+        serials(s) == (Some(2026112501), Some(2026112501)) && s.complete()
+    })
+    .await;
+
+    // The move: the primary serves the new address; the secondary and the cache do not.
+    primary.set_a("www.example.org", new, 300).await.unwrap();
+    let interval = inventory.probe.interval;
+    let took = until(&mut state, &mut rx, interval * 2, |s| {
+        serials(s) == (Some(2026112502), Some(2026112501))
+            && matches!(
+                store::cell(s, 0, 1),
+                store::Cell::Answer {
+                    verdict: store::Verdict::New,
+                    ..
+                }
+            )
+    })
+    .await;
+    // One interval (and the probe's own time, and some scheduling slack for a loaded CI
+    // machine) after the change at most.
+    assert!(
+        took <= interval + inventory.probe.timeout + ms(300),
+        "seen after {took:?}"
+    );
+
+    let render = |state: &State, view: DnsView| {
+        let mut ui = UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
+        ui.dns_view = Some(view);
+        let mut terminal = Terminal::new(TestBackend::new(160, 20)).unwrap();
+        let theme = Theme::by_name("dark").unwrap();
+        terminal
+            .draw(|frame| ui::render(frame, state, &ui, &theme, std::time::SystemTime::now()))
+            .unwrap();
+        terminal.backend().to_string()
+    };
+    let zones = render(&state, DnsView::Zones);
+    assert!(zones.contains("2026112501 ⚠ behind"), "{zones}");
+    assert!(
+        zones.contains("☎ Aleksi at axu.tm, +358 40 123 4567"),
+        "{zones}"
+    );
+    let matrix = render(&state, DnsView::Resolvers);
+    let row = matrix
+        .lines()
+        .find(|l| l.contains("www.example.org"))
+        .unwrap();
+    // isp-cache and the secondary still serve the old address; the primary the new one.
+    assert!(row.contains("⚠ OLD 192.0.2.10"), "{matrix}");
+    assert!(row.contains("✔ NEW 198.51.100.10"), "{matrix}");
+    assert!(row.contains("AA"), "{matrix}");
+    assert!(
+        matrix.contains("old answers may still be served by: isp-cache until"),
+        "{matrix}"
+    );
+
+    let json = moveday::check::to_json(&state);
+    let zone = &json["zones"][0];
+    assert_eq!(zone["primary"]["serial"], 2026112502);
+    assert_eq!(zone["secondaries"][0]["serial"], 2026112501);
+    assert_eq!(zone["secondaries"][0]["lag"], 1);
+    assert_eq!(
+        zone["secondaries"][0]["contact"],
+        "Aleksi at axu.tm, +358 40 123 4567"
+    );
+    assert_eq!(zone["ns_agree"], true);
+    let cells = json["hosts"][0]["dns"].as_array().unwrap();
+    assert_eq!(cells[0]["resolver"], "isp-cache");
+    assert_eq!(cells[0]["verdict"], "old");
+    assert_eq!(cells[1]["verdict"], "new");
+    assert_eq!(cells[1]["authoritative"], true);
+    assert_eq!(cells[2]["verdict"], "old");
+    let dns = moveday::check::dns_json(&state);
+    assert!(dns["names"][0]["old_until"].is_string(), "{dns:#}");
+
+    // The secondary transfers the zone: current again within one interval.
+    secondary.set_a("www.example.org", new, 300).await.unwrap();
+    until(&mut state, &mut rx, interval * 2, |s| {
+        serials(s) == (Some(2026112502), Some(2026112502))
+    })
+    .await;
+    let zones = render(&state, DnsView::Zones);
+    assert!(zones.contains("2026112502 ✔ current"), "{zones}");
+}
