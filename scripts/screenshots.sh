@@ -30,4 +30,6 @@ shoot help-100x30 100 30 4 '?' &
 shoot checklist-160x40-30s 160 40 30 Tab Tab Space j Space n 'axu.tm: list both masters' Enter j j j j j &
 # The DNS view: resolvers side by side, the secondary lagging behind the primary.
 shoot dns-view-130x30-30s 130 30 30 d &
+# The zones view: serials, the lagging secondary with whom to call, TTLs, reverse DNS.
+shoot zones-view-130x30-30s 130 30 30 z &
 wait
