@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::ConfigError;
+use super::service::{Damping, ServiceConfig};
 
 /// The validated inventory of a move.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +138,10 @@ pub struct ProbeSettings {
     pub interval: Duration,
     /// How long one probe may take before it counts as a timeout.
     pub timeout: Duration,
+    /// Default for hosts: also probe `old_ip` (`probe_old = true` in `[probe]`).
+    pub probe_old: bool,
+    /// Default flap damping for hosts (`fail_after`, `recover_after` in `[probe]`).
+    pub damping: Damping,
 }
 
 impl Default for ProbeSettings {
@@ -144,6 +149,8 @@ impl Default for ProbeSettings {
         ProbeSettings {
             interval: Duration::from_secs(2),
             timeout: Duration::from_secs(1),
+            probe_old: false,
+            damping: Damping::default(),
         }
     }
 }
@@ -200,6 +207,14 @@ pub struct HostConfig {
     pub http: Option<String>,
     /// What the host does (`mail` makes a reverse-DNS mismatch an alarm).
     pub role: Option<String>,
+    /// Expected open TCP ports (`ports = [80, 443]`), each probed as open/refused/filtered.
+    pub ports: Vec<u16>,
+    /// `[[host.service]]` entries, in inventory order.
+    pub services: Vec<ServiceConfig>,
+    /// Also run the ports and services against `old_ip` (needs `old_ip`).
+    pub probe_old: bool,
+    /// Flap damping thresholds (the `[probe]` defaults unless the host sets its own).
+    pub damping: Damping,
 }
 
 impl Inventory {
@@ -371,6 +386,11 @@ impl Inventory {
                     .role
                     .map(|r| r.trim().to_ascii_lowercase())
                     .filter(|r| !r.is_empty()),
+                // TODO(config helper): parse from the raw host, with located errors.
+                ports: Vec::new(),
+                services: Vec::new(),
+                probe_old: probe.probe_old,
+                damping: probe.damping,
             });
         }
 

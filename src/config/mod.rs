@@ -4,11 +4,16 @@
 
 mod error;
 pub mod inventory;
+pub mod service;
 pub mod theme;
 
 pub use error::ConfigError;
 pub use inventory::{
     CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, ProbeSettings, ResolverConfig,
     ResolverKind, SecondaryConfig, ServerRef, ZoneConfig,
+};
+pub use service::{
+    BodyMatch, Damping, Freshness, HttpService, Pattern, ServiceConfig, ServiceKind, SmtpService,
+    TcpService, TlsService,
 };
 pub use theme::Theme;
