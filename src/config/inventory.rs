@@ -16,7 +16,11 @@ use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::ConfigError;
-use super::service::{Damping, ServiceConfig};
+use super::service::{
+    BodyMatch, DEFAULT_MAX_BODY, DEFAULT_WARN_DAYS, Damping, Freshness, HttpService, MAX_MAX_BODY,
+    MAX_WARN_DAYS, Pattern, ServiceConfig, ServiceKind, SmtpService, TcpService, TlsService,
+    is_valid_strftime, short_regex_error,
+};
 
 /// The validated inventory of a move.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +273,10 @@ impl Inventory {
                 }
                 probe.timeout = t.into_inner().0;
             }
+            if let Some(o) = p.probe_old {
+                probe.probe_old = o;
+            }
+            probe.damping = damping(probe.damping, p.fail_after, p.recover_after, &err)?;
             probe_hosts_file = p.hosts_file;
         }
         let hosts_file = match (raw.hosts_file, probe_hosts_file) {
@@ -374,10 +382,44 @@ impl Inventory {
                     Some(u.into_inner())
                 }
             };
+            let old_ip = h.old_ip.map(|a| a.0);
+            let mut ports: Vec<u16> = Vec::new();
+            for p in h.ports.unwrap_or_default() {
+                let port = port_number(&p, &err)?;
+                if ports.contains(&port) {
+                    return Err(err(p.span(), format!("duplicate port {port} in ports")));
+                }
+                ports.push(port);
+            }
+            // `[probe] probe_old = true` is a default: hosts without an old_ip just skip it.
+            let probe_old = match h.probe_old {
+                Some(o) if *o.get_ref() && old_ip.is_none() => {
+                    return Err(err(
+                        o.span(),
+                        format!(
+                            "probe_old = true needs an old_ip: host `{hname}` has none to probe"
+                        ),
+                    ));
+                }
+                Some(o) => o.into_inner(),
+                None => probe.probe_old && old_ip.is_some(),
+            };
+            let damping = damping(probe.damping, h.fail_after, h.recover_after, &err)?;
+            let mut services: Vec<ServiceConfig> = Vec::new();
+            for s in h.service {
+                let sname = s.name.get_ref().trim();
+                if services.iter().any(|o| o.name.eq_ignore_ascii_case(sname)) {
+                    return Err(err(
+                        s.name.span(),
+                        format!("duplicate service name `{sname}` in host `{hname}`"),
+                    ));
+                }
+                services.push(parse_service(s, &err)?);
+            }
             hosts.push(HostConfig {
                 name: hname,
                 fqdn,
-                old_ip: h.old_ip.map(|a| a.0),
+                old_ip,
                 new_ip: h.new_ip.map(|a| a.0),
                 ping: h.ping.unwrap_or(true),
                 ssh: h.ssh.map_or(Some(22), |s| s.0),
@@ -386,11 +428,10 @@ impl Inventory {
                     .role
                     .map(|r| r.trim().to_ascii_lowercase())
                     .filter(|r| !r.is_empty()),
-                // TODO(config helper): parse from the raw host, with located errors.
-                ports: Vec::new(),
-                services: Vec::new(),
-                probe_old: probe.probe_old,
-                damping: probe.damping,
+                ports,
+                services,
+                probe_old,
+                damping,
             });
         }
 
@@ -638,6 +679,402 @@ fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
     Ok(CheckLink { host, probe })
 }
 
+/// Builds a located error from a span and a message.
+type Located<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> ConfigError;
+
+/// A TCP port, 1-65535.
+fn port_number(p: &Spanned<i64>, err: Located) -> Result<u16, ConfigError> {
+    match u16::try_from(*p.get_ref()) {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(err(
+            p.span(),
+            format!("invalid port {}: expected 1-65535", p.get_ref()),
+        )),
+    }
+}
+
+/// `fail_after` / `recover_after` over `base` (the `[probe]` values, or the defaults).
+fn damping(
+    base: Damping,
+    fail_after: Option<Spanned<i64>>,
+    recover_after: Option<Spanned<i64>>,
+    err: Located,
+) -> Result<Damping, ConfigError> {
+    let count = |v: Option<Spanned<i64>>, key: &str, what: &str, default: u32| match v {
+        None => Ok(default),
+        Some(v) if *v.get_ref() < 1 => Err(err(
+            v.span(),
+            format!("{key} must be at least 1: it counts the consecutive {what}"),
+        )),
+        Some(v) => u32::try_from(*v.get_ref())
+            .map_err(|_| err(v.span(), format!("{key} must be at most {}", u32::MAX))),
+    };
+    Ok(Damping {
+        fail_after: count(
+            fail_after,
+            "fail_after",
+            "failures before a probe turns red",
+            base.fail_after,
+        )?,
+        recover_after: count(
+            recover_after,
+            "recover_after",
+            "successes before a red probe turns green again",
+            base.recover_after,
+        )?,
+    })
+}
+
+/// `kind = "..."` of a `[[host.service]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Http,
+    Https,
+    Tls,
+    Smtp,
+    Tcp,
+}
+
+impl Kind {
+    const ALL: [(&'static str, Kind); 5] = [
+        ("http", Kind::Http),
+        ("https", Kind::Https),
+        ("tls", Kind::Tls),
+        ("smtp", Kind::Smtp),
+        ("tcp", Kind::Tcp),
+    ];
+
+    fn word(self) -> &'static str {
+        Kind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(w, _)| w)
+    }
+
+    /// The keys a service of this kind may have besides `name` and `kind`.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Http => &[
+                "url",
+                "expect_status",
+                "contains",
+                "max_age",
+                "fresh_regex",
+                "fresh_format",
+                "max_body",
+            ],
+            Kind::Https => &[
+                "url",
+                "expect_status",
+                "contains",
+                "max_age",
+                "fresh_regex",
+                "fresh_format",
+                "max_body",
+                "warn_days",
+            ],
+            Kind::Tls => &["port", "server_name", "warn_days"],
+            Kind::Smtp => &["port", "ehlo", "expect_starttls"],
+            Kind::Tcp => &["port", "send", "expect"],
+        }
+    }
+}
+
+/// Validates one `[[host.service]]` (all but the duplicate-name check, which needs the host).
+fn parse_service(s: RawService, err: Located) -> Result<ServiceConfig, ConfigError> {
+    let name = s.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(err(s.name.span(), "service name must not be empty".into()));
+    }
+    let word = s.kind.get_ref().trim().to_ascii_lowercase();
+    let Some(kind) = Kind::ALL.iter().find(|(w, _)| *w == word).map(|(_, k)| *k) else {
+        return Err(err(
+            s.kind.span(),
+            format!(
+                "unknown service kind {:?}: expected http, https, tls, smtp or tcp",
+                s.kind.get_ref()
+            ),
+        ));
+    };
+    let word = kind.word();
+
+    // Keys of another kind: the first one in the file is reported.
+    let present = [
+        ("url", s.url.as_ref().map(Spanned::span)),
+        ("expect_status", s.expect_status.as_ref().map(Spanned::span)),
+        ("contains", s.contains.as_ref().map(Spanned::span)),
+        ("max_age", s.max_age.as_ref().map(Spanned::span)),
+        ("fresh_regex", s.fresh_regex.as_ref().map(Spanned::span)),
+        ("fresh_format", s.fresh_format.as_ref().map(Spanned::span)),
+        ("max_body", s.max_body.as_ref().map(Spanned::span)),
+        ("warn_days", s.warn_days.as_ref().map(Spanned::span)),
+        ("port", s.port.as_ref().map(Spanned::span)),
+        ("server_name", s.server_name.as_ref().map(Spanned::span)),
+        ("ehlo", s.ehlo.as_ref().map(Spanned::span)),
+        (
+            "expect_starttls",
+            s.expect_starttls.as_ref().map(Spanned::span),
+        ),
+        ("send", s.send.as_ref().map(Spanned::span)),
+        ("expect", s.expect.as_ref().map(Spanned::span)),
+    ];
+    if let Some((key, span)) = present
+        .into_iter()
+        .filter_map(|(key, span)| Some((key, span?)))
+        .filter(|(key, _)| !kind.keys().contains(key))
+        .min_by_key(|(_, span)| span.start)
+    {
+        let message = match key {
+            "max_age" => "max_age needs a time to read: only http/https services have one \
+                          (Last-Modified or fresh_regex)"
+                .to_string(),
+            "warn_days" => format!(
+                "key `warn_days` does not apply to kind = \"{word}\": only https and tls have a certificate"
+            ),
+            _ => format!("key `{key}` does not apply to kind = \"{word}\""),
+        };
+        return Err(err(span, message));
+    }
+
+    let warn_days = match s.warn_days {
+        None => DEFAULT_WARN_DAYS,
+        Some(w) => u32::try_from(*w.get_ref())
+            .ok()
+            .filter(|d| *d <= MAX_WARN_DAYS)
+            .ok_or_else(|| {
+                err(
+                    w.span(),
+                    format!("warn_days must be between 0 and {MAX_WARN_DAYS} (ten years)"),
+                )
+            })?,
+    };
+    let port = |default: Option<u16>| match (&s.port, default) {
+        (Some(p), _) => port_number(p, err),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(err(
+            s.name.span(),
+            format!("service `{name}`: kind = \"{word}\" needs a `port`"),
+        )),
+    };
+
+    let kind = match kind {
+        Kind::Http | Kind::Https => {
+            let Some(u) = &s.url else {
+                return Err(err(
+                    s.name.span(),
+                    format!("service `{name}`: kind = \"{word}\" needs a `url`"),
+                ));
+            };
+            let text = u.get_ref().trim();
+            let url = reqwest::Url::parse(text)
+                .map_err(|e| err(u.span(), format!("invalid url `{text}`: {e}")))?;
+            if url.scheme() != word {
+                return Err(err(
+                    u.span(),
+                    format!(
+                        "url `{text}` does not match kind = \"{word}\": expected an {word}:// URL"
+                    ),
+                ));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(err(u.span(), format!("url `{text}` has no host")));
+            }
+            let expect_status = match &s.expect_status {
+                None => 200,
+                Some(st) => u16::try_from(*st.get_ref())
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                    .ok_or_else(|| {
+                        err(
+                            st.span(),
+                            format!(
+                                "invalid expect_status {}: expected an HTTP status, 100-599",
+                                st.get_ref()
+                            ),
+                        )
+                    })?,
+            };
+            let contains = s
+                .contains
+                .as_ref()
+                .map(|c| body_match(c, "contains", err))
+                .transpose()?;
+            let max_age = match &s.max_age {
+                Some(d) if d.get_ref().0.is_zero() => {
+                    return Err(err(d.span(), "max_age must be greater than zero".into()));
+                }
+                d => d.as_ref().map(|d| d.get_ref().0),
+            };
+            let fresh_regex = match &s.fresh_regex {
+                None => None,
+                Some(r) if r.get_ref().is_empty() => {
+                    return Err(err(r.span(), "fresh_regex must not be empty".into()));
+                }
+                Some(r) => Some(Pattern::new(r.get_ref()).map_err(|e| {
+                    err(
+                        r.span(),
+                        format!("invalid regex in fresh_regex: {}", short_regex_error(&e)),
+                    )
+                })?),
+            };
+            let fresh_format = match (&s.fresh_format, &s.fresh_regex) {
+                (None, _) => None,
+                (Some(f), None) => {
+                    return Err(err(
+                        f.span(),
+                        "fresh_format needs a fresh_regex: it is the format of the time \
+                         fresh_regex captures"
+                            .into(),
+                    ));
+                }
+                (Some(f), Some(_)) => {
+                    if !is_valid_strftime(f.get_ref()) {
+                        return Err(err(
+                            f.span(),
+                            format!(
+                                "invalid fresh_format `{}`: expected a chrono strftime format \
+                                 like \"%Y-%m-%d %H:%M\"",
+                                f.get_ref()
+                            ),
+                        ));
+                    }
+                    Some(f.get_ref().clone())
+                }
+            };
+            if let (Some(r), None) = (&s.fresh_regex, max_age) {
+                return Err(err(
+                    r.span(),
+                    "fresh_regex needs a max_age: how old the time it captures may be".into(),
+                ));
+            }
+            let freshness = max_age.map(|max_age| Freshness {
+                max_age,
+                fresh_regex,
+                fresh_format,
+            });
+            let max_body = match &s.max_body {
+                None => DEFAULT_MAX_BODY,
+                Some(b) => usize::try_from(*b.get_ref())
+                    .ok()
+                    .filter(|n| (1..=MAX_MAX_BODY).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            b.span(),
+                            format!("max_body must be between 1 and {MAX_MAX_BODY} bytes (64 MiB)"),
+                        )
+                    })?,
+            };
+            ServiceKind::Http(HttpService {
+                url: url.to_string(),
+                expect_status,
+                contains,
+                freshness,
+                max_body,
+                warn_days,
+            })
+        }
+        Kind::Tls => {
+            let server_name = match &s.server_name {
+                None => None,
+                Some(n) => {
+                    let name = n
+                        .get_ref()
+                        .trim()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase();
+                    check_hostname(&name).map_err(|why| {
+                        err(
+                            n.span(),
+                            format!("invalid server_name `{}`: {why}", n.get_ref()),
+                        )
+                    })?;
+                    Some(name)
+                }
+            };
+            ServiceKind::Tls(TlsService {
+                port: port(Some(443))?,
+                server_name,
+                warn_days,
+            })
+        }
+        Kind::Smtp => {
+            let ehlo = match &s.ehlo {
+                None => "moveday.invalid".to_string(),
+                Some(e) => {
+                    let text = e.get_ref().trim();
+                    let literal = text
+                        .strip_prefix('[')
+                        .and_then(|t| t.strip_suffix(']'))
+                        .is_some_and(|ip| {
+                            ip.parse::<IpAddr>().is_ok()
+                                || ip
+                                    .strip_prefix("IPv6:")
+                                    .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
+                        });
+                    if !literal && let Err(why) = check_hostname(text) {
+                        return Err(err(
+                            e.span(),
+                            format!(
+                                "invalid ehlo `{}`: {why} (or an address literal like \"[192.0.2.1]\")",
+                                e.get_ref()
+                            ),
+                        ));
+                    }
+                    text.to_string()
+                }
+            };
+            ServiceKind::Smtp(SmtpService {
+                port: port(Some(25))?,
+                ehlo,
+                expect_starttls: s.expect_starttls.as_ref().is_none_or(|b| *b.get_ref()),
+            })
+        }
+        Kind::Tcp => {
+            let port = port(None)?;
+            let send = match &s.send {
+                Some(t) if t.get_ref().is_empty() => {
+                    return Err(err(
+                        t.span(),
+                        "send must not be empty (leave it out to only connect)".into(),
+                    ));
+                }
+                t => t.as_ref().map(|t| t.get_ref().clone()),
+            };
+            let expect = s
+                .expect
+                .as_ref()
+                .map(|e| body_match(e, "expect", err))
+                .transpose()?;
+            ServiceKind::Tcp(TcpService { port, send, expect })
+        }
+    };
+    Ok(ServiceConfig { name, kind })
+}
+
+/// `contains` / `expect`: `"/re/"` is a regular expression, anything else a substring.
+fn body_match(v: &Spanned<String>, key: &str, err: Located) -> Result<BodyMatch, ConfigError> {
+    let text = v.get_ref();
+    if text.is_empty() {
+        return Err(err(
+            v.span(),
+            format!("{key} must not be empty: it would match anything"),
+        ));
+    }
+    match text.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
+        None => Ok(BodyMatch::Substring(text.clone())),
+        Some("") => Err(err(
+            v.span(),
+            format!("{key} = \"//\" is an empty regex, which matches anything"),
+        )),
+        Some(re) => Pattern::new(re).map(BodyMatch::Regex).map_err(|e| {
+            err(
+                v.span(),
+                format!("invalid regex in {key}: {}", short_regex_error(&e)),
+            )
+        }),
+    }
+}
+
 /// RFC 1123 host name rules, loosely: labels of letters, digits, `-` and `_`.
 fn check_hostname(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
@@ -752,6 +1189,9 @@ struct RawProbe {
     interval: Option<Spanned<Dur>>,
     timeout: Option<Spanned<Dur>>,
     hosts_file: Option<Spanned<String>>,
+    probe_old: Option<bool>,
+    fail_after: Option<Spanned<i64>>,
+    recover_after: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -773,6 +1213,35 @@ struct RawHost {
     ssh: Option<SshSetting>,
     http: Option<Spanned<String>>,
     role: Option<String>,
+    ports: Option<Vec<Spanned<i64>>>,
+    probe_old: Option<Spanned<bool>>,
+    fail_after: Option<Spanned<i64>>,
+    recover_after: Option<Spanned<i64>>,
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+/// One `[[host.service]]`: every key of every kind; `parse_service` rejects the keys that do
+/// not belong to the one given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    expect_status: Option<Spanned<i64>>,
+    contains: Option<Spanned<String>>,
+    max_age: Option<Spanned<Dur>>,
+    fresh_regex: Option<Spanned<String>>,
+    fresh_format: Option<Spanned<String>>,
+    max_body: Option<Spanned<i64>>,
+    warn_days: Option<Spanned<i64>>,
+    port: Option<Spanned<i64>>,
+    server_name: Option<Spanned<String>>,
+    ehlo: Option<Spanned<String>>,
+    expect_starttls: Option<Spanned<bool>>,
+    send: Option<Spanned<String>>,
+    expect: Option<Spanned<String>>,
 }
 
 /// A string value parsed by `FromStr`-like logic, with a message naming the bad value.
@@ -965,5 +1434,354 @@ role = "Mail"
         .unwrap_err();
         assert!(e.message.contains("not a secondary"), "{e}");
         assert_eq!(e.line, 5, "{e}");
+    }
+
+    const SERVICES: &str = r#"
+[probe]
+probe_old = true
+fail_after = 4
+recover_after = 2
+
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "198.51.100.12"
+new_ip = "203.0.113.12"
+ports = [80, 443]
+probe_old = false
+fail_after = 3
+
+[[host.service]]
+name = "site"
+kind = "https"
+url = "HTTPS://WWW.example.org"
+expect_status = 301
+contains = "Welcome"
+max_age = "6h"
+max_body = 4096
+warn_days = 30
+
+[[host.service]]
+name = "planet"
+kind = "http"
+url = "http://planet.example.org/"
+contains = "/<title>[^<]*Planet/"
+max_age = "1d"
+fresh_regex = "Last updated: (\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d)"
+fresh_format = "%Y-%m-%d %H:%M"
+
+[[host.service]]
+name = "cert"
+kind = "tls"
+
+[[host.service]]
+name = "cert-alt"
+kind = "tls"
+port = 8443
+server_name = "Alt.Example.org."
+warn_days = 0
+
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+old_ip = "198.51.100.11"
+ports = []
+
+[[host.service]]
+name = "smtp"
+kind = "smtp"
+
+[[host.service]]
+name = "submission"
+kind = "smtp"
+port = 587
+ehlo = "moveday.example.org"
+expect_starttls = false
+
+[[host]]
+name = "jabber"
+fqdn = "jabber.example.org"
+recover_after = 1
+
+[[host.service]]
+name = "jabber-c2s"
+kind = "tcp"
+port = 5222
+send = "<stream:stream to='example.org'>\r\n"
+expect = "/stream:(stream|features)/"
+
+[[host.service]]
+name = "jabber-s2s"
+kind = "tcp"
+port = 5269
+expect = "stream"
+
+[[host.service]]
+name = "bare"
+kind = "tcp"
+port = 5280
+"#;
+
+    #[test]
+    fn services_ports_and_damping_are_checked_values() {
+        let inv = parse(SERVICES).unwrap();
+        assert!(inv.probe.probe_old);
+        assert_eq!(
+            inv.probe.damping,
+            Damping {
+                fail_after: 4,
+                recover_after: 2
+            }
+        );
+
+        let www = &inv.hosts[0];
+        assert_eq!(www.ports, [80, 443]);
+        assert!(!www.probe_old, "the host's own probe_old wins");
+        assert_eq!(
+            www.damping,
+            Damping {
+                fail_after: 3,
+                recover_after: 2
+            },
+            "fail_after from the host, recover_after from [probe]"
+        );
+        let names: Vec<&str> = www.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["site", "planet", "cert", "cert-alt"]);
+
+        let ServiceKind::Http(site) = &www.services[0].kind else {
+            panic!("{:?}", www.services[0]);
+        };
+        assert_eq!(site.url, "https://www.example.org/", "normalised");
+        assert_eq!(www.services[0].kind.word(), "https");
+        assert_eq!(site.expect_status, 301);
+        assert_eq!(site.contains, Some(BodyMatch::Substring("Welcome".into())));
+        assert_eq!(
+            site.freshness,
+            Some(Freshness {
+                max_age: Duration::from_secs(6 * 3600),
+                fresh_regex: None,
+                fresh_format: None,
+            })
+        );
+        assert_eq!((site.max_body, site.warn_days), (4096, 30));
+
+        let ServiceKind::Http(planet) = &www.services[1].kind else {
+            panic!("{:?}", www.services[1]);
+        };
+        assert_eq!(www.services[1].kind.word(), "http");
+        assert_eq!(planet.expect_status, 200);
+        assert_eq!(planet.max_body, DEFAULT_MAX_BODY);
+        assert_eq!(planet.warn_days, DEFAULT_WARN_DAYS);
+        let Some(BodyMatch::Regex(title)) = &planet.contains else {
+            panic!("{:?}", planet.contains);
+        };
+        assert_eq!(title.source, "<title>[^<]*Planet");
+        assert!(title.regex.is_match("<title>Planet example.org</title>"));
+        let fresh = planet.freshness.as_ref().unwrap();
+        assert_eq!(fresh.max_age, Duration::from_secs(86400));
+        assert_eq!(fresh.fresh_format.as_deref(), Some("%Y-%m-%d %H:%M"));
+        let re = &fresh.fresh_regex.as_ref().unwrap().regex;
+        let caps = re
+            .captures("<p>Last updated: 2024-03-09 17:05 UTC</p>")
+            .unwrap();
+        assert_eq!(&caps[1], "2024-03-09 17:05");
+
+        assert_eq!(
+            www.services[2].kind,
+            ServiceKind::Tls(TlsService {
+                port: 443,
+                server_name: None,
+                warn_days: DEFAULT_WARN_DAYS
+            })
+        );
+        assert_eq!(
+            www.services[3].kind,
+            ServiceKind::Tls(TlsService {
+                port: 8443,
+                server_name: Some("alt.example.org".into()),
+                warn_days: 0
+            })
+        );
+
+        let mail = &inv.hosts[1];
+        assert!(mail.ports.is_empty());
+        assert!(
+            mail.probe_old,
+            "[probe] probe_old applies to a host with an old_ip"
+        );
+        assert_eq!(mail.damping, inv.probe.damping);
+        assert_eq!(
+            mail.services[0].kind,
+            ServiceKind::Smtp(SmtpService {
+                port: 25,
+                ehlo: "moveday.invalid".into(),
+                expect_starttls: true
+            })
+        );
+        assert_eq!(
+            mail.services[1].kind,
+            ServiceKind::Smtp(SmtpService {
+                port: 587,
+                ehlo: "moveday.example.org".into(),
+                expect_starttls: false
+            })
+        );
+
+        let jabber = &inv.hosts[2];
+        assert!(!jabber.probe_old, "no old_ip: nothing old to probe");
+        assert_eq!(
+            jabber.damping,
+            Damping {
+                fail_after: 4,
+                recover_after: 1
+            }
+        );
+        let ServiceKind::Tcp(c2s) = &jabber.services[0].kind else {
+            panic!("{:?}", jabber.services[0]);
+        };
+        assert_eq!(c2s.port, 5222);
+        assert_eq!(
+            c2s.send.as_deref(),
+            Some("<stream:stream to='example.org'>\r\n")
+        );
+        assert!(
+            matches!(&c2s.expect, Some(BodyMatch::Regex(p)) if p.source == "stream:(stream|features)")
+        );
+        assert_eq!(
+            jabber.services[1].kind,
+            ServiceKind::Tcp(TcpService {
+                port: 5269,
+                send: None,
+                expect: Some(BodyMatch::Substring("stream".into()))
+            })
+        );
+        assert_eq!(
+            jabber.services[2].kind,
+            ServiceKind::Tcp(TcpService {
+                port: 5280,
+                send: None,
+                expect: None
+            })
+        );
+    }
+
+    #[test]
+    fn hosts_without_services_get_the_probe_defaults() {
+        let inv =
+            parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nold_ip = \"198.51.100.1\"\n").unwrap();
+        let h = &inv.hosts[0];
+        assert!(h.ports.is_empty() && h.services.is_empty());
+        assert!(!h.probe_old);
+        assert_eq!(h.damping, Damping::default());
+        // No [probe] values: fail_after = 2, recover_after = 1.
+        assert_eq!((h.damping.fail_after, h.damping.recover_after), (2, 1));
+    }
+
+    /// The message and `line:col` of an inventory made of `host` plus one service table.
+    fn service_error(service: &str) -> (usize, usize, String) {
+        let src = format!(
+            "[[host]]\nname = \"www\"\nfqdn = \"www.example.org\"\n[[host.service]]\nname = \"s\"\n{service}"
+        );
+        let e = parse(&src).unwrap_err();
+        (e.line, e.col, e.message)
+    }
+
+    #[test]
+    fn service_errors_are_located_at_the_value() {
+        let (line, col, msg) = service_error("kind = \"FTP\"\n");
+        assert_eq!((line, col), (6, 8));
+        assert_eq!(
+            msg,
+            "unknown service kind \"FTP\": expected http, https, tls, smtp or tcp"
+        );
+        // Upper case is fine.
+        assert_eq!(
+            service_error("kind = \"TLS\"\nport = 0\n"),
+            (7, 8, "invalid port 0: expected 1-65535".into())
+        );
+        // The first key (in the file) that does not belong is named.
+        assert_eq!(
+            service_error("kind = \"smtp\"\nsend = \"x\"\nurl = \"http://a.org/\"\n"),
+            (7, 8, "key `send` does not apply to kind = \"smtp\"".into())
+        );
+        assert_eq!(
+            service_error("kind = \"tcp\"\nport = 1\nmax_age = \"1h\"\n").2,
+            "max_age needs a time to read: only http/https services have one \
+             (Last-Modified or fresh_regex)"
+        );
+        assert_eq!(
+            service_error("kind = \"https\"\nurl = \"https://a.org/\"\ncontains = \"//\"\n"),
+            (
+                8,
+                12,
+                "contains = \"//\" is an empty regex, which matches anything".into()
+            )
+        );
+        assert_eq!(
+            service_error("kind = \"https\"\nurl = \"https://a.org/\"\nmax_age = \"0s\"\n"),
+            (8, 11, "max_age must be greater than zero".into())
+        );
+        assert_eq!(
+            service_error("kind = \"tcp\"\nport = 7\nsend = \"\"\n").2,
+            "send must not be empty (leave it out to only connect)"
+        );
+        assert_eq!(
+            service_error("kind = \"tls\"\nserver_name = \"a..b\"\n"),
+            (
+                7,
+                15,
+                "invalid server_name `a..b`: it has an empty label".into()
+            )
+        );
+        assert!(
+            service_error("kind = \"smtp\"\nehlo = \"two words\"\n")
+                .2
+                .starts_with("invalid ehlo `two words`"),
+        );
+        for literal in ["[192.0.2.1]", "[IPv6:2001:db8::1]"] {
+            let src = format!(
+                "[[host]]\nname = \"m\"\nfqdn = \"m.org\"\n[[host.service]]\nname = \"s\"\nkind = \"smtp\"\nehlo = \"{literal}\"\n"
+            );
+            parse(&src).unwrap_or_else(|e| panic!("{e}"));
+        }
+        // A missing required key points at the service's name.
+        assert_eq!(
+            service_error("kind = \"http\"\n"),
+            (5, 8, "service `s`: kind = \"http\" needs a `url`".into())
+        );
+        assert_eq!(
+            service_error("kind = \"tcp\"\n"),
+            (5, 8, "service `s`: kind = \"tcp\" needs a `port`".into())
+        );
+        // Names are compared ignoring case, like host names.
+        let e = parse(
+            "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[host.service]]\nname = \"Cert\"\nkind = \"tls\"\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (8, 8), "{e}");
+        assert_eq!(e.message, "duplicate service name `cert` in host `a`");
+        // The same service name on two hosts is fine.
+        parse(
+            "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\n[[host]]\nname = \"b\"\nfqdn = \"b.org\"\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn damping_and_ports_errors_are_located() {
+        let e = parse("[probe]\nrecover_after = -1\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 17), "{e}");
+        assert!(
+            e.message.starts_with("recover_after must be at least 1"),
+            "{e}"
+        );
+        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nfail_after = 5000000000\n")
+            .unwrap_err();
+        assert_eq!(e.message, "fail_after must be at most 4294967295", "{e}");
+        let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nports = [22, -1]\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 14), "{e}");
+        assert_eq!(e.message, "invalid port -1: expected 1-65535");
+        // probe_old = false needs nothing.
+        parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nprobe_old = false\n").unwrap();
     }
 }

@@ -169,3 +169,60 @@ impl Default for Damping {
 pub const DEFAULT_WARN_DAYS: u32 = 14;
 /// Default cap on a service's body.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// Most certificates live a year or two; ten years is surely a typo.
+pub const MAX_WARN_DAYS: u32 = 3650;
+/// The largest `max_body` accepted: 64 MiB.
+pub const MAX_MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The regex crate's message cut to its last meaningful line: for a syntax error that is
+/// `unclosed group` rather than the pattern, a caret line and then `error: unclosed group`.
+pub fn short_regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("invalid regex");
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
+/// Whether chrono accepts `format` as a `strftime` format (no `Item::Error` in it) that
+/// reads at least one field (text alone would never match a time).
+pub fn is_valid_strftime(format: &str) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    let items: Vec<Item> = StrftimeItems::new(format).collect();
+    !items.iter().any(|i| matches!(i, Item::Error))
+        && items
+            .iter()
+            .any(|i| matches!(i, Item::Numeric(..) | Item::Fixed(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_errors_keep_their_last_line() {
+        let e = Pattern::new("a{99999999}").unwrap_err();
+        let short = short_regex_error(&e);
+        assert!(
+            !short.contains('\n') && !short.starts_with("error:"),
+            "{short}"
+        );
+        assert_eq!(
+            short_regex_error(&Pattern::new("[z-a]").unwrap_err()),
+            "invalid character class range, the start must be <= the end"
+        );
+    }
+
+    #[test]
+    fn strftime_formats_are_checked() {
+        assert!(is_valid_strftime("%Y-%m-%d %H:%M"));
+        assert!(is_valid_strftime("%d/%b/%Y:%H:%M:%S %z"));
+        assert!(!is_valid_strftime("%Y-%m-%d %Q"));
+        assert!(!is_valid_strftime("%Y-%m-%"));
+        assert!(!is_valid_strftime("updated"), "no field to read");
+        assert!(!is_valid_strftime(""));
+    }
+}

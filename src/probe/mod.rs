@@ -8,7 +8,9 @@ pub mod dns;
 pub mod hosts_file;
 pub mod http;
 pub mod ping;
+pub mod ports;
 pub mod scheduler;
+pub mod service;
 pub mod ssh;
 pub mod zone;
 
