@@ -15,19 +15,68 @@ use crate::probe::{ProbeError, Report, TargetSource};
 use crate::store::{self, Health, HostsFlag, Seen, State};
 
 /// Runs one probe round of every host and returns the resulting state.
+///
+/// A check that fails is retried (up to its host's `fail_after`, one round at a time), so
+/// a one-shot run reports a host that is really down as down, and a blip as recovered.
 pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
-    let (tx, mut rx) = mpsc::channel::<Report>(1024);
-    let round = tokio::spawn(scheduler::one_round(inventory, env, tx, scope));
+    let (tx, rx) = mpsc::channel::<Report>(1024);
+    let round = tokio::spawn(scheduler::one_round(
+        inventory.clone(),
+        env.clone(),
+        tx,
+        scope,
+    ));
+    collect(&mut state, rx, round).await;
+    if scope == Scope::Everything {
+        let most = inventory
+            .hosts
+            .iter()
+            .map(|h| h.damping.fail_after)
+            .max()
+            .unwrap_or(1);
+        for _ in 1..most {
+            let suspects: Vec<usize> = state
+                .hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    h.damp
+                        .values()
+                        .any(|d| matches!(d.state, store::Damped::Suspect { .. }))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if suspects.is_empty() {
+                break;
+            }
+            let (tx, rx) = mpsc::channel::<Report>(1024);
+            let round = tokio::spawn(scheduler::retry_round(
+                inventory.clone(),
+                env.clone(),
+                tx,
+                suspects,
+            ));
+            collect(&mut state, rx, round).await;
+        }
+    }
+    state
+}
+
+/// Reduces every report of a round into `state` until the round's channel closes.
+async fn collect(
+    state: &mut State,
+    mut rx: mpsc::Receiver<Report>,
+    round: tokio::task::JoinHandle<()>,
+) {
     while let Some(report) = rx.recv().await {
-        store::reduce(&mut state, report);
+        store::reduce(state, report);
     }
     // The channel closes when the round is over; a panic in a probe task is a bug worth
     // surfacing, but it must not hide the results we have.
     if let Err(e) = round.await {
         eprintln!("moveday: internal error in a probe task: {e}");
     }
-    state
 }
 
 /// Exit code of `check`: 0 when every host is up, 1 otherwise.

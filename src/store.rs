@@ -5,7 +5,7 @@
 //! headless commands read [`State`] and the derived views below (verdicts, health, the
 //! hosts-file flag). Nothing here does I/O or reads a clock: time comes in the reports.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,10 +15,16 @@ use serde::Serialize;
 
 use crate::checklist::ChecklistDoc;
 use crate::config::{HostConfig, Inventory};
+use crate::probe::ports::PortState;
+use crate::probe::service::ServiceState;
 use crate::probe::{
-    AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, Outcome, PingMode,
-    PingOutcome, ProbeError, PtrOutcome, Report, SshOutcome, Target, ZoneOutcome,
+    AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, OldOutcome, Outcome,
+    PingMode, PingOutcome, PortsOutcome, ProbeError, PtrOutcome, Report, ServiceOutcome,
+    SshOutcome, Target, ZoneOutcome,
 };
+
+pub mod damping;
+pub use damping::{Damped, Damper};
 
 /// How many recent pings the loss figure covers.
 pub const PING_WINDOW: usize = 10;
@@ -82,6 +88,14 @@ pub struct HostState {
     pub ptr: Option<Seen<PtrOutcome>>,
     /// What the primary of the host's zone serves for its name (authoritatively).
     pub primary: Option<Seen<Result<AuthAnswer, DnsError>>>,
+    /// The expected ports, as last probed.
+    pub ports: Option<Seen<PortsOutcome>>,
+    /// One slot per `[[host.service]]`, in order.
+    pub services: Vec<Option<Seen<ServiceOutcome>>>,
+    /// The old address, asked the same questions (`probe_old`).
+    pub old: Option<Seen<OldOutcome>>,
+    /// Flap damping of every check that has reported.
+    pub damp: BTreeMap<Check, Damper>,
     /// Overall health and since when it has been so.
     pub health: Health,
     pub health_since: Option<SystemTime>,
@@ -96,8 +110,9 @@ impl State {
         let hosts = inventory
             .hosts
             .iter()
-            .map(|_| HostState {
+            .map(|config| HostState {
                 dns: vec![None; resolvers],
+                services: vec![None; config.services.len()],
                 ..HostState::default()
             })
             .collect();
@@ -184,8 +199,19 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
                 return false;
             };
             let before = h.clone();
+            let cfg = config.damping;
             match outcome {
-                Outcome::Target(value) => h.target = Some(Seen { at, value }),
+                Outcome::Target(value) => {
+                    // A new address is a new history: its checks start undamped.
+                    let ip = |t: &Option<Seen<Result<Target, ProbeError>>>| {
+                        t.as_ref().and_then(|s| s.value.as_ref().ok()).map(|t| t.ip)
+                    };
+                    let new = Some(Seen { at, value });
+                    if ip(&h.target).is_some() && ip(&h.target) != ip(&new) {
+                        h.damp.clear();
+                    }
+                    h.target = new;
+                }
                 Outcome::Ping(p) => {
                     // Loss is about one address: when the target moves (the hosts file was
                     // fixed, DNS flipped), the pings to the old one stop counting.
@@ -196,10 +222,33 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
                         h.ping_window.pop_front();
                     }
                     h.ping_window.push_back(p.result.as_ref().ok().copied());
+                    observe(h, Check::Ping, p.result.is_ok(), cfg);
                     h.ping = Some(Seen { at, value: p });
                 }
-                Outcome::Ssh(s) => h.ssh = Some(Seen { at, value: s }),
-                Outcome::Http(x) => h.http = Some(Seen { at, value: x }),
+                Outcome::Ssh(s) => {
+                    observe(h, Check::Ssh, s.result.is_ok(), cfg);
+                    h.ssh = Some(Seen { at, value: s });
+                }
+                Outcome::Http(x) => {
+                    let ok = matches!(&x.result, Ok(r) if r.status < 400);
+                    observe(h, Check::Http, ok, cfg);
+                    h.http = Some(Seen { at, value: x });
+                }
+                Outcome::Ports(p) => {
+                    for port in &p.ports {
+                        let open = port.state == PortState::Open;
+                        observe(h, Check::Port(port.port), open, cfg);
+                    }
+                    h.ports = Some(Seen { at, value: p });
+                }
+                Outcome::Service(svc) => {
+                    let ok = svc.result.state != ServiceState::Fail;
+                    observe(h, Check::Service(svc.service), ok, cfg);
+                    if let Some(slot) = h.services.get_mut(svc.service) {
+                        *slot = Some(Seen { at, value: svc });
+                    }
+                }
+                Outcome::Old(old) => h.old = Some(Seen { at, value: old }),
                 Outcome::Dns(DnsOutcome { resolver, result }) => {
                     if let Some(slot) = h.dns.get_mut(resolver) {
                         *slot = Some(Seen { at, value: result });
@@ -222,6 +271,21 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
             *h != before
         }
     }
+}
+
+/// One check of a host, as flap damping tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    Ping,
+    Ssh,
+    Http,
+    Port(u16),
+    /// Index into the host's `services`.
+    Service(usize),
+}
+
+fn observe(h: &mut HostState, check: Check, ok: bool, cfg: crate::config::Damping) {
+    h.damp.entry(check).or_default().observe(ok, cfg);
 }
 
 fn inventory_zones(inv: &Inventory) -> Vec<ZoneState> {
@@ -517,70 +581,146 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
     if let Some(Seen { value: Err(e), .. }) = &h.target {
         return (Health::Down, vec![format!("no address: {e}")]);
     }
-    let mut checks: Vec<(&str, Option<Result<(), String>>)> = Vec::new();
-    if config.ping {
-        checks.push((
-            "ping",
-            h.ping.as_ref().map(|p| {
-                p.value
-                    .result
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| e.word().to_string())
-            }),
-        ));
-    }
-    if config.ssh.is_some() {
-        checks.push((
-            "ssh",
-            h.ssh.as_ref().map(|s| {
-                s.value
-                    .result
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| e.word().to_string())
-            }),
-        ));
-    }
-    if config.http.is_some() {
-        checks.push((
-            "http",
-            h.http.as_ref().map(|x| match &x.value.result {
-                Ok(r) if r.status < 400 => Ok(()),
-                Ok(r) => Err(r.status.to_string()),
-                Err(e) => Err(e.word().to_string()),
-            }),
-        ));
-    }
+    let checks = checks(config);
     if checks.is_empty() {
         return (Health::Unknown, vec!["no probes configured".into()]);
     }
-    if checks.iter().any(|(_, r)| r.is_none()) {
+    let damp = |c: &Check| h.damp.get(c).copied().unwrap_or_default();
+    if checks.iter().any(|c| damp(c).state == Damped::Unknown) {
         return (Health::Unknown, vec!["waiting for first results".into()]);
     }
-    let mut failures: Vec<String> = checks
-        .iter()
-        .filter_map(|(name, r)| match r {
-            Some(Err(why)) => Some(format!("{name} {why}")),
-            _ => None,
-        })
-        .collect();
-    let mut health = if failures.is_empty() {
-        Health::Up
-    } else if failures.len() == checks.len() {
+    let mut reasons = Vec::new();
+    let mut down = 0;
+    let mut amber = false;
+    for check in &checks {
+        let d = damp(check);
+        match d.state {
+            Damped::Down => {
+                down += 1;
+                reasons.push(failure_reason(config, h, *check));
+            }
+            Damped::Suspect { .. } | Damped::Recovering { .. } => {
+                amber = true;
+                let note = d.note(config.damping).unwrap_or_default();
+                reasons.push(format!("{}: {note}", check_name(config, *check)));
+            }
+            Damped::Up | Damped::Unknown => {}
+        }
+    }
+    // Answering, but not right: stale content, a certificate about to expire.
+    for (i, slot) in h.services.iter().enumerate() {
+        if let Some(Seen { value, .. }) = slot
+            && matches!(value.result.state, ServiceState::Stale | ServiceState::Warn)
+            && damp(&Check::Service(i)).state == Damped::Up
+        {
+            amber = true;
+            reasons.push(format!(
+                "{} {}",
+                check_name(config, Check::Service(i)),
+                value
+                    .result
+                    .error
+                    .as_deref()
+                    .unwrap_or(value.result.state.word())
+            ));
+        }
+    }
+    let mut health = if down == checks.len() {
         Health::Down
-    } else {
+    } else if down > 0 || amber {
         Health::Degraded
+    } else {
+        Health::Up
     };
     // A mail host that answers but whose reverse DNS does not resolve back gets its mail
     // deferred by the big providers: degraded, with the reason.
     if let Some(alarm) = ptr_alarm(config, h) {
-        failures.push(format!("mail: {alarm}"));
+        reasons.push(format!("mail: {alarm}"));
         if health == Health::Up {
             health = Health::Degraded;
         }
     }
-    (health, failures)
+    (health, reasons)
+}
+
+/// Every check configured for a host, in display order.
+pub fn checks(config: &HostConfig) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if config.ping {
+        checks.push(Check::Ping);
+    }
+    if config.ssh.is_some() {
+        checks.push(Check::Ssh);
+    }
+    if config.http.is_some() {
+        checks.push(Check::Http);
+    }
+    checks.extend(config.ports.iter().map(|&p| Check::Port(p)));
+    checks.extend((0..config.services.len()).map(Check::Service));
+    checks
+}
+
+/// A check's name in a reason: `ping`, `ssh`, `http`, `port 80`, the service's name.
+pub fn check_name(config: &HostConfig, check: Check) -> String {
+    match check {
+        Check::Ping => "ping".into(),
+        Check::Ssh => "ssh".into(),
+        Check::Http => "http".into(),
+        Check::Port(p) => format!("port {p}"),
+        Check::Service(i) => config
+            .services
+            .get(i)
+            .map_or_else(|| format!("service {i}"), |s| s.name.clone()),
+    }
+}
+
+/// Why a red check is red, in a few words.
+fn failure_reason(config: &HostConfig, h: &HostState, check: Check) -> String {
+    let name = check_name(config, check);
+    match check {
+        Check::Ping => match h.ping.as_ref().map(|p| &p.value.result) {
+            Some(Err(e)) => format!("{name} {}", e.word()),
+            _ => name,
+        },
+        Check::Ssh => match h.ssh.as_ref().map(|s| &s.value.result) {
+            Some(Err(e)) => format!("{name} {}", e.word()),
+            _ => name,
+        },
+        Check::Http => match h.http.as_ref().map(|x| &x.value.result) {
+            Some(Ok(r)) => format!("{name} {}", r.status),
+            Some(Err(e)) => format!("{name} {}", e.word()),
+            None => name,
+        },
+        Check::Port(port) => {
+            let state = h
+                .ports
+                .as_ref()
+                .and_then(|p| p.value.ports.iter().find(|r| r.port == port))
+                .map(|r| r.state);
+            // Dropped while the host answers otherwise: most likely a firewall rule.
+            let answers = h.ping.as_ref().is_some_and(|p| p.value.result.is_ok())
+                || h.ssh.as_ref().is_some_and(|s| s.value.result.is_ok())
+                || h.ports
+                    .as_ref()
+                    .is_some_and(|p| p.value.ports.iter().any(|r| r.state == PortState::Open));
+            match state {
+                Some(PortState::Filtered) if answers => format!("{name} filtered (ACL?)"),
+                Some(s) => format!("{name} {}", s.word()),
+                None => name,
+            }
+        }
+        Check::Service(i) => match h.services.get(i).and_then(Option::as_ref) {
+            Some(Seen { value, .. }) => format!(
+                "{name}: {}",
+                value
+                    .result
+                    .error
+                    .as_deref()
+                    .unwrap_or(value.result.state.word())
+            ),
+            None => name,
+        },
+    }
 }
 
 /// Latest RTT and loss (0.0..=1.0) over the ping window.

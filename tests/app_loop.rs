@@ -134,7 +134,10 @@ async fn reports_and_keys_draw_and_identical_reports_do_not() {
     let settle = Duration::from_millis(500);
     h.reports.send(ssh_report(22)).await.unwrap();
     tokio::time::sleep(settle).await;
-    h.reports.send(ssh_report(22)).await.unwrap(); // the same again: nothing changes
+    // The same failure again: flap damping turns the check from amber to red, a change.
+    h.reports.send(ssh_report(22)).await.unwrap();
+    tokio::time::sleep(settle).await;
+    h.reports.send(ssh_report(22)).await.unwrap(); // and again: nothing changes
     tokio::time::sleep(settle).await;
     h.keys.send(key('r')).unwrap(); // probe now: the probes are told, the status bar says so
     tokio::time::sleep(settle).await;
@@ -144,8 +147,11 @@ async fn reports_and_keys_draw_and_identical_reports_do_not() {
     tokio::time::sleep(settle).await;
     h.stop.take().unwrap().send(()).unwrap(); // SIGTERM and friends
     let (stats, screen) = h.done.await.unwrap();
-    assert_eq!(stats.reports, 2);
-    assert_eq!(stats.frames, 3, "first frame, one changed report, one key");
+    assert_eq!(stats.reports, 3);
+    assert_eq!(
+        stats.frames, 4,
+        "first frame, two changed reports (amber, red), one key"
+    );
     assert!(screen.contains("refused"), "{screen}");
 }
 

@@ -682,6 +682,9 @@ fn kind(outcome: &Outcome) -> &'static str {
         Outcome::HostsFile(_) => "hosts_file",
         Outcome::Ptr(_) => "ptr",
         Outcome::PrimaryAnswer(_) => "primary",
+        Outcome::Ports(_) => "ports",
+        Outcome::Service(_) => "service",
+        Outcome::Old(_) => "old",
     }
 }
 

@@ -161,15 +161,18 @@ impl Builder {
             banner: banner.to_string(),
             latency: ms(latency),
         });
-        self.report(
-            host,
-            at,
-            Outcome::Ssh(SshOutcome {
-                ip: ip(addr),
-                port: 22,
-                result,
-            }),
-        );
+        // Two rounds with the same result: flap damping has settled (red is red).
+        for _ in 0..2 {
+            self.report(
+                host,
+                at,
+                Outcome::Ssh(SshOutcome {
+                    ip: ip(addr),
+                    port: 22,
+                    result: result.clone(),
+                }),
+            );
+        }
     }
 
     fn http(
@@ -180,15 +183,17 @@ impl Builder {
         url: &str,
         result: Result<HttpResponse, ProbeError>,
     ) {
-        self.report(
-            host,
-            at,
-            Outcome::Http(HttpOutcome {
-                ip: ip(addr),
-                url: url.to_string(),
-                result,
-            }),
-        );
+        for _ in 0..2 {
+            self.report(
+                host,
+                at,
+                Outcome::Http(HttpOutcome {
+                    ip: ip(addr),
+                    url: url.to_string(),
+                    result: result.clone(),
+                }),
+            );
+        }
     }
 
     /// One answer per resolver (system, ns-master, ns-slave).

@@ -136,7 +136,7 @@ impl LinkedProbe {
 }
 
 /// Probe cadence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSettings {
     /// Time between the starts of two probe rounds of a host.
     pub interval: Duration,
@@ -146,6 +146,9 @@ pub struct ProbeSettings {
     pub probe_old: bool,
     /// Default flap damping for hosts (`fail_after`, `recover_after` in `[probe]`).
     pub damping: Damping,
+    /// PEM file of CA certificates trusted beyond the system store (a company CA), for the
+    /// TLS checks; relative to the inventory.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ProbeSettings {
@@ -155,6 +158,7 @@ impl Default for ProbeSettings {
             timeout: Duration::from_secs(1),
             probe_old: false,
             damping: Damping::default(),
+            ca_file: None,
         }
     }
 }
@@ -278,6 +282,21 @@ impl Inventory {
             }
             probe.damping = damping(probe.damping, p.fail_after, p.recover_after, &err)?;
             probe_hosts_file = p.hosts_file;
+            if let Some(ca) = p.ca_file {
+                // Relative to the inventory, so a move's files travel together.
+                let file = path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(ca.get_ref().trim());
+                let certs = load_ca_file(&file).map_err(|why| err(ca.span(), why))?;
+                if certs.is_empty() {
+                    return Err(err(
+                        ca.span(),
+                        format!("{}: no PEM certificate in it", file.display()),
+                    ));
+                }
+                probe.ca_file = Some(file);
+            }
         }
         let hosts_file = match (raw.hosts_file, probe_hosts_file) {
             (Some(_), Some(second)) => {
@@ -593,6 +612,18 @@ impl Inventory {
 }
 
 /// `"HOST.PROBE"` against the inventory's hosts, with a message that says what would work.
+/// The CA certificates of a PEM file (`[probe] ca_file`).
+pub fn load_ca_file(
+    file: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("ca_file {}: not PEM certificates: {e}", file.display()))
+}
+
 /// Marks every resolver that is a zone's primary or secondary with the zones it serves,
 /// and adds a column for each zone server the `[[resolver]]` list does not name, so the
 /// matrix shows every server that should be authoritative.
@@ -1192,6 +1223,7 @@ struct RawProbe {
     probe_old: Option<bool>,
     fail_after: Option<Spanned<i64>>,
     recover_after: Option<Spanned<i64>>,
+    ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ pub mod theme;
 pub use error::ConfigError;
 pub use inventory::{
     CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, ProbeSettings, ResolverConfig,
-    ResolverKind, SecondaryConfig, ServerRef, ZoneConfig,
+    ResolverKind, SecondaryConfig, ServerRef, ZoneConfig, load_ca_file,
 };
 pub use service::{
     BodyMatch, Damping, Freshness, HttpService, Pattern, ServiceConfig, ServiceKind, SmtpService,

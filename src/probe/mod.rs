@@ -70,6 +70,48 @@ pub enum Outcome {
     Ptr(PtrOutcome),
     /// What the primary of the host's zone serves for its name, asked authoritatively.
     PrimaryAnswer(Result<AuthAnswer, DnsError>),
+    /// The host's expected ports (`ports = [...]`), each open, refused or filtered.
+    Ports(PortsOutcome),
+    /// One `[[host.service]]`, by index.
+    Service(ServiceOutcome),
+    /// The same ports and services asked of `old_ip` (`probe_old = true`): is traffic still
+    /// reaching the old datacenter?
+    Old(OldOutcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortsOutcome {
+    pub ip: IpAddr,
+    /// In inventory order.
+    pub ports: Vec<ports::PortResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOutcome {
+    /// Index into the host's `services`.
+    pub service: usize,
+    pub ip: IpAddr,
+    pub result: service::ServiceResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldOutcome {
+    pub ip: IpAddr,
+    pub ports: Vec<ports::PortResult>,
+    /// In the host's `services` order.
+    pub services: Vec<service::ServiceResult>,
+}
+
+impl OldOutcome {
+    /// Whether anything at the old address still answers (an open port or a service that
+    /// is not failing).
+    pub fn answering(&self) -> bool {
+        self.ports.iter().any(|p| p.state == ports::PortState::Open)
+            || self
+                .services
+                .iter()
+                .any(|s| s.state != service::ServiceState::Fail)
+    }
 }
 
 /// One zone server's view of a zone (SOA serial, NS set, AA flag), asked without recursion.

@@ -31,7 +31,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::{Semaphore, SemaphorePermit, mpsc, watch};
+use rustls::pki_types::CertificateDer;
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -39,10 +40,12 @@ use super::dns::{self, Resolver, SystemDns};
 use super::hosts_file::{HostsFile, HostsFileCache};
 use super::http::{self, ClientCache};
 use super::ping::Pinger;
+use super::service::{ServiceResult, TlsTrust};
 use super::{
     DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target,
     TargetSource, ZoneOutcome, ssh, zone,
 };
+use super::{OldOutcome, PortsOutcome, ServiceOutcome, ports, service};
 use crate::config::{Inventory, ResolverKind, ServerRef};
 
 /// Connections (and DNS queries) in flight at once, over all hosts.
@@ -67,6 +70,11 @@ pub struct ProbeEnv {
     /// Addresses of zone servers given by name, as last looked up (the zone task refreshes
     /// them every round; a host round looks one up itself when it is missing).
     named: Mutex<HashMap<String, SocketAddr>>,
+    /// Roots trusted beyond the system store (the inventory's `ca_file`, the demo's CA).
+    extra_roots: Vec<CertificateDer<'static>>,
+    /// The trust store of the certificate checks, loaded at the first TLS probe (reading
+    /// the system store takes a moment; hosts without TLS services never pay for it).
+    trust: OnceCell<Result<TlsTrust, String>>,
 }
 
 impl ProbeEnv {
@@ -96,7 +104,34 @@ impl ProbeEnv {
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
             named: Mutex::new(HashMap::new()),
+            extra_roots: inv
+                .probe
+                .ca_file
+                .as_deref()
+                .map(|path| crate::config::load_ca_file(path).unwrap_or_default())
+                .unwrap_or_default(),
+            trust: OnceCell::new(),
         }
+    }
+
+    /// Trusts `roots` beyond the system store and the inventory's `ca_file` (the demo's
+    /// own CA; tests).
+    pub fn with_extra_roots(mut self, roots: Vec<CertificateDer<'static>>) -> ProbeEnv {
+        self.extra_roots.extend(roots);
+        self
+    }
+
+    /// The trust store for certificate checks (loaded once, off the async threads).
+    async fn trust(&self) -> Result<TlsTrust, String> {
+        self.trust
+            .get_or_init(|| async {
+                let extra = self.extra_roots.clone();
+                tokio::task::spawn_blocking(move || TlsTrust::with_extra_roots(extra))
+                    .await
+                    .map_err(|e| format!("cannot load the trust store: {e}"))?
+            })
+            .await
+            .clone()
     }
 
     async fn permit(&self) -> Option<SemaphorePermit<'_>> {
@@ -207,6 +242,25 @@ pub async fn one_round(
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
             let _ = zone_round(&inv, &env, zone, &tx).await;
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Probes `hosts` once more, concurrently (no zones, no ping-mode report): `moveday check`
+/// retries the hosts with a failing check, so that a host really down is reported down
+/// rather than "1 of 2 failed". `tx` is dropped at the end.
+pub async fn retry_round(
+    inv: Arc<Inventory>,
+    env: Arc<ProbeEnv>,
+    tx: mpsc::Sender<Report>,
+    hosts: Vec<HostId>,
+) {
+    let mut set = JoinSet::new();
+    for host in hosts {
+        let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
+        set.spawn(async move {
+            let _ = round(&inv, &env, host, &tx, Scope::Everything).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -465,6 +519,45 @@ async fn round(
                 )]
             }));
         }
+        if !config.ports.is_empty() {
+            probes.push(Box::pin(async move {
+                let _permit = env.permit().await;
+                let ports = ports::probe_ports(ip, &config.ports, timeout).await;
+                vec![Outcome::Ports(PortsOutcome { ip, ports })]
+            }));
+        }
+        for (index, svc) in config.services.iter().enumerate() {
+            probes.push(Box::pin(async move {
+                let _permit = env.permit().await;
+                let result = probe_service(env, svc, &config.fqdn, ip, timeout).await;
+                vec![Outcome::Service(ServiceOutcome {
+                    service: index,
+                    ip,
+                    result,
+                })]
+            }));
+        }
+    }
+    if let (true, Some(old_ip), Scope::Everything) = (config.probe_old, config.old_ip, scope) {
+        // The old address, asked the same questions: does anything there still answer?
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            let (ports, services) = futures::future::join(
+                ports::probe_ports(old_ip, &config.ports, timeout),
+                futures::future::join_all(
+                    config
+                        .services
+                        .iter()
+                        .map(|svc| probe_service(env, svc, &config.fqdn, old_ip, timeout)),
+                ),
+            )
+            .await;
+            vec![Outcome::Old(OldOutcome {
+                ip: old_ip,
+                ports,
+                services,
+            })]
+        }));
     }
     while let Some(outcomes) = probes.next().await {
         for outcome in outcomes {
@@ -477,6 +570,21 @@ async fn round(
     })
     .await
     .map_err(|_| Closed)
+}
+
+/// One service of a host at `ip`, with the environment's trust store.
+async fn probe_service(
+    env: &ProbeEnv,
+    svc: &crate::config::ServiceConfig,
+    fqdn: &str,
+    ip: IpAddr,
+    timeout: Duration,
+) -> ServiceResult {
+    let trust = match env.trust().await {
+        Ok(trust) => trust,
+        Err(why) => TlsTrust::empty_because(&why),
+    };
+    service::probe_service_with(svc, fqdn, ip, timeout, SystemTime::now(), &trust).await
 }
 
 /// `fqdn` asked of a zone server without recursion: the matrix cell (with the AA flag) and

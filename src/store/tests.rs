@@ -144,8 +144,19 @@ fn health_table() {
         assert_eq!(st.hosts[0].health, Health::Unknown, "incomplete is unknown");
         reduce(&mut st, probe(0, 1, ssh(*s)));
         reduce(&mut st, probe(0, 2, http(h.clone())));
-        assert_eq!(st.hosts[0].health, *expected, "{p} {s} {h:?}");
+        // One round: a failure is amber (fail_after = 2), never red yet.
+        let first = if *expected == Health::Up {
+            Health::Up
+        } else {
+            Health::Degraded
+        };
+        assert_eq!(st.hosts[0].health, first, "{p} {s} {h:?}");
         assert_eq!(st.hosts[0].health_since, Some(t(2)));
+        // The second round decides.
+        reduce(&mut st, probe(0, 3, ping(*p)));
+        reduce(&mut st, probe(0, 3, ssh(*s)));
+        reduce(&mut st, probe(0, 4, http(h.clone())));
+        assert_eq!(st.hosts[0].health, *expected, "{p} {s} {h:?}");
     }
 }
 
@@ -155,6 +166,10 @@ fn health_reasons_name_the_failing_probe() {
     for o in [ping(true), ssh(true), http(Err(ProbeError::Refused))] {
         reduce(&mut st, probe(0, 1, o));
     }
+    let (h, why) = health(&st.inventory.hosts[0], &st.hosts[0]);
+    assert_eq!(h, Health::Degraded);
+    assert_eq!(why, vec!["http: 1 of 2 failed".to_string()]);
+    reduce(&mut st, probe(0, 2, http(Err(ProbeError::Refused))));
     let (h, why) = health(&st.inventory.hosts[0], &st.hosts[0]);
     assert_eq!(h, Health::Degraded);
     assert_eq!(why, vec!["http refused".to_string()]);
@@ -353,8 +368,10 @@ fn rounds_count_and_completeness() {
 #[test]
 fn health_counts_cover_every_host() {
     let mut st = state();
-    for o in [ping(false), ssh(false), http(Err(ProbeError::Timeout))] {
-        reduce(&mut st, probe(0, 1, o));
+    for round in [1, 2] {
+        for o in [ping(false), ssh(false), http(Err(ProbeError::Timeout))] {
+            reduce(&mut st, probe(0, round, o));
+        }
     }
     assert_eq!(st.health_counts(), [0, 0, 1, 1]);
 }

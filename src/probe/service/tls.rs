@@ -84,6 +84,17 @@ impl TlsTrust {
         })
     }
 
+    /// No roots, because they could not be loaded: every certificate is untrusted, and
+    /// the verdict says why.
+    pub fn empty_because(why: &str) -> TlsTrust {
+        TlsTrust {
+            inner: Arc::new(Trust {
+                roots: RootCertStore::empty(),
+                note: Some(crate::sanitize::sanitize(why, 160)),
+            }),
+        }
+    }
+
     /// No roots at all: nothing is trusted (used where no certificate is checked).
     pub(crate) fn empty() -> TlsTrust {
         TlsTrust {
