@@ -193,6 +193,74 @@ pub fn to_json(state: &State) -> Value {
                 Err(e) => json!({"addresses": [], "ttl": null, "authoritative": null, "error": e.to_string()}),
             });
             let error = (!reasons.is_empty() && health != Health::Up).then(|| reasons.join("; "));
+            let damped = |check: store::Check| {
+                let d = h.damp.get(&check).copied().unwrap_or_default();
+                json!({
+                    "state": match d.state {
+                        store::Damped::Unknown => "unknown",
+                        store::Damped::Up => "up",
+                        store::Damped::Suspect { .. } => "suspect",
+                        store::Damped::Down => "down",
+                        store::Damped::Recovering { .. } => "recovering",
+                    },
+                    "note": d.note(config.damping),
+                })
+            };
+            let ports = h.ports.as_ref().map(|p| {
+                p.value
+                    .ports
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "port": r.port,
+                            "state": r.state,
+                            "ip": p.value.ip,
+                            "latency_ms": ms(r.latency),
+                            "detail": r.detail,
+                            "damping": damped(store::Check::Port(r.port)),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let services: Vec<Value> = config
+                .services
+                .iter()
+                .enumerate()
+                .map(|(k, svc)| {
+                    let seen = h.services.get(k).and_then(Option::as_ref);
+                    let r = seen.map(|s| &s.value.result);
+                    json!({
+                        "name": svc.name,
+                        "kind": svc.kind.word(),
+                        "state": r.map(|r| r.state),
+                        "detail": r.map(|r| r.detail.clone()),
+                        "error": r.map_or(Some("no result yet".to_string()), |r| r.error.clone()),
+                        "ip": seen.map(|s| s.value.ip),
+                        "latency_ms": r.map(|r| ms(r.latency)),
+                        "age_s": r.and_then(|r| r.age).map(|a| a.as_secs()),
+                        "cert": r.and_then(|r| r.cert.as_ref()).map(|c| json!({
+                            "subject": c.subject,
+                            "issuer": c.issuer,
+                            "not_after": rfc3339(c.not_after),
+                            "days_left": c.days_left,
+                            "name_matches": c.name_matches,
+                            "trusted": c.trusted,
+                            "chain_error": c.chain_error,
+                        })),
+                        "damping": damped(store::Check::Service(k)),
+                    })
+                })
+                .collect();
+            let old = h.old.as_ref().map(|o| {
+                json!({
+                    "ip": o.value.ip,
+                    "answering": o.value.answering(),
+                    "ports": o.value.ports.iter().map(|r| json!({"port": r.port, "state": r.state})).collect::<Vec<_>>(),
+                    "services": o.value.services.iter().zip(&config.services).map(|(r, c)| json!({
+                        "name": c.name, "state": r.state, "error": r.error,
+                    })).collect::<Vec<_>>(),
+                })
+            });
             json!({
                 "name": config.name,
                 "fqdn": config.fqdn,
@@ -210,6 +278,9 @@ pub fn to_json(state: &State) -> Value {
                 "role": config.role,
                 "ptr": ptr,
                 "primary": primary,
+                "ports": ports,
+                "services": services,
+                "old": old,
                 "error": target_error.or(error),
             })
         })
@@ -422,6 +493,15 @@ pub fn to_table(state: &State) -> String {
     }
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
+    }
+    // Why each host that is not up is not: ports, services, flaps, PTR.
+    for (config, h) in inv.hosts.iter().zip(&state.hosts) {
+        if h.health != Health::Up && h.health != Health::Unknown {
+            let (_, reasons) = store::health(config, h);
+            if !reasons.is_empty() {
+                out.push_str(&format!("{}: {}\n", config.name, reasons.join("; ")));
+            }
+        }
     }
     out
 }

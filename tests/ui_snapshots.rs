@@ -21,7 +21,7 @@ use moveday::probe::{
     TargetSource,
 };
 use moveday::store::{self, State};
-use moveday::ui::{self, DnsView, Effect, Focus, UiState};
+use moveday::ui::{self, Effect, Focus, Screen, UiState};
 
 const INVENTORY: &str = r#"
 hosts_file = "/etc/hosts"
@@ -1199,7 +1199,7 @@ fn dns_view_120x30() {
     // Every resolver about every name, with the TTL left and until when old answers live.
     let state = move_state();
     let mut ui = ui_with(4);
-    ui.dns_view = Some(DnsView::Resolvers);
+    ui.screen = Some(Screen::Resolvers);
     let text = screen(&state, &ui, &dark(), 120, 30);
     assert!(
         text.contains("DNS · every resolver about every name"),
@@ -1354,7 +1354,7 @@ new_ip = "203.0.113.15"
 fn dns_view_shows_aa_lame_ttl_readiness_ptr_and_a_lagging_secondary_160x16() {
     let state = zone_trouble_state();
     let mut ui = ui_with(0);
-    ui.dns_view = Some(DnsView::Resolvers);
+    ui.screen = Some(Screen::Resolvers);
     let text = screen(&state, &ui, &dark(), 160, 16);
     // www is still served old, with a TTL of an hour: old answers until 15:01:40; its TTL was
     // never lowered.
@@ -1384,7 +1384,7 @@ fn dns_view_shows_aa_lame_ttl_readiness_ptr_and_a_lagging_secondary_160x16() {
 fn zones_view_names_the_lagging_secondary_its_contact_lame_servers_and_ns_sets_120x20() {
     let state = zone_trouble_state();
     let mut ui = ui_with(0);
-    ui.dns_view = Some(DnsView::Zones);
+    ui.screen = Some(Screen::Zones);
     let text = screen(&state, &ui, &dark(), 120, 20);
     assert!(text.contains("NS ✖ the servers disagree"), "{text}");
     assert!(text.contains("2009121201 ⚠ behind 1m30s"), "{text}");
@@ -1395,5 +1395,246 @@ fn zones_view_names_the_lagging_secondary_its_contact_lame_servers_and_ns_sets_1
     assert!(text.contains("= primary"), "{text}");
     assert!(text.contains("⚠ 3600s long"), "{text}");
     assert!(text.contains("(no FCrDNS, mail!)"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// Issue 5's failures: www's port 80 dropped by the new ACL while 443 answers, its planet
+/// page frozen since the reboot, a certificate about to expire, mail's submission port
+/// failing once (amber: 1 of 2), jabber's ports closed, and www's old address still
+/// answering.
+fn services_state() -> State {
+    use moveday::probe::ports::{PortResult, PortState};
+    use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
+    use moveday::probe::{OldOutcome, PortsOutcome, ServiceOutcome};
+    let inv = Inventory::parse(
+        Path::new("services.toml"),
+        r#"
+[move]
+name = "services"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "198.51.100.12"
+new_ip = "203.0.113.12"
+ssh = false
+ports = [80, 443]
+probe_old = true
+[[host.service]]
+name = "site"
+kind = "https"
+url = "https://www.example.org/"
+[[host.service]]
+name = "planet"
+kind = "http"
+url = "http://planet.example.org/"
+max_age = "1h"
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+new_ip = "203.0.113.11"
+ssh = false
+ports = [25, 587]
+[[host.service]]
+name = "smtp"
+kind = "smtp"
+[[host]]
+name = "jabber"
+fqdn = "jabber.example.org"
+new_ip = "203.0.113.17"
+ssh = false
+ports = [5222, 5269]
+[[host.service]]
+name = "c2s"
+kind = "tcp"
+port = 5222
+"#,
+    )
+    .unwrap();
+    let mut state = State::new(Arc::new(inv));
+    let port = |port: u16, state: PortState, detail: Option<&str>| PortResult {
+        port,
+        state,
+        latency: ms(0.4),
+        detail: detail.map(str::to_string),
+    };
+    let result = |state: ServiceState, detail: &str, error: Option<&str>| ServiceResult {
+        state,
+        detail: detail.into(),
+        error: error.map(str::to_string),
+        latency: ms(12.0),
+        age: None,
+        cert: None,
+    };
+    let ping = |addr: &str, ok: bool| {
+        Outcome::Ping(PingOutcome {
+            ip: ip(addr),
+            mode: PingMode::IcmpDgram,
+            result: if ok {
+                Ok(ms(0.5))
+            } else {
+                Err(ProbeError::Timeout)
+            },
+        })
+    };
+    let filtered = Some("no answer in 1s: firewall/ACL drop");
+    let mut site = result(
+        ServiceState::Warn,
+        "200 OK · 12 KiB · cert expires in 9 days (2026-12-04)",
+        Some("certificate expires in 9 days (2026-12-04)"),
+    );
+    site.cert = Some(CertInfo {
+        subject: "CN=www.example.org".into(),
+        issuer: "CN=Example CA".into(),
+        not_after: t(9 * 86_400),
+        days_left: 9,
+        name_matches: true,
+        trusted: true,
+        chain_error: None,
+    });
+    let mut planet = result(
+        ServiceState::Stale,
+        "200 OK · 4 KiB · updated 3d 2h ago",
+        Some("stale: updated 3d 2h ago, max_age 1h"),
+    );
+    planet.age = Some(Duration::from_secs(3 * 86_400 + 7_200));
+    // Two rounds (flap damping settles), except mail's 587, which fails only in the second.
+    for round in 0..2u64 {
+        let at = 100 + round;
+        let mut reports = vec![
+            (0, ping("203.0.113.12", true)),
+            (
+                0,
+                Outcome::Ports(PortsOutcome {
+                    ip: ip("203.0.113.12"),
+                    ports: vec![
+                        port(80, PortState::Filtered, filtered),
+                        port(443, PortState::Open, None),
+                    ],
+                }),
+            ),
+            (
+                0,
+                Outcome::Service(ServiceOutcome {
+                    service: 0,
+                    ip: ip("203.0.113.12"),
+                    result: site.clone(),
+                }),
+            ),
+            (
+                0,
+                Outcome::Service(ServiceOutcome {
+                    service: 1,
+                    ip: ip("203.0.113.12"),
+                    result: planet.clone(),
+                }),
+            ),
+            (
+                0,
+                Outcome::Old(OldOutcome {
+                    ip: ip("198.51.100.12"),
+                    ports: vec![
+                        port(80, PortState::Open, None),
+                        port(443, PortState::Refused, Some("nothing listening")),
+                    ],
+                    services: vec![
+                        result(ServiceState::Fail, "", Some("connect refused")),
+                        result(ServiceState::Ok, "200 OK · 3 KiB", None),
+                    ],
+                }),
+            ),
+            (1, ping("203.0.113.11", true)),
+            (
+                1,
+                Outcome::Ports(PortsOutcome {
+                    ip: ip("203.0.113.11"),
+                    ports: vec![
+                        port(25, PortState::Open, None),
+                        if round == 0 {
+                            port(587, PortState::Open, None)
+                        } else {
+                            port(587, PortState::Refused, Some("nothing listening"))
+                        },
+                    ],
+                }),
+            ),
+            (
+                1,
+                Outcome::Service(ServiceOutcome {
+                    service: 0,
+                    ip: ip("203.0.113.11"),
+                    result: result(
+                        ServiceState::Ok,
+                        "220 mail.example.org ESMTP Postfix · STARTTLS",
+                        None,
+                    ),
+                }),
+            ),
+            (2, ping("203.0.113.17", false)),
+            (
+                2,
+                Outcome::Ports(PortsOutcome {
+                    ip: ip("203.0.113.17"),
+                    ports: vec![
+                        port(5222, PortState::Refused, Some("nothing listening")),
+                        port(5269, PortState::Refused, Some("nothing listening")),
+                    ],
+                }),
+            ),
+            (
+                2,
+                Outcome::Service(ServiceOutcome {
+                    service: 0,
+                    ip: ip("203.0.113.17"),
+                    result: result(ServiceState::Fail, "", Some("connect refused")),
+                }),
+            ),
+        ];
+        for (host, outcome) in reports.drain(..) {
+            store::reduce(
+                &mut state,
+                Report::Probe {
+                    host,
+                    at: t(at),
+                    outcome,
+                },
+            );
+        }
+    }
+    state
+}
+
+#[test]
+fn services_in_the_grid_and_detail_120x24() {
+    let state = services_state();
+    let text = screen(&state, &ui_with(0), &dark(), 120, 24);
+    assert!(text.contains("✖ 80 filtered"), "{text}");
+    assert!(text.contains("⚠ planet stale"), "{text}");
+    assert!(text.contains("✖ 587 refused"), "{text}");
+    assert!(
+        text.contains("✔ 0/1 ok") || text.contains("✖ c2s fail"),
+        "{text}"
+    );
+    // The detail pane: every port and service, the old address, the reasons.
+    assert!(text.contains("✖ 80 filtered (ACL?)"), "{text}");
+    assert!(
+        text.contains("stale: updated 3d 2h ago, max_age 1h"),
+        "{text}"
+    );
+    assert!(text.contains("still answers"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn services_screen_lists_every_port_and_service_140x24() {
+    let state = services_state();
+    let mut ui = ui_with(0);
+    ui.screen = Some(Screen::Services);
+    let text = screen(&state, &ui, &dark(), 140, 24);
+    assert!(text.contains("www port 80 filtered (ACL?)"), "{text}");
+    assert!(text.contains("✖ refused (1 of 2 failed)"), "{text}");
+    assert!(text.contains("certificate expires in 9 days"), "{text}");
+    assert!(text.contains("⚠ still answers"), "{text}");
     insta::assert_snapshot!(text);
 }

@@ -412,7 +412,7 @@ async fn loopback_ptr_is_asked_of_the_server_not_answered_locally() {
 async fn primary_changed_secondary_left_behind_seen_within_one_interval() {
     use moveday::config::Theme;
     use moveday::store::{self, State};
-    use moveday::ui::{self, DnsView, UiState};
+    use moveday::ui::{self, Screen, UiState};
     use ratatui::{Terminal, backend::TestBackend};
 
     let old = ip("192.0.2.10");
@@ -521,9 +521,9 @@ ssh = false
         "seen after {took:?}"
     );
 
-    let render = |state: &State, view: DnsView| {
+    let render = |state: &State, view: Screen| {
         let mut ui = UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
-        ui.dns_view = Some(view);
+        ui.screen = Some(view);
         let mut terminal = Terminal::new(TestBackend::new(160, 20)).unwrap();
         let theme = Theme::by_name("dark").unwrap();
         terminal
@@ -531,13 +531,13 @@ ssh = false
             .unwrap();
         terminal.backend().to_string()
     };
-    let zones = render(&state, DnsView::Zones);
+    let zones = render(&state, Screen::Zones);
     assert!(zones.contains("2026112501 ⚠ behind"), "{zones}");
     assert!(
         zones.contains("☎ Aleksi at axu.tm, +358 40 123 4567"),
         "{zones}"
     );
-    let matrix = render(&state, DnsView::Resolvers);
+    let matrix = render(&state, Screen::Resolvers);
     let row = matrix
         .lines()
         .find(|l| l.contains("www.example.org"))
@@ -576,6 +576,6 @@ ssh = false
         serials(s) == (Some(2026112502), Some(2026112502))
     })
     .await;
-    let zones = render(&state, DnsView::Zones);
+    let zones = render(&state, Screen::Zones);
     assert!(zones.contains("2026112502 ✔ current"), "{zones}");
 }

@@ -531,3 +531,146 @@ fn zone_of_picks_the_longest_matching_zone() {
     assert_eq!(zone_of(&inv, "example.org"), Some(0));
     assert_eq!(zone_of(&inv, "badexample.org"), None);
 }
+
+/// A host with ports, services and damping of its own, for issue 5's reducer tests.
+fn service_state() -> State {
+    let text = r#"
+[move]
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "198.51.100.12"
+new_ip = "203.0.113.12"
+ssh = false
+ports = [80, 443]
+fail_after = 3
+recover_after = 2
+[[host.service]]
+name = "planet"
+kind = "http"
+url = "http://planet.example.org/"
+max_age = "1h"
+"#;
+    State::new(Arc::new(
+        Inventory::parse(Path::new("s.toml"), text).unwrap(),
+    ))
+}
+
+fn ports(states: [crate::probe::ports::PortState; 2]) -> Outcome {
+    use crate::probe::ports::PortResult;
+    Outcome::Ports(crate::probe::PortsOutcome {
+        ip: ip("203.0.113.12"),
+        ports: [80, 443]
+            .into_iter()
+            .zip(states)
+            .map(|(port, state)| PortResult {
+                port,
+                state,
+                latency: Duration::from_millis(1),
+                detail: None,
+            })
+            .collect(),
+    })
+}
+
+fn planet(state: crate::probe::service::ServiceState) -> Outcome {
+    use crate::probe::service::ServiceResult;
+    Outcome::Service(crate::probe::ServiceOutcome {
+        service: 0,
+        ip: ip("203.0.113.12"),
+        result: ServiceResult {
+            state,
+            detail: "200 OK".into(),
+            error: (state != crate::probe::service::ServiceState::Ok)
+                .then(|| "stale: updated 3d ago, max_age 1h".to_string()),
+            latency: Duration::from_millis(3),
+            age: Some(Duration::from_secs(3 * 86_400)),
+            cert: None,
+        },
+    })
+}
+
+#[test]
+fn a_filtered_port_on_a_host_that_answers_is_degraded_after_fail_after_rounds() {
+    use crate::probe::ports::PortState::{Filtered, Open};
+    use crate::probe::service::ServiceState;
+    let mut st = service_state();
+    let round = |st: &mut State, secs: u64, p: [crate::probe::ports::PortState; 2]| {
+        reduce(st, probe(0, secs, ping(true)));
+        reduce(st, probe(0, secs, ports(p)));
+        reduce(st, probe(0, secs, planet(ServiceState::Ok)));
+        health(&st.inventory.hosts[0], &st.hosts[0])
+    };
+    assert_eq!(round(&mut st, 1, [Open, Open]).0, Health::Up);
+    // fail_after = 3: amber with the count for two rounds, then red (for the port).
+    let (h, why) = round(&mut st, 2, [Filtered, Open]);
+    assert_eq!(
+        (h, why),
+        (Health::Degraded, vec!["port 80: 1 of 3 failed".into()])
+    );
+    let (_, why) = round(&mut st, 3, [Filtered, Open]);
+    assert_eq!(why, vec!["port 80: 2 of 3 failed".to_string()]);
+    let (h, why) = round(&mut st, 4, [Filtered, Open]);
+    // The host answers ping and port 443: a dropped port 80 is an ACL, not a dead host.
+    assert_eq!(
+        (h, why),
+        (Health::Degraded, vec!["port 80 filtered (ACL?)".into()])
+    );
+    // recover_after = 2: one success is "recovering", two are green.
+    let (h, why) = round(&mut st, 5, [Open, Open]);
+    assert_eq!(
+        (h, why),
+        (
+            Health::Degraded,
+            vec!["port 80: recovering: 1 of 2 ok".into()]
+        )
+    );
+    assert_eq!(round(&mut st, 6, [Open, Open]).0, Health::Up);
+}
+
+#[test]
+fn a_stale_page_degrades_at_once_and_everything_failing_is_down() {
+    use crate::probe::ports::PortState::Refused;
+    use crate::probe::service::ServiceState;
+    let mut st = service_state();
+    reduce(&mut st, probe(0, 1, ping(true)));
+    reduce(
+        &mut st,
+        probe(0, 1, ports([crate::probe::ports::PortState::Open; 2])),
+    );
+    reduce(&mut st, probe(0, 1, planet(ServiceState::Stale)));
+    // Stale is not a failure to damp: the page answers, and it is old now.
+    let (h, why) = health(&st.inventory.hosts[0], &st.hosts[0]);
+    assert_eq!(h, Health::Degraded);
+    assert_eq!(
+        why,
+        vec!["planet stale: updated 3d ago, max_age 1h".to_string()]
+    );
+
+    for secs in 2..=4 {
+        reduce(&mut st, probe(0, secs, ping(false)));
+        reduce(&mut st, probe(0, secs, ports([Refused, Refused])));
+        reduce(&mut st, probe(0, secs, planet(ServiceState::Fail)));
+    }
+    assert_eq!(st.hosts[0].health, Health::Down);
+}
+
+#[test]
+fn a_new_target_address_starts_its_checks_undamped() {
+    let mut st = state();
+    let target = |addr: &str| {
+        Outcome::Target(Ok(Target {
+            ip: ip(addr),
+            source: TargetSource::HostsFile,
+        }))
+    };
+    reduce(&mut st, probe(0, 1, target("198.51.100.13")));
+    reduce(&mut st, probe(0, 1, ssh(false)));
+    reduce(&mut st, probe(0, 2, ssh(false)));
+    assert_eq!(st.hosts[0].damp[&Check::Ssh].state, Damped::Down);
+    // The hosts file was fixed: the probes now go to the new address, with no history.
+    reduce(&mut st, probe(0, 3, target("203.0.113.13")));
+    assert!(st.hosts[0].damp.is_empty());
+}

@@ -274,6 +274,79 @@ fn lines(
     };
     entries.push(("HTTP", spans));
 
+    // Expected ports, services, the old address: issue 5's "beyond it answers".
+    if !config.ports.is_empty() {
+        let spans = match &h.ports {
+            None => waiting("waiting for the first connects"),
+            Some(Seen { value, at }) => {
+                let mut spans = Vec::new();
+                for (n, r) in value.ports.iter().enumerate() {
+                    if n > 0 {
+                        spans.push(Span::raw(" · "));
+                    }
+                    let (text, style) = super::services::port_cell(view, index, r);
+                    let (symbol, rest) = text.split_once(' ').unwrap_or(("", &text));
+                    spans.push(Span::styled(format!("{symbol} {} {rest}", r.port), style));
+                }
+                spans.extend(other_ip(view, h, value.ip, "at"));
+                spans.push(ago(*at));
+                spans
+            }
+        };
+        entries.push(("Ports", spans));
+    }
+    for (k, svc) in config.services.iter().enumerate() {
+        let (text, style, detail) = super::services::service_cell(view, index, k);
+        let mut spans = vec![
+            Span::styled(text, style),
+            Span::raw(format!(" {} ({})", clean(&svc.name, 60), svc.kind.word())),
+        ];
+        if !detail.is_empty() {
+            spans.push(Span::styled(format!(" · {detail}"), theme.muted()));
+        }
+        if let Some(Seen { at, .. }) = h.services.get(k).and_then(Option::as_ref) {
+            spans.push(ago(*at));
+        }
+        entries.push((if k == 0 { "Service" } else { "" }, spans));
+    }
+    if config.probe_old
+        && let Some(old) = config.old_ip
+    {
+        let spans = match super::services::old_cell(view, index) {
+            None => waiting(&format!("asking {old}")),
+            Some((text, style, detail)) => vec![
+                Span::styled(text, style),
+                Span::raw(format!(" {old}")),
+                Span::styled(format!(" · {detail}"), theme.muted()),
+            ],
+        };
+        entries.push(("Old IP", spans));
+    }
+    // Flap damping: a check failing once is amber with the count, and a blip that cleared
+    // says so once.
+    let notes: Vec<String> = h
+        .damp
+        .iter()
+        .filter_map(|(check, d)| {
+            d.note(config.damping)
+                .map(|note| format!("{}: {note}", store::check_name(config, *check)))
+        })
+        .collect();
+    if !notes.is_empty() {
+        entries.push((
+            "Flaps",
+            vec![Span::styled(
+                format!(
+                    "{} · red after {} failures in a row, green after {} successes",
+                    notes.join(" · "),
+                    config.damping.fail_after,
+                    config.damping.recover_after
+                ),
+                theme.warn(),
+            )],
+        ));
+    }
+
     // DNS, one line per resolver, aligned.
     let name_width = inventory
         .resolvers

@@ -11,8 +11,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::config::{HostConfig, ResolverKind};
+use crate::probe::ports::PortState;
+use crate::probe::service::{ServiceResult, ServiceState};
 use crate::probe::{Target, TargetSource};
-use crate::store::{self, AddressClass, HostState, HostsFlag, Seen, Verdict};
+use crate::store::{self, AddressClass, Check, HostState, HostsFlag, Seen, Verdict};
 
 use super::View;
 use super::text::{age, clean, elapsed, fit, rtt};
@@ -34,6 +36,10 @@ enum Col {
     Banner,
     Http,
     HttpTime,
+    /// Expected ports: all open, or the first that is not.
+    Ports,
+    /// Services: all ok, or the worst one.
+    Services,
     /// The system resolver's address.
     DnsAddr,
     /// The system resolver's verdict.
@@ -46,7 +52,7 @@ enum Col {
 }
 
 /// Left to right.
-const COLUMNS: [Col; 15] = [
+const COLUMNS: [Col; 17] = [
     Col::Health,
     Col::Name,
     Col::Target,
@@ -57,6 +63,8 @@ const COLUMNS: [Col; 15] = [
     Col::Banner,
     Col::Http,
     Col::HttpTime,
+    Col::Ports,
+    Col::Services,
     Col::DnsAddr,
     Col::Dns,
     Col::DnsCount,
@@ -65,7 +73,7 @@ const COLUMNS: [Col; 15] = [
 ];
 
 /// Which columns give way first when the terminal is narrow. Health and name never do.
-const DROP_ORDER: [Col; 13] = [
+const DROP_ORDER: [Col; 15] = [
     Col::Banner,
     Col::HttpTime,
     Col::DnsAddr,
@@ -75,6 +83,8 @@ const DROP_ORDER: [Col; 13] = [
     Col::Loss,
     Col::DnsCount,
     Col::Rtt,
+    Col::Services,
+    Col::Ports,
     Col::Http,
     Col::Ssh,
     Col::Dns,
@@ -94,6 +104,8 @@ impl Col {
             Col::Banner => "SSH server",
             Col::Http => "HTTP",
             Col::HttpTime => "Took",
+            Col::Ports => "Ports",
+            Col::Services => "Services",
             Col::DnsAddr => "Resolves to",
             Col::Dns => "DNS",
             Col::DnsCount => "Resolvers",
@@ -112,6 +124,7 @@ impl Col {
             Col::DnsCount => 7,           // "3/3 new"
             Col::Hosts => 8,              // "⚠ OLD IP"
             Col::Since => 6,              // "59m59s"
+            Col::Ports | Col::Services => 0,
             Col::Name | Col::Target | Col::Banner | Col::DnsAddr => 0,
         }
     }
@@ -121,6 +134,7 @@ impl Col {
         match self {
             Col::Name => 16,
             Col::Banner => 20,
+            Col::Ports | Col::Services => 18,
             _ => usize::MAX,
         }
     }
@@ -193,8 +207,16 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         .map(|i| RowData::new(view, i, primary))
         .collect();
 
+    // Columns no host of the inventory uses are not shown at all.
+    let hosts = &state.inventory.hosts;
+    let used = |col: Col| match col {
+        Col::Ports => hosts.iter().any(|h| !h.ports.is_empty()),
+        Col::Services => hosts.iter().any(|h| !h.services.is_empty()),
+        _ => true,
+    };
     let mut columns: Vec<(Col, usize, Vec<Line<'static>>)> = COLUMNS
         .iter()
+        .filter(|&&col| used(col))
         .map(|&col| {
             let cells: Vec<Line<'static>> = visible.iter().map(|r| r.cell(col, view)).collect();
             let content = cells.iter().map(Line::width).max().unwrap_or(0);
@@ -337,6 +359,15 @@ impl<'a> RowData<'a> {
         }
     }
 
+    /// A failing check is red once flap damping says so, amber before ("1 of 2 failed").
+    fn fail_style(&self, check: Check, view: &View<'_>) -> ratatui::style::Style {
+        if self.host.damp.get(&check).is_some_and(|d| d.is_amber()) {
+            view.theme.warn()
+        } else {
+            view.theme.failed()
+        }
+    }
+
     fn cell(&self, col: Col, view: &View<'_>) -> Line<'static> {
         let theme = view.theme;
         let h = self.host;
@@ -372,7 +403,7 @@ impl<'a> RowData<'a> {
                 (None, true) => waiting(),
                 (Some(p), true) => match &p.value.result {
                     Ok(d) => Line::raw(rtt(*d)),
-                    Err(e) => Line::styled(e.word(), theme.failed()),
+                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Ping, view)),
                 },
             },
             Col::Loss => match store::ping_stats(h) {
@@ -398,7 +429,7 @@ impl<'a> RowData<'a> {
                 (None, Some(_)) => waiting(),
                 (Some(s), Some(_)) => match &s.value.result {
                     Ok(_) => Line::styled("ok", theme.ok()),
-                    Err(e) => Line::styled(e.word(), theme.failed()),
+                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Ssh, view)),
                 },
             },
             Col::Banner => match &h.ssh {
@@ -416,8 +447,8 @@ impl<'a> RowData<'a> {
                         Line::styled(format!("{}→", r.status), theme.ok())
                     }
                     Ok(r) if r.status < 400 => Line::styled(r.status.to_string(), theme.ok()),
-                    Ok(r) => Line::styled(r.status.to_string(), theme.failed()),
-                    Err(e) => Line::styled(e.word(), theme.failed()),
+                    Ok(r) => Line::styled(r.status.to_string(), self.fail_style(Check::Http, view)),
+                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Http, view)),
                 },
             },
             Col::HttpTime => match &h.http {
@@ -427,6 +458,74 @@ impl<'a> RowData<'a> {
                 },
                 _ => Line::default(),
             },
+            Col::Ports => match (&h.ports, self.config.ports.is_empty()) {
+                (_, true) => skipped(),
+                (None, false) => waiting(),
+                (Some(Seen { value, .. }), false) => {
+                    let open = value
+                        .ports
+                        .iter()
+                        .filter(|r| r.state == PortState::Open)
+                        .count();
+                    match value.ports.iter().find(|r| r.state != PortState::Open) {
+                        None => {
+                            Line::styled(format!("✔ {open}/{} open", value.ports.len()), theme.ok())
+                        }
+                        Some(r) => {
+                            let amber = h
+                                .damp
+                                .get(&Check::Port(r.port))
+                                .is_some_and(|d| d.is_amber());
+                            let word = match r.state {
+                                PortState::Filtered => "filtered",
+                                _ => r.state.word(),
+                            };
+                            Line::styled(
+                                format!("✖ {} {word}", r.port),
+                                if amber { theme.warn() } else { theme.failed() },
+                            )
+                        }
+                    }
+                }
+            },
+            Col::Services => {
+                let seen: Vec<(usize, &ServiceResult)> = h
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.as_ref().map(|s| (i, &s.value.result)))
+                    .collect();
+                if self.config.services.is_empty() {
+                    skipped()
+                } else if seen.is_empty() {
+                    waiting()
+                } else {
+                    let worst = seen.iter().max_by_key(|(_, r)| r.state);
+                    match worst {
+                        Some((i, r)) if r.state != ServiceState::Ok => {
+                            let (symbol, mut style) = super::services::service_style(view, r.state);
+                            if h.damp
+                                .get(&Check::Service(*i))
+                                .is_some_and(|d| d.is_amber())
+                            {
+                                style = theme.warn();
+                            }
+                            Line::styled(
+                                format!(
+                                    "{symbol} {} {}",
+                                    clean(&self.config.services[*i].name, 12),
+                                    r.state.word()
+                                ),
+                                style,
+                            )
+                        }
+                        _ => Line::styled(
+                            format!("✔ {}/{} ok", seen.len(), self.config.services.len()),
+                            theme.ok(),
+                        ),
+                    }
+                }
+            }
             Col::DnsAddr => match h.dns.get(self.primary).and_then(Option::as_ref) {
                 Some(Seen { value: Ok(a), .. }) => match a.addresses.split_first() {
                     Some((first, rest)) => {

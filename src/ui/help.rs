@@ -81,6 +81,7 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::ToggleChecklist],
     &[Action::ToggleDns],
     &[Action::ToggleZones],
+    &[Action::ToggleServices],
     &[Action::ToggleHelp],
     &[Action::Close],
     &[Action::Quit],

@@ -116,7 +116,7 @@ pub struct UiState {
     /// Lines scrolled in the help overlay.
     pub help_scroll: usize,
     /// Lines scrolled in the zones view.
-    pub zones_scroll: usize,
+    pub screen_scroll: usize,
     /// Who ticks (`--who`, else `$USER@hostname`; `w` changes it). Empty: asked at the
     /// first tick.
     pub who: String,
@@ -128,7 +128,7 @@ pub struct UiState {
     pub checklist_full: bool,
     /// A DNS view (the resolver matrix or the zones) replaces the grid, detail and
     /// checklist.
-    pub dns_view: Option<DnsView>,
+    pub screen: Option<Screen>,
     /// Ticks and unticks of this session, newest last; `u` pops.
     pub undo: Vec<UndoEntry>,
     /// An open editor or confirmation.
@@ -157,8 +157,8 @@ pub struct Drawn {
     /// How far the help overlay could scroll.
     pub help_max_scroll: usize,
     /// Lines the zones view showed, and how far it could scroll.
-    pub zones_rows: usize,
-    pub zones_max_scroll: usize,
+    pub screen_rows: usize,
+    pub screen_max_scroll: usize,
     /// Lines the checklist pane showed.
     pub checklist_rows: usize,
     /// Width of the checklist pane (its items wrap to it).
@@ -174,8 +174,8 @@ impl Default for Drawn {
             detail_max_scroll: 0,
             help_rows: 20,
             help_max_scroll: 0,
-            zones_rows: 20,
-            zones_max_scroll: 0,
+            screen_rows: 20,
+            screen_max_scroll: 0,
             checklist_rows: 4,
             checklist_width: 80,
         }
@@ -198,12 +198,12 @@ impl UiState {
             grid_offset: 0,
             detail_scroll: 0,
             help_scroll: 0,
-            zones_scroll: 0,
+            screen_scroll: 0,
             who: String::new(),
             checklist_selected: 0,
             checklist_offset: 0,
             checklist_full: false,
-            dns_view: None,
+            screen: None,
             undo: Vec::new(),
             mode: Mode::Normal,
             dismissed_warning: None,
@@ -277,6 +277,8 @@ pub enum Action {
     ToggleDns,
     /// `z`: the zones view (serials, NS sets, TTLs, reverse DNS), or back.
     ToggleZones,
+    /// `p`: the ports and services view, or back.
+    ToggleServices,
     ToggleHelp,
     /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
@@ -285,7 +287,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -303,6 +305,7 @@ impl Action {
         Action::ToggleChecklist,
         Action::ToggleDns,
         Action::ToggleZones,
+        Action::ToggleServices,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -328,6 +331,7 @@ impl Action {
             Action::ToggleChecklist => "checklist full height / back",
             Action::ToggleDns => "DNS view: every resolver about every name / back",
             Action::ToggleZones => "zones: serials, NS sets, TTLs, reverse DNS / back",
+            Action::ToggleServices => "ports and services of every host / back",
             Action::ToggleHelp => "show / hide this help",
             Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
@@ -352,18 +356,21 @@ impl Action {
     }
 }
 
-/// The two DNS screens.
+/// The screens that replace the grid, detail and checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DnsView {
+pub enum Screen {
     /// Every resolver about every name (`d`).
     Resolvers,
     /// Every zone's servers, serials and NS sets, and each name's TTL and PTR (`z`).
     Zones,
+    /// Every host's expected ports and services, and its old address (`p`).
+    Services,
 }
 
-/// The key of a screen opens it, or closes it when it is open.
-fn toggle(open: Option<DnsView>, view: DnsView) -> Option<DnsView> {
-    (open != Some(view)).then_some(view)
+/// The key of a screen opens it (from the top), or closes it when it is open.
+fn switch_screen(ui: &mut UiState, screen: Screen) {
+    ui.screen = (ui.screen != Some(screen)).then_some(screen);
+    ui.screen_scroll = 0;
 }
 
 /// What the app loop must do beyond the UI state [`apply`] already changed.
@@ -424,6 +431,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Char('c'), Action::ToggleChecklist),
     bind(KeyCode::Char('d'), Action::ToggleDns),
     bind(KeyCode::Char('z'), Action::ToggleZones),
+    bind(KeyCode::Char('p'), Action::ToggleServices),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -774,17 +782,16 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         return Effect::None;
     }
     // The DNS screens replace the panes: motions scroll the zones, or pick the matrix row.
-    if ui.dns_view == Some(DnsView::Zones) && is_motion(action) {
-        let page = drawn.zones_rows.max(1);
-        ui.zones_scroll = scroll(ui.zones_scroll, action, drawn.zones_max_scroll, page);
+    if matches!(ui.screen, Some(Screen::Zones | Screen::Services)) && is_motion(action) {
+        let page = drawn.screen_rows.max(1);
+        ui.screen_scroll = scroll(ui.screen_scroll, action, drawn.screen_max_scroll, page);
         return Effect::None;
     }
-    if ui.focus == Focus::Checklist && is_motion(action) && ui.dns_view.is_none() {
+    if ui.focus == Focus::Checklist && is_motion(action) && ui.screen.is_none() {
         move_in_checklist(ui, action, state, now);
         return Effect::None;
     }
-    if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) && ui.dns_view.is_none()
-    {
+    if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) && ui.screen.is_none() {
         let page = drawn.detail_rows.max(1);
         ui.detail_scroll = scroll(ui.detail_scroll, action, drawn.detail_max_scroll, page);
         return Effect::None;
@@ -890,8 +897,9 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
                 keep_checklist_selection_visible(ui, state, now);
             }
         }
-        Action::ToggleDns => ui.dns_view = toggle(ui.dns_view, DnsView::Resolvers),
-        Action::ToggleZones => ui.dns_view = toggle(ui.dns_view, DnsView::Zones),
+        Action::ToggleDns => switch_screen(ui, Screen::Resolvers),
+        Action::ToggleZones => switch_screen(ui, Screen::Zones),
+        Action::ToggleServices => switch_screen(ui, Screen::Services),
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
             ui.help_scroll = 0;
@@ -899,8 +907,8 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         Action::Close => {
             if ui.help_visible {
                 ui.help_visible = false;
-            } else if ui.dns_view.is_some() {
-                ui.dns_view = None;
+            } else if ui.screen.is_some() {
+                ui.screen = None;
             } else if ui.checklist_full {
                 ui.checklist_full = false;
             } else if ui.focus != Focus::Grid {

@@ -12,6 +12,7 @@ pub mod grid;
 pub mod help;
 pub mod keys;
 pub mod prompt;
+pub mod services;
 pub mod status_bar;
 pub mod text;
 pub mod zones;
@@ -26,8 +27,8 @@ use crate::config::Theme;
 use crate::store::State;
 
 pub use keys::{
-    Action, Binding, Confirm, DnsView, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP,
-    MESSAGE_TTL, Mode, UiState, UndoEntry, action_for, apply, on_key, on_tick,
+    Action, Binding, Confirm, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP, MESSAGE_TTL, Mode,
+    Screen, UiState, UndoEntry, action_for, apply, on_key, on_tick,
 };
 
 /// Everything a frame is drawn from.
@@ -130,15 +131,18 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     if let Some(r) = plan.title {
         status_bar::render_title(r, buf, view);
     }
-    if let Some(screen) = view.ui.dns_view {
+    if let Some(screen) = view.ui.screen {
         // A DNS screen takes everything between the two bars.
         let top = plan.title.map_or(area.y, |r| r.bottom());
         let bottom = plan.status.map_or(area.bottom(), |r| r.y);
         let r = Rect::new(area.x, top, area.width, bottom.saturating_sub(top));
         match screen {
-            keys::DnsView::Resolvers => dns::render(r, buf, view),
-            keys::DnsView::Zones => {
-                (drawn.zones_rows, drawn.zones_max_scroll) = zones::render(r, buf, view);
+            keys::Screen::Resolvers => dns::render(r, buf, view),
+            keys::Screen::Zones => {
+                (drawn.screen_rows, drawn.screen_max_scroll) = zones::render(r, buf, view);
+            }
+            keys::Screen::Services => {
+                (drawn.screen_rows, drawn.screen_max_scroll) = services::render(r, buf, view);
             }
         }
         if let Some(r) = plan.status {

@@ -26,7 +26,7 @@ use super::View;
 use super::dns::{primary_ttl, ptr, secondary_state};
 use super::text::{clean, fit, width};
 
-/// Draws the view in `area`; `ui.zones_scroll` lines are skipped (the view can be longer
+/// Draws the view in `area`; `ui.screen_scroll` lines are skipped (the view can be longer
 /// than the screen with many zones). Returns (rows shown, largest scroll).
 pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
     let theme = view.theme;
@@ -45,7 +45,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
     let lines = lines(view);
     let rows = usize::from(inner.height);
     let max_scroll = lines.len().saturating_sub(rows);
-    let scroll = view.ui.zones_scroll.min(max_scroll);
+    let scroll = view.ui.screen_scroll.min(max_scroll);
     let max = usize::from(inner.width);
     for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
         let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
