@@ -614,14 +614,16 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
             && damp(&Check::Service(i)).state == Damped::Up
         {
             amber = true;
+            let why = value.result.error.as_deref().unwrap_or(value.result.state.word());
+            // "planet stale: updated 3d ago", "cert: certificate expires in 5 days".
+            let sep = if why.starts_with(value.result.state.word()) {
+                " "
+            } else {
+                ": "
+            };
             reasons.push(format!(
-                "{} {}",
-                check_name(config, Check::Service(i)),
-                value
-                    .result
-                    .error
-                    .as_deref()
-                    .unwrap_or(value.result.state.word())
+                "{}{sep}{why}",
+                check_name(config, Check::Service(i))
             ));
         }
     }
@@ -768,8 +770,7 @@ impl Verdict {
             Verdict::New => "✔",
             Verdict::Old => "⚠",
             Verdict::Other => "≠",
-            Verdict::NxDomain | Verdict::Refused | Verdict::Error => "✖",
-            Verdict::Timeout => "…",
+            Verdict::NxDomain | Verdict::Refused | Verdict::Error | Verdict::Timeout => "✖",
         }
     }
 }

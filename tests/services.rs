@@ -4,12 +4,15 @@
 //! binds an ephemeral port and every namespace has its own name, so the tests run in
 //! parallel with each other and with the rest of the suite.
 
+mod common;
+
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
+use common::netns::{self, Netns};
 use moveday::config::service::{
     BodyMatch, DEFAULT_MAX_BODY, DEFAULT_WARN_DAYS, Freshness, HttpService, Pattern, ServiceConfig,
     ServiceKind, SmtpService, TcpService, TlsService,
@@ -294,132 +297,17 @@ async fn ports_open_and_refused_in_input_order() {
     );
 }
 
-/// A network namespace joined to the root namespace by a veth pair, removed on drop
-/// (also when the test fails), with a listener thread inside it.
-struct Netns {
-    name: String,
-    veth: String,
-    outer: Ipv4Addr,
-    inner: Ipv4Addr,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    listener: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(thread) = self.listener.take() {
-            let _ = thread.join();
-        }
-        let _ = run("ip", &["netns", "del", &self.name], None);
-        // Deleting the namespace takes its end of the pair with it; this is for a setup
-        // that failed half-way.
-        let _ = run("ip", &["link", "del", &self.veth], None);
-    }
-}
-
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<(), String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// Whether the namespace test can run here; `Err` says why not.
-fn netns_possible() -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("not root (network namespaces and nftables need it)".into());
-    }
-    for tool in ["ip", "nft"] {
-        if std::process::Command::new(tool).arg("-V").output().is_err() {
-            return Err(format!(
-                "`{tool}` is not installed (apt-get install iproute2 nftables)"
-            ));
-        }
-    }
-    Ok(())
-}
-
 const NS_OPEN: u16 = 8080;
 const NS_DROPPED: u16 = 8081;
 const NS_CLOSED: u16 = 8082;
 const NS_HOST_UNREACH: u16 = 8083;
 const NS_NET_UNREACH: u16 = 8084;
 
-fn netns_setup() -> Netns {
-    let pid = std::process::id();
+/// The namespace, with a listener on `NS_OPEN` (kept open by holding it) and the rules.
+fn netns_setup() -> (Netns, std::net::TcpListener) {
     // A /30 of 10.213.0.0/16 of our own, chosen by pid so parallel runs do not collide.
-    let block = pid % 16_384;
-    let base = [10, 213, (block / 64) as u8, ((block % 64) * 4) as u8];
-    let mut ns = Netns {
-        name: format!("mdsvc-{pid}"),
-        veth: format!("mdsv{pid}a"),
-        outer: Ipv4Addr::new(base[0], base[1], base[2], base[3] + 1),
-        inner: Ipv4Addr::new(base[0], base[1], base[2], base[3] + 2),
-        stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        listener: None,
-    };
-    let peer = format!("mdsv{pid}b");
-    // Leftovers of an earlier run with the same pid that was killed.
-    let _ = run("ip", &["netns", "del", &ns.name], None);
-    let _ = run("ip", &["link", "del", &ns.veth], None);
-
-    let (name, veth) = (ns.name.clone(), ns.veth.clone());
-    let outer = format!("{}/30", ns.outer);
-    let inner = format!("{}/30", ns.inner);
-    let exec = |args: &[&str]| -> Vec<String> {
-        ["netns", "exec", name.as_str()]
-            .iter()
-            .chain(args)
-            .map(|s| s.to_string())
-            .collect()
-    };
-    let steps: Vec<Vec<String>> = vec![
-        vec!["netns".into(), "add".into(), name.clone()],
-        ["link", "add", &veth, "type", "veth", "peer", "name", &peer]
-            .map(String::from)
-            .to_vec(),
-        ["link", "set", &peer, "netns", &name]
-            .map(String::from)
-            .to_vec(),
-        ["addr", "add", &outer, "dev", &veth]
-            .map(String::from)
-            .to_vec(),
-        ["link", "set", &veth, "up"].map(String::from).to_vec(),
-        exec(&["ip", "addr", "add", &inner, "dev", &peer]),
-        exec(&["ip", "link", "set", &peer, "up"]),
-        exec(&["ip", "link", "set", "lo", "up"]),
-    ];
-    for step in &steps {
-        let args: Vec<&str> = step.iter().map(String::as_str).collect();
-        run("ip", &args, None).unwrap_or_else(|e| panic!("netns setup: {e}"));
-    }
-    let rules = format!(
+    let ns = Netns::create("mdsvc", "mdsv", 213);
+    ns.nft(&format!(
         "table inet moveday_test {{
             chain input {{
                 type filter hook input priority 0; policy accept;
@@ -428,69 +316,21 @@ fn netns_setup() -> Netns {
                 tcp dport {NS_NET_UNREACH} reject with icmp type net-unreachable
             }}
         }}"
-    );
-    run(
-        "ip",
-        &["netns", "exec", &name, "nft", "-f", "-"],
-        Some(&rules),
-    )
-    .unwrap_or_else(|e| panic!("nftables rule: {e}"));
-
-    // A listener inside the namespace: a thread that joins it, then binds.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let path = format!("/run/netns/{name}");
-    let stop = ns.stop.clone();
-    let inner_ip = ns.inner;
-    ns.listener = Some(std::thread::spawn(move || {
-        use std::os::fd::AsRawFd;
-        let bind = || -> Result<std::net::TcpListener, String> {
-            let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-            // SAFETY: a valid namespace fd; only this thread changes namespace.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(format!("setns: {}", std::io::Error::last_os_error()));
-            }
-            let listener =
-                std::net::TcpListener::bind((inner_ip, NS_OPEN)).map_err(|e| e.to_string())?;
-            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-            Ok(listener)
-        };
-        let listener = match bind() {
-            Ok(l) => {
-                let _ = ready_tx.send(Ok(()));
-                l
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                return;
-            }
-        };
-        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-            match listener.accept() {
-                Ok((conn, _)) => drop(conn),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Err(_) => break,
-            }
-        }
-    }));
-    ready_rx
-        .recv_timeout(secs(5))
-        .unwrap_or_else(|e| Err(e.to_string()))
-        .unwrap_or_else(|e| panic!("listener in the namespace: {e}"));
-    ns
+    ));
+    let open = ns.listen(&[NS_OPEN]).remove(0);
+    (ns, open)
 }
 
 #[tokio::test]
 async fn ports_filtered_by_a_firewall_in_a_network_namespace() {
-    if let Err(why) = netns_possible() {
+    if let Err(why) = netns::possible() {
         if std::env::var_os("CI").is_some() {
             panic!("CI must run the firewall test, but: {why}");
         }
         eprintln!("skipping the network-namespace test: {why}");
         return;
     }
-    let ns = tokio::task::spawn_blocking(netns_setup).await.unwrap();
+    let (ns, open) = tokio::task::spawn_blocking(netns_setup).await.unwrap();
     let ip = IpAddr::V4(ns.inner);
 
     let started = Instant::now();
@@ -557,6 +397,7 @@ async fn ports_filtered_by_a_firewall_in_a_network_namespace() {
     }));
     let r = probe_service(&smtp, "ns.test", ip, SECOND, SystemTime::now()).await;
     assert!(error(&r).starts_with("unreachable: EHOSTUNREACH"), "{r:?}");
+    drop(open);
     drop(ns);
 }
 

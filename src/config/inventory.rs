@@ -309,7 +309,10 @@ impl Inventory {
                 if h.get_ref().trim().is_empty() {
                     return Err(err(h.span(), "hosts_file must not be empty".into()));
                 }
-                PathBuf::from(h.into_inner())
+                // Relative to the inventory, like ca_file: a move's files travel together.
+                path.parent()
+                    .unwrap_or(Path::new("."))
+                    .join(h.into_inner())
             }
             (None, None) => PathBuf::from("/etc/hosts"),
         };

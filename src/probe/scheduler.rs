@@ -114,6 +114,21 @@ impl ProbeEnv {
         }
     }
 
+    /// The resolver reverse DNS is asked through: the system resolver when the inventory
+    /// lists it (or lists none), else the first `[[resolver]]` — so an inventory that names
+    /// its resolvers sends no query to this machine's own nameserver.
+    fn ptr_resolver(&self, inv: &Inventory) -> &Resolver {
+        match inv.resolvers.iter().position(|r| r.kind == ResolverKind::System) {
+            Some(_) => &self.system,
+            None => inv
+                .resolvers
+                .iter()
+                .position(|r| !r.implied)
+                .and_then(|i| self.resolvers.get(i))
+                .unwrap_or(&self.system),
+        }
+    }
+
     /// Trusts `roots` beyond the system store and the inventory's `ca_file` (the demo's
     /// own CA; tests).
     pub fn with_extra_roots(mut self, roots: Vec<CertificateDer<'static>>) -> ProbeEnv {
@@ -492,7 +507,9 @@ async fn round(
     if let Some(ip) = config.new_ip {
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
-            vec![Outcome::Ptr(zone::reverse(&env.system, ip, timeout).await)]
+            vec![Outcome::Ptr(
+                zone::reverse(env.ptr_resolver(inv), ip, timeout).await,
+            )]
         }));
     }
     if let Some(Ok(target)) = target {

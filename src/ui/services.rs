@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  Ports and services · p or Esc: back ──────────────────────────────────────────────────
-//! ⚠ 3 problems: www port 80 filtered (ACL?) · planet stale · git cert expires in 9 days
+//! ⚠ 3 problems: www port 80 filtered (ACL?) · www planet: stale · git cert: certificate expires in 9 days
 //! Host  Check              State                Detail
 //! www   port 80            ✖ filtered (ACL?)    no answer in 1s: firewall/ACL drop
 //!       port 443           ✔ open               0.4ms
@@ -185,11 +185,19 @@ fn problems(view: &View<'_>) -> Vec<String> {
             if let Some(Seen { value, .. }) = slot
                 && value.result.state != ServiceState::Ok
             {
+                // The reason's first clause: "stale", "certificate expires in 5 days".
+                let why = value
+                    .result
+                    .error
+                    .as_deref()
+                    .map(|e| e.split([':', '(', ',']).next().unwrap_or(e).trim())
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or(value.result.state.word());
                 out.push(format!(
-                    "{} {} {}",
+                    "{} {}: {}",
                     clean(&config.name, 30),
                     clean(&config.services[k].name, 30),
-                    value.result.state.word()
+                    clean(why, 60)
                 ));
             }
         }
