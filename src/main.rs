@@ -335,11 +335,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             rt.block_on(async {
                 let demo = demo::Demo::start().await?;
                 let inv = Arc::new(demo.inventory().clone());
-                let env = Arc::new(ProbeEnv::with_system_dns(
-                    &inv,
-                    demo.pinger(),
-                    demo.system_dns(),
-                ));
+                // The simulated network's pinger and resolver, and the demo CA trusted.
+                let env = Arc::new(demo.probe_env());
                 app::run_tui(inv, env, options).await
             })?;
             Ok(ExitCode::SUCCESS)

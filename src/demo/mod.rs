@@ -1,27 +1,41 @@
 //! `moveday demo`: a whole move in a box, on loopback, with no root and no network.
 //!
-//! Eight hosts with real listening SSH-banner and HTTP servers on 127.77.2.x (the "new
-//! datacenter"), an in-process authoritative DNS server (the primary) whose records flip
-//! from the old addresses (127.77.1.x) to the new ones as hosts come back, two simulated
-//! caching resolvers that keep serving the old answers for a while, and a hosts file of its
-//! own with the post-mortem's trap in it: a stale entry for vbox.
+//! Eight hosts with real listening servers on 127.77.2.x (the "new datacenter"): SSH
+//! banners, HTTP, HTTPS with certificates from the demo's own CA, SMTP, buildbot's worker
+//! port; an in-process authoritative DNS server (the primary) whose records flip from the
+//! old addresses (127.77.1.x) to the new ones as hosts come back, two simulated caching
+//! resolvers that keep serving the old answers for a while, and a hosts file of its own
+//! with the post-mortem's trap in it: a stale entry for vbox.
 //!
 //! Reachability is simulated (every 127/8 address answers ICMP on Linux, so a "powered off"
-//! host has to be pretended); everything measured on a reachable host is real.
+//! host has to be pretended, and its ports are closed); everything measured is real. Even
+//! the firewall: www's web port is a listener whose accept queue is full, so the kernel
+//! drops every SYN to it and a connect times out, as behind an ACL that drops (no root
+//! needed; see [`servers`]).
 //!
 //! The script, in seconds after start:
 //!
 //! ```text
-//!  3 ns-master up      20 vbox up, but the hosts file sends probes to its OLD address
-//!  5 jabber: DNS flips, host never comes back          26 drawable up
-//!  8 mail up           33 www up                       40 build up, HTTP port left closed
-//! 14 git up            55 the admin fixes the hosts file: vbox turns green
+//!  0 the new firewall drops www's web port (filtered); planet's page was last updated 3
+//!    days ago (a stale lock file); the old mail server (127.77.1.11) still takes mail
+//!  3 ns-master up          4 www up: SSH and HTTPS answer, planet stale, web port filtered
+//!  5 jabber: DNS flips, the host never comes back (c2s and s2s ports refused)
+//!  6 git up: its certificate expires in 9 days (warn)
+//!  8 mail up: SMTP banner, EHLO with STARTTLS
+//! 20 vbox up, but the hosts file sends probes to its OLD address
+//! 26 drawable up          35 git's web answers 503 once (one probe: recovers on retry)
+//! 40 build up: buildbot's worker port open, its web port left closed
+//! 45 the ACL is fixed: www's web port opens
+//! 50 the old mail server is switched off: nothing answers at the old address any more
+//! 55 the admin fixes the hosts file: vbox turns green
+//! 65 the stale lock file is removed: planet updates again
 //! 70 mail's PTR fixed (it said the provider's default name: no FCrDNS, a mail alarm)
 //! each DNS change reaches the "system" cache 15 s later, the zone's secondary (ns2) 25 s
 //! later, and the "public" cache 40 s later. drawable's TTL was never lowered (3600 s), so
 //! caches may serve its old address for an hour.
 //! ```
 
+pub mod certs;
 pub mod dns_server;
 pub mod servers;
 
@@ -29,18 +43,25 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rustls::pki_types::CertificateDer;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::Inventory;
 use crate::probe::dns::SystemDns;
 use crate::probe::ping::{Pinger, Reachability};
+use crate::probe::scheduler::ProbeEnv;
+use certs::{DemoCa, days};
 use dns_server::DnsServer;
-use servers::{HttpReply, HttpServer, SshBannerServer};
+use servers::{
+    ClosedPort, Gate, HttpReply, HttpRequest, HttpServer, SmtpServer, SshBannerServer, TcpServer,
+};
 
 /// The demo's zone.
 const ZONE: &str = "example.org";
@@ -62,22 +83,57 @@ const PUBLIC_CACHE_LAG: u64 = 40;
 const SECONDARY_LAG: u64 = 25;
 /// When the admin notices and fixes the stale hosts-file entry.
 const HOSTS_FILE_FIXED_AT: u64 = 55;
+/// When the missing rule for www's web port is added to the firewall ACL.
+const ACL_FIXED_AT: u64 = 45;
+/// When the old mail server, still taking mail at the old address, is switched off.
+const OLD_MAIL_OFF_AT: u64 = 50;
+/// When someone removes planet's stale lock file and it updates again.
+const PLANET_FIXED_AT: u64 = 65;
+/// How old planet's page is until then, and the `max_age` it is checked against.
+const PLANET_FROZEN_FOR: Duration = Duration::from_secs(3 * 86_400);
+const PLANET_MAX_AGE: &str = "1h";
+/// When git's web server answers one request with 503 (a blip: one failed probe).
+const GIT_BLIP_AT: u64 = 35;
+/// What is left of git's certificate at start: 9 days (and a half, so it reads "9 days"
+/// all demo long), inside the default `warn_days` of 14.
+const GIT_CERT_LEFT: Duration = Duration::from_secs(9 * 86_400 + 12 * 3600);
 
 /// What the web server of a demo host does.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Web {
     None,
     Open,
-    /// The daemon runs but the port is not open (the post-mortem's missing ACL).
+    /// The daemon runs but the port is not open (nothing listens).
     Closed,
+    /// The daemon runs but the new firewall drops the port until [`ACL_FIXED_AT`]: the
+    /// post-mortem's missing ACL rule.
+    Filtered,
 }
 
-/// One host of the script: name, last octet, when it comes back (never: `None`), web.
+/// What else a demo host serves, beside SSH and its web server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    None,
+    /// SMTP on the new address, and the old server still answering at the old one.
+    Smtp,
+    /// HTTPS with a certificate about to expire.
+    ExpiringCert,
+    /// HTTPS for the site and planet, whose page is stale until [`PLANET_FIXED_AT`].
+    Planet,
+    /// buildbot's worker port.
+    Worker,
+    /// The jabber ports (client and server), never opened again.
+    Jabber,
+}
+
+/// One host of the script: name, last octet, when it comes back (never: `None`), web,
+/// other services.
 struct Script {
     name: &'static str,
     octet: u8,
     back_at: Option<u64>,
     web: Web,
+    extra: Extra,
 }
 
 const SCRIPT: [Script; 8] = [
@@ -86,53 +142,69 @@ const SCRIPT: [Script; 8] = [
         octet: 10,
         back_at: Some(3),
         web: Web::None,
+        extra: Extra::None,
     },
     Script {
         name: "mail",
         octet: 11,
         back_at: Some(8),
         web: Web::Open,
+        extra: Extra::Smtp,
     },
     Script {
         name: "git",
         octet: 12,
-        back_at: Some(14),
+        back_at: Some(6),
         web: Web::Open,
+        extra: Extra::ExpiringCert,
     },
     Script {
         name: "vbox",
         octet: 13,
         back_at: Some(20),
         web: Web::Open,
+        extra: Extra::None,
     },
     Script {
         name: "drawable",
         octet: 14,
         back_at: Some(26),
         web: Web::None,
+        extra: Extra::None,
     },
     Script {
         name: "www",
         octet: 15,
-        back_at: Some(33),
-        web: Web::Open,
+        back_at: Some(4),
+        web: Web::Filtered,
+        extra: Extra::Planet,
     },
     Script {
         name: "build",
         octet: 16,
         back_at: Some(40),
         web: Web::Closed,
+        extra: Extra::Worker,
     },
     Script {
         name: "jabber",
         octet: 17,
         back_at: None,
         web: Web::None,
+        extra: Extra::Jabber,
     },
 ];
 
 /// When jabber's DNS record is flipped although the host never comes back.
 const JABBER_DNS_AT: u64 = 5;
+
+/// The first line of the SMTP servers, after `220 mail.example.org`.
+const MAIL_GREETING: &str = "ESMTP Postfix (Debian/GNU)";
+const OLD_MAIL_GREETING: &str = "ESMTP Postfix (Debian/GNU) [old datacenter]";
+
+/// What a jabber client sends first, and what a jabber server answers.
+const JABBER_SEND: &str = "<?xml version='1.0'?><stream:stream to='example.org' \
+    xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
 fn old_ip(octet: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 77, 1, octet))
@@ -189,6 +261,25 @@ impl Reachability for Network {
 struct DemoHost {
     ssh: SshBannerServer,
     http: Option<HttpServer>,
+    /// git's (an expiring certificate) and www's (the site and planet).
+    https: Option<HttpServer>,
+    /// mail's, on the new address.
+    smtp: Option<SmtpServer>,
+    /// The old mail server, at the old address and the same port.
+    old_smtp: Option<SmtpServer>,
+    /// buildbot's worker port.
+    worker: Option<TcpServer>,
+    /// jabber's client and server ports, never opened.
+    closed: Vec<ClosedPort>,
+}
+
+/// Switches of the story that the servers read on every request.
+#[derive(Clone)]
+struct Story {
+    /// Planet still serves the page of before the reboot.
+    planet_frozen: Arc<AtomicBool>,
+    /// git's web server answers the next request with 503.
+    git_blip: Arc<AtomicBool>,
 }
 
 /// A running demo; everything stops when it is dropped.
@@ -197,11 +288,13 @@ pub struct Demo {
     network: Arc<Network>,
     system_cache: SocketAddr,
     hosts_file: PathBuf,
+    ca: CertificateDer<'static>,
     script: JoinHandle<()>,
 }
 
 impl Drop for Demo {
     fn drop(&mut self) {
+        // The script task owns every server: aborting it closes them all.
         self.script.abort();
         if let Some(dir) = self.hosts_file.parent() {
             let _ = std::fs::remove_dir_all(dir);
@@ -246,29 +339,18 @@ impl Demo {
             }
         }
 
+        let ca = DemoCa::new()?;
+        let story = Story {
+            planet_frozen: Arc::new(AtomicBool::new(true)),
+            git_blip: Arc::new(AtomicBool::new(false)),
+        };
         let mut hosts = Vec::new();
         for s in &SCRIPT {
-            let ip = new_ip(s.octet);
-            let ssh = SshBannerServer::bind(any(ip), "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
-                .await
-                .with_context(|| format!("demo: cannot listen on {ip}"))?;
-            ssh.set_up(false).await?;
-            let http = match s.web {
-                Web::None => None,
-                Web::Open | Web::Closed => {
-                    let http = HttpServer::bind(any(ip)).await?;
-                    http.set_reply(HttpReply::status(
-                        200,
-                        &format!(
-                            "<h1>{} — served from the new datacenter</h1>\n",
-                            fqdn(s.name)
-                        ),
-                    ));
-                    http.set_up(false).await?;
-                    Some(http)
-                }
-            };
-            hosts.push(DemoHost { ssh, http });
+            hosts.push(
+                start_host(s, &ca, &story)
+                    .await
+                    .with_context(|| format!("demo: cannot start {}'s servers", s.name))?,
+            );
         }
 
         let dir = std::env::temp_dir().join(format!("moveday-demo-{}", std::process::id()));
@@ -294,12 +376,14 @@ impl Demo {
             [primary, system_cache, public_cache, secondary],
             network.clone(),
             hosts_file.clone(),
+            story,
         ));
         Ok(Demo {
             inventory,
             network,
             system_cache: system_cache_addr,
             hosts_file,
+            ca: ca.der(),
             script,
         })
     }
@@ -318,6 +402,159 @@ impl Demo {
     /// The demo's "system" resolver: its simulated ISP cache, so no query leaves the machine.
     pub fn system_dns(&self) -> SystemDns {
         SystemDns::Servers(vec![self.system_cache])
+    }
+
+    /// The certificate of the demo's CA, which issued the certificates its HTTPS servers
+    /// present. Trusted by [`Demo::probe_env`] only.
+    pub fn ca_certificate(&self) -> CertificateDer<'static> {
+        self.ca.clone()
+    }
+
+    /// The probe environment for the demo's inventory: the simulated network's pinger, the
+    /// simulated system resolver, and the demo CA trusted beside the system's roots.
+    pub fn probe_env(&self) -> ProbeEnv {
+        ProbeEnv::with_system_dns(&self.inventory, self.pinger(), self.system_dns())
+            .with_extra_roots(vec![self.ca_certificate()])
+    }
+}
+
+/// Binds every server of one host, in the state of the start of the move: the host down
+/// (its ports closed), except what the firewall drops and what the old server serves.
+async fn start_host(s: &Script, ca: &DemoCa, story: &Story) -> anyhow::Result<DemoHost> {
+    let ip = new_ip(s.octet);
+    let any = SocketAddr::new(ip, 0);
+    let name = fqdn(s.name);
+    let ssh = SshBannerServer::bind(any, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
+        .await
+        .with_context(|| format!("cannot listen on {ip}"))?;
+    ssh.set_up(false).await?;
+    let http = match s.web {
+        Web::None => None,
+        Web::Open | Web::Closed | Web::Filtered => {
+            let http = HttpServer::bind(any).await?;
+            let page = HttpReply::status(
+                200,
+                &format!("<h1>{name} — served from the new datacenter</h1>\n"),
+            );
+            if s.extra == Extra::ExpiringCert {
+                // One request answered 503 when the script says so, then fine again.
+                let blip = story.git_blip.clone();
+                http.set_handler(move |_| {
+                    if blip.swap(false, Ordering::Relaxed) {
+                        HttpReply::status(503, "busy: the repositories are being repacked\n")
+                    } else {
+                        page.clone()
+                    }
+                });
+            } else {
+                http.set_reply(page);
+            }
+            if s.web == Web::Filtered {
+                // If this kernel cannot drop SYNs this way, a closed port is the next best.
+                if http.set_gate(Gate::Filtered).await.is_err() {
+                    http.set_gate(Gate::Closed).await?;
+                }
+            } else {
+                http.set_up(false).await?;
+            }
+            Some(http)
+        }
+    };
+    let mut host = DemoHost {
+        ssh,
+        http,
+        https: None,
+        smtp: None,
+        old_smtp: None,
+        worker: None,
+        closed: Vec::new(),
+    };
+    let now = SystemTime::now();
+    match s.extra {
+        Extra::None => {}
+        Extra::Smtp => {
+            let (new, old) = smtp_pair(ip, old_ip(s.octet), &name).await?;
+            new.set_up(false).await?;
+            host.smtp = Some(new);
+            host.old_smtp = Some(old);
+        }
+        Extra::ExpiringCert => {
+            // A 90-day certificate issued 80.5 days ago that nobody renewed.
+            let tls = ca.server_config(
+                &[&name],
+                now + GIT_CERT_LEFT - days(90),
+                now + GIT_CERT_LEFT,
+            )?;
+            let https = HttpServer::bind_tls(any, tls).await?;
+            https.set_reply(HttpReply::status(200, &format!("<h1>{name}</h1>\n")));
+            https.set_up(false).await?;
+            host.https = Some(https);
+        }
+        Extra::Planet => {
+            let planet = fqdn("planet");
+            let tls = ca.server_config(&[&name, &planet], now - days(30), now + days(60))?;
+            let https = HttpServer::bind_tls(any, tls).await?;
+            let frozen = story.planet_frozen.clone();
+            let frozen_at = DateTime::<Utc>::from(now - PLANET_FROZEN_FOR);
+            let site = HttpReply::status(200, &format!("<h1>Welcome to {name}</h1>\n"));
+            https.set_handler(move |request: &HttpRequest| {
+                let host = request.host.as_deref().unwrap_or_default();
+                if host.split(':').next() == Some(planet.as_str()) {
+                    let updated = if frozen.load(Ordering::Relaxed) {
+                        frozen_at
+                    } else {
+                        Utc::now()
+                    };
+                    planet_page(updated)
+                } else {
+                    site.clone()
+                }
+            });
+            https.set_up(false).await?;
+            host.https = Some(https);
+        }
+        Extra::Worker => {
+            let worker = TcpServer::bind(any, b"").await?;
+            worker.set_up(false).await?;
+            host.worker = Some(worker);
+        }
+        Extra::Jabber => {
+            host.closed = vec![ClosedPort::bind(any)?, ClosedPort::bind(any)?];
+        }
+    }
+    Ok(host)
+}
+
+/// mail's SMTP servers: on the new address (to be opened when mail is back) and on the old
+/// one (answering from the start), on the same port, as the inventory names one port for
+/// both.
+async fn smtp_pair(
+    new: IpAddr,
+    old: IpAddr,
+    name: &str,
+) -> anyhow::Result<(SmtpServer, SmtpServer)> {
+    for _ in 0..20 {
+        let new = SmtpServer::bind(SocketAddr::new(new, 0), name, MAIL_GREETING).await?;
+        let port = new.addr().port();
+        if let Ok(old) = SmtpServer::bind(SocketAddr::new(old, port), name, OLD_MAIL_GREETING).await
+        {
+            return Ok((new, old));
+        }
+    }
+    anyhow::bail!("no port free on both {new} and {old} for SMTP")
+}
+
+/// Planet's page, saying when it was last updated.
+fn planet_page(updated: DateTime<Utc>) -> HttpReply {
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><title>Planet example.org</title></head>\n\
+         <body><h1>Planet example.org</h1>\n<p>Last updated: {} UTC</p>\n</body></html>\n",
+        updated.format("%Y-%m-%d %H:%M")
+    );
+    HttpReply::Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+        body: body.into_bytes(),
     }
 }
 
@@ -370,9 +607,64 @@ fn inventory_toml(
                 http.addr().port()
             );
         }
+        host_services(&mut t, s, h);
     }
     t.push_str(DEMO_CHECKLIST);
     t
+}
+
+/// A host's `ports`, `probe_old` and `[[host.service]]` lines (issue 5's checks).
+fn host_services(t: &mut String, s: &Script, h: &DemoHost) {
+    let port = |server: Option<SocketAddr>| server.map(|a| a.port()).unwrap_or_default();
+    let web = port(h.http.as_ref().map(HttpServer::addr));
+    let https = port(h.https.as_ref().map(HttpServer::addr));
+    match s.extra {
+        Extra::None => {}
+        Extra::Smtp => {
+            let smtp = port(h.smtp.as_ref().map(SmtpServer::addr));
+            let _ = writeln!(
+                t,
+                "ports = [{smtp}]\n\
+                 probe_old = true    # does the old server still take mail?\n\n\
+                 [[host.service]]\nname = \"smtp\"\nkind = \"smtp\"\nport = {smtp}\n\
+                 ehlo = \"moveday.example.org\""
+            );
+        }
+        Extra::ExpiringCert => {
+            let _ = writeln!(
+                t,
+                "\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\nport = {https}"
+            );
+        }
+        Extra::Planet => {
+            let _ = writeln!(
+                t,
+                "ports = [{web}, {https}]    # the web port and HTTPS\n\n\
+                 [[host.service]]\nname = \"planet\"\nkind = \"https\"\n\
+                 url = \"https://{planet}:{https}/\"\ncontains = \"Planet\"\n\
+                 max_age = \"{PLANET_MAX_AGE}\"\n\
+                 fresh_regex = \"Last updated: (\\\\d{{4}}-\\\\d\\\\d-\\\\d\\\\d \\\\d\\\\d:\\\\d\\\\d)\"\n\
+                 fresh_format = \"%Y-%m-%d %H:%M\"",
+                planet = fqdn("planet"),
+            );
+        }
+        Extra::Worker => {
+            let worker = port(h.worker.as_ref().map(TcpServer::addr));
+            let _ = writeln!(
+                t,
+                "ports = [{web}, {worker}]    # buildbot's web interface, and its workers' port"
+            );
+        }
+        Extra::Jabber => {
+            let [c2s, s2s] = [0, 1].map(|i| h.closed.get(i).map_or(0, |p| p.addr().port()));
+            let _ = writeln!(
+                t,
+                "ports = [{c2s}, {s2s}]    # clients, and other servers\n\n\
+                 [[host.service]]\nname = \"c2s\"\nkind = \"tcp\"\nport = {c2s}\n\
+                 send = \"{JABBER_SEND}\"\nexpect = \"/stream:stream/\""
+            );
+        }
+    }
 }
 
 /// The demo's move plan: a short version of the example inventory's, linked to its hosts.
@@ -440,6 +732,23 @@ text = "buildbot's web port is open"
 check = "build.http"
 
 [[checklist]]
+id = "www-web"
+phase = "after"
+text = "www's web port answers from outside (is it in the new ACL?)"
+check = "www.http"
+
+[[checklist]]
+id = "old-mail-off"
+phase = "after"
+text = "Switch off the old mail server once the new one takes mail"
+
+[[checklist]]
+id = "planet-fresh"
+phase = "after"
+text = "Planet updates again (stale lock files after the reboot?)"
+check = "www.health"
+
+[[checklist]]
 id = "jabber-up"
 phase = "after"
 text = "jabber is up"
@@ -492,6 +801,13 @@ enum Step {
     MailPtr {
         server: usize,
     },
+    /// The rule for www's web port is added to the ACL.
+    FixAcl,
+    OldMailOff,
+    /// planet's stale lock file is removed.
+    FixPlanet,
+    /// git's web server answers one request with 503.
+    GitBlip,
 }
 
 fn timeline() -> Vec<(u64, Step)> {
@@ -515,8 +831,17 @@ fn timeline() -> Vec<(u64, Step)> {
     ] {
         steps.push((MAIL_PTR_FIXED_AT + lag, Step::MailPtr { server }));
     }
+    steps.push((ACL_FIXED_AT, Step::FixAcl));
+    steps.push((OLD_MAIL_OFF_AT, Step::OldMailOff));
+    steps.push((PLANET_FIXED_AT, Step::FixPlanet));
+    steps.push((GIT_BLIP_AT, Step::GitBlip));
     steps.sort_by_key(|(t, _)| *t);
     steps
+}
+
+/// The index of a host in [`SCRIPT`].
+fn host_index(name: &str) -> usize {
+    SCRIPT.iter().position(|s| s.name == name).unwrap_or(0)
 }
 
 async fn run_script(
@@ -524,6 +849,7 @@ async fn run_script(
     dns: [DnsServer; 4],
     network: Arc<Network>,
     hosts_file: PathBuf,
+    story: Story,
 ) {
     let start = Instant::now();
     for (at, step) in timeline() {
@@ -531,11 +857,20 @@ async fn run_script(
         // A failing step is not worth stopping the demo for: the screen will show it.
         match step {
             Step::HostUp(i) => {
-                let s = &SCRIPT[i];
+                let (s, h) = (&SCRIPT[i], &hosts[i]);
                 network.set(new_ip(s.octet), true);
-                let _ = hosts[i].ssh.set_up(true).await;
-                if let (Some(http), Web::Open) = (&hosts[i].http, s.web) {
+                let _ = h.ssh.set_up(true).await;
+                if let (Some(http), Web::Open) = (&h.http, s.web) {
                     let _ = http.set_up(true).await;
+                }
+                if let Some(https) = &h.https {
+                    let _ = https.set_up(true).await;
+                }
+                if let Some(smtp) = &h.smtp {
+                    let _ = smtp.set_up(true).await;
+                }
+                if let Some(worker) = &h.worker {
+                    let _ = worker.set_up(true).await;
                 }
             }
             Step::Dns { server, host } => {
@@ -548,11 +883,23 @@ async fn run_script(
                 let _ = write_hosts_file(&hosts_file, false);
             }
             Step::MailPtr { server } => {
-                let mail = &SCRIPT[1];
+                let mail = &SCRIPT[host_index("mail")];
                 let _ = dns[server]
                     .set_ptr(new_ip(mail.octet), &ptr_name(mail.name, true), TTL)
                     .await;
             }
+            Step::FixAcl => {
+                if let Some(http) = &hosts[host_index("www")].http {
+                    let _ = http.set_gate(Gate::Open).await;
+                }
+            }
+            Step::OldMailOff => {
+                if let Some(old) = &hosts[host_index("mail")].old_smtp {
+                    let _ = old.set_up(false).await;
+                }
+            }
+            Step::FixPlanet => story.planet_frozen.store(false, Ordering::Relaxed),
+            Step::GitBlip => story.git_blip.store(true, Ordering::Relaxed),
         }
     }
     // Keep the servers alive until the demo is dropped.

@@ -1,0 +1,211 @@
+//! `moveday demo` shows the post-mortem's service failures with real listeners: probed the
+//! way the dashboard probes it (`check::run` with the demo's `ProbeEnv`), its first seconds
+//! show www's web port filtered (a SYN-dropping listener, no firewall), planet stale by
+//! three days, git's certificate expiring in nine, the old mail server still answering
+//! while the new one is down, then SMTP with STARTTLS once mail is back.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use moveday::check;
+use moveday::demo::Demo;
+use moveday::probe::ports::PortState;
+use moveday::probe::scheduler::Scope;
+use moveday::probe::service::{ServiceResult, ServiceState};
+use moveday::store::State;
+
+/// mail comes back 8 s after start.
+const MAIL_UP_AT: Duration = Duration::from_secs(8);
+/// Give up waiting for the services after this long (they are all there by about 10 s;
+/// nothing they show changes before 65 s).
+const DEADLINE: Duration = Duration::from_secs(20);
+const DAY: u64 = 86_400;
+
+fn index(state: &State, name: &str) -> usize {
+    state
+        .inventory
+        .hosts
+        .iter()
+        .position(|h| h.name == name)
+        .unwrap_or_else(|| panic!("no host {name} in the demo"))
+}
+
+/// The latest result of `host`'s service `service`, and when it was seen.
+fn service(state: &State, host: &str, service: &str) -> Option<(SystemTime, ServiceResult)> {
+    let h = index(state, host);
+    let i = state.inventory.hosts[h]
+        .services
+        .iter()
+        .position(|s| s.name == service)
+        .unwrap_or_else(|| panic!("{host} has no service {service}"));
+    state.hosts[h].services[i]
+        .as_ref()
+        .map(|seen| (seen.at, seen.value.result.clone()))
+}
+
+fn state_of(state: &State, host: &str, name: &str) -> Option<ServiceState> {
+    service(state, host, name).map(|(_, r)| r.state)
+}
+
+/// The port states of `host`, in inventory order.
+fn ports(state: &State, host: &str) -> Vec<(u16, PortState)> {
+    let h = index(state, host);
+    state.hosts[h]
+        .ports
+        .as_ref()
+        .map(|p| p.value.ports.iter().map(|r| (r.port, r.state)).collect())
+        .unwrap_or_default()
+}
+
+fn refused(addr: SocketAddr) -> bool {
+    matches!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_a_dropped_port_a_stale_page_an_expiring_certificate_and_smtp() {
+    let clock = Instant::now();
+    let wall = SystemTime::now();
+    let demo = Demo::start().await.expect("the demo starts");
+    assert!(
+        clock.elapsed() < Duration::from_secs(2),
+        "the demo took {:?} to start",
+        clock.elapsed()
+    );
+    eprintln!("the demo started in {:?}", clock.elapsed());
+    let inv = Arc::new(demo.inventory().clone());
+    let env = Arc::new(demo.probe_env());
+
+    // The first round, while mail is still down.
+    let first = check::run(inv.clone(), env.clone(), Scope::Everything).await;
+    let www = index(&first, "www");
+    let www_ports = first.hosts[www].ports.as_ref().expect("www's ports probed");
+    let web = &www_ports.value.ports[0];
+    let web_port: u16 = inv.hosts[www]
+        .http
+        .as_deref()
+        .and_then(|u| u.rsplit(':').next())
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("www's web URL has a port");
+    assert_eq!(
+        web.port, web_port,
+        "the first of www's ports is its web port"
+    );
+    assert_eq!(web.state, PortState::Filtered, "{web:?}");
+    assert_eq!(
+        web.detail.as_deref(),
+        Some("no answer in 1s: firewall/ACL drop")
+    );
+    eprintln!("www's web port: {:?} after {:?}", web.state, web.latency);
+    // A real timeout: the connect hung for the whole probe timeout.
+    assert!(web.latency >= Duration::from_millis(900), "{web:?}");
+
+    let (at, smtp) = service(&first, "mail", "smtp").expect("mail's smtp probed");
+    if at < wall + MAIL_UP_AT - Duration::from_secs(1) {
+        assert_eq!(smtp.state, ServiceState::Fail, "{smtp:?}");
+        assert_eq!(smtp.error.as_deref(), Some("connect refused"), "{smtp:?}");
+    } else {
+        eprintln!("the first round ended after mail came back (a loaded machine): not checked");
+    }
+    // The old mail server still answers at the old address.
+    let mail = index(&first, "mail");
+    let old = &first.hosts[mail].old.as_ref().expect("probe_old").value;
+    assert_eq!(old.ip.to_string(), "127.77.1.11");
+    assert!(old.answering(), "{old:?}");
+    assert_eq!(old.ports[0].state, PortState::Open, "{old:?}");
+    assert_eq!(old.services[0].state, ServiceState::Ok, "{old:?}");
+    assert!(old.services[0].detail.contains("old datacenter"), "{old:?}");
+
+    // jabber never comes back: both ports refused, its stream never answered.
+    assert!(
+        ports(&first, "jabber")
+            .iter()
+            .all(|(_, s)| *s == PortState::Refused),
+        "{:?}",
+        ports(&first, "jabber")
+    );
+    assert_eq!(ports(&first, "jabber").len(), 2);
+    assert_eq!(state_of(&first, "jabber", "c2s"), Some(ServiceState::Fail));
+
+    // Poll until www, git and mail are back and their services say what they should.
+    let mut state = first;
+    loop {
+        let planet = state_of(&state, "www", "planet");
+        let cert = state_of(&state, "git", "cert");
+        let smtp = state_of(&state, "mail", "smtp");
+        if planet == Some(ServiceState::Stale)
+            && cert == Some(ServiceState::Warn)
+            && smtp == Some(ServiceState::Ok)
+        {
+            break;
+        }
+        assert!(
+            clock.elapsed() < DEADLINE,
+            "after {:?}: planet {planet:?}, cert {cert:?}, smtp {smtp:?}\n{:#?}",
+            clock.elapsed(),
+            [
+                service(&state, "www", "planet"),
+                service(&state, "git", "cert"),
+                service(&state, "mail", "smtp")
+            ]
+        );
+        state = check::run(inv.clone(), env.clone(), Scope::Everything).await;
+    }
+
+    eprintln!(
+        "planet, cert and smtp as expected after {:?}",
+        clock.elapsed()
+    );
+    // planet: frozen three days ago.
+    let (_, planet) = service(&state, "www", "planet").unwrap();
+    let age = planet.age.expect("planet's age").as_secs();
+    assert!(
+        (3 * DAY..3 * DAY + 3600).contains(&age),
+        "age {age}s: {planet:?}"
+    );
+    assert!(planet.detail.contains("3d"), "{planet:?}");
+    // www answers (HTTPS is open), but its web port is still dropped until 45 s.
+    let www_ports = ports(&state, "www");
+    assert_eq!(
+        www_ports.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [PortState::Filtered, PortState::Open],
+        "{www_ports:?}"
+    );
+
+    // git: a trusted certificate for its name, expiring in 9 days.
+    let (_, cert) = service(&state, "git", "cert").unwrap();
+    let info = cert.cert.as_ref().expect("the certificate");
+    assert!((8..=9).contains(&info.days_left), "{cert:?}");
+    assert!(info.trusted && info.name_matches, "{cert:?}");
+    assert!(info.issuer.contains("moveday demo CA"), "{cert:?}");
+    assert!(
+        cert.error
+            .as_deref()
+            .is_some_and(|e| e.contains("within warn_days 14")),
+        "{cert:?}"
+    );
+
+    // mail: the banner, EHLO, STARTTLS offered.
+    let (_, smtp) = service(&state, "mail", "smtp").unwrap();
+    assert!(
+        smtp.detail.starts_with("220 mail.example.org ESMTP") && smtp.detail.contains("STARTTLS"),
+        "{smtp:?}"
+    );
+    assert!(!smtp.detail.contains("no STARTTLS"), "{smtp:?}");
+
+    // Dropping the demo closes everything, the filtered port too.
+    let web_addr = SocketAddr::new(inv.hosts[www].new_ip.unwrap(), web_port);
+    let ssh_addr = SocketAddr::new(inv.hosts[www].new_ip.unwrap(), inv.hosts[www].ssh.unwrap());
+    drop(demo);
+    let closed_by = Instant::now() + Duration::from_secs(3);
+    while !(refused(web_addr) && refused(ssh_addr)) {
+        assert!(
+            Instant::now() < closed_by,
+            "the demo's servers still listen after it was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
