@@ -32,4 +32,6 @@ shoot checklist-160x40-30s 160 40 30 Tab Tab Space j Space n 'axu.tm: list both 
 shoot dns-view-130x30-30s 130 30 30 d &
 # The zones view: serials, the lagging secondary with whom to call, TTLs, reverse DNS.
 shoot zones-view-130x30-30s 130 30 30 z &
+# Ports and services: the filtered web port, the stale planet page, the expiring certificate.
+shoot services-view-140x30-20s 140 30 20 p &
 wait
