@@ -614,7 +614,11 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
             && damp(&Check::Service(i)).state == Damped::Up
         {
             amber = true;
-            let why = value.result.error.as_deref().unwrap_or(value.result.state.word());
+            let why = value
+                .result
+                .error
+                .as_deref()
+                .unwrap_or(value.result.state.word());
             // "planet stale: updated 3d ago", "cert: certificate expires in 5 days".
             let sep = if why.starts_with(value.result.state.word()) {
                 " "

@@ -310,9 +310,7 @@ impl Inventory {
                     return Err(err(h.span(), "hosts_file must not be empty".into()));
                 }
                 // Relative to the inventory, like ca_file: a move's files travel together.
-                path.parent()
-                    .unwrap_or(Path::new("."))
-                    .join(h.into_inner())
+                path.parent().unwrap_or(Path::new(".")).join(h.into_inner())
             }
             (None, None) => PathBuf::from("/etc/hosts"),
         };

@@ -118,7 +118,11 @@ impl ProbeEnv {
     /// lists it (or lists none), else the first `[[resolver]]` — so an inventory that names
     /// its resolvers sends no query to this machine's own nameserver.
     fn ptr_resolver(&self, inv: &Inventory) -> &Resolver {
-        match inv.resolvers.iter().position(|r| r.kind == ResolverKind::System) {
+        match inv
+            .resolvers
+            .iter()
+            .position(|r| r.kind == ResolverKind::System)
+        {
             Some(_) => &self.system,
             None => inv
                 .resolvers
