@@ -268,6 +268,39 @@ impl SshGreeting {
     }
 }
 
+/// The switch every demo server has: its address, and up / down / filtered.
+macro_rules! switched {
+    ($($server:ty),*) => {$(
+        impl $server {
+            /// The bound address (with the real port when bound to port 0).
+            pub fn addr(&self) -> SocketAddr {
+                self.switch.addr
+            }
+
+            pub fn is_up(&self) -> bool {
+                self.switch.is_up()
+            }
+
+            /// Down closes the listener and every open connection (new connects are
+            /// refused); up listens again on the same address.
+            pub async fn set_up(&self, up: bool) -> io::Result<()> {
+                self.set_gate(if up { Gate::Open } else { Gate::Closed }).await
+            }
+
+            pub fn gate(&self) -> Gate {
+                self.switch.gate()
+            }
+
+            /// Opens, closes or filters the port (see [`Gate`]).
+            pub async fn set_gate(&self, gate: Gate) -> io::Result<()> {
+                self.switch.set_gate(gate).await
+            }
+        }
+    )*};
+}
+
+switched!(SshBannerServer, HttpServer, SmtpServer, TcpServer);
+
 /// A TCP listener that speaks the first line of SSH: enough for the banner probe.
 pub struct SshBannerServer {
     switch: Switch,
@@ -297,11 +330,6 @@ impl SshBannerServer {
         Ok(SshBannerServer { switch, greeting })
     }
 
-    /// The bound address (with the real port when bound to port 0).
-    pub fn addr(&self) -> SocketAddr {
-        self.switch.addr
-    }
-
     /// Changes the greeting of the next connections.
     pub fn set_greeting(&self, greeting: SshGreeting) {
         *lock(&self.greeting) = greeting;
@@ -309,25 +337,6 @@ impl SshBannerServer {
 
     pub fn set_banner(&self, banner: &str) {
         self.set_greeting(SshGreeting::banner(banner));
-    }
-
-    pub fn is_up(&self) -> bool {
-        self.switch.is_up()
-    }
-
-    /// Down closes the listener and every open connection (new connects are refused); up
-    /// listens again on the same address.
-    pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        self.set_gate(if up { Gate::Open } else { Gate::Closed })
-            .await
-    }
-
-    pub fn gate(&self) -> Gate {
-        self.switch.gate()
-    }
-
-    pub async fn set_gate(&self, gate: Gate) -> io::Result<()> {
-        self.switch.set_gate(gate).await
     }
 }
 
@@ -470,10 +479,6 @@ impl HttpServer {
         Ok(HttpServer { switch, shared })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.switch.addr
-    }
-
     /// Answers every request (without a route) with `reply`.
     pub fn set_reply(&self, reply: HttpReply) {
         self.set_handler(move |_| reply.clone());
@@ -503,26 +508,6 @@ impl HttpServer {
     /// Requests read so far.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
-    }
-
-    pub fn is_up(&self) -> bool {
-        self.switch.is_up()
-    }
-
-    /// Down closes the listener and every open connection (new connects are refused); up
-    /// listens again on the same address.
-    pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        self.set_gate(if up { Gate::Open } else { Gate::Closed })
-            .await
-    }
-
-    pub fn gate(&self) -> Gate {
-        self.switch.gate()
-    }
-
-    /// Opens, closes or filters the port (see [`Gate`]).
-    pub async fn set_gate(&self, gate: Gate) -> io::Result<()> {
-        self.switch.set_gate(gate).await
     }
 }
 
@@ -680,29 +665,6 @@ impl SmtpServer {
         .await?;
         Ok(SmtpServer { switch })
     }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.switch.addr
-    }
-
-    pub fn is_up(&self) -> bool {
-        self.switch.is_up()
-    }
-
-    /// Down closes the listener and every open connection (new connects are refused); up
-    /// listens again on the same address.
-    pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        self.set_gate(if up { Gate::Open } else { Gate::Closed })
-            .await
-    }
-
-    pub fn gate(&self) -> Gate {
-        self.switch.gate()
-    }
-
-    pub async fn set_gate(&self, gate: Gate) -> io::Result<()> {
-        self.switch.set_gate(gate).await
-    }
 }
 
 async fn serve_smtp(stream: TcpStream, hostname: Arc<str>, greeting: Arc<str>) {
@@ -773,29 +735,6 @@ impl TcpServer {
         )
         .await?;
         Ok(TcpServer { switch })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.switch.addr
-    }
-
-    pub fn is_up(&self) -> bool {
-        self.switch.is_up()
-    }
-
-    /// Down closes the listener and every open connection (new connects are refused); up
-    /// listens again on the same address.
-    pub async fn set_up(&self, up: bool) -> io::Result<()> {
-        self.set_gate(if up { Gate::Open } else { Gate::Closed })
-            .await
-    }
-
-    pub fn gate(&self) -> Gate {
-        self.switch.gate()
-    }
-
-    pub async fn set_gate(&self, gate: Gate) -> io::Result<()> {
-        self.switch.set_gate(gate).await
     }
 }
 

@@ -298,3 +298,34 @@ fn plan_hosts(plan: &mut Plan, body: Rect, ui: &UiState, hosts: usize) {
         plan.grid = Some(body);
     }
 }
+
+/// A full screen of lines under a titled rule, scrolled by `ui.screen_scroll` (the zones
+/// and the ports-and-services screens). Returns (rows shown, largest scroll).
+pub(crate) fn scrolled_screen(
+    area: Rect,
+    buf: &mut Buffer,
+    view: &View<'_>,
+    title: &str,
+    lines: Vec<ratatui::text::Line<'static>>,
+) -> (usize, usize) {
+    use ratatui::text::Line;
+    use ratatui::widgets::{Block, Borders, Widget};
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(view.theme.border(true))
+        .title(Line::styled(title.to_string(), view.theme.title()));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 || inner.width == 0 {
+        return (0, 0);
+    }
+    let rows = usize::from(inner.height);
+    let max_scroll = lines.len().saturating_sub(rows);
+    let scroll = view.ui.screen_scroll.min(max_scroll);
+    let max = usize::from(inner.width);
+    for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
+        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
+        text::fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
+    }
+    (rows, max_scroll)
+}

@@ -17,14 +17,13 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::probe::ports::{PortResult, PortState};
 use crate::probe::service::ServiceState;
 use crate::store::{self, Check, Damped, Seen};
 
 use super::View;
-use super::text::{clean, fit, rtt, width};
+use super::text::{clean, rtt, width};
 
 /// A port as the screen says it: symbol, word, and "(ACL?)" when the host answers
 /// otherwise; amber while flap damping has not decided.
@@ -210,29 +209,13 @@ fn problems(view: &View<'_>) -> Vec<String> {
 
 /// Draws the view in `area`; returns (rows shown, largest scroll).
 pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
-    let theme = view.theme;
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .border_style(theme.border(true))
-        .title(Line::styled(
-            " Ports and services · every host's expected ports and services · p or Esc: back ",
-            theme.title(),
-        ));
-    let inner = block.inner(area);
-    block.render(area, buf);
-    if inner.height == 0 || inner.width == 0 {
-        return (0, 0);
-    }
-    let lines = lines(view);
-    let rows = usize::from(inner.height);
-    let max_scroll = lines.len().saturating_sub(rows);
-    let scroll = view.ui.screen_scroll.min(max_scroll);
-    let max = usize::from(inner.width);
-    for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
-        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
-        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
-    }
-    (rows, max_scroll)
+    super::scrolled_screen(
+        area,
+        buf,
+        view,
+        " Ports and services · every host's expected ports and services · p or Esc: back ",
+        lines(view),
+    )
 }
 
 /// A row: the host's name (on its first row only), the check, its state and style, detail.

@@ -17,41 +17,24 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::config::ResolverKind;
 use crate::store;
 
 use super::View;
 use super::dns::{primary_ttl, ptr, secondary_state};
-use super::text::{clean, fit, width};
+use super::text::{clean, width};
 
 /// Draws the view in `area`; `ui.screen_scroll` lines are skipped (the view can be longer
 /// than the screen with many zones). Returns (rows shown, largest scroll).
 pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
-    let theme = view.theme;
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .border_style(theme.border(true))
-        .title(Line::styled(
-            " Zones · SOA serials, NS sets, who to call · d: resolvers · z or Esc: back ",
-            theme.title(),
-        ));
-    let inner = block.inner(area);
-    block.render(area, buf);
-    if inner.height == 0 || inner.width == 0 {
-        return (0, 0);
-    }
-    let lines = lines(view);
-    let rows = usize::from(inner.height);
-    let max_scroll = lines.len().saturating_sub(rows);
-    let scroll = view.ui.screen_scroll.min(max_scroll);
-    let max = usize::from(inner.width);
-    for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
-        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
-        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
-    }
-    (rows, max_scroll)
+    super::scrolled_screen(
+        area,
+        buf,
+        view,
+        " Zones · SOA serials, NS sets, who to call · d: resolvers · z or Esc: back ",
+        lines(view),
+    )
 }
 
 /// A table of cells, padded to the widest cell of each column, indented two spaces.
