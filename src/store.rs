@@ -694,6 +694,10 @@ fn failure_reason(config: &HostConfig, h: &HostState, check: Check) -> String {
         },
         Check::Http => match h.http.as_ref().map(|x| &x.value.result) {
             Some(Ok(r)) => format!("{name} {}", r.status),
+            // "http error" alone says nothing: the certificate or protocol error does.
+            Some(Err(ProbeError::Io(m) | ProbeError::Protocol(m))) => {
+                format!("{name}: {}", crate::sanitize::sanitize(m, 80))
+            }
             Some(Err(e)) => format!("{name} {}", e.word()),
             None => name,
         },

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HOST, LOCATION};
 use reqwest::{Client, Url, redirect};
+use rustls::pki_types::CertificateDer;
 
 use super::{HttpOutcome, HttpResponse, ProbeError};
 use crate::sanitize::{sanitize, sanitize_bytes};
@@ -34,11 +35,18 @@ const TEXT_CHARS: usize = 200;
 #[derive(Debug, Default)]
 pub struct ClientCache {
     clients: Mutex<HashMap<(String, IpAddr), Client>>,
+    /// Roots trusted beyond the system store (the inventory's `ca_file`, the demo's CA).
+    roots: Vec<CertificateDer<'static>>,
 }
 
 impl ClientCache {
     pub fn new() -> ClientCache {
         ClientCache::default()
+    }
+
+    /// Trusts `roots` too (DER certificates), for the clients built from now on.
+    pub fn add_roots(&mut self, roots: impl IntoIterator<Item = CertificateDer<'static>>) {
+        self.roots.extend(roots);
     }
 
     /// Number of clients built so far (for tests and diagnostics).
@@ -61,7 +69,8 @@ impl ClientCache {
         // Built outside the lock: two probes racing build twice, and nobody waits behind a
         // mutex.
         let owned = host.to_string();
-        let client = tokio::task::spawn_blocking(move || build_client(&owned, ip))
+        let roots = self.roots.clone();
+        let client = tokio::task::spawn_blocking(move || build_client(&owned, ip, &roots))
             .await
             .map_err(|e| ProbeError::Io(format!("cannot set up HTTP client: {e}")))??;
         if let Ok(mut clients) = self.clients.lock() {
@@ -74,7 +83,11 @@ impl ClientCache {
     }
 }
 
-fn build_client(host: &str, ip: IpAddr) -> Result<Client, ProbeError> {
+fn build_client(
+    host: &str,
+    ip: IpAddr,
+    roots: &[CertificateDer<'static>],
+) -> Result<Client, ProbeError> {
     let mut builder = Client::builder()
         // A proxy from the environment would probe the proxy, not the server.
         .no_proxy()
@@ -85,6 +98,13 @@ fn build_client(host: &str, ip: IpAddr) -> Result<Client, ProbeError> {
             env!("CARGO_PKG_VERSION"),
             " (move-day probe)"
         ));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(
+            roots
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+        );
+    }
     if host.parse::<IpAddr>().is_err() {
         // Port 0: the URL's port (or the scheme's default) is used.
         builder = builder.resolve(host, SocketAddr::new(ip, 0));

@@ -96,20 +96,24 @@ impl ProbeEnv {
                 kind => Resolver::for_kind(kind, timeout),
             })
             .collect();
+        let extra_roots: Vec<CertificateDer<'static>> = inv
+            .probe
+            .ca_file
+            .as_deref()
+            .map(|path| crate::config::load_ca_file(path).unwrap_or_default())
+            .unwrap_or_default();
+        // The plain `http =` probe trusts the inventory's CA too.
+        let mut http = ClientCache::new();
+        http.add_roots(extra_roots.iter().cloned());
         ProbeEnv {
             pinger: Arc::new(pinger),
             resolvers,
             system,
-            http: ClientCache::new(),
+            http,
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
             named: Mutex::new(HashMap::new()),
-            extra_roots: inv
-                .probe
-                .ca_file
-                .as_deref()
-                .map(|path| crate::config::load_ca_file(path).unwrap_or_default())
-                .unwrap_or_default(),
+            extra_roots,
             trust: OnceCell::new(),
         }
     }
@@ -136,6 +140,7 @@ impl ProbeEnv {
     /// Trusts `roots` beyond the system store and the inventory's `ca_file` (the demo's
     /// own CA; tests).
     pub fn with_extra_roots(mut self, roots: Vec<CertificateDer<'static>>) -> ProbeEnv {
+        self.http.add_roots(roots.iter().cloned());
         self.extra_roots.extend(roots);
         self
     }
