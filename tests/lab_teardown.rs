@@ -73,6 +73,16 @@ fn ctrl_c_tears_the_lab_down() {
     // and every daemon at once.
     let mut cmd = Command::new("bash");
     cmd.arg(lab::script()).arg("run").process_group(0);
+    // A shell cannot trap a signal that was ignored when it started, and a job started
+    // in the background of a non-interactive shell (`cmd &`, as CI runners and nohup do)
+    // inherits SIGINT ignored: give the lab the disposition a terminal's job would have.
+    // SAFETY: `signal` is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     let mut lab = Lab::spawn_command(cmd).unwrap_or_else(|e| panic!("no lab: {e}"));
     kill(-(lab.pid() as i32), libc::SIGINT);
     let ended = lab.wait();
