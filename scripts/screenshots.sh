@@ -17,8 +17,25 @@ shoot() { # name width height seconds [keys...]
   sleep "$secs"
   for k in "$@"; do t send-keys -t "$name" "$k"; sleep 0.3; done
   t capture-pane -p -t "$name" > "$out/$name.txt"
+  t capture-pane -e -p -t "$name" > "$scratch/$name.ansi"
   t kill-session -t "$name"
   echo "wrote $out/$name.txt"
+  png "$name" "$w" "$h"
+}
+
+# The same capture with its colours, as a PNG: aha turns the escapes into HTML and headless
+# Chromium photographs it (Debian packages aha and chromium; skipped when they are missing).
+png() { # name cols rows
+  command -v aha >/dev/null && command -v chromium >/dev/null || return 0
+  local name=$1 cols=$2 rows=$3
+  aha --black --title "moveday $name" < "$scratch/$name.ansi" |
+    sed 's|<pre>|<pre style="font-family: DejaVu Sans Mono, monospace; font-size: 14px; line-height: 17px; margin: 8px">|' \
+    > "$scratch/$name.html"
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --user-data-dir="$scratch/chromium-$name" \
+    --window-size="$(( cols * 85 / 10 + 24 )),$(( rows * 17 + 24 ))" \
+    --screenshot="$out/$name.png" "file://$scratch/$name.html" >/dev/null 2>&1 &&
+    echo "wrote $out/$name.png"
 }
 
 # Run side by side so the whole set takes a minute, not five.
