@@ -11,6 +11,7 @@ pub mod check;
 pub mod checklist;
 pub mod config;
 pub mod demo;
+pub mod journal;
 pub mod probe;
 pub mod sanitize;
 pub mod store;

@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use moveday::checklist::headless;
 use moveday::checklist::persist::{self, PersistError};
 use moveday::config::{ConfigError, Inventory, Theme};
 use moveday::probe::ping::Pinger;
 use moveday::probe::scheduler::{ProbeEnv, Scope};
-use moveday::{app, check, checklist, demo};
+use moveday::{app, check, checklist, demo, journal};
 
 /// A live terminal dashboard for the day your servers move to a new home.
 ///
@@ -29,6 +29,7 @@ Examples:
   moveday validate my-move.toml      check an inventory without probing
   moveday checklist                  the move plan: what is ticked, by whom, when
   moveday tick lower-ttl --who ann   tick an item from a script (--undo to untick)
+  moveday report --since 2h          the post-mortem draft from the move's journal
 
 Exit codes: 0 success (check: every host up), 1 check: some host not up, or tick: the
 state file cannot be written, 2 bad input.
@@ -66,6 +67,20 @@ struct Cli {
     /// Who ticks: recorded with every tick and note [default: $USER@hostname]
     #[arg(long, global = true, value_name = "NAME")]
     who: Option<String>,
+
+    /// The move's journal (JSON Lines) [default: beside the checklist's state file, named
+    /// after the inventory's path]
+    #[arg(long, global = true, value_name = "FILE")]
+    journal: Option<PathBuf>,
+}
+
+/// `moveday report --format`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    /// Markdown, for a mailing list
+    Md,
+    /// The same facts as JSON
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,6 +125,17 @@ enum Command {
         /// Only attach the note; leave the tick as it is
         #[arg(long, requires = "note", conflicts_with = "undo")]
         note_only: bool,
+    },
+    /// Write a post-mortem draft from the move's journal: downtimes, when each probe first
+    /// worked on the new address, DNS, zones, the checklist, notes, what is still open
+    Report {
+        /// Output format
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Only from this time on: RFC 3339, HH:MM today (local time), or a duration ago
+        /// like 2h
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
     },
 }
 
@@ -322,6 +348,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             println!("{}", headless::recorded(item, &events, &who, at));
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Report { format, ref since }) => {
+            report(&cli, format, since.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo) => {
             let options = app::TuiOptions {
                 theme: theme(&cli.theme)?,
@@ -361,6 +391,81 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
 /// `--state`, else the default state file of the inventory.
 fn state_path(state: Option<&std::path::Path>, inv: &Inventory) -> PathBuf {
     state.map_or_else(|| persist::default_state_path(&inv.path), PathBuf::from)
+}
+
+/// `moveday report`: reads the journal (and the inventory and the checklist's state file
+/// when there are any) and prints the post-mortem draft.
+fn report(cli: &Cli, format: ReportFormat, since: Option<&str>) -> Result<(), Failure> {
+    // With --journal the inventory is optional (the demo's is not a file); without it,
+    // the inventory names the journal.
+    let inventory = match &cli.journal {
+        Some(_) if !cli.inventory.exists() => {
+            say!(
+                "moveday: note: no inventory at {}: the journal's own record of the move is used",
+                cli.inventory.display()
+            );
+            None
+        }
+        _ => Some(Inventory::load(&cli.inventory)?),
+    };
+    let path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
+    let since = since
+        .map(|s| journal::report::parse_since(s, chrono::Utc::now()))
+        .transpose()
+        .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+    let (entries, mut warnings) = journal::read(&path).map_err(|e| {
+        Failure::Other(anyhow::anyhow!(match e {
+            journal::JournalError::NotFound { .. } => format!(
+                "{e} (a moveday dashboard writes one as it runs; --journal FILE names another)"
+            ),
+            e => e.to_string(),
+        }))
+    })?;
+    // Ticks made where no journal was written (`moveday tick`) are in the state file.
+    let state_path = match (&cli.state, &inventory) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(inv)) => Some(persist::default_state_path(&inv.path)),
+        (None, None) => None,
+    };
+    let state_doc = state_path.as_deref().and_then(|p| match std::fs::read(p) {
+        Ok(bytes) => match serde_json::from_slice::<checklist::ChecklistDoc>(&bytes) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: not read ({e}); ticks made without a journal are missing",
+                    p.display()
+                ));
+                None
+            }
+        },
+        Err(_) => None,
+    });
+    for w in &warnings {
+        say!("moveday: warning: {w}");
+    }
+    let pm = journal::report::build(
+        &entries,
+        journal::report::Sources {
+            inventory: inventory.as_ref(),
+            state_file: state_doc.as_ref(),
+        },
+        &path.display().to_string(),
+        since,
+        warnings,
+    );
+    let text = match format {
+        ReportFormat::Md => journal::report::markdown(&pm),
+        ReportFormat::Json => {
+            let mut t = serde_json::to_string_pretty(&pm).map_err(|e| Failure::Other(e.into()))?;
+            t.push('\n');
+            t
+        }
+    };
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    Ok(())
 }
 
 /// `--who`, cleaned, else `$USER@hostname`.

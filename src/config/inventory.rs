@@ -47,6 +47,9 @@ pub struct Inventory {
     pub zones: Vec<ZoneConfig>,
     /// A TTL above this is flagged as not lowered for the move (default 300 s).
     pub long_ttl: Duration,
+    /// The advertised downtime window (`[move] window_start`, `window_end`), if given.
+    pub window_start: Option<chrono::DateTime<chrono::Utc>>,
+    pub window_end: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A zone served by a primary and its secondaries.
@@ -247,14 +250,16 @@ impl Inventory {
         let err =
             |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
 
-        let (name, old_network, new_network) = match raw.r#move {
+        let (name, old_network, new_network, window) = match raw.r#move {
             Some(m) => (
                 m.name,
                 m.old_network.map(|n| n.0),
                 m.new_network.map(|n| n.0),
+                (m.window_start, m.window_end),
             ),
-            None => (String::new(), None, None),
+            None => (String::new(), None, None, (None, None)),
         };
+        let (window_start, window_end) = move_window(window, &err)?;
         let name = if name.trim().is_empty() {
             path.file_stem()
                 .map_or_else(|| "move".to_string(), |s| s.to_string_lossy().into_owned())
@@ -601,6 +606,8 @@ impl Inventory {
             phases,
             zones,
             long_ttl,
+            window_start,
+            window_end,
         })
     }
 
@@ -1213,6 +1220,53 @@ struct RawMove {
     name: String,
     old_network: Option<Net>,
     new_network: Option<Net>,
+    window_start: Option<Spanned<toml::Value>>,
+    window_end: Option<Spanned<toml::Value>>,
+}
+
+type Window = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// `[move] window_start` and `window_end`: RFC 3339 date-times with an offset, as a string
+/// or a TOML date-time; the end after the start.
+fn move_window(
+    (start, end): (Option<Spanned<toml::Value>>, Option<Spanned<toml::Value>>),
+    err: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<Window, ConfigError> {
+    let when = |v: &Spanned<toml::Value>, key: &str| {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.trim().to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => other.to_string(),
+        };
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                err(
+                    v.span(),
+                    format!(
+                        "invalid {key} `{}`: expected an RFC 3339 date and time with an offset, like \"2009-12-05T09:00:00+01:00\"",
+                        text.chars().take(60).collect::<String>()
+                    ),
+                )
+            })
+    };
+    let window_start = start
+        .as_ref()
+        .map(|v| when(v, "window_start"))
+        .transpose()?;
+    let window_end = end.as_ref().map(|v| when(v, "window_end")).transpose()?;
+    if let (Some(s), Some(e), Some(span)) = (window_start, window_end, end.as_ref())
+        && e <= s
+    {
+        return Err(err(
+            span.span(),
+            "window_end must be after window_start".into(),
+        ));
+    }
+    Ok((window_start, window_end))
 }
 
 #[derive(Deserialize)]
@@ -1393,6 +1447,39 @@ mod tests {
         let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nssh = 70000\n").unwrap_err();
         assert_eq!(e.line, 4, "{e}");
         assert!(e.message.contains("invalid ssh port 70000"), "{e}");
+    }
+
+    #[test]
+    fn move_window_takes_rfc3339_strings_or_toml_datetimes() {
+        let inv = parse(
+            "[move]\nwindow_start = \"2009-12-05T09:00:00+01:00\"\nwindow_end = 2009-12-06T20:00:00Z\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.window_start.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2009-12-05T08:00:00+00:00")
+        );
+        assert_eq!(
+            inv.window_end.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2009-12-06T20:00:00+00:00")
+        );
+        assert_eq!(parse("").unwrap().window_start, None);
+        // A time without an offset is ambiguous on a move across time zones.
+        let e = parse("[move]\nname = \"m\"\nwindow_start = \"2009-12-05 09:00\"\n");
+        let e = e.unwrap_err();
+        assert_eq!((e.line, e.col), (3, 16), "{e}");
+        let want = "invalid window_start `2009-12-05 09:00`";
+        assert!(e.message.contains(want), "{e}");
+        let e = parse("[move]\nwindow_end = 2009-12-05T09:00:00\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse("[move]\nwindow_start = 17\n").unwrap_err();
+        assert!(e.message.contains("invalid window_start `17`"), "{e}");
+        let e = parse(
+            "[move]\nwindow_start = \"2009-12-05T09:00:00Z\"\nwindow_end = \"2009-12-05T08:00:00Z\"\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (3, 14), "{e}");
+        assert_eq!(e.message, "window_end must be after window_start");
     }
 
     #[test]

@@ -1,0 +1,547 @@
+//! What changed, as journal entries: pure comparisons of a host's or a zone's state before
+//! and after one report. No I/O, no clock: the time comes with the report.
+//!
+//! An entry is made only when something changed. The first observation of a check, a
+//! resolver or a zone server is a change (from nothing): it records when a probe first
+//! worked. A check whose history is reset (the target address moved, so `store::reduce`
+//! forgets its damping) is not recorded as turning unknown; its next result is recorded as
+//! a first observation, at the new address.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::{
+    AddressKind, CheckState, DnsVerdict, Entry, Event, ProbeKind, StartHost, StartItem, ZoneRole,
+};
+use crate::checklist::ChecklistEvent;
+use crate::config::{Inventory, ResolverKind};
+use crate::probe::ports::PortState;
+use crate::probe::service::ServiceState;
+use crate::probe::{Report, ZoneOutcome};
+use crate::sanitize::sanitize;
+use crate::store::{self, Check, HostState, Seen, State, ZoneServerState, ZoneState};
+
+/// Longest free text kept in a `text` or `note` event, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest detail or reason kept, in characters.
+const MAX_DETAIL_CHARS: usize = 300;
+/// Most health reasons kept in one event.
+const MAX_REASONS: usize = 16;
+
+/// A probe time as written in the journal (UTC, milliseconds).
+pub fn utc(at: SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(at).trunc_subsecs(3)
+}
+
+fn entry(at: SystemTime, event: Event) -> Entry {
+    Entry { at: utc(at), event }
+}
+
+/// Applies `report` with [`store::reduce`] and returns, besides its result (did anything
+/// visible change), the journal entries for what changed: the one call the event loop
+/// needs for probe reports and for checklist events made here.
+///
+/// `Report::ChecklistSynced` (the state file, as merged with other processes' ticks) makes
+/// no entry: a moveday sharing the journal records its own ticks, and `moveday report`
+/// reads the state file for ticks made elsewhere.
+pub fn reduce(state: &mut State, report: Report) -> (bool, Vec<Entry>) {
+    match report {
+        Report::Probe { host, at, outcome } => {
+            let Some(before) = state.hosts.get(host).cloned() else {
+                return (
+                    store::reduce(state, Report::Probe { host, at, outcome }),
+                    vec![],
+                );
+            };
+            let changed = store::reduce(state, Report::Probe { host, at, outcome });
+            let entries = if changed {
+                host_events(&state.inventory, host, &before, &state.hosts[host], at)
+            } else {
+                Vec::new()
+            };
+            (changed, entries)
+        }
+        Report::Zone { at, outcome } => {
+            let zone = outcome.zone;
+            let Some(before) = state.zones.get(zone).cloned() else {
+                return (store::reduce(state, Report::Zone { at, outcome }), vec![]);
+            };
+            let changed = store::reduce(state, Report::Zone { at, outcome });
+            let entries = if changed {
+                zone_events(&state.inventory, zone, &before, &state.zones[zone], at)
+            } else {
+                Vec::new()
+            };
+            (changed, entries)
+        }
+        Report::ChecklistEvent(event) => {
+            let entry = checklist_event(&event);
+            let changed = store::reduce(state, Report::ChecklistEvent(event));
+            (changed, vec![entry])
+        }
+        other => (store::reduce(state, other), Vec::new()),
+    }
+}
+
+/// Everything that changed for host `host` between `before` and `after`: its target, each
+/// check's damped state or result, its health, each resolver's verdict, its hosts-file
+/// entry, whether its old address answers.
+pub fn host_events(
+    inv: &Inventory,
+    host: usize,
+    before: &HostState,
+    after: &HostState,
+    at: SystemTime,
+) -> Vec<Entry> {
+    let Some(config) = inv.hosts.get(host) else {
+        return Vec::new();
+    };
+    let name = &config.name;
+    let mut out = Vec::new();
+
+    // The target.
+    if let Some(t) = &after.target
+        && before.target.as_ref().map(|s| &s.value) != Some(&t.value)
+    {
+        let event = match &t.value {
+            Ok(target) => Event::Target {
+                host: name.clone(),
+                ip: Some(target.ip),
+                source: Some(
+                    serde_json::to_value(target.source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| target.source.to_string()),
+                ),
+                address: Some(store::classify(inv, config, target.ip).into()),
+                error: None,
+            },
+            Err(e) => Event::Target {
+                host: name.clone(),
+                ip: None,
+                source: None,
+                address: None,
+                error: Some(sanitize(&e.to_string(), MAX_DETAIL_CHARS)),
+            },
+        };
+        out.push(entry(at, event));
+    }
+
+    // Each check, in display order, then any the configuration no longer lists.
+    let mut checks = store::checks(config);
+    for check in after.damp.keys() {
+        if !checks.contains(check) {
+            checks.push(*check);
+        }
+    }
+    for check in checks {
+        // Forgotten (the target moved): its next result is recorded as a first one.
+        let Some(damper) = after.damp.get(&check) else {
+            continue;
+        };
+        let was = before.damp.get(&check).copied().unwrap_or_default();
+        let now = observed(after, check);
+        let then = observed(before, check);
+        let state = CheckState::from(damper.state);
+        let changed = CheckState::from(was.state) != state
+            || now.as_ref().map(|o| (&o.result, o.ip)) != then.as_ref().map(|o| (&o.result, o.ip));
+        if !changed || state == CheckState::Unknown {
+            continue;
+        }
+        let (probe, port) = match check {
+            Check::Ping => (ProbeKind::Ping, None),
+            Check::Ssh => (ProbeKind::Ssh, None),
+            Check::Http => (ProbeKind::Http, None),
+            Check::Port(p) => (ProbeKind::Port, Some(p)),
+            Check::Service(_) => (ProbeKind::Service, None),
+        };
+        let (result, detail, ip) = match now {
+            Some(o) => (o.result, o.detail, o.ip),
+            None => (state.word().to_string(), None, None),
+        };
+        out.push(entry(
+            at,
+            Event::Check {
+                host: name.clone(),
+                check: store::check_name(config, check),
+                probe,
+                port,
+                state,
+                result,
+                detail,
+                note: damper.note(config.damping),
+                ip,
+                address: ip.map(|ip| store::classify(inv, config, ip).into()),
+            },
+        ));
+    }
+
+    // Health.
+    if before.health != after.health {
+        let (_, mut reasons) = store::health(config, after);
+        reasons.truncate(MAX_REASONS);
+        out.push(entry(
+            at,
+            Event::Health {
+                host: name.clone(),
+                from: before.health.into(),
+                to: after.health.into(),
+                reasons: if after.health == store::Health::Up {
+                    Vec::new()
+                } else {
+                    reasons
+                        .iter()
+                        .map(|r| sanitize(r, MAX_DETAIL_CHARS))
+                        .collect()
+                },
+            },
+        ));
+    }
+
+    // DNS, per resolver.
+    for (i, slot) in after.dns.iter().enumerate() {
+        let Some(seen) = slot else { continue };
+        let prev = before.dns.get(i).and_then(Option::as_ref);
+        let verdict = DnsVerdict::from(store::verdict(inv, config, &seen.value));
+        let prev_verdict = prev.map(|p| DnsVerdict::from(store::verdict(inv, config, &p.value)));
+        let addresses = |s: &Seen<Result<crate::probe::DnsAnswer, crate::probe::DnsError>>| {
+            s.value
+                .as_ref()
+                .map(|a| a.addresses.clone())
+                .unwrap_or_default()
+        };
+        if prev_verdict == Some(verdict) && prev.map(addresses) == Some(addresses(seen)) {
+            continue;
+        }
+        let resolver = inv
+            .resolvers
+            .get(i)
+            .map_or_else(|| format!("resolver {i}"), |r| r.name.clone());
+        out.push(entry(
+            at,
+            Event::Dns {
+                host: name.clone(),
+                fqdn: config.fqdn.clone(),
+                resolver,
+                from: prev_verdict,
+                verdict,
+                addresses: addresses(seen),
+                ttl: seen.value.as_ref().ok().map(|a| a.ttl),
+                error: seen
+                    .value
+                    .as_ref()
+                    .err()
+                    .map(|e| sanitize(&e.to_string(), MAX_DETAIL_CHARS)),
+            },
+        ));
+    }
+
+    // The hosts file (a first look that finds no entry says nothing).
+    if let Some(seen) = &after.hosts_file {
+        let prev = before.hosts_file.as_ref().map(|s| &s.value);
+        let first_and_empty = prev.is_none() && matches!(&seen.value, Ok(e) if e.is_empty());
+        if prev != Some(&seen.value) && !first_and_empty {
+            let event = match &seen.value {
+                Ok(entries) => {
+                    let kinds: Vec<AddressKind> = entries
+                        .iter()
+                        .map(|e| store::classify(inv, config, e.ip).into())
+                        .collect();
+                    let address = if kinds.contains(&AddressKind::Old) {
+                        Some(AddressKind::Old)
+                    } else if kinds.contains(&AddressKind::Other) {
+                        Some(AddressKind::Other)
+                    } else {
+                        kinds.first().copied()
+                    };
+                    Event::HostsFile {
+                        host: name.clone(),
+                        addresses: entries.iter().map(|e| e.ip).collect(),
+                        lines: entries.iter().map(|e| e.line).collect(),
+                        address,
+                        error: None,
+                    }
+                }
+                Err(e) => Event::HostsFile {
+                    host: name.clone(),
+                    addresses: Vec::new(),
+                    lines: Vec::new(),
+                    address: None,
+                    error: Some(sanitize(e, MAX_DETAIL_CHARS)),
+                },
+            };
+            out.push(entry(at, event));
+        }
+    }
+
+    // The old address.
+    if let Some(seen) = &after.old {
+        let answering = seen.value.answering();
+        let prev = before.old.as_ref().map(|s| s.value.answering());
+        if prev != Some(answering) {
+            let mut what: Vec<String> = seen
+                .value
+                .ports
+                .iter()
+                .filter(|p| p.state == PortState::Open)
+                .map(|p| format!("port {} open", p.port))
+                .collect();
+            what.extend(
+                seen.value
+                    .services
+                    .iter()
+                    .zip(&config.services)
+                    .filter(|(r, _)| r.state != ServiceState::Fail)
+                    .map(|(r, s)| format!("{} {}", s.name, r.state.word())),
+            );
+            out.push(entry(
+                at,
+                Event::Old {
+                    host: name.clone(),
+                    ip: seen.value.ip,
+                    answering,
+                    detail: (!what.is_empty()).then(|| what.join(", ")),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// What one check's latest probe saw.
+struct Observed {
+    result: String,
+    detail: Option<String>,
+    ip: Option<std::net::IpAddr>,
+}
+
+fn observed(h: &HostState, check: Check) -> Option<Observed> {
+    let clip = |s: &str| sanitize(s, MAX_DETAIL_CHARS);
+    match check {
+        Check::Ping => h.ping.as_ref().map(|s| match &s.value.result {
+            Ok(rtt) => Observed {
+                result: "ok".into(),
+                detail: Some(format!("{:.1} ms", rtt.as_secs_f64() * 1000.0)),
+                ip: Some(s.value.ip),
+            },
+            Err(e) => Observed {
+                result: e.word().into(),
+                detail: Some(clip(&e.to_string())),
+                ip: Some(s.value.ip),
+            },
+        }),
+        Check::Ssh => h.ssh.as_ref().map(|s| match &s.value.result {
+            Ok(b) => Observed {
+                result: "ok".into(),
+                detail: Some(clip(&b.banner)),
+                ip: Some(s.value.ip),
+            },
+            Err(e) => Observed {
+                result: e.word().into(),
+                detail: Some(clip(&e.to_string())),
+                ip: Some(s.value.ip),
+            },
+        }),
+        Check::Http => h.http.as_ref().map(|s| match &s.value.result {
+            Ok(r) => Observed {
+                result: r.status.to_string(),
+                detail: r.location.as_ref().map(|l| clip(&format!("Location: {l}"))),
+                ip: Some(s.value.ip),
+            },
+            Err(e) => Observed {
+                result: e.word().into(),
+                detail: Some(clip(&e.to_string())),
+                ip: Some(s.value.ip),
+            },
+        }),
+        Check::Port(port) => h.ports.as_ref().and_then(|s| {
+            let r = s.value.ports.iter().find(|r| r.port == port)?;
+            Some(Observed {
+                result: r.state.word().into(),
+                detail: r.detail.as_deref().map(clip),
+                ip: Some(s.value.ip),
+            })
+        }),
+        Check::Service(i) => {
+            let s = h.services.get(i)?.as_ref()?;
+            Some(Observed {
+                result: s.value.result.state.word().into(),
+                detail: Some(clip(
+                    s.value
+                        .result
+                        .error
+                        .as_deref()
+                        .unwrap_or(&s.value.result.detail),
+                )),
+                ip: Some(s.value.ip),
+            })
+        }
+    }
+}
+
+/// What changed in zone `zone` between `before` and `after`: a server's SOA serial (its
+/// first one included), a secondary starting or stopping to lag behind the primary, a
+/// server starting or stopping to fail.
+pub fn zone_events(
+    inv: &Inventory,
+    zone: usize,
+    before: &ZoneState,
+    after: &ZoneState,
+    at: SystemTime,
+) -> Vec<Entry> {
+    let Some(config) = inv.zones.get(zone) else {
+        return Vec::new();
+    };
+    let primary_serial = after.servers.first().and_then(serial_of);
+    let mut out = Vec::new();
+    for (i, server) in after.servers.iter().enumerate() {
+        let Some(latest) = &server.latest else {
+            continue;
+        };
+        let prev = before.servers.get(i);
+        let was_seen = prev.is_some_and(|p| p.latest.is_some());
+        let serial = serial_of(server);
+        let behind = server.behind_since.is_some();
+        let error = error_of(&latest.value);
+        let same = was_seen
+            && prev.is_some_and(|p| {
+                serial_of(p) == serial
+                    && p.behind_since.is_some() == behind
+                    && p.latest.as_ref().map(|l| error_of(&l.value)) == Some(error.clone())
+            });
+        if same {
+            continue;
+        }
+        let (label, role) = if i == 0 {
+            (
+                ResolverKind::Server(config.primary).to_string(),
+                ZoneRole::Primary,
+            )
+        } else {
+            (
+                config
+                    .secondaries
+                    .get(i - 1)
+                    .map_or_else(|| format!("secondary {i}"), |s| s.server.to_string()),
+                ZoneRole::Secondary,
+            )
+        };
+        out.push(entry(
+            at,
+            Event::Zone {
+                zone: config.name.clone(),
+                server: label,
+                role,
+                serial,
+                primary_serial,
+                behind,
+                error,
+            },
+        ));
+    }
+    out
+}
+
+fn serial_of(server: &ZoneServerState) -> Option<u32> {
+    server.latest.as_ref()?.value.result.as_ref().ok()?.serial
+}
+
+fn error_of(outcome: &ZoneOutcome) -> Option<String> {
+    outcome
+        .result
+        .as_ref()
+        .err()
+        .map(|e| sanitize(&e.to_string(), MAX_DETAIL_CHARS))
+}
+
+/// A tick, untick or note, at the time it was made (the time recorded in the state file,
+/// so the journal and the state file agree).
+pub fn checklist_event(event: &ChecklistEvent) -> Entry {
+    match event {
+        ChecklistEvent::Tick { id, tick } => Entry {
+            at: tick.at,
+            event: Event::Tick {
+                id: id.clone(),
+                done: tick.done,
+                who: tick.who.clone(),
+                forced: tick.forced,
+                evidence: tick.evidence.clone(),
+            },
+        },
+        ChecklistEvent::Note { id, note } => Entry {
+            at: note.at,
+            event: Event::Note {
+                id: id.clone(),
+                text: sanitize(&note.text, MAX_TEXT_CHARS),
+                who: note.who.clone(),
+            },
+        },
+    }
+}
+
+/// The first line a moveday writes: the move, its hosts, its window and its plan.
+pub fn start_event(inv: &Inventory, who: &str, at: SystemTime) -> Entry {
+    entry(
+        at,
+        Event::Start {
+            name: inv.name.clone(),
+            inventory: inv.path.display().to_string(),
+            who: Some(who.to_string()),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            pid: Some(std::process::id()),
+            hosts: inv
+                .hosts
+                .iter()
+                .map(|h| StartHost {
+                    name: h.name.clone(),
+                    fqdn: h.fqdn.clone(),
+                })
+                .collect(),
+            resolvers: inv.resolvers.iter().map(|r| r.name.clone()).collect(),
+            window_start: inv.window_start,
+            window_end: inv.window_end,
+            checklist: inv
+                .checklist
+                .iter()
+                .map(|i| StartItem {
+                    id: i.id.clone(),
+                    phase: i.phase.clone(),
+                    text: i.text.clone(),
+                })
+                .collect(),
+        },
+    )
+}
+
+/// The last line a moveday writes (`reason`: `quit`, `SIGTERM`, ...).
+pub fn stop_event(at: SystemTime, reason: Option<&str>) -> Entry {
+    entry(
+        at,
+        Event::Stop {
+            reason: reason.map(|r| sanitize(r, MAX_DETAIL_CHARS)),
+            pid: Some(std::process::id()),
+        },
+    )
+}
+
+/// A note typed into the dashboard, about `host` if given; `None` when the text is blank.
+/// Line breaks become spaces and control characters visible escapes.
+pub fn text_event(text: &str, who: &str, host: Option<&str>, at: SystemTime) -> Option<Entry> {
+    let text = sanitize(text.trim(), MAX_TEXT_CHARS);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(entry(
+        at,
+        Event::Text {
+            text: text.to_string(),
+            who: who.to_string(),
+            host: host.map(str::to_string),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,526 @@
+//! Event derivation: one report at a time through `journal::reduce`, checking what is
+//! recorded (and that nothing is recorded when nothing changed).
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::checklist::{NoteEvent, TickEvent};
+use crate::journal::HostHealth;
+use crate::probe::ports::{PortResult, PortState};
+use crate::probe::service::{ServiceResult, ServiceState};
+use crate::probe::{
+    DnsAnswer, DnsError, DnsOutcome, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError,
+    ServiceOutcome, Target, TargetSource, ZoneAnswer, ZoneOutcome,
+};
+
+const INVENTORY: &str = r#"
+[move]
+name = "test move"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+
+[[resolver]]
+name = "system"
+system = true
+
+[[resolver]]
+name = "public"
+address = "192.0.2.1"
+
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "198.51.100.12"
+new_ip = "203.0.113.12"
+ssh = false
+ports = [80]
+fail_after = 2
+
+[[host.service]]
+name = "planet"
+kind = "tcp"
+port = 8080
+
+[[zone]]
+name = "example.org"
+primary = "203.0.113.10"
+secondaries = ["192.0.2.53"]
+"#;
+
+fn state() -> State {
+    State::new(Arc::new(
+        Inventory::parse(Path::new("t.toml"), INVENTORY).unwrap(),
+    ))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn t(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_260_000_000 + secs)
+}
+
+const NEW: &str = "203.0.113.12";
+const OLD: &str = "198.51.100.12";
+
+fn ping_at(addr: &str, ok: bool) -> Outcome {
+    Outcome::Ping(PingOutcome {
+        ip: ip(addr),
+        mode: PingMode::IcmpRaw,
+        result: if ok {
+            Ok(Duration::from_millis(2))
+        } else {
+            Err(ProbeError::Timeout)
+        },
+    })
+}
+
+fn ping(ok: bool) -> Outcome {
+    ping_at(NEW, ok)
+}
+
+fn port80(state: PortState) -> Outcome {
+    Outcome::Ports(PortsOutcome {
+        ip: ip(NEW),
+        ports: vec![PortResult {
+            port: 80,
+            state,
+            latency: Duration::from_millis(1),
+            detail: (state != PortState::Open).then(|| format!("port {}", state.word())),
+        }],
+    })
+}
+
+fn planet(state: ServiceState) -> Outcome {
+    Outcome::Service(ServiceOutcome {
+        service: 0,
+        ip: ip(NEW),
+        result: ServiceResult {
+            state,
+            detail: "connected".into(),
+            error: (state != ServiceState::Ok).then(|| format!("planet {}", state.word())),
+            latency: Duration::from_millis(1),
+            age: None,
+            cert: None,
+        },
+    })
+}
+
+fn dns(resolver: usize, addr: Option<&str>) -> Outcome {
+    Outcome::Dns(DnsOutcome {
+        resolver,
+        result: match addr {
+            Some(a) => Ok(DnsAnswer {
+                addresses: vec![ip(a)],
+                ttl: 60,
+                latency: Duration::from_millis(1),
+                authoritative: None,
+            }),
+            None => Err(DnsError::Timeout),
+        },
+    })
+}
+
+fn target(addr: &str, source: TargetSource) -> Outcome {
+    Outcome::Target(Ok(Target {
+        ip: ip(addr),
+        source,
+    }))
+}
+
+/// Applies one probe report to host 0 and returns the entries made.
+fn apply(state: &mut State, secs: u64, outcome: Outcome) -> Vec<Entry> {
+    reduce(
+        state,
+        Report::Probe {
+            host: 0,
+            at: t(secs),
+            outcome,
+        },
+    )
+    .1
+}
+
+fn kinds(entries: &[Entry]) -> Vec<&'static str> {
+    entries.iter().map(|e| e.event.kind()).collect()
+}
+
+fn check_of(entries: &[Entry]) -> (&str, CheckState, &str) {
+    let Some(Event::Check {
+        check,
+        state,
+        result,
+        ..
+    }) = entries
+        .iter()
+        .map(|e| &e.event)
+        .find(|e| matches!(e, Event::Check { .. }))
+    else {
+        panic!("no check event in {entries:?}");
+    };
+    (check.as_str(), *state, result.as_str())
+}
+
+/// Brings every check of www up (ping, port 80, planet): health turns up.
+fn all_up(state: &mut State) {
+    apply(state, 0, target(NEW, TargetSource::NewIp));
+    apply(state, 1, ping(true));
+    apply(state, 1, port80(PortState::Open));
+    apply(state, 1, planet(ServiceState::Ok));
+}
+
+#[test]
+fn the_first_result_of_a_check_is_recorded_with_its_address() {
+    let mut s = state();
+    let e = apply(&mut s, 0, target(NEW, TargetSource::NewIp));
+    assert_eq!(kinds(&e), ["target"]);
+    let e = apply(&mut s, 1, ping(true));
+    assert_eq!(kinds(&e), ["check"], "{e:?}");
+    assert_eq!(check_of(&e), ("ping", CheckState::Up, "ok"));
+    let Event::Check { ip, address, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*ip, *address),
+        (Some(self::ip(NEW)), Some(AddressKind::New))
+    );
+    assert_eq!(e[0].at, utc(t(1)));
+    // The same result again: nothing to record.
+    assert!(apply(&mut s, 3, ping(true)).is_empty());
+}
+
+#[test]
+fn health_changes_are_recorded_with_reasons() {
+    let mut s = state();
+    apply(&mut s, 0, target(NEW, TargetSource::NewIp));
+    apply(&mut s, 1, ping(true));
+    apply(&mut s, 1, port80(PortState::Open));
+    let e = apply(&mut s, 1, planet(ServiceState::Ok));
+    assert_eq!(kinds(&e), ["check", "health"]);
+    let Event::Health {
+        from, to, reasons, ..
+    } = &e[1].event
+    else {
+        unreachable!()
+    };
+    assert_eq!((*from, *to), (HostHealth::Unknown, HostHealth::Up));
+    assert!(reasons.is_empty());
+    // One failure is amber (suspect), two are red: the health follows.
+    let e = apply(&mut s, 3, port80(PortState::Refused));
+    assert_eq!(check_of(&e), ("port 80", CheckState::Suspect, "refused"));
+    let Event::Check { note, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(note.as_deref(), Some("1 of 2 failed"));
+    assert_eq!(kinds(&e), ["check", "health"]);
+    let e = apply(&mut s, 5, port80(PortState::Refused));
+    assert_eq!(check_of(&e), ("port 80", CheckState::Down, "refused"));
+    // Still degraded: no health event.
+    assert_eq!(kinds(&e), ["check"]);
+    let e = apply(&mut s, 7, ping(false));
+    let e2 = apply(&mut s, 9, ping(false));
+    assert_eq!(check_of(&e), ("ping", CheckState::Suspect, "timeout"));
+    assert_eq!(check_of(&e2), ("ping", CheckState::Down, "timeout"));
+    let e3 = apply(&mut s, 11, planet(ServiceState::Fail));
+    let e4 = apply(&mut s, 13, planet(ServiceState::Fail));
+    assert!(e3.iter().all(|e| !matches!(e.event, Event::Health { .. })));
+    let Some(Event::Health {
+        from, to, reasons, ..
+    }) = e4.last().map(|e| &e.event)
+    else {
+        panic!("{e4:?}")
+    };
+    assert_eq!((*from, *to), (HostHealth::Degraded, HostHealth::Down));
+    assert_eq!(
+        reasons,
+        &["ping timeout", "port 80 refused", "planet: planet fail"]
+    );
+}
+
+#[test]
+fn a_port_going_from_refused_to_filtered_is_recorded_though_it_stays_down() {
+    let mut s = state();
+    all_up(&mut s);
+    apply(&mut s, 3, port80(PortState::Refused));
+    apply(&mut s, 5, port80(PortState::Refused));
+    assert!(apply(&mut s, 7, port80(PortState::Refused)).is_empty());
+    let e = apply(&mut s, 9, port80(PortState::Filtered));
+    assert_eq!(check_of(&e), ("port 80", CheckState::Down, "filtered"));
+    let e = apply(&mut s, 11, port80(PortState::Open));
+    assert_eq!(check_of(&e), ("port 80", CheckState::Up, "open"));
+    assert_eq!(kinds(&e), ["check", "health"]);
+}
+
+#[test]
+fn a_service_turning_stale_and_fresh_again_is_recorded() {
+    let mut s = state();
+    all_up(&mut s);
+    let e = apply(&mut s, 3, planet(ServiceState::Stale));
+    // Stale answers: the check stays up, the result changes, the host is degraded.
+    assert_eq!(check_of(&e), ("planet", CheckState::Up, "stale"));
+    let Event::Check { detail, probe, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(*probe, ProbeKind::Service);
+    assert_eq!(detail.as_deref(), Some("planet stale"));
+    assert_eq!(kinds(&e), ["check", "health"]);
+    assert!(apply(&mut s, 5, planet(ServiceState::Stale)).is_empty());
+    let e = apply(&mut s, 7, planet(ServiceState::Ok));
+    assert_eq!(check_of(&e), ("planet", CheckState::Up, "ok"));
+}
+
+#[test]
+fn a_blip_is_recorded_as_suspect_then_recovered() {
+    let mut s = state();
+    all_up(&mut s);
+    let e = apply(&mut s, 3, ping(false));
+    assert_eq!(check_of(&e), ("ping", CheckState::Suspect, "timeout"));
+    let e = apply(&mut s, 5, ping(true));
+    assert_eq!(check_of(&e), ("ping", CheckState::Up, "ok"));
+    let Event::Check { note, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(note.as_deref(), Some("recovered after retry"));
+}
+
+#[test]
+fn a_new_target_forgets_the_checks_silently_and_records_them_again_at_the_new_address() {
+    let mut s = state();
+    apply(&mut s, 0, target(OLD, TargetSource::HostsFile));
+    let e = apply(&mut s, 1, ping_at(OLD, true));
+    let Event::Check { address, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(*address, Some(AddressKind::Old));
+    let e = apply(&mut s, 10, target(NEW, TargetSource::SystemDns));
+    assert_eq!(kinds(&e), ["target"], "no check turns unknown: {e:?}");
+    let Event::Target {
+        ip,
+        source,
+        address,
+        ..
+    } = &e[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(*ip, Some(self::ip(NEW)));
+    assert_eq!(source.as_deref(), Some("system_dns"));
+    assert_eq!(*address, Some(AddressKind::New));
+    let e = apply(&mut s, 11, ping(true));
+    assert_eq!(check_of(&e), ("ping", CheckState::Up, "ok"));
+    let Event::Check { address, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(*address, Some(AddressKind::New));
+}
+
+#[test]
+fn dns_verdict_changes_per_resolver() {
+    let mut s = state();
+    let e = apply(&mut s, 0, dns(1, Some(OLD)));
+    assert_eq!(kinds(&e), ["dns"]);
+    let Event::Dns {
+        resolver,
+        from,
+        verdict,
+        addresses,
+        ttl,
+        fqdn,
+        ..
+    } = &e[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(resolver, "public");
+    assert_eq!(fqdn, "www.example.org");
+    assert_eq!((*from, *verdict), (None, DnsVerdict::Old));
+    assert_eq!(addresses, &[ip(OLD)]);
+    assert_eq!(*ttl, Some(60));
+    assert!(apply(&mut s, 2, dns(1, Some(OLD))).is_empty());
+    // The other resolver is its own column.
+    let e = apply(&mut s, 3, dns(0, Some(NEW)));
+    let Event::Dns {
+        resolver, verdict, ..
+    } = &e[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!((resolver.as_str(), *verdict), ("system", DnsVerdict::New));
+    let e = apply(&mut s, 4, dns(1, Some(NEW)));
+    let Event::Dns { from, verdict, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!((*from, *verdict), (Some(DnsVerdict::Old), DnsVerdict::New));
+    let e = apply(&mut s, 6, dns(1, None));
+    let Event::Dns { verdict, error, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!(*verdict, DnsVerdict::Timeout);
+    assert_eq!(error.as_deref(), Some("timeout"));
+}
+
+fn zone_report(server: usize, serial: u32, secs: u64) -> Report {
+    Report::Zone {
+        at: t(secs),
+        outcome: ZoneOutcome {
+            zone: 0,
+            server,
+            address: None,
+            result: Ok(ZoneAnswer {
+                serial: Some(serial),
+                ns: vec!["ns1.example.org".into()],
+                authoritative: true,
+                latency: Duration::from_millis(1),
+            }),
+        },
+    }
+}
+
+#[test]
+fn zone_serials_and_a_lagging_secondary() {
+    let mut s = state();
+    let e = reduce(&mut s, zone_report(0, 1, 0)).1;
+    assert_eq!(kinds(&e), ["zone"]);
+    let e = reduce(&mut s, zone_report(1, 1, 0)).1;
+    let Event::Zone {
+        server,
+        role,
+        serial,
+        behind,
+        ..
+    } = &e[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (server.as_str(), *role, *serial, *behind),
+        ("192.0.2.53", ZoneRole::Secondary, Some(1), false)
+    );
+    assert!(reduce(&mut s, zone_report(1, 1, 2)).1.is_empty());
+    // The primary moves on: its serial changes and the secondary is now behind.
+    let e = reduce(&mut s, zone_report(0, 2, 4)).1;
+    assert_eq!(e.len(), 2, "{e:?}");
+    let Event::Zone {
+        server,
+        role,
+        serial,
+        ..
+    } = &e[0].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (server.as_str(), *role, *serial),
+        ("203.0.113.10", ZoneRole::Primary, Some(2))
+    );
+    let Event::Zone {
+        behind,
+        serial,
+        primary_serial,
+        ..
+    } = &e[1].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*behind, *serial, *primary_serial),
+        (true, Some(1), Some(2))
+    );
+    let e = reduce(&mut s, zone_report(1, 2, 9)).1;
+    let Event::Zone { behind, serial, .. } = &e[0].event else {
+        unreachable!()
+    };
+    assert_eq!((*behind, *serial), (false, Some(2)));
+}
+
+#[test]
+fn checklist_events_keep_their_own_time_and_author() {
+    let at = chrono::DateTime::parse_from_rfc3339("2009-12-05T09:05:00Z")
+        .unwrap()
+        .to_utc();
+    let mut s = state();
+    let tick = ChecklistEvent::Tick {
+        id: "lower-ttl".into(),
+        tick: TickEvent {
+            done: true,
+            who: "ann".into(),
+            at,
+            evidence: Some("www.http: 200".into()),
+            forced: false,
+        },
+    };
+    let (changed, e) = reduce(&mut s, Report::ChecklistEvent(tick));
+    assert!(changed);
+    assert_eq!(e[0].at, at);
+    assert_eq!(
+        e[0].event,
+        Event::Tick {
+            id: "lower-ttl".into(),
+            done: true,
+            who: "ann".into(),
+            forced: false,
+            evidence: Some("www.http: 200".into()),
+        }
+    );
+    let note = checklist_event(&ChecklistEvent::Note {
+        id: "review-acl".into(),
+        note: NoteEvent {
+            text: "80 missing\nticket #4711".into(),
+            who: "bob".into(),
+            at,
+        },
+    });
+    assert_eq!(
+        note.event,
+        Event::Note {
+            id: "review-acl".into(),
+            text: "80 missing ticket #4711".into(),
+            who: "bob".into()
+        }
+    );
+}
+
+#[test]
+fn typed_notes_are_one_clean_line_and_blank_ones_are_dropped() {
+    assert_eq!(text_event("  \n ", "ann", None, t(0)), None);
+    let e = text_event("found it:\n/etc/hosts\x1b[2J", "ann", Some("vbox"), t(0)).unwrap();
+    assert_eq!(
+        e.event,
+        Event::Text {
+            text: "found it: /etc/hosts\\x1b[2J".into(),
+            who: "ann".into(),
+            host: Some("vbox".into()),
+        }
+    );
+}
+
+#[test]
+fn start_names_the_hosts_window_and_plan() {
+    let inv = Inventory::parse(
+        Path::new("m.toml"),
+        "[move]\nname = \"m\"\nwindow_start = \"2009-12-05T09:00:00Z\"\n[[host]]\nname = \"a\"\nfqdn = \"a.example.org\"\n[[checklist]]\nid = \"x\"\ntext = \"do x\"\n",
+    )
+    .unwrap();
+    let e = start_event(&inv, "ann", t(0));
+    let Event::Start {
+        name,
+        hosts,
+        window_start,
+        checklist,
+        ..
+    } = &e.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(name, "m");
+    assert_eq!(hosts[0].fqdn, "a.example.org");
+    assert_eq!(
+        window_start.map(|w| w.to_rfc3339()).as_deref(),
+        Some("2009-12-05T09:00:00+00:00")
+    );
+    assert_eq!(checklist[0].id, "x");
+}

@@ -1,0 +1,535 @@
+//! The journal as a timeline for a pane: one line of text per entry, its host, its tone,
+//! and a store that keeps this process's entries and other processes' (read with a
+//! [`Tail`]) in time order, newest first on demand, filtered by host.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{AddressKind, CheckState, DnsVerdict, Entry, Event, HostHealth, Tail, encode_line};
+
+/// How an entry reads: good news, bad news, a warning, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Bad,
+    Warn,
+    Neutral,
+}
+
+impl Entry {
+    /// The host the entry is about, if any.
+    pub fn host(&self) -> Option<&str> {
+        match &self.event {
+            Event::Health { host, .. }
+            | Event::Check { host, .. }
+            | Event::Dns { host, .. }
+            | Event::Target { host, .. }
+            | Event::HostsFile { host, .. }
+            | Event::Old { host, .. } => Some(host),
+            Event::Text { host, .. } => host.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the entry matches a pane's filter: its host (or, for a zone, the zone's
+    /// name; for a note, its text) contains `filter`, ignoring case. An empty filter
+    /// matches everything.
+    pub fn matches(&self, filter: &str) -> bool {
+        let filter = filter.trim().to_lowercase();
+        if filter.is_empty() {
+            return true;
+        }
+        let has = |s: &str| s.to_lowercase().contains(&filter);
+        if self.host().is_some_and(has) {
+            return true;
+        }
+        match &self.event {
+            Event::Dns { fqdn, .. } => has(fqdn),
+            Event::Zone { zone, server, .. } => has(zone) || has(server),
+            Event::Text { text, .. } | Event::Note { text, .. } => has(text),
+            Event::Tick { id, .. } => has(id),
+            _ => false,
+        }
+    }
+
+    /// Good, bad, amber or neutral.
+    pub fn tone(&self) -> Tone {
+        match &self.event {
+            Event::Health { to, .. } => match to {
+                HostHealth::Up => Tone::Good,
+                HostHealth::Down => Tone::Bad,
+                HostHealth::Degraded => Tone::Warn,
+                HostHealth::Unknown => Tone::Neutral,
+            },
+            Event::Check { state, result, .. } => match state {
+                CheckState::Up if matches!(result.as_str(), "stale" | "warn") => Tone::Warn,
+                CheckState::Up => Tone::Good,
+                CheckState::Down => Tone::Bad,
+                CheckState::Suspect | CheckState::Recovering => Tone::Warn,
+                CheckState::Unknown => Tone::Neutral,
+            },
+            Event::Dns { verdict, .. } => match verdict {
+                DnsVerdict::New => Tone::Good,
+                DnsVerdict::Old | DnsVerdict::Other => Tone::Warn,
+                _ => Tone::Bad,
+            },
+            Event::Zone { behind, error, .. } => {
+                if error.is_some() {
+                    Tone::Bad
+                } else if *behind {
+                    Tone::Warn
+                } else {
+                    Tone::Neutral
+                }
+            }
+            Event::Target { address, error, .. } => match (address, error) {
+                (_, Some(_)) => Tone::Bad,
+                (Some(AddressKind::Old), _) => Tone::Warn,
+                _ => Tone::Neutral,
+            },
+            Event::HostsFile {
+                address: Some(AddressKind::Old),
+                ..
+            } => Tone::Warn,
+            Event::Old { answering, .. } => {
+                if *answering {
+                    Tone::Warn
+                } else {
+                    Tone::Neutral
+                }
+            }
+            Event::Tick {
+                done: true, forced, ..
+            } => {
+                if *forced {
+                    Tone::Warn
+                } else {
+                    Tone::Good
+                }
+            }
+            _ => Tone::Neutral,
+        }
+    }
+
+    /// One line of text, without the time: `git: down (ping timeout, ssh refused)`,
+    /// `git http: up, 200 from 203.0.113.12`, `ann ticked lower-ttl`.
+    pub fn summary(&self) -> String {
+        match &self.event {
+            Event::Start {
+                name, who, hosts, ..
+            } => {
+                let by = who
+                    .as_deref()
+                    .map(|w| format!(" by {w}"))
+                    .unwrap_or_default();
+                format!(
+                    "moveday started{by}: {name}, {} host{}",
+                    hosts.len(),
+                    if hosts.len() == 1 { "" } else { "s" }
+                )
+            }
+            Event::Stop { reason, .. } => match reason {
+                Some(r) => format!("moveday stopped ({r})"),
+                None => "moveday stopped".into(),
+            },
+            Event::Health {
+                host,
+                from,
+                to,
+                reasons,
+            } => {
+                let why = if reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", reasons.join(", "))
+                };
+                format!("{host}: {} → {}{why}", from.word(), to.word())
+            }
+            Event::Check {
+                host,
+                check,
+                state,
+                result,
+                detail,
+                note,
+                ip,
+                address,
+                ..
+            } => {
+                let mut s = format!("{host} {check}: {}", state.word());
+                if result != state.word() && result != "ok" {
+                    s.push_str(&format!(", {result}"));
+                }
+                if let Some(ip) = ip {
+                    let old = if *address == Some(AddressKind::Old) {
+                        " (old address)"
+                    } else {
+                        ""
+                    };
+                    let word = if *state == CheckState::Up {
+                        "from"
+                    } else {
+                        "at"
+                    };
+                    s.push_str(&format!(" {word} {ip}{old}"));
+                }
+                let worth_saying =
+                    *state != CheckState::Up || matches!(result.as_str(), "stale" | "warn");
+                if let Some(d) = detail
+                    .as_deref()
+                    .filter(|d| worth_saying && *d != result.as_str())
+                {
+                    s.push_str(&format!(": {d}"));
+                }
+                if let Some(n) = note {
+                    s.push_str(&format!(" [{n}]"));
+                }
+                s
+            }
+            Event::Dns {
+                fqdn,
+                resolver,
+                from,
+                verdict,
+                addresses,
+                error,
+                ..
+            } => {
+                let what = match (error, addresses.is_empty()) {
+                    (Some(e), _) => e.clone(),
+                    (None, false) => addresses
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    (None, true) => "no address".into(),
+                };
+                let from = from.map(|f| format!("{} → ", f.word())).unwrap_or_default();
+                format!("{fqdn} at {resolver}: {from}{} ({what})", verdict.word())
+            }
+            Event::Zone {
+                zone,
+                server,
+                serial,
+                primary_serial,
+                behind,
+                error,
+                ..
+            } => {
+                if let Some(e) = error {
+                    return format!("{zone} at {server}: {e}");
+                }
+                let serial = serial.map_or_else(|| "no SOA".to_string(), |s| s.to_string());
+                match (behind, primary_serial) {
+                    (true, Some(p)) => {
+                        format!("{zone} at {server}: serial {serial}, behind the primary ({p})")
+                    }
+                    _ => format!("{zone} at {server}: serial {serial}"),
+                }
+            }
+            Event::Target {
+                host,
+                ip,
+                source,
+                address,
+                error,
+            } => match (ip, error) {
+                (_, Some(e)) => format!("{host}: no address to probe ({e})"),
+                (Some(ip), None) => {
+                    let why = match source.as_deref() {
+                        Some("new_ip") => " (new_ip)".to_string(),
+                        Some("hosts_file") => " (hosts file)".to_string(),
+                        Some("system_dns") => " (system DNS)".to_string(),
+                        Some(other) => format!(" ({other})"),
+                        None => String::new(),
+                    };
+                    let old = if *address == Some(AddressKind::Old) {
+                        ", the OLD address"
+                    } else {
+                        ""
+                    };
+                    format!("{host}: probes go to {ip}{why}{old}")
+                }
+                (None, None) => format!("{host}: no address to probe"),
+            },
+            Event::HostsFile {
+                host,
+                addresses,
+                address,
+                error,
+                ..
+            } => match (error, addresses.is_empty()) {
+                (Some(e), _) => format!("{host}: hosts file unreadable ({e})"),
+                (None, true) => format!("{host}: no entry in the hosts file any more"),
+                (None, false) => {
+                    let ips = addresses
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let old = if *address == Some(AddressKind::Old) {
+                        " (the OLD address)"
+                    } else {
+                        ""
+                    };
+                    format!("{host}: hosts file says {ips}{old}")
+                }
+            },
+            Event::Old {
+                host,
+                ip,
+                answering,
+                detail,
+            } => {
+                if *answering {
+                    let what = detail
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default();
+                    format!("{host}: the old address {ip} still answers{what}")
+                } else {
+                    format!("{host}: nothing answers at the old address {ip} any more")
+                }
+            }
+            Event::Tick {
+                id,
+                done,
+                who,
+                forced,
+                evidence,
+            } => {
+                let verb = if *done { "ticked" } else { "unticked" };
+                let mut s = format!("{who} {verb} {id}");
+                if *forced {
+                    s.push_str(" (forced: its probe was red)");
+                }
+                if let Some(e) = evidence {
+                    s.push_str(&format!(" [{e}]"));
+                }
+                s
+            }
+            Event::Note { id, text, who } => {
+                if text.is_empty() {
+                    format!("{who} cleared the note on {id}")
+                } else {
+                    format!("{who} on {id}: {text}")
+                }
+            }
+            Event::Text { text, who, host } => match host {
+                Some(h) => format!("{who} ({h}): {text}"),
+                None => format!("{who}: {text}"),
+            },
+        }
+    }
+}
+
+/// Entries in time order, from this process and (through [`Timeline::poll`]) from the
+/// journal file, without duplicates: an entry this process recorded and then reads back
+/// from the file is kept once.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    entries: Vec<Entry>,
+    tail: Option<Tail>,
+    /// Encoded lines pushed here and not yet read back from the file, with their count.
+    own: HashMap<Vec<u8>, usize>,
+}
+
+/// The most entries a timeline keeps in memory (the oldest go first; the file keeps all).
+pub const MAX_TIMELINE: usize = 50_000;
+
+impl Timeline {
+    /// An empty timeline that follows nothing.
+    pub fn new() -> Timeline {
+        Timeline::default()
+    }
+
+    /// A timeline that follows the journal at `path`: the first [`poll`](Self::poll) reads
+    /// what is already there (earlier runs of the move included).
+    pub fn follow(path: &Path) -> Timeline {
+        Timeline {
+            tail: Some(Tail::new(path)),
+            ..Timeline::default()
+        }
+    }
+
+    /// Adds entries this process has just recorded (before they are on disk).
+    pub fn push(&mut self, entries: &[Entry]) {
+        for e in entries {
+            if self.tail.is_some() {
+                *self.own.entry(encode_line(e)).or_default() += 1;
+            }
+            self.insert(e.clone());
+        }
+    }
+
+    /// Reads what was added to the followed journal since the last poll (nothing without a
+    /// file). Returns whether anything new arrived, and warnings (skipped lines, an
+    /// unreadable file) for the status bar. Does file I/O: call it from the clock tick.
+    pub fn poll(&mut self) -> (bool, Vec<String>) {
+        let Some(tail) = self.tail.as_mut() else {
+            return (false, Vec::new());
+        };
+        let (entries, warnings) = match tail.poll() {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    false,
+                    vec![format!(
+                        "cannot read the journal {}: {e}",
+                        tail.path().display()
+                    )],
+                );
+            }
+        };
+        let mut changed = false;
+        for e in entries {
+            let line = encode_line(&e);
+            if let Some(n) = self.own.get_mut(&line) {
+                *n -= 1;
+                if *n == 0 {
+                    self.own.remove(&line);
+                }
+                continue;
+            }
+            self.insert(e);
+            changed = true;
+        }
+        (changed, warnings)
+    }
+
+    fn insert(&mut self, e: Entry) {
+        // Almost always at the end; lines from other processes may be a little out of order.
+        let pos = self.entries.partition_point(|x| x.at <= e.at);
+        self.entries.insert(pos, e);
+        if self.entries.len() > MAX_TIMELINE {
+            self.entries.drain(..self.entries.len() - MAX_TIMELINE);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Oldest first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Newest first, only those matching `filter` (see [`Entry::matches`]; `""`: all).
+    pub fn newest_first<'a>(&'a self, filter: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().rev().filter(move |e| e.matches(filter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::JournalWriter;
+    use chrono::{DateTime, Utc};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_260_000_000 + secs, 0).unwrap()
+    }
+
+    fn health(secs: i64, host: &str, to: HostHealth) -> Entry {
+        Entry {
+            at: at(secs),
+            event: Event::Health {
+                host: host.into(),
+                from: HostHealth::Unknown,
+                to,
+                reasons: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn newest_first_filtered_by_host() {
+        let mut t = Timeline::new();
+        t.push(&[
+            health(1, "git", HostHealth::Down),
+            health(3, "vbox", HostHealth::Down),
+            health(2, "git", HostHealth::Up),
+        ]);
+        let all: Vec<i64> = t.newest_first("").map(|e| e.at.timestamp() % 10).collect();
+        assert_eq!(all, [3, 2, 1]);
+        let git: Vec<String> = t.newest_first("GIT").map(Entry::summary).collect();
+        assert_eq!(git, ["git: unknown → up", "git: unknown → down"]);
+        assert_eq!(t.newest_first("git").next().unwrap().tone(), Tone::Good);
+    }
+
+    #[test]
+    fn summaries_say_what_changed_in_a_line() {
+        let check = |state, result: &str, detail: Option<&str>, address| Entry {
+            at: at(0),
+            event: Event::Check {
+                host: "www".into(),
+                check: "port 80".into(),
+                probe: crate::journal::ProbeKind::Port,
+                port: Some(80),
+                state,
+                result: result.into(),
+                detail: detail.map(str::to_string),
+                note: None,
+                ip: Some("203.0.113.12".parse().unwrap()),
+                address: Some(address),
+            },
+        };
+        let e = check(
+            CheckState::Down,
+            "filtered",
+            Some("no answer in 1s: firewall/ACL drop"),
+            AddressKind::New,
+        );
+        assert_eq!(
+            e.summary(),
+            "www port 80: down, filtered at 203.0.113.12: no answer in 1s: firewall/ACL drop"
+        );
+        assert_eq!(e.tone(), Tone::Bad);
+        let e = check(CheckState::Up, "open", None, AddressKind::Old);
+        assert_eq!(
+            e.summary(),
+            "www port 80: up, open from 203.0.113.12 (old address)"
+        );
+        let tick = Entry {
+            at: at(0),
+            event: Event::Tick {
+                id: "review-acl".into(),
+                done: true,
+                who: "ann".into(),
+                forced: true,
+                evidence: None,
+            },
+        };
+        assert_eq!(
+            tick.summary(),
+            "ann ticked review-acl (forced: its probe was red)"
+        );
+        assert_eq!(tick.tone(), Tone::Warn);
+        assert!(tick.matches("acl") && !tick.matches("www"));
+    }
+
+    #[test]
+    fn own_entries_read_back_from_the_file_are_not_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::open(&path).unwrap();
+        // Another process wrote before we started.
+        w.append(&[health(0, "www", HostHealth::Down)]).unwrap();
+        let mut t = Timeline::follow(&path);
+        let ours = [health(5, "git", HostHealth::Up)];
+        t.push(&ours);
+        w.append(&ours).unwrap();
+        assert_eq!(t.poll(), (true, vec![]));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.poll(), (false, vec![]));
+        w.append(&[health(7, "vbox", HostHealth::Up)]).unwrap();
+        assert_eq!(t.poll(), (true, vec![]));
+        let hosts: Vec<&str> = t.newest_first("").filter_map(Entry::host).collect();
+        assert_eq!(hosts, ["vbox", "git", "www"]);
+    }
+}

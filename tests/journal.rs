@@ -1,0 +1,208 @@
+//! The journal file: a torn last line is skipped with a warning (by the library and by
+//! `moveday report`), and concurrent appenders (two processes, two threads) leave only
+//! whole lines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, Utc};
+use moveday::journal::{self, Entry, Event, JournalWriter};
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_260_003_600 + secs, 0).unwrap()
+}
+
+fn text(secs: i64, who: &str, body: String) -> Entry {
+    Entry {
+        at: at(secs),
+        event: Event::Text {
+            text: body,
+            who: who.into(),
+            host: None,
+        },
+    }
+}
+
+#[test]
+fn a_torn_final_line_is_skipped_with_a_warning_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("move.journal.jsonl");
+    let mut w = JournalWriter::open(&path).unwrap();
+    w.append(&[text(0, "ann", "one".into()), text(60, "ann", "two".into())])
+        .unwrap();
+    // The machine lost power in the middle of the third line.
+    let third = journal::encode_line(&text(120, "ann", "three".into()));
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&third[..third.len() / 2])
+        .unwrap();
+
+    let (entries, warnings) = journal::read(&path).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        warnings,
+        [format!(
+            "{}:3: torn last line (no newline at its end: a write was cut short), skipped",
+            path.display()
+        )]
+    );
+
+    // The report says so on stderr, and still writes the report.
+    let out = Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(["report", "--journal"])
+        .arg(&path)
+        .args(["--inventory", "/nonexistent/inventory.toml"])
+        .env("TZ", "UTC")
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "moveday: warning: {}:3: torn last line",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("(2 events)"), "{stdout}");
+    assert!(stdout.contains("- 09:01:00 ann: two"), "{stdout}");
+    assert!(stdout.contains("## Skipped while reading"), "{stdout}");
+
+    // The next writer starts on a fresh line: nothing more is lost.
+    let mut w = JournalWriter::open(&path).unwrap();
+    w.append(&[text(180, "bob", "four".into())]).unwrap();
+    let (entries, warnings) = journal::read(&path).unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains(":3: not a JSON line"), "{warnings:?}");
+}
+
+#[test]
+fn a_missing_journal_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(["report", "--journal"])
+        .arg(&path)
+        .args(["--inventory", "/nonexistent/inventory.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("moveday: no journal at {}", path.display()))),
+        "{stderr}"
+    );
+}
+
+/// Lines per appender, and their sizes: from a few bytes to tens of kilobytes, so that a
+/// write that is not atomic would show.
+const LINES: usize = 2000;
+
+fn body(writer: &str, i: usize) -> String {
+    let len = [10, 200, 4000, 30_000, 1][i % 5];
+    format!("{writer}:{i}:{}", "x".repeat(len))
+}
+
+/// Appends LINES entries for `writer`, one `append` call each.
+fn append_all(path: &Path, writer: &str) {
+    let mut w = JournalWriter::open(path).unwrap();
+    for i in 0..LINES {
+        w.append(&[text(i as i64, writer, body(writer, i))])
+            .unwrap();
+    }
+}
+
+/// Every line is whole, and each writer's lines are all there, in order. Returns how many
+/// times the file switches from one writer's line to another's (more than one: they
+/// really wrote at the same time).
+fn check_whole_lines(path: &Path, writers: &[&str]) -> usize {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(bytes.last(), Some(&b'\n'));
+    let (entries, warnings) = journal::read(path).unwrap();
+    assert!(
+        warnings.is_empty(),
+        "{:?}",
+        &warnings[..warnings.len().min(3)]
+    );
+    assert_eq!(entries.len(), LINES * writers.len());
+    for writer in writers {
+        let mine: Vec<String> = entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Text { text, who, .. } if who == writer => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<String> = (0..LINES).map(|i| body(writer, i)).collect();
+        assert!(mine == want, "{writer}'s lines are not all there, in order");
+    }
+    let who: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Text { who, .. } => Some(who.as_str()),
+            _ => None,
+        })
+        .collect();
+    who.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+/// Run as a child process by the test below (does nothing otherwise).
+#[test]
+fn journal_append_child() {
+    if let (Ok(path), Ok(writer)) = (
+        std::env::var("MOVEDAY_TEST_JOURNAL"),
+        std::env::var("MOVEDAY_TEST_WRITER"),
+    ) {
+        append_all(Path::new(&path), &writer);
+    }
+}
+
+#[test]
+fn two_processes_appending_at_once_leave_only_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.journal.jsonl");
+    let children: Vec<_> = ["p1", "p2"]
+        .iter()
+        .map(|writer| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["journal_append_child", "--exact", "--test-threads=1"])
+                .env("MOVEDAY_TEST_JOURNAL", &path)
+                .env("MOVEDAY_TEST_WRITER", writer)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let switches = check_whole_lines(&path, &["p1", "p2"]);
+    eprintln!("two processes: the writer changed {switches} times in the file");
+    assert!(
+        switches > 1,
+        "the two processes did not overlap: nothing was tested"
+    );
+}
+
+#[test]
+fn two_threads_with_their_own_handles_leave_only_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.journal.jsonl");
+    std::thread::scope(|s| {
+        for writer in ["t1", "t2"] {
+            let path = &path;
+            s.spawn(move || append_all(path, writer));
+        }
+    });
+    let switches = check_whole_lines(&path, &["t1", "t2"]);
+    eprintln!("two threads: the writer changed {switches} times in the file");
+}
