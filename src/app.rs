@@ -63,6 +63,9 @@ pub struct LoopInputs<E, S> {
     pub tick: Duration,
     /// Where checklist events go to be saved (none: they live in memory only).
     pub checklist: Option<mpsc::Sender<ChecklistEvent>>,
+    /// The move's journal: every transition the reducer sees is recorded (none: no
+    /// journal, as in the loop's tests).
+    pub journal: Option<crate::journal::Journal>,
 }
 
 /// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
@@ -86,7 +89,17 @@ where
         shutdown,
         tick,
         checklist,
+        journal,
     } = inputs;
+    // Every report goes through the journal's reducer: the state changes as with
+    // `store::reduce`, and the transitions are recorded.
+    let apply = |state: &mut State, report: Report| -> bool {
+        let (changed, entries) = crate::journal::reduce(state, report);
+        if let Some(j) = &journal {
+            j.record(entries);
+        }
+        changed
+    };
     let mut shutdown = pin!(shutdown);
     // The first frame is drawn below; the clock starts one period later.
     let mut clock = tokio::time::interval_at(Instant::now() + tick, tick);
@@ -123,7 +136,7 @@ where
                             }
                             Effect::Checklist(event) => {
                                 // Shown at once; on disk when the sync task acknowledges.
-                                store::reduce(state, Report::ChecklistEvent(event.clone()));
+                                apply(state, Report::ChecklistEvent(event.clone()));
                                 if let Some(tx) = &checklist {
                                     save(tx, event, state);
                                 }
@@ -145,7 +158,7 @@ where
             report = reports.recv(), if reports_open => match report {
                 Some(report) => {
                     stats.reports += 1;
-                    changed |= store::reduce(state, report);
+                    changed |= apply(state, report);
                 }
                 None => reports_open = false,
             },
@@ -157,7 +170,7 @@ where
         // Drain what else is pending, so a burst of reports is one change.
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
-            changed |= store::reduce(state, report);
+            changed |= apply(state, report);
         }
         if changed && !draw_now {
             let due = last_frame + REPORT_FRAME_GAP;
@@ -275,6 +288,8 @@ pub struct TuiOptions {
     pub who: String,
     /// The checklist's state file.
     pub state_path: PathBuf,
+    /// The move's journal (JSON Lines, appended).
+    pub journal_path: PathBuf,
 }
 
 /// How often the checklist's state file is checked for other processes' ticks.
@@ -300,6 +315,13 @@ pub async fn run_tui(
         tx.clone(),
         STATE_POLL,
     );
+    let (journal, journal_task) =
+        crate::journal::spawn_writer(options.journal_path.clone(), tx.clone());
+    journal.record(vec![crate::journal::start_event(
+        &inventory,
+        &options.who,
+        SystemTime::now(),
+    )]);
     let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
     let mut state = State::new(inventory);
     let mut ui = UiState::new(local_offset()).with_who(&options.who);
@@ -320,11 +342,27 @@ pub async fn run_tui(
             shutdown: shutdown_signal(),
             tick: Duration::from_secs(1),
             checklist: Some(checklist_tx),
+            journal: Some(journal.clone()),
         },
     )
     .await;
     drop(probes);
     drop(guard);
+    journal.record(vec![crate::journal::stop_event(
+        SystemTime::now(),
+        Some(if result.is_ok() { "quit" } else { "error" }),
+    )]);
+    drop(journal);
+    if tokio::time::timeout(Duration::from_secs(5), journal_task)
+        .await
+        .is_err()
+    {
+        let _ = writeln!(
+            io::stderr(),
+            "moveday: could not finish writing the journal {} within 5 s",
+            options.journal_path.display()
+        );
+    }
     // The loop has dropped its sender: the sync task saves what is still pending and ends.
     // Every tick acknowledged on screen is already on disk; this covers the last second.
     if tokio::time::timeout(Duration::from_secs(5), sync)

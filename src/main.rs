@@ -360,6 +360,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 state_path: cli.state.clone().unwrap_or_else(|| {
                     persist::default_state_path(std::path::Path::new("/moveday/demo.toml"))
                 }),
+                journal_path: journal::journal_path(
+                    cli.journal.as_deref(),
+                    std::path::Path::new("/moveday/demo.toml"),
+                ),
             };
             let rt = runtime()?;
             rt.block_on(async {
@@ -377,6 +381,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 theme: theme(&cli.theme)?,
                 who: who(cli.who.as_deref())?,
                 state_path: state_path(cli.state.as_deref(), &inv),
+                journal_path: journal::journal_path(cli.journal.as_deref(), &cli.inventory),
             };
             let rt = runtime()?;
             rt.block_on(async {

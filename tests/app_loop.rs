@@ -76,6 +76,7 @@ fn start() -> Harness {
                 // No clock ticks during the test: every frame is caused by input or change.
                 tick: Duration::from_secs(3600),
                 checklist: None,
+                journal: None,
             },
         )
         .await
