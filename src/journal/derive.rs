@@ -501,15 +501,7 @@ pub fn start_event(inv: &Inventory, who: &str, at: SystemTime) -> Entry {
             resolvers: inv.resolvers.iter().map(|r| r.name.clone()).collect(),
             window_start: inv.window_start,
             window_end: inv.window_end,
-            checklist: inv
-                .checklist
-                .iter()
-                .map(|i| StartItem {
-                    id: i.id.clone(),
-                    phase: i.phase.clone(),
-                    text: i.text.clone(),
-                })
-                .collect(),
+            checklist: inv.checklist.iter().map(StartItem::from).collect(),
         },
     )
 }

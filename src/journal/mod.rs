@@ -263,6 +263,16 @@ pub struct StartItem {
     pub text: String,
 }
 
+impl From<&crate::config::ChecklistItem> for StartItem {
+    fn from(item: &crate::config::ChecklistItem) -> StartItem {
+        StartItem {
+            id: item.id.clone(),
+            phase: item.phase.clone(),
+            text: item.text.clone(),
+        }
+    }
+}
+
 /// A host's health as written in the journal (`store::Health`, kept apart so that the file
 /// format does not change when the model does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

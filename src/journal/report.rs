@@ -392,15 +392,7 @@ fn meta(entries: &[&Entry], inv: Option<&Inventory>) -> Meta {
                 .iter()
                 .map(|h| (h.name.clone(), h.fqdn.clone()))
                 .collect(),
-            checklist: inv
-                .checklist
-                .iter()
-                .map(|i| StartItem {
-                    id: i.id.clone(),
-                    phase: i.phase.clone(),
-                    text: i.text.clone(),
-                })
-                .collect(),
+            checklist: inv.checklist.iter().map(StartItem::from).collect(),
             window: Window {
                 start: inv.window_start.or(start.and_then(|s| *s.2)),
                 end: inv.window_end.or(start.and_then(|s| *s.3)),
