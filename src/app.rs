@@ -66,6 +66,9 @@ pub struct LoopInputs<E, S> {
     /// The move's journal: every transition the reducer sees is recorded (none: no
     /// journal, as in the loop's tests).
     pub journal: Option<crate::journal::Journal>,
+    /// What the timeline screen shows: this process's entries at once, other processes'
+    /// (and earlier runs') as the clock polls the journal file.
+    pub timeline: Option<crate::journal::Timeline>,
 }
 
 /// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
@@ -90,14 +93,23 @@ where
         tick,
         checklist,
         journal,
+        timeline,
     } = inputs;
+    let mut timeline = timeline;
     // Every report goes through the journal's reducer: the state changes as with
     // `store::reduce`, and the transitions are recorded.
-    let apply = |state: &mut State, report: Report| -> bool {
-        let (changed, entries) = crate::journal::reduce(state, report);
+    let record = |timeline: &mut Option<crate::journal::Timeline>,
+                  entries: Vec<crate::journal::Entry>| {
+        if let Some(t) = timeline.as_mut() {
+            t.push(&entries);
+        }
         if let Some(j) = &journal {
             j.record(entries);
         }
+    };
+    let apply = |state: &mut State, timeline: &mut Option<_>, report: Report| -> bool {
+        let (changed, entries) = crate::journal::reduce(state, report);
+        record(timeline, entries);
         changed
     };
     let mut shutdown = pin!(shutdown);
@@ -106,15 +118,19 @@ where
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut stats = LoopStats::default();
     let mut reports_open = true;
-    let draw = |terminal: &mut Terminal<B>, state: &State, ui: &UiState, stats: &mut LoopStats| {
+    let draw = |terminal: &mut Terminal<B>,
+                state: &State,
+                ui: &UiState,
+                timeline: Option<&crate::journal::Timeline>,
+                stats: &mut LoopStats| {
         let now = SystemTime::now();
         terminal
-            .draw(|frame| ui::render(frame, state, ui, theme, now))
+            .draw(|frame| ui::render_with_timeline(frame, state, ui, theme, now, timeline))
             .context("cannot draw to the terminal")?;
         stats.frames += 1;
         anyhow::Ok(())
     };
-    draw(terminal, state, ui, &mut stats)?;
+    draw(terminal, state, ui, timeline.as_ref(), &mut stats)?;
     let mut last_frame = Instant::now();
     // A frame owed to probe reports, not drawn yet because the last one is too recent.
     let mut owed: Option<Instant> = None;
@@ -136,10 +152,24 @@ where
                             }
                             Effect::Checklist(event) => {
                                 // Shown at once; on disk when the sync task acknowledges.
-                                apply(state, Report::ChecklistEvent(event.clone()));
+                                apply(state, &mut timeline, Report::ChecklistEvent(event.clone()));
                                 if let Some(tx) = &checklist {
                                     save(tx, event, state);
                                 }
+                            }
+                            Effect::JournalNote(text) => {
+                                let host = state
+                                    .inventory
+                                    .hosts
+                                    .get(ui.selected)
+                                    .map(|h| h.name.clone());
+                                let entry = crate::journal::text_event(
+                                    &text,
+                                    &ui.who,
+                                    host.as_deref().filter(|_| ui.screen.is_none()),
+                                    SystemTime::now(),
+                                );
+                                record(&mut timeline, entry.into_iter().collect());
                             }
                             Effect::None => {}
                         }
@@ -158,19 +188,26 @@ where
             report = reports.recv(), if reports_open => match report {
                 Some(report) => {
                     stats.reports += 1;
-                    changed |= apply(state, report);
+                    changed |= apply(state, &mut timeline, report);
                 }
                 None => reports_open = false,
             },
             () = sleep_until_owed(owed) => draw_now = true,
             _ = clock.tick() => {
                 draw_now |= ui::on_tick(ui, SystemTime::now());
+                // Other processes' lines (and, the first time, the file's history).
+                if let Some(t) = timeline.as_mut() {
+                    let (_, warnings) = t.poll();
+                    for w in warnings {
+                        apply(state, &mut None, Report::Warning(w));
+                    }
+                }
             }
         }
         // Drain what else is pending, so a burst of reports is one change.
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
-            changed |= apply(state, report);
+            changed |= apply(state, &mut timeline, report);
         }
         if changed && !draw_now {
             let due = last_frame + REPORT_FRAME_GAP;
@@ -181,7 +218,7 @@ where
             }
         }
         if draw_now {
-            draw(terminal, state, ui, &mut stats)?;
+            draw(terminal, state, ui, timeline.as_ref(), &mut stats)?;
             last_frame = Instant::now();
             owed = None;
         }
@@ -343,6 +380,7 @@ pub async fn run_tui(
             tick: Duration::from_secs(1),
             checklist: Some(checklist_tx),
             journal: Some(journal.clone()),
+            timeline: Some(crate::journal::Timeline::follow(&options.journal_path)),
         },
     )
     .await;

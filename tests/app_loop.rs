@@ -77,6 +77,7 @@ fn start() -> Harness {
                 tick: Duration::from_secs(3600),
                 checklist: None,
                 journal: None,
+                timeline: None,
             },
         )
         .await

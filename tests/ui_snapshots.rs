@@ -1638,3 +1638,64 @@ fn services_screen_lists_every_port_and_service_140x24() {
     assert!(text.contains("⚠ still answers"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn timeline_newest_first_and_filtered_100x16() {
+    use moveday::journal::{self, Timeline};
+    // The journal of a few minutes: www's port 80 filtered then fixed, a note, a tick.
+    let mut state = State::new(services_state().inventory.clone());
+    let mut timeline = Timeline::new();
+    timeline.push(&[journal::start_event(&state.inventory, "ann", t(0))]);
+    let port = |state: moveday::probe::ports::PortState| {
+        Outcome::Ports(moveday::probe::PortsOutcome {
+            ip: ip("203.0.113.12"),
+            ports: vec![
+                moveday::probe::ports::PortResult {
+                    port: 80,
+                    state,
+                    latency: ms(0.4),
+                    detail: None,
+                },
+                moveday::probe::ports::PortResult {
+                    port: 443,
+                    state: moveday::probe::ports::PortState::Open,
+                    latency: ms(0.4),
+                    detail: None,
+                },
+            ],
+        })
+    };
+    use moveday::probe::ports::PortState::{Filtered, Open};
+    for (secs, p) in [(10, Filtered), (12, Filtered), (60, Open)] {
+        let (_, entries) = journal::reduce(
+            &mut state,
+            Report::Probe {
+                host: 0,
+                at: t(secs),
+                outcome: port(p),
+            },
+        );
+        timeline.push(&entries);
+    }
+    timeline.push(&[
+        journal::text_event("ACL fixed, ticket #4711", "ann", Some("www"), t(50)).unwrap(),
+    ]);
+    let view = |filter: &str| {
+        let mut ui = ui_with(0);
+        ui.screen = Some(Screen::Timeline);
+        ui.timeline_filter = filter.to_string();
+        let mut terminal = Terminal::new(TestBackend::new(100, 16)).unwrap();
+        terminal
+            .draw(|frame| {
+                ui::render_with_timeline(frame, &state, &ui, &dark(), now(), Some(&timeline))
+            })
+            .unwrap();
+        terminal.backend().to_string()
+    };
+    let all = view("");
+    assert!(all.contains("ACL fixed, ticket #4711"), "{all}");
+    assert!(all.contains("port 80"), "{all}");
+    let mail = view("mail");
+    assert!(!mail.contains("ACL fixed"), "{mail}");
+    insta::assert_snapshot!(all);
+}

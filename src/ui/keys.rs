@@ -65,6 +65,10 @@ pub enum EditTarget {
     Note { id: String },
     /// [`UiState::who`].
     Who,
+    /// The timeline's filter (a host, a zone, a word of a note).
+    TimelineFilter,
+    /// A free-text note for the move's journal.
+    JournalNote,
 }
 
 impl EditTarget {
@@ -73,6 +77,8 @@ impl EditTarget {
         match self {
             EditTarget::Note { .. } => NOTE_MAX,
             EditTarget::Who => WHO_MAX,
+            EditTarget::TimelineFilter => 64,
+            EditTarget::JournalNote => NOTE_MAX,
         }
     }
 }
@@ -117,6 +123,8 @@ pub struct UiState {
     pub help_scroll: usize,
     /// Lines scrolled in the zones view.
     pub screen_scroll: usize,
+    /// What the timeline shows (`/`): entries whose host, zone or text holds it.
+    pub timeline_filter: String,
     /// Who ticks (`--who`, else `$USER@hostname`; `w` changes it). Empty: asked at the
     /// first tick.
     pub who: String,
@@ -199,6 +207,7 @@ impl UiState {
             detail_scroll: 0,
             help_scroll: 0,
             screen_scroll: 0,
+            timeline_filter: String::new(),
             who: String::new(),
             checklist_selected: 0,
             checklist_offset: 0,
@@ -279,6 +288,12 @@ pub enum Action {
     ToggleZones,
     /// `p`: the ports and services view, or back.
     ToggleServices,
+    /// `t`: the move's timeline (the journal, newest first), or back.
+    ToggleTimeline,
+    /// `/`: filter the timeline by host (or any word).
+    Filter,
+    /// `N`: write a note into the move's journal.
+    JournalNote,
     ToggleHelp,
     /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
@@ -287,7 +302,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -306,6 +321,9 @@ impl Action {
         Action::ToggleDns,
         Action::ToggleZones,
         Action::ToggleServices,
+        Action::ToggleTimeline,
+        Action::Filter,
+        Action::JournalNote,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -332,6 +350,9 @@ impl Action {
             Action::ToggleDns => "DNS view: every resolver about every name / back",
             Action::ToggleZones => "zones: serials, NS sets, TTLs, reverse DNS / back",
             Action::ToggleServices => "ports and services of every host / back",
+            Action::ToggleTimeline => "timeline: everything that changed, newest first / back",
+            Action::Filter => "timeline: filter by host or word (empty clears)",
+            Action::JournalNote => "write a note into the move's journal",
             Action::ToggleHelp => "show / hide this help",
             Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
@@ -365,6 +386,8 @@ pub enum Screen {
     Zones,
     /// Every host's expected ports and services, and its old address (`p`).
     Services,
+    /// The move's journal, newest first (`t`).
+    Timeline,
 }
 
 /// The key of a screen opens it (from the top), or closes it when it is open.
@@ -382,6 +405,8 @@ pub enum Effect {
     /// Record a tick, untick or note: reduce it into the store at once (as
     /// `Report::ChecklistEvent`) and hand it to the persistence task.
     Checklist(ChecklistEvent),
+    /// Write this note (already sanitized, by `ui.who`) into the move's journal.
+    JournalNote(String),
     Quit,
 }
 
@@ -432,6 +457,9 @@ pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Char('d'), Action::ToggleDns),
     bind(KeyCode::Char('z'), Action::ToggleZones),
     bind(KeyCode::Char('p'), Action::ToggleServices),
+    bind(KeyCode::Char('t'), Action::ToggleTimeline),
+    bind(KeyCode::Char('/'), Action::Filter),
+    bind(KeyCode::Char('N'), Action::JournalNote),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -544,6 +572,8 @@ fn edit_key(
             ui.set_message(match editor.target {
                 EditTarget::Note { .. } => "note not changed",
                 EditTarget::Who => "who not changed",
+                EditTarget::TimelineFilter => "filter not changed",
+                EditTarget::JournalNote => "no note written",
             });
             return Effect::None;
         }
@@ -574,6 +604,22 @@ fn commit(ui: &mut UiState, editor: Editor, state: &State, now: SystemTime) -> E
     let text = editor.text.trim();
     let text = crate::sanitize::sanitize(text, editor.target.max_chars());
     match editor.target {
+        EditTarget::TimelineFilter => {
+            ui.timeline_filter = text;
+            ui.screen_scroll = 0;
+            Effect::None
+        }
+        EditTarget::JournalNote => {
+            if text.is_empty() {
+                ui.set_message("no note written: it was empty");
+                return Effect::None;
+            }
+            if !require_who(ui) {
+                return Effect::None;
+            }
+            ui.set_message("note written to the journal");
+            Effect::JournalNote(text)
+        }
         EditTarget::Who => {
             if text.is_empty() {
                 ui.set_message("who not changed: a name cannot be empty");
@@ -782,7 +828,11 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         return Effect::None;
     }
     // The DNS screens replace the panes: motions scroll the zones, or pick the matrix row.
-    if matches!(ui.screen, Some(Screen::Zones | Screen::Services)) && is_motion(action) {
+    if matches!(
+        ui.screen,
+        Some(Screen::Zones | Screen::Services | Screen::Timeline)
+    ) && is_motion(action)
+    {
         let page = drawn.screen_rows.max(1);
         ui.screen_scroll = scroll(ui.screen_scroll, action, drawn.screen_max_scroll, page);
         return Effect::None;
@@ -900,6 +950,20 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         Action::ToggleDns => switch_screen(ui, Screen::Resolvers),
         Action::ToggleZones => switch_screen(ui, Screen::Zones),
         Action::ToggleServices => switch_screen(ui, Screen::Services),
+        Action::ToggleTimeline => switch_screen(ui, Screen::Timeline),
+        Action::Filter => {
+            ui.screen = Some(Screen::Timeline);
+            ui.mode = Mode::Edit(Editor {
+                target: EditTarget::TimelineFilter,
+                text: ui.timeline_filter.clone(),
+            });
+        }
+        Action::JournalNote => {
+            ui.mode = Mode::Edit(Editor {
+                target: EditTarget::JournalNote,
+                text: String::new(),
+            });
+        }
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
             ui.help_scroll = 0;

@@ -15,6 +15,7 @@ pub mod prompt;
 pub mod services;
 pub mod status_bar;
 pub mod text;
+pub mod timeline;
 pub mod zones;
 
 use std::time::SystemTime;
@@ -39,6 +40,8 @@ pub struct View<'a> {
     pub theme: &'a Theme,
     /// For the clock and the ages of results.
     pub now: SystemTime,
+    /// The move's journal as the timeline screen shows it (none: no journal).
+    pub timeline: Option<&'a crate::journal::Timeline>,
 }
 
 /// Draws the whole screen.
@@ -107,11 +110,24 @@ pub struct View<'a> {
 /// lines only the focused pane is drawn. Nothing here changes the model; the one thing
 /// recorded is [`UiState::drawn`], the geometry the Page keys and scroll limits need.
 pub fn render(frame: &mut Frame, state: &State, ui: &UiState, theme: &Theme, now: SystemTime) {
+    render_with_timeline(frame, state, ui, theme, now, None);
+}
+
+/// [`render`], with the move's journal for the timeline screen.
+pub fn render_with_timeline(
+    frame: &mut Frame,
+    state: &State,
+    ui: &UiState,
+    theme: &Theme,
+    now: SystemTime,
+    timeline: Option<&crate::journal::Timeline>,
+) {
     let view = View {
         state,
         ui,
         theme,
         now,
+        timeline,
     };
     let area = frame.area();
     let drawn = draw(area, frame.buffer_mut(), &view);
@@ -143,6 +159,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
             }
             keys::Screen::Services => {
                 (drawn.screen_rows, drawn.screen_max_scroll) = services::render(r, buf, view);
+            }
+            keys::Screen::Timeline => {
+                (drawn.screen_rows, drawn.screen_max_scroll) = timeline::render(r, buf, view);
             }
         }
         if let Some(r) = plan.status {

@@ -59,6 +59,14 @@ fn render_editor(area: Rect, buf: &mut Buffer, view: &View<'_>, editor: &Editor)
             " Who is ticking? ".to_string(),
             " Enter saves · Esc cancels ",
         ),
+        EditTarget::TimelineFilter => (
+            " Filter the timeline (host, zone or word) ".to_string(),
+            " Enter applies · Esc cancels · empty shows all ",
+        ),
+        EditTarget::JournalNote => (
+            " Note for the move's journal ".to_string(),
+            " Enter writes · Esc cancels ",
+        ),
     };
     let popup_width = area.width.saturating_sub(4).min(72);
     if popup_width < 8 || area.height < 3 {

@@ -1,0 +1,86 @@
+//! The timeline (`t`): the move's journal, newest first, one line an event, coloured by
+//! what it means (green: something came up, red: something went down, amber: on the way).
+//! `/` filters by host (or zone, or any word of a note); `N` writes a note into it.
+//!
+//! ```text
+//!  Timeline · the move's journal, newest first · filter: www · / filter · N note · t or Esc: back
+//! 14:03:41  www       port 80 open (was filtered)
+//! 14:02:10  www       note by ann: ACL fixed, ticket #4711
+//! 13:58:02  www       health down → degraded: port 80 filtered (ACL?)
+//! ```
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::journal::Tone;
+
+use super::View;
+use super::text::{clean, clock};
+
+/// Events shown at most (the newest; the journal file keeps everything).
+const SHOWN: usize = 2_000;
+
+/// Draws the view in `area`; returns (rows shown, largest scroll).
+pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
+    let filter = view.ui.timeline_filter.as_str();
+    let title = if filter.is_empty() {
+        " Timeline · the move's journal, newest first · / filter · N note · t or Esc: back "
+            .to_string()
+    } else {
+        format!(
+            " Timeline · filter: {} · / filter (empty: all) · N note · t or Esc: back ",
+            clean(filter, 40)
+        )
+    };
+    super::scrolled_screen(area, buf, view, &title, lines(view))
+}
+
+fn lines(view: &View<'_>) -> Vec<Line<'static>> {
+    let theme = view.theme;
+    let Some(timeline) = view.timeline else {
+        return vec![Line::styled(
+            "No journal here (the timeline shows the journal the dashboard writes).",
+            theme.muted(),
+        )];
+    };
+    let filter = view.ui.timeline_filter.as_str();
+    let out: Vec<Line<'static>> = timeline
+        .newest_first(filter)
+        .take(SHOWN)
+        .map(|e| {
+            let style = match e.tone() {
+                Tone::Good => theme.ok(),
+                Tone::Bad => theme.failed(),
+                Tone::Warn => theme.warn(),
+                Tone::Neutral => Style::default(),
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{}  ", clock(e.at.into(), view.ui.utc_offset)),
+                    theme.muted(),
+                ),
+                Span::styled(
+                    format!("{:<10}", clean(e.host().unwrap_or(""), 10)),
+                    theme.header(),
+                ),
+                Span::styled(clean(&e.summary(), 300), style),
+            ])
+        })
+        .collect();
+    if out.is_empty() {
+        return vec![Line::styled(
+            if filter.is_empty() {
+                "Nothing recorded yet.".to_string()
+            } else {
+                format!(
+                    "Nothing matches \"{}\" (/ then Enter on an empty filter shows all).",
+                    clean(filter, 40)
+                )
+            },
+            theme.muted(),
+        )];
+    }
+    out
+}
