@@ -47,6 +47,23 @@ pub struct LoopStats {
     pub frames: u64,
     /// Reports applied.
     pub reports: u64,
+    /// Terminal bells rung (`--bell`): hosts that turned red or green.
+    pub bells: u64,
+}
+
+/// Whether these journal entries deserve the terminal bell: a host turned red (down) or
+/// green (up again after being down or degraded). The first verdict after start is not
+/// news to someone who just started the dashboard, so transitions from `unknown` are quiet.
+pub fn bell_worthy(entries: &[crate::journal::Entry]) -> bool {
+    use crate::journal::{Event, HostHealth};
+    entries.iter().any(|e| match &e.event {
+        Event::Health { from, to, .. } => {
+            *from != HostHealth::Unknown
+                && from != to
+                && matches!(to, HostHealth::Down | HostHealth::Up)
+        }
+        _ => false,
+    })
 }
 
 /// Everything the loop reads from outside.
@@ -69,6 +86,8 @@ pub struct LoopInputs<E, S> {
     /// What the timeline screen shows: this process's entries at once, other processes'
     /// (and earlier runs') as the clock polls the journal file.
     pub timeline: Option<crate::journal::Timeline>,
+    /// Rings the terminal bell (`--bell`), at most once per frame, after the frame is drawn.
+    pub bell: Option<Box<dyn FnMut() + Send>>,
 }
 
 /// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
@@ -94,7 +113,10 @@ where
         checklist,
         journal,
         timeline,
+        mut bell,
     } = inputs;
+    // Set when a host turned red or green; rung after the next frame.
+    let mut ring = false;
     let mut timeline = timeline;
     // Every report goes through the journal's reducer: the state changes as with
     // `store::reduce`, and the transitions are recorded.
@@ -107,8 +129,10 @@ where
             j.record(entries);
         }
     };
-    let apply = |state: &mut State, timeline: &mut Option<_>, report: Report| -> bool {
+    let bell_on = bell.is_some();
+    let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Report| {
         let (changed, entries) = crate::journal::reduce(state, report);
+        *ring |= bell_on && bell_worthy(&entries);
         record(timeline, entries);
         changed
     };
@@ -152,7 +176,7 @@ where
                             }
                             Effect::Checklist(event) => {
                                 // Shown at once; on disk when the sync task acknowledges.
-                                apply(state, &mut timeline, Report::ChecklistEvent(event.clone()));
+                                apply(state, &mut timeline, &mut ring, Report::ChecklistEvent(event.clone()));
                                 if let Some(tx) = &checklist {
                                     save(tx, event, state);
                                 }
@@ -188,7 +212,7 @@ where
             report = reports.recv(), if reports_open => match report {
                 Some(report) => {
                     stats.reports += 1;
-                    changed |= apply(state, &mut timeline, report);
+                    changed |= apply(state, &mut timeline, &mut ring, report);
                 }
                 None => reports_open = false,
             },
@@ -199,7 +223,7 @@ where
                 if let Some(t) = timeline.as_mut() {
                     let (_, warnings) = t.poll();
                     for w in warnings {
-                        apply(state, &mut None, Report::Warning(w));
+                        apply(state, &mut None, &mut ring, Report::Warning(w));
                     }
                 }
             }
@@ -207,7 +231,7 @@ where
         // Drain what else is pending, so a burst of reports is one change.
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
-            changed |= apply(state, &mut timeline, report);
+            changed |= apply(state, &mut timeline, &mut ring, report);
         }
         if changed && !draw_now {
             let due = last_frame + REPORT_FRAME_GAP;
@@ -221,6 +245,13 @@ where
             draw(terminal, state, ui, timeline.as_ref(), &mut stats)?;
             last_frame = Instant::now();
             owed = None;
+            // After the frame, so the screen that explains the bell is already there.
+            if std::mem::take(&mut ring)
+                && let Some(bell) = bell.as_mut()
+            {
+                bell();
+                stats.bells += 1;
+            }
         }
     }
     Ok(stats)
@@ -327,6 +358,8 @@ pub struct TuiOptions {
     pub state_path: PathBuf,
     /// The move's journal (JSON Lines, appended).
     pub journal_path: PathBuf,
+    /// Ring the terminal bell when a host turns red or green (`--bell`).
+    pub bell: bool,
 }
 
 /// How often the checklist's state file is checked for other processes' ticks.
@@ -381,6 +414,14 @@ pub async fn run_tui(
             checklist: Some(checklist_tx),
             journal: Some(journal.clone()),
             timeline: Some(crate::journal::Timeline::follow(&options.journal_path)),
+            bell: options.bell.then(|| {
+                Box::new(|| {
+                    // BEL: tmux flags the window; a terminal beeps or flashes. A failed
+                    // write is ignored, as is a failed draw's cause: the terminal is gone.
+                    let mut out = io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }) as Box<dyn FnMut() + Send>
+            }),
         },
     )
     .await;

@@ -72,6 +72,11 @@ struct Cli {
     /// after the inventory's path]
     #[arg(long, global = true, value_name = "FILE")]
     journal: Option<PathBuf>,
+
+    /// Ring the terminal bell when a host turns red (down) or green (up again); tmux marks
+    /// the window, so a dashboard in another window still gets noticed
+    #[arg(long, global = true)]
+    bell: bool,
 }
 
 /// `moveday report --format`.
@@ -345,6 +350,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if let Some(w) = &saved.warning {
                 say!("moveday: warning: {w}");
             }
+            // The journal too, so a running dashboard's timeline shows it and the report has
+            // it in order. The state file already holds the tick: a journal that cannot be
+            // written is a warning, not a failure.
+            let journal_path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
+            let entries: Vec<_> = events.iter().map(journal::checklist_event).collect();
+            if let Err(e) = journal::JournalWriter::open(&journal_path)
+                .map_err(|e| e.to_string())
+                .and_then(|mut w| {
+                    w.append(&entries)
+                        .and_then(|()| w.sync())
+                        .map_err(|e| format!("{}: {e}", journal_path.display()))
+                })
+            {
+                say!("moveday: warning: not written to the journal: {e}");
+            }
             println!("{}", headless::recorded(item, &events, &who, at));
             Ok(ExitCode::SUCCESS)
         }
@@ -364,6 +384,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     cli.journal.as_deref(),
                     std::path::Path::new("/moveday/demo.toml"),
                 ),
+                bell: cli.bell,
             };
             let rt = runtime()?;
             rt.block_on(async {
@@ -382,6 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 who: who(cli.who.as_deref())?,
                 state_path: state_path(cli.state.as_deref(), &inv),
                 journal_path: journal::journal_path(cli.journal.as_deref(), &cli.inventory),
+                bell: cli.bell,
             };
             let rt = runtime()?;
             rt.block_on(async {

@@ -52,7 +52,11 @@ struct Harness {
 }
 
 fn start() -> Harness {
-    let inv = Arc::new(Inventory::parse(Path::new("t.toml"), INVENTORY).unwrap());
+    start_with(INVENTORY, None)
+}
+
+fn start_with(inventory: &str, bell: Option<Box<dyn FnMut() + Send>>) -> Harness {
+    let inv = Arc::new(Inventory::parse(Path::new("t.toml"), inventory).unwrap());
     let (keys, key_rx) = mpsc::unbounded_channel();
     let (reports, report_rx) = mpsc::channel(16);
     let (probe_now_tx, probe_now) = watch::channel(0);
@@ -78,6 +82,7 @@ fn start() -> Harness {
                 checklist: None,
                 journal: None,
                 timeline: None,
+                bell,
             },
         )
         .await
@@ -124,7 +129,8 @@ async fn idle_loop_draws_nothing_and_quit_key_ends_it() {
         stats,
         LoopStats {
             frames: 1,
-            reports: 0
+            reports: 0,
+            bells: 0,
         },
         "only the first frame"
     );
@@ -179,4 +185,63 @@ async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
         screen.contains("port 200 "),
         "the last report is on screen: {screen}"
     );
+}
+
+fn ssh_ok() -> Report {
+    Report::Probe {
+        host: 0,
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        outcome: Outcome::Ssh(SshOutcome {
+            ip: "127.0.0.13".parse().unwrap(),
+            port: 22,
+            result: Ok(moveday::probe::SshBanner {
+                banner: "SSH-2.0-OpenSSH_9.2".into(),
+                latency: Duration::from_millis(1),
+            }),
+        }),
+    }
+}
+
+/// `--bell`: one bell when the host turns red, one when it is green again; none for its
+/// first verdict, none for amber, and none for reports that change nothing.
+#[tokio::test(start_paused = true)]
+async fn bell_rings_when_a_host_turns_red_and_green_again() {
+    let rung = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = rung.clone();
+    let inventory = r#"
+[probe]
+fail_after = 2
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+new_ip = "127.0.0.13"
+ping = false
+"#;
+    let mut h = start_with(
+        inventory,
+        Some(Box::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })),
+    );
+    let rings = || rung.load(std::sync::atomic::Ordering::SeqCst);
+    let settle = Duration::from_millis(500);
+    let send = async |r: Report| {
+        h.reports.send(r).await.unwrap();
+        tokio::time::sleep(settle).await;
+    };
+    send(ssh_ok()).await; // unknown -> up: the first verdict, quiet
+    send(ssh_ok()).await; // no change
+    assert_eq!(rings(), 0);
+    send(ssh_report(22)).await; // 1 of 2 failed: amber, quiet
+    assert_eq!(rings(), 0);
+    send(ssh_report(22)).await; // down: red
+    assert_eq!(rings(), 1);
+    send(ssh_report(22)).await; // still down
+    assert_eq!(rings(), 1);
+    send(ssh_ok()).await; // recovering (amber)
+    send(ssh_ok()).await; // up: green
+    assert_eq!(rings(), 2);
+    h.stop.take().unwrap().send(()).unwrap();
+    let (stats, _) = h.done.await.unwrap();
+    assert_eq!(stats.bells, 2);
 }

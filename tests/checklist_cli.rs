@@ -70,6 +70,8 @@ impl Setup {
             .arg(&self.state)
             .args(args)
             .env("TZ", "UTC")
+            // The journal's default place: inside the test's directory, never ~/.local.
+            .env("XDG_STATE_HOME", self.dir.path().join("xdg"))
             .output()
             .unwrap()
     }
@@ -220,6 +222,73 @@ fn checklist_json_shows_ticks_notes_progress_and_orphans() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+}
+
+/// A headless tick goes into the journal too (a dashboard's timeline shows it, the report
+/// has it in order), once: the report does not count it again from the state file.
+#[test]
+fn tick_and_note_are_journaled_and_reported_once() {
+    let s = setup();
+    let journal = s.dir.path().join("move.journal.jsonl");
+    let j = journal.to_str().unwrap();
+    s.ok(&[
+        "--journal",
+        j,
+        "tick",
+        "lower-ttl",
+        "--who",
+        "ann",
+        "--note",
+        "300 s everywhere",
+    ]);
+    s.ok(&["--journal", j, "tick", "shutdown", "--who", "bob"]);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["kind"], "tick");
+    assert_eq!(lines[0]["id"], "lower-ttl");
+    assert_eq!(lines[0]["who"], "ann");
+    assert_eq!(lines[0]["done"], true);
+    assert_eq!(lines[1]["kind"], "note");
+    assert_eq!(lines[1]["text"], "300 s everywhere");
+    assert_eq!(lines[2]["id"], "shutdown");
+    assert_eq!(lines[2]["who"], "bob");
+    // The same instant in the journal and the state file (`checklist` shows whole seconds).
+    let state = s.json();
+    let second = |v: &Value| v.as_str().unwrap()[..19].to_string();
+    assert_eq!(
+        second(&item(&state, "lower-ttl")["at"]),
+        second(&lines[0]["at"])
+    );
+
+    let report: Value =
+        serde_json::from_str(&s.ok(&["--journal", j, "report", "--format", "json"])).unwrap();
+    let ticks = report["checklist"]["ticks"].as_array().unwrap();
+    assert_eq!(ticks.len(), 2, "{ticks:#?}");
+    assert!(
+        ticks.iter().all(|t| t["from_state_file"] == false),
+        "{ticks:#?}"
+    );
+    let md = s.ok(&["--journal", j, "report"]);
+    assert_eq!(md.matches("300 s everywhere").count(), 1, "{md}");
+
+    // Without --journal the default one beside the state file under XDG_STATE_HOME.
+    s.ok(&["tick", "acl-review", "--who", "cy"]);
+    let dir = s.dir.path().join("xdg/moveday");
+    let default: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".journal.jsonl"))
+        .collect();
+    assert_eq!(default.len(), 1, "{default:?}");
+    assert!(
+        std::fs::read_to_string(&default[0])
+            .unwrap()
+            .contains("\"acl-review\"")
+    );
 }
 
 #[test]

@@ -11,11 +11,13 @@
 //! Needs root, tmux and the lab's packages; skipped with a message without them, except
 //! under `CI=true`.
 
+mod common;
 mod lab;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use lab::Lab;
 use serde_json::Value;
 
@@ -26,79 +28,6 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 const FAIL_AFTER: u32 = 2;
 /// Screen polling (100 ms), drawing and scheduling on a loaded two-core machine.
 const SLACK: Duration = Duration::from_millis(500);
-
-/// A tmux server of its own, started inside the laptop's namespace (so moveday sees the
-/// laptop's /etc/hosts and resolv.conf), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(lab: &Lab, command: &str, (w, h): (u16, u16)) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("{}-tui", lab.prefix),
-        };
-        let (w, h) = (w.to_string(), h.to_string());
-        let out = lab
-            .on_laptop(&["tmux", "-L", &tmux.socket, "-f", "/dev/null"])
-            .args(["new-session", "-d", "-x", &w, "-y", &h, "-s", "t", command])
-            .output()
-            .expect("ip netns exec tmux");
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux
-    }
-
-    /// A tmux command (the server is found by its socket, from any namespace).
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    /// One key per send-keys (Escape and a letter in one call can read as Alt+letter).
-    fn key(&self, key: &str) {
-        self.run(&["send-keys", "-t", "t", key]);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    /// Waits until the screen satisfies `ok`; the screen and how long it took, or panics
-    /// with the last screen.
-    fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        ok: impl Fn(&str) -> bool,
-    ) -> (String, Duration) {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return (screen, start.elapsed());
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
 
 /// The grid row of `host`: `<symbol> <health> <host> ...`.
 fn row<'a>(screen: &'a str, host: &str) -> Option<&'a str> {
@@ -153,19 +82,25 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
         lab.inventory.display(),
         state.display()
     );
-    let tmux = Tmux::start(&lab, &command, (160, 40));
+    let tmux = Tmux::start_via(
+        lab.on_laptop(&[]),
+        &format!("{}-tui", lab.prefix),
+        &command,
+        (160, 40),
+    );
 
     // ------------------------------------------------------------ the faults on screen
-    let (screen, took) = tmux.wait_for("every fault in the grid", Duration::from_secs(20), |s| {
-        row_has(s, "vbox", &["✖ down", "OLD IP"])
-            && row_has(s, "git", &["◐ degraded", "80 filtered"])
-            && row_has(s, "www", &["◐ degraded"])
-            && row_has(s, "jabber", &["◐ degraded", "5222 refused"])
-            && row_has(s, "drawable", &["● up", "⚠ old"])
-            && ["ns-master", "mail", "build"]
-                .iter()
-                .all(|h| row_has(s, h, &["● up", "✔ new"]))
-    });
+    let (screen, took) =
+        tmux.wait_for_timed("every fault in the grid", Duration::from_secs(20), |s| {
+            row_has(s, "vbox", &["✖ down", "OLD IP"])
+                && row_has(s, "git", &["◐ degraded", "80 filtered"])
+                && row_has(s, "www", &["◐ degraded"])
+                && row_has(s, "jabber", &["◐ degraded", "5222 refused"])
+                && row_has(s, "drawable", &["● up", "⚠ old"])
+                && ["ns-master", "mail", "build"]
+                    .iter()
+                    .all(|h| row_has(s, h, &["● up", "✔ new"]))
+        });
     eprintln!("--- the grid after {took:.1?}:\n{screen}");
     assert!(screen.contains("Hosts (8)"), "{screen}");
     assert!(screen.contains("who: lab-tester"), "{screen}");
@@ -174,7 +109,7 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
     for _ in 0..3 {
         tmux.key("j");
     }
-    let (screen, _) = tmux.wait_for("vbox's detail", Duration::from_secs(5), |s| {
+    let (screen, _) = tmux.wait_for_timed("vbox's detail", Duration::from_secs(5), |s| {
         s.contains("vbox · vbox.example.org") && s.contains("points vbox.example.org at")
     });
     let detail: Vec<&str> = screen
@@ -192,7 +127,7 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
 
     // The zones view: ns3 behind on the old serial, with whom to call.
     tmux.key("z");
-    let (screen, _) = tmux.wait_for("the zones view", Duration::from_secs(5), |s| {
+    let (screen, _) = tmux.wait_for_timed("the zones view", Duration::from_secs(5), |s| {
         s.contains("2009121201") && s.contains("2009121202") && s.contains("behind")
     });
     let zones: Vec<&str> = screen
@@ -209,28 +144,29 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
     );
     assert!(screen.contains("Aleksi"), "{screen}");
     tmux.key("Escape");
-    tmux.wait_for("the grid again", Duration::from_secs(5), |s| {
+    tmux.wait_for_timed("the grid again", Duration::from_secs(5), |s| {
         s.contains("Hosts (8)")
     });
 
     // ------------------------------------------------------------ fault 6, live
     eprintln!("lab: {}", lab.command("link-down build"));
     let down_bound = INTERVAL + TIMEOUT * FAIL_AFTER + SLACK;
-    let (_, went_down) = tmux.wait_for("build down", down_bound * 3, |s| {
+    let (_, went_down) = tmux.wait_for_timed("build down", down_bound * 3, |s| {
         row_has(s, "build", &["✖ down"])
     });
     eprintln!(
         "--- build shown down {went_down:.2?} after its link went down (bound {down_bound:?})"
     );
     assert!(went_down <= down_bound, "down after {went_down:?}");
-    let (screen, _) = tmux.wait_for("build's checklist item red", Duration::from_secs(5), |s| {
-        s.contains("build.health ✖ down")
-    });
+    let (screen, _) =
+        tmux.wait_for_timed("build's checklist item red", Duration::from_secs(5), |s| {
+            s.contains("build.health ✖ down")
+        });
     eprintln!("    {}", row(&screen, "build").unwrap().trim_end());
 
     eprintln!("lab: {}", lab.command("link-up build"));
     let up_bound = INTERVAL + TIMEOUT + SLACK;
-    let (screen, came_back) = tmux.wait_for("build up again", up_bound * 3, |s| {
+    let (screen, came_back) = tmux.wait_for_timed("build up again", up_bound * 3, |s| {
         row_has(s, "build", &["● up"])
     });
     eprintln!("--- build shown up {came_back:.2?} after its link came back (bound {up_bound:?})");
@@ -247,13 +183,13 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
     for _ in 0..4 {
         tmux.key("j");
     }
-    let (screen, _) = tmux.wait_for("mail-up ready", Duration::from_secs(5), |s| {
+    let (screen, _) = tmux.wait_for_timed("mail-up ready", Duration::from_secs(5), |s| {
         s.lines()
             .any(|l| l.contains("[›] ready") && l.contains("mail answers SSH"))
     });
     assert!(screen.contains("mail.ssh ✔ SSH-2.0-OpenSSH"), "{screen}");
     tmux.key("Space");
-    let (screen, _) = tmux.wait_for("mail-up ticked", Duration::from_secs(5), |s| {
+    let (screen, _) = tmux.wait_for_timed("mail-up ticked", Duration::from_secs(5), |s| {
         s.lines().any(|l| {
             l.contains("[✔] done-by-check")
                 && l.contains("mail answers SSH")
@@ -318,7 +254,7 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
 
     // ------------------------------------------------------------ quit, tear down
     tmux.key("q");
-    tmux.wait_for("moveday exits", Duration::from_secs(5), |s| {
+    tmux.wait_for_timed("moveday exits", Duration::from_secs(5), |s| {
         s.contains("EXIT=0")
     });
     drop(tmux);

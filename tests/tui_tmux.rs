@@ -5,113 +5,11 @@
 //! Needs tmux; skipped (with a message) when it is missing, except under `CI=true`.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-static SESSION: AtomicUsize = AtomicUsize::new(0);
+mod common;
 
-/// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts `command` in a detached 100×30 session, or `None` when tmux is unavailable.
-    fn start(command: &str, env: &[(&str, &str)]) -> Option<Tmux> {
-        Tmux::start_sized(command, env, (100, 30))
-    }
-
-    fn start_sized(command: &str, env: &[(&str, &str)], (w, h): (u16, u16)) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "tmux is required under CI (apt-get install tmux)"
-            );
-            eprintln!("skipping: tmux is not installed");
-            return None;
-        }
-        let socket = format!(
-            "moveday-test-{}-{}",
-            std::process::id(),
-            SESSION.fetch_add(1, Ordering::SeqCst)
-        );
-        let tmux = Tmux { socket };
-        let (w, h) = (w.to_string(), h.to_string());
-        let mut args = vec!["new-session", "-d", "-x", &w, "-y", &h, "-s", "t"];
-        let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        for e in &env {
-            args.extend(["-e", e.as_str()]);
-        }
-        args.push(command);
-        tmux.run(&args);
-        Some(tmux)
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    fn screen_with_escapes(&self) -> String {
-        self.run(&["capture-pane", "-p", "-e", "-t", "t"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend(keys);
-        self.run(&args);
-    }
-
-    /// Waits until the screen satisfies `ok`, or panics with the last screen.
-    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The pid of moveday inside the pane (the child of the pane's shell).
-    fn moveday_pid(&self) -> u32 {
-        let shell = self.run(&["list-panes", "-t", "t", "-F", "#{pane_pid}"]);
-        let shell = shell.trim();
-        let start = Instant::now();
-        loop {
-            let out = Command::new("pgrep")
-                .args(["-P", shell])
-                .output()
-                .expect("pgrep");
-            if let Some(pid) = String::from_utf8_lossy(&out.stdout).lines().next() {
-                return pid.trim().parse().unwrap();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "moveday did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
+use common::tmux::{Tmux, unique_name};
 
 fn demo_command() -> String {
     format!(
@@ -125,10 +23,7 @@ fn demo_command() -> String {
 fn scratch_state() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("moveday-tmux-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!(
-        "state-{}.json",
-        SESSION.fetch_add(1, Ordering::SeqCst)
-    ))
+    dir.join(format!("{}.json", unique_name("state")))
 }
 
 fn demo_as(who: &str, state: &std::path::Path) -> String {
@@ -150,10 +45,10 @@ fn wait_ticked(tmux: &Tmux, who: &str, timeout: Duration) -> String {
 #[test]
 fn a_tick_from_the_keyboard_survives_kill_9_and_reaches_a_second_instance() {
     let state = scratch_state();
-    let Some(alice) = Tmux::start_sized(&demo_as("alice", &state), &[], (160, 40)) else {
+    let Some(alice) = Tmux::start(&demo_as("alice", &state), &[], (160, 40)) else {
         return;
     };
-    let Some(bob) = Tmux::start_sized(&demo_as("bob", &state), &[], (160, 40)) else {
+    let Some(bob) = Tmux::start(&demo_as("bob", &state), &[], (160, 40)) else {
         return;
     };
     for t in [&alice, &bob] {
@@ -189,7 +84,7 @@ fn a_tick_from_the_keyboard_survives_kill_9_and_reaches_a_second_instance() {
     assert_eq!(json["items"]["lower-ttl"]["tick"]["who"], "alice", "{text}");
 
     // Come back: the tick is there, with who.
-    let Some(again) = Tmux::start_sized(&demo_as("alice", &state), &[], (160, 40)) else {
+    let Some(again) = Tmux::start(&demo_as("alice", &state), &[], (160, 40)) else {
         return;
     };
     wait_ticked(&again, "alice", Duration::from_secs(10));
@@ -206,7 +101,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn demo_shows_the_move_and_quits_cleanly_on_q() {
-    let Some(tmux) = Tmux::start(&demo_command(), &[]) else {
+    let Some(tmux) = Tmux::start(&demo_command(), &[], (100, 30)) else {
         return;
     };
     // The first picture: all eight hosts, the status bar, the stale hosts-file entry.
@@ -268,7 +163,7 @@ fn demo_shows_the_move_and_quits_cleanly_on_q() {
 
 #[test]
 fn sigterm_and_a_killed_pane_end_moveday_and_restore_the_terminal() {
-    let Some(tmux) = Tmux::start(&demo_command(), &[]) else {
+    let Some(tmux) = Tmux::start(&demo_command(), &[], (100, 30)) else {
         return;
     };
     tmux.wait_for("the grid", Duration::from_secs(10), |s| {
@@ -288,7 +183,7 @@ fn sigterm_and_a_killed_pane_end_moveday_and_restore_the_terminal() {
     );
 
     // SIGHUP: the pane (the terminal) goes away; moveday must not linger.
-    let Some(tmux) = Tmux::start(&demo_command(), &[]) else {
+    let Some(tmux) = Tmux::start(&demo_command(), &[], (100, 30)) else {
         return;
     };
     tmux.wait_for("the grid", Duration::from_secs(10), |s| {
@@ -308,7 +203,7 @@ fn sigterm_and_a_killed_pane_end_moveday_and_restore_the_terminal() {
 
 #[test]
 fn no_color_draws_without_colours_but_keeps_words_and_symbols() {
-    let Some(tmux) = Tmux::start(&demo_command(), &[("NO_COLOR", "1")]) else {
+    let Some(tmux) = Tmux::start(&demo_command(), &[("NO_COLOR", "1")], (100, 30)) else {
         return;
     };
     let screen = tmux.wait_for("the grid", Duration::from_secs(10), |s| {

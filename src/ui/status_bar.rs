@@ -7,6 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
 use crate::probe::PingMode;
 use crate::store::Health;
 
@@ -140,7 +144,7 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     }
     // A warning (a corrupt state file set aside, a write that failed) stays until Esc: it
     // takes the ping mode's place.
-    let left = match warning {
+    let mut left = match warning {
         Some(warning) => vec![
             Span::raw(" "),
             Span::styled(format!("⚠ {}", clean(warning, 300)), theme.alarm()),
@@ -148,6 +152,33 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         ],
         None => ping,
     };
+    // The move window comes first: it is what the team is held to.
+    let inventory = &view.state.inventory;
+    let hosts = inventory.hosts.len();
+    let all_up = hosts > 0 && view.state.health_counts()[0] == hosts;
+    if let Some(window) = move_window(
+        inventory.window_start,
+        inventory.window_end,
+        view.now,
+        all_up,
+    ) {
+        let style = match window.tone {
+            WindowTone::Done => theme.ok(),
+            WindowTone::Before => theme.muted(),
+            WindowTone::Within => Style::new(),
+            WindowTone::Late => theme.warn(),
+            WindowTone::Over => theme.alarm(),
+        };
+        let offset = view.ui.utc_offset;
+        let mut text = window.text;
+        if let Some(at) = window.at {
+            text.push_str(&format!(" ({})", hour_minute(at, offset)));
+        }
+        left.splice(
+            0..1,
+            [Span::raw(" "), Span::styled(text, style), Span::raw("  ")],
+        );
+    }
     let message = view
         .ui
         .message
@@ -179,4 +210,204 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     buf.set_line(area.x, area.y, &line, area.width);
     let x = area.x + u16::try_from(room).unwrap_or(0);
     buf.set_line(x, area.y, &Line::from(right), area.width);
+}
+
+/// How the move stands against its advertised window, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowStatus {
+    /// `◷ 14h05m of 35h`, `window opens in 2h10m`, `⚠ 1h20m over the 35h window`.
+    pub text: String,
+    /// A time worth naming beside it (when the window opens or ends), shown local.
+    pub at: Option<DateTime<Utc>>,
+    pub tone: WindowTone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowTone {
+    /// Not started yet.
+    Before,
+    /// Within the window, with room to spare.
+    Within,
+    /// Within the window, but 80 % of it is gone.
+    Late,
+    /// Past its end.
+    Over,
+    /// Every host is up: the window is met (or was overrun, and the move is done).
+    Done,
+}
+
+/// The move window (`[move] window_start`, `window_end`) against `now`; none without one.
+/// Once every host is up (`all_up`) the window no longer presses: it says so, and how the
+/// move did against it.
+pub fn move_window(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    now: SystemTime,
+    all_up: bool,
+) -> Option<WindowStatus> {
+    use WindowTone::*;
+    let now = DateTime::<Utc>::from(now);
+    let span =
+        |from: DateTime<Utc>, to: DateTime<Utc>| hours((to - from).to_std().unwrap_or_default());
+    let status = |text: String, at, tone| Some(WindowStatus { text, at, tone });
+    match (start, end) {
+        (None, None) => None,
+        (Some(s), _) if now < s => status(
+            format!("◷ window opens in {}", span(now, s)),
+            Some(s),
+            Before,
+        ),
+        (_, Some(e)) if now >= e => {
+            let over = span(e, now);
+            match (start, all_up) {
+                (Some(s), false) => status(
+                    format!("⚠ {over} over the {} window", span(s, e)),
+                    Some(e),
+                    Over,
+                ),
+                (Some(s), true) => status(
+                    format!("✔ all up, {over} past the {} window", span(s, e)),
+                    None,
+                    Done,
+                ),
+                (None, false) => status(format!("⚠ {over} past the window's end"), Some(e), Over),
+                (None, true) => status(
+                    format!("✔ all up, {over} past the window's end"),
+                    None,
+                    Done,
+                ),
+            }
+        }
+        (Some(s), Some(e)) if all_up => status(
+            format!("✔ all up, {} of {}", span(s, now), span(s, e)),
+            None,
+            Done,
+        ),
+        (Some(s), Some(e)) => {
+            let used = (now - s).num_seconds() as f64 / (e - s).num_seconds().max(1) as f64;
+            let (mark, tone) = if used >= 0.8 {
+                ('⚠', Late)
+            } else {
+                ('◷', Within)
+            };
+            status(
+                format!(
+                    "{mark} {} of {}, {} left",
+                    span(s, now),
+                    span(s, e),
+                    span(now, e)
+                ),
+                None,
+                tone,
+            )
+        }
+        (Some(s), None) if all_up => {
+            status(format!("✔ all up, move +{}", span(s, now)), None, Done)
+        }
+        (Some(s), None) => status(format!("◷ move +{}", span(s, now)), None, Within),
+        (None, Some(e)) if all_up => status(
+            format!("✔ all up, window ends in {}", span(now, e)),
+            Some(e),
+            Done,
+        ),
+        (None, Some(e)) => status(
+            format!("◷ window ends in {}", span(now, e)),
+            Some(e),
+            Within,
+        ),
+    }
+}
+
+/// Hours and minutes, the unit a downtime window is advertised in: `14h05m`, `35h`, `3d04h`
+/// past 99 hours; seconds only within the last hour (`42s`, `3m07s`, `2m`).
+fn hours(d: Duration) -> String {
+    let s = d.as_secs();
+    let m = s / 60;
+    match m {
+        0 => format!("{s}s"),
+        1..60 if s.is_multiple_of(60) => format!("{m}m"),
+        1..60 => format!("{m}m{:02}s", s % 60),
+        60..6000 if m.is_multiple_of(60) => format!("{}h", m / 60),
+        60..6000 => format!("{}h{:02}m", m / 60, m % 60),
+        _ => format!("{}d{:02}h", m / 1440, m % 1440 / 60),
+    }
+}
+
+/// `09:00`, or `Sat 09:00` when not today (by the local clock).
+fn hour_minute(at: DateTime<Utc>, offset: FixedOffset) -> String {
+    let local = at.with_timezone(&offset);
+    let today = Utc::now().with_timezone(&offset).date_naive();
+    if local.date_naive() == today {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%a %H:%M").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn text(now: &str) -> (String, WindowTone) {
+        let w = move_window(
+            Some(at("2009-12-05T09:00:00Z")),
+            Some(at("2009-12-06T20:00:00Z")),
+            at(now).into(),
+            false,
+        )
+        .unwrap();
+        (w.text, w.tone)
+    }
+
+    #[test]
+    fn window_against_the_clock() {
+        use WindowTone::*;
+        assert_eq!(
+            text("2009-12-05T06:50:00Z"),
+            ("◷ window opens in 2h10m".into(), Before)
+        );
+        assert_eq!(
+            text("2009-12-05T09:00:00Z"),
+            ("◷ 0s of 35h, 35h left".into(), Within)
+        );
+        assert_eq!(
+            text("2009-12-05T23:05:00Z"),
+            ("◷ 14h05m of 35h, 20h55m left".into(), Within)
+        );
+        assert_eq!(
+            text("2009-12-06T17:00:00Z"),
+            ("⚠ 32h of 35h, 3h left".into(), Late)
+        );
+        assert_eq!(
+            text("2009-12-06T21:20:00Z"),
+            ("⚠ 1h20m over the 35h window".into(), Over)
+        );
+        assert_eq!(move_window(None, None, SystemTime::now(), false), None);
+        let done = |now: &str| {
+            move_window(
+                Some(at("2009-12-05T09:00:00Z")),
+                Some(at("2009-12-06T20:00:00Z")),
+                at(now).into(),
+                true,
+            )
+            .unwrap()
+            .text
+        };
+        assert_eq!(done("2009-12-05T23:05:00Z"), "✔ all up, 14h05m of 35h");
+        assert_eq!(
+            done("2009-12-06T21:20:00Z"),
+            "✔ all up, 1h20m past the 35h window"
+        );
+        let only_start = move_window(
+            Some(at("2009-12-05T09:00:00Z")),
+            None,
+            at("2009-12-10T10:00:00Z").into(),
+            false,
+        );
+        assert_eq!(only_start.unwrap().text, "◷ move +5d01h");
+    }
 }
