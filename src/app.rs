@@ -88,6 +88,72 @@ pub struct LoopInputs<E, S> {
     pub timeline: Option<crate::journal::Timeline>,
     /// Rings the terminal bell (`--bell`), at most once per frame, after the frame is drawn.
     pub bell: Option<Box<dyn FnMut() + Send>>,
+    /// Where every key and frame is timestamped (`--trace-frames`), for measuring the
+    /// keystroke-to-frame latency.
+    pub trace: Option<FrameTrace>,
+}
+
+/// `--trace-frames FILE`: one line per key read and per frame drawn, with the wall clock
+/// in nanoseconds since the Unix epoch (so another process, say a benchmark typing keys
+/// into tmux, can line its own timestamps up with them):
+///
+/// ```text
+/// 1764121234123456789 key j
+/// 1764121234124012345 frame 42 key draw_us=310 reports=0
+/// ```
+///
+/// A frame line names its cause (`first`, `key`, `resize`, `reports`, `clock`), how long
+/// building and writing it took, and how many probe reports were applied since the frame
+/// before. Written through a buffer flushed after each frame: tracing costs one write per
+/// frame, and nothing when off.
+pub struct FrameTrace {
+    out: io::BufWriter<std::fs::File>,
+    failed: bool,
+}
+
+impl FrameTrace {
+    /// Creates (truncates) `path`.
+    pub fn create(path: &std::path::Path) -> io::Result<FrameTrace> {
+        Ok(FrameTrace {
+            out: io::BufWriter::new(std::fs::File::create(path)?),
+            failed: false,
+        })
+    }
+
+    fn now_ns() -> u128 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    }
+
+    fn key(&mut self, key: &crossterm::event::KeyEvent) {
+        let name = match key.code {
+            crossterm::event::KeyCode::Char(c) => c.to_string(),
+            other => format!("{other:?}"),
+        };
+        self.write(format_args!("{} key {name}\n", Self::now_ns()), false);
+    }
+
+    fn frame(&mut self, n: u64, cause: &str, took: Duration, reports: u64) {
+        let line = format_args!(
+            "{} frame {n} {cause} draw_us={} reports={reports}\n",
+            Self::now_ns(),
+            took.as_micros()
+        );
+        self.write(line, true);
+    }
+
+    /// A trace that cannot be written stops being written; the dashboard goes on.
+    fn write(&mut self, line: std::fmt::Arguments<'_>, flush: bool) {
+        if self.failed {
+            return;
+        }
+        let result = self
+            .out
+            .write_fmt(line)
+            .and_then(|()| if flush { self.out.flush() } else { Ok(()) });
+        self.failed = result.is_err();
+    }
 }
 
 /// Runs the dashboard until the user quits, the input ends, or `shutdown` resolves.
@@ -114,7 +180,11 @@ where
         journal,
         timeline,
         mut bell,
+        mut trace,
     } = inputs;
+    // Why the next frame is drawn, and reports applied since the last one (for the trace).
+    let mut cause = "first";
+    let mut reports_since = 0u64;
     // Set when a host turned red or green; rung after the next frame.
     let mut ring = false;
     let mut timeline = timeline;
@@ -146,15 +216,29 @@ where
                 state: &State,
                 ui: &UiState,
                 timeline: Option<&crate::journal::Timeline>,
-                stats: &mut LoopStats| {
+                stats: &mut LoopStats,
+                trace: &mut Option<FrameTrace>,
+                (cause, reports): (&str, u64)| {
+        let started = std::time::Instant::now();
         let now = SystemTime::now();
         terminal
             .draw(|frame| ui::render_with_timeline(frame, state, ui, theme, now, timeline))
             .context("cannot draw to the terminal")?;
         stats.frames += 1;
+        if let Some(t) = trace.as_mut() {
+            t.frame(stats.frames, cause, started.elapsed(), reports);
+        }
         anyhow::Ok(())
     };
-    draw(terminal, state, ui, timeline.as_ref(), &mut stats)?;
+    draw(
+        terminal,
+        state,
+        ui,
+        timeline.as_ref(),
+        &mut stats,
+        &mut trace,
+        (cause, 0),
+    )?;
     let mut last_frame = Instant::now();
     // A frame owed to probe reports, not drawn yet because the last one is too recent.
     let mut owed: Option<Instant> = None;
@@ -168,7 +252,11 @@ where
             () = &mut shutdown => break,
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    if let Some(t) = trace.as_mut() {
+                        t.key(&key);
+                    }
                     if let Some(effect) = ui::on_key(ui, key, state, SystemTime::now()) {
+                        cause = "key";
                         match effect {
                             Effect::Quit => break,
                             Effect::ProbeNow => {
@@ -202,6 +290,7 @@ where
                 }
                 Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize().context("cannot resize")?;
+                    cause = "resize";
                     draw_now = true;
                 }
                 Some(Ok(_)) => {}
@@ -212,13 +301,20 @@ where
             report = reports.recv(), if reports_open => match report {
                 Some(report) => {
                     stats.reports += 1;
+                    reports_since += 1;
                     changed |= apply(state, &mut timeline, &mut ring, report);
                 }
                 None => reports_open = false,
             },
-            () = sleep_until_owed(owed) => draw_now = true,
+            () = sleep_until_owed(owed) => {
+                cause = "reports";
+                draw_now = true;
+            }
             _ = clock.tick() => {
-                draw_now |= ui::on_tick(ui, SystemTime::now());
+                if ui::on_tick(ui, SystemTime::now()) {
+                    cause = "clock";
+                    draw_now = true;
+                }
                 // Other processes' lines (and, the first time, the file's history).
                 if let Some(t) = timeline.as_mut() {
                     let (_, warnings) = t.poll();
@@ -231,18 +327,28 @@ where
         // Drain what else is pending, so a burst of reports is one change.
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
+            reports_since += 1;
             changed |= apply(state, &mut timeline, &mut ring, report);
         }
         if changed && !draw_now {
             let due = last_frame + REPORT_FRAME_GAP;
             if Instant::now() >= due {
+                cause = "reports";
                 draw_now = true;
             } else {
                 owed.get_or_insert(due);
             }
         }
         if draw_now {
-            draw(terminal, state, ui, timeline.as_ref(), &mut stats)?;
+            draw(
+                terminal,
+                state,
+                ui,
+                timeline.as_ref(),
+                &mut stats,
+                &mut trace,
+                (cause, std::mem::take(&mut reports_since)),
+            )?;
             last_frame = Instant::now();
             owed = None;
             // After the frame, so the screen that explains the bell is already there.
@@ -360,6 +466,8 @@ pub struct TuiOptions {
     pub journal_path: PathBuf,
     /// Ring the terminal bell when a host turns red or green (`--bell`).
     pub bell: bool,
+    /// Timestamp every key and frame into this file (`--trace-frames`).
+    pub trace_frames: Option<PathBuf>,
 }
 
 /// How often the checklist's state file is checked for other processes' ticks.
@@ -376,6 +484,13 @@ pub async fn run_tui(
             "the dashboard needs a terminal; for scripts use `moveday check` (or `check --json`)"
         );
     }
+    let trace = match &options.trace_frames {
+        Some(path) => Some(
+            FrameTrace::create(path)
+                .with_context(|| format!("cannot create the frame trace {}", path.display()))?,
+        ),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel::<Report>(4096);
     let (probe_now, probe_now_rx) = watch::channel(0u64);
     let (checklist_tx, checklist_rx) = mpsc::channel::<ChecklistEvent>(1024);
@@ -422,6 +537,7 @@ pub async fn run_tui(
                     let _ = out.write_all(b"\x07").and_then(|()| out.flush());
                 }) as Box<dyn FnMut() + Send>
             }),
+            trace,
         },
     )
     .await;

@@ -77,6 +77,11 @@ struct Cli {
     /// the window, so a dashboard in another window still gets noticed
     #[arg(long, global = true)]
     bell: bool,
+
+    /// Write a timestamp for every key read and frame drawn to FILE (for measuring the
+    /// keystroke-to-frame latency; see BENCHMARKS.md)
+    #[arg(long, global = true, value_name = "FILE")]
+    trace_frames: Option<PathBuf>,
 }
 
 /// `moveday report --format`.
@@ -385,6 +390,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     std::path::Path::new("/moveday/demo.toml"),
                 ),
                 bell: cli.bell,
+                trace_frames: cli.trace_frames.clone(),
             };
             let rt = runtime()?;
             rt.block_on(async {
@@ -404,6 +410,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 state_path: state_path(cli.state.as_deref(), &inv),
                 journal_path: journal::journal_path(cli.journal.as_deref(), &cli.inventory),
                 bell: cli.bell,
+                trace_frames: cli.trace_frames.clone(),
             };
             let rt = runtime()?;
             rt.block_on(async {

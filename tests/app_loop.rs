@@ -52,10 +52,14 @@ struct Harness {
 }
 
 fn start() -> Harness {
-    start_with(INVENTORY, None)
+    start_with(INVENTORY, None, None)
 }
 
-fn start_with(inventory: &str, bell: Option<Box<dyn FnMut() + Send>>) -> Harness {
+fn start_with(
+    inventory: &str,
+    bell: Option<Box<dyn FnMut() + Send>>,
+    trace: Option<moveday::app::FrameTrace>,
+) -> Harness {
     let inv = Arc::new(Inventory::parse(Path::new("t.toml"), inventory).unwrap());
     let (keys, key_rx) = mpsc::unbounded_channel();
     let (reports, report_rx) = mpsc::channel(16);
@@ -83,6 +87,7 @@ fn start_with(inventory: &str, bell: Option<Box<dyn FnMut() + Send>>) -> Harness
                 journal: None,
                 timeline: None,
                 bell,
+                trace,
             },
         )
         .await
@@ -222,6 +227,7 @@ ping = false
         Some(Box::new(move || {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         })),
+        None,
     );
     let rings = || rung.load(std::sync::atomic::Ordering::SeqCst);
     let settle = Duration::from_millis(500);
@@ -244,4 +250,40 @@ ping = false
     h.stop.take().unwrap().send(()).unwrap();
     let (stats, _) = h.done.await.unwrap();
     assert_eq!(stats.bells, 2);
+}
+
+/// `--trace-frames`: every key read and every frame drawn, with the wall clock, the
+/// frame's cause and the reports applied since the frame before.
+#[tokio::test(start_paused = true)]
+async fn the_frame_trace_has_each_key_and_the_frame_that_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frames.trace");
+    let trace = moveday::app::FrameTrace::create(&path).unwrap();
+    let mut h = start_with(INVENTORY, None, Some(trace));
+    let settle = Duration::from_millis(500);
+    h.reports.send(ssh_report(22)).await.unwrap();
+    tokio::time::sleep(settle).await;
+    h.keys.send(key('j')).unwrap();
+    tokio::time::sleep(settle).await;
+    // A key that means nothing is traced, and draws nothing.
+    h.keys.send(key('x')).unwrap();
+    tokio::time::sleep(settle).await;
+    h.stop.take().unwrap().send(()).unwrap();
+    let (stats, _) = h.done.await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let kinds: Vec<String> = lines.iter().map(|l| l[1..3].join(" ")).collect();
+    assert_eq!(
+        kinds,
+        ["frame 1", "frame 2", "key j", "frame 3", "key x"],
+        "{text}"
+    );
+    assert_eq!(lines[0][3], "first");
+    assert_eq!(lines[1][3], "reports");
+    assert_eq!(lines[1][5], "reports=1");
+    assert_eq!(lines[3][3], "key");
+    assert!(lines[3][4].starts_with("draw_us="), "{text}");
+    let ns = |l: &Vec<&str>| l[0].parse::<u128>().unwrap();
+    assert!(ns(&lines[2]) <= ns(&lines[3]), "{text}");
+    assert_eq!(stats.frames, 3);
 }
