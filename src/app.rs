@@ -99,12 +99,12 @@ pub struct LoopInputs<E, S> {
 ///
 /// ```text
 /// 1764121234123456789 key j
-/// 1764121234124012345 frame 42 key draw_us=310 reports=0
+/// 1764121234124012345 frame 42 key draw_us=310 reports=0 up=8 degraded=0 down=0 unknown=0 done=8 min_rounds=12
 /// ```
 ///
 /// A frame line names its cause (`first`, `key`, `resize`, `reports`, `clock`), how long
-/// building and writing it took, and how many probe reports were applied since the frame
-/// before. Written through a buffer flushed after each frame: tracing costs one write per
+/// building and writing it took, how many probe reports were applied since the frame
+/// before, and what it showed (see [`FrameTrace::frame`]). Written through a buffer flushed after each frame: tracing costs one write per
 /// frame, and nothing when off.
 pub struct FrameTrace {
     out: io::BufWriter<std::fs::File>,
@@ -134,9 +134,16 @@ impl FrameTrace {
         self.write(format_args!("{} key {name}\n", Self::now_ns()), false);
     }
 
-    fn frame(&mut self, n: u64, cause: &str, took: Duration, reports: u64) {
+    fn frame(&mut self, n: u64, cause: &str, took: Duration, reports: u64, state: &State) {
+        // What the frame showed, for the benchmark: hosts by health, hosts with a finished
+        // round (the first full picture is the first frame with all of them), and the
+        // fewest rounds any host has finished (rounds keep up if it grows once an interval).
+        let [up, degraded, down, unknown] = state.health_counts();
+        let done = state.hosts.iter().filter(|h| h.rounds > 0).count();
+        let min_rounds = state.hosts.iter().map(|h| h.rounds).min().unwrap_or(0);
         let line = format_args!(
-            "{} frame {n} {cause} draw_us={} reports={reports}\n",
+            "{} frame {n} {cause} draw_us={} reports={reports} up={up} degraded={degraded} \
+             down={down} unknown={unknown} done={done} min_rounds={min_rounds}\n",
             Self::now_ns(),
             took.as_micros()
         );
@@ -226,7 +233,7 @@ where
             .context("cannot draw to the terminal")?;
         stats.frames += 1;
         if let Some(t) = trace.as_mut() {
-            t.frame(stats.frames, cause, started.elapsed(), reports);
+            t.frame(stats.frames, cause, started.elapsed(), reports, state);
         }
         anyhow::Ok(())
     };

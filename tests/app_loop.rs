@@ -281,6 +281,19 @@ async fn the_frame_trace_has_each_key_and_the_frame_that_followed() {
     assert_eq!(lines[0][3], "first");
     assert_eq!(lines[1][3], "reports");
     assert_eq!(lines[1][5], "reports=1");
+    assert_eq!(
+        lines[1][6..],
+        [
+            "up=0",
+            "degraded=0",
+            "down=0",
+            // Its ping has not reported yet.
+            "unknown=1",
+            "done=0",
+            "min_rounds=0"
+        ],
+        "{text}"
+    );
     assert_eq!(lines[3][3], "key");
     assert!(lines[3][4].starts_with("draw_us="), "{text}");
     let ns = |l: &Vec<&str>| l[0].parse::<u128>().unwrap();
