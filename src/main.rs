@@ -23,6 +23,7 @@ use moveday::{app, check, checklist, demo, journal};
 #[command(after_help = "\
 Examples:
   moveday demo                       a simulated move on loopback: no root, no network
+  moveday demo --hosts 1000          a thousand simulated hosts (--serve FILE: no dashboard)
   moveday                            watch the move described by ./inventory.toml
   moveday -i my-move.toml -t light   another inventory, the light theme
   moveday check --json | jq .        one probe round as JSON (exit 0 when all hosts are up)
@@ -114,7 +115,21 @@ enum Command {
         path: PathBuf,
     },
     /// Run a self-contained simulated move on loopback addresses (no root, no network)
-    Demo,
+    Demo {
+        /// Instead of the scripted move: N simulated hosts on 127.10.0.1 upward (ping, SSH,
+        /// HTTP, DNS; a few broken on purpose), for measuring moveday at scale
+        #[arg(
+            long,
+            value_name = "N",
+            value_parser = clap::value_parser!(u32).range(1..=demo::scale::MAX_HOSTS as i64)
+        )]
+        hosts: Option<u32>,
+        /// With --hosts: write the generated inventory to FILE and only run the simulated
+        /// hosts (no dashboard) until Ctrl-C or SIGTERM; point moveday at FILE from another
+        /// process
+        #[arg(long, value_name = "FILE", requires = "hosts")]
+        serve: Option<PathBuf>,
+    },
     /// Print the move plan's checklist: each item's state, who ticked it and when, notes
     Checklist {
         /// Print JSON instead of text
@@ -377,7 +392,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             report(&cli, format, since.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Demo) => {
+        Some(Command::Demo {
+            hosts: Some(hosts),
+            ref serve,
+        }) => {
+            scale_demo(&cli, hosts as usize, serve.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Demo { hosts: None, .. }) => {
             let options = app::TuiOptions {
                 theme: theme(&cli.theme)?,
                 who: who(cli.who.as_deref())?,
@@ -420,6 +442,62 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `moveday demo --hosts N`: the dashboard on N simulated hosts, or with `--serve FILE`
+/// only the simulation, its inventory written to FILE for another moveday to probe.
+fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Result<(), Failure> {
+    // The same pseudo-path for every run, as the scripted demo has, but its own: the two
+    // demos' journals and checklists stay apart.
+    let pseudo = std::path::Path::new("/moveday/demo-hosts.toml");
+    let rt = runtime()?;
+    let Some(file) = serve else {
+        let options = app::TuiOptions {
+            theme: theme(&cli.theme)?,
+            who: who(cli.who.as_deref())?,
+            state_path: cli
+                .state
+                .clone()
+                .unwrap_or_else(|| persist::default_state_path(pseudo)),
+            journal_path: journal::journal_path(cli.journal.as_deref(), pseudo),
+        };
+        return Ok(rt.block_on(async {
+            let demo = demo::scale::ScaleDemo::start(hosts, pseudo).await?;
+            let inv = Arc::new(demo.inventory().clone());
+            let env = Arc::new(demo.probe_env());
+            app::run_tui(inv, env, options).await
+        })?);
+    };
+    rt.block_on(async {
+        let demo = demo::scale::ScaleDemo::start(hosts, file).await?;
+        write_atomically(file, demo.inventory_toml())?;
+        say!(
+            "moveday: serving {}; inventory in {file}: run `moveday --inventory {file}` (or \
+             `moveday check --inventory {file}`) from another terminal; Ctrl-C or SIGTERM stops",
+            demo.summary(),
+            file = file.display()
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| anyhow::anyhow!("cannot wait for SIGTERM: {e}"))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        drop(demo);
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a reader waiting for
+/// the file never sees half of it.
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `--state`, else the default state file of the inventory.

@@ -52,7 +52,8 @@ struct Zone {
 
 /// A running authoritative server; stops when dropped.
 pub struct DnsServer {
-    addr: SocketAddr,
+    /// Where it answers (UDP and TCP); the first is [`DnsServer::addr`].
+    addrs: Vec<SocketAddr>,
     zones: Vec<Zone>,
     // Dropping the server aborts its tasks (they live in its JoinSet).
     _server: Server<Catalog>,
@@ -62,17 +63,38 @@ impl DnsServer {
     /// Serves `zones` (such as `["example.org"]`, each with an SOA and an NS record and
     /// nothing else yet) on `addr`, UDP and TCP. Port 0 picks a port free for both.
     pub async fn start(addr: SocketAddr, zones: &[&str]) -> Result<DnsServer, DnsServerError> {
-        if !addr.ip().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "{addr} is not a loopback address: the demo DNS server only listens on loopback"
-                ),
-            )
-            .into());
+        DnsServer::start_on(&[addr], zones).await
+    }
+
+    /// As [`DnsServer::start`], one server (one set of zones) answering on every address of
+    /// `addrs`, each with its own UDP socket and TCP listener: several "resolvers" for the
+    /// price of one catalog (`moveday demo --hosts`).
+    pub async fn start_on(
+        addrs: &[SocketAddr],
+        zones: &[&str],
+    ) -> Result<DnsServer, DnsServerError> {
+        let mut sockets = Vec::new();
+        for &addr in addrs {
+            if !addr.ip().is_loopback() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{addr} is not a loopback address: the demo DNS server only listens on loopback"
+                    ),
+                )
+                .into());
+            }
+            sockets.push(bind_pair(addr).await?);
         }
-        let (udp, tcp) = bind_pair(addr).await?;
-        let addr = udp.local_addr()?;
+        let bound = sockets
+            .iter()
+            .map(|(udp, _)| udp.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        if bound.is_empty() {
+            return Err(
+                io::Error::new(io::ErrorKind::InvalidInput, "no address to serve on").into(),
+            );
+        }
 
         let mut catalog = Catalog::new();
         let mut built = Vec::new();
@@ -105,18 +127,25 @@ impl DnsServer {
         }
 
         let mut server = Server::new(catalog);
-        server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE, 16);
+        for (udp, tcp) in sockets {
+            server.register_socket(udp);
+            server.register_listener(tcp, TCP_IDLE, 16);
+        }
         Ok(DnsServer {
-            addr,
+            addrs: bound,
             zones: built,
             _server: server,
         })
     }
 
-    /// The address it serves on (UDP and TCP).
+    /// The address it serves on (UDP and TCP); the first, when it serves on several.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every address it serves on, in the order given to [`DnsServer::start_on`].
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Makes `ip` the only address of `name` of its family (A for IPv4, AAAA for IPv6).

@@ -37,6 +37,7 @@
 
 pub mod certs;
 pub mod dns_server;
+pub mod scale;
 pub mod servers;
 
 use std::collections::HashSet;
