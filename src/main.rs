@@ -400,20 +400,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo { hosts: None, .. }) => {
-            let options = app::TuiOptions {
-                theme: theme(&cli.theme)?,
-                who: who(cli.who.as_deref())?,
-                // One record for every demo run, wherever it is started from.
-                state_path: cli.state.clone().unwrap_or_else(|| {
-                    persist::default_state_path(std::path::Path::new("/moveday/demo.toml"))
-                }),
-                journal_path: journal::journal_path(
-                    cli.journal.as_deref(),
-                    std::path::Path::new("/moveday/demo.toml"),
-                ),
-                bell: cli.bell,
-                trace_frames: cli.trace_frames.clone(),
-            };
+            // One record for every demo run, wherever it is started from.
+            let pseudo = std::path::Path::new("/moveday/demo.toml");
+            let options = tui_options(&cli, persist::default_state_path(pseudo), pseudo)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let demo = demo::Demo::start().await?;
@@ -426,14 +415,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         None => {
             let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let options = app::TuiOptions {
-                theme: theme(&cli.theme)?,
-                who: who(cli.who.as_deref())?,
-                state_path: state_path(cli.state.as_deref(), &inv),
-                journal_path: journal::journal_path(cli.journal.as_deref(), &cli.inventory),
-                bell: cli.bell,
-                trace_frames: cli.trace_frames.clone(),
-            };
+            let options =
+                tui_options(&cli, persist::default_state_path(&inv.path), &cli.inventory)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
@@ -444,6 +427,24 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
+/// The dashboard's options from the command line. `default_state` is the checklist's
+/// state file unless `--state` names one; the journal's default is named after
+/// `inventory` (the inventory's path, or the demos' pseudo-paths).
+fn tui_options(
+    cli: &Cli,
+    default_state: PathBuf,
+    inventory: &std::path::Path,
+) -> Result<app::TuiOptions, Failure> {
+    Ok(app::TuiOptions {
+        theme: theme(&cli.theme)?,
+        who: who(cli.who.as_deref())?,
+        state_path: cli.state.clone().unwrap_or(default_state),
+        journal_path: journal::journal_path(cli.journal.as_deref(), inventory),
+        bell: cli.bell,
+        trace_frames: cli.trace_frames.clone(),
+    })
+}
+
 /// `moveday demo --hosts N`: the dashboard on N simulated hosts, or with `--serve FILE`
 /// only the simulation, its inventory written to FILE for another moveday to probe.
 fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Result<(), Failure> {
@@ -452,15 +453,7 @@ fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Resul
     let pseudo = std::path::Path::new("/moveday/demo-hosts.toml");
     let rt = runtime()?;
     let Some(file) = serve else {
-        let options = app::TuiOptions {
-            theme: theme(&cli.theme)?,
-            who: who(cli.who.as_deref())?,
-            state_path: cli
-                .state
-                .clone()
-                .unwrap_or_else(|| persist::default_state_path(pseudo)),
-            journal_path: journal::journal_path(cli.journal.as_deref(), pseudo),
-        };
+        let options = tui_options(cli, persist::default_state_path(pseudo), pseudo)?;
         return Ok(rt.block_on(async {
             let demo = demo::scale::ScaleDemo::start(hosts, pseudo).await?;
             let inv = Arc::new(demo.inventory().clone());
