@@ -327,6 +327,26 @@ pub(crate) fn scrolled_screen(
     title: &str,
     lines: Vec<ratatui::text::Line<'static>>,
 ) -> (usize, usize) {
+    let total = lines.len();
+    scrolled_window(area, buf, view, title, total, |window| {
+        lines
+            .into_iter()
+            .skip(window.start)
+            .take(window.len())
+            .collect()
+    })
+}
+
+/// [`scrolled_screen`] for `total` lines of which only the window on screen is built:
+/// `window` is given the range of line indices shown and returns those lines.
+pub(crate) fn scrolled_window(
+    area: Rect,
+    buf: &mut Buffer,
+    view: &View<'_>,
+    title: &str,
+    total: usize,
+    window: impl FnOnce(std::ops::Range<usize>) -> Vec<ratatui::text::Line<'static>>,
+) -> (usize, usize) {
     use ratatui::text::Line;
     use ratatui::widgets::{Block, Borders, Widget};
     let block = Block::new()
@@ -339,10 +359,11 @@ pub(crate) fn scrolled_screen(
         return (0, 0);
     }
     let rows = usize::from(inner.height);
-    let max_scroll = lines.len().saturating_sub(rows);
+    let max_scroll = total.saturating_sub(rows);
     let scroll = view.ui.screen_scroll.min(max_scroll);
     let max = usize::from(inner.width);
-    for (i, line) in lines.into_iter().skip(scroll).take(rows).enumerate() {
+    let shown = scroll..total.min(scroll + rows);
+    for (i, line) in window(shown).into_iter().take(rows).enumerate() {
         let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
         text::fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
     }

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::journal::Tone;
+use crate::journal::{Entry, Tone};
 
 use super::View;
 use super::text::{clean, clock};
@@ -34,43 +34,19 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
             clean(filter, 40)
         )
     };
-    super::scrolled_screen(area, buf, view, &title, lines(view))
-}
-
-fn lines(view: &View<'_>) -> Vec<Line<'static>> {
     let theme = view.theme;
     let Some(timeline) = view.timeline else {
-        return vec![Line::styled(
+        let none = Line::styled(
             "No journal here (the timeline shows the journal the dashboard writes).",
             theme.muted(),
-        )];
+        );
+        return super::scrolled_screen(area, buf, view, &title, vec![none]);
     };
-    let filter = view.ui.timeline_filter.as_str();
-    let out: Vec<Line<'static>> = timeline
-        .newest_first(filter)
-        .take(SHOWN)
-        .map(|e| {
-            let style = match e.tone() {
-                Tone::Good => theme.ok(),
-                Tone::Bad => theme.failed(),
-                Tone::Warn => theme.warn(),
-                Tone::Neutral => Style::default(),
-            };
-            Line::from(vec![
-                Span::styled(
-                    format!("{}  ", clock(e.at.into(), view.ui.utc_offset)),
-                    theme.muted(),
-                ),
-                Span::styled(
-                    format!("{:<10}", clean(e.host().unwrap_or(""), 10)),
-                    theme.header(),
-                ),
-                Span::styled(clean(&e.summary(), 300), style),
-            ])
-        })
-        .collect();
-    if out.is_empty() {
-        return vec![Line::styled(
+    // The journal of a large move has thousands of entries: only the window on screen is
+    // formatted, the rest is only counted.
+    let entries: Vec<&Entry> = timeline.newest_first(filter).take(SHOWN).collect();
+    if entries.is_empty() {
+        let nothing = Line::styled(
             if filter.is_empty() {
                 "Nothing recorded yet.".to_string()
             } else {
@@ -80,7 +56,32 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
                 )
             },
             theme.muted(),
-        )];
+        );
+        return super::scrolled_screen(area, buf, view, &title, vec![nothing]);
     }
-    out
+    super::scrolled_window(area, buf, view, &title, entries.len(), |window| {
+        entries[window].iter().map(|e| line(view, e)).collect()
+    })
+}
+
+/// One entry: its time, its host, what happened (coloured by what it means).
+fn line(view: &View<'_>, e: &Entry) -> Line<'static> {
+    let theme = view.theme;
+    let style = match e.tone() {
+        Tone::Good => theme.ok(),
+        Tone::Bad => theme.failed(),
+        Tone::Warn => theme.warn(),
+        Tone::Neutral => Style::default(),
+    };
+    Line::from(vec![
+        Span::styled(
+            format!("{}  ", clock(e.at.into(), view.ui.utc_offset)),
+            theme.muted(),
+        ),
+        Span::styled(
+            format!("{:<10}", clean(e.host().unwrap_or(""), 10)),
+            theme.header(),
+        ),
+        Span::styled(clean(&e.summary(), 300), style),
+    ])
 }
