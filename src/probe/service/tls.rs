@@ -105,6 +105,19 @@ impl TlsTrust {
         }
     }
 
+    /// A TLS client configuration that trusts these roots, for the HTTP clients (ALPN
+    /// offers h2 and http/1.1). Built once and shared: a client built by reqwest itself
+    /// would load the system's store again, for every one of hundreds of clients.
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| sanitize(&e.to_string(), TEXT_CHARS))?
+            .with_root_certificates(self.inner.roots.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
     /// Number of trust anchors.
     pub fn len(&self) -> usize {
         self.inner.roots.len()
