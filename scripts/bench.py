@@ -142,15 +142,8 @@ class Tmux:
         self.socket = f"moveday-bench-{os.getpid()}-{Tmux.n}"
         w, h = size
         self.run("new-session", "-d", "-x", str(w), "-y", str(h), "-s", "t", command)
-        shell = int(self.run("list-panes", "-t", "t", "-F", "#{pane_pid}").strip())
-        deadline = time.monotonic() + 10
-        self.pid = None
-        while self.pid is None and time.monotonic() < deadline:
-            kids = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True)
-            self.pid = int(kids.stdout.split()[0]) if kids.stdout.split() else None
-            time.sleep(0.02)
-        if self.pid is None:
-            self.pid = shell  # exec'd in place of the shell
+        # Commands are started with `exec`: the pane's process is the program itself.
+        self.pid = int(self.run("list-panes", "-t", "t", "-F", "#{pane_pid}").strip())
 
     def run(self, *args):
         out = subprocess.run(

@@ -29,8 +29,14 @@ use crate::probe::scheduler::{self, ProbeEnv};
 use crate::store::{self, State};
 use crate::ui::{self, Effect, UiState};
 
-/// The shortest time between two frames caused only by probe reports.
+/// The shortest time between two frames caused by probe reports that changed something
+/// that matters: a check, a host's health, a DNS verdict (anything the journal records).
 pub const REPORT_FRAME_GAP: Duration = Duration::from_millis(250);
+
+/// The shortest time between two frames caused only by numbers moving: a round-trip time,
+/// a latency, an age. At one second, a dashboard probing every second draws about once a
+/// second (the clock's frame), not four times.
+pub const COSMETIC_FRAME_GAP: Duration = Duration::from_secs(1);
 
 /// Sleeps until `owed`, or forever when no frame is owed.
 async fn sleep_until_owed(owed: Option<Instant>) {
@@ -207,11 +213,19 @@ where
         }
     };
     let bell_on = bell.is_some();
+    // What a report changed: `Some(true)` something that matters (the journal records
+    // it, or it is not a probe's: a warning, another process's tick), `Some(false)` only
+    // numbers, `None` nothing visible.
     let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Report| {
+        let probe = matches!(
+            report,
+            Report::Probe { .. } | Report::Zone { .. } | Report::RoundDone { .. }
+        );
         let (changed, entries) = crate::journal::reduce(state, report);
         *ring |= bell_on && bell_worthy(&entries);
+        let matters = !probe || !entries.is_empty();
         record(timeline, entries);
-        changed
+        changed.then_some(matters)
     };
     let mut shutdown = pin!(shutdown);
     // The first frame is drawn below; the clock starts one period later.
@@ -253,7 +267,8 @@ where
         // Input and the clock are drawn at once; reports at most every REPORT_FRAME_GAP, so
         // a round of hundreds of hosts reporting one by one costs a few frames, not hundreds.
         let mut draw_now = false;
-        let mut changed = false;
+        // Whether reports changed anything visible, and whether any of it matters.
+        let mut changed: Option<bool> = None;
         tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -309,7 +324,7 @@ where
                 Some(report) => {
                     stats.reports += 1;
                     reports_since += 1;
-                    changed |= apply(state, &mut timeline, &mut ring, report);
+                    changed = changed.max(apply(state, &mut timeline, &mut ring, report));
                 }
                 None => reports_open = false,
             },
@@ -335,15 +350,22 @@ where
         while let Ok(report) = reports.try_recv() {
             stats.reports += 1;
             reports_since += 1;
-            changed |= apply(state, &mut timeline, &mut ring, report);
+            changed = changed.max(apply(state, &mut timeline, &mut ring, report));
         }
-        if changed && !draw_now {
-            let due = last_frame + REPORT_FRAME_GAP;
+        if let Some(matters) = changed
+            && !draw_now
+        {
+            let gap = if matters {
+                REPORT_FRAME_GAP
+            } else {
+                COSMETIC_FRAME_GAP
+            };
+            let due = last_frame + gap;
             if Instant::now() >= due {
                 cause = "reports";
                 draw_now = true;
             } else {
-                owed.get_or_insert(due);
+                owed = Some(owed.map_or(due, |o| o.min(due)));
             }
         }
         if draw_now {
@@ -368,6 +390,30 @@ where
         }
     }
     Ok(stats)
+}
+
+/// Terminal events through a task of their own. crossterm's `EventStream` takes a global
+/// lock that its reader thread holds while it waits for input; polled from the loop after
+/// every probe report, it spun on that lock (hundreds of `sched_yield` a second on an idle
+/// dashboard). Here it is polled only when crossterm wakes it, and the loop reads a
+/// channel.
+fn forward_input() -> (
+    tokio::task::JoinHandle<()>,
+    impl Stream<Item = io::Result<Event>> + Unpin,
+) {
+    let (tx, rx) = mpsc::channel::<io::Result<Event>>(64);
+    let task = tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(event) = stream.next().await {
+            if tx.send(event).await.is_err() {
+                break;
+            }
+        }
+    });
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (event, rx))
+    });
+    (task, Box::pin(events))
 }
 
 /// Hands a checklist event to the sync task without ever waiting on it.
@@ -522,13 +568,14 @@ pub async fn run_tui(
     let Some(terminal) = guard.0.as_mut() else {
         anyhow::bail!("the terminal went away during set-up");
     };
+    let (input, events) = forward_input();
     let result = run_loop(
         terminal,
         &mut state,
         &mut ui,
         &options.theme,
         LoopInputs {
-            events: EventStream::new(),
+            events,
             reports: rx,
             probe_now,
             shutdown: shutdown_signal(),
@@ -548,6 +595,7 @@ pub async fn run_tui(
         },
     )
     .await;
+    input.abort();
     drop(probes);
     drop(guard);
     journal.record(vec![crate::journal::stop_event(

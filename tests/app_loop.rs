@@ -168,24 +168,42 @@ async fn reports_and_keys_draw_and_identical_reports_do_not() {
     assert!(screen.contains("refused"), "{screen}");
 }
 
+/// Reports that change what matters (a check turning amber and green again: the journal
+/// records each) are drawn at most every `REPORT_FRAME_GAP`; reports that only move
+/// numbers (here the port of an unchanged failure) at most every `COSMETIC_FRAME_GAP`.
 #[tokio::test(start_paused = true)]
 async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
+    use moveday::app::{COSMETIC_FRAME_GAP, REPORT_FRAME_GAP};
+    // 200 reports that matter, one every 5 ms for a second, as a big round arrives.
     let h = start();
-    // 200 changed reports, one every 5 ms for a second, as a big round arrives.
-    for port in 1..=200 {
-        h.reports.send(ssh_report(port)).await.unwrap();
+    for i in 1..=200 {
+        let report = if i % 2 == 0 { ssh_ok() } else { ssh_report(22) };
+        h.reports.send(report).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.keys.send(key('q')).unwrap();
-    let (stats, screen) = h.done.await.unwrap();
+    let (stats, _) = h.done.await.unwrap();
     assert_eq!(stats.reports, 200);
-    let bound = 1 + 1_500 / moveday::app::REPORT_FRAME_GAP.as_millis() as u64;
+    let bound = 1 + 1_500 / REPORT_FRAME_GAP.as_millis() as u64;
     assert!(stats.frames <= bound, "{stats:?}: at most {bound} frames");
     assert!(
         stats.frames >= 5,
         "{stats:?}: the screen still follows the reports"
     );
+
+    // 200 reports that only change a number.
+    let h = start();
+    for port in 1..=200 {
+        h.reports.send(ssh_report(port)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.keys.send(key('q')).unwrap();
+    let (stats, screen) = h.done.await.unwrap();
+    assert_eq!(stats.reports, 200);
+    let bound = 2 + 2_500 / COSMETIC_FRAME_GAP.as_millis() as u64;
+    assert!(stats.frames <= bound, "{stats:?}: at most {bound} frames");
     assert!(
         screen.contains("port 200 "),
         "the last report is on screen: {screen}"
