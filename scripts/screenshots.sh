@@ -13,7 +13,7 @@ trap 't kill-server 2>/dev/null || true; rm -rf "$scratch"' EXIT
 
 shoot() { # name width height seconds [keys...]
   local name=$1 w=$2 h=$3 secs=$4; shift 4
-  t new-session -d -s "$name" -x "$w" -y "$h" "$bin --state $scratch/$name.json --who ann@t61 demo"
+  t new-session -d -s "$name" -x "$w" -y "$h" "$bin --state $scratch/$name.json --journal $scratch/$name.jsonl --who ann@t61 ${DEMO:-demo}"
   sleep "$secs"
   for k in "$@"; do t send-keys -t "$name" "$k"; sleep 0.3; done
   t capture-pane -p -t "$name" > "$out/$name.txt"
@@ -51,4 +51,6 @@ shoot dns-view-130x30-30s 130 30 30 d &
 shoot zones-view-130x30-30s 130 30 30 z &
 # Ports and services: the filtered web port, the stale planet page, the expiring certificate.
 shoot services-view-140x30-20s 140 30 20 p &
+shoot timeline-140x30-40s 140 30 40 t &
+DEMO="demo --hosts 1000" shoot scale-1000-hosts-200x60 200 60 15 G k k k &
 wait
