@@ -251,22 +251,34 @@ where
         }
         anyhow::Ok(())
     };
-    draw(
-        terminal,
-        state,
-        ui,
-        timeline.as_ref(),
-        &mut stats,
-        &mut trace,
-        (cause, 0),
-    )?;
     let mut last_frame = Instant::now();
     // A frame owed to probe reports, not drawn yet because the last one is too recent.
     let mut owed: Option<Instant> = None;
+    // Input and the clock are drawn at once; reports at most every REPORT_FRAME_GAP, so a
+    // round of hundreds of hosts reporting one by one costs a few frames, not hundreds.
+    // The first frame is drawn before anything is waited for.
+    let mut draw_now = true;
     loop {
-        // Input and the clock are drawn at once; reports at most every REPORT_FRAME_GAP, so
-        // a round of hundreds of hosts reporting one by one costs a few frames, not hundreds.
-        let mut draw_now = false;
+        if std::mem::take(&mut draw_now) {
+            draw(
+                terminal,
+                state,
+                ui,
+                timeline.as_ref(),
+                &mut stats,
+                &mut trace,
+                (cause, std::mem::take(&mut reports_since)),
+            )?;
+            last_frame = Instant::now();
+            owed = None;
+            // After the frame, so the screen that explains the bell is already there.
+            if std::mem::take(&mut ring)
+                && let Some(bell) = bell.as_mut()
+            {
+                bell();
+                stats.bells += 1;
+            }
+        }
         // Whether reports changed anything visible, and whether any of it matters.
         let mut changed: Option<bool> = None;
         tokio::select! {
@@ -366,26 +378,6 @@ where
                 draw_now = true;
             } else {
                 owed = Some(owed.map_or(due, |o| o.min(due)));
-            }
-        }
-        if draw_now {
-            draw(
-                terminal,
-                state,
-                ui,
-                timeline.as_ref(),
-                &mut stats,
-                &mut trace,
-                (cause, std::mem::take(&mut reports_since)),
-            )?;
-            last_frame = Instant::now();
-            owed = None;
-            // After the frame, so the screen that explains the bell is already there.
-            if std::mem::take(&mut ring)
-                && let Some(bell) = bell.as_mut()
-            {
-                bell();
-                stats.bells += 1;
             }
         }
     }
