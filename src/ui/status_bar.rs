@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 
 use crate::probe::PingMode;
 use crate::store::Health;
@@ -246,7 +246,8 @@ pub fn move_window(
     all_up: bool,
 ) -> Option<WindowStatus> {
     use WindowTone::*;
-    let now = DateTime::<Utc>::from(now);
+    // Whole seconds, so elapsed and left add up to the window (`1m10s of 2m, 50s left`).
+    let now = DateTime::<Utc>::from(now).trunc_subsecs(0);
     let span =
         |from: DateTime<Utc>, to: DateTime<Utc>| hours((to - from).to_std().unwrap_or_default());
     let status = |text: String, at, tone| Some(WindowStatus { text, at, tone });
@@ -387,6 +388,14 @@ mod tests {
             ("⚠ 1h20m over the 35h window".into(), Over)
         );
         assert_eq!(move_window(None, None, SystemTime::now(), false), None);
+        // Elapsed and left add up, whatever the fraction of a second.
+        let w = move_window(
+            Some(at("2009-12-05T09:00:00Z")),
+            Some(at("2009-12-05T09:02:00Z")),
+            (at("2009-12-05T09:01:09Z") + chrono::Duration::milliseconds(700)).into(),
+            false,
+        );
+        assert_eq!(w.unwrap().text, "◷ 1m09s of 2m, 51s left");
         let done = |now: &str| {
             move_window(
                 Some(at("2009-12-05T09:00:00Z")),
