@@ -37,8 +37,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "moveday"
+BIN = Path(os.environ.get("MOVEDAY_BIN") or ROOT / "target" / "release" / "moveday")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+NO_GPING = False
 SIZE = (200, 60)
 
 
@@ -230,7 +231,7 @@ def idle(work, windows, seconds, results):
         results["idle_moveday"] = statistics.median(samples)
         results["idle_frames_per_min"] = drawn / (windows * seconds / 60)
 
-        gping = shutil.which("gping") or os.environ.get("GPING")
+        gping = None if NO_GPING else shutil.which("gping") or os.environ.get("GPING")
         if gping:
             g = Tmux(f"exec {gping} -n 1 {' '.join(sim.addresses)}")
             log(f"idle: gping pid {g.pid}; warming up 15 s")
@@ -481,7 +482,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one 20 s idle window, 3 runs, 30 s of keys")
     ap.add_argument("--only", nargs="*", choices=["idle", "first", "comeback", "scale", "icmp"])
     ap.add_argument("--hosts", type=int, default=1000, help="hosts of the scale and icmp scenarios")
+    ap.add_argument("--no-gping", action="store_true", help="skip the gping comparison of the idle scenario")
     args = ap.parse_args()
+    global NO_GPING
+    NO_GPING = args.no_gping
     if not BIN.exists():
         raise SystemExit(f"{BIN} is missing: run scripts/bench.sh (it builds it)")
     if not shutil.which("tmux"):

@@ -184,6 +184,29 @@ pub fn reduce(state: &mut State, report: Report) -> bool {
         }
         Report::Warning(text) => warn(state, text),
         Report::Zone { at, outcome } => reduce_zone(state, at, outcome),
+        Report::NamesCurrent {
+            zone,
+            resolver,
+            primary,
+            at,
+        } => {
+            let inv = &state.inventory;
+            let mut changed = false;
+            for (config, h) in inv.hosts.iter().zip(state.hosts.iter_mut()) {
+                if zone_of(inv, &config.fqdn) != Some(zone) {
+                    continue;
+                }
+                if let Some(Some(seen)) = h.dns.get_mut(resolver) {
+                    changed |= seen.at != at;
+                    seen.at = at;
+                }
+                if let (true, Some(seen)) = (primary, h.primary.as_mut()) {
+                    changed |= seen.at != at;
+                    seen.at = at;
+                }
+            }
+            changed
+        }
         Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;

@@ -1295,6 +1295,7 @@ new_ip = "203.0.113.15"
                 result: Ok(PtrAnswer {
                     names: vec!["old-mail.example.net".into()],
                     forward_confirmed: false,
+                    ttl: 3600,
                 }),
             }),
         ),
@@ -1305,6 +1306,7 @@ new_ip = "203.0.113.15"
                 result: Ok(PtrAnswer {
                     names: vec!["www.example.org".into()],
                     forward_confirmed: true,
+                    ttl: 3600,
                 }),
             }),
         ),

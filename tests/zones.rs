@@ -13,6 +13,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use moveday::config::Inventory;
 use moveday::demo::dns_server::{BlackHole, DnsServer, Relay, RelayMode};
 use moveday::probe::dns::{Resolver, SystemDns};
+use moveday::probe::dns_client::DnsClient;
 use moveday::probe::ping::Pinger;
 use moveday::probe::scheduler::{self, ProbeEnv};
 use moveday::probe::zone::{authoritative_lookup, reverse, zone_probe};
@@ -46,8 +47,12 @@ async fn primary_and_lagging_secondary_then_catch_up() {
     let primary = zone_server(2026112502).await;
     let secondary = zone_server(2026112501).await;
 
-    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
-    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    let p = zone_probe(&DnsClient::new(), primary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
+    let s = zone_probe(&DnsClient::new(), secondary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert_eq!(p.serial, Some(2026112502));
     assert_eq!(s.serial, Some(2026112501));
     assert!(p.authoritative && s.authoritative);
@@ -56,7 +61,9 @@ async fn primary_and_lagging_secondary_then_catch_up() {
 
     // The secondary transfers the zone: the very next probe sees it (nothing cached).
     secondary.set_serial(ZONE, 2026112502).await.unwrap();
-    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    let s = zone_probe(&DnsClient::new(), secondary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert_eq!(s.serial, Some(2026112502));
 
     // And a change at the primary is seen at once, too.
@@ -64,7 +71,9 @@ async fn primary_and_lagging_secondary_then_catch_up() {
         .set_a("www.example.org", ip("192.0.2.1"), 60)
         .await
         .unwrap();
-    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
+    let p = zone_probe(&DnsClient::new(), primary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert_eq!(p.serial, Some(2026112503));
 }
 
@@ -91,8 +100,12 @@ async fn ns_sets_that_disagree_are_seen() {
         .set_records(ZONE, RecordType::NS, 60, ns(&["ns1.example.org."]))
         .await
         .unwrap();
-    let p = zone_probe(primary.addr(), ZONE, ms(1000)).await.unwrap();
-    let s = zone_probe(secondary.addr(), ZONE, ms(1000)).await.unwrap();
+    let p = zone_probe(&DnsClient::new(), primary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
+    let s = zone_probe(&DnsClient::new(), secondary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     // Lower-case, without the dot, sorted.
     assert_eq!(p.ns, vec!["ns1.example.org", "ns2.example.org"]);
     assert_eq!(s.ns, vec!["ns1.example.org"]);
@@ -104,13 +117,15 @@ async fn lame_servers_are_flagged() {
     // A server that does not serve the zone at all refuses.
     let other = DnsServer::start(any_port(), &["other.test"]).await.unwrap();
     assert_eq!(
-        zone_probe(other.addr(), ZONE, ms(1000)).await,
+        zone_probe(&DnsClient::new(), other.addr(), ZONE, ms(1000)).await,
         Err(DnsError::Refused)
     );
     // One that answers, but without the AA flag.
     let primary = zone_server(42).await;
     let lame = Relay::start(primary.addr(), RelayMode::Lame).await.unwrap();
-    let answer = zone_probe(lame.addr(), ZONE, ms(1000)).await.unwrap();
+    let answer = zone_probe(&DnsClient::new(), lame.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert!(!answer.authoritative);
     assert_eq!(answer.serial, Some(42));
 }
@@ -120,11 +135,11 @@ async fn black_hole_times_out_in_bounded_time() {
     let hole = BlackHole::bind(any_port()).await.unwrap();
     let started = Instant::now();
     assert_eq!(
-        zone_probe(hole.addr(), ZONE, ms(300)).await,
+        zone_probe(&DnsClient::new(), hole.addr(), ZONE, ms(300)).await,
         Err(DnsError::Timeout)
     );
     assert_eq!(
-        authoritative_lookup(hole.addr(), "www.example.org", ms(300)).await,
+        authoritative_lookup(&DnsClient::new(), hole.addr(), "www.example.org", ms(300)).await,
         Err(DnsError::Timeout)
     );
     assert!(started.elapsed() < ms(1500), "{:?}", started.elapsed());
@@ -136,7 +151,7 @@ async fn garbage_wrong_ids_and_truncation() {
     let garbage = Relay::start(primary.addr(), RelayMode::Garbage)
         .await
         .unwrap();
-    match zone_probe(garbage.addr(), ZONE, ms(1000)).await {
+    match zone_probe(&DnsClient::new(), garbage.addr(), ZONE, ms(1000)).await {
         Err(DnsError::Other(text)) => {
             assert!(text.contains("garbage"), "{text}");
             assert!(!text.chars().any(char::is_control), "{text:?}");
@@ -147,14 +162,18 @@ async fn garbage_wrong_ids_and_truncation() {
     let wrong_id = Relay::start(primary.addr(), RelayMode::WrongIdFirst)
         .await
         .unwrap();
-    let answer = zone_probe(wrong_id.addr(), ZONE, ms(1000)).await.unwrap();
+    let answer = zone_probe(&DnsClient::new(), wrong_id.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert!(answer.authoritative);
     assert_eq!(answer.serial, Some(9));
     // A truncated UDP answer is asked again over TCP.
     let truncating = Relay::start(primary.addr(), RelayMode::Truncate)
         .await
         .unwrap();
-    let answer = zone_probe(truncating.addr(), ZONE, ms(1000)).await.unwrap();
+    let answer = zone_probe(&DnsClient::new(), truncating.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
     assert_eq!(answer.serial, Some(9));
     assert_eq!(answer.ns, vec!["ns1.example.org"]);
 }
@@ -170,9 +189,14 @@ async fn authoritative_lookup_reports_ttl_and_aa() {
         .set_a("www.example.org", ip("2001:db8::10"), 300)
         .await
         .unwrap();
-    let answer = authoritative_lookup(primary.addr(), "www.example.org", ms(1000))
-        .await
-        .unwrap();
+    let answer = authoritative_lookup(
+        &DnsClient::new(),
+        primary.addr(),
+        "www.example.org",
+        ms(1000),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.addresses, vec![ip("192.0.2.10"), ip("2001:db8::10")]);
     assert_eq!(answer.ttl, 300);
     assert!(answer.authoritative);
@@ -182,20 +206,31 @@ async fn authoritative_lookup_reports_ttl_and_aa() {
         .set_addresses("www.example.org", &[ip("192.0.2.11")], 3600)
         .await
         .unwrap();
-    let answer = authoritative_lookup(primary.addr(), "www.example.org.", ms(1000))
-        .await
-        .unwrap();
+    let answer = authoritative_lookup(
+        &DnsClient::new(),
+        primary.addr(),
+        "www.example.org.",
+        ms(1000),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (answer.addresses, answer.ttl),
         (vec![ip("192.0.2.11")], 3600)
     );
 
     assert_eq!(
-        authoritative_lookup(primary.addr(), "nope.example.org", ms(1000)).await,
+        authoritative_lookup(
+            &DnsClient::new(),
+            primary.addr(),
+            "nope.example.org",
+            ms(1000)
+        )
+        .await,
         Err(DnsError::NxDomain)
     );
     let lame = Relay::start(primary.addr(), RelayMode::Lame).await.unwrap();
-    let answer = authoritative_lookup(lame.addr(), "www.example.org", ms(1000))
+    let answer = authoritative_lookup(&DnsClient::new(), lame.addr(), "www.example.org", ms(1000))
         .await
         .unwrap();
     assert!(!answer.authoritative);
@@ -211,7 +246,7 @@ async fn reverse_dns_is_forward_confirmed_or_not() {
     server.set_ptr(mail, "MX1.example.org", 60).await.unwrap();
     server.set_a("mx1.example.org", mail, 60).await.unwrap();
 
-    let out = reverse(&resolver, mail, ms(1000)).await;
+    let out = reverse(&DnsClient::new(), &resolver, mail, ms(1000)).await;
     assert_eq!(out.ip, mail);
     let answer = out.result.unwrap();
     assert_eq!(answer.names, vec!["mx1.example.org"]);
@@ -222,11 +257,16 @@ async fn reverse_dns_is_forward_confirmed_or_not() {
         .set_a("mx1.example.org", ip("192.0.2.99"), 60)
         .await
         .unwrap();
-    let answer = reverse(&resolver, mail, ms(1000)).await.result.unwrap();
+    let answer = reverse(&DnsClient::new(), &resolver, mail, ms(1000))
+        .await
+        .result
+        .unwrap();
     assert!(!answer.forward_confirmed);
 
     assert_eq!(
-        reverse(&resolver, ip("192.0.2.26"), ms(1000)).await.result,
+        reverse(&DnsClient::new(), &resolver, ip("192.0.2.26"), ms(1000))
+            .await
+            .result,
         Err(DnsError::NxDomain)
     );
 }
@@ -399,7 +439,10 @@ async fn loopback_ptr_is_asked_of_the_server_not_answered_locally() {
     let addr = ip("127.77.2.11");
     server.set_ptr(addr, "mail.example.org", 60).await.unwrap();
     server.set_a("mail.example.org", addr, 60).await.unwrap();
-    let answer = reverse(&resolver, addr, ms(1000)).await.result.unwrap();
+    let answer = reverse(&DnsClient::new(), &resolver, addr, ms(1000))
+        .await
+        .result
+        .unwrap();
     assert_eq!(answer.names, vec!["mail.example.org"]);
     assert!(answer.forward_confirmed);
 }
@@ -578,4 +621,149 @@ ssh = false
     .await;
     let zones = render(&state, Screen::Zones);
     assert!(zones.contains("2026112502 ✔ current"), "{zones}");
+}
+
+/// A zone server is asked about its zone's names when its serial moves, not every round:
+/// between changes the zone's task says that the answers still hold (`NamesCurrent`, which
+/// keeps the cells' time current), while a plain resolver is asked every round. A change at
+/// the primary is in the matrix within one interval; "probe now" asks again regardless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_servers_are_asked_about_names_when_their_serial_moves() {
+    use moveday::store::{self, State};
+
+    let old = ip("192.0.2.10");
+    let new = ip("198.51.100.10");
+    let primary = zone_server(7).await;
+    let cache = zone_server(7).await;
+    for server in [&primary, &cache] {
+        server.set_a("www.example.org", old, 300).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let text = format!(
+        r#"
+hosts_file = "{hosts}"
+[move]
+old_network = "192.0.2.0/24"
+new_network = "198.51.100.0/24"
+[probe]
+interval = "150ms"
+timeout = "300ms"
+[[resolver]]
+name = "isp-cache"
+address = "{cache}"
+[[zone]]
+name = "example.org"
+primary = "{primary}"
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+old_ip = "192.0.2.10"
+new_ip = "198.51.100.10"
+ping = false
+ssh = false
+"#,
+        hosts = hosts.display(),
+        cache = cache.addr(),
+        primary = primary.addr(),
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("move.toml"), &text).unwrap());
+    // Columns: the cache, then the primary.
+    assert_eq!(inventory.resolvers.len(), 2);
+    let env = Arc::new(ProbeEnv::with_system_dns(
+        &inventory,
+        Pinger::tcp(),
+        SystemDns::Servers(vec![cache.addr()]),
+    ));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let (now_tx, now_rx) = tokio::sync::watch::channel(0u64);
+    let _tasks = scheduler::spawn(inventory.clone(), env, tx, now_rx);
+    let mut state = State::new(inventory.clone());
+
+    #[derive(Default, Debug)]
+    struct Seen {
+        cache_asked: usize,
+        primary_asked: Vec<Vec<IpAddr>>,
+        primary_current: usize,
+    }
+    // Reports for `window`, or until `stop` holds; what the primary's column got.
+    async fn watch(
+        state: &mut State,
+        rx: &mut mpsc::Receiver<Report>,
+        window: Duration,
+        stop: impl Fn(&Seen) -> bool,
+    ) -> (Seen, Duration) {
+        let started = Instant::now();
+        let mut seen = Seen::default();
+        while !stop(&seen) {
+            let left = window.saturating_sub(started.elapsed());
+            let Ok(Some(report)) = tokio::time::timeout(left, rx.recv()).await else {
+                break;
+            };
+            match &report {
+                Report::Probe {
+                    outcome: Outcome::Dns(d),
+                    ..
+                } => match d.resolver {
+                    0 => seen.cache_asked += 1,
+                    _ => seen.primary_asked.push(
+                        d.result
+                            .as_ref()
+                            .map(|a| a.addresses.clone())
+                            .unwrap_or_default(),
+                    ),
+                },
+                Report::NamesCurrent { resolver: 1, .. } => seen.primary_current += 1,
+                _ => {}
+            }
+            store::reduce(state, report);
+        }
+        (seen, started.elapsed())
+    }
+
+    // Eight rounds or so: the primary is asked once, the cache every round.
+    let (seen, _) = watch(&mut state, &mut rx, ms(1250), |_| false).await;
+    assert_eq!(seen.primary_asked, vec![vec![old]], "{seen:?}");
+    assert!(seen.primary_current >= 5, "{seen:?}");
+    assert!(seen.cache_asked >= 6, "{seen:?}");
+    // The cells' time is kept current by the serial's say-so.
+    let age = |state: &State| {
+        let seen = state.hosts[0].dns[1].as_ref().unwrap();
+        std::time::SystemTime::now()
+            .duration_since(seen.at)
+            .unwrap_or_default()
+    };
+    assert!(age(&state) < ms(600), "{:?}", age(&state));
+
+    // The move: a serial bump, seen within one interval (plus the probe, plus slack).
+    primary.set_a("www.example.org", new, 300).await.unwrap();
+    let interval = inventory.probe.interval;
+    let (seen, took) = watch(&mut state, &mut rx, ms(3000), |s| {
+        s.primary_asked.contains(&vec![new])
+    })
+    .await;
+    assert!(seen.primary_asked.contains(&vec![new]), "{seen:?}");
+    assert!(
+        took <= interval + inventory.probe.timeout + ms(300),
+        "seen after {took:?}"
+    );
+    assert!(matches!(
+        store::cell(&state, 0, 1),
+        store::Cell::Answer {
+            verdict: store::Verdict::New,
+            ..
+        }
+    ));
+
+    // Quiet again; then "probe now" asks the primary again, nothing having changed.
+    let (seen, _) = watch(&mut state, &mut rx, ms(500), |_| false).await;
+    assert!(seen.primary_asked.is_empty(), "{seen:?}");
+    now_tx.send(1).unwrap();
+    let (seen, took) = watch(&mut state, &mut rx, ms(3000), |s| {
+        !s.primary_asked.is_empty()
+    })
+    .await;
+    assert_eq!(seen.primary_asked, vec![vec![new]], "{seen:?}");
+    assert!(took <= inventory.probe.timeout + ms(300), "{took:?}");
 }

@@ -343,6 +343,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<Report> {
                 result: Ok(PtrAnswer {
                     names: vec![format!("{}.example.org", config.name)],
                     forward_confirmed: true,
+                    ttl: 3600,
                 }),
             })));
         }

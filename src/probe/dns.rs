@@ -16,6 +16,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
 
+use super::dns_client::DnsClient;
 use super::{DnsAnswer, DnsError};
 use crate::config::ResolverKind;
 use crate::sanitize::sanitize;
@@ -243,21 +244,94 @@ async fn family(
     }
 }
 
-/// The PTR names of `ip` as `resolver` answers them now: lower-case, sanitized, without the
-/// trailing dot, sorted. No PTR record is `NoRecords`.
+/// The PTR names of `ip` as `resolver` answers them now (lower-case, sanitized, without
+/// the trailing dot, sorted), and the smallest TTL of the PTR records. No PTR record is
+/// `NoRecords`.
 pub async fn ptr_names(
+    client: &DnsClient,
     resolver: &Resolver,
     ip: IpAddr,
     timeout: Duration,
-) -> Result<Vec<String>, DnsError> {
-    // Asked of the resolver's servers directly rather than through the resolver: hickory
-    // answers 127/8 and ::1 itself ("localhost", RFC 6761), which would hide what the
-    // servers say.
+) -> Result<(Vec<String>, u32), DnsError> {
+    let name = hickory_proto::rr::Name::from(ip);
+    let answer = ask_servers(client, resolver, &name, RecordType::PTR, timeout).await?;
+    let mut ttl = u32::MAX;
+    let mut names: Vec<String> = answer
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::PTR(ptr) => {
+                ttl = ttl.min(record.ttl);
+                Some(super::zone::name_text(&ptr.0))
+            }
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        Err(DnsError::NoRecords)
+    } else {
+        Ok((names, ttl))
+    }
+}
+
+/// The A and AAAA records of `name` (asked at once) as `resolver`'s servers answer them,
+/// and their smallest TTL (CNAMEs included). No address is `NoRecords`.
+pub async fn addresses_direct(
+    client: &DnsClient,
+    resolver: &Resolver,
+    name: &hickory_proto::rr::Name,
+    timeout: Duration,
+) -> Result<(Vec<IpAddr>, u32), DnsError> {
+    let (a, aaaa) = futures::future::join(
+        ask_servers(client, resolver, name, RecordType::A, timeout),
+        ask_servers(client, resolver, name, RecordType::AAAA, timeout),
+    )
+    .await;
+    let mut addresses = Vec::new();
+    let mut ttl = u32::MAX;
+    for message in [&a, &aaaa].into_iter().flatten() {
+        for record in &message.answers {
+            match &record.data {
+                RData::A(v4) => addresses.push(IpAddr::V4(v4.0)),
+                RData::AAAA(v6) => addresses.push(IpAddr::V6(v6.0)),
+                RData::CNAME(_) => {}
+                _ => continue,
+            }
+            ttl = ttl.min(record.ttl);
+        }
+    }
+    if !addresses.is_empty() {
+        addresses.sort();
+        addresses.dedup();
+        return Ok((addresses, ttl));
+    }
+    Err(match (a, aaaa) {
+        (Err(DnsError::NxDomain), _) | (_, Err(DnsError::NxDomain)) => DnsError::NxDomain,
+        (Err(e), _) | (_, Err(e)) if e != DnsError::NoRecords => e,
+        _ => DnsError::NoRecords,
+    })
+}
+
+/// One question asked of `resolver`'s servers directly, recursion desired, through the
+/// shared sockets: the first server, the next only when one is silent or fails, all within
+/// `timeout`. A definite answer (records, NXDOMAIN, none) from a server is the answer.
+///
+/// Asked directly rather than through the resolver: hickory answers 127/8 and ::1 itself
+/// ("localhost", RFC 6761), which would hide what the servers say, and opens a socket per
+/// query.
+async fn ask_servers(
+    client: &DnsClient,
+    resolver: &Resolver,
+    name: &hickory_proto::rr::Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<hickory_proto::op::Message, DnsError> {
     let servers = match &*resolver.inner {
         Inner::Ready(_, servers) => servers,
         Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
     };
-    let name = hickory_proto::rr::Name::from(ip);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = DnsError::Other("no name server".into());
     for server in servers {
@@ -265,25 +339,8 @@ pub async fn ptr_names(
         if left.is_zero() {
             break;
         }
-        match super::zone::ask(*server, &name, RecordType::PTR, true, left).await {
-            Ok(answer) => {
-                let mut names: Vec<String> = answer
-                    .answers
-                    .iter()
-                    .filter_map(|record| match &record.data {
-                        RData::PTR(ptr) => Some(super::zone::name_text(&ptr.0)),
-                        _ => None,
-                    })
-                    .collect();
-                names.sort();
-                names.dedup();
-                return if names.is_empty() {
-                    Err(DnsError::NoRecords)
-                } else {
-                    Ok(names)
-                };
-            }
-            // A definite answer from a server is the answer; only silence tries the next.
+        match super::zone::ask(client, *server, name, rtype, true, left).await {
+            Ok(answer) => return Ok(answer),
             Err(e @ (DnsError::NxDomain | DnsError::NoRecords)) => return Err(e),
             Err(e) => last = e,
         }

@@ -5,6 +5,7 @@
 //! value ([`ProbeError`]) shown to the operator, never a panic.
 
 pub mod dns;
+pub mod dns_client;
 pub mod hosts_file;
 pub mod http;
 pub mod ping;
@@ -45,6 +46,17 @@ pub enum Report {
     Zone {
         at: SystemTime,
         outcome: ZoneOutcome,
+    },
+    /// A zone server's answers about the zone's names, asked earlier, still hold at `at`:
+    /// its serial has not moved since, so it was not asked again (see
+    /// `scheduler::NAMES_REASK`). Refreshes the time of those matrix cells.
+    NamesCurrent {
+        zone: usize,
+        /// The server's column in the matrix.
+        resolver: ResolverId,
+        /// Whether the server is the zone's primary (its answers are also the zone's view).
+        primary: bool,
+        at: SystemTime,
     },
     /// An operator ticked, unticked or annotated a checklist item here (applied at once,
     /// before it is on disk).
@@ -159,6 +171,9 @@ pub struct PtrAnswer {
     pub names: Vec<String>,
     /// Some PTR name has an A/AAAA record equal to the address.
     pub forward_confirmed: bool,
+    /// The smallest TTL of the PTR and forward answers: how long a receiving mail server's
+    /// resolver may keep this view after it changes.
+    pub ttl: u32,
 }
 
 /// The address a host's probes hit.

@@ -10,24 +10,24 @@
 //!                        │        ├─> ssh  ─┤
 //!                        │        └─> http ─┤   each reported as soon as it ends,
 //!                        ├─> DNS, every resolver ─┤   then RoundDone
-//!                        │   (the zone's primary and secondaries without recursion, AA kept)
 //!                        ├─> hosts-file entries ──┤
 //!                        └─> PTR of new_ip, forward-confirmed ────────────┘
 //! ```
 //!
 //! Beside the hosts, one task per `[[zone]]` asks its primary and every secondary for the
-//! zone's SOA serial and NS set, all at once, each reported (`Report::Zone`) as it ends.
+//! zone's SOA serial and NS set, all at once, each reported (`Report::Zone`) as it ends;
+//! and, when a server's serial says they may have changed, about the names of the zone's
+//! hosts, without recursion, AA kept (their matrix cells, and the primary's view of each
+//! name). A name's own round does not ask its zone's servers.
 //!
 //! Rounds start every `interval` (the first at once; later ones staggered a little so 500
 //! hosts do not fire in the same millisecond), or at once when the operator asks for a
 //! probe now. A global semaphore bounds the connections in flight.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -37,6 +37,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::dns::{self, Resolver, SystemDns};
+use super::dns_client::DnsClient;
 use super::hosts_file::{HostsFile, HostsFileCache};
 use super::http::{self, ClientCache};
 use super::ping::Pinger;
@@ -65,11 +66,10 @@ pub struct ProbeEnv {
     /// gives one; `ResolverKind::System` entries of `resolvers` are this same resolver.
     pub system: Resolver,
     pub http: ClientCache,
+    /// One UDP socket per DNS server for moveday's own queries (zone servers, PTR).
+    pub dns: DnsClient,
     pub hosts_files: HostsFileCache,
     pub limit: Semaphore,
-    /// Addresses of zone servers given by name, as last looked up (the zone task refreshes
-    /// them every round; a host round looks one up itself when it is missing).
-    named: Mutex<HashMap<String, SocketAddr>>,
     /// Roots trusted beyond the system store (the inventory's `ca_file`, the demo's CA).
     extra_roots: Vec<CertificateDer<'static>>,
     /// The trust store of the certificate checks, loaded at the first TLS probe (reading
@@ -110,9 +110,9 @@ impl ProbeEnv {
             resolvers,
             system,
             http,
+            dns: DnsClient::new(),
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
-            named: Mutex::new(HashMap::new()),
             extra_roots,
             trust: OnceCell::new(),
         }
@@ -163,29 +163,16 @@ impl ProbeEnv {
         self.limit.acquire().await.ok()
     }
 
-    /// The address of a DNS server given by name (port 53), through the system resolver;
-    /// `cached` takes the last address found instead of asking again.
-    async fn server_address(
-        &self,
-        name: &str,
-        timeout: Duration,
-        cached: bool,
-    ) -> Result<SocketAddr, String> {
-        if cached && let Some(addr) = self.named.lock().ok().and_then(|m| m.get(name).copied()) {
-            return Ok(addr);
-        }
+    /// The address of a DNS server given by name (port 53), through the system resolver.
+    async fn server_address(&self, name: &str, timeout: Duration) -> Result<SocketAddr, String> {
         let answer = dns::lookup(&self.system, name, timeout)
             .await
             .map_err(|e| e.to_string())?;
-        let addr = answer
+        answer
             .addresses
             .first()
             .map(|ip| SocketAddr::new(*ip, 53))
-            .ok_or_else(|| "no address".to_string())?;
-        if let Ok(mut m) = self.named.lock() {
-            m.insert(name.to_string(), addr);
-        }
-        Ok(addr)
+            .ok_or_else(|| "no address".to_string())
     }
 }
 
@@ -259,13 +246,13 @@ pub async fn one_round(
     for host in 0..inv.hosts.len() {
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
-            let _ = round(&inv, &env, host, &tx, scope).await;
+            let _ = round(&inv, &env, host, &tx, scope, None).await;
         });
     }
     for zone in 0..inv.zones.len() {
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
-            let _ = zone_round(&inv, &env, zone, &tx).await;
+            let _ = zone_round(&inv, &env, zone, &tx, None, true).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -284,7 +271,7 @@ pub async fn retry_round(
     for host in hosts {
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
-            let _ = round(&inv, &env, host, &tx, Scope::Everything).await;
+            let _ = round(&inv, &env, host, &tx, Scope::Everything, None).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -309,24 +296,71 @@ async fn host_loop(
     // timeout (the connection limit keeps a big inventory from bursting); the stagger
     // spreads the later rounds over the interval.
     let mut extra = stagger;
+    let mut memory = HostMemory::default();
     loop {
         // A press during this round starts the next one right after it; presses before
         // it are answered by it.
         probe_now.borrow_and_update();
         let started = Instant::now();
-        if round(&inv, &env, host, &tx, Scope::Everything)
+        if round(&inv, &env, host, &tx, Scope::Everything, Some(&mut memory))
             .await
             .is_err()
         {
             return;
         }
-        tokio::select! {
-            _ = tokio::time::sleep_until(started + inv.probe.interval + extra) => {}
-            _ = probe_now_signal(&mut probe_now) => {}
+        let pressed = tokio::select! {
+            _ = tokio::time::sleep_until(started + inv.probe.interval + extra) => false,
+            _ = probe_now_signal(&mut probe_now) => true,
             _ = tx.closed() => return,
+        };
+        if pressed {
+            // "Probe now" asks everything again.
+            memory = HostMemory::default();
         }
         extra = Duration::ZERO;
     }
+}
+
+/// What a host's loop keeps between its rounds.
+#[derive(Debug, Default)]
+struct HostMemory {
+    /// When reverse DNS is to be asked again (`None`: this round).
+    ptr_due: Option<Instant>,
+}
+
+/// When to ask reverse DNS again after `result`, asked in the round started at `now`: a PTR is what a receiving
+/// mail server's resolver caches, so a fix reaches it no sooner than the TTL of the answer
+/// it holds; asking more often than that TTL (at most every [`NAMES_REASK`], at least every
+/// interval) shows nothing sooner that matters. What is wrong (no PTR, no forward match,
+/// a failure) is asked again next round: that is what the operator is fixing.
+fn ptr_next(
+    result: &Result<super::PtrAnswer, DnsError>,
+    now: Instant,
+    interval: Duration,
+) -> Instant {
+    match result {
+        Ok(answer) if answer.forward_confirmed => {
+            let ttl = Duration::from_secs(u64::from(answer.ttl));
+            now + ttl.min(NAMES_REASK).max(interval)
+        }
+        _ => now,
+    }
+}
+
+/// A zone server is asked again about the names of its zone after this long even when its
+/// serial has not moved: a primary edited without a serial bump serves the new data (and
+/// its secondaries never fetch it), which the matrix must show.
+pub const NAMES_REASK: Duration = Duration::from_secs(30);
+
+/// When a zone server was last asked about its zone's names, and what it said.
+#[derive(Debug, Clone, Copy)]
+struct NamesAsked {
+    /// The zone's serial at the server when it was asked.
+    serial: Option<u32>,
+    at: Instant,
+    /// Every name had a definite answer (addresses, NXDOMAIN or no records): nothing to try
+    /// again before the serial moves.
+    clean: bool,
 }
 
 /// Probes one zone's servers every interval (the first round at once) and on "probe now".
@@ -337,63 +371,196 @@ async fn zone_loop(
     tx: mpsc::Sender<Report>,
     mut probe_now: watch::Receiver<u64>,
 ) {
+    let servers = inv.zones.get(zone).map_or(0, |z| 1 + z.secondaries.len());
+    let mut asked: Vec<Option<NamesAsked>> = vec![None; servers];
+    let mut pressed = false;
     loop {
         probe_now.borrow_and_update();
         let started = Instant::now();
-        if zone_round(&inv, &env, zone, &tx).await.is_err() {
+        if zone_round(&inv, &env, zone, &tx, Some(&mut asked), pressed)
+            .await
+            .is_err()
+        {
             return;
         }
-        tokio::select! {
-            _ = tokio::time::sleep_until(started + inv.probe.interval) => {}
-            _ = probe_now_signal(&mut probe_now) => {}
+        pressed = tokio::select! {
+            _ = tokio::time::sleep_until(started + inv.probe.interval) => false,
+            _ = probe_now_signal(&mut probe_now) => true,
             _ = tx.closed() => return,
-        }
+        };
     }
 }
 
-/// Asks the primary (server 0) and every secondary (1..) of one zone at once; each answer
-/// is sent as soon as it ends.
+/// Asks the primary (server 0) and every secondary (1..) of one zone at once for the SOA
+/// serial and NS set, and each of them about the zone's names when they may have changed;
+/// each answer is sent as soon as it ends.
+///
+/// The names (the matrix cells of the zone's servers, and the primary's view with its TTL)
+/// are asked of a server when `asked` has no record of it (and always without `asked`:
+/// `moveday check`), when its serial moved or is unknown, when its last answers were not
+/// all definite, after [`NAMES_REASK`], and on "probe now" (`force`). Otherwise its last
+/// answers still hold, and [`Report::NamesCurrent`] says so: an authoritative answer can
+/// only change with the zone, and every change to a zone moves its serial (that is how
+/// the server's own secondaries notice). At one round a second this is most of the DNS
+/// traffic of a dashboard, for nothing.
 async fn zone_round(
     inv: &Inventory,
     env: &ProbeEnv,
     zone: usize,
     tx: &mpsc::Sender<Report>,
+    mut asked: Option<&mut Vec<Option<NamesAsked>>>,
+    force: bool,
 ) -> Result<(), Closed> {
     let Some(config) = inv.zones.get(zone) else {
         return Ok(());
     };
     let timeout = inv.probe.timeout;
     let name = config.name.as_str();
+    let hosts: Vec<HostId> = (0..inv.hosts.len())
+        .filter(|&h| crate::store::zone_of(inv, &inv.hosts[h].fqdn) == Some(zone))
+        .collect();
+    let hosts = &hosts;
     let servers = std::iter::once(ServerRef::Address(config.primary))
         .chain(config.secondaries.iter().map(|s| s.server.clone()));
     let mut probes: FuturesUnordered<_> = servers
         .enumerate()
-        .map(|(server, server_ref)| async move {
-            let _permit = env.permit().await;
-            let address = match server_ref {
-                ServerRef::Address(addr) => addr,
-                ServerRef::Name(host) => match env.server_address(&host, timeout, false).await {
-                    Ok(addr) => addr,
-                    Err(why) => return zone_failure(zone, server, &host, why),
-                },
-            };
-            ZoneOutcome {
-                zone,
-                server,
-                address: Some(address),
-                result: zone::zone_probe(address, name, timeout).await,
+        .map(|(server, server_ref)| {
+            let last = asked
+                .as_deref()
+                .and_then(|a| a.get(server).copied().flatten());
+            let remembering = asked.is_some();
+            async move {
+                let kind = match &server_ref {
+                    ServerRef::Address(a) => ResolverKind::Server(*a),
+                    ServerRef::Name(n) => ResolverKind::Named(n.clone()),
+                };
+                let permit = env.permit().await;
+                let address = match server_ref {
+                    ServerRef::Address(addr) => addr,
+                    ServerRef::Name(host) => match env.server_address(&host, timeout).await {
+                        Ok(addr) => addr,
+                        Err(why) => {
+                            let outcome = zone_failure(zone, server, &host, why);
+                            send_zone(tx, outcome).await?;
+                            return Ok((server, None));
+                        }
+                    },
+                };
+                let result = zone::zone_probe(&env.dns, address, name, timeout).await;
+                drop(permit);
+                let serial = result.as_ref().ok().and_then(|a| a.serial);
+                send_zone(
+                    tx,
+                    ZoneOutcome {
+                        zone,
+                        server,
+                        address: Some(address),
+                        result,
+                    },
+                )
+                .await?;
+                let Some(resolver) = inv
+                    .resolvers
+                    .iter()
+                    .position(|r| r.kind == kind && r.serves.contains(&zone))
+                else {
+                    return Ok((server, None));
+                };
+                let primary = server == 0;
+                let due = match last {
+                    _ if force || !remembering => true,
+                    None => true,
+                    Some(last) => {
+                        serial.is_none()
+                            || last.serial != serial
+                            || !last.clean
+                            || last.at.elapsed() >= NAMES_REASK
+                    }
+                };
+                if !due {
+                    tx.send(Report::NamesCurrent {
+                        zone,
+                        resolver,
+                        primary,
+                        at: SystemTime::now(),
+                    })
+                    .await
+                    .map_err(|_| Closed)?;
+                    return Ok((server, last));
+                }
+                let at = Instant::now();
+                let clean = ask_names(inv, env, hosts, address, resolver, primary, tx).await?;
+                Ok((server, Some(NamesAsked { serial, at, clean })))
             }
         })
         .collect();
-    while let Some(outcome) = probes.next().await {
-        tx.send(Report::Zone {
-            at: SystemTime::now(),
-            outcome,
-        })
-        .await
-        .map_err(|_| Closed)?;
+    while let Some(done) = probes.next().await {
+        let (server, record) = done?;
+        if let Some(slot) = asked.as_deref_mut().and_then(|a| a.get_mut(server)) {
+            *slot = record;
+        }
     }
     Ok(())
+}
+
+async fn send_zone(tx: &mpsc::Sender<Report>, outcome: ZoneOutcome) -> Result<(), Closed> {
+    tx.send(Report::Zone {
+        at: SystemTime::now(),
+        outcome,
+    })
+    .await
+    .map_err(|_| Closed)
+}
+
+/// Asks the zone server at `address` (the matrix column `resolver`) about the name of each
+/// of `hosts`, without recursion, keeping its AA flag; the primary's answers are also the
+/// zone's view of the names. Returns whether every answer was definite.
+async fn ask_names(
+    inv: &Inventory,
+    env: &ProbeEnv,
+    hosts: &[HostId],
+    address: SocketAddr,
+    resolver: usize,
+    primary: bool,
+    tx: &mpsc::Sender<Report>,
+) -> Result<bool, Closed> {
+    let timeout = inv.probe.timeout;
+    let mut answers: FuturesUnordered<_> = hosts
+        .iter()
+        .map(|&host| async move {
+            let _permit = env.permit().await;
+            let fqdn = inv.hosts[host].fqdn.as_str();
+            let started = Instant::now();
+            let result = zone::authoritative_lookup(&env.dns, address, fqdn, timeout).await;
+            (host, result, started.elapsed())
+        })
+        .collect();
+    let mut clean = true;
+    while let Some((host, result, latency)) = answers.next().await {
+        clean &= matches!(
+            result,
+            Ok(_) | Err(DnsError::NxDomain | DnsError::NoRecords)
+        );
+        let cell = result.clone().map(|auth| super::DnsAnswer {
+            addresses: auth.addresses.clone(),
+            ttl: auth.ttl,
+            latency,
+            authoritative: Some(auth.authoritative),
+        });
+        send(
+            tx,
+            host,
+            Outcome::Dns(DnsOutcome {
+                resolver,
+                result: cell,
+            }),
+        )
+        .await?;
+        if primary {
+            send(tx, host, Outcome::PrimaryAnswer(result)).await?;
+        }
+    }
+    Ok(clean)
 }
 
 /// A secondary given by name whose address could not be found.
@@ -437,6 +604,7 @@ async fn round(
     host: HostId,
     tx: &mpsc::Sender<Report>,
     scope: Scope,
+    mut memory: Option<&mut HostMemory>,
 ) -> Result<(), Closed> {
     let Some(config) = inv.hosts.get(host) else {
         return Ok(());
@@ -467,25 +635,11 @@ async fn round(
 
     let mut probes: FuturesUnordered<ProbeFuture<'_>> = FuturesUnordered::new();
     let zone = crate::store::zone_of(inv, &config.fqdn);
-    let primary = zone.and_then(|z| inv.zones.get(z)).map(|z| z.primary);
     for (resolver_id, (resolver, rc)) in env.resolvers.iter().zip(&inv.resolvers).enumerate() {
         let fqdn = config.fqdn.as_str();
         if zone.is_some_and(|z| rc.serves.contains(&z)) {
-            // A server of the name's zone: asked without recursion, its AA flag kept. The
-            // primary's answer is also the zone's view of the name (TTL readiness).
-            let is_primary = matches!(rc.kind, ResolverKind::Server(a) if Some(a) == primary);
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                let result = authoritative(env, &rc.kind, fqdn, timeout).await;
-                let mut out = vec![Outcome::Dns(DnsOutcome {
-                    resolver: resolver_id,
-                    result: result.clone().map(|(answer, _)| answer),
-                })];
-                if is_primary {
-                    out.push(Outcome::PrimaryAnswer(result.map(|(_, auth)| auth)));
-                }
-                out
-            }));
+            // A server of the name's zone: the zone's task asks it (`zone_round`), when
+            // its serial says the answer may have changed.
             continue;
         }
         if rc.implied {
@@ -513,11 +667,19 @@ async fn round(
             })]
         }));
     }
-    if let Some(ip) = config.new_ip {
+    // Due a little early rather than a round late (rounds start on the interval, give or
+    // take the scheduler).
+    let round_started = Instant::now();
+    let slack = inv.probe.interval / 10;
+    let ptr_due = memory
+        .as_deref()
+        .and_then(|m| m.ptr_due)
+        .is_none_or(|due| round_started + slack >= due);
+    if let (Some(ip), true) = (config.new_ip, ptr_due) {
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
             vec![Outcome::Ptr(
-                zone::reverse(env.ptr_resolver(inv), ip, timeout).await,
+                zone::reverse(&env.dns, env.ptr_resolver(inv), ip, timeout).await,
             )]
         }));
     }
@@ -587,6 +749,9 @@ async fn round(
     }
     while let Some(outcomes) = probes.next().await {
         for outcome in outcomes {
+            if let (Outcome::Ptr(ptr), Some(memory)) = (&outcome, memory.as_deref_mut()) {
+                memory.ptr_due = Some(ptr_next(&ptr.result, round_started, inv.probe.interval));
+            }
             send(tx, host, outcome).await?;
         }
     }
@@ -611,40 +776,6 @@ async fn probe_service(
         Err(why) => TlsTrust::empty_because(&why),
     };
     service::probe_service_with(svc, fqdn, ip, timeout, SystemTime::now(), &trust).await
-}
-
-/// `fqdn` asked of a zone server without recursion: the matrix cell (with the AA flag) and
-/// the full authoritative answer.
-async fn authoritative(
-    env: &ProbeEnv,
-    kind: &ResolverKind,
-    fqdn: &str,
-    timeout: Duration,
-) -> Result<(super::DnsAnswer, super::AuthAnswer), DnsError> {
-    let started = Instant::now();
-    let server = match kind {
-        ResolverKind::Server(addr) => *addr,
-        ResolverKind::Named(name) => {
-            env.server_address(name, timeout, true)
-                .await
-                .map_err(|why| {
-                    DnsError::Other(crate::sanitize::sanitize(
-                        &format!("cannot resolve {name}: {why}"),
-                        160,
-                    ))
-                })?
-        }
-        ResolverKind::System => return Err(DnsError::Other("not a zone server".into())),
-    };
-    let left = timeout.saturating_sub(started.elapsed());
-    let auth = zone::authoritative_lookup(server, fqdn, left).await?;
-    let answer = super::DnsAnswer {
-        addresses: auth.addresses.clone(),
-        ttl: auth.ttl,
-        latency: started.elapsed(),
-        authoritative: Some(auth.authoritative),
-    };
-    Ok((answer, auth))
 }
 
 /// Where this round's probes go, as the operating system would decide ("files dns"), and
@@ -688,4 +819,37 @@ async fn find_target(
         Err(e) => Err(ProbeError::NoTarget(format!("system DNS: {e}"))),
     };
     (target, Some(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::PtrAnswer;
+
+    fn answer(ttl: u32, forward_confirmed: bool) -> Result<PtrAnswer, DnsError> {
+        Ok(PtrAnswer {
+            names: vec!["mail.example.org".into()],
+            forward_confirmed,
+            ttl,
+        })
+    }
+
+    #[test]
+    fn reverse_dns_is_asked_again_when_it_may_have_changed_or_is_wrong() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        // A good answer: again after its TTL, between one interval and NAMES_REASK.
+        assert_eq!(ptr_next(&answer(10, true), now, second), now + 10 * second);
+        assert_eq!(
+            ptr_next(&answer(3600, true), now, second),
+            now + NAMES_REASK
+        );
+        assert_eq!(ptr_next(&answer(0, true), now, second), now + second);
+        let minute = Duration::from_secs(60);
+        assert_eq!(ptr_next(&answer(10, true), now, minute), now + minute);
+        // What the operator is fixing is asked every round.
+        assert_eq!(ptr_next(&answer(3600, false), now, second), now);
+        assert_eq!(ptr_next(&Err(DnsError::NxDomain), now, second), now);
+        assert_eq!(ptr_next(&Err(DnsError::Timeout), now, second), now);
+    }
 }

@@ -3,27 +3,23 @@
 //! forward-confirmed) through a resolver.
 //!
 //! The authoritative queries are built with hickory-proto's message types and sent over a
-//! plain tokio socket (UDP, then TCP when the answer is truncated): no resolver, no cache,
+//! long-lived UDP socket per server (`dns_client`; TCP when the answer is truncated): no resolver, no cache,
 //! no retries, so a change at the server is visible on the very next probe, and the AA flag
 //! and response code come back exactly as the server set them.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
 
 use super::dns::{self, Resolver};
+use super::dns_client::DnsClient;
 use super::{AuthAnswer, DnsError, PtrAnswer, PtrOutcome, ZoneAnswer};
 use crate::sanitize::sanitize;
 
 /// Characters of an error text or a DNS name shown.
 const TEXT_CHARS: usize = 160;
-
-/// The largest UDP answer read (EDNS payloads beyond this are not asked for).
-const UDP_BUFFER: usize = 4096;
 
 /// Asks `server` for the SOA and the NS set of `zone`'s apex (both at once, within
 /// `timeout`), without recursion.
@@ -32,13 +28,21 @@ const UDP_BUFFER: usize = 4096;
 /// and answers without it is lame. `serial` is `None` when the answer carries no SOA of the
 /// zone (a referral, or an empty non-authoritative answer).
 pub async fn zone_probe(
+    client: &DnsClient,
     server: SocketAddr,
     zone: &str,
     timeout: Duration,
 ) -> Result<ZoneAnswer, DnsError> {
     let apex = fqdn(zone)?;
     let started = Instant::now();
-    let (soa, ns) = query_pair(server, &apex, [RecordType::SOA, RecordType::NS], timeout).await?;
+    let (soa, ns) = query_pair(
+        client,
+        server,
+        &apex,
+        [RecordType::SOA, RecordType::NS],
+        timeout,
+    )
+    .await?;
     let latency = started.elapsed();
     let (soa, ns) = (soa?, ns?);
 
@@ -70,12 +74,20 @@ pub async fn zone_probe(
 /// `ttl` is the smallest TTL of the address records (CNAMEs in the answer count too).
 /// `authoritative` is true when every answer that carried records had the AA flag.
 pub async fn authoritative_lookup(
+    client: &DnsClient,
     server: SocketAddr,
     fqdn_text: &str,
     timeout: Duration,
 ) -> Result<AuthAnswer, DnsError> {
     let name = fqdn(fqdn_text)?;
-    let (a, aaaa) = query_pair(server, &name, [RecordType::A, RecordType::AAAA], timeout).await?;
+    let (a, aaaa) = query_pair(
+        client,
+        server,
+        &name,
+        [RecordType::A, RecordType::AAAA],
+        timeout,
+    )
+    .await?;
 
     let mut addresses = Vec::new();
     let mut ttl: Option<u32> = None;
@@ -109,24 +121,36 @@ pub async fn authoritative_lookup(
 }
 
 /// The PTR names of `ip` as `resolver` answers them, and whether one of them resolves back
-/// to `ip` through the same resolver (forward-confirmed reverse DNS). Bounded by `timeout`
-/// per step (the PTR, then all forward lookups at once).
-pub async fn reverse(resolver: &Resolver, ip: IpAddr, timeout: Duration) -> PtrOutcome {
+/// to `ip` through the same resolver's servers (forward-confirmed reverse DNS). Bounded by
+/// `timeout` per step (the PTR, then all forward lookups at once).
+pub async fn reverse(
+    client: &DnsClient,
+    resolver: &Resolver,
+    ip: IpAddr,
+    timeout: Duration,
+) -> PtrOutcome {
     let result = async {
-        let names = dns::ptr_names(resolver, ip, timeout).await?;
-        let forward = futures::future::join_all(
-            names
-                .iter()
-                .map(|name| dns::lookup(resolver, name, timeout)),
-        )
+        let (names, ptr_ttl) = dns::ptr_names(client, resolver, ip, timeout).await?;
+        let forward = futures::future::join_all(names.iter().map(|name| async move {
+            match fqdn(name) {
+                Ok(name) => dns::addresses_direct(client, resolver, &name, timeout).await,
+                Err(e) => Err(e),
+            }
+        }))
         .await;
         let forward_confirmed = forward
             .iter()
             .flatten()
-            .any(|answer| answer.addresses.contains(&ip));
+            .any(|(addresses, _)| addresses.contains(&ip));
+        let ttl = forward
+            .iter()
+            .flatten()
+            .map(|(_, ttl)| *ttl)
+            .fold(ptr_ttl, u32::min);
         Ok(PtrAnswer {
             names,
             forward_confirmed,
+            ttl,
         })
     }
     .await;
@@ -150,18 +174,17 @@ pub(crate) fn name_text(name: &Name) -> String {
     sanitize(text.trim_end_matches('.'), TEXT_CHARS)
 }
 
-/// One question to one server, recursion not desired: UDP, then TCP if truncated. No
-/// timeout of its own (the caller bounds it). An answer with an error code is an error.
 /// Two queries about one name, at once, both within `timeout`.
 async fn query_pair(
+    client: &DnsClient,
     server: SocketAddr,
     name: &Name,
     [first, second]: [RecordType; 2],
     timeout: Duration,
 ) -> Result<(Result<Message, DnsError>, Result<Message, DnsError>), DnsError> {
     let both = futures::future::join(
-        query(server, name, first, false),
-        query(server, name, second, false),
+        client.query(server, name, first, false),
+        client.query(server, name, second, false),
     );
     tokio::time::timeout(timeout, both)
         .await
@@ -171,127 +194,14 @@ async fn query_pair(
 /// One question to one server, with or without recursion desired, within `timeout`: UDP,
 /// then TCP if truncated. An answer with an error code is an error.
 pub(crate) async fn ask(
+    client: &DnsClient,
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
     recursion: bool,
     timeout: Duration,
 ) -> Result<Message, DnsError> {
-    tokio::time::timeout(timeout, query(server, name, rtype, recursion))
+    tokio::time::timeout(timeout, client.query(server, name, rtype, recursion))
         .await
         .map_err(|_| DnsError::Timeout)?
-}
-
-async fn query(
-    server: SocketAddr,
-    name: &Name,
-    rtype: RecordType,
-    recursion: bool,
-) -> Result<Message, DnsError> {
-    let mut request = Message::query();
-    request.metadata.recursion_desired = recursion;
-    request.add_query(Query::query(name.clone(), rtype));
-    let id = request.metadata.id;
-    let bytes = request
-        .to_vec()
-        .map_err(|e| DnsError::Other(sanitize(&format!("cannot encode query: {e}"), TEXT_CHARS)))?;
-
-    let mut answer = udp_exchange(server, &bytes, id, name, rtype).await?;
-    if answer.metadata.truncation {
-        answer = tcp_exchange(server, &bytes, id, name, rtype).await?;
-    }
-    match answer.metadata.response_code {
-        ResponseCode::NoError => Ok(answer),
-        ResponseCode::NXDomain => Err(DnsError::NxDomain),
-        ResponseCode::Refused => Err(DnsError::Refused),
-        code => Err(DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS))),
-    }
-}
-
-async fn udp_exchange(
-    server: SocketAddr,
-    request: &[u8],
-    id: u16,
-    name: &Name,
-    rtype: RecordType,
-) -> Result<Message, DnsError> {
-    let local: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local).await.map_err(|e| io_error(&e))?;
-    // Connected: the kernel drops datagrams from any other address.
-    socket.connect(server).await.map_err(|e| io_error(&e))?;
-    socket.send(request).await.map_err(|e| io_error(&e))?;
-    let mut buffer = vec![0u8; UDP_BUFFER];
-    loop {
-        let len = socket.recv(&mut buffer).await.map_err(|e| io_error(&e))?;
-        // Datagrams answering another query (a stale or spoofed id) are ignored: the real
-        // answer may still come, and the caller's timeout bounds the wait.
-        if let Some(answer) = decode(buffer.get(..len).unwrap_or_default(), id, name, rtype)? {
-            return Ok(answer);
-        }
-    }
-}
-
-async fn tcp_exchange(
-    server: SocketAddr,
-    request: &[u8],
-    id: u16,
-    name: &Name,
-    rtype: RecordType,
-) -> Result<Message, DnsError> {
-    let mut stream = TcpStream::connect(server).await.map_err(|e| io_error(&e))?;
-    let len = u16::try_from(request.len())
-        .map_err(|_| DnsError::Other("query too long for TCP".into()))?;
-    let mut framed = Vec::with_capacity(request.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(request);
-    stream.write_all(&framed).await.map_err(|e| io_error(&e))?;
-    loop {
-        let len = stream.read_u16().await.map_err(|e| io_error(&e))?;
-        let mut buffer = vec![0u8; usize::from(len)];
-        stream
-            .read_exact(&mut buffer)
-            .await
-            .map_err(|e| io_error(&e))?;
-        if let Some(answer) = decode(&buffer, id, name, rtype)? {
-            return Ok(answer);
-        }
-    }
-}
-
-/// The answer to our question, `None` for a message about something else, an error for
-/// bytes that are not a DNS message.
-fn decode(
-    bytes: &[u8],
-    id: u16,
-    name: &Name,
-    rtype: RecordType,
-) -> Result<Option<Message>, DnsError> {
-    let answer = Message::from_vec(bytes)
-        .map_err(|e| DnsError::Other(sanitize(&format!("garbage answer: {e}"), TEXT_CHARS)))?;
-    if answer.metadata.id != id || answer.metadata.message_type != MessageType::Response {
-        return Ok(None);
-    }
-    // A server may leave the question out of an error answer; if present it must match.
-    let matches = answer
-        .queries
-        .iter()
-        .all(|q| q.name() == name && q.query_type() == rtype);
-    Ok(matches.then_some(answer))
-}
-
-fn io_error(e: &std::io::Error) -> DnsError {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => {
-            // ICMP port unreachable: no DNS server there at all (not a REFUSED answer).
-            DnsError::Other("connection refused: no DNS server listening".into())
-        }
-        std::io::ErrorKind::TimedOut => DnsError::Timeout,
-        std::io::ErrorKind::UnexpectedEof => {
-            DnsError::Other("connection closed before the answer".into())
-        }
-        _ => DnsError::Other(sanitize(&e.to_string(), TEXT_CHARS)),
-    }
 }
