@@ -219,7 +219,10 @@ where
     let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Report| {
         let probe = matches!(
             report,
-            Report::Probe { .. } | Report::Zone { .. } | Report::RoundDone { .. }
+            Report::Probe { .. }
+                | Report::Zone { .. }
+                | Report::NamesCurrent { .. }
+                | Report::RoundDone { .. }
         );
         let (changed, entries) = crate::journal::reduce(state, report);
         *ring |= bell_on && bell_worthy(&entries);

@@ -210,6 +210,60 @@ async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
     );
 }
 
+/// A zone's task saying, every round, that a server's answers still hold (its serial has
+/// not moved) changes only the cells' time: drawn at the cosmetic pace, not as news.
+#[tokio::test]
+async fn answers_that_still_hold_are_not_news() {
+    use moveday::app::COSMETIC_FRAME_GAP;
+    use moveday::probe::{DnsAnswer, DnsOutcome};
+    let inventory = r#"
+[[resolver]]
+name = "ns"
+address = "127.0.0.1:5353"
+[[zone]]
+name = "example.org"
+primary = "127.0.0.1:5353"
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+new_ip = "127.0.0.13"
+"#;
+    let h = start_with(inventory, None, None);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let answer = Report::Probe {
+        host: 0,
+        at: t0,
+        outcome: Outcome::Dns(DnsOutcome {
+            resolver: 0,
+            result: Ok(DnsAnswer {
+                addresses: vec!["127.0.0.13".parse().unwrap()],
+                ttl: 60,
+                latency: Duration::from_millis(1),
+                authoritative: Some(true),
+            }),
+        }),
+    };
+    h.reports.send(answer).await.unwrap();
+    // Two seconds of "still current", every 10 ms (a hundred zones' worth).
+    for i in 1..=200 {
+        let current = Report::NamesCurrent {
+            zone: 0,
+            resolver: 0,
+            primary: true,
+            at: t0 + Duration::from_millis(10 * i),
+        };
+        h.reports.send(current).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.keys.send(key('q')).unwrap();
+    let (stats, _) = h.done.await.unwrap();
+    assert_eq!(stats.reports, 201);
+    // The first frame, the answer, and at most one frame per cosmetic gap.
+    let bound = 3 + 2_500 / COSMETIC_FRAME_GAP.as_millis() as u64;
+    assert!(stats.frames <= bound, "{stats:?}: at most {bound} frames");
+}
+
 fn ssh_ok() -> Report {
     Report::Probe {
         host: 0,
