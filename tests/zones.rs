@@ -16,7 +16,7 @@ use moveday::probe::dns::{Resolver, SystemDns};
 use moveday::probe::dns_client::DnsClient;
 use moveday::probe::ping::Pinger;
 use moveday::probe::scheduler::{self, ProbeEnv};
-use moveday::probe::zone::{authoritative_lookup, reverse, zone_probe};
+use moveday::probe::zone::{authoritative_lookup, reverse, zone_probe, zone_probe_since};
 use moveday::probe::{DnsError, Outcome, Report};
 use tokio::sync::mpsc;
 
@@ -128,6 +128,43 @@ async fn lame_servers_are_flagged() {
         .unwrap();
     assert!(!answer.authoritative);
     assert_eq!(answer.serial, Some(42));
+}
+
+/// The NS set is zone data: while the serial holds, the last NS set holds and is not asked
+/// again; when the serial moves, it is.
+#[tokio::test]
+async fn ns_set_is_asked_again_only_when_the_serial_moves() {
+    let primary = zone_server(7).await;
+    let client = DnsClient::new();
+    let last = zone_probe(&client, primary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
+    assert_eq!(last.ns, vec!["ns1.example.org"]);
+    let ns2 = vec![RData::NS(NS(Name::from_ascii("ns2.example.org.").unwrap()))];
+    primary
+        .set_records(ZONE, RecordType::NS, 60, ns2)
+        .await
+        .unwrap();
+    // An edit without a serial bump (the classic mistake): the serial says nothing moved,
+    // so the NS set is taken as it was; a full probe sees the edit.
+    primary.set_serial(ZONE, 7).await.unwrap();
+    let since = zone_probe_since(&client, primary.addr(), ZONE, ms(1000), Some(&last))
+        .await
+        .unwrap();
+    assert_eq!((since.serial, since.ns.clone()), (Some(7), last.ns.clone()));
+    let full = zone_probe(&client, primary.addr(), ZONE, ms(1000))
+        .await
+        .unwrap();
+    assert_eq!(full.ns, vec!["ns2.example.org"]);
+    // The serial moves: the NS set is asked.
+    primary.set_serial(ZONE, 8).await.unwrap();
+    let since = zone_probe_since(&client, primary.addr(), ZONE, ms(1000), Some(&last))
+        .await
+        .unwrap();
+    assert_eq!(
+        (since.serial, since.ns),
+        (Some(8), vec!["ns2.example.org".to_string()])
+    );
 }
 
 #[tokio::test]

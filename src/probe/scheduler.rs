@@ -352,6 +352,17 @@ fn ptr_next(
 /// its secondaries never fetch it), which the matrix must show.
 pub const NAMES_REASK: Duration = Duration::from_secs(30);
 
+/// What a zone's task remembers of one of its servers between rounds.
+#[derive(Debug, Clone, Default)]
+struct ServerMemory {
+    /// The address it was asked at.
+    address: Option<SocketAddr>,
+    /// When it was last asked about the zone's names.
+    names: Option<NamesAsked>,
+    /// Its last answer whose NS set was asked (not carried over), and when.
+    zone: Option<(super::ZoneAnswer, Instant)>,
+}
+
 /// When a zone server was last asked about its zone's names, and what it said.
 #[derive(Debug, Clone, Copy)]
 struct NamesAsked {
@@ -372,7 +383,7 @@ async fn zone_loop(
     mut probe_now: watch::Receiver<u64>,
 ) {
     let servers = inv.zones.get(zone).map_or(0, |z| 1 + z.secondaries.len());
-    let mut asked: Vec<Option<NamesAsked>> = vec![None; servers];
+    let mut asked: Vec<ServerMemory> = vec![ServerMemory::default(); servers];
     let mut pressed = false;
     loop {
         probe_now.borrow_and_update();
@@ -392,8 +403,9 @@ async fn zone_loop(
 }
 
 /// Asks the primary (server 0) and every secondary (1..) of one zone at once for the SOA
-/// serial and NS set, and each of them about the zone's names when they may have changed;
-/// each answer is sent as soon as it ends.
+/// serial (and the NS set when the serial moved, see [`zone::zone_probe_since`]), and each
+/// of them about the zone's names when they may have changed; each answer is sent as soon
+/// as it ends.
 ///
 /// The names (the matrix cells of the zone's servers, and the primary's view with its TTL)
 /// are asked of a server when `asked` has no record of it (and always without `asked`:
@@ -408,7 +420,7 @@ async fn zone_round(
     env: &ProbeEnv,
     zone: usize,
     tx: &mpsc::Sender<Report>,
-    mut asked: Option<&mut Vec<Option<NamesAsked>>>,
+    mut asked: Option<&mut Vec<ServerMemory>>,
     force: bool,
 ) -> Result<(), Closed> {
     let Some(config) = inv.zones.get(zone) else {
@@ -425,9 +437,10 @@ async fn zone_round(
     let mut probes: FuturesUnordered<_> = servers
         .enumerate()
         .map(|(server, server_ref)| {
-            let last = asked
+            let memory = asked
                 .as_deref()
-                .and_then(|a| a.get(server).copied().flatten());
+                .and_then(|a| a.get(server).cloned())
+                .filter(|_| !force);
             let remembering = asked.is_some();
             async move {
                 let kind = match &server_ref {
@@ -442,13 +455,36 @@ async fn zone_round(
                         Err(why) => {
                             let outcome = zone_failure(zone, server, &host, why);
                             send_zone(tx, outcome).await?;
-                            return Ok((server, None));
+                            return Ok((server, ServerMemory::default()));
                         }
                     },
                 };
-                let result = zone::zone_probe(&env.dns, address, name, timeout).await;
+                // What is remembered of another address (a server given by name that
+                // moved) is forgotten.
+                let memory = memory.filter(|m| m.address == Some(address));
+                let (last_names, last_zone) = memory.map_or((None, None), |m| (m.names, m.zone));
+                let since = last_zone
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() < NAMES_REASK)
+                    .map(|(answer, _)| answer);
+                let result = zone::zone_probe_since(&env.dns, address, name, timeout, since).await;
                 drop(permit);
                 let serial = result.as_ref().ok().and_then(|a| a.serial);
+                // The NS set was asked unless the serial held; then it keeps its time.
+                let zone_memory = match (&result, since) {
+                    (Ok(a), Some(prev))
+                        if prev.serial == a.serial && prev.authoritative == a.authoritative =>
+                    {
+                        last_zone.clone()
+                    }
+                    (Ok(a), _) => Some((a.clone(), Instant::now())),
+                    (Err(_), _) => None,
+                };
+                let mut memory = ServerMemory {
+                    address: Some(address),
+                    names: None,
+                    zone: zone_memory,
+                };
                 send_zone(
                     tx,
                     ZoneOutcome {
@@ -464,10 +500,10 @@ async fn zone_round(
                     .iter()
                     .position(|r| r.kind == kind && r.serves.contains(&zone))
                 else {
-                    return Ok((server, None));
+                    return Ok((server, memory));
                 };
                 let primary = server == 0;
-                let due = match last {
+                let due = match last_names {
                     _ if force || !remembering => true,
                     None => true,
                     Some(last) => {
@@ -486,11 +522,13 @@ async fn zone_round(
                     })
                     .await
                     .map_err(|_| Closed)?;
-                    return Ok((server, last));
+                    memory.names = last_names;
+                    return Ok((server, memory));
                 }
                 let at = Instant::now();
                 let clean = ask_names(inv, env, hosts, address, resolver, primary, tx).await?;
-                Ok((server, Some(NamesAsked { serial, at, clean })))
+                memory.names = Some(NamesAsked { serial, at, clean });
+                Ok((server, memory))
             }
         })
         .collect();

@@ -33,39 +33,78 @@ pub async fn zone_probe(
     zone: &str,
     timeout: Duration,
 ) -> Result<ZoneAnswer, DnsError> {
+    zone_probe_since(client, server, zone, timeout, None).await
+}
+
+/// As [`zone_probe`], knowing the server's `last` answer: the SOA is asked first, and the
+/// NS set only when the serial moved (an NS set is zone data: it changes with the serial);
+/// otherwise the last NS set still holds. Without `last`, both at once.
+pub async fn zone_probe_since(
+    client: &DnsClient,
+    server: SocketAddr,
+    zone: &str,
+    timeout: Duration,
+    last: Option<&ZoneAnswer>,
+) -> Result<ZoneAnswer, DnsError> {
     let apex = fqdn(zone)?;
     let started = Instant::now();
-    let (soa, ns) = query_pair(
-        client,
-        server,
-        &apex,
-        [RecordType::SOA, RecordType::NS],
-        timeout,
-    )
-    .await?;
-    let latency = started.elapsed();
-    let (soa, ns) = (soa?, ns?);
-
+    let last = last.filter(|l| l.serial.is_some());
+    let (soa, ns) = match last {
+        None => {
+            let (soa, ns) = query_pair(
+                client,
+                server,
+                &apex,
+                [RecordType::SOA, RecordType::NS],
+                timeout,
+            )
+            .await?;
+            (soa?, Some(ns?))
+        }
+        Some(_) => (
+            ask(client, server, &apex, RecordType::SOA, false, timeout).await?,
+            None,
+        ),
+    };
     let serial = soa.answers.iter().find_map(|r| match &r.data {
         RData::SOA(s) if r.name == apex => Some(s.serial),
         _ => None,
     });
-    let mut names: Vec<String> = ns
+    let authoritative = soa.metadata.authoritative;
+    let names = match (ns, last) {
+        (Some(ns), _) => ns_names(&ns, &apex),
+        (None, Some(last)) if last.serial == serial && last.authoritative == authoritative => {
+            last.ns.clone()
+        }
+        (None, _) => {
+            let left = timeout.saturating_sub(started.elapsed());
+            ns_names(
+                &ask(client, server, &apex, RecordType::NS, false, left).await?,
+                &apex,
+            )
+        }
+    };
+    Ok(ZoneAnswer {
+        serial,
+        ns: names,
+        authoritative,
+        latency: started.elapsed(),
+    })
+}
+
+/// The NS names of the apex in `answer`: lower-case, sorted, once each.
+fn ns_names(answer: &Message, apex: &Name) -> Vec<String> {
+    let mut names: Vec<String> = answer
         .answers
         .iter()
         .filter_map(|r| match &r.data {
-            RData::NS(n) if r.name == apex => Some(name_text(&n.0)),
+            RData::NS(n) if r.name == *apex => Some(name_text(&n.0)),
             _ => None,
         })
         .collect();
     names.sort();
     names.dedup();
-    Ok(ZoneAnswer {
-        serial,
-        ns: names,
-        authoritative: soa.metadata.authoritative,
-        latency,
-    })
+    names
 }
 
 /// Asks `server` for the A and AAAA records of `fqdn` (both at once, within `timeout`),
