@@ -289,22 +289,8 @@ pub async fn addresses_direct(
         ask_servers(client, resolver, name, RecordType::AAAA, timeout),
     )
     .await;
-    let mut addresses = Vec::new();
-    let mut ttl = u32::MAX;
-    for message in [&a, &aaaa].into_iter().flatten() {
-        for record in &message.answers {
-            match &record.data {
-                RData::A(v4) => addresses.push(IpAddr::V4(v4.0)),
-                RData::AAAA(v6) => addresses.push(IpAddr::V6(v6.0)),
-                RData::CNAME(_) => {}
-                _ => continue,
-            }
-            ttl = ttl.min(record.ttl);
-        }
-    }
-    if !addresses.is_empty() {
-        addresses.sort();
-        addresses.dedup();
+    let (addresses, ttl) = super::zone::addresses_in([&a, &aaaa].into_iter().flatten());
+    if let (false, Some(ttl)) = (addresses.is_empty(), ttl) {
         return Ok((addresses, ttl));
     }
     Err(match (a, aaaa) {

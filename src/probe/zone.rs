@@ -128,24 +128,12 @@ pub async fn authoritative_lookup(
     )
     .await?;
 
-    let mut addresses = Vec::new();
-    let mut ttl: Option<u32> = None;
-    let mut authoritative = true;
-    for message in [&a, &aaaa].into_iter().flatten() {
-        authoritative &= message.metadata.authoritative;
-        for record in &message.answers {
-            match &record.data {
-                RData::A(v4) => addresses.push(IpAddr::V4(v4.0)),
-                RData::AAAA(v6) => addresses.push(IpAddr::V6(v6.0)),
-                RData::CNAME(_) => {}
-                _ => continue,
-            }
-            ttl = Some(ttl.map_or(record.ttl, |t| t.min(record.ttl)));
-        }
-    }
+    let authoritative = [&a, &aaaa]
+        .into_iter()
+        .flatten()
+        .all(|message| message.metadata.authoritative);
+    let (addresses, ttl) = addresses_in([&a, &aaaa].into_iter().flatten());
     if let (true, Some(ttl)) = (!addresses.is_empty(), ttl) {
-        addresses.sort();
-        addresses.dedup();
         return Ok(AuthAnswer {
             addresses,
             ttl,
@@ -194,6 +182,30 @@ pub async fn reverse(
     }
     .await;
     PtrOutcome { ip, result }
+}
+
+/// The addresses in the answer sections of `messages` (A and AAAA), sorted, once each, and
+/// the smallest TTL among them and the CNAMEs that led there (a chain may be cached no
+/// longer than its shortest link); `None` without any such record.
+pub(crate) fn addresses_in<'a>(
+    messages: impl IntoIterator<Item = &'a Message>,
+) -> (Vec<IpAddr>, Option<u32>) {
+    let mut addresses = Vec::new();
+    let mut ttl: Option<u32> = None;
+    for message in messages {
+        for record in &message.answers {
+            match &record.data {
+                RData::A(v4) => addresses.push(IpAddr::V4(v4.0)),
+                RData::AAAA(v6) => addresses.push(IpAddr::V6(v6.0)),
+                RData::CNAME(_) => {}
+                _ => continue,
+            }
+            ttl = Some(ttl.map_or(record.ttl, |t| t.min(record.ttl)));
+        }
+    }
+    addresses.sort();
+    addresses.dedup();
+    (addresses, ttl)
 }
 
 /// `text` as a fully qualified name.
