@@ -328,9 +328,9 @@ struct HostMemory {
     ptr_due: Option<Instant>,
 }
 
-/// When to ask reverse DNS again after `result`, asked in the round started at `now`: a PTR is what a receiving
-/// mail server's resolver caches, so a fix reaches it no sooner than the TTL of the answer
-/// it holds; asking more often than that TTL (at most every [`NAMES_REASK`], at least every
+/// When to ask reverse DNS again after `result`, asked in the round started at `now`: a
+/// PTR is what a receiving mail server's resolver caches, so a fix reaches it no sooner
+/// than the TTL of the answer it holds; asking more often than that TTL (at most every [`NAMES_REASK`], at least every
 /// interval) shows nothing sooner that matters. What is wrong (no PTR, no forward match,
 /// a failure) is asked again next round: that is what the operator is fixing.
 fn ptr_next(
@@ -440,11 +440,12 @@ async fn zone_round(
     let mut probes: FuturesUnordered<_> = servers
         .enumerate()
         .map(|(server, server_ref)| {
+            // Nothing remembered (`moveday check`, "probe now", a first round): everything
+            // is asked.
             let memory = asked
                 .as_deref()
                 .and_then(|a| a.get(server).cloned())
                 .filter(|_| !force);
-            let remembering = asked.is_some();
             async move {
                 let kind = match &server_ref {
                     ServerRef::Address(a) => ResolverKind::Server(*a),
@@ -507,7 +508,6 @@ async fn zone_round(
                 };
                 let primary = server == 0;
                 let due = match last_names {
-                    _ if force || !remembering => true,
                     None => true,
                     Some(last) => {
                         serial.is_none()
