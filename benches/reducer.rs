@@ -12,7 +12,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 use moveday::journal;
-use moveday::probe::Report;
+use moveday::probe::ProbeReport;
 use moveday::store::{self, State};
 
 /// Moves of 100 and 1,000 hosts: reports per second should not depend on the size.
@@ -20,7 +20,7 @@ const SIZES: [usize; 2] = [100, 1_000];
 const STREAM_ROUNDS: u32 = 4;
 
 /// The state after the first rounds, and the rounds that follow.
-fn setup(hosts: usize) -> (State, Vec<Report>) {
+fn setup(hosts: usize) -> (State, Vec<ProbeReport>) {
     let state = common::state(hosts);
     let stream = (0..STREAM_ROUNDS)
         .flat_map(|k| {

@@ -1,6 +1,6 @@
 //! The event loop: keyboard, probe reports, a 1 Hz clock and shutdown signals in, frames out.
 //!
-//! One task owns the [`State`]; probe tasks only send [`Report`]s. After every wake-up the loop
+//! One task owns the [`State`]; probe tasks only send [`ProbeReport`](crate::probe::ProbeReport)s. After every wake-up the loop
 //! drains whatever else is pending, then draws once, and only if something visible changed.
 //! The loop is generic over the ratatui backend so tests drive it on a `TestBackend`.
 
@@ -24,9 +24,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::checklist::{ChecklistEvent, persist};
 use crate::config::{Inventory, Theme};
-use crate::probe::Report;
 use crate::probe::scheduler::{self, ProbeEnv};
-use crate::store::{self, State};
+use crate::store::{self, Input, State};
 use crate::ui::{self, Effect, UiState};
 
 /// The shortest time between two frames caused by probe reports that changed something
@@ -77,7 +76,7 @@ pub struct LoopInputs<E, S> {
     /// Terminal events (keys, resizes).
     pub events: E,
     /// Probe reports.
-    pub reports: mpsc::Receiver<Report>,
+    pub reports: mpsc::Receiver<Input>,
     /// Bumped to make every host probe now.
     pub probe_now: watch::Sender<u64>,
     /// Resolves when the process is asked to stop (SIGTERM, SIGHUP, SIGINT).
@@ -216,14 +215,8 @@ where
     // What a report changed: `Some(true)` something that matters (the journal records
     // it, or it is not a probe's: a warning, another process's tick), `Some(false)` only
     // numbers, `None` nothing visible.
-    let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Report| {
-        let probe = matches!(
-            report,
-            Report::Probe { .. }
-                | Report::Zone { .. }
-                | Report::NamesCurrent { .. }
-                | Report::RoundDone { .. }
-        );
+    let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Input| {
+        let probe = matches!(report, Input::Probe(_));
         let (changed, entries) = crate::journal::reduce(state, report);
         *ring |= bell_on && bell_worthy(&entries);
         let matters = !probe || !entries.is_empty();
@@ -301,7 +294,7 @@ where
                             }
                             Effect::Checklist(event) => {
                                 // Shown at once; on disk when the sync task acknowledges.
-                                apply(state, &mut timeline, &mut ring, Report::ChecklistEvent(event.clone()));
+                                apply(state, &mut timeline, &mut ring, Input::ChecklistEvent(event.clone()));
                                 if let Some(tx) = &checklist {
                                     save(tx, event, state);
                                 }
@@ -356,7 +349,7 @@ where
                 if let Some(t) = timeline.as_mut() {
                     let (_, warnings) = t.poll();
                     for w in warnings {
-                        apply(state, &mut None, &mut ring, Report::Warning(w));
+                        apply(state, &mut None, &mut ring, Input::Warning(w));
                     }
                 }
             }
@@ -425,7 +418,7 @@ fn save(tx: &mpsc::Sender<ChecklistEvent>, event: ChecklistEvent, state: &mut St
         Err(mpsc::error::TrySendError::Closed(_)) => {
             store::reduce(
                 state,
-                Report::Warning(
+                Input::Warning(
                     "checklist changes can no longer be saved: the sync task stopped".into(),
                 ),
             );
@@ -539,7 +532,7 @@ pub async fn run_tui(
         ),
         None => None,
     };
-    let (tx, rx) = mpsc::channel::<Report>(4096);
+    let (tx, rx) = mpsc::channel::<Input>(4096);
     let (probe_now, probe_now_rx) = watch::channel(0u64);
     let (checklist_tx, checklist_rx) = mpsc::channel::<ChecklistEvent>(1024);
     let sync = persist::spawn_sync(

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Inventory;
 use crate::probe::scheduler::{self, ProbeEnv, Scope};
-use crate::probe::{ProbeError, Report, TargetSource};
+use crate::probe::{ProbeError, ProbeReport, TargetSource};
 use crate::store::{self, Health, HostsFlag, Seen, State};
 
 /// Runs one probe round of every host and returns the resulting state.
@@ -20,7 +20,7 @@ use crate::store::{self, Health, HostsFlag, Seen, State};
 /// a one-shot run reports a host that is really down as down, and a blip as recovered.
 pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
-    let (tx, rx) = mpsc::channel::<Report>(1024);
+    let (tx, rx) = mpsc::channel::<ProbeReport>(1024);
     let round = tokio::spawn(scheduler::one_round(
         inventory.clone(),
         env.clone(),
@@ -50,7 +50,7 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
             if suspects.is_empty() {
                 break;
             }
-            let (tx, rx) = mpsc::channel::<Report>(1024);
+            let (tx, rx) = mpsc::channel::<ProbeReport>(1024);
             let round = tokio::spawn(scheduler::retry_round(
                 inventory.clone(),
                 env.clone(),
@@ -66,7 +66,7 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
 /// Reduces every report of a round into `state` until the round's channel closes.
 async fn collect(
     state: &mut State,
-    mut rx: mpsc::Receiver<Report>,
+    mut rx: mpsc::Receiver<ProbeReport>,
     round: tokio::task::JoinHandle<()>,
 ) {
     while let Some(report) = rx.recv().await {
@@ -135,7 +135,7 @@ pub fn to_json(state: &State) -> Value {
                 let r = x.value.result.as_ref().ok();
                 let error = match &x.value.result {
                     Err(e) => Some(err_text(e)),
-                    Ok(r) if r.status >= 400 => Some(format!("HTTP status {}", r.status)),
+                    Ok(r) if !r.is_ok() => Some(format!("HTTP status {}", r.status)),
                     Ok(_) => None,
                 };
                 json!({

@@ -1,7 +1,7 @@
 //! moveday: a terminal war room for the day a team moves its servers to a new home.
 //!
 //! ```text
-//! inventory.toml ─> config ─> probe tasks ─(Report over mpsc)─> store (one owner, pure reducer)
+//! inventory.toml ─> config ─> probe tasks ─(ProbeReport over mpsc)─> store (one owner, pure reducer)
 //!                                                                   │ change notice
 //! keyboard (crossterm EventStream) ─> Action ─> store / UiState ────┴─> ui::render ─> terminal
 //! ```

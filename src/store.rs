@@ -1,9 +1,9 @@
 //! The model of the move: every host's latest probe results, and the pure reducer that is the
 //! only thing allowed to change them.
 //!
-//! Probe tasks send [`Report`]s; one owner applies them with [`reduce`]; the UI and the
-//! headless commands read [`State`] and the derived views below (verdicts, health, the
-//! hosts-file flag). Nothing here does I/O or reads a clock: time comes in the reports.
+//! Probe reports, checklist events and warnings come in as [`Input`]s; one owner applies
+//! them with [`reduce`]; the UI and the headless commands read [`State`] and the derived
+//! views below (verdicts, health, the hosts-file flag). Nothing here does I/O or reads a clock: time comes in the reports.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -13,14 +13,15 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::checklist::ChecklistDoc;
-use crate::config::{HostConfig, Inventory};
+use crate::checklist::persist::SyncNews;
+use crate::checklist::{ChecklistDoc, ChecklistEvent};
+use crate::config::{Damping, HostConfig, Inventory};
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
 use crate::probe::{
-    AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HttpOutcome, OldOutcome, Outcome,
-    PingMode, PingOutcome, PortsOutcome, ProbeError, PtrOutcome, Report, ServiceOutcome,
-    SshOutcome, Target, ZoneOutcome,
+    AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostId, HostsEntry, HttpOutcome, OldOutcome,
+    Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError, ProbeReport, PtrOutcome, ResolverId,
+    ServiceOutcome, SshOutcome, Target, ZoneOutcome,
 };
 
 pub mod damping;
@@ -143,156 +144,211 @@ impl State {
     }
 }
 
-/// Applies one report. Returns whether anything visible changed (the UI redraws only then).
-pub fn reduce(state: &mut State, report: Report) -> bool {
+/// Everything the model is told: the loop's input. Probe reports come from the probes; the
+/// rest from the operator, the checklist's sync task and the journal's writer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Probe(ProbeReport),
+    /// An operator ticked, unticked or annotated a checklist item here (applied at once,
+    /// before it is on disk).
+    ChecklistEvent(ChecklistEvent),
+    /// The checklist record as merged with the state file (ours and other processes' ticks).
+    ChecklistSynced(ChecklistDoc),
+    /// Something the operator must see in the status bar (a corrupt state file set aside,
+    /// a write that failed, ticks for ids no longer in the inventory).
+    Warning(String),
+}
+
+impl From<ProbeReport> for Input {
+    fn from(report: ProbeReport) -> Input {
+        Input::Probe(report)
+    }
+}
+
+impl From<SyncNews> for Input {
+    fn from(news: SyncNews) -> Input {
+        match news {
+            SyncNews::Record(doc) => Input::ChecklistSynced(doc),
+            SyncNews::Warning(text) => Input::Warning(text),
+        }
+    }
+}
+
+/// Applies one input. Returns whether anything visible changed (the UI redraws only then).
+pub fn reduce(state: &mut State, input: impl Into<Input>) -> bool {
+    match input.into() {
+        Input::Probe(report) => reduce_probe(state, report),
+        Input::ChecklistEvent(event) => {
+            let before = state.checklist.clone();
+            state.checklist.apply(&event);
+            state.checklist != before
+        }
+        Input::ChecklistSynced(doc) => reduce_synced(state, &doc),
+        Input::Warning(text) => warn(state, text),
+    }
+}
+
+fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
     match report {
-        Report::PingMode { mode, hint } => {
+        ProbeReport::PingMode { mode, hint } => {
             let changed = state.ping_mode != Some(mode) || state.ping_hint != hint;
             state.ping_mode = Some(mode);
             state.ping_hint = hint;
             changed
         }
-        Report::ChecklistEvent(event) => {
-            let before = state.checklist.clone();
-            state.checklist.apply(&event);
-            state.checklist != before
-        }
-        Report::ChecklistSynced(doc) => {
-            let merged = state.checklist.merge(&doc);
-            let mut changed = merged != state.checklist;
-            state.checklist = merged;
-            let orphans: Vec<String> = state
-                .checklist
-                .orphans(&state.inventory.checklist)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            if orphans != state.orphans {
-                if !orphans.is_empty() {
-                    warn(
-                        state,
-                        format!(
-                            "the state file has ticks for ids no longer in the inventory (kept): {}",
-                            orphans.join(", ")
-                        ),
-                    );
-                }
-                state.orphans = orphans;
-                changed = true;
-            }
-            changed
-        }
-        Report::Warning(text) => warn(state, text),
-        Report::Zone { at, outcome } => reduce_zone(state, at, outcome),
-        Report::NamesCurrent {
+        ProbeReport::Zone { at, outcome } => reduce_zone(state, at, outcome),
+        ProbeReport::NamesCurrent {
             zone,
             resolver,
             primary,
             at,
-        } => {
-            let inv = &state.inventory;
-            let mut changed = false;
-            for (config, h) in inv.hosts.iter().zip(state.hosts.iter_mut()) {
-                if zone_of(inv, &config.fqdn) != Some(zone) {
-                    continue;
-                }
-                if let Some(Some(seen)) = h.dns.get_mut(resolver) {
-                    changed |= seen.at != at;
-                    seen.at = at;
-                }
-                if let (true, Some(seen)) = (primary, h.primary.as_mut()) {
-                    changed |= seen.at != at;
-                    seen.at = at;
-                }
-            }
-            changed
-        }
-        Report::RoundDone { host, .. } => match state.hosts.get_mut(host) {
+        } => names_current(state, zone, resolver, primary, at),
+        ProbeReport::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;
                 h.rounds == 1
             }
             None => false,
         },
-        Report::Probe { host, at, outcome } => {
-            let Some(config) = state.inventory.hosts.get(host) else {
-                return false;
-            };
-            let Some(h) = state.hosts.get_mut(host) else {
-                return false;
-            };
-            let before = h.clone();
-            let cfg = config.damping;
-            match outcome {
-                Outcome::Target(value) => {
-                    // A new address is a new history: its checks start undamped.
-                    let ip = |t: &Option<Seen<Result<Target, ProbeError>>>| {
-                        t.as_ref().and_then(|s| s.value.as_ref().ok()).map(|t| t.ip)
-                    };
-                    let new = Some(Seen { at, value });
-                    if ip(&h.target).is_some() && ip(&h.target) != ip(&new) {
-                        h.damp.clear();
-                    }
-                    h.target = new;
-                }
-                Outcome::Ping(p) => {
-                    // Loss is about one address: when the target moves (the hosts file was
-                    // fixed, DNS flipped), the pings to the old one stop counting.
-                    if h.ping.as_ref().is_some_and(|last| last.value.ip != p.ip) {
-                        h.ping_window.clear();
-                    }
-                    if h.ping_window.len() == PING_WINDOW {
-                        h.ping_window.pop_front();
-                    }
-                    h.ping_window.push_back(p.result.as_ref().ok().copied());
-                    observe(h, Check::Ping, p.result.is_ok(), cfg);
-                    h.ping = Some(Seen { at, value: p });
-                }
-                Outcome::Ssh(s) => {
-                    observe(h, Check::Ssh, s.result.is_ok(), cfg);
-                    h.ssh = Some(Seen { at, value: s });
-                }
-                Outcome::Http(x) => {
-                    let ok = matches!(&x.result, Ok(r) if r.status < 400);
-                    observe(h, Check::Http, ok, cfg);
-                    h.http = Some(Seen { at, value: x });
-                }
-                Outcome::Ports(p) => {
-                    for port in &p.ports {
-                        let open = port.state == PortState::Open;
-                        observe(h, Check::Port(port.port), open, cfg);
-                    }
-                    h.ports = Some(Seen { at, value: p });
-                }
-                Outcome::Service(svc) => {
-                    let ok = svc.result.state != ServiceState::Fail;
-                    observe(h, Check::Service(svc.service), ok, cfg);
-                    if let Some(slot) = h.services.get_mut(svc.service) {
-                        *slot = Some(Seen { at, value: svc });
-                    }
-                }
-                Outcome::Old(old) => h.old = Some(Seen { at, value: old }),
-                Outcome::Dns(DnsOutcome { resolver, result }) => {
-                    if let Some(slot) = h.dns.get_mut(resolver) {
-                        *slot = Some(Seen { at, value: result });
-                    }
-                }
-                Outcome::HostsFile(f) => {
-                    h.hosts_file = Some(Seen {
-                        at,
-                        value: f.result,
-                    })
-                }
-                Outcome::Ptr(p) => h.ptr = Some(Seen { at, value: p }),
-                Outcome::PrimaryAnswer(a) => h.primary = Some(Seen { at, value: a }),
-            }
-            let (health, _) = health(config, h);
-            if health != h.health {
-                h.health = health;
-                h.health_since = Some(at);
-            }
-            *h != before
+        ProbeReport::Probe { host, at, outcome } => reduce_outcome(state, host, at, outcome),
+    }
+}
+
+/// The checklist record as the state file has it: merged into ours, and the ids the
+/// inventory no longer has reported.
+fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
+    let merged = state.checklist.merge(doc);
+    let mut changed = merged != state.checklist;
+    state.checklist = merged;
+    let orphans: Vec<String> = state
+        .checklist
+        .orphans(&state.inventory.checklist)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if orphans != state.orphans {
+        if !orphans.is_empty() {
+            warn(
+                state,
+                format!(
+                    "the state file has ticks for ids no longer in the inventory (kept): {}",
+                    orphans.join(", ")
+                ),
+            );
         }
+        state.orphans = orphans;
+        changed = true;
+    }
+    changed
+}
+
+/// A zone server's answers about the zone's names still hold at `at`: their cells' time
+/// moves on.
+fn names_current(
+    state: &mut State,
+    zone: usize,
+    resolver: ResolverId,
+    primary: bool,
+    at: SystemTime,
+) -> bool {
+    let inv = &state.inventory;
+    let mut changed = false;
+    for (config, h) in inv.hosts.iter().zip(state.hosts.iter_mut()) {
+        if inv.zone_of(&config.fqdn) != Some(zone) {
+            continue;
+        }
+        if let Some(Some(seen)) = h.dns.get_mut(resolver) {
+            changed |= seen.at != at;
+            seen.at = at;
+        }
+        if let (true, Some(seen)) = (primary, h.primary.as_mut()) {
+            changed |= seen.at != at;
+            seen.at = at;
+        }
+    }
+    changed
+}
+
+/// One probe's outcome for one host: the latest value, flap damping, and the host's health.
+fn reduce_outcome(state: &mut State, host: HostId, at: SystemTime, outcome: Outcome) -> bool {
+    let Some(config) = state.inventory.hosts.get(host) else {
+        return false;
+    };
+    let Some(h) = state.hosts.get_mut(host) else {
+        return false;
+    };
+    let before = h.clone();
+    record_outcome(h, at, outcome, config.damping);
+    let (health, _) = health(config, h);
+    if health != h.health {
+        h.health = health;
+        h.health_since = Some(at);
+    }
+    *h != before
+}
+
+fn record_outcome(h: &mut HostState, at: SystemTime, outcome: Outcome, cfg: Damping) {
+    match outcome {
+        Outcome::Target(value) => {
+            // A new address is a new history: its checks start undamped.
+            let ip = |t: &Option<Seen<Result<Target, ProbeError>>>| {
+                t.as_ref().and_then(|s| s.value.as_ref().ok()).map(|t| t.ip)
+            };
+            let new = Some(Seen { at, value });
+            if ip(&h.target).is_some() && ip(&h.target) != ip(&new) {
+                h.damp.clear();
+            }
+            h.target = new;
+        }
+        Outcome::Ping(p) => {
+            // Loss is about one address: when the target moves (the hosts file was
+            // fixed, DNS flipped), the pings to the old one stop counting.
+            if h.ping.as_ref().is_some_and(|last| last.value.ip != p.ip) {
+                h.ping_window.clear();
+            }
+            if h.ping_window.len() == PING_WINDOW {
+                h.ping_window.pop_front();
+            }
+            h.ping_window.push_back(p.result.as_ref().ok().copied());
+            observe(h, Check::Ping, p.result.is_ok(), cfg);
+            h.ping = Some(Seen { at, value: p });
+        }
+        Outcome::Ssh(s) => {
+            observe(h, Check::Ssh, s.result.is_ok(), cfg);
+            h.ssh = Some(Seen { at, value: s });
+        }
+        Outcome::Http(x) => {
+            observe(h, Check::Http, x.is_ok(), cfg);
+            h.http = Some(Seen { at, value: x });
+        }
+        Outcome::Ports(p) => {
+            for port in &p.ports {
+                let open = port.state == PortState::Open;
+                observe(h, Check::Port(port.port), open, cfg);
+            }
+            h.ports = Some(Seen { at, value: p });
+        }
+        Outcome::Service(svc) => {
+            let ok = svc.result.state != ServiceState::Fail;
+            observe(h, Check::Service(svc.service), ok, cfg);
+            if let Some(slot) = h.services.get_mut(svc.service) {
+                *slot = Some(Seen { at, value: svc });
+            }
+        }
+        Outcome::Old(old) => h.old = Some(Seen { at, value: old }),
+        Outcome::Dns(DnsOutcome { resolver, result }) => {
+            if let Some(slot) = h.dns.get_mut(resolver) {
+                *slot = Some(Seen { at, value: result });
+            }
+        }
+        Outcome::HostsFile(f) => {
+            h.hosts_file = Some(Seen {
+                at,
+                value: f.result,
+            });
+        }
+        Outcome::Ptr(p) => h.ptr = Some(Seen { at, value: p }),
+        Outcome::PrimaryAnswer(a) => h.primary = Some(Seen { at, value: a }),
     }
 }
 
@@ -307,7 +363,7 @@ pub enum Check {
     Service(usize),
 }
 
-fn observe(h: &mut HostState, check: Check, ok: bool, cfg: crate::config::Damping) {
+fn observe(h: &mut HostState, check: Check, ok: bool, cfg: Damping) {
     h.damp.entry(check).or_default().observe(ok, cfg);
 }
 
@@ -366,19 +422,6 @@ pub fn serial_cmp(a: u32, b: u32) -> Option<std::cmp::Ordering> {
         Ordering::Greater => Some(Ordering::Greater),
         Ordering::Equal => None,
     }
-}
-
-/// The inventory zone that holds `fqdn` (the longest matching zone name).
-pub fn zone_of(inv: &Inventory, fqdn: &str) -> Option<usize> {
-    inv.zones
-        .iter()
-        .enumerate()
-        .filter(|(_, z)| {
-            fqdn.strip_suffix(z.name.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
-        })
-        .max_by_key(|(_, z)| z.name.len())
-        .map(|(i, _)| i)
 }
 
 /// When old answers may still be served for host `host`: for every resolver answering old,
@@ -524,7 +567,9 @@ pub fn cell(state: &State, host: usize, resolver: usize) -> Cell<'_> {
         };
         return Cell::HostsFile { entry, verdict };
     }
-    let serves = zone_of(inv, &config.fqdn).is_some_and(|z| rc.serves.contains(&z));
+    let serves = inv
+        .zone_of(&config.fqdn)
+        .is_some_and(|z| rc.serves.contains(&z));
     match state.hosts[host].dns.get(resolver) {
         Some(Some(seen)) => Cell::Answer {
             seen,

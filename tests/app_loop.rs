@@ -10,8 +10,8 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::StreamExt;
 use moveday::app::{LoopInputs, LoopStats, run_loop};
 use moveday::config::{Inventory, Theme};
-use moveday::probe::{Outcome, ProbeError, Report, SshOutcome};
-use moveday::store::State;
+use moveday::probe::{Outcome, ProbeError, ProbeReport, SshOutcome};
+use moveday::store::{Input, State};
 use moveday::ui::UiState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -45,7 +45,7 @@ new_ip = "127.0.0.13"
 
 struct Harness {
     keys: mpsc::UnboundedSender<io::Result<Event>>,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<Input>,
     probe_now: watch::Receiver<u64>,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<(LoopStats, String)>,
@@ -111,8 +111,8 @@ fn key(c: char) -> io::Result<Event> {
     )))
 }
 
-fn ssh_report(port: u16) -> Report {
-    Report::Probe {
+fn ssh_report(port: u16) -> ProbeReport {
+    ProbeReport::Probe {
         host: 0,
         at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         outcome: Outcome::Ssh(SshOutcome {
@@ -145,12 +145,12 @@ async fn idle_loop_draws_nothing_and_quit_key_ends_it() {
 async fn reports_and_keys_draw_and_identical_reports_do_not() {
     let mut h = start();
     let settle = Duration::from_millis(500);
-    h.reports.send(ssh_report(22)).await.unwrap();
+    h.reports.send(ssh_report(22).into()).await.unwrap();
     tokio::time::sleep(settle).await;
     // The same failure again: flap damping turns the check from amber to red, a change.
-    h.reports.send(ssh_report(22)).await.unwrap();
+    h.reports.send(ssh_report(22).into()).await.unwrap();
     tokio::time::sleep(settle).await;
-    h.reports.send(ssh_report(22)).await.unwrap(); // and again: nothing changes
+    h.reports.send(ssh_report(22).into()).await.unwrap(); // and again: nothing changes
     tokio::time::sleep(settle).await;
     h.keys.send(key('r')).unwrap(); // probe now: the probes are told, the status bar says so
     tokio::time::sleep(settle).await;
@@ -178,7 +178,7 @@ async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
     let h = start();
     for i in 1..=200 {
         let report = if i % 2 == 0 { ssh_ok() } else { ssh_report(22) };
-        h.reports.send(report).await.unwrap();
+        h.reports.send(report.into()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -195,7 +195,7 @@ async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
     // 200 reports that only change a number.
     let h = start();
     for port in 1..=200 {
-        h.reports.send(ssh_report(port)).await.unwrap();
+        h.reports.send(ssh_report(port).into()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -230,7 +230,7 @@ new_ip = "127.0.0.13"
 "#;
     let h = start_with(inventory, None, None);
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let answer = Report::Probe {
+    let answer = ProbeReport::Probe {
         host: 0,
         at: t0,
         outcome: Outcome::Dns(DnsOutcome {
@@ -243,16 +243,16 @@ new_ip = "127.0.0.13"
             }),
         }),
     };
-    h.reports.send(answer).await.unwrap();
+    h.reports.send(answer.into()).await.unwrap();
     // Two seconds of "still current", every 10 ms (a hundred zones' worth).
     for i in 1..=200 {
-        let current = Report::NamesCurrent {
+        let current = ProbeReport::NamesCurrent {
             zone: 0,
             resolver: 0,
             primary: true,
             at: t0 + Duration::from_millis(10 * i),
         };
-        h.reports.send(current).await.unwrap();
+        h.reports.send(current.into()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -264,8 +264,8 @@ new_ip = "127.0.0.13"
     assert!(stats.frames <= bound, "{stats:?}: at most {bound} frames");
 }
 
-fn ssh_ok() -> Report {
-    Report::Probe {
+fn ssh_ok() -> ProbeReport {
+    ProbeReport::Probe {
         host: 0,
         at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         outcome: Outcome::Ssh(SshOutcome {
@@ -303,8 +303,8 @@ ping = false
     );
     let rings = || rung.load(std::sync::atomic::Ordering::SeqCst);
     let settle = Duration::from_millis(500);
-    let send = async |r: Report| {
-        h.reports.send(r).await.unwrap();
+    let send = async |r: ProbeReport| {
+        h.reports.send(r.into()).await.unwrap();
         tokio::time::sleep(settle).await;
     };
     send(ssh_ok()).await; // unknown -> up: the first verdict, quiet
@@ -333,7 +333,7 @@ async fn the_frame_trace_has_each_key_and_the_frame_that_followed() {
     let trace = moveday::app::FrameTrace::create(&path).unwrap();
     let mut h = start_with(INVENTORY, None, Some(trace));
     let settle = Duration::from_millis(500);
-    h.reports.send(ssh_report(22)).await.unwrap();
+    h.reports.send(ssh_report(22).into()).await.unwrap();
     tokio::time::sleep(settle).await;
     h.keys.send(key('j')).unwrap();
     tokio::time::sleep(settle).await;

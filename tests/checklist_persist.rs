@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::sync::mpsc;
 
+use moveday::checklist::persist::SyncNews;
 use moveday::checklist::persist::{self, Loaded};
 use moveday::checklist::{ChecklistDoc, ChecklistEvent, FORMAT_VERSION, NoteEvent, TickEvent};
-use moveday::probe::Report;
 
 /// An inventory with `n` checklist items `item-0` .. over three phases.
 fn inventory(dir: &Path, n: usize) -> PathBuf {
@@ -295,7 +295,7 @@ fn sync_child_process() {
             Duration::from_millis(200),
         );
         match reports.recv().await {
-            Some(Report::ChecklistSynced(doc)) => {
+            Some(SyncNews::Record(doc)) => {
                 let done = doc.items.keys().filter(|id| doc.is_done(id)).count();
                 println!("loaded {done}");
             }
@@ -307,8 +307,8 @@ fn sync_child_process() {
             events.send(tick_event(&id, "child")).await.unwrap();
             loop {
                 match reports.recv().await {
-                    Some(Report::ChecklistSynced(doc)) if doc.is_done(&id) => break,
-                    Some(Report::Warning(w)) => eprintln!("warning: {w}"),
+                    Some(SyncNews::Record(doc)) if doc.is_done(&id) => break,
+                    Some(SyncNews::Warning(w)) => eprintln!("warning: {w}"),
                     Some(_) => {}
                     None => panic!("sync task ended"),
                 }
@@ -566,10 +566,10 @@ enum Plan {
 
 /// Drains reports until one satisfies `wanted`, or the deadline passes.
 async fn wait_for(
-    reports: &mut mpsc::Receiver<Report>,
+    reports: &mut mpsc::Receiver<SyncNews>,
     within: Duration,
-    wanted: impl Fn(&Report) -> bool,
-) -> Option<Report> {
+    wanted: impl Fn(&SyncNews) -> bool,
+) -> Option<SyncNews> {
     tokio::time::timeout(within, async {
         loop {
             match reports.recv().await {
@@ -584,8 +584,8 @@ async fn wait_for(
     .flatten()
 }
 
-fn synced_with(id: &'static str) -> impl Fn(&Report) -> bool {
-    move |r| matches!(r, Report::ChecklistSynced(doc) if doc.is_done(id))
+fn synced_with(id: &'static str) -> impl Fn(&SyncNews) -> bool {
+    move |r| matches!(r, SyncNews::Record(doc) if doc.is_done(id))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,7 +604,7 @@ async fn a_running_instance_sees_another_process_tick_within_two_seconds() {
     assert!(
         wait_for(&mut reports, Duration::from_secs(2), |r| matches!(
             r,
-            Report::ChecklistSynced(_)
+            SyncNews::Record(_)
         ))
         .await
         .is_some()
@@ -623,7 +623,7 @@ async fn a_running_instance_sees_another_process_tick_within_two_seconds() {
         let seen = wait_for(
             &mut reports,
             Duration::from_secs(2),
-            |r| matches!(r, Report::ChecklistSynced(doc) if doc.is_done(id)),
+            |r| matches!(r, SyncNews::Record(doc) if doc.is_done(id)),
         )
         .await;
         assert!(seen.is_some(), "{id} not seen within 2 s");
@@ -649,22 +649,22 @@ async fn a_tick_that_cannot_be_written_is_kept_and_retried() {
 
     // The first load already says the directory cannot be made.
     let warning = wait_for(&mut reports, Duration::from_secs(2), |r| {
-        matches!(r, Report::Warning(_))
+        matches!(r, SyncNews::Warning(_))
     })
     .await;
     assert!(
-        matches!(&warning, Some(Report::Warning(w)) if w.contains("cannot create the state directory")),
+        matches!(&warning, Some(SyncNews::Warning(w)) if w.contains("cannot create the state directory")),
         "{warning:?}"
     );
     events.send(tick_event("item-2", "alice")).await.unwrap();
     let warning = wait_for(
         &mut reports,
         Duration::from_secs(2),
-        |r| matches!(r, Report::Warning(w) if w.contains("NOT saved")),
+        |r| matches!(r, SyncNews::Warning(w) if w.contains("NOT saved")),
     )
     .await
     .expect("a warning that the tick is not saved");
-    let Report::Warning(text) = warning else {
+    let SyncNews::Warning(text) = warning else {
         unreachable!()
     };
     assert!(
@@ -674,7 +674,7 @@ async fn a_tick_that_cannot_be_written_is_kept_and_retried() {
     // Retried at every poll, still not lost.
     assert!(
         wait_for(&mut reports, Duration::from_millis(500), |r| {
-            matches!(r, Report::Warning(w) if w.contains("NOT saved"))
+            matches!(r, SyncNews::Warning(w) if w.contains("NOT saved"))
         })
         .await
         .is_some()
@@ -685,7 +685,7 @@ async fn a_tick_that_cannot_be_written_is_kept_and_retried() {
     std::fs::remove_file(&blocker).unwrap();
     assert!(
         wait_for(&mut reports, Duration::from_secs(2), |r| {
-            matches!(r, Report::Warning(w) if w.contains("saved to") && w.contains("again"))
+            matches!(r, SyncNews::Warning(w) if w.contains("saved to") && w.contains("again"))
         })
         .await
         .is_some()
@@ -727,12 +727,12 @@ async fn the_sync_task_reports_a_corrupt_file_and_rewrites_what_it_knows() {
     // Someone clobbers the file; the poll sets it aside and says so.
     std::fs::write(&state, b"{ oops").unwrap();
     let warning = wait_for(&mut reports, Duration::from_secs(2), |r| {
-        matches!(r, Report::Warning(_))
+        matches!(r, SyncNews::Warning(_))
     })
     .await
     .expect("a warning");
     assert!(
-        matches!(&warning, Report::Warning(w) if w.contains("was corrupt")),
+        matches!(&warning, SyncNews::Warning(w) if w.contains("was corrupt")),
         "{warning:?}"
     );
     assert_eq!(names_with(dir.path(), "state.json.corrupt-").len(), 1);

@@ -14,9 +14,10 @@ use moveday::checklist::{ChecklistEvent, TickEvent};
 use moveday::config::Inventory;
 use moveday::journal::{self, JournalWriter};
 use moveday::probe::{
-    DnsAnswer, DnsOutcome, Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner,
+    DnsAnswer, DnsOutcome, Outcome, PingMode, PingOutcome, ProbeError, ProbeReport, SshBanner,
     SshOutcome, Target, TargetSource,
 };
+use moveday::store::Input;
 use moveday::store::State;
 
 fn report(args: &[&str], state_home: &Path) -> Output {
@@ -196,15 +197,15 @@ fn answers(h: usize, secs: u64) -> bool {
     }
 }
 
-fn probe(host: usize, secs: u64, outcome: Outcome) -> Report {
-    Report::Probe {
+fn probe(host: usize, secs: u64, outcome: Outcome) -> ProbeReport {
+    ProbeReport::Probe {
         host,
         at: t(secs),
         outcome,
     }
 }
 
-fn round(host: usize, secs: u64) -> Vec<Report> {
+fn round(host: usize, secs: u64) -> Vec<ProbeReport> {
     let ip: IpAddr = format!("203.0.113.{}", host + 1).parse().unwrap();
     let ok = answers(host, secs);
     let ping_ok = ok && !(host == 1 && secs == 7000);
@@ -267,7 +268,7 @@ fn round(host: usize, secs: u64) -> Vec<Report> {
             }),
         }),
     ));
-    reports.push(Report::RoundDone { host, at: t(secs) });
+    reports.push(ProbeReport::RoundDone { host, at: t(secs) });
     reports
 }
 
@@ -303,7 +304,7 @@ fn a_scripted_move_gives_back_its_downtimes_and_first_green_times() {
                     forced: false,
                 },
             };
-            let (_, entries) = journal::reduce(&mut state, Report::ChecklistEvent(tick));
+            let (_, entries) = journal::reduce(&mut state, Input::ChecklistEvent(tick));
             writer.append(&entries).unwrap();
         }
         if secs == 6100 {

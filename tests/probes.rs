@@ -16,7 +16,7 @@ use moveday::probe::dns::{self, Resolver, SystemDns};
 use moveday::probe::http::{self, ClientCache, MAX_BODY_BYTES};
 use moveday::probe::ping::{Pinger, Reachability};
 use moveday::probe::scheduler::{self, ProbeEnv};
-use moveday::probe::{DnsError, Outcome, PingMode, ProbeError, Report, TargetSource, ssh};
+use moveday::probe::{DnsError, Outcome, PingMode, ProbeError, ProbeReport, TargetSource, ssh};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -790,14 +790,14 @@ async fn one_round_reports_every_probe_of_every_host() {
     assert!(started.elapsed() < Duration::from_secs(5));
 
     assert!(
-        matches!(reports.first(), Some(Report::PingMode { .. })),
+        matches!(reports.first(), Some(ProbeReport::PingMode { .. })),
         "{:?}",
         reports.first()
     );
     assert_eq!(
         reports
             .iter()
-            .filter(|r| matches!(r, Report::PingMode { .. }))
+            .filter(|r| matches!(r, ProbeReport::PingMode { .. }))
             .count(),
         1
     );
@@ -814,18 +814,18 @@ async fn one_round_reports_every_probe_of_every_host() {
         (2, Some(TargetSource::SystemDns)),
         (3, None),
     ] {
-        let mine: Vec<&Report> = reports
+        let mine: Vec<&ProbeReport> = reports
             .iter()
-            .filter(|r| matches!(r, Report::Probe { host: h, .. } | Report::RoundDone { host: h, .. } if *h == host))
+            .filter(|r| matches!(r, ProbeReport::Probe { host: h, .. } | ProbeReport::RoundDone { host: h, .. } if *h == host))
             .collect();
         assert!(
-            matches!(mine.last(), Some(Report::RoundDone { .. })),
+            matches!(mine.last(), Some(ProbeReport::RoundDone { .. })),
             "host {host}: {mine:?}"
         );
         let mut kinds: Vec<&str> = mine
             .iter()
             .filter_map(|r| match r {
-                Report::Probe { outcome, .. } => Some(kind(outcome)),
+                ProbeReport::Probe { outcome, .. } => Some(kind(outcome)),
                 _ => None,
             })
             .collect();
@@ -834,7 +834,7 @@ async fn one_round_reports_every_probe_of_every_host() {
         kinds.retain(|k| *k != "ptr");
         kinds.sort_unstable();
         let target = mine.iter().find_map(|r| match r {
-            Report::Probe {
+            ProbeReport::Probe {
                 outcome: Outcome::Target(t),
                 ..
             } => Some(t.clone()),
@@ -932,13 +932,13 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
     let tasks = scheduler::spawn(lab.inventory.clone(), env, tx, probe_now_rx);
     let hosts = lab.inventory.hosts.len();
 
-    let rounds = |reports: &[Report], host: usize| {
+    let rounds = |reports: &[ProbeReport], host: usize| {
         reports
             .iter()
-            .filter(|r| matches!(r, Report::RoundDone { host: h, .. } if *h == host))
+            .filter(|r| matches!(r, ProbeReport::RoundDone { host: h, .. } if *h == host))
             .count()
     };
-    let mut reports: Vec<Report> = Vec::new();
+    let mut reports: Vec<ProbeReport> = Vec::new();
     let deadline = Duration::from_secs(5);
     while (0..hosts).any(|h| rounds(&reports, h) < 1) {
         reports.push(
@@ -949,14 +949,14 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
         );
     }
     assert!(
-        matches!(reports[0], Report::PingMode { .. }),
+        matches!(reports[0], ProbeReport::PingMode { .. }),
         "{:?}",
         reports[0]
     );
     assert_eq!(
         reports
             .iter()
-            .filter(|r| matches!(r, Report::PingMode { .. }))
+            .filter(|r| matches!(r, ProbeReport::PingMode { .. }))
             .count(),
         1
     );
@@ -985,7 +985,7 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
     }
     let second_target = |host: usize| {
         reports[first..].iter().find_map(|r| match r {
-            Report::Probe {
+            ProbeReport::Probe {
                 host: h,
                 outcome: Outcome::Target(Ok(t)),
                 ..

@@ -9,7 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use moveday::checklist::{ChecklistEvent, ItemStatus, TickEvent, status};
 use moveday::config::Inventory;
-use moveday::probe::{HttpOutcome, HttpResponse, Outcome, ProbeError, Report, SshOutcome};
+use moveday::probe::{HttpOutcome, HttpResponse, Outcome, ProbeError, ProbeReport, SshOutcome};
+use moveday::store::Input;
 use moveday::store::{self, State};
 use moveday::ui::{self, EditTarget, Effect, Focus, Mode, UiState, action_for};
 
@@ -57,7 +58,7 @@ fn state() -> State {
     let mut state = State::new(Arc::new(inventory));
     store::reduce(
         &mut state,
-        Report::Probe {
+        ProbeReport::Probe {
             host: 0,
             at: now(),
             outcome: Outcome::Http(HttpOutcome {
@@ -75,7 +76,7 @@ fn state() -> State {
     );
     store::reduce(
         &mut state,
-        Report::Probe {
+        ProbeReport::Probe {
             host: 1,
             at: now(),
             outcome: Outcome::Ssh(SshOutcome {
@@ -111,7 +112,7 @@ fn key(code: KeyCode) -> KeyEvent {
 fn press_at(ui: &mut UiState, state: &mut State, k: KeyEvent, at: SystemTime) -> Option<Effect> {
     let effect = ui::on_key(ui, k, state, at);
     if let Some(Effect::Checklist(event)) = &effect {
-        store::reduce(state, Report::ChecklistEvent(event.clone()));
+        store::reduce(state, Input::ChecklistEvent(event.clone()));
     }
     effect
 }
@@ -244,7 +245,7 @@ fn undo_restores_the_previous_state() {
     // Someone else's tick; untick → undo → done again, as it was.
     store::reduce(
         &mut state,
-        Report::ChecklistEvent(ChecklistEvent::Tick {
+        Input::ChecklistEvent(ChecklistEvent::Tick {
             id: "web-up".into(),
             tick: TickEvent {
                 done: true,

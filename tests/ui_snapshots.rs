@@ -17,9 +17,10 @@ use moveday::checklist::{ChecklistEvent, NoteEvent, TickEvent};
 use moveday::config::{Inventory, Theme};
 use moveday::probe::{
     DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
-    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target,
+    Outcome, PingMode, PingOutcome, ProbeError, ProbeReport, SshBanner, SshOutcome, Target,
     TargetSource,
 };
+use moveday::store::Input;
 use moveday::store::{self, State};
 use moveday::ui::{self, Effect, Focus, Screen, UiState};
 
@@ -124,7 +125,7 @@ impl Builder {
     fn report(&mut self, host: usize, at: u64, outcome: Outcome) {
         store::reduce(
             &mut self.state,
-            Report::Probe {
+            ProbeReport::Probe {
                 host,
                 at: t(at),
                 outcome,
@@ -221,7 +222,7 @@ impl Builder {
     }
 
     fn round_done(&mut self, host: usize, at: u64) {
-        store::reduce(&mut self.state, Report::RoundDone { host, at: t(at) });
+        store::reduce(&mut self.state, ProbeReport::RoundDone { host, at: t(at) });
     }
 }
 
@@ -250,7 +251,7 @@ fn move_state() -> State {
     };
     store::reduce(
         &mut b.state,
-        Report::PingMode {
+        ProbeReport::PingMode {
             mode: PingMode::IcmpDgram,
             hint: None,
         },
@@ -710,7 +711,7 @@ fn tcp_ping_hint_and_message_share_the_status_bar() {
     let mut state = move_state();
     store::reduce(
         &mut state,
-        Report::PingMode {
+        ProbeReport::PingMode {
             mode: PingMode::Tcp,
             hint: Some(
                 "ICMP not permitted; allow it with: sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\""
@@ -743,7 +744,7 @@ fn hostile_banner_does_not_reach_the_terminal() {
     // Straight into the store, skipping the probe's own sanitizing.
     store::reduce(
         &mut state,
-        Report::Probe {
+        ProbeReport::Probe {
             host: 4,
             at: t(119),
             outcome: Outcome::Ssh(SshOutcome {
@@ -878,7 +879,7 @@ fn checklist_tick(
     let at = chrono::DateTime::<chrono::Utc>::from(t(0)) + chrono::Duration::seconds(secs);
     store::reduce(
         state,
-        Report::ChecklistEvent(ChecklistEvent::Tick {
+        Input::ChecklistEvent(ChecklistEvent::Tick {
             id: id.into(),
             tick: TickEvent {
                 done,
@@ -964,7 +965,7 @@ fn checklist_state() -> State {
     );
     store::reduce(
         s,
-        Report::ChecklistEvent(ChecklistEvent::Note {
+        Input::ChecklistEvent(ChecklistEvent::Note {
             id: "contact-secondaries".into(),
             note: NoteEvent {
                 text: "axu.tm: bind slaves can try both master IPs".into(),
@@ -1132,7 +1133,7 @@ fn warning_stays_until_dismissed() {
     let mut state = checklist_state();
     store::reduce(
         &mut state,
-        Report::Warning(
+        Input::Warning(
             "state file was corrupt; moved aside to moveday.json.corrupt-20091212T140000".into(),
         ),
     );
@@ -1162,7 +1163,7 @@ fn warning_stays_until_dismissed() {
     // A new warning shows again.
     store::reduce(
         &mut state,
-        Report::Warning("cannot write the state file".into()),
+        Input::Warning("cannot write the state file".into()),
     );
     assert!(last(&state, &ui).contains("⚠ cannot write the state file"));
 }
@@ -1213,7 +1214,7 @@ fn dns_view_120x30() {
 /// does not resolve back.
 fn zone_trouble_state() -> State {
     use moveday::probe::{
-        AuthAnswer, DnsAnswer, DnsOutcome, Outcome, PtrAnswer, PtrOutcome, Report, ZoneAnswer,
+        AuthAnswer, DnsAnswer, DnsOutcome, Outcome, ProbeReport, PtrAnswer, PtrOutcome, ZoneAnswer,
         ZoneOutcome,
     };
     let inv = Inventory::parse(
@@ -1244,7 +1245,7 @@ new_ip = "203.0.113.15"
     )
     .unwrap();
     let mut state = State::new(Arc::new(inv));
-    let probe = |host: usize, outcome: Outcome| Report::Probe {
+    let probe = |host: usize, outcome: Outcome| ProbeReport::Probe {
         host,
         at: t(100),
         outcome,
@@ -1333,7 +1334,7 @@ new_ip = "203.0.113.15"
     ] {
         store::reduce(
             &mut state,
-            Report::Zone {
+            ProbeReport::Zone {
                 at: t(secs),
                 outcome: ZoneOutcome {
                     zone: 0,
@@ -1596,7 +1597,7 @@ port = 5222
         for (host, outcome) in reports.drain(..) {
             store::reduce(
                 &mut state,
-                Report::Probe {
+                ProbeReport::Probe {
                     host,
                     at: t(at),
                     outcome,
@@ -1671,7 +1672,7 @@ fn timeline_newest_first_and_filtered_100x16() {
     for (secs, p) in [(10, Filtered), (12, Filtered), (60, Open)] {
         let (_, entries) = journal::reduce(
             &mut state,
-            Report::Probe {
+            ProbeReport::Probe {
                 host: 0,
                 at: t(secs),
                 outcome: port(p),

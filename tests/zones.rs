@@ -15,9 +15,10 @@ use moveday::demo::dns_server::{BlackHole, DnsServer, Relay, RelayMode};
 use moveday::probe::dns::{Resolver, SystemDns};
 use moveday::probe::dns_client::DnsClient;
 use moveday::probe::ping::Pinger;
+use moveday::probe::ptr::reverse;
 use moveday::probe::scheduler::{self, ProbeEnv};
-use moveday::probe::zone::{authoritative_lookup, reverse, zone_probe, zone_probe_since};
-use moveday::probe::{DnsError, Outcome, Report};
+use moveday::probe::zone::{authoritative_lookup, zone_probe, zone_probe_since};
+use moveday::probe::{DnsError, Outcome, ProbeReport};
 use tokio::sync::mpsc;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -399,7 +400,7 @@ ssh = false
     let mut zones: Vec<_> = reports
         .iter()
         .filter_map(|r| match r {
-            Report::Zone { outcome, .. } => Some(outcome.clone()),
+            ProbeReport::Zone { outcome, .. } => Some(outcome.clone()),
             _ => None,
         })
         .collect();
@@ -425,7 +426,7 @@ ssh = false
         reports
             .iter()
             .filter_map(|r| match r {
-                Report::Probe {
+                ProbeReport::Probe {
                     host: h, outcome, ..
                 } if *h == host => Some(outcome.clone()),
                 _ => None,
@@ -553,7 +554,7 @@ ssh = false
     // Applies reports until `done(state)` holds; returns how long that took.
     async fn until(
         state: &mut State,
-        rx: &mut mpsc::Receiver<Report>,
+        rx: &mut mpsc::Receiver<ProbeReport>,
         limit: Duration,
         done: impl Fn(&State) -> bool,
     ) -> Duration {
@@ -727,7 +728,7 @@ ssh = false
     // Reports for `window`, or until `stop` holds; what the primary's column got.
     async fn watch(
         state: &mut State,
-        rx: &mut mpsc::Receiver<Report>,
+        rx: &mut mpsc::Receiver<ProbeReport>,
         window: Duration,
         stop: impl Fn(&Seen) -> bool,
     ) -> (Seen, Duration) {
@@ -739,7 +740,7 @@ ssh = false
                 break;
             };
             match &report {
-                Report::Probe {
+                ProbeReport::Probe {
                     outcome: Outcome::Dns(d),
                     ..
                 } => match d.resolver {
@@ -751,7 +752,7 @@ ssh = false
                             .unwrap_or_default(),
                     ),
                 },
-                Report::NamesCurrent { resolver: 1, .. } => seen.primary_current += 1,
+                ProbeReport::NamesCurrent { resolver: 1, .. } => seen.primary_current += 1,
                 _ => {}
             }
             store::reduce(state, report);

@@ -25,8 +25,8 @@ use moveday::probe::ports::{PortResult, PortState};
 use moveday::probe::service::{ServiceResult, ServiceState};
 use moveday::probe::{
     AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome,
-    HttpResponse, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError, PtrAnswer, PtrOutcome,
-    Report, ServiceOutcome, SshBanner, SshOutcome, Target, TargetSource,
+    HttpResponse, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError, ProbeReport, PtrAnswer,
+    PtrOutcome, ServiceOutcome, SshBanner, SshOutcome, Target, TargetSource,
 };
 use moveday::store::{self, State};
 
@@ -204,12 +204,12 @@ fn fate(i: usize, round: u32) -> Fate {
 }
 
 /// Every report of one full probe round of every host of `inv` at `at` seconds past T0.
-pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<Report> {
+pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<ProbeReport> {
     let mut out = Vec::with_capacity(inv.hosts.len() * 12);
     for (i, config) in inv.hosts.iter().enumerate() {
         let at = t(at);
         let fate = fate(i, round);
-        let probe = |outcome| Report::Probe {
+        let probe = |outcome| ProbeReport::Probe {
             host: i,
             at,
             outcome,
@@ -347,7 +347,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<Report> {
                 }),
             })));
         }
-        out.push(Report::RoundDone { host: i, at });
+        out.push(ProbeReport::RoundDone { host: i, at });
     }
     out
 }
@@ -363,7 +363,7 @@ fn response(status: u16, latency: f64) -> HttpResponse {
 }
 
 /// `rounds` probe rounds, [`ROUND_SECS`] apart, one after the other.
-pub fn rounds(inv: &Inventory, rounds: u32) -> Vec<Report> {
+pub fn rounds(inv: &Inventory, rounds: u32) -> Vec<ProbeReport> {
     (0..rounds)
         .flat_map(|r| round(inv, r, u64::from(r + 1) * ROUND_SECS))
         .collect()
@@ -384,7 +384,7 @@ pub fn state_and_timeline(n: usize) -> (State, Timeline) {
     timeline.push(&[journal::start_event(&state.inventory, "ann", t(0))]);
     store::reduce(
         &mut state,
-        Report::PingMode {
+        ProbeReport::PingMode {
             mode: PingMode::IcmpDgram,
             hint: None,
         },

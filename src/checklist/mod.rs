@@ -272,10 +272,7 @@ pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
         LinkedProbe::Http => match &h.http {
             None => LinkState::Pending,
             Some(Seen { value, .. }) => match &value.result {
-                Ok(r) => word(
-                    r.status < 400,
-                    format!("http {} from {}", r.status, value.ip),
-                ),
+                Ok(r) => word(r.is_ok(), format!("http {} from {}", r.status, value.ip)),
                 Err(e) => LinkState::Red(format!("http {} at {}", e.word(), value.ip)),
             },
         },

@@ -32,7 +32,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{ChecklistDoc, ChecklistEvent, FORMAT_VERSION};
-use crate::probe::Report;
 
 /// Longest `who` kept, in characters.
 pub const MAX_WHO_CHARS: usize = 64;
@@ -526,10 +525,20 @@ impl Stamp {
 // ---------------------------------------------------------------------------------------
 // The sync task
 
+/// What the sync task tells the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncNews {
+    /// The record as merged with the state file: ours and other processes' ticks. After a
+    /// commit it is the acknowledgement that our events are on disk.
+    Record(ChecklistDoc),
+    /// Something the operator must see: a file set aside, a write that failed.
+    Warning(String),
+}
+
 /// Keeps a running moveday and its state file in step.
 ///
-/// On start it loads the file and sends [`Report::ChecklistSynced`] (and a
-/// [`Report::Warning`] if the file was set aside). Each batch of `events` is committed at
+/// On start it loads the file and sends [`SyncNews::Record`] (and a
+/// [`SyncNews::Warning`] if the file was set aside). Each batch of `events` is committed at
 /// once, together with everything this task has seen so far (merge is idempotent, so a
 /// file that was deleted or set aside gets every known tick back), and the merged record is
 /// sent: that report is the acknowledgement. A failed commit sends a warning naming the
@@ -538,10 +547,10 @@ impl Stamp {
 ///
 /// When `events` closes (the app quits), unsaved events are retried for a few more polls;
 /// await the handle before exiting so that every tick is on disk.
-pub fn spawn_sync(
+pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
     path: PathBuf,
     events: mpsc::Receiver<ChecklistEvent>,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<T>,
     poll: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -557,9 +566,9 @@ pub fn spawn_sync(
     })
 }
 
-struct SyncTask {
+struct SyncTask<T> {
     path: PathBuf,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<T>,
     /// Everything read from or written to the file so far.
     known: ChecklistDoc,
     /// Events not yet saved.
@@ -570,7 +579,7 @@ struct SyncTask {
     failing: bool,
 }
 
-impl SyncTask {
+impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
     async fn run(&mut self, mut events: mpsc::Receiver<ChecklistEvent>, poll: Duration) {
         self.refresh(true).await;
         let mut ticker = tokio::time::interval(poll);
@@ -610,7 +619,7 @@ impl SyncTask {
         }
         if !self.pending.is_empty() {
             let n = self.pending.len();
-            self.report(Report::Warning(format!(
+            self.report(SyncNews::Warning(format!(
                 "{n} checklist change(s) could not be written to {} and are lost",
                 self.path.display()
             )))
@@ -618,9 +627,9 @@ impl SyncTask {
         }
     }
 
-    async fn report(&self, report: Report) {
+    async fn report(&self, news: SyncNews) {
         // The app may be gone; the file is what matters then.
-        let _ = self.reports.send(report).await;
+        let _ = self.reports.send(news.into()).await;
     }
 
     /// Reads the file if it changed since we last saw it (always, the first time).
@@ -633,18 +642,17 @@ impl SyncTask {
             Ok(Ok((loaded, stamp))) => {
                 self.seen = stamp;
                 if let Some(w) = loaded.warning {
-                    self.report(Report::Warning(w)).await;
+                    self.report(SyncNews::Warning(w)).await;
                 }
                 let merged = self.known.merge(&loaded.doc);
                 if first || merged != self.known {
                     self.known = merged;
-                    self.report(Report::ChecklistSynced(self.known.clone()))
-                        .await;
+                    self.report(SyncNews::Record(self.known.clone())).await;
                 }
             }
-            Ok(Err(e)) => self.report(Report::Warning(e.to_string())).await,
+            Ok(Err(e)) => self.report(SyncNews::Warning(e.to_string())).await,
             Err(e) => {
-                self.report(Report::Warning(format!(
+                self.report(SyncNews::Warning(format!(
                     "reading {} failed: {e}",
                     self.path.display()
                 )))
@@ -668,25 +676,24 @@ impl SyncTask {
                 self.seen = stamp;
                 self.known = loaded.doc;
                 if let Some(w) = loaded.warning {
-                    self.report(Report::Warning(w)).await;
+                    self.report(SyncNews::Warning(w)).await;
                 }
                 if self.failing {
                     self.failing = false;
-                    self.report(Report::Warning(format!(
+                    self.report(SyncNews::Warning(format!(
                         "checklist saved to {} again ({saved} pending change(s) written)",
                         self.path.display()
                     )))
                     .await;
                 }
-                self.report(Report::ChecklistSynced(self.known.clone()))
-                    .await;
+                self.report(SyncNews::Record(self.known.clone())).await;
                 return;
             }
             Ok(Err(e)) => e.to_string(),
             Err(e) => format!("writing {} failed: {e}", self.path.display()),
         };
         self.failing = true;
-        self.report(Report::Warning(format!(
+        self.report(SyncNews::Warning(format!(
             "checklist NOT saved ({} change(s) waiting, retrying): {error}",
             self.pending.len()
         )))

@@ -17,3 +17,18 @@ pub use service::{
     TcpService, TlsService,
 };
 pub use theme::Theme;
+
+impl Inventory {
+    /// The inventory zone that holds `fqdn` (the longest matching zone name).
+    pub fn zone_of(&self, fqdn: &str) -> Option<usize> {
+        self.zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| {
+                fqdn.strip_suffix(z.name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            })
+            .max_by_key(|(_, z)| z.name.len())
+            .map(|(i, _)| i)
+    }
+}

@@ -18,9 +18,9 @@ use crate::checklist::ChecklistEvent;
 use crate::config::{Inventory, ResolverKind};
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
-use crate::probe::{Report, ZoneOutcome};
+use crate::probe::{ProbeReport, ZoneOutcome};
 use crate::sanitize::sanitize;
-use crate::store::{self, Check, HostState, Seen, State, ZoneServerState, ZoneState};
+use crate::store::{self, Check, HostState, Input, Seen, State, ZoneServerState, ZoneState};
 
 /// Longest free text kept in a `text` or `note` event, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -38,23 +38,21 @@ fn entry(at: SystemTime, event: Event) -> Entry {
     Entry { at: utc(at), event }
 }
 
-/// Applies `report` with [`store::reduce`] and returns, besides its result (did anything
+/// Applies `input` with [`store::reduce`] and returns, besides its result (did anything
 /// visible change), the journal entries for what changed: the one call the event loop
 /// needs for probe reports and for checklist events made here.
 ///
-/// `Report::ChecklistSynced` (the state file, as merged with other processes' ticks) makes
+/// `Input::ChecklistSynced` (the state file, as merged with other processes' ticks) makes
 /// no entry: a moveday sharing the journal records its own ticks, and `moveday report`
 /// reads the state file for ticks made elsewhere.
-pub fn reduce(state: &mut State, report: Report) -> (bool, Vec<Entry>) {
-    match report {
-        Report::Probe { host, at, outcome } => {
+pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) {
+    match input.into() {
+        Input::Probe(ProbeReport::Probe { host, at, outcome }) => {
+            let report = ProbeReport::Probe { host, at, outcome };
             let Some(before) = state.hosts.get(host).cloned() else {
-                return (
-                    store::reduce(state, Report::Probe { host, at, outcome }),
-                    vec![],
-                );
+                return (store::reduce(state, report), vec![]);
             };
-            let changed = store::reduce(state, Report::Probe { host, at, outcome });
+            let changed = store::reduce(state, report);
             let entries = if changed {
                 host_events(&state.inventory, host, &before, &state.hosts[host], at)
             } else {
@@ -62,12 +60,13 @@ pub fn reduce(state: &mut State, report: Report) -> (bool, Vec<Entry>) {
             };
             (changed, entries)
         }
-        Report::Zone { at, outcome } => {
+        Input::Probe(ProbeReport::Zone { at, outcome }) => {
             let zone = outcome.zone;
+            let report = ProbeReport::Zone { at, outcome };
             let Some(before) = state.zones.get(zone).cloned() else {
-                return (store::reduce(state, Report::Zone { at, outcome }), vec![]);
+                return (store::reduce(state, report), vec![]);
             };
-            let changed = store::reduce(state, Report::Zone { at, outcome });
+            let changed = store::reduce(state, report);
             let entries = if changed {
                 zone_events(&state.inventory, zone, &before, &state.zones[zone], at)
             } else {
@@ -75,9 +74,9 @@ pub fn reduce(state: &mut State, report: Report) -> (bool, Vec<Entry>) {
             };
             (changed, entries)
         }
-        Report::ChecklistEvent(event) => {
+        Input::ChecklistEvent(event) => {
             let entry = checklist_event(&event);
-            let changed = store::reduce(state, Report::ChecklistEvent(event));
+            let changed = store::reduce(state, Input::ChecklistEvent(event));
             (changed, vec![entry])
         }
         other => (store::reduce(state, other), Vec::new()),

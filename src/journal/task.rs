@@ -2,7 +2,7 @@
 //!
 //! Entries go over an unbounded channel to a task that appends them (on the blocking
 //! pool). A failure (the disk is full, the directory vanished) is reported once as a
-//! [`Report::Warning`] naming the file; the entries are kept and retried every
+//! [`Input::Warning`] naming the file; the entries are kept and retried every
 //! [`RETRY`] and with the next batch, and a success after a failure says so. When every
 //! [`Journal`] handle is dropped the task writes what is left, `fdatasync`s, and ends.
 
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Entry, JournalWriter};
-use crate::probe::Report;
+use crate::store::Input;
 
 /// How often unwritten entries are retried.
 pub const RETRY: Duration = Duration::from_secs(2);
@@ -41,7 +41,7 @@ impl Journal {
 /// Starts the writer task for the journal at `path`. Warnings go to `reports` (the
 /// dashboard's report channel, shown in the status bar). Await the handle after dropping
 /// every [`Journal`] to be sure the last entries are written.
-pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Report>) -> (Journal, JoinHandle<()>) {
+pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Input>) -> (Journal, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = tokio::spawn(async move {
         let mut task = WriterTask {
@@ -59,7 +59,7 @@ pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Report>) -> (Journal, J
 
 struct WriterTask {
     path: PathBuf,
-    reports: mpsc::Sender<Report>,
+    reports: mpsc::Sender<Input>,
     writer: Option<JournalWriter>,
     pending: VecDeque<Entry>,
     /// Entries dropped because too many were pending.
@@ -118,7 +118,7 @@ impl WriterTask {
 
     async fn warn(&self, text: String) {
         // The dashboard may be gone; the file is what matters then.
-        let _ = self.reports.send(Report::Warning(text)).await;
+        let _ = self.reports.send(Input::Warning(text)).await;
     }
 
     async fn flush(&mut self) {
@@ -226,7 +226,7 @@ mod tests {
         let (reports, mut rx) = mpsc::channel(16);
         let (journal, handle) = spawn_writer(path.clone(), reports);
         journal.record(vec![text("one")]);
-        let Some(Report::Warning(w)) = rx.recv().await else {
+        let Some(Input::Warning(w)) = rx.recv().await else {
             panic!("no warning")
         };
         assert!(
@@ -236,7 +236,7 @@ mod tests {
         assert!(w.contains("1 event(s) kept, retrying"), "{w}");
         std::fs::remove_file(&blocker).unwrap();
         journal.record(vec![text("two")]);
-        let Some(Report::Warning(w)) = rx.recv().await else {
+        let Some(Input::Warning(w)) = rx.recv().await else {
             panic!("no recovery notice")
         };
         assert!(w.starts_with("journal: writing to"), "{w}");

@@ -1,5 +1,5 @@
 //! Probes: async functions `target -> outcome`, each with its own timeout, and the scheduler
-//! that runs one task per host and sends every result to the store as a [`Report`].
+//! that runs one task per host and sends every result as a [`ProbeReport`].
 //!
 //! Nothing in here knows about the terminal. Outcomes are plain values; every error is a
 //! value ([`ProbeError`]) shown to the operator, never a panic.
@@ -10,6 +10,7 @@ pub mod hosts_file;
 pub mod http;
 pub mod ping;
 pub mod ports;
+pub mod ptr;
 pub mod scheduler;
 pub mod service;
 pub mod ssh;
@@ -26,9 +27,12 @@ pub type HostId = usize;
 /// Index of a resolver in `Inventory::resolvers`.
 pub type ResolverId = usize;
 
-/// One message from the probe side to the store.
+/// One message from the probe side to the model: what a probe found, and when.
+///
+/// Probes know nothing of who listens; the model's input enum wraps these (with checklist
+/// events and warnings, which are not the probes' business).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Report {
+pub enum ProbeReport {
     /// A probe of one host finished.
     Probe {
         host: HostId,
@@ -58,14 +62,6 @@ pub enum Report {
         primary: bool,
         at: SystemTime,
     },
-    /// An operator ticked, unticked or annotated a checklist item here (applied at once,
-    /// before it is on disk).
-    ChecklistEvent(crate::checklist::ChecklistEvent),
-    /// The checklist record as merged with the state file (ours and other processes' ticks).
-    ChecklistSynced(crate::checklist::ChecklistDoc),
-    /// Something the operator must see in the status bar (a corrupt state file set aside,
-    /// a write that failed, ticks for ids no longer in the inventory).
-    Warning(String),
 }
 
 /// The result of one probe of one host.
@@ -336,6 +332,21 @@ pub struct HttpResponse {
     pub body_bytes: usize,
     /// The body was longer than the cap and was cut.
     pub truncated: bool,
+}
+
+impl HttpResponse {
+    /// Whether the status says the site works: anything below 400 (a redirect is reported,
+    /// not followed, and counts as working). The one place this rule is written.
+    pub fn is_ok(&self) -> bool {
+        self.status < 400
+    }
+}
+
+impl HttpOutcome {
+    /// An answer whose status [`HttpResponse::is_ok`].
+    pub fn is_ok(&self) -> bool {
+        self.result.as_ref().is_ok_and(HttpResponse::is_ok)
+    }
 }
 
 /// One resolver's answer for one host's name.

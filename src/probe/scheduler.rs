@@ -1,5 +1,5 @@
 //! The probe scheduler: one task per host (gping's model) running probe rounds, every
-//! result sent to the store as a [`Report`] the moment it is known.
+//! result sent to the store as a [`ProbeReport`] the moment it is known.
 //!
 //! A round of one host:
 //!
@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Beside the hosts, one task per `[[zone]]` asks its primary and every secondary for the
-//! zone's SOA serial and NS set, all at once, each reported (`Report::Zone`) as it ends;
+//! zone's SOA serial and NS set, all at once, each reported (`ProbeReport::Zone`) as it ends;
 //! and, when a server's serial says they may have changed, about the names of the zone's
 //! hosts, without recursion, AA kept (their matrix cells, and the primary's view of each
 //! name). A name's own round does not ask its zone's servers.
@@ -43,11 +43,16 @@ use super::http::{self, ClientCache};
 use super::ping::Pinger;
 use super::service::{ServiceResult, TlsTrust};
 use super::{
-    DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, Report, Target,
-    TargetSource, ZoneOutcome, ssh, zone,
+    DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, ProbeReport, Target,
+    TargetSource, ZoneOutcome, ptr, ssh, zone,
 };
 use super::{OldOutcome, PortsOutcome, ServiceOutcome, ports, service};
 use crate::config::{Inventory, ResolverKind, ServerRef};
+
+/// Where probe reports go: a channel of anything a [`ProbeReport`] becomes (the model's
+/// input, in the dashboard), so that the probes need not know who listens.
+pub trait Listener: From<ProbeReport> + Send + 'static {}
+impl<T: From<ProbeReport> + Send + 'static> Listener for T {}
 
 /// Connections (and DNS queries) in flight at once, over all hosts.
 pub const MAX_CONCURRENT_PROBES: usize = 256;
@@ -180,17 +185,18 @@ impl ProbeEnv {
 struct Closed;
 
 /// Starts one probe task per host; they run until the returned set is dropped (or aborted)
-/// or `tx` is closed. Sends [`Report::PingMode`] first. Must be called inside a Tokio
+/// or `tx` is closed. Sends [`ProbeReport::PingMode`] first. Must be called inside a Tokio
 /// runtime.
-pub fn spawn(
+pub fn spawn<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
-    tx: mpsc::Sender<Report>,
+    tx: mpsc::Sender<T>,
     probe_now: watch::Receiver<u64>,
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
     // A fresh channel has room: sent now, the mode precedes every probe report.
-    if let Err(mpsc::error::TrySendError::Full(report)) = tx.try_send(ping_mode_report(&env)) {
+    if let Err(mpsc::error::TrySendError::Full(report)) = tx.try_send(ping_mode_report(&env).into())
+    {
         let tx = tx.clone();
         set.spawn(async move {
             let _ = tx.send(report).await;
@@ -231,15 +237,15 @@ pub enum Scope {
 }
 
 /// Probes every host once, concurrently; returns when all are done (`moveday check`,
-/// `moveday dns`). Sends [`Report::PingMode`] first; `tx` is dropped at the end, closing
+/// `moveday dns`). Sends [`ProbeReport::PingMode`] first; `tx` is dropped at the end, closing
 /// the channel.
-pub async fn one_round(
+pub async fn one_round<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
-    tx: mpsc::Sender<Report>,
+    tx: mpsc::Sender<T>,
     scope: Scope,
 ) {
-    if tx.send(ping_mode_report(&env)).await.is_err() {
+    if tx.send(ping_mode_report(&env).into()).await.is_err() {
         return;
     }
     let mut set = JoinSet::new();
@@ -261,10 +267,10 @@ pub async fn one_round(
 /// Probes `hosts` once more, concurrently (no zones, no ping-mode report): `moveday check`
 /// retries the hosts with a failing check, so that a host really down is reported down
 /// rather than "1 of 2 failed". `tx` is dropped at the end.
-pub async fn retry_round(
+pub async fn retry_round<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
-    tx: mpsc::Sender<Report>,
+    tx: mpsc::Sender<T>,
     hosts: Vec<HostId>,
 ) {
     let mut set = JoinSet::new();
@@ -277,18 +283,18 @@ pub async fn retry_round(
     while set.join_next().await.is_some() {}
 }
 
-fn ping_mode_report(env: &ProbeEnv) -> Report {
-    Report::PingMode {
+fn ping_mode_report(env: &ProbeEnv) -> ProbeReport {
+    ProbeReport::PingMode {
         mode: env.pinger.mode(),
         hint: env.pinger.hint().map(str::to_string),
     }
 }
 
-async fn host_loop(
+async fn host_loop<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
     host: HostId,
-    tx: mpsc::Sender<Report>,
+    tx: mpsc::Sender<T>,
     mut probe_now: watch::Receiver<u64>,
     stagger: Duration,
 ) {
@@ -378,11 +384,11 @@ struct NamesAsked {
 }
 
 /// Probes one zone's servers every interval (the first round at once) and on "probe now".
-async fn zone_loop(
+async fn zone_loop<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
     zone: usize,
-    tx: mpsc::Sender<Report>,
+    tx: mpsc::Sender<T>,
     mut probe_now: watch::Receiver<u64>,
 ) {
     let servers = inv.zones.get(zone).map_or(0, |z| 1 + z.secondaries.len());
@@ -414,15 +420,15 @@ async fn zone_loop(
 /// are asked of a server when `asked` has no record of it (and always without `asked`:
 /// `moveday check`), when its serial moved or is unknown, when its last answers were not
 /// all definite, after [`NAMES_REASK`], and on "probe now" (`force`). Otherwise its last
-/// answers still hold, and [`Report::NamesCurrent`] says so: an authoritative answer can
+/// answers still hold, and [`ProbeReport::NamesCurrent`] says so: an authoritative answer can
 /// only change with the zone, and every change to a zone moves its serial (that is how
 /// the server's own secondaries notice). At one round a second this is most of the DNS
 /// traffic of a dashboard, for nothing.
-async fn zone_round(
+async fn zone_round<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
     zone: usize,
-    tx: &mpsc::Sender<Report>,
+    tx: &mpsc::Sender<T>,
     mut asked: Option<&mut Vec<ServerMemory>>,
     force: bool,
 ) -> Result<(), Closed> {
@@ -432,7 +438,7 @@ async fn zone_round(
     let timeout = inv.probe.timeout;
     let name = config.name.as_str();
     let hosts: Vec<HostId> = (0..inv.hosts.len())
-        .filter(|&h| crate::store::zone_of(inv, &inv.hosts[h].fqdn) == Some(zone))
+        .filter(|&h| inv.zone_of(&inv.hosts[h].fqdn) == Some(zone))
         .collect();
     let hosts = &hosts;
     let servers = std::iter::once(ServerRef::Address(config.primary))
@@ -517,12 +523,15 @@ async fn zone_round(
                     }
                 };
                 if !due {
-                    tx.send(Report::NamesCurrent {
-                        zone,
-                        resolver,
-                        primary,
-                        at: SystemTime::now(),
-                    })
+                    tx.send(
+                        ProbeReport::NamesCurrent {
+                            zone,
+                            resolver,
+                            primary,
+                            at: SystemTime::now(),
+                        }
+                        .into(),
+                    )
                     .await
                     .map_err(|_| Closed)?;
                     memory.names = last_names;
@@ -544,11 +553,14 @@ async fn zone_round(
     Ok(())
 }
 
-async fn send_zone(tx: &mpsc::Sender<Report>, outcome: ZoneOutcome) -> Result<(), Closed> {
-    tx.send(Report::Zone {
-        at: SystemTime::now(),
-        outcome,
-    })
+async fn send_zone<T: Listener>(tx: &mpsc::Sender<T>, outcome: ZoneOutcome) -> Result<(), Closed> {
+    tx.send(
+        ProbeReport::Zone {
+            at: SystemTime::now(),
+            outcome,
+        }
+        .into(),
+    )
     .await
     .map_err(|_| Closed)
 }
@@ -556,14 +568,14 @@ async fn send_zone(tx: &mpsc::Sender<Report>, outcome: ZoneOutcome) -> Result<()
 /// Asks the zone server at `address` (the matrix column `resolver`) about the name of each
 /// of `hosts`, without recursion, keeping its AA flag; the primary's answers are also the
 /// zone's view of the names. Returns whether every answer was definite.
-async fn ask_names(
+async fn ask_names<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
     hosts: &[HostId],
     address: SocketAddr,
     resolver: usize,
     primary: bool,
-    tx: &mpsc::Sender<Report>,
+    tx: &mpsc::Sender<T>,
 ) -> Result<bool, Closed> {
     let timeout = inv.probe.timeout;
     // A few at a time: a thousand names queued at once on the connection limit would make
@@ -626,12 +638,19 @@ async fn probe_now_signal(rx: &mut watch::Receiver<u64>) {
     }
 }
 
-async fn send(tx: &mpsc::Sender<Report>, host: HostId, outcome: Outcome) -> Result<(), Closed> {
-    tx.send(Report::Probe {
-        host,
-        at: SystemTime::now(),
-        outcome,
-    })
+async fn send<T: Listener>(
+    tx: &mpsc::Sender<T>,
+    host: HostId,
+    outcome: Outcome,
+) -> Result<(), Closed> {
+    tx.send(
+        ProbeReport::Probe {
+            host,
+            at: SystemTime::now(),
+            outcome,
+        }
+        .into(),
+    )
     .await
     .map_err(|_| Closed)
 }
@@ -641,11 +660,11 @@ async fn send(tx: &mpsc::Sender<Report>, host: HostId, outcome: Outcome) -> Resu
 type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'a>>;
 
 /// One probe round of one host.
-async fn round(
+async fn round<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
     host: HostId,
-    tx: &mpsc::Sender<Report>,
+    tx: &mpsc::Sender<T>,
     scope: Scope,
     mut memory: Option<&mut HostMemory>,
 ) -> Result<(), Closed> {
@@ -677,7 +696,7 @@ async fn round(
     .await?;
 
     let mut probes: FuturesUnordered<ProbeFuture<'_>> = FuturesUnordered::new();
-    let zone = crate::store::zone_of(inv, &config.fqdn);
+    let zone = inv.zone_of(&config.fqdn);
     for (resolver_id, (resolver, rc)) in env.resolvers.iter().zip(&inv.resolvers).enumerate() {
         let fqdn = config.fqdn.as_str();
         if zone.is_some_and(|z| rc.serves.contains(&z)) {
@@ -722,7 +741,7 @@ async fn round(
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
             vec![Outcome::Ptr(
-                zone::reverse(&env.dns, env.ptr_resolver(inv), ip, timeout).await,
+                ptr::reverse(&env.dns, env.ptr_resolver(inv), ip, timeout).await,
             )]
         }));
     }
@@ -798,10 +817,13 @@ async fn round(
             send(tx, host, outcome).await?;
         }
     }
-    tx.send(Report::RoundDone {
-        host,
-        at: SystemTime::now(),
-    })
+    tx.send(
+        ProbeReport::RoundDone {
+            host,
+            at: SystemTime::now(),
+        }
+        .into(),
+    )
     .await
     .map_err(|_| Closed)
 }

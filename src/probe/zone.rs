@@ -1,6 +1,6 @@
 //! Authoritative probes: a zone's SOA serial and NS set, and a name's A/AAAA as its primary
-//! serves them, asked straight of one server without recursion; and reverse DNS (PTR,
-//! forward-confirmed) through a resolver.
+//! serves them, asked straight of one server without recursion; and the wire-level asking
+//! that `dns` and `ptr` build on.
 //!
 //! The authoritative queries are built with hickory-proto's message types and sent over a
 //! long-lived UDP socket per server (`dns_client`; TCP when the answer is truncated): no resolver, no cache,
@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::dns::{self, Resolver};
 use super::dns_client::DnsClient;
-use super::{AuthAnswer, DnsError, PtrAnswer, PtrOutcome, ZoneAnswer};
+use super::{AuthAnswer, DnsError, ZoneAnswer};
 use crate::sanitize::sanitize;
 
 /// Characters of an error text or a DNS name shown.
@@ -147,43 +146,6 @@ pub async fn authoritative_lookup(
     })
 }
 
-/// The PTR names of `ip` as `resolver` answers them, and whether one of them resolves back
-/// to `ip` through the same resolver's servers (forward-confirmed reverse DNS). Bounded by
-/// `timeout` per step (the PTR, then all forward lookups at once).
-pub async fn reverse(
-    client: &DnsClient,
-    resolver: &Resolver,
-    ip: IpAddr,
-    timeout: Duration,
-) -> PtrOutcome {
-    let result = async {
-        let (names, ptr_ttl) = dns::ptr_names(client, resolver, ip, timeout).await?;
-        let forward = futures::future::join_all(names.iter().map(|name| async move {
-            match fqdn(name) {
-                Ok(name) => dns::addresses_direct(client, resolver, &name, timeout).await,
-                Err(e) => Err(e),
-            }
-        }))
-        .await;
-        let forward_confirmed = forward
-            .iter()
-            .flatten()
-            .any(|(addresses, _)| addresses.contains(&ip));
-        let ttl = forward
-            .iter()
-            .flatten()
-            .map(|(_, ttl)| *ttl)
-            .fold(ptr_ttl, u32::min);
-        Ok(PtrAnswer {
-            names,
-            forward_confirmed,
-            ttl,
-        })
-    }
-    .await;
-    PtrOutcome { ip, result }
-}
-
 /// The addresses in the answer sections of `messages` (A and AAAA), sorted, once each, and
 /// the smallest TTL among them and the CNAMEs that led there (a chain may be cached no
 /// longer than its shortest link); `None` without any such record.
@@ -209,7 +171,7 @@ pub(crate) fn addresses_in<'a>(
 }
 
 /// `text` as a fully qualified name.
-fn fqdn(text: &str) -> Result<Name, DnsError> {
+pub(crate) fn fqdn(text: &str) -> Result<Name, DnsError> {
     let text = format!("{}.", text.trim_end_matches('.'));
     Name::from_ascii(&text).map_err(|_| {
         DnsError::Other(format!(

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::probe::{
     DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome, HttpResponse,
-    Outcome, PingMode, PingOutcome, ProbeError, Report, SshBanner, SshOutcome, Target,
+    Outcome, PingMode, PingOutcome, ProbeError, ProbeReport, SshBanner, SshOutcome, Target,
     TargetSource,
 };
 
@@ -52,8 +52,8 @@ fn t(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
 }
 
-fn probe(host: usize, secs: u64, outcome: Outcome) -> Report {
-    Report::Probe {
+fn probe(host: usize, secs: u64, outcome: Outcome) -> ProbeReport {
+    ProbeReport::Probe {
         host,
         at: t(secs),
         outcome,
@@ -339,14 +339,14 @@ fn reduce_reports_change_only_when_something_changed() {
     );
     assert!(reduce(
         &mut st,
-        Report::PingMode {
+        ProbeReport::PingMode {
             mode: PingMode::Tcp,
             hint: Some("hint".into())
         }
     ));
     assert!(!reduce(
         &mut st,
-        Report::PingMode {
+        ProbeReport::PingMode {
             mode: PingMode::Tcp,
             hint: Some("hint".into())
         }
@@ -357,11 +357,17 @@ fn reduce_reports_change_only_when_something_changed() {
 fn rounds_count_and_completeness() {
     let mut st = state();
     assert!(!st.complete());
-    assert!(reduce(&mut st, Report::RoundDone { host: 0, at: t(1) }));
+    assert!(reduce(
+        &mut st,
+        ProbeReport::RoundDone { host: 0, at: t(1) }
+    ));
     assert!(!st.complete());
-    reduce(&mut st, Report::RoundDone { host: 1, at: t(1) });
+    reduce(&mut st, ProbeReport::RoundDone { host: 1, at: t(1) });
     assert!(st.complete());
-    assert!(!reduce(&mut st, Report::RoundDone { host: 1, at: t(3) }));
+    assert!(!reduce(
+        &mut st,
+        ProbeReport::RoundDone { host: 1, at: t(3) }
+    ));
     assert_eq!(st.hosts[1].rounds, 2);
 }
 
@@ -406,17 +412,14 @@ fn checklist_sync_merges_and_reports_orphans_once() {
             forced: false,
         },
     };
-    assert!(reduce(
-        &mut st,
-        Report::ChecklistEvent(tick("gone-item", 1))
-    ));
+    assert!(reduce(&mut st, Input::ChecklistEvent(tick("gone-item", 1))));
     assert!(
-        !reduce(&mut st, Report::ChecklistEvent(tick("gone-item", 1))),
+        !reduce(&mut st, Input::ChecklistEvent(tick("gone-item", 1))),
         "same event again"
     );
     let mut theirs = ChecklistDoc::new();
     theirs.apply(&tick("other", 2));
-    assert!(reduce(&mut st, Report::ChecklistSynced(theirs.clone())));
+    assert!(reduce(&mut st, Input::ChecklistSynced(theirs.clone())));
     assert!(st.checklist.is_done("other") && st.checklist.is_done("gone-item"));
     assert_eq!(
         st.orphans,
@@ -429,7 +432,7 @@ fn checklist_sync_merges_and_reports_orphans_once() {
         st.warnings
     );
     assert!(
-        !reduce(&mut st, Report::ChecklistSynced(theirs)),
+        !reduce(&mut st, Input::ChecklistSynced(theirs)),
         "nothing new"
     );
     assert_eq!(st.warnings.len(), 1, "reported once");
@@ -438,10 +441,10 @@ fn checklist_sync_merges_and_reports_orphans_once() {
 #[test]
 fn warnings_skip_repeats_and_stay_bounded() {
     let mut st = state();
-    assert!(reduce(&mut st, Report::Warning("a".into())));
-    assert!(!reduce(&mut st, Report::Warning("a".into())));
+    assert!(reduce(&mut st, Input::Warning("a".into())));
+    assert!(!reduce(&mut st, Input::Warning("a".into())));
     for i in 0..50 {
-        reduce(&mut st, Report::Warning(format!("w{i}")));
+        reduce(&mut st, Input::Warning(format!("w{i}")));
     }
     assert_eq!(st.warnings.len(), MAX_WARNINGS);
     assert_eq!(st.warnings.last().unwrap(), "w49");
@@ -479,7 +482,7 @@ fn a_lagging_secondary_is_behind_since_its_first_lagging_observation() {
     )
     .unwrap();
     let mut st = State::new(Arc::new(inv));
-    let zone = |server: usize, serial: u32, secs: u64| Report::Zone {
+    let zone = |server: usize, serial: u32, secs: u64| ProbeReport::Zone {
         at: t(secs),
         outcome: ZoneOutcome {
             zone: 0,
@@ -526,10 +529,10 @@ fn zone_of_picks_the_longest_matching_zone() {
         "[[zone]]\nname = \"example.org\"\nprimary = \"127.0.0.1\"\n[[zone]]\nname = \"lab.example.org\"\nprimary = \"127.0.0.1\"\n",
     )
     .unwrap();
-    assert_eq!(zone_of(&inv, "vbox.example.org"), Some(0));
-    assert_eq!(zone_of(&inv, "x.lab.example.org"), Some(1));
-    assert_eq!(zone_of(&inv, "example.org"), Some(0));
-    assert_eq!(zone_of(&inv, "badexample.org"), None);
+    assert_eq!(inv.zone_of("vbox.example.org"), Some(0));
+    assert_eq!(inv.zone_of("x.lab.example.org"), Some(1));
+    assert_eq!(inv.zone_of("example.org"), Some(0));
+    assert_eq!(inv.zone_of("badexample.org"), None);
 }
 
 /// A host with ports, services and damping of its own, for issue 5's reducer tests.

@@ -452,7 +452,7 @@ fn lines(
         }
         entries.push(("PTR", spans));
     }
-    if store::zone_of(inventory, &config.fqdn).is_some() {
+    if inventory.zone_of(&config.fqdn).is_some() {
         let (text, style) = super::dns::primary_ttl(view, index);
         entries.push((
             "TTL",

@@ -90,7 +90,11 @@ fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
 /// inventory's `long_ttl` (not lowered for the move).
 pub(super) fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
     let state = view.state;
-    if store::zone_of(&state.inventory, &state.inventory.hosts[host].fqdn).is_none() {
+    if state
+        .inventory
+        .zone_of(&state.inventory.hosts[host].fqdn)
+        .is_none()
+    {
         return ("-".into(), view.theme.muted());
     }
     match &state.hosts[host].primary {

@@ -403,7 +403,7 @@ pub enum Effect {
     /// Start a probe round of every host now.
     ProbeNow,
     /// Record a tick, untick or note: reduce it into the store at once (as
-    /// `Report::ChecklistEvent`) and hand it to the persistence task.
+    /// `Input::ChecklistEvent`) and hand it to the persistence task.
     Checklist(ChecklistEvent),
     /// Write this note (already sanitized, by `ui.who`) into the move's journal.
     JournalNote(String),

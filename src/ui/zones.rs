@@ -177,7 +177,7 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
 
         // The zone's inventory names: the TTL the primary serves and reverse DNS.
         let names: Vec<usize> = (0..inv.hosts.len().min(state.hosts.len()))
-            .filter(|&h| store::zone_of(inv, &inv.hosts[h].fqdn) == Some(z))
+            .filter(|&h| inv.zone_of(&inv.hosts[h].fqdn) == Some(z))
             .collect();
         if !names.is_empty() {
             let mut rows = vec![vec![

@@ -136,7 +136,7 @@ fn target(addr: &str, source: TargetSource) -> Outcome {
 fn apply(state: &mut State, secs: u64, outcome: Outcome) -> Vec<Entry> {
     reduce(
         state,
-        Report::Probe {
+        ProbeReport::Probe {
             host: 0,
             at: t(secs),
             outcome,
@@ -363,8 +363,8 @@ fn dns_verdict_changes_per_resolver() {
     assert_eq!(error.as_deref(), Some("timeout"));
 }
 
-fn zone_report(server: usize, serial: u32, secs: u64) -> Report {
-    Report::Zone {
+fn zone_report(server: usize, serial: u32, secs: u64) -> ProbeReport {
+    ProbeReport::Zone {
         at: t(secs),
         outcome: ZoneOutcome {
             zone: 0,
@@ -453,7 +453,7 @@ fn checklist_events_keep_their_own_time_and_author() {
             forced: false,
         },
     };
-    let (changed, e) = reduce(&mut s, Report::ChecklistEvent(tick));
+    let (changed, e) = reduce(&mut s, Input::ChecklistEvent(tick));
     assert!(changed);
     assert_eq!(e[0].at, at);
     assert_eq!(
