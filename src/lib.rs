@@ -11,8 +11,12 @@ pub mod check;
 pub mod checklist;
 pub mod config;
 pub mod demo;
+pub mod files;
 pub mod journal;
+#[cfg(test)]
+mod layers;
 pub mod probe;
 pub mod sanitize;
 pub mod store;
+pub mod timefmt;
 pub mod ui;

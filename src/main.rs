@@ -260,8 +260,8 @@ fn print_result(
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    match cli.command {
+fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command.take() {
         Some(Command::Dns { json }) => {
             let state = probe_once(&cli.inventory, Scope::Dns)?;
             print_result(
@@ -271,160 +271,191 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Validate { path }) => {
-            let inv = Inventory::load(&path)?;
-            let implied = inv.resolvers.iter().filter(|r| r.implied).count();
-            let plural = |n: usize, one: &str, many: &str| {
-                format!("{n} {}", if n == 1 { one } else { many })
-            };
-            let mut counts = vec![
-                plural(inv.hosts.len(), "host", "hosts"),
-                plural(inv.resolvers.len() - implied, "resolver", "resolvers"),
-            ];
-            if !inv.zones.is_empty() {
-                counts.push(plural(inv.zones.len(), "zone", "zones"));
-            }
-            if implied > 0 {
-                counts.push(format!(
-                    "{} asked as well",
-                    plural(implied, "zone server", "zone servers")
-                ));
-            }
-            if !inv.checklist.is_empty() {
-                counts.push(plural(
-                    inv.checklist.len(),
-                    "checklist item",
-                    "checklist items",
-                ));
-            }
-            println!(
-                "{}: ok: \"{}\", {}",
-                path.display(),
-                inv.name,
-                counts.join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Validate { path }) => validate(&path),
         Some(Command::Check { json }) => {
             let state = probe_once(&cli.inventory, Scope::Everything)?;
             print_result(json, || check::to_json(&state), || check::to_table(&state))?;
             Ok(ExitCode::from(check::exit_code(&state) as u8))
         }
-        Some(Command::Checklist { json }) => {
-            let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let path = state_path(cli.state.as_deref(), &inv);
-            let loaded = persist::load(&path)?;
-            if let Some(w) = &loaded.warning {
-                say!("moveday: warning: {w}");
-            }
-            if json {
-                let value = headless::to_json(&inv, &path, &loaded.doc);
-                let text =
-                    serde_json::to_string_pretty(&value).map_err(|e| Failure::Other(e.into()))?;
-                println!("{text}");
-            } else {
-                print!("{}", headless::to_text(&inv, &path, &loaded.doc));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Checklist { json }) => show_checklist(&cli, json),
         Some(Command::Tick {
             id,
             note,
             undo,
             note_only,
         }) => {
-            let inv = Inventory::load(&cli.inventory)?;
-            let who = who(cli.who.as_deref())?;
-            let Some(item) = inv.checklist.iter().find(|i| i.id == id) else {
-                return Err(Failure::Other(anyhow::anyhow!(
-                    "{}",
-                    headless::unknown_id(&inv, &id)
-                )));
+            let change = TickChange {
+                tick: (!note_only).then_some(!undo),
+                note: note.as_deref().map(str::trim),
             };
-            let path = state_path(cli.state.as_deref(), &inv);
-            let at = chrono::Utc::now();
-            let mut events = Vec::new();
-            if !note_only {
-                events.push(checklist::ChecklistEvent::Tick {
-                    id: item.id.clone(),
-                    tick: checklist::TickEvent {
-                        done: !undo,
-                        who: who.clone(),
-                        at,
-                        evidence: None,
-                        forced: false,
-                    },
-                });
-            }
-            if let Some(text) = &note {
-                events.push(checklist::ChecklistEvent::Note {
-                    id: item.id.clone(),
-                    note: checklist::NoteEvent {
-                        text: text.trim().to_string(),
-                        who: who.clone(),
-                        at,
-                    },
-                });
-            }
-            let saved = persist::commit(&path, &events)?;
-            if let Some(w) = &saved.warning {
-                say!("moveday: warning: {w}");
-            }
-            // The journal too, so a running dashboard's timeline shows it and the report has
-            // it in order. The state file already holds the tick: a journal that cannot be
-            // written is a warning, not a failure.
-            let journal_path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
-            let entries: Vec<_> = events.iter().map(journal::checklist_event).collect();
-            if let Err(e) = journal::JournalWriter::open(&journal_path)
-                .map_err(|e| e.to_string())
-                .and_then(|mut w| {
-                    w.append(&entries)
-                        .and_then(|()| w.sync())
-                        .map_err(|e| format!("{}: {e}", journal_path.display()))
-                })
-            {
-                say!("moveday: warning: not written to the journal: {e}");
-            }
-            println!("{}", headless::recorded(item, &events, &who, at));
-            Ok(ExitCode::SUCCESS)
+            tick(&cli, &id, &change)
         }
-        Some(Command::Report { format, ref since }) => {
+        Some(Command::Report { format, since }) => {
             report(&cli, format, since.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo {
             hosts: Some(hosts),
-            ref serve,
+            serve,
         }) => {
             scale_demo(&cli, hosts as usize, serve.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo { hosts: None, .. }) => {
-            // One record for every demo run, wherever it is started from.
-            let pseudo = std::path::Path::new("/moveday/demo.toml");
-            let options = tui_options(&cli, persist::default_state_path(pseudo), pseudo)?;
-            let rt = runtime()?;
-            rt.block_on(async {
-                let demo = demo::Demo::start().await?;
-                let inv = Arc::new(demo.inventory().clone());
-                // The simulated network's pinger and resolver, and the demo CA trusted.
-                let env = Arc::new(demo.probe_env());
-                app::run_tui(inv, env, options).await
-            })?;
+            scripted_demo(&cli)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let inv = Arc::new(Inventory::load(&cli.inventory)?);
-            let options =
-                tui_options(&cli, persist::default_state_path(&inv.path), &cli.inventory)?;
-            let rt = runtime()?;
-            rt.block_on(async {
-                let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
-                app::run_tui(inv, env, options).await
-            })?;
+            dashboard(&cli)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `moveday validate PATH`: the inventory's counts, or the located error.
+fn validate(path: &std::path::Path) -> Result<ExitCode, Failure> {
+    let inv = Inventory::load(path)?;
+    let implied = inv.resolvers.iter().filter(|r| r.implied).count();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut counts = vec![
+        plural(inv.hosts.len(), "host", "hosts"),
+        plural(inv.resolvers.len() - implied, "resolver", "resolvers"),
+    ];
+    if !inv.zones.is_empty() {
+        counts.push(plural(inv.zones.len(), "zone", "zones"));
+    }
+    if implied > 0 {
+        counts.push(format!(
+            "{} asked as well",
+            plural(implied, "zone server", "zone servers")
+        ));
+    }
+    if !inv.checklist.is_empty() {
+        counts.push(plural(
+            inv.checklist.len(),
+            "checklist item",
+            "checklist items",
+        ));
+    }
+    println!(
+        "{}: ok: \"{}\", {}",
+        path.display(),
+        inv.name,
+        counts.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `moveday checklist [--json]`.
+fn show_checklist(cli: &Cli, json: bool) -> Result<ExitCode, Failure> {
+    let inv = Arc::new(Inventory::load(&cli.inventory)?);
+    let path = state_path(cli.state.as_deref(), &inv);
+    let loaded = persist::load(&path)?;
+    if let Some(w) = &loaded.warning {
+        say!("moveday: warning: {w}");
+    }
+    if json {
+        let value = headless::to_json(&inv, &path, &loaded.doc);
+        let text = serde_json::to_string_pretty(&value).map_err(|e| Failure::Other(e.into()))?;
+        println!("{text}");
+    } else {
+        print!("{}", headless::to_text(&inv, &path, &loaded.doc));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `moveday tick` changes: the tick (`Some(true)` tick, `Some(false)` untick, `None`
+/// leave it), and the note (`Some("")` clears it).
+struct TickChange<'a> {
+    tick: Option<bool>,
+    note: Option<&'a str>,
+}
+
+/// `moveday tick ID`: the change is made from the state file's record under its lock (so
+/// it is stamped after the record it replaces, whatever this machine's clock says), then
+/// journaled, and what the record now says is printed. Exit 1 when the record does not
+/// hold it.
+fn tick(cli: &Cli, id: &str, change: &TickChange<'_>) -> Result<ExitCode, Failure> {
+    let inv = Inventory::load(&cli.inventory)?;
+    let who = who(cli.who.as_deref())?;
+    let Some(item) = inv.checklist.iter().find(|i| i.id == id) else {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "{}",
+            headless::unknown_id(&inv, id)
+        )));
+    };
+    let path = state_path(cli.state.as_deref(), &inv);
+    let now = std::time::SystemTime::now();
+    let (saved, events) = persist::commit_with(&path, |record| {
+        let tick = change.tick.map(|done| match done {
+            true => record.tick(&item.id, &who, checklist::Backing::default(), now),
+            false => record.untick(&item.id, &who, now),
+        });
+        let note = change
+            .note
+            .map(|text| record.note(&item.id, &who, text, now));
+        tick.into_iter().chain(note).collect()
+    })?;
+    if let Some(w) = &saved.warning {
+        say!("moveday: warning: {w}");
+    }
+    journal_ticks(cli, &events);
+    match headless::recorded(item, &events, &saved.doc) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            say!("moveday: {why}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `moveday tick`'s events into the journal too, so a running dashboard's timeline shows
+/// them and the report has them in order. The state file already holds them: a journal
+/// that cannot be written is a warning, not a failure.
+fn journal_ticks(cli: &Cli, events: &[checklist::ChecklistEvent]) {
+    let journal_path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
+    let entries: Vec<_> = events.iter().map(journal::checklist_event).collect();
+    if let Err(e) = journal::JournalWriter::open(&journal_path)
+        .map_err(|e| e.to_string())
+        .and_then(|mut w| {
+            w.append(&entries)
+                .and_then(|()| w.sync())
+                .map_err(|e| format!("{}: {e}", journal_path.display()))
+        })
+    {
+        say!("moveday: warning: not written to the journal: {e}");
+    }
+}
+
+/// `moveday demo`: the scripted move, one record for every run wherever it is started.
+fn scripted_demo(cli: &Cli) -> Result<(), Failure> {
+    let pseudo = std::path::Path::new("/moveday/demo.toml");
+    let options = tui_options(cli, persist::default_state_path(pseudo), pseudo)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let demo = demo::Demo::start().await?;
+        let inv = Arc::new(demo.inventory().clone());
+        // The simulated network's pinger and resolver, and the demo CA trusted.
+        let env = Arc::new(demo.probe_env());
+        app::run_tui(inv, env, options).await
+    })?;
+    Ok(())
+}
+
+/// `moveday`: the dashboard of the inventory.
+fn dashboard(cli: &Cli) -> Result<(), Failure> {
+    let inv = Arc::new(Inventory::load(&cli.inventory)?);
+    let options = tui_options(cli, persist::default_state_path(&inv.path), &cli.inventory)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
+        app::run_tui(inv, env, options).await
+    })?;
+    Ok(())
 }
 
 /// The dashboard's options from the command line. `default_state` is the checklist's
@@ -463,7 +494,12 @@ fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Resul
     };
     rt.block_on(async {
         let demo = demo::scale::ScaleDemo::start(hosts, file).await?;
-        write_atomically(file, demo.inventory_toml())?;
+        use anyhow::Context as _;
+        use std::io::Write as _;
+        moveday::files::write_atomic(file, 0o644, |out| {
+            out.write_all(demo.inventory_toml().as_bytes())
+        })
+        .with_context(|| format!("cannot write {}", file.display()))?;
         say!(
             "moveday: serving {}; inventory in {file}: run `moveday --inventory {file}` (or \
              `moveday check --inventory {file}`) from another terminal; Ctrl-C or SIGTERM stops",
@@ -480,17 +516,6 @@ fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Resul
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
-}
-
-/// Writes `text` to `path` through a temporary file and a rename, so a reader waiting for
-/// the file never sees half of it.
-fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `--state`, else the default state file of the inventory.

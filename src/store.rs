@@ -25,7 +25,9 @@ use crate::probe::{
 };
 
 pub mod damping;
+mod links;
 pub use damping::{Damped, Damper};
+pub use links::{LinkState, evidence, item_status, link_name, link_state, link_words};
 
 /// How many recent pings the loss figure covers.
 pub const PING_WINDOW: usize = 10;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use moveday::checklist::{ChecklistEvent, ItemStatus, TickEvent, status};
+use moveday::checklist::{ChecklistEvent, ItemStatus, TickEvent};
 use moveday::config::Inventory;
 use moveday::probe::{HttpOutcome, HttpResponse, Outcome, ProbeError, ProbeReport, SshOutcome};
 use moveday::store::Input;
@@ -145,7 +145,7 @@ fn item_status(state: &State, id: &str) -> ItemStatus {
         .iter()
         .find(|i| i.id == id)
         .unwrap();
-    status(state, &state.checklist, item)
+    moveday::store::item_status(state, &state.checklist, item)
 }
 
 #[test]

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Local, Utc};
 use serde_json::{Value, json};
 
-use crate::checklist::{self, ChecklistDoc, ChecklistEvent, ItemStatus};
+use crate::checklist::{self, ChecklistDoc, ChecklistEvent, ItemStatus, NoteEvent, TickEvent};
 use crate::config::{ChecklistItem, Inventory};
 use crate::sanitize::sanitize;
-use crate::store::State;
 
 /// Longest note shown, in characters (the file may come from anyone who can write it).
 const MAX_NOTE_CHARS: usize = 500;
@@ -34,10 +33,9 @@ fn check_name(inv: &Inventory, item: &ChecklistItem) -> Option<String> {
 
 /// Without live probes: open, done, or done-by-check when the tick carries evidence.
 fn statuses(inv: &Arc<Inventory>, doc: &ChecklistDoc) -> Vec<ItemStatus> {
-    let state = State::new(inv.clone());
     inv.checklist
         .iter()
-        .map(|item| checklist::status(&state, doc, item))
+        .map(|item| doc.status(&item.id, false))
         .collect()
 }
 
@@ -163,40 +161,87 @@ pub fn to_text(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> String 
 }
 
 /// The one line `tick` prints, e.g. `ticked lower-ttl with note "300 s" as alice@box at
-/// 2026-11-25 17:45:01 (Lower the TTLs)`.
+/// 2026-11-25 17:45:01 (Lower the TTLs)`, read from `saved`, the record now on disk, never
+/// from what was asked. `Err` says why when the record does not hold the `asked` events
+/// (another change won the merge): nothing the operator wanted was recorded as such.
 pub fn recorded(
     item: &ChecklistItem,
-    events: &[ChecklistEvent],
-    who: &str,
-    at: DateTime<Utc>,
-) -> String {
-    let mut verb = "noted";
-    let mut note = None;
-    for event in events {
-        match event {
-            ChecklistEvent::Tick { tick, .. } => {
-                verb = if tick.done { "ticked" } else { "unticked" };
-            }
-            ChecklistEvent::Note { note: n, .. } => note = Some(n.text.as_str()),
+    asked: &[ChecklistEvent],
+    saved: &ChecklistDoc,
+) -> Result<String, String> {
+    let id = item.id.as_str();
+    let (tick, note) = (saved.tick_of(id), saved.note_of(id));
+    for event in asked {
+        let kept = match event {
+            ChecklistEvent::Tick { tick: ours, .. } => tick == Some(ours),
+            ChecklistEvent::Note { note: ours, .. } => note == Some(ours),
+        };
+        if !kept {
+            return Err(format!(
+                "{id}: not recorded: the state file holds a newer change ({})",
+                record_words(tick, note)
+            ));
         }
     }
-    let note = match note {
+    let tick = tick.filter(|_| {
+        asked
+            .iter()
+            .any(|e| matches!(e, ChecklistEvent::Tick { .. }))
+    });
+    let note = note.filter(|_| {
+        asked
+            .iter()
+            .any(|e| matches!(e, ChecklistEvent::Note { .. }))
+    });
+    let verb = match (tick, note) {
+        (Some(t), _) if t.done => "ticked",
+        (Some(_), _) => "unticked",
+        (None, Some(n)) if n.text.is_empty() => "cleared the note of",
+        (None, _) => "noted",
+    };
+    let note_words = match note.map(|n| n.text.as_str()) {
         None => String::new(),
-        Some("") if verb == "noted" => String::new(),
+        Some("") if tick.is_none() => String::new(),
         Some("") => " and cleared its note".to_string(),
-        Some(text) if verb == "noted" => format!(": \"{}\"", sanitize(text, MAX_NOTE_CHARS)),
+        Some(text) if tick.is_none() => format!(": \"{}\"", sanitize(text, MAX_NOTE_CHARS)),
         Some(text) => format!(" with note \"{}\"", sanitize(text, MAX_NOTE_CHARS)),
     };
-    let verb = match events {
-        [ChecklistEvent::Note { note: n, .. }] if n.text.is_empty() => "cleared the note of",
-        _ => verb,
+    let Some((who, at)) = tick
+        .map(|t| (&t.who, t.at))
+        .or_else(|| note.map(|n| (&n.who, n.at)))
+    else {
+        return Err(format!("{id}: nothing was asked"));
     };
-    format!(
-        "{verb} {}{note} as {who} at {} ({})",
-        item.id,
+    Ok(format!(
+        "{verb} {id}{note_words} as {} at {} ({})",
+        sanitize(who, MAX_NOTE_CHARS),
         local(at),
         item.text
-    )
+    ))
+}
+
+/// The record of one item in a few words: `done by bob at 2026-11-25 17:45:01`.
+fn record_words(tick: Option<&TickEvent>, note: Option<&NoteEvent>) -> String {
+    let tick = tick.map(|t| {
+        format!(
+            "{} by {} at {}",
+            if t.done { "done" } else { "open" },
+            sanitize(&t.who, MAX_NOTE_CHARS),
+            local(t.at)
+        )
+    });
+    let note = note.map(|n| {
+        format!(
+            "note by {} at {}",
+            sanitize(&n.who, MAX_NOTE_CHARS),
+            local(n.at)
+        )
+    });
+    [tick, note]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Unknown id: the message, with the closest ids of the inventory.

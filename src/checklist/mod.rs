@@ -8,7 +8,10 @@
 //! same file whatever order they write in. Ids that are no longer in the inventory are kept.
 
 pub mod headless;
+mod ops;
 pub mod persist;
+
+pub use ops::{Backing, stamp};
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -16,8 +19,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe};
-use crate::store::{self, Health, HostsFlag, Seen, State, Verdict};
+use crate::config::inventory::ChecklistItem;
 
 /// Version of the state file format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -160,6 +162,18 @@ impl ChecklistDoc {
             .is_some_and(|t| t.done)
     }
 
+    /// An item's status as the record has it: ticked (by a person, or backed by a green
+    /// check's evidence), else ready when its linked check is green now (`linked_green`,
+    /// which only the live model knows), else open.
+    pub fn status(&self, id: &str, linked_green: bool) -> ItemStatus {
+        match self.items.get(id).and_then(|r| r.tick.as_ref()) {
+            Some(t) if t.done && t.evidence.is_some() && !t.forced => ItemStatus::DoneByCheck,
+            Some(t) if t.done => ItemStatus::Done,
+            _ if linked_green => ItemStatus::Ready,
+            _ => ItemStatus::Open,
+        }
+    }
+
     /// Ids recorded here that `items` (the inventory) no longer has: kept, and reported.
     pub fn orphans<'a>(&'a self, items: &[ChecklistItem]) -> Vec<&'a str> {
         self.items
@@ -201,118 +215,6 @@ impl ItemStatus {
             ItemStatus::Done => "[x]",
             ItemStatus::DoneByCheck => "[✔]",
         }
-    }
-}
-
-/// The live state of a linked probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkState {
-    Green(String),
-    Red(String),
-    /// No result yet.
-    Pending,
-}
-
-impl LinkState {
-    pub fn is_green(&self) -> bool {
-        matches!(self, LinkState::Green(_))
-    }
-
-    pub fn is_red(&self) -> bool {
-        matches!(self, LinkState::Red(_))
-    }
-
-    /// What the probe says, in a few words.
-    pub fn detail(&self) -> &str {
-        match self {
-            LinkState::Green(s) | LinkState::Red(s) => s,
-            LinkState::Pending => "no result yet",
-        }
-    }
-}
-
-/// The linked probe's live state, with a few words of evidence.
-pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
-    let Some(h) = state.hosts.get(link.host) else {
-        return LinkState::Pending;
-    };
-    let Some(config) = state.inventory.hosts.get(link.host) else {
-        return LinkState::Pending;
-    };
-    let word = |ok: bool, text: String| {
-        if ok {
-            LinkState::Green(text)
-        } else {
-            LinkState::Red(text)
-        }
-    };
-    match link.probe {
-        LinkedProbe::Health => match h.health {
-            Health::Unknown => LinkState::Pending,
-            health => word(health == Health::Up, format!("health {}", health.word())),
-        },
-        LinkedProbe::Ping => match &h.ping {
-            None => LinkState::Pending,
-            Some(Seen { value, .. }) => match &value.result {
-                Ok(rtt) => LinkState::Green(format!(
-                    "ping {:.1}ms from {}",
-                    rtt.as_secs_f64() * 1000.0,
-                    value.ip
-                )),
-                Err(e) => LinkState::Red(format!("ping {} at {}", e.word(), value.ip)),
-            },
-        },
-        LinkedProbe::Ssh => match &h.ssh {
-            None => LinkState::Pending,
-            Some(Seen { value, .. }) => match &value.result {
-                Ok(b) => LinkState::Green(format!("ssh {} at {}", b.banner, value.ip)),
-                Err(e) => LinkState::Red(format!("ssh {} at {}", e.word(), value.ip)),
-            },
-        },
-        LinkedProbe::Http => match &h.http {
-            None => LinkState::Pending,
-            Some(Seen { value, .. }) => match &value.result {
-                Ok(r) => word(r.is_ok(), format!("http {} from {}", r.status, value.ip)),
-                Err(e) => LinkState::Red(format!("http {} at {}", e.word(), value.ip)),
-            },
-        },
-        LinkedProbe::Dns => {
-            // Green when every resolver answers the new address.
-            let verdicts: Vec<Verdict> = h
-                .dns
-                .iter()
-                .filter_map(|slot| slot.as_ref())
-                .map(|seen| store::verdict(&state.inventory, config, &seen.value))
-                .collect();
-            if verdicts.len() < h.dns.len() {
-                LinkState::Pending
-            } else {
-                let new = verdicts.iter().filter(|v| **v == Verdict::New).count();
-                word(
-                    new == verdicts.len(),
-                    format!("dns {new}/{} resolvers new", verdicts.len()),
-                )
-            }
-        }
-        LinkedProbe::HostsFile => match store::hosts_flag(state, link.host) {
-            None => LinkState::Pending,
-            Some(flag) => word(
-                matches!(flag, HostsFlag::Absent | HostsFlag::Agrees),
-                format!("hosts file {}", flag.word()),
-            ),
-        },
-    }
-}
-
-/// An item's status: ticked (by a person, or backed by a green check), ready, or open.
-pub fn status(state: &State, doc: &ChecklistDoc, item: &ChecklistItem) -> ItemStatus {
-    match doc.items.get(&item.id).and_then(|r| r.tick.as_ref()) {
-        Some(t) if t.done && t.evidence.is_some() && !t.forced => ItemStatus::DoneByCheck,
-        Some(t) if t.done => ItemStatus::Done,
-        _ => match &item.check {
-            Some(link) if link_state(state, link).is_green() => ItemStatus::Ready,
-            _ => ItemStatus::Open,
-        },
     }
 }
 

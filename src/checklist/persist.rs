@@ -20,11 +20,10 @@
 //! ```
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -32,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{ChecklistDoc, ChecklistEvent, FORMAT_VERSION};
+use crate::files::{self, parent_dir, side_path, sync_dir};
 
 /// Longest `who` kept, in characters.
 pub const MAX_WHO_CHARS: usize = 64;
@@ -130,19 +130,6 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 /// `<file><suffix>`, e.g. `x.json` + `.lock`.
-fn side_path(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 fn ensure_dir(path: &Path) -> Result<(), PersistError> {
     let dir = parent_dir(path);
     if dir.is_dir() {
@@ -335,23 +322,41 @@ fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
 /// [`Loaded::warning`]), merge, write atomically, unlock. Returns the record now on disk.
 /// An event is saved, and may be acknowledged to the operator, only when this returns `Ok`.
 pub fn commit(path: &Path, events: &[ChecklistEvent]) -> Result<Loaded, PersistError> {
-    let mut ours = ChecklistDoc::new();
-    for event in events {
-        ours.apply(event);
-    }
-    commit_stamped(path, &ours).map(|(loaded, _)| loaded)
+    commit_with(path, |_| events.to_vec()).map(|(loaded, _)| loaded)
 }
 
-/// Merges `ours` into the state file. Also returns the file's stamp taken under the lock,
-/// so the sync task does not mistake its own write for another process's.
+/// As [`commit`], with the events made from the record on disk, read under the lock: what
+/// `moveday tick` needs to stamp its event after the record it replaces (see
+/// [`super::stamp`]), whatever another process wrote a moment before. Returns the record
+/// now on disk and the events made.
+pub fn commit_with(
+    path: &Path,
+    make: impl FnOnce(&ChecklistDoc) -> Vec<ChecklistEvent>,
+) -> Result<(Loaded, Vec<ChecklistEvent>), PersistError> {
+    let mut events = Vec::new();
+    let (loaded, _) = commit_stamped(path, |disk| {
+        events = make(disk);
+        let mut ours = ChecklistDoc::new();
+        for event in &events {
+            ours.apply(event);
+        }
+        ours
+    })?;
+    Ok((loaded, events))
+}
+
+/// Merges `ours` (made from the record on disk) into the state file. Also returns the
+/// file's stamp taken under the lock, so the sync task does not mistake its own write for
+/// another process's.
 fn commit_stamped(
     path: &Path,
-    ours: &ChecklistDoc,
+    ours: impl FnOnce(&ChecklistDoc) -> ChecklistDoc,
 ) -> Result<(Loaded, Option<Stamp>), PersistError> {
     ensure_dir(path)?;
     let _lock = FileLock::exclusive(path)?;
     remove_stale_temps(path);
     let Loaded { doc: disk, warning } = read_or_set_aside(path)?;
+    let ours = &ours(&disk);
     let mut merged = disk.merge(ours);
     merged.version = FORMAT_VERSION;
     if merged != disk {
@@ -383,10 +388,6 @@ fn sync_existing(path: &Path) -> io::Result<()> {
     sync_dir(parent_dir(path))
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// Temporary files left by a process killed mid-write. Temporary files are only made under
 /// the exclusive lock, which the caller holds: any that exist now are stale.
 fn remove_stale_temps(path: &Path) {
@@ -394,7 +395,7 @@ fn remove_stale_temps(path: &Path) {
         return;
     };
     let mut prefix = name.to_os_string();
-    prefix.push(".tmp-");
+    prefix.push(files::TEMP_INFIX);
     let prefix = prefix.as_bytes();
     let Ok(entries) = fs::read_dir(parent_dir(path)) else {
         return;
@@ -407,51 +408,16 @@ fn remove_stale_temps(path: &Path) {
     }
 }
 
-static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// Temporary file in the same directory, write, fsync, rename over, fsync the directory.
+/// Writes the record through [`files::write_atomic`], readable by its owner only.
 fn write_atomic(path: &Path, doc: &ChecklistDoc) -> Result<(), PersistError> {
-    let write_err = |source| PersistError::Write {
+    files::write_atomic(path, 0o600, |out| {
+        serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::from)?;
+        out.write_all(b"\n")
+    })
+    .map_err(|source| PersistError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let (temp_path, file) = create_temp(path).map_err(write_err)?;
-    let written = (|| {
-        let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, doc).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        // umask may have narrowed the mode at creation; it never widens it, but be exact.
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp_path, path)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp_path);
-        return Err(write_err(e));
-    }
-    sync_dir(parent_dir(path)).map_err(write_err)
-}
-
-fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
-    let pid = std::process::id();
-    loop {
-        let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
-        let temp = side_path(path, &format!(".tmp-{pid}-{seq}"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-        {
-            Ok(file) => return Ok((temp, file)),
-            // Only under the lock, after the stale ones were removed: practically never;
-            // the sequence moves on, so this ends.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && seq < u64::MAX => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -668,7 +634,7 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
             ours.apply(event);
         }
         let path = self.path.clone();
-        let result = tokio::task::spawn_blocking(move || commit_stamped(&path, &ours)).await;
+        let result = tokio::task::spawn_blocking(move || commit_stamped(&path, |_| ours)).await;
         let error = match result {
             Ok(Ok((loaded, stamp))) => {
                 let saved = self.pending.len();

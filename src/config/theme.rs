@@ -15,7 +15,8 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::checklist::{ItemStatus, LinkState};
+use crate::checklist::ItemStatus;
+use crate::store::LinkState;
 use crate::store::{Health, HostsFlag, Verdict};
 
 use super::ConfigError;

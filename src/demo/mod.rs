@@ -592,8 +592,8 @@ fn inventory_toml(
          [[zone]]\nname = \"{REVERSE_ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
          contact = \"noc@dc2.example.net (the new provider's reverse DNS)\"",
         hosts_file = hosts_file.display().to_string(),
-        window_start = window.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        window_end = window.1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        window_start = crate::timefmt::rfc3339(window.0),
+        window_end = crate::timefmt::rfc3339(window.1),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
         let _ = writeln!(

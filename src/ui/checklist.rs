@@ -15,14 +15,14 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use crate::checklist::{self, ItemRecord, ItemStatus, LinkState};
+use crate::checklist::{self, ItemRecord, ItemStatus};
 use crate::config::Inventory;
 use crate::config::Theme;
-use crate::config::inventory::{CheckLink, ChecklistItem};
-use crate::store::State;
+use crate::config::inventory::ChecklistItem;
+use crate::store::{self, LinkState, State, link_name, link_words};
 
 use super::View;
-use super::keys::UiState;
+use super::state::UiState;
 use super::text::{clean, fit, spans_width, width};
 
 /// Cells of the status column: `[✔] done-by-check` and a blank.
@@ -56,28 +56,6 @@ pub fn first_open(state: &State) -> Option<usize> {
     order(&state.inventory)
         .iter()
         .position(|&i| !state.checklist.is_done(&state.inventory.checklist[i].id))
-}
-
-/// `vbox.http`: the host and probe an item is linked to.
-pub fn link_name(state: &State, link: &CheckLink) -> String {
-    let host = state
-        .inventory
-        .hosts
-        .get(link.host)
-        .map_or("?", |h| h.name.as_str());
-    format!("{}.{}", clean(host, 64), link.probe.name())
-}
-
-/// What the linked probe says without repeating the probe's name: `200 from 203.0.113.13`,
-/// `refused at 203.0.113.13`, `pending`.
-pub fn link_words(link: &CheckLink, state: &LinkState) -> String {
-    match state {
-        LinkState::Pending => "pending".to_string(),
-        LinkState::Green(detail) | LinkState::Red(detail) => {
-            let prefix = format!("{} ", link.probe.name().replace('_', " "));
-            clean(detail.strip_prefix(&prefix).unwrap_or(detail), 200)
-        }
-    }
 }
 
 /// One line of the pane. Items are named by their position in [`order`].
@@ -524,7 +502,7 @@ fn item_line(
     match kind {
         Row::Text { line, .. } => {
             if line == 0 {
-                let status = checklist::status(state, &state.checklist, item);
+                let status = store::item_status(state, &state.checklist, item);
                 spans.push(status_span(status, geo, theme));
             } else {
                 spans.push(indent());
@@ -550,7 +528,7 @@ fn item_line(
         }
         Row::Link { .. } => {
             if let Some(link) = &item.check {
-                let live = checklist::link_state(state, link);
+                let live = store::link_state(state, link);
                 let symbol = match live {
                     LinkState::Green(_) => "✔",
                     LinkState::Red(_) => "✖",
@@ -582,6 +560,18 @@ fn status_span(status: ItemStatus, geo: Geometry, theme: &Theme) -> Span<'static
     };
     let pad = geo.col.saturating_sub(width(&text)).max(1);
     Span::styled(format!("{text}{}", " ".repeat(pad)), theme.item(status))
+}
+
+impl UiState {
+    /// Selects the first checklist item not done yet, at the top of the pane (for the app
+    /// to call once the state file is loaded: the pane opens where the work is).
+    pub fn select_first_open(&mut self, state: &State, now: SystemTime) {
+        if let Some(pos) = first_open(state) {
+            self.checklist_selected = pos;
+            let layout = layout(state, self, now, self.drawn.get().checklist_width);
+            self.checklist_offset = layout.range(pos).0;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! UI state, and keys as data: the key map, `key -> Action`, and `Action -> UiState + Effect`.
+//! Keys as data: the key map, `key -> Action`, and `Action -> UiState + Effect`.
 //!
 //! The app loop hands every key press to [`on_key`] and acts on the returned [`Effect`];
 //! nothing else changes UI state. `on_key` routes keys to the open one-line editor or
@@ -11,253 +11,18 @@
 //! persistence task. What this module keeps is how to take it back: the session's undo
 //! stack.
 
-use std::cell::Cell;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::checklist::{self, ChecklistEvent, LinkState, NoteEvent, TickEvent};
+use crate::checklist::{Backing, ChecklistEvent};
 use crate::config::inventory::ChecklistItem;
-use crate::store::State;
+use crate::store::{self, LinkState, State};
 
 use super::checklist as pane;
-
-/// Which pane has the keyboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Focus {
-    #[default]
-    Grid,
-    Detail,
-    Checklist,
-}
-
-/// Longest note, in characters.
-pub const NOTE_MAX: usize = 200;
-/// Longest operator name, in characters.
-pub const WHO_MAX: usize = 64;
-/// Ticks of this session that `u` can take back.
-pub const UNDO_MAX: usize = 256;
-
-/// What the keyboard is talking to.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Keys go through [`KEYMAP`].
-    #[default]
-    Normal,
-    /// A one-line editor is open; it takes every key.
-    Edit(Editor),
-    /// "Tick anyway?" is asked; `y` ticks, any other key cancels.
-    Confirm(Confirm),
-}
-
-/// The one-line editor (`n` for a note, `w` for the operator name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Editor {
-    pub target: EditTarget,
-    pub text: String,
-}
-
-/// What the editor's text becomes on Enter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EditTarget {
-    /// The note of the item with this id.
-    Note { id: String },
-    /// [`UiState::who`].
-    Who,
-    /// The timeline's filter (a host, a zone, a word of a note).
-    TimelineFilter,
-    /// A free-text note for the move's journal.
-    JournalNote,
-}
-
-impl EditTarget {
-    /// The most characters the text may have.
-    pub fn max_chars(&self) -> usize {
-        match self {
-            EditTarget::Note { .. } => NOTE_MAX,
-            EditTarget::Who => WHO_MAX,
-            EditTarget::TimelineFilter => 64,
-            EditTarget::JournalNote => NOTE_MAX,
-        }
-    }
-}
-
-/// A tick of an item whose linked probe is red, waiting for `y`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirm {
-    pub id: String,
-    /// `vbox.http`.
-    pub link: String,
-    /// What the probe says: `refused at 203.0.113.13`.
-    pub detail: String,
-}
-
-/// One tick or untick of this session, and the record it replaced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UndoEntry {
-    pub id: String,
-    /// The item's tick before this one (`None`: never ticked).
-    pub previous: Option<TickEvent>,
-}
-
-/// Everything the UI remembers between frames that is not the model of the move.
-#[derive(Debug, Clone)]
-pub struct UiState {
-    /// Index of the selected host.
-    pub selected: usize,
-    pub focus: Focus,
-    pub detail_visible: bool,
-    pub help_visible: bool,
-    /// A transient line for the status bar ("probing now…", "ticked …").
-    pub message: Option<String>,
-    /// When the message was first seen by [`on_tick`]; it goes away [`MESSAGE_TTL`] later.
-    pub message_since: Option<SystemTime>,
-    /// Offset of local time from UTC, captured at start (tests use UTC).
-    pub utc_offset: FixedOffset,
-    /// First host row shown in the grid.
-    pub grid_offset: usize,
-    /// Lines scrolled in the detail pane.
-    pub detail_scroll: usize,
-    /// Lines scrolled in the help overlay.
-    pub help_scroll: usize,
-    /// Lines scrolled in the zones view.
-    pub screen_scroll: usize,
-    /// What the timeline shows (`/`): entries whose host, zone or text holds it.
-    pub timeline_filter: String,
-    /// Who ticks (`--who`, else `$USER@hostname`; `w` changes it). Empty: asked at the
-    /// first tick.
-    pub who: String,
-    /// The selected checklist item, as a position in [`pane::order`] (phase by phase).
-    pub checklist_selected: usize,
-    /// First line shown in the checklist pane.
-    pub checklist_offset: usize,
-    /// The checklist takes the whole screen (`c`).
-    pub checklist_full: bool,
-    /// A DNS view (the resolver matrix or the zones) replaces the grid, detail and
-    /// checklist.
-    pub screen: Option<Screen>,
-    /// Ticks and unticks of this session, newest last; `u` pops.
-    pub undo: Vec<UndoEntry>,
-    /// An open editor or confirmation.
-    pub mode: Mode,
-    /// The newest warning when the user dismissed it with Esc: the status bar shows
-    /// `State::warnings`' newest entry until then.
-    pub dismissed_warning: Option<String>,
-    /// Measurements of the last frame drawn: the page height the Page keys move by, and how
-    /// far the detail pane and help can scroll. Only the renderer knows them, so it records
-    /// them here (as gitui keeps its scroll extents in `Cell`s); what it draws never
-    /// depends on them.
-    pub drawn: Cell<Drawn>,
-}
-
-/// See [`UiState::drawn`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Drawn {
-    /// Host rows the grid showed.
-    pub grid_rows: usize,
-    /// Lines the detail pane showed.
-    pub detail_rows: usize,
-    /// How far the detail pane could scroll.
-    pub detail_max_scroll: usize,
-    /// Lines the help overlay showed.
-    pub help_rows: usize,
-    /// How far the help overlay could scroll.
-    pub help_max_scroll: usize,
-    /// Lines the zones view showed, and how far it could scroll.
-    pub screen_rows: usize,
-    pub screen_max_scroll: usize,
-    /// Lines the checklist pane showed.
-    pub checklist_rows: usize,
-    /// Width of the checklist pane (its items wrap to it).
-    pub checklist_width: usize,
-}
-
-impl Default for Drawn {
-    fn default() -> Self {
-        // What 80×24 shows, until the first frame says otherwise.
-        Drawn {
-            grid_rows: 8,
-            detail_rows: 11,
-            detail_max_scroll: 0,
-            help_rows: 20,
-            help_max_scroll: 0,
-            screen_rows: 20,
-            screen_max_scroll: 0,
-            checklist_rows: 4,
-            checklist_width: 80,
-        }
-    }
-}
-
-/// How long a transient message stays in the status bar.
-pub const MESSAGE_TTL: Duration = Duration::from_secs(4);
-
-impl UiState {
-    pub fn new(utc_offset: FixedOffset) -> UiState {
-        UiState {
-            selected: 0,
-            focus: Focus::Grid,
-            detail_visible: true,
-            help_visible: false,
-            message: None,
-            message_since: None,
-            utc_offset,
-            grid_offset: 0,
-            detail_scroll: 0,
-            help_scroll: 0,
-            screen_scroll: 0,
-            timeline_filter: String::new(),
-            who: String::new(),
-            checklist_selected: 0,
-            checklist_offset: 0,
-            checklist_full: false,
-            screen: None,
-            undo: Vec::new(),
-            mode: Mode::Normal,
-            dismissed_warning: None,
-            drawn: Cell::new(Drawn::default()),
-        }
-    }
-
-    /// The operator name ticks are recorded with (cleaned, at most [`WHO_MAX`] characters).
-    pub fn with_who(mut self, who: &str) -> UiState {
-        self.who = crate::sanitize::sanitize(who.trim(), WHO_MAX);
-        self
-    }
-
-    /// Selects the first checklist item not done yet, at the top of the pane (for the app
-    /// to call once the state file is loaded: the pane opens where the work is).
-    pub fn select_first_open(&mut self, state: &State, now: SystemTime) {
-        if let Some(pos) = pane::first_open(state) {
-            self.checklist_selected = pos;
-            let layout = pane::layout(state, self, now, self.drawn.get().checklist_width);
-            self.checklist_offset = layout.range(pos).0;
-        }
-    }
-
-    /// Shows `text` in the status bar for a few seconds.
-    pub fn set_message(&mut self, text: impl Into<String>) {
-        self.message = Some(text.into());
-        self.message_since = None;
-    }
-
-    /// The newest warning, unless dismissed.
-    pub fn warning<'a>(&self, state: &'a State) -> Option<&'a str> {
-        state
-            .warnings
-            .last()
-            .filter(|w| self.dismissed_warning.as_ref() != Some(*w))
-            .map(String::as_str)
-    }
-}
-
-impl Default for UiState {
-    /// UTC, as the tests want.
-    fn default() -> Self {
-        UiState::new(Utc.fix())
-    }
-}
+use super::state::{
+    Confirm, EditTarget, Editor, Focus, MESSAGE_TTL, Mode, Screen, UNDO_MAX, UiState, UndoEntry,
+};
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -375,19 +140,6 @@ impl Action {
                 | Action::Bottom
         )
     }
-}
-
-/// The screens that replace the grid, detail and checklist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// Every resolver about every name (`d`).
-    Resolvers,
-    /// Every zone's servers, serials and NS sets, and each name's TTL and PTR (`z`).
-    Zones,
-    /// Every host's expected ports and services, and its old address (`p`).
-    Services,
-    /// The move's journal, newest first (`t`).
-    Timeline,
 }
 
 /// The key of a screen opens it (from the top), or closes it when it is open.
@@ -630,7 +382,7 @@ fn commit(ui: &mut UiState, editor: Editor, state: &State, now: SystemTime) -> E
             Effect::None
         }
         EditTarget::Note { id } => {
-            let current = state.checklist.items.get(&id).and_then(|r| r.note.as_ref());
+            let current = state.checklist.note_of(&id);
             if current.map_or("", |n| n.text.as_str()) == text {
                 ui.set_message("note not changed");
                 return Effect::None;
@@ -640,12 +392,7 @@ fn commit(ui: &mut UiState, editor: Editor, state: &State, now: SystemTime) -> E
             } else {
                 format!("note on {id} saved")
             });
-            let note = NoteEvent {
-                text,
-                who: ui.who.clone(),
-                at: stamp(now, current.map(|n| n.at)),
-            };
-            Effect::Checklist(ChecklistEvent::Note { id, note })
+            Effect::Checklist(state.checklist.note(&id, &ui.who, &text, now))
         }
     }
 }
@@ -664,19 +411,11 @@ fn confirm_key(
         ui.set_message(format!("{} not ticked", confirm.id));
         return Effect::None;
     }
-    let evidence = format!("{}: {}", confirm.link, confirm.detail);
-    record_tick(ui, state, &confirm.id, true, Some(evidence), true, now)
-}
-
-/// The time of a new event on a field last changed at `after`: now, or just after `after`
-/// when this clock is behind the one that wrote it, so that the merge (newest wins) keeps
-/// the operator's latest intent.
-fn stamp(now: SystemTime, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
-    let now = DateTime::<Utc>::from(now);
-    match after {
-        Some(after) if now <= after => after + chrono::Duration::milliseconds(1),
-        _ => now,
-    }
+    let backing = Backing {
+        evidence: Some(confirm.evidence),
+        forced: true,
+    };
+    record_tick(ui, state, &confirm.id, Some(backing), now)
 }
 
 /// The item the checklist selection is on.
@@ -708,43 +447,43 @@ fn tick_selected(ui: &mut UiState, state: &State, now: SystemTime) -> Effect {
         return Effect::None;
     }
     if state.checklist.is_done(&item.id) {
-        return record_tick(ui, state, &item.id, false, None, false, now);
+        return record_tick(ui, state, &item.id, None, now);
     }
     let Some(link) = &item.check else {
-        return record_tick(ui, state, &item.id, true, None, false, now);
+        return record_tick(ui, state, &item.id, Some(Backing::default()), now);
     };
-    let name = pane::link_name(state, link);
-    match checklist::link_state(state, link) {
+    match store::link_state(state, link) {
         red @ LinkState::Red(_) => {
-            let detail = pane::link_words(link, &red);
             ui.mode = Mode::Confirm(Confirm {
                 id: item.id.clone(),
-                link: name,
-                detail,
+                link: store::link_name(state, link),
+                detail: store::link_words(link, &red),
+                evidence: store::evidence(state, link, &red),
             });
             Effect::None
         }
         green @ LinkState::Green(_) => {
-            let evidence = format!("{name}: {}", pane::link_words(link, &green));
-            record_tick(ui, state, &item.id, true, Some(evidence), false, now)
+            let backing = Backing {
+                evidence: Some(store::evidence(state, link, &green)),
+                forced: false,
+            };
+            record_tick(ui, state, &item.id, Some(backing), now)
         }
         // No result yet: nothing to back the tick, nothing to contradict it.
-        LinkState::Pending => record_tick(ui, state, &item.id, true, None, false, now),
+        LinkState::Pending => record_tick(ui, state, &item.id, Some(Backing::default()), now),
     }
 }
 
-/// A tick or untick by the current operator, remembered for `u`.
+/// A tick (`Some`, with what backs it) or an untick (`None`) by the current operator,
+/// remembered for `u`.
 fn record_tick(
     ui: &mut UiState,
     state: &State,
     id: &str,
-    done: bool,
-    evidence: Option<String>,
-    forced: bool,
+    tick: Option<Backing>,
     now: SystemTime,
 ) -> Effect {
-    let previous = state.checklist.items.get(id).and_then(|r| r.tick.clone());
-    let at = stamp(now, previous.as_ref().map(|t| t.at));
+    let previous = state.checklist.tick_of(id).cloned();
     if ui.undo.len() == UNDO_MAX {
         ui.undo.remove(0);
     }
@@ -752,20 +491,14 @@ fn record_tick(
         id: id.to_string(),
         previous,
     });
-    ui.set_message(match (done, forced) {
-        (true, true) => format!("{id} ticked although its check is red"),
-        (true, false) => format!("{id} ticked by {}", ui.who),
-        (false, _) => format!("{id} unticked by {}", ui.who),
+    ui.set_message(match &tick {
+        Some(Backing { forced: true, .. }) => format!("{id} ticked although its check is red"),
+        Some(_) => format!("{id} ticked by {}", ui.who),
+        None => format!("{id} unticked by {}", ui.who),
     });
-    Effect::Checklist(ChecklistEvent::Tick {
-        id: id.to_string(),
-        tick: TickEvent {
-            done,
-            who: ui.who.clone(),
-            at,
-            evidence,
-            forced,
-        },
+    Effect::Checklist(match tick {
+        Some(backing) => state.checklist.tick(id, &ui.who, backing, now),
+        None => state.checklist.untick(id, &ui.who, now),
     })
 }
 
@@ -779,32 +512,16 @@ fn undo(ui: &mut UiState, state: &State, now: SystemTime) -> Effect {
         ui.undo.push(entry);
         return Effect::None;
     }
-    let current = state
+    let event = state
         .checklist
-        .items
-        .get(&entry.id)
-        .and_then(|r| r.tick.as_ref());
-    let tick = match entry.previous {
-        // Back to done, with the evidence (or the forcing) it had.
-        Some(previous) if previous.done => TickEvent {
-            who: ui.who.clone(),
-            at: stamp(now, current.map(|t| t.at)),
-            ..previous
-        },
-        _ => TickEvent {
-            done: false,
-            who: ui.who.clone(),
-            at: stamp(now, current.map(|t| t.at)),
-            evidence: None,
-            forced: false,
-        },
-    };
+        .restore(&entry.id, &ui.who, entry.previous, now);
+    let done = matches!(&event, ChecklistEvent::Tick { tick, .. } if tick.done);
     ui.set_message(format!(
         "undone: {} is {} again",
         entry.id,
-        if tick.done { "done" } else { "open" }
+        if done { "done" } else { "open" }
     ));
-    Effect::Checklist(ChecklistEvent::Tick { id: entry.id, tick })
+    Effect::Checklist(event)
 }
 
 /// Applies an action to the UI state; returns what the app loop must do besides.
@@ -1082,7 +799,9 @@ fn scroll(pos: usize, action: Action, max: usize, page: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::state::Drawn;
     use std::collections::HashSet;
+    use std::time::Duration;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)

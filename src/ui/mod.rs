@@ -13,6 +13,7 @@ pub mod help;
 pub mod keys;
 pub mod prompt;
 pub mod services;
+pub mod state;
 pub mod status_bar;
 pub mod text;
 pub mod timeline;
@@ -27,9 +28,9 @@ use ratatui::layout::Rect;
 use crate::config::Theme;
 use crate::store::State;
 
-pub use keys::{
-    Action, Binding, Confirm, Drawn, EditTarget, Editor, Effect, Focus, KEYMAP, MESSAGE_TTL, Mode,
-    Screen, UiState, UndoEntry, action_for, apply, on_key, on_tick,
+pub use keys::{Action, Binding, Effect, KEYMAP, action_for, apply, on_key, on_tick};
+pub use state::{
+    Confirm, Drawn, EditTarget, Editor, Focus, MESSAGE_TTL, Mode, Screen, UiState, UndoEntry,
 };
 
 /// Everything a frame is drawn from.
@@ -153,14 +154,14 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
         let bottom = plan.status.map_or(area.bottom(), |r| r.y);
         let r = Rect::new(area.x, top, area.width, bottom.saturating_sub(top));
         match screen {
-            keys::Screen::Resolvers => dns::render(r, buf, view),
-            keys::Screen::Zones => {
+            state::Screen::Resolvers => dns::render(r, buf, view),
+            state::Screen::Zones => {
                 (drawn.screen_rows, drawn.screen_max_scroll) = zones::render(r, buf, view);
             }
-            keys::Screen::Services => {
+            state::Screen::Services => {
                 (drawn.screen_rows, drawn.screen_max_scroll) = services::render(r, buf, view);
             }
-            keys::Screen::Timeline => {
+            state::Screen::Timeline => {
                 (drawn.screen_rows, drawn.screen_max_scroll) = timeline::render(r, buf, view);
             }
         }
@@ -176,15 +177,15 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
     }
     // The focused pane's border is lit; when it is not on screen, the grid's is.
     let grid_focused = match view.ui.focus {
-        keys::Focus::Grid => true,
-        keys::Focus::Detail => plan.detail.is_none(),
-        keys::Focus::Checklist => plan.checklist.is_none(),
+        state::Focus::Grid => true,
+        state::Focus::Detail => plan.detail.is_none(),
+        state::Focus::Checklist => plan.checklist.is_none(),
     };
     if let Some(r) = plan.grid {
         drawn.grid_rows = grid::render(r, buf, view, grid_focused);
     }
     (drawn.detail_rows, drawn.detail_max_scroll) = match plan.detail {
-        Some(r) => detail::render(r, buf, view, view.ui.focus == keys::Focus::Detail),
+        Some(r) => detail::render(r, buf, view, view.ui.focus == state::Focus::Detail),
         None => (0, 0),
     };
     if let Some(r) = plan.checklist {
@@ -192,7 +193,7 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
             r,
             buf,
             view,
-            view.ui.focus == keys::Focus::Checklist,
+            view.ui.focus == state::Focus::Checklist,
             plan.checklist_side,
         );
     }
@@ -248,7 +249,7 @@ pub fn plan(area: Rect, ui: &UiState, hosts: usize, has_checklist: bool) -> Plan
     if body.height == 0 {
         return plan;
     }
-    let checklist_focused = ui.focus == keys::Focus::Checklist;
+    let checklist_focused = ui.focus == state::Focus::Checklist;
     if !has_checklist {
         plan_hosts(&mut plan, body, ui, hosts);
     } else if ui.checklist_full {
@@ -311,7 +312,7 @@ fn plan_hosts(plan: &mut Plan, body: Rect, ui: &UiState, hosts: usize) {
             body.width,
             body.height - grid_height,
         ));
-    } else if ui.focus == keys::Focus::Detail {
+    } else if ui.focus == state::Focus::Detail {
         plan.detail = Some(body);
     } else {
         plan.grid = Some(body);

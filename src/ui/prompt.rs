@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::View;
-use super::keys::{Confirm, EditTarget, Editor, Mode};
+use super::state::{Confirm, EditTarget, Editor, Mode};
 use super::text::{clean, width, wrap};
 
 /// Draws the open editor or confirmation, if any, centred in `area`.

@@ -1,0 +1,24 @@
+//! How moveday writes a time for machines: RFC 3339 in UTC, whole seconds
+//! (`2026-11-25T17:45:01Z`), in every JSON output and generated file. Said once here.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// `at` as RFC 3339 in UTC with whole seconds: `2026-11-25T17:45:01Z`.
+pub fn rfc3339(at: impl Into<DateTime<Utc>>) -> String {
+    at.into().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn whole_seconds_in_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_091_501_750);
+        assert_eq!(rfc3339(t), "2025-11-25T17:25:01Z");
+        let fixed = DateTime::parse_from_rfc3339("2025-11-25T19:25:01+02:00").unwrap();
+        assert_eq!(rfc3339(fixed.to_utc()), "2025-11-25T17:25:01Z");
+    }
+}
