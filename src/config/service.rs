@@ -1,6 +1,6 @@
 //! Per-host services and expected ports (`ports = [...]`, `[[host.service]]`), and the flap
 //! damping thresholds. These are the checked values; parsing and located errors live in
-//! `inventory.rs`.
+//! `inventory/host_service.rs` (and `inventory/values.rs` for the damping).
 
 use std::fmt;
 use std::time::Duration;

@@ -2,22 +2,23 @@
 //! styles the UI draws with.
 //!
 //! A theme file is flat TOML, one key per semantic colour, each an ANSI colour name
-//! (`"green"`, `"lightred"`, `"darkgray"`, `"reset"`, ...) or `"#rrggbb"`. Unknown keys and bad
-//! colours are errors that name `path:line:col`. The built-in themes are embedded in the
-//! binary, so `--theme dark` works from any directory.
+//! (`"green"`, `"lightred"`, `"darkgray"`, `"reset"`, ...) or `"#rrggbb"`, as ratatui's
+//! `Color::from_str` reads them (which also takes a 256-colour index such as `"208"`). Unknown
+//! keys and bad colours are errors that name `path:line:col`. The built-in themes are
+//! embedded in the binary, so `--theme dark` works from any directory.
+//!
+//! The styles for the model's states (health, verdicts, checklist items) are in
+//! `ui::palette`: config is a layer below the model and does not name its types.
 //!
 //! [`Theme::monochrome`] (for `NO_COLOR`) uses no colour at all: only bold, reversed,
 //! underlined and dim, so the selection and every state stay visible.
 
 use std::path::Path;
+use std::str::FromStr;
 
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
-
-use crate::checklist::ItemStatus;
-use crate::store::LinkState;
-use crate::store::{Health, HostsFlag, Verdict};
 
 use super::ConfigError;
 
@@ -31,25 +32,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// The colour names a theme file accepts (besides `#rrggbb`).
-pub const COLOUR_NAMES: &[(&str, Color)] = &[
-    ("reset", Color::Reset),
-    ("black", Color::Black),
-    ("red", Color::Red),
-    ("green", Color::Green),
-    ("yellow", Color::Yellow),
-    ("blue", Color::Blue),
-    ("magenta", Color::Magenta),
-    ("cyan", Color::Cyan),
-    ("gray", Color::Gray),
-    ("darkgray", Color::DarkGray),
-    ("lightred", Color::LightRed),
-    ("lightgreen", Color::LightGreen),
-    ("lightyellow", Color::LightYellow),
-    ("lightblue", Color::LightBlue),
-    ("lightmagenta", Color::LightMagenta),
-    ("lightcyan", Color::LightCyan),
-    ("white", Color::White),
+/// The ANSI colour names a bad colour's message offers. Parsing is ratatui's
+/// `Color::from_str`, which takes these and more spellings (see [`parse_colour`]).
+const ANSI_NAMES: &[&str] = &[
+    "reset",
+    "black",
+    "red",
+    "green",
+    "yellow",
+    "blue",
+    "magenta",
+    "cyan",
+    "gray",
+    "darkgray",
+    "lightred",
+    "lightgreen",
+    "lightyellow",
+    "lightblue",
+    "lightmagenta",
+    "lightcyan",
+    "white",
 ];
 
 /// Declares the semantic colours once: the [`Theme`] fields, the raw TOML form and its
@@ -192,7 +194,7 @@ impl Theme {
     }
 
     /// A foreground colour, or nothing in monochrome.
-    fn fg(&self, colour: Color) -> Style {
+    pub(crate) fn fg(&self, colour: Color) -> Style {
         if self.monochrome {
             Style::new()
         } else {
@@ -245,22 +247,6 @@ impl Theme {
         }
     }
 
-    /// A host's overall health.
-    pub fn health(&self, health: Health) -> Style {
-        match health {
-            Health::Up => self.fg(self.up),
-            Health::Degraded => self.fg(self.degraded).add_modifier(Modifier::BOLD),
-            Health::Down => self.fg(self.down).add_modifier(Modifier::BOLD),
-            Health::Unknown => {
-                if self.monochrome {
-                    Style::new().add_modifier(Modifier::DIM)
-                } else {
-                    self.fg(self.unknown)
-                }
-            }
-        }
-    }
-
     /// A probe that answered.
     pub fn ok(&self) -> Style {
         self.fg(self.up)
@@ -271,40 +257,13 @@ impl Theme {
         self.fg(self.down).add_modifier(Modifier::BOLD)
     }
 
-    /// One resolver's verdict.
-    pub fn verdict(&self, verdict: Verdict) -> Style {
-        match verdict {
-            Verdict::New => self.fg(self.verdict_new),
-            Verdict::Old => self.loud(self.verdict_old),
-            Verdict::Other => self.fg(self.verdict_other),
-            Verdict::Timeout => self.warn(),
-            Verdict::NxDomain | Verdict::Refused | Verdict::Error => self.failed(),
-        }
-    }
-
-    /// The hosts-file flag; `OLD IP` is the loudest thing on the screen.
-    pub fn hosts_flag(&self, flag: HostsFlag) -> Style {
-        match flag {
-            HostsFlag::Old => {
-                let style = self.fg(self.verdict_old).add_modifier(Modifier::BOLD);
-                if self.monochrome {
-                    style.add_modifier(Modifier::UNDERLINED | Modifier::REVERSED)
-                } else {
-                    style.add_modifier(Modifier::REVERSED)
-                }
-            }
-            HostsFlag::Disagrees | HostsFlag::Unreadable => self.warn(),
-            HostsFlag::Agrees => self.fg(self.verdict_new),
-            HostsFlag::Absent => self.muted(),
-        }
-    }
-
     /// The old address, wherever it shows up.
     pub fn old(&self) -> Style {
         self.loud(self.verdict_old)
     }
 
-    fn loud(&self, colour: Color) -> Style {
+    /// Bold (and underlined in monochrome): the old address and DNS still answering it.
+    pub(crate) fn loud(&self, colour: Color) -> Style {
         let style = self.fg(colour).add_modifier(Modifier::BOLD);
         if self.monochrome {
             style.add_modifier(Modifier::UNDERLINED)
@@ -362,25 +321,6 @@ impl Theme {
         }
     }
 
-    /// A checklist item's state. The symbol and word tell them apart; colour helps.
-    pub fn item(&self, status: ItemStatus) -> Style {
-        match status {
-            ItemStatus::Open => Style::new(),
-            ItemStatus::Ready => self.fg(self.key).add_modifier(Modifier::BOLD),
-            ItemStatus::Done => self.fg(self.up),
-            ItemStatus::DoneByCheck => self.fg(self.up).add_modifier(Modifier::BOLD),
-        }
-    }
-
-    /// The live state of the probe a checklist item is linked to.
-    pub fn link(&self, link: &LinkState) -> Style {
-        match link {
-            LinkState::Green(_) => self.ok(),
-            LinkState::Red(_) => self.failed(),
-            LinkState::Pending => self.muted(),
-        }
-    }
-
     /// A progress gauge: the done part, or the rest.
     pub fn gauge(&self, done: bool) -> Style {
         if done { self.fg(self.up) } else { self.muted() }
@@ -395,27 +335,11 @@ impl Default for Theme {
     }
 }
 
-/// Parses one colour value: an ANSI name (case, `-`, `_` and spaces ignored; `grey` is
-/// `gray`) or `#rrggbb`.
+/// Parses one colour value with ratatui's `Color::from_str`: an ANSI name (case, `-`, `_`
+/// and spaces ignored; `grey` is `gray`, `bright` is `light`, `silver` is `gray`),
+/// `#rrggbb`, or an index 0-255 of the terminal's 256-colour palette.
 pub fn parse_colour(text: &str) -> Option<Color> {
-    let text = text.trim();
-    if let Some(hex) = text.strip_prefix('#') {
-        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
-        return Some(Color::Rgb(byte(0)?, byte(2)?, byte(4)?));
-    }
-    let key: String = text
-        .chars()
-        .filter(|c| !matches!(c, '-' | '_' | ' '))
-        .collect::<String>()
-        .to_ascii_lowercase()
-        .replace("grey", "gray");
-    COLOUR_NAMES
-        .iter()
-        .find(|(name, _)| *name == key)
-        .map(|(_, c)| *c)
+    Color::from_str(text.trim()).ok()
 }
 
 fn colour(
@@ -425,7 +349,6 @@ fn colour(
     value: &Spanned<String>,
 ) -> Result<Color, ConfigError> {
     parse_colour(value.get_ref()).ok_or_else(|| {
-        let names: Vec<&str> = COLOUR_NAMES.iter().map(|(n, _)| *n).collect();
         ConfigError::at(
             path,
             source,
@@ -433,7 +356,7 @@ fn colour(
             format!(
                 "invalid colour `{}` for `{key}`: expected #rrggbb or one of {}",
                 crate::sanitize::sanitize(value.get_ref(), 40),
-                names.join(", ")
+                ANSI_NAMES.join(", ")
             ),
         )
     })
@@ -469,7 +392,7 @@ mod tests {
         let dark = Theme::by_name("dark").unwrap();
         let source = BUILTIN[0].1;
         assert!(!source.contains("= \"#"), "dark must work in 16 colours");
-        let style = dark.health(Health::Up);
+        let style = dark.ok();
         assert!(!matches!(
             style.fg,
             Some(Color::Rgb(..) | Color::Indexed(_))
@@ -486,6 +409,16 @@ mod tests {
         assert_eq!(parse_colour("#abc"), None);
         assert_eq!(parse_colour("#gg0000"), None);
         assert_eq!(parse_colour("chartreuse"), None);
+        // Spellings ratatui takes beyond the names the error message lists.
+        assert_eq!(parse_colour("bright red"), Some(Color::LightRed));
+        assert_eq!(parse_colour("208"), Some(Color::Indexed(208)));
+    }
+
+    #[test]
+    fn every_name_the_message_offers_parses() {
+        for name in ANSI_NAMES {
+            assert!(parse_colour(name).is_some(), "{name}");
+        }
     }
 
     fn dark_with(line_from: &str, line_to: &str) -> String {
@@ -536,34 +469,26 @@ mod tests {
     }
 
     #[test]
-    fn monochrome_has_no_colour_but_keeps_states_apart() {
+    fn monochrome_has_no_colour_but_keeps_the_selection_visible() {
         let m = Theme::monochrome();
         let styles = [
             m.base(),
             m.selected(),
             m.header(),
-            m.health(Health::Up),
-            m.health(Health::Degraded),
-            m.health(Health::Down),
-            m.health(Health::Unknown),
-            m.hosts_flag(HostsFlag::Old),
-            m.verdict(Verdict::Old),
+            m.ok(),
+            m.failed(),
+            m.old(),
             m.status_bar(),
             m.muted(),
             m.warn(),
             m.alarm(),
-            m.item(ItemStatus::Ready),
-            m.item(ItemStatus::DoneByCheck),
-            m.link(&LinkState::Red(String::new())),
             m.gauge(true),
         ];
         for s in styles {
             assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
         }
         assert!(m.selected().add_modifier.contains(Modifier::REVERSED));
-        assert_ne!(m.health(Health::Up), m.health(Health::Down));
-        assert_ne!(m.health(Health::Unknown), m.health(Health::Up));
-        assert_ne!(m.item(ItemStatus::Ready), m.item(ItemStatus::Open));
+        assert_ne!(m.ok(), m.failed());
         assert_ne!(m.gauge(true), m.gauge(false));
     }
 }

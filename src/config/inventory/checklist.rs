@@ -1,0 +1,133 @@
+//! `[[checklist]]`: the move plan, in file order, each item optionally linked to a live
+//! probe of a host (`check = "HOST.PROBE"`).
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::super::ConfigError;
+use super::values::Located;
+use super::{CheckLink, ChecklistItem, HostConfig, LinkedProbe};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChecklistItem {
+    id: Spanned<String>,
+    phase: Option<Spanned<String>>,
+    text: Spanned<String>,
+    check: Option<Spanned<String>>,
+}
+
+/// The plan's items and its phases, in order of first appearance. Links are checked
+/// against `hosts`, so this table is read after `[[host]]`.
+pub(super) fn checklist(
+    raw: Vec<RawChecklistItem>,
+    hosts: &[HostConfig],
+    err: Located,
+) -> Result<(Vec<ChecklistItem>, Vec<String>), ConfigError> {
+    let mut checklist = Vec::new();
+    let mut phases: Vec<String> = Vec::new();
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    for c in raw {
+        let id = c.id.get_ref().trim().to_string();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+        {
+            return Err(err(
+                c.id.span(),
+                format!(
+                    "invalid checklist id `{}`: use letters, digits, `-`, `_` and `.`",
+                    c.id.get_ref()
+                ),
+            ));
+        }
+        if !seen_ids.insert(id.clone()) {
+            return Err(err(c.id.span(), format!("duplicate checklist id `{id}`")));
+        }
+        let text = c.text.get_ref().trim().to_string();
+        if text.is_empty() {
+            return Err(err(
+                c.text.span(),
+                format!("checklist item `{id}` has an empty text"),
+            ));
+        }
+        let phase = match c.phase {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(err(
+                    p.span(),
+                    format!("checklist item `{id}` has an empty phase"),
+                ));
+            }
+            Some(p) => p.get_ref().trim().to_string(),
+            None => "plan".to_string(),
+        };
+        let check = match c.check {
+            None => None,
+            Some(link) => {
+                Some(parse_link(link.get_ref(), hosts).map_err(|why| err(link.span(), why))?)
+            }
+        };
+        if !phases.contains(&phase) {
+            phases.push(phase.clone());
+        }
+        checklist.push(ChecklistItem {
+            id,
+            phase,
+            text,
+            check,
+        });
+    }
+    Ok((checklist, phases))
+}
+
+/// `"HOST.PROBE"` against the inventory's hosts, with a message that says what would work.
+fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
+    let probes = || {
+        LinkedProbe::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((host_name, probe_name)) = text.trim().rsplit_once('.') else {
+        return Err(format!(
+            "invalid check `{text}`: expected \"HOST.PROBE\" (for example \"vbox.http\"; probes: {})",
+            probes()
+        ));
+    };
+    let Some(host) = hosts
+        .iter()
+        .position(|h| h.name.eq_ignore_ascii_case(host_name))
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown host `{host_name}`"
+        ));
+    };
+    let Some(probe) = LinkedProbe::ALL
+        .iter()
+        .find(|(n, _)| *n == probe_name)
+        .map(|(_, p)| *p)
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown probe `{probe_name}`; probes: {}",
+            probes()
+        ));
+    };
+    let h = &hosts[host];
+    let configured = match probe {
+        LinkedProbe::Ping => h.ping,
+        LinkedProbe::Ssh => h.ssh.is_some(),
+        LinkedProbe::Http => h.http.is_some(),
+        LinkedProbe::Health | LinkedProbe::Dns | LinkedProbe::HostsFile => true,
+    };
+    if !configured {
+        return Err(format!(
+            "check `{text}`: host `{}` has no {probe_name} probe configured",
+            h.name
+        ));
+    }
+    Ok(CheckLink { host, probe })
+}

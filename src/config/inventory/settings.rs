@@ -1,0 +1,218 @@
+//! The move-wide tables: `[move]` (name, networks, window), `[probe]` (cadence, damping
+//! defaults, the company CA), the hosts file, and `[dns]`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::super::ConfigError;
+use super::ProbeSettings;
+use super::values::{Dur, Located, Net, damping};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMove {
+    #[serde(default)]
+    name: String,
+    old_network: Option<Net>,
+    new_network: Option<Net>,
+    window_start: Option<Spanned<toml::Value>>,
+    window_end: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    interval: Option<Spanned<Dur>>,
+    timeout: Option<Spanned<Dur>>,
+    hosts_file: Option<Spanned<String>>,
+    probe_old: Option<bool>,
+    fail_after: Option<Spanned<i64>>,
+    recover_after: Option<Spanned<i64>>,
+    ca_file: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    long_ttl: Option<Dur>,
+}
+
+/// What `[move]` says, checked.
+pub(super) struct MoveTable {
+    pub(super) name: String,
+    pub(super) old_network: Option<IpNet>,
+    pub(super) new_network: Option<IpNet>,
+    pub(super) window_start: Option<DateTime<Utc>>,
+    pub(super) window_end: Option<DateTime<Utc>>,
+}
+
+/// `[move]`: the move's name (the file's stem when none is given), its networks and its
+/// advertised window.
+pub(super) fn move_table(
+    raw: Option<RawMove>,
+    path: &Path,
+    err: Located,
+) -> Result<MoveTable, ConfigError> {
+    let (name, old_network, new_network, window) = match raw {
+        Some(m) => (
+            m.name,
+            m.old_network.map(|n| n.0),
+            m.new_network.map(|n| n.0),
+            (m.window_start, m.window_end),
+        ),
+        None => (String::new(), None, None, (None, None)),
+    };
+    let (window_start, window_end) = move_window(window, err)?;
+    let name = if name.trim().is_empty() {
+        path.file_stem()
+            .map_or_else(|| "move".to_string(), |s| s.to_string_lossy().into_owned())
+    } else {
+        name
+    };
+    Ok(MoveTable {
+        name,
+        old_network,
+        new_network,
+        window_start,
+        window_end,
+    })
+}
+
+type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `[move] window_start` and `window_end`: RFC 3339 date-times with an offset, as a string
+/// or a TOML date-time; the end after the start.
+fn move_window(
+    (start, end): (Option<Spanned<toml::Value>>, Option<Spanned<toml::Value>>),
+    err: Located,
+) -> Result<Window, ConfigError> {
+    let when = |v: &Spanned<toml::Value>, key: &str| {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.trim().to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => other.to_string(),
+        };
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                err(
+                    v.span(),
+                    format!(
+                        "invalid {key} `{}`: expected an RFC 3339 date and time with an offset, like \"2009-12-05T09:00:00+01:00\"",
+                        text.chars().take(60).collect::<String>()
+                    ),
+                )
+            })
+    };
+    let window_start = start
+        .as_ref()
+        .map(|v| when(v, "window_start"))
+        .transpose()?;
+    let window_end = end.as_ref().map(|v| when(v, "window_end")).transpose()?;
+    if let (Some(s), Some(e), Some(span)) = (window_start, window_end, end.as_ref())
+        && e <= s
+    {
+        return Err(err(
+            span.span(),
+            "window_end must be after window_start".into(),
+        ));
+    }
+    Ok((window_start, window_end))
+}
+
+/// `[probe]`: the cadence and the hosts' defaults. Its `hosts_file` is handed back
+/// unchecked: [`hosts_file`] weighs it against the top-level one.
+pub(super) fn probe_table(
+    raw: Option<RawProbe>,
+    path: &Path,
+    err: Located,
+) -> Result<(ProbeSettings, Option<Spanned<String>>), ConfigError> {
+    let mut probe = ProbeSettings::default();
+    let Some(p) = raw else {
+        return Ok((probe, None));
+    };
+    if let Some(i) = p.interval {
+        if i.get_ref().0 < Duration::from_millis(100) {
+            return Err(err(i.span(), "interval must be at least 100ms".into()));
+        }
+        probe.interval = i.into_inner().0;
+    }
+    if let Some(t) = p.timeout {
+        if t.get_ref().0.is_zero() {
+            return Err(err(t.span(), "timeout must be greater than zero".into()));
+        }
+        probe.timeout = t.into_inner().0;
+    }
+    if let Some(o) = p.probe_old {
+        probe.probe_old = o;
+    }
+    probe.damping = damping(probe.damping, p.fail_after, p.recover_after, err)?;
+    if let Some(ca) = p.ca_file {
+        probe.ca_file = Some(ca_file(&ca, path, err)?);
+    }
+    Ok((probe, p.hosts_file))
+}
+
+/// `[probe] ca_file`, relative to the inventory so a move's files travel together; it must
+/// hold at least one PEM certificate.
+fn ca_file(ca: &Spanned<String>, path: &Path, err: Located) -> Result<PathBuf, ConfigError> {
+    let file = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(ca.get_ref().trim());
+    let certs = load_ca_file(&file).map_err(|why| err(ca.span(), why))?;
+    if certs.is_empty() {
+        return Err(err(
+            ca.span(),
+            format!("{}: no PEM certificate in it", file.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// The CA certificates of a PEM file (`[probe] ca_file`).
+pub fn load_ca_file(
+    file: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read ca_file {}: {e}", file.display()))?;
+    rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("ca_file {}: not PEM certificates: {e}", file.display()))
+}
+
+/// The hosts file compared with DNS: `hosts_file` at the top level or in `[probe]` (not
+/// both), relative to the inventory; `/etc/hosts` when neither says.
+pub(super) fn hosts_file(
+    top_level: Option<Spanned<String>>,
+    in_probe: Option<Spanned<String>>,
+    path: &Path,
+    err: Located,
+) -> Result<PathBuf, ConfigError> {
+    match (top_level, in_probe) {
+        (Some(_), Some(second)) => Err(err(
+            second.span(),
+            "hosts_file is given twice (top level and [probe]); keep one".into(),
+        )),
+        (Some(h), None) | (None, Some(h)) => {
+            if h.get_ref().trim().is_empty() {
+                return Err(err(h.span(), "hosts_file must not be empty".into()));
+            }
+            // Relative to the inventory, like ca_file: a move's files travel together.
+            Ok(path.parent().unwrap_or(Path::new(".")).join(h.into_inner()))
+        }
+        (None, None) => Ok(PathBuf::from("/etc/hosts")),
+    }
+}
+
+/// `[dns] long_ttl`: a TTL above it was not lowered for the move (default 300 s).
+pub(super) fn long_ttl(raw: Option<RawDns>) -> Duration {
+    raw.and_then(|d| d.long_ttl)
+        .map_or(Duration::from_secs(300), |d| d.0)
+}
