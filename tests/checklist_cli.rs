@@ -311,6 +311,55 @@ fn undo_unticks_and_keeps_who_did_it() {
     assert_eq!(item(&s.json(), "vbox-web")["note"], Value::Null);
 }
 
+/// The record was written by a laptop whose clock is ten minutes ahead of this one. An
+/// untick (and a note) made here "now" must still replace it: the merge keeps the newest
+/// event, so `moveday tick` stamps its events after the record they replace, and says
+/// what the merged record holds.
+#[test]
+fn an_untick_from_a_slower_clock_really_unticks() {
+    let s = setup();
+    let ahead = Utc::now() + chrono::Duration::minutes(10);
+    let ahead_text = ahead.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::fs::create_dir_all(s.state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &s.state,
+        format!(
+            r#"{{"version": 1, "items": {{"lower-ttl": {{
+                "tick": {{"done": true, "who": "alice", "at": "{ahead_text}"}},
+                "note": {{"text": "300 s", "who": "alice", "at": "{ahead_text}"}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    assert_eq!(item(&s.json(), "lower-ttl")["state"], "done");
+    let line = s.ok(&[
+        "tick",
+        "lower-ttl",
+        "--undo",
+        "--who",
+        "bob",
+        "--note",
+        "back to 3600",
+    ]);
+    assert!(
+        line.starts_with("unticked lower-ttl with note \"back to 3600\" as bob at "),
+        "{line}"
+    );
+    let json = s.json();
+    let ttl = item(&json, "lower-ttl");
+    assert_eq!(ttl["state"], "open", "{json:#}");
+    assert_eq!(ttl["who"], "bob");
+    assert_eq!(ttl["note"]["text"], "back to 3600");
+    // Stamped just after the record it replaced, not at this clock's "now".
+    let at = DateTime::parse_from_rfc3339(ttl["at"].as_str().unwrap()).unwrap();
+    assert!(
+        at >= ahead - chrono::Duration::seconds(1),
+        "{at} vs {ahead}"
+    );
+    // And ticking again from the slow clock wins over our own untick too.
+    s.ok(&["tick", "lower-ttl", "--who", "bob"]);
+    assert_eq!(item(&s.json(), "lower-ttl")["state"], "done");
+}
+
 #[test]
 fn a_tick_made_with_evidence_shows_as_done_by_check() {
     let s = setup();
