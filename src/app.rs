@@ -191,193 +191,265 @@ where
         checklist,
         journal,
         timeline,
-        mut bell,
-        mut trace,
+        bell,
+        trace,
     } = inputs;
-    // Why the next frame is drawn, and reports applied since the last one (for the trace).
-    let mut cause = "first";
-    let mut reports_since = 0u64;
-    // Set when a host turned red or green; rung after the next frame.
-    let mut ring = false;
-    let mut timeline = timeline;
-    // Every report goes through the journal's reducer: the state changes as with
-    // `store::reduce`, and the transitions are recorded.
-    let record = |timeline: &mut Option<crate::journal::Timeline>,
-                  entries: Vec<crate::journal::Entry>| {
-        if let Some(t) = timeline.as_mut() {
-            t.push(&entries);
-        }
-        if let Some(j) = &journal {
-            j.record(entries);
-        }
-    };
-    let bell_on = bell.is_some();
-    // What a report changed: `Some(true)` something that matters (the journal records
-    // it, or it is not a probe's: a warning, another process's tick), `Some(false)` only
-    // numbers, `None` nothing visible.
-    let apply = |state: &mut State, timeline: &mut Option<_>, ring: &mut bool, report: Input| {
-        let probe = matches!(report, Input::Probe(_));
-        let (changed, entries) = crate::journal::reduce(state, report);
-        *ring |= bell_on && bell_worthy(&entries);
-        let matters = !probe || !entries.is_empty();
-        record(timeline, entries);
-        changed.then_some(matters)
+    let mut dashboard = Dashboard {
+        terminal,
+        state,
+        ui,
+        theme,
+        probe_now,
+        checklist,
+        journal,
+        timeline,
+        bell,
+        trace,
+        stats: LoopStats::default(),
+        cause: "first",
+        reports_since: 0,
+        ring: false,
+        last_frame: Instant::now(),
+        owed: None,
+        // The first frame is drawn before anything is waited for.
+        draw_now: true,
     };
     let mut shutdown = pin!(shutdown);
     // The first frame is drawn below; the clock starts one period later.
     let mut clock = tokio::time::interval_at(Instant::now() + tick, tick);
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut stats = LoopStats::default();
     let mut reports_open = true;
-    let draw = |terminal: &mut Terminal<B>,
-                state: &State,
-                ui: &UiState,
-                timeline: Option<&crate::journal::Timeline>,
-                stats: &mut LoopStats,
-                trace: &mut Option<FrameTrace>,
-                (cause, reports): (&str, u64)| {
-        let started = std::time::Instant::now();
-        let now = SystemTime::now();
-        terminal
-            .draw(|frame| ui::render_with_timeline(frame, state, ui, theme, now, timeline))
-            .context("cannot draw to the terminal")?;
-        stats.frames += 1;
-        if let Some(t) = trace.as_mut() {
-            t.frame(stats.frames, cause, started.elapsed(), reports, state);
-        }
-        anyhow::Ok(())
-    };
-    let mut last_frame = Instant::now();
-    // A frame owed to probe reports, not drawn yet because the last one is too recent.
-    let mut owed: Option<Instant> = None;
-    // Input and the clock are drawn at once; reports at most every REPORT_FRAME_GAP, so a
-    // round of hundreds of hosts reporting one by one costs a few frames, not hundreds.
-    // The first frame is drawn before anything is waited for.
-    let mut draw_now = true;
     loop {
-        if std::mem::take(&mut draw_now) {
-            draw(
-                terminal,
-                state,
-                ui,
-                timeline.as_ref(),
-                &mut stats,
-                &mut trace,
-                (cause, std::mem::take(&mut reports_since)),
-            )?;
-            last_frame = Instant::now();
-            owed = None;
-            // After the frame, so the screen that explains the bell is already there.
-            if std::mem::take(&mut ring)
-                && let Some(bell) = bell.as_mut()
-            {
-                bell();
-                stats.bells += 1;
-            }
+        if std::mem::take(&mut dashboard.draw_now) {
+            dashboard.draw()?;
         }
-        // Whether reports changed anything visible, and whether any of it matters.
+        // Whether inputs changed anything visible, and whether any of it matters.
         let mut changed: Option<bool> = None;
         tokio::select! {
             biased;
             () = &mut shutdown => break,
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
-                    if let Some(t) = trace.as_mut() {
-                        t.key(&key);
-                    }
-                    if let Some(effect) = ui::on_key(ui, key, state, SystemTime::now()) {
-                        cause = "key";
-                        match effect {
-                            Effect::Quit => break,
-                            Effect::ProbeNow => {
-                                probe_now.send_modify(|n| *n = n.wrapping_add(1));
-                            }
-                            Effect::Checklist(event) => {
-                                // Shown at once; on disk when the sync task acknowledges.
-                                apply(state, &mut timeline, &mut ring, Input::ChecklistEvent(event.clone()));
-                                if let Some(tx) = &checklist {
-                                    save(tx, event, state);
-                                }
-                            }
-                            Effect::JournalNote(text) => {
-                                let host = state
-                                    .inventory
-                                    .hosts
-                                    .get(ui.selected)
-                                    .map(|h| h.name.clone());
-                                let entry = crate::journal::text_event(
-                                    &text,
-                                    &ui.who,
-                                    host.as_deref().filter(|_| ui.screen.is_none()),
-                                    SystemTime::now(),
-                                );
-                                record(&mut timeline, entry.into_iter().collect());
-                            }
-                            Effect::None => {}
-                        }
-                        draw_now = true;
+                    if dashboard.on_key(key) == Flow::Quit {
+                        break;
                     }
                 }
-                Some(Ok(Event::Resize(..))) => {
-                    terminal.autoresize().context("cannot resize")?;
-                    cause = "resize";
-                    draw_now = true;
-                }
+                Some(Ok(Event::Resize(..))) => dashboard.on_resize()?,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
                 // The terminal is gone (stdin closed): nothing left to show.
                 None => break,
             },
-            report = reports.recv(), if reports_open => match report {
-                Some(report) => {
-                    stats.reports += 1;
-                    reports_since += 1;
-                    changed = changed.max(apply(state, &mut timeline, &mut ring, report));
-                }
+            input = reports.recv(), if reports_open => match input {
+                Some(input) => changed = changed.max(dashboard.on_input(input)),
                 None => reports_open = false,
             },
-            () = sleep_until_owed(owed) => {
-                cause = "reports";
-                draw_now = true;
-            }
-            _ = clock.tick() => {
-                if ui::on_tick(ui, SystemTime::now()) {
-                    cause = "clock";
-                    draw_now = true;
-                }
-                // Other processes' lines (and, the first time, the file's history).
-                if let Some(t) = timeline.as_mut() {
-                    let (_, warnings) = t.poll();
-                    for w in warnings {
-                        apply(state, &mut None, &mut ring, Input::Warning(w));
-                    }
-                }
-            }
+            () = sleep_until_owed(dashboard.owed) => dashboard.redraw("reports"),
+            _ = clock.tick() => dashboard.on_tick(),
         }
         // Drain what else is pending, so a burst of reports is one change.
-        while let Ok(report) = reports.try_recv() {
-            stats.reports += 1;
-            reports_since += 1;
-            changed = changed.max(apply(state, &mut timeline, &mut ring, report));
+        while let Ok(input) = reports.try_recv() {
+            changed = changed.max(dashboard.on_input(input));
         }
-        if let Some(matters) = changed
-            && !draw_now
+        dashboard.schedule(changed);
+    }
+    Ok(dashboard.stats)
+}
+
+/// Whether the loop goes on after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The loop's state between wake-ups: the model and UI it owns for the loop's life, where
+/// their changes go (the sync task, the journal, the timeline), and when the next frame
+/// is due.
+struct Dashboard<'a, B: Backend> {
+    terminal: &'a mut Terminal<B>,
+    state: &'a mut State,
+    ui: &'a mut UiState,
+    theme: &'a Theme,
+    probe_now: watch::Sender<u64>,
+    checklist: Option<mpsc::Sender<ChecklistEvent>>,
+    journal: Option<crate::journal::Journal>,
+    timeline: Option<crate::journal::Timeline>,
+    bell: Option<Box<dyn FnMut() + Send>>,
+    trace: Option<FrameTrace>,
+    stats: LoopStats,
+    /// Why the next frame is drawn (for the trace).
+    cause: &'static str,
+    /// Inputs applied since the last frame (for the trace).
+    reports_since: u64,
+    /// Set when a host turned red or green; rung after the next frame.
+    ring: bool,
+    last_frame: Instant,
+    /// A frame owed to probe reports, not drawn yet because the last one is too recent.
+    owed: Option<Instant>,
+    /// Input and the clock are drawn at once; reports at most every [`REPORT_FRAME_GAP`],
+    /// so a round of hundreds of hosts reporting one by one costs a few frames, not
+    /// hundreds.
+    draw_now: bool,
+}
+
+impl<B> Dashboard<'_, B>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    /// Draws a frame now, then rings the bell if a host turned red or green (after the
+    /// frame, so the screen that explains the bell is already there).
+    fn draw(&mut self) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let now = SystemTime::now();
+        let (state, ui, theme, timeline) = (&*self.state, &*self.ui, self.theme, &self.timeline);
+        self.terminal
+            .draw(|frame| ui::render_with_timeline(frame, state, ui, theme, now, timeline.as_ref()))
+            .context("cannot draw to the terminal")?;
+        self.stats.frames += 1;
+        let reports = std::mem::take(&mut self.reports_since);
+        if let Some(t) = self.trace.as_mut() {
+            t.frame(
+                self.stats.frames,
+                self.cause,
+                started.elapsed(),
+                reports,
+                self.state,
+            );
+        }
+        self.last_frame = Instant::now();
+        self.owed = None;
+        if std::mem::take(&mut self.ring)
+            && let Some(bell) = self.bell.as_mut()
         {
-            let gap = if matters {
-                REPORT_FRAME_GAP
-            } else {
-                COSMETIC_FRAME_GAP
-            };
-            let due = last_frame + gap;
-            if Instant::now() >= due {
-                cause = "reports";
-                draw_now = true;
-            } else {
-                owed = Some(owed.map_or(due, |o| o.min(due)));
+            bell();
+            self.stats.bells += 1;
+        }
+        Ok(())
+    }
+
+    /// Asks for a frame at the next turn of the loop.
+    fn redraw(&mut self, cause: &'static str) {
+        self.cause = cause;
+        self.draw_now = true;
+    }
+
+    /// A key: the key map's effect on the UI, the model, the probes or the journal.
+    fn on_key(&mut self, key: crossterm::event::KeyEvent) -> Flow {
+        if let Some(t) = self.trace.as_mut() {
+            t.key(&key);
+        }
+        let Some(effect) = ui::on_key(self.ui, key, self.state, SystemTime::now()) else {
+            return Flow::Continue;
+        };
+        match effect {
+            Effect::Quit => return Flow::Quit,
+            Effect::ProbeNow => {
+                self.probe_now.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            Effect::Checklist(event) => {
+                // Shown at once; on disk when the sync task acknowledges.
+                self.apply(Input::ChecklistEvent(event.clone()));
+                if let Some(tx) = &self.checklist {
+                    save(tx, event, self.state);
+                }
+            }
+            Effect::JournalNote(text) => {
+                let host = self
+                    .state
+                    .inventory
+                    .hosts
+                    .get(self.ui.selected)
+                    .map(|h| h.name.clone());
+                let entry = crate::journal::text_event(
+                    &text,
+                    &self.ui.who,
+                    host.as_deref().filter(|_| self.ui.screen.is_none()),
+                    SystemTime::now(),
+                );
+                self.record(entry.into_iter().collect());
+            }
+            Effect::None => {}
+        }
+        self.redraw("key");
+        Flow::Continue
+    }
+
+    fn on_resize(&mut self) -> anyhow::Result<()> {
+        self.terminal.autoresize().context("cannot resize")?;
+        self.redraw("resize");
+        Ok(())
+    }
+
+    /// One input from the channel (a probe's report, the sync task's record, a warning).
+    fn on_input(&mut self, input: Input) -> Option<bool> {
+        self.stats.reports += 1;
+        self.reports_since += 1;
+        self.apply(input)
+    }
+
+    /// One input through the journal's reducer: the state changes as with
+    /// `store::reduce`, and the transitions are recorded. Returns what it changed:
+    /// `Some(true)` something that matters (the journal records it, or it is not a
+    /// probe's: a warning, a tick), `Some(false)` only numbers, `None` nothing visible.
+    fn apply(&mut self, input: Input) -> Option<bool> {
+        let from_probe = match &input {
+            Input::Probe(_) => true,
+            Input::ChecklistEvent(_) | Input::ChecklistSynced(_) | Input::Warning(_) => false,
+        };
+        let (changed, entries) = crate::journal::reduce(self.state, input);
+        self.ring |= self.bell.is_some() && bell_worthy(&entries);
+        let matters = !from_probe || !entries.is_empty();
+        self.record(entries);
+        changed.then_some(matters)
+    }
+
+    /// Journal entries to the timeline and the journal's file.
+    fn record(&mut self, entries: Vec<crate::journal::Entry>) {
+        if let Some(t) = self.timeline.as_mut() {
+            t.push(&entries);
+        }
+        if let Some(j) = &self.journal {
+            j.record(entries);
+        }
+    }
+
+    /// The clock: the status bar's time and the ages; other processes' journal lines.
+    fn on_tick(&mut self) {
+        if ui::on_tick(self.ui, SystemTime::now()) {
+            self.redraw("clock");
+        }
+        // Other processes' lines (and, the first time, the file's history).
+        if let Some(t) = self.timeline.as_mut() {
+            let (_, warnings) = t.poll();
+            for w in warnings {
+                self.apply(Input::Warning(w));
             }
         }
     }
-    Ok(stats)
+
+    /// After the inputs of one wake-up: a frame now, or one owed for when the last is old
+    /// enough (sooner for what matters than for numbers that only moved).
+    fn schedule(&mut self, changed: Option<bool>) {
+        let Some(matters) = changed else {
+            return;
+        };
+        if self.draw_now {
+            return;
+        }
+        let gap = if matters {
+            REPORT_FRAME_GAP
+        } else {
+            COSMETIC_FRAME_GAP
+        };
+        let due = self.last_frame + gap;
+        if Instant::now() >= due {
+            self.redraw("reports");
+        } else {
+            self.owed = Some(self.owed.map_or(due, |o| o.min(due)));
+        }
+    }
 }
 
 /// Terminal events through a task of their own. crossterm's `EventStream` takes a global
