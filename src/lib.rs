@@ -14,5 +14,6 @@ pub mod demo;
 pub mod journal;
 pub mod probe;
 pub mod sanitize;
+pub mod schema;
 pub mod store;
 pub mod ui;

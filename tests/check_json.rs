@@ -296,14 +296,13 @@ async fn dns_prints_the_resolver_matrix_with_old_until() {
 
 // ------------------------------------------------------------------ the golden outputs
 
-/// Compares `actual` with `tests/golden/NAME`, or rewrites it under `UPDATE_GOLDEN=1`.
-fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new("tests/golden").join(name);
+/// Compares `actual` with the file at `path`, or rewrites the file under `UPDATE_GOLDEN=1`.
+fn golden_file(path: &std::path::Path, actual: &str) {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
+        std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
+    let expected = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
     if expected != actual {
         let first = expected
@@ -318,6 +317,10 @@ fn golden(name: &str, actual: &str) {
             first + 1
         );
     }
+}
+
+fn golden(name: &str, actual: &str) {
+    golden_file(&std::path::Path::new("tests/golden").join(name), actual);
 }
 
 mod fixed {
@@ -687,13 +690,15 @@ mod fixed {
     }
 }
 
+/// The whole `check --json` and `dns --json` of a fixed state, as `main` prints them.
 #[test]
 fn golden_check_and_dns_json_of_a_fixed_state() {
+    use moveday::check::json::{CheckOutput, DnsOutput};
     let state = fixed::state();
-    let mut check = serde_json::to_string_pretty(&moveday::check::to_json(&state)).unwrap();
+    let mut check = serde_json::to_string_pretty(&CheckOutput::new(&state)).unwrap();
     check.push('\n');
     golden("check.json", &check);
-    let mut dns = serde_json::to_string_pretty(&moveday::check::dns_json(&state)).unwrap();
+    let mut dns = serde_json::to_string_pretty(&DnsOutput::new(&state)).unwrap();
     dns.push('\n');
     golden("dns.json", &dns);
 }
@@ -729,4 +734,40 @@ fn golden_checklist_json_of_a_fixed_state_file() {
     let mut text = serde_json::to_string_pretty(&json).unwrap();
     text.push('\n');
     golden("checklist.json", &text);
+}
+
+/// The JSON Schema of a public output, as committed under `schema/`: what the type
+/// serializes to (a field skipped when empty is optional, every other one required).
+fn json_schema<T: schemars::JsonSchema>() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut text = serde_json::to_string_pretty(&generator.into_root_schema_for::<T>()).unwrap();
+    text.push('\n');
+    text
+}
+
+/// The committed schemas are those of the types: a change to an output type fails here
+/// until `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites `schema/` (and the diff
+/// shows the change to the contract).
+#[test]
+fn committed_json_schemas_are_those_of_the_output_types() {
+    use moveday::check::json::{CheckOutput, DnsOutput};
+    use moveday::checklist::headless::json::ChecklistOutput;
+    use moveday::journal::report::PostMortem;
+    let schemas = [
+        ("check.schema.json", json_schema::<CheckOutput>()),
+        ("dns.schema.json", json_schema::<DnsOutput>()),
+        ("checklist.schema.json", json_schema::<ChecklistOutput>()),
+        ("report.schema.json", json_schema::<PostMortem>()),
+    ];
+    for (name, text) in schemas {
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            schema["properties"]["schema"]["const"],
+            moveday::schema::JSON_SCHEMA_VERSION,
+            "{name}"
+        );
+        golden_file(&std::path::Path::new("schema").join(name), &text);
+    }
 }
