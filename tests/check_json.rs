@@ -1,6 +1,10 @@
 //! `moveday check` as a script would run it: the real binary against real servers on loopback
 //! (SSH-banner and HTTP listeners, an in-process DNS server, a black-hole resolver, a hosts
 //! file with a stale entry), asserting what the JSON and the table say about each host.
+//!
+//! Then the JSON contract: the whole `check --json`, `dns --json` and `checklist --json` of a
+//! fixed state against golden files in `tests/golden/`, and the JSON Schemas in `schema/`
+//! against the output types. `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites both.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Output;
@@ -311,7 +315,7 @@ fn golden_file(path: &std::path::Path, actual: &str) {
             .position(|(a, b)| a != b)
             .unwrap_or(expected.lines().count().min(actual.lines().count()));
         panic!(
-            "{} differs from the output, first at line {} \
+            "{} is not what the code now produces, first at line {} \
              (UPDATE_GOLDEN=1 cargo test --test check_json rewrites it)\n\n{actual}",
             path.display(),
             first + 1
