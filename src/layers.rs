@@ -2,7 +2,8 @@
 //! below the file's own, so the imports cannot drift back into circles.
 //!
 //! ```text
-//! 0  sanitize, timefmt, files   small helpers
+//! 0  sanitize, timefmt, files,  small helpers
+//!    schema
 //! 1  config                     the inventory and themes, as data
 //! 2  probe                      target -> outcome, the scheduler, ProbeReport
 //! 3  checklist                  the record, its operations, the state file
@@ -20,6 +21,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("sanitize", 0),
     ("timefmt", 0),
     ("files", 0),
+    ("schema", 0),
     ("config", 1),
     ("probe", 2),
     ("checklist", 3),

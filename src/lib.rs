@@ -17,6 +17,7 @@ pub mod journal;
 mod layers;
 pub mod probe;
 pub mod sanitize;
+pub mod schema;
 pub mod store;
 pub mod timefmt;
 pub mod ui;

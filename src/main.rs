@@ -246,9 +246,9 @@ fn probe_once(path: &std::path::Path, scope: Scope) -> Result<moveday::store::St
 }
 
 /// Prints pretty JSON or the text table.
-fn print_result(
+fn print_result<T: serde::Serialize>(
     json: bool,
-    value: impl FnOnce() -> serde_json::Value,
+    value: impl FnOnce() -> T,
     table: impl FnOnce() -> String,
 ) -> Result<(), Failure> {
     if json {
@@ -266,7 +266,7 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
             let state = probe_once(&cli.inventory, Scope::Dns)?;
             print_result(
                 json,
-                || check::dns_json(&state),
+                || check::json::DnsOutput::new(&state),
                 || check::dns_table(&state),
             )?;
             Ok(ExitCode::SUCCESS)
@@ -274,7 +274,11 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Validate { path }) => validate(&path),
         Some(Command::Check { json }) => {
             let state = probe_once(&cli.inventory, Scope::Everything)?;
-            print_result(json, || check::to_json(&state), || check::to_table(&state))?;
+            print_result(
+                json,
+                || check::json::CheckOutput::new(&state),
+                || check::to_table(&state),
+            )?;
             Ok(ExitCode::from(check::exit_code(&state) as u8))
         }
         Some(Command::Checklist { json }) => show_checklist(&cli, json),

@@ -600,7 +600,7 @@ fn warn(state: &mut State, text: String) -> bool {
 }
 
 /// A host's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Every configured probe answers.
@@ -815,7 +815,7 @@ pub fn ping_stats(h: &HostState) -> Option<(Option<Duration>, f64)> {
 }
 
 /// What one resolver's answer means for the move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Points at the new address.
@@ -912,7 +912,7 @@ pub fn verdict(
 }
 
 /// How the hosts file's entry for a host compares with DNS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostsFlag {
     /// No entry: the name goes to DNS.

@@ -1,6 +1,10 @@
 //! `moveday check` as a script would run it: the real binary against real servers on loopback
 //! (SSH-banner and HTTP listeners, an in-process DNS server, a black-hole resolver, a hosts
 //! file with a stale entry), asserting what the JSON and the table say about each host.
+//!
+//! Then the JSON contract: the whole `check --json`, `dns --json` and `checklist --json` of a
+//! fixed state against golden files in `tests/golden/`, and the JSON Schemas in `schema/`
+//! against the output types. `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites both.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Output;
@@ -292,4 +296,482 @@ async fn dns_prints_the_resolver_matrix_with_old_until() {
         text.contains("primary may serve old answers until "),
         "{text}"
     );
+}
+
+// ------------------------------------------------------------------ the golden outputs
+
+/// Compares `actual` with the file at `path`, or rewrites the file under `UPDATE_GOLDEN=1`.
+fn golden_file(path: &std::path::Path, actual: &str) {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} is not what the code now produces, first at line {} \
+             (UPDATE_GOLDEN=1 cargo test --test check_json rewrites it)\n\n{actual}",
+            path.display(),
+            first + 1
+        );
+    }
+}
+
+fn golden(name: &str, actual: &str) {
+    golden_file(&std::path::Path::new("tests/golden").join(name), actual);
+}
+
+mod fixed {
+    //! A fixed state: `tests/golden/check_inventory.toml` and a fixed sequence of probe
+    //! reports, each at a fixed time, so that every time in the output is fixed too.
+
+    use std::net::{IpAddr, SocketAddr};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use moveday::config::Inventory;
+    use moveday::probe::ports::{PortResult, PortState};
+    use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
+    use moveday::probe::{
+        AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome,
+        HttpResponse, OldOutcome, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError,
+        ProbeReport, PtrAnswer, PtrOutcome, ServiceOutcome, SshBanner, SshOutcome, Target,
+        TargetSource, ZoneAnswer, ZoneOutcome,
+    };
+    use moveday::store::{self, State};
+
+    pub const INVENTORY: &str = "tests/golden/check_inventory.toml";
+
+    // Host and resolver indexes of the inventory.
+    const MAIL: usize = 0;
+    const PINNED: usize = 1;
+    const DARK: usize = 2;
+    const GONE: usize = 3;
+    const SYSTEM: usize = 0;
+    const ISP: usize = 1;
+    const PRIMARY: usize = 2;
+    const SECONDARY: usize = 3;
+    const BROKEN_SECONDARY: usize = 4;
+
+    pub fn inventory() -> Arc<Inventory> {
+        let text = std::fs::read_to_string(INVENTORY).unwrap();
+        Arc::new(Inventory::parse(Path::new(INVENTORY), &text).unwrap())
+    }
+
+    /// 2027-01-15T08:00:00Z plus `secs`.
+    pub fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_micros(n * 1000 + 250)
+    }
+
+    fn dns(resolver: usize, addresses: &[&str], ttl: u32, aa: Option<bool>) -> Outcome {
+        Outcome::Dns(DnsOutcome {
+            resolver,
+            result: Ok(DnsAnswer {
+                addresses: addresses.iter().map(|a| ip(a)).collect(),
+                ttl,
+                latency: ms(1),
+                authoritative: aa,
+            }),
+        })
+    }
+
+    fn dns_err(resolver: usize, e: DnsError) -> Outcome {
+        Outcome::Dns(DnsOutcome {
+            resolver,
+            result: Err(e),
+        })
+    }
+
+    fn target(address: &str, source: TargetSource) -> Outcome {
+        Outcome::Target(Ok(Target {
+            ip: ip(address),
+            source,
+        }))
+    }
+
+    fn ping(address: &str, result: Result<Duration, ProbeError>) -> Outcome {
+        Outcome::Ping(PingOutcome {
+            ip: ip(address),
+            mode: PingMode::Tcp,
+            result,
+        })
+    }
+
+    fn ssh(address: &str, port: u16, result: Result<&str, ProbeError>) -> Outcome {
+        Outcome::Ssh(SshOutcome {
+            ip: ip(address),
+            port,
+            result: result.map(|banner| SshBanner {
+                banner: banner.into(),
+                latency: ms(2),
+            }),
+        })
+    }
+
+    fn http(address: &str, url: &str, status: u16, location: Option<&str>) -> Outcome {
+        Outcome::Http(HttpOutcome {
+            ip: ip(address),
+            url: url.into(),
+            result: Ok(HttpResponse {
+                status,
+                latency: ms(12),
+                location: location.map(String::from),
+                body_bytes: 1234,
+                truncated: false,
+            }),
+        })
+    }
+
+    fn port(port: u16, state: PortState, detail: Option<&str>) -> PortResult {
+        PortResult {
+            port,
+            state,
+            latency: ms(3),
+            detail: detail.map(String::from),
+        }
+    }
+
+    fn service(state: ServiceState, detail: &str, error: Option<&str>) -> ServiceResult {
+        ServiceResult {
+            state,
+            detail: detail.into(),
+            error: error.map(String::from),
+            latency: ms(20),
+            age: None,
+            cert: None,
+        }
+    }
+
+    fn service_of(index: usize, address: &str, result: ServiceResult) -> Outcome {
+        Outcome::Service(ServiceOutcome {
+            service: index,
+            ip: ip(address),
+            result,
+        })
+    }
+
+    fn zone(server: usize, address: &str, result: Result<ZoneAnswer, DnsError>) -> ProbeReport {
+        ProbeReport::Zone {
+            at: t(1),
+            outcome: ZoneOutcome {
+                zone: 0,
+                server,
+                address: Some(SocketAddr::new(ip(address), 53)),
+                result,
+            },
+        }
+    }
+
+    fn soa(serial: u32, authoritative: bool) -> Result<ZoneAnswer, DnsError> {
+        Ok(ZoneAnswer {
+            serial: Some(serial),
+            ns: vec!["ns1.example.org".into(), "ns2.example.net".into()],
+            authoritative,
+            latency: ms(4),
+        })
+    }
+
+    /// The reports of `mail`: up on its new address, after a few blips.
+    fn mail(at: u64) -> Vec<(usize, u64, Outcome)> {
+        let new = "203.0.113.25";
+        let webmail = ServiceResult {
+            age: Some(Duration::from_secs(3600)),
+            cert: Some(CertInfo {
+                subject: "CN=mail.example.org".into(),
+                issuer: "CN=Example CA".into(),
+                not_after: t(90 * 86_400),
+                days_left: 90,
+                name_matches: true,
+                trusted: false,
+                chain_error: Some("invalid peer certificate: UnknownIssuer".into()),
+            }),
+            ..service(ServiceState::Ok, "200 OK · 12 KiB · updated 1h ago", None)
+        };
+        let timeout = || service(ServiceState::Fail, "", Some("timeout"));
+        let old = OldOutcome {
+            ip: ip("198.51.100.25"),
+            ports: vec![
+                port(25, PortState::Open, None),
+                port(443, PortState::Refused, Some("nothing listening")),
+            ],
+            services: vec![
+                service(ServiceState::Fail, "", Some("refused")),
+                service(ServiceState::Ok, "220 mail.example.org ESMTP", None),
+            ],
+        };
+        [
+            target(new, TargetSource::NewIp),
+            ping(new, Ok(ms(3))),
+            ping(new, Err(ProbeError::Timeout)),
+            ping(new, Ok(ms(4))),
+            ssh(new, 22, Ok("SSH-2.0-OpenSSH_9.2p1 Debian-2")),
+            http(
+                new,
+                "http://mail.example.org/",
+                301,
+                Some("https://mail.example.org/"),
+            ),
+            Outcome::HostsFile(HostsFileOutcome { result: Ok(vec![]) }),
+            dns(SYSTEM, &[new], 300, None),
+            dns(ISP, &["198.51.100.25"], 3600, None),
+            dns(PRIMARY, &[new], 86_400, Some(true)),
+            dns(SECONDARY, &["198.51.100.25"], 86_400, Some(false)),
+            dns_err(BROKEN_SECONDARY, DnsError::Refused),
+            Outcome::Ptr(PtrOutcome {
+                ip: ip(new),
+                result: Ok(PtrAnswer {
+                    names: vec!["mail.example.org".into(), "smtp.example.org".into()],
+                    forward_confirmed: true,
+                    ttl: 300,
+                }),
+            }),
+            Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                addresses: vec![ip(new)],
+                ttl: 86_400,
+                authoritative: true,
+            })),
+            Outcome::Ports(PortsOutcome {
+                ip: ip(new),
+                ports: vec![
+                    port(25, PortState::Open, None),
+                    port(
+                        443,
+                        PortState::Filtered,
+                        Some("no answer in 1s: firewall/ACL drop"),
+                    ),
+                ],
+            }),
+            Outcome::Ports(PortsOutcome {
+                ip: ip(new),
+                ports: vec![
+                    port(25, PortState::Open, None),
+                    port(443, PortState::Open, None),
+                ],
+            }),
+            service_of(0, new, timeout()),
+            service_of(0, new, webmail),
+            service_of(1, new, timeout()),
+            Outcome::Old(old),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(k, outcome)| (MAIL, at + k as u64, outcome))
+        .collect()
+    }
+
+    /// The reports of `pinned`: the hosts file sends its probes to the old address.
+    fn pinned(at: u64) -> Vec<(usize, u64, Outcome)> {
+        let old = "198.51.100.11";
+        [
+            Outcome::HostsFile(HostsFileOutcome {
+                result: Ok(vec![HostsEntry {
+                    ip: ip(old),
+                    line: 3,
+                }]),
+            }),
+            target(old, TargetSource::HostsFile),
+            ping(old, Err(ProbeError::Timeout)),
+            ping(old, Err(ProbeError::Timeout)),
+            ssh(old, 2222, Err(ProbeError::Refused)),
+            ssh(old, 2222, Err(ProbeError::Refused)),
+            dns(SYSTEM, &["203.0.113.11"], 300, None),
+            dns(ISP, &["203.0.113.11"], 300, None),
+            dns(PRIMARY, &["203.0.113.11"], 300, Some(true)),
+            Outcome::Ptr(PtrOutcome {
+                ip: ip(old),
+                result: Err(DnsError::NxDomain),
+            }),
+            Outcome::PrimaryAnswer(Err(DnsError::Timeout)),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(k, outcome)| (PINNED, at + k as u64, outcome))
+        .collect()
+    }
+
+    /// The reports of `dark`: HTTP 503, port 22 refused, jabber recovering.
+    fn dark(at: u64) -> Vec<(usize, u64, Outcome)> {
+        let new = "203.0.113.12";
+        let refused = || service(ServiceState::Fail, "", Some("refused"));
+        let ssh22 = || port(22, PortState::Refused, Some("nothing listening"));
+        [
+            target(new, TargetSource::NewIp),
+            ping(new, Ok(Duration::from_micros(15_678))),
+            ssh(
+                new,
+                22,
+                Err(ProbeError::Protocol(
+                    "no SSH banner: \"HTTP/1.1 400\"".into(),
+                )),
+            ),
+            http(new, "http://dark.example.org/", 503, None),
+            Outcome::Http(HttpOutcome {
+                ip: ip(new),
+                url: "http://dark.example.org/".into(),
+                result: Err(ProbeError::Io("connection reset by peer".into())),
+            }),
+            http(new, "http://dark.example.org/", 503, None),
+            Outcome::Ports(PortsOutcome {
+                ip: ip(new),
+                ports: vec![ssh22()],
+            }),
+            Outcome::Ports(PortsOutcome {
+                ip: ip(new),
+                ports: vec![ssh22()],
+            }),
+            service_of(0, new, refused()),
+            service_of(0, new, refused()),
+            service_of(0, new, service(ServiceState::Ok, "connected", None)),
+            dns(ISP, &[new], 60, None),
+            dns(PRIMARY, &[new], 60, Some(true)),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(k, outcome)| (DARK, at + k as u64, outcome))
+        .collect()
+    }
+
+    /// The reports of `gone`: no address, and an unreadable hosts file.
+    fn gone(at: u64) -> Vec<(usize, u64, Outcome)> {
+        [
+            Outcome::Target(Err(ProbeError::NoTarget(
+                "gone.example.org: NXDOMAIN".into(),
+            ))),
+            Outcome::HostsFile(HostsFileOutcome {
+                result: Err("/etc/hosts: permission denied".into()),
+            }),
+            dns_err(ISP, DnsError::NxDomain),
+            dns_err(PRIMARY, DnsError::NxDomain),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(k, outcome)| (GONE, at + k as u64, outcome))
+        .collect()
+    }
+
+    /// The state after the fixed reports: a TCP ping mode with its hint, the zone's
+    /// primary, a lagging secondary and a silent one, and the hosts' probes.
+    pub fn state() -> State {
+        let mut state = State::new(inventory());
+        store::reduce(
+            &mut state,
+            ProbeReport::PingMode {
+                mode: PingMode::Tcp,
+                hint: Some("ICMP is not permitted here: pings are TCP connects".into()),
+            },
+        );
+        for report in [
+            zone(0, "203.0.113.10", soa(2026112502, true)),
+            zone(1, "192.0.2.54", soa(2026112501, true)),
+            zone(2, "192.0.2.55", Err(DnsError::Timeout)),
+        ] {
+            store::reduce(&mut state, report);
+        }
+        let probes = [mail(10), pinned(40), dark(60), gone(80)];
+        for (host, secs, outcome) in probes.into_iter().flatten() {
+            let at = t(secs);
+            store::reduce(&mut state, ProbeReport::Probe { host, at, outcome });
+        }
+        for host in 0..state.hosts.len() {
+            store::reduce(&mut state, ProbeReport::RoundDone { host, at: t(100) });
+        }
+        state
+    }
+}
+
+/// The whole `check --json` and `dns --json` of a fixed state, as `main` prints them.
+#[test]
+fn golden_check_and_dns_json_of_a_fixed_state() {
+    use moveday::check::json::{CheckOutput, DnsOutput};
+    let state = fixed::state();
+    let mut check = serde_json::to_string_pretty(&CheckOutput::new(&state)).unwrap();
+    check.push('\n');
+    golden("check.json", &check);
+    let mut dns = serde_json::to_string_pretty(&DnsOutput::new(&state)).unwrap();
+    dns.push('\n');
+    golden("dns.json", &dns);
+}
+
+#[test]
+fn golden_checklist_json_of_a_fixed_state_file() {
+    let doc: moveday::checklist::ChecklistDoc = serde_json::from_str(
+        r#"{
+            "version": 1,
+            "items": {
+                "lower-ttl": {
+                    "tick": {"done": true, "who": "ann@laptop", "at": "2027-01-14T18:00:00Z"},
+                    "note": {"text": "300 s everywhere", "who": "ann@laptop",
+                             "at": "2027-01-14T18:01:00Z"}
+                },
+                "unpin": {
+                    "tick": {"done": false, "who": "bob@ops", "at": "2027-01-15T08:10:00Z"}
+                },
+                "verify-mail": {
+                    "tick": {"done": true, "who": "bob@ops", "at": "2027-01-15T08:20:00Z",
+                             "evidence": "mail.http: 301 from 203.0.113.25"}
+                },
+                "old-step": {
+                    "tick": {"done": true, "who": "ann@laptop", "at": "2027-01-14T17:00:00Z"}
+                }
+            }
+        }"#,
+    )
+    .unwrap();
+    let inventory = fixed::inventory();
+    let path = std::path::Path::new("/var/lib/moveday/golden.checklist.json");
+    let json = moveday::checklist::headless::to_json(&inventory, path, &doc);
+    let mut text = serde_json::to_string_pretty(&json).unwrap();
+    text.push('\n');
+    golden("checklist.json", &text);
+}
+
+/// The JSON Schema of a public output, as committed under `schema/`: what the type
+/// serializes to (a field skipped when empty is optional, every other one required).
+fn json_schema<T: schemars::JsonSchema>() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut text = serde_json::to_string_pretty(&generator.into_root_schema_for::<T>()).unwrap();
+    text.push('\n');
+    text
+}
+
+/// The committed schemas are those of the types: a change to an output type fails here
+/// until `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites `schema/` (and the diff
+/// shows the change to the contract).
+#[test]
+fn committed_json_schemas_are_those_of_the_output_types() {
+    use moveday::check::json::{CheckOutput, DnsOutput};
+    use moveday::checklist::headless::json::ChecklistOutput;
+    use moveday::journal::report::PostMortem;
+    let schemas = [
+        ("check.schema.json", json_schema::<CheckOutput>()),
+        ("dns.schema.json", json_schema::<DnsOutput>()),
+        ("checklist.schema.json", json_schema::<ChecklistOutput>()),
+        ("report.schema.json", json_schema::<PostMortem>()),
+    ];
+    for (name, text) in schemas {
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            schema["properties"]["schema"]["const"],
+            moveday::schema::JSON_SCHEMA_VERSION,
+            "{name}"
+        );
+        golden_file(&std::path::Path::new("schema").join(name), &text);
+    }
 }

@@ -1,15 +1,20 @@
-//! The text and JSON of the headless `moveday checklist` and `moveday tick` commands.
+//! The text and JSON of the headless `moveday checklist` and `moveday tick` commands (the
+//! JSON's types are in [`json`]).
+
+pub mod json;
 
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Local, Utc};
-use serde_json::{Value, json};
 
+use self::json::{ChecklistOutput, ItemOutput, NoteOutput, PhaseOutput};
 use crate::checklist::{self, ChecklistDoc, ChecklistEvent, ItemStatus, NoteEvent, TickEvent};
 use crate::config::{ChecklistItem, Inventory};
 use crate::sanitize::sanitize;
+use crate::schema::SchemaVersion;
+use crate::timefmt::rfc3339;
 
 /// Longest note shown, in characters (the file may come from anyone who can write it).
 const MAX_NOTE_CHARS: usize = 500;
@@ -18,10 +23,6 @@ fn local(at: DateTime<Utc>) -> String {
     at.with_timezone(&Local)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn check_name(inv: &Inventory, item: &ChecklistItem) -> Option<String> {
@@ -39,51 +40,62 @@ fn statuses(inv: &Arc<Inventory>, doc: &ChecklistDoc) -> Vec<ItemStatus> {
         .collect()
 }
 
-pub fn to_json(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> Value {
+/// `moveday checklist --json`.
+pub fn to_json(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> ChecklistOutput {
     let statuses = statuses(inv, doc);
-    let phases: Vec<Value> = inv
+    let item = |(item, status): (&ChecklistItem, &ItemStatus)| {
+        let record = doc.items.get(&item.id);
+        let tick = record.and_then(|r| r.tick.as_ref());
+        let note = record
+            .and_then(|r| r.note.as_ref())
+            .filter(|n| !n.text.is_empty());
+        ItemOutput {
+            at: tick.map(|t| rfc3339(t.at)),
+            check: check_name(inv, item),
+            id: item.id.clone(),
+            note: note.map(|n| NoteOutput {
+                at: rfc3339(n.at),
+                text: sanitize(&n.text, MAX_NOTE_CHARS),
+                who: sanitize(&n.who, MAX_NOTE_CHARS),
+            }),
+            state: status.word(),
+            text: item.text.clone(),
+            who: tick.map(|t| sanitize(&t.who, MAX_NOTE_CHARS)),
+        }
+    };
+    let phases = inv
         .phases
         .iter()
         .map(|phase| {
             let (done, total) = checklist::progress(doc, &inv.checklist, Some(phase));
-            let items: Vec<Value> = inv
+            let items = inv
                 .checklist
                 .iter()
                 .zip(&statuses)
                 .filter(|(item, _)| &item.phase == phase)
-                .map(|(item, status)| {
-                    let record = doc.items.get(&item.id);
-                    let tick = record.and_then(|r| r.tick.as_ref());
-                    let note = record
-                        .and_then(|r| r.note.as_ref())
-                        .filter(|n| !n.text.is_empty());
-                    json!({
-                        "id": item.id,
-                        "text": item.text,
-                        "check": check_name(inv, item),
-                        "state": status.word(),
-                        "who": tick.map(|t| sanitize(&t.who, MAX_NOTE_CHARS)),
-                        "at": tick.map(|t| rfc3339(t.at)),
-                        "note": note.map(|n| json!({
-                            "text": sanitize(&n.text, MAX_NOTE_CHARS),
-                            "who": sanitize(&n.who, MAX_NOTE_CHARS),
-                            "at": rfc3339(n.at),
-                        })),
-                    })
-                })
-                .collect();
-            json!({ "name": phase, "done": done, "total": total, "items": items })
+                .map(item);
+            PhaseOutput {
+                done,
+                items: items.collect(),
+                name: phase.clone(),
+                total,
+            }
         })
         .collect();
     let (done, total) = checklist::progress(doc, &inv.checklist, None);
-    json!({
-        "move": inv.name,
-        "state_file": path.display().to_string(),
-        "phases": phases,
-        "done": done,
-        "total": total,
-        "orphans": doc.orphans(&inv.checklist),
-    })
+    ChecklistOutput {
+        schema: SchemaVersion,
+        done,
+        move_name: inv.name.clone(),
+        orphans: doc
+            .orphans(&inv.checklist)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        phases,
+        state_file: path.display().to_string(),
+        total,
+    }
 }
 
 pub fn to_text(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> String {

@@ -254,7 +254,7 @@ pub struct StartHost {
 }
 
 /// A checklist item named in a `start` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StartItem {
     pub id: String,
     #[serde(default)]
@@ -275,7 +275,7 @@ impl From<&crate::config::ChecklistItem> for StartItem {
 
 /// A host's health as written in the journal (`store::Health`, kept apart so that the file
 /// format does not change when the model does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostHealth {
     Up,
@@ -307,7 +307,7 @@ impl From<store::Health> for HostHealth {
 }
 
 /// A check's state after flap damping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckState {
     Unknown,
@@ -355,7 +355,7 @@ pub enum ProbeKind {
 }
 
 /// What one resolver's answer means for the move (`store::Verdict`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsVerdict {
     New,
@@ -396,7 +396,7 @@ impl From<store::Verdict> for DnsVerdict {
 }
 
 /// Whether an address is the host's new one, its old one, or neither.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AddressKind {
     New,

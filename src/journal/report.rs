@@ -10,18 +10,21 @@ mod markdown;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{AddressKind, CheckState, DnsVerdict, Entry, Event, HostHealth, StartItem};
 use crate::checklist::ChecklistDoc;
 use crate::config::Inventory;
+use crate::schema::SchemaVersion;
 use crate::store;
 
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
 
 /// The report, as facts. Times are UTC; durations in seconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PostMortem {
+    pub schema: SchemaVersion,
     /// `moveday-report/1`.
     pub format: &'static str,
     pub name: String,
@@ -47,7 +50,7 @@ pub struct PostMortem {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Run {
     pub start: DateTime<Utc>,
     /// `None`: no `stop` was written (the process was killed, or still runs).
@@ -57,14 +60,14 @@ pub struct Run {
 }
 
 /// The advertised downtime window.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Window {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
 }
 
 /// When every host was up at once.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct AllGreen {
     pub hosts: usize,
     /// When the move started: the first time a host went down.
@@ -81,7 +84,7 @@ pub struct AllGreen {
 }
 
 /// A stretch of time within the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Span {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -93,7 +96,7 @@ pub struct Span {
     pub clipped: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HostReport {
     pub name: String,
     pub fqdn: String,
@@ -122,7 +125,7 @@ pub struct HostReport {
     pub old_answering: Vec<OldPeriod>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HealthPeriod {
     pub health: HostHealth,
     #[serde(flatten)]
@@ -131,7 +134,7 @@ pub struct HealthPeriod {
 }
 
 /// One check's history: what it saw, when, and when it first worked on the new address.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CheckReport {
     pub check: String,
     pub first_worked: Option<DateTime<Utc>>,
@@ -141,7 +144,7 @@ pub struct CheckReport {
     pub history: Vec<CheckPeriod>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CheckPeriod {
     /// `ok`, `timeout`, `refused`, `filtered`, `open`, `200`, `stale`, ...
     pub result: String,
@@ -154,7 +157,7 @@ pub struct CheckPeriod {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TargetChange {
     pub at: DateTime<Utc>,
     pub ip: Option<std::net::IpAddr>,
@@ -163,7 +166,7 @@ pub struct TargetChange {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct HostsFilePeriod {
     pub addresses: Vec<std::net::IpAddr>,
     pub lines: Vec<usize>,
@@ -172,7 +175,7 @@ pub struct HostsFilePeriod {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OldPeriod {
     pub ip: std::net::IpAddr,
     pub detail: Option<String>,
@@ -181,14 +184,14 @@ pub struct OldPeriod {
 }
 
 /// A host's name at every resolver.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct NameReport {
     pub host: String,
     pub fqdn: String,
     pub resolvers: Vec<ResolverReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ResolverReport {
     pub resolver: String,
     /// When it first served the new address.
@@ -198,14 +201,14 @@ pub struct ResolverReport {
     pub history: Vec<DnsChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DnsChange {
     pub at: DateTime<Utc>,
     pub verdict: DnsVerdict,
     pub addresses: Vec<std::net::IpAddr>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ZoneReport {
     pub zone: String,
     /// The primary's serials, with when each was first seen.
@@ -214,7 +217,7 @@ pub struct ZoneReport {
     pub secondaries: Vec<SecondaryReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SerialChange {
     pub at: DateTime<Utc>,
     pub serial: Option<u32>,
@@ -222,7 +225,7 @@ pub struct SerialChange {
     pub clipped: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SecondaryReport {
     pub server: String,
     pub contact: Option<String>,
@@ -234,7 +237,7 @@ pub struct SecondaryReport {
     pub behind_at_end: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LagPeriod {
     /// Its serial and the primary's when it fell behind.
     pub serial: Option<u32>,
@@ -243,14 +246,14 @@ pub struct LagPeriod {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FailPeriod {
     pub error: String,
     #[serde(flatten)]
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct ChecklistReport {
     /// Ticks and unticks in the order they were made.
     pub ticks: Vec<TickReport>,
@@ -260,7 +263,7 @@ pub struct ChecklistReport {
     pub not_done: Vec<StartItem>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TickReport {
     pub at: DateTime<Utc>,
     pub id: String,
@@ -274,7 +277,7 @@ pub struct TickReport {
     pub from_state_file: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct NoteReport {
     pub at: DateTime<Utc>,
     pub who: String,
@@ -285,7 +288,7 @@ pub struct NoteReport {
 }
 
 /// Something not green at the end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OpenItem {
     /// `host`, `dns`, `hosts_file`, `old_address`, `zone` or `checklist`.
     pub kind: &'static str,
@@ -521,6 +524,7 @@ pub fn build(
         (s, f) => s.or(f),
     };
     let mut pm = PostMortem {
+        schema: SchemaVersion,
         format: "moveday-report/1",
         name: meta.name.clone(),
         journal: journal.to_string(),

@@ -180,7 +180,7 @@ pub struct Target {
 }
 
 /// Why the probes aim at [`Target::ip`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetSource {
     /// `new_ip` in the inventory.
@@ -255,7 +255,7 @@ impl ProbeError {
 }
 
 /// How a ping was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PingMode {
     /// ICMP echo over an unprivileged datagram socket (`net.ipv4.ping_group_range`).

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use crate::sanitize::sanitize;
 
 /// What a TCP connect to one port found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortState {
     /// The three-way handshake completed.

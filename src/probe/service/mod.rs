@@ -29,7 +29,9 @@ pub use tls::TlsTrust;
 
 /// How a service is doing, ordered from best to worst so that the worst of several is
 /// their `max()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     Ok,
