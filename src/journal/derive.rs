@@ -15,7 +15,7 @@ use super::{
     AddressKind, CheckState, DnsVerdict, Entry, Event, ProbeKind, StartHost, StartItem, ZoneRole,
 };
 use crate::checklist::ChecklistEvent;
-use crate::config::{Inventory, ResolverKind};
+use crate::config::{HostConfig, Inventory, ResolverKind};
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
 use crate::probe::{ProbeReport, ZoneOutcome};
@@ -96,16 +96,45 @@ pub fn host_events(
     let Some(config) = inv.hosts.get(host) else {
         return Vec::new();
     };
-    let name = &config.name;
-    let mut out = Vec::new();
+    let diff = HostDiff {
+        inv,
+        config,
+        before,
+        after,
+    };
+    let mut events = Vec::new();
+    events.extend(diff.target());
+    events.extend(diff.checks());
+    events.extend(diff.health());
+    events.extend(diff.dns());
+    events.extend(diff.hosts_file());
+    events.extend(diff.old_address());
+    events.into_iter().map(|event| entry(at, event)).collect()
+}
 
-    // The target.
-    if let Some(t) = &after.target
-        && before.target.as_ref().map(|s| &s.value) != Some(&t.value)
-    {
-        let event = match &t.value {
+/// A host's state before and after one report, with what it is compared against (its
+/// configuration, the inventory's addresses and resolvers): one method per kind of event.
+struct HostDiff<'a> {
+    inv: &'a Inventory,
+    config: &'a HostConfig,
+    before: &'a HostState,
+    after: &'a HostState,
+}
+
+impl HostDiff<'_> {
+    fn name(&self) -> String {
+        self.config.name.clone()
+    }
+
+    /// The address the probes go to, or why there is none.
+    fn target(&self) -> Option<Event> {
+        let t = self.after.target.as_ref()?;
+        if self.before.target.as_ref().map(|s| &s.value) == Some(&t.value) {
+            return None;
+        }
+        Some(match &t.value {
             Ok(target) => Event::Target {
-                host: name.clone(),
+                host: self.name(),
                 ip: Some(target.ip),
                 source: Some(
                     serde_json::to_value(target.source)
@@ -113,40 +142,45 @@ pub fn host_events(
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_else(|| target.source.to_string()),
                 ),
-                address: Some(store::classify(inv, config, target.ip).into()),
+                address: Some(store::classify(self.inv, self.config, target.ip).into()),
                 error: None,
             },
             Err(e) => Event::Target {
-                host: name.clone(),
+                host: self.name(),
                 ip: None,
                 source: None,
                 address: None,
                 error: Some(sanitize(&e.to_string(), MAX_DETAIL_CHARS)),
             },
-        };
-        out.push(entry(at, event));
+        })
     }
 
-    // Each check, in display order, then any the configuration no longer lists.
-    let mut checks = store::checks(config);
-    for check in after.damp.keys() {
-        if !checks.contains(check) {
-            checks.push(*check);
+    /// Each check whose damped state or result changed, in display order, then any the
+    /// configuration no longer lists.
+    fn checks(&self) -> Vec<Event> {
+        let mut checks = store::checks(self.config);
+        for check in self.after.damp.keys() {
+            if !checks.contains(check) {
+                checks.push(*check);
+            }
         }
+        checks
+            .into_iter()
+            .filter_map(|check| self.check(check))
+            .collect()
     }
-    for check in checks {
+
+    fn check(&self, check: Check) -> Option<Event> {
         // Forgotten (the target moved): its next result is recorded as a first one.
-        let Some(damper) = after.damp.get(&check) else {
-            continue;
-        };
-        let was = before.damp.get(&check).copied().unwrap_or_default();
-        let now = observed(after, check);
-        let then = observed(before, check);
+        let damper = self.after.damp.get(&check)?;
+        let was = self.before.damp.get(&check).copied().unwrap_or_default();
+        let now = observed(self.after, check);
+        let then = observed(self.before, check);
         let state = CheckState::from(damper.state);
         let changed = CheckState::from(was.state) != state
             || now.as_ref().map(|o| (&o.result, o.ip)) != then.as_ref().map(|o| (&o.result, o.ip));
         if !changed || state == CheckState::Unknown {
-            continue;
+            return None;
         }
         let (probe, port) = match check {
             Check::Ping => (ProbeKind::Ping, None),
@@ -159,68 +193,67 @@ pub fn host_events(
             Some(o) => (o.result, o.detail, o.ip),
             None => (state.word().to_string(), None, None),
         };
-        out.push(entry(
-            at,
-            Event::Check {
-                host: name.clone(),
-                check: store::check_name(config, check),
-                probe,
-                port,
-                state,
-                result,
-                detail,
-                note: damper.note(config.damping),
-                ip,
-                address: ip.map(|ip| store::classify(inv, config, ip).into()),
-            },
-        ));
+        Some(Event::Check {
+            host: self.name(),
+            check: store::check_name(self.config, check),
+            probe,
+            port,
+            state,
+            result,
+            detail,
+            note: damper.note(self.config.damping),
+            ip,
+            address: ip.map(|ip| store::classify(self.inv, self.config, ip).into()),
+        })
     }
 
-    // Health.
-    if before.health != after.health {
-        let (_, mut reasons) = store::health(config, after);
-        reasons.truncate(MAX_REASONS);
-        out.push(entry(
-            at,
-            Event::Health {
-                host: name.clone(),
-                from: before.health.into(),
-                to: after.health.into(),
-                reasons: if after.health == store::Health::Up {
-                    Vec::new()
-                } else {
-                    reasons
-                        .iter()
-                        .map(|r| sanitize(r, MAX_DETAIL_CHARS))
-                        .collect()
-                },
-            },
-        ));
-    }
-
-    // DNS, per resolver.
-    for (i, slot) in after.dns.iter().enumerate() {
-        let Some(seen) = slot else { continue };
-        let prev = before.dns.get(i).and_then(Option::as_ref);
-        let verdict = DnsVerdict::from(store::verdict(inv, config, &seen.value));
-        let prev_verdict = prev.map(|p| DnsVerdict::from(store::verdict(inv, config, &p.value)));
-        let addresses = |s: &Seen<Result<crate::probe::DnsAnswer, crate::probe::DnsError>>| {
-            s.value
-                .as_ref()
-                .map(|a| a.addresses.clone())
-                .unwrap_or_default()
-        };
-        if prev_verdict == Some(verdict) && prev.map(addresses) == Some(addresses(seen)) {
-            continue;
+    /// The host's health, with the reasons it is not up.
+    fn health(&self) -> Option<Event> {
+        if self.before.health == self.after.health {
+            return None;
         }
-        let resolver = inv
-            .resolvers
-            .get(i)
-            .map_or_else(|| format!("resolver {i}"), |r| r.name.clone());
-        out.push(entry(
-            at,
-            Event::Dns {
-                host: name.clone(),
+        let (_, mut reasons) = store::health(self.config, self.after);
+        reasons.truncate(MAX_REASONS);
+        Some(Event::Health {
+            host: self.name(),
+            from: self.before.health.into(),
+            to: self.after.health.into(),
+            reasons: if self.after.health == store::Health::Up {
+                Vec::new()
+            } else {
+                reasons
+                    .iter()
+                    .map(|r| sanitize(r, MAX_DETAIL_CHARS))
+                    .collect()
+            },
+        })
+    }
+
+    /// The host's name at each resolver whose verdict or addresses changed.
+    fn dns(&self) -> Vec<Event> {
+        let (inv, config) = (self.inv, self.config);
+        let mut out = Vec::new();
+        for (i, slot) in self.after.dns.iter().enumerate() {
+            let Some(seen) = slot else { continue };
+            let prev = self.before.dns.get(i).and_then(Option::as_ref);
+            let verdict = DnsVerdict::from(store::verdict(inv, config, &seen.value));
+            let prev_verdict =
+                prev.map(|p| DnsVerdict::from(store::verdict(inv, config, &p.value)));
+            let addresses = |s: &Seen<Result<crate::probe::DnsAnswer, crate::probe::DnsError>>| {
+                s.value
+                    .as_ref()
+                    .map(|a| a.addresses.clone())
+                    .unwrap_or_default()
+            };
+            if prev_verdict == Some(verdict) && prev.map(addresses) == Some(addresses(seen)) {
+                continue;
+            }
+            let resolver = inv
+                .resolvers
+                .get(i)
+                .map_or_else(|| format!("resolver {i}"), |r| r.name.clone());
+            out.push(Event::Dns {
+                host: self.name(),
                 fqdn: config.fqdn.clone(),
                 resolver,
                 from: prev_verdict,
@@ -232,80 +265,81 @@ pub fn host_events(
                     .as_ref()
                     .err()
                     .map(|e| sanitize(&e.to_string(), MAX_DETAIL_CHARS)),
-            },
-        ));
+            });
+        }
+        out
     }
 
-    // The hosts file (a first look that finds no entry says nothing).
-    if let Some(seen) = &after.hosts_file {
-        let prev = before.hosts_file.as_ref().map(|s| &s.value);
+    /// This machine's hosts-file entry for the host (a first look that finds no entry says
+    /// nothing).
+    fn hosts_file(&self) -> Option<Event> {
+        let seen = self.after.hosts_file.as_ref()?;
+        let prev = self.before.hosts_file.as_ref().map(|s| &s.value);
         let first_and_empty = prev.is_none() && matches!(&seen.value, Ok(e) if e.is_empty());
-        if prev != Some(&seen.value) && !first_and_empty {
-            let event = match &seen.value {
-                Ok(entries) => {
-                    let kinds: Vec<AddressKind> = entries
-                        .iter()
-                        .map(|e| store::classify(inv, config, e.ip).into())
-                        .collect();
-                    let address = if kinds.contains(&AddressKind::Old) {
-                        Some(AddressKind::Old)
-                    } else if kinds.contains(&AddressKind::Other) {
-                        Some(AddressKind::Other)
-                    } else {
-                        kinds.first().copied()
-                    };
-                    Event::HostsFile {
-                        host: name.clone(),
-                        addresses: entries.iter().map(|e| e.ip).collect(),
-                        lines: entries.iter().map(|e| e.line).collect(),
-                        address,
-                        error: None,
-                    }
-                }
-                Err(e) => Event::HostsFile {
-                    host: name.clone(),
-                    addresses: Vec::new(),
-                    lines: Vec::new(),
-                    address: None,
-                    error: Some(sanitize(e, MAX_DETAIL_CHARS)),
-                },
-            };
-            out.push(entry(at, event));
+        if prev == Some(&seen.value) || first_and_empty {
+            return None;
         }
+        Some(match &seen.value {
+            Ok(entries) => {
+                let kinds: Vec<AddressKind> = entries
+                    .iter()
+                    .map(|e| store::classify(self.inv, self.config, e.ip).into())
+                    .collect();
+                let address = if kinds.contains(&AddressKind::Old) {
+                    Some(AddressKind::Old)
+                } else if kinds.contains(&AddressKind::Other) {
+                    Some(AddressKind::Other)
+                } else {
+                    kinds.first().copied()
+                };
+                Event::HostsFile {
+                    host: self.name(),
+                    addresses: entries.iter().map(|e| e.ip).collect(),
+                    lines: entries.iter().map(|e| e.line).collect(),
+                    address,
+                    error: None,
+                }
+            }
+            Err(e) => Event::HostsFile {
+                host: self.name(),
+                addresses: Vec::new(),
+                lines: Vec::new(),
+                address: None,
+                error: Some(sanitize(e, MAX_DETAIL_CHARS)),
+            },
+        })
     }
 
-    // The old address.
-    if let Some(seen) = &after.old {
+    /// Whether the old address answers, and what answers there.
+    fn old_address(&self) -> Option<Event> {
+        let seen = self.after.old.as_ref()?;
         let answering = seen.value.answering();
-        let prev = before.old.as_ref().map(|s| s.value.answering());
-        if prev != Some(answering) {
-            let mut what: Vec<String> = seen
-                .value
-                .ports
-                .iter()
-                .filter(|p| p.state == PortState::Open)
-                .map(|p| format!("port {} open", p.port))
-                .collect();
-            what.extend(
-                seen.value
-                    .services
-                    .iter()
-                    .zip(&config.services)
-                    .filter(|(r, _)| r.state != ServiceState::Fail)
-                    .map(|(r, s)| format!("{} {}", s.name, r.state.word())),
-            );
-            out.push(entry(
-                at,
-                Event::Old {
-                    host: name.clone(),
-                    ip: seen.value.ip,
-                    answering,
-                    detail: (!what.is_empty()).then(|| what.join(", ")),
-                },
-            ));
+        let prev = self.before.old.as_ref().map(|s| s.value.answering());
+        if prev == Some(answering) {
+            return None;
         }
+        let mut what: Vec<String> = seen
+            .value
+            .ports
+            .iter()
+            .filter(|p| p.state == PortState::Open)
+            .map(|p| format!("port {} open", p.port))
+            .collect();
+        what.extend(
+            seen.value
+                .services
+                .iter()
+                .zip(&self.config.services)
+                .filter(|(r, _)| r.state != ServiceState::Fail)
+                .map(|(r, s)| format!("{} {}", s.name, r.state.word())),
+        );
+        Some(Event::Old {
+            host: self.name(),
+            ip: seen.value.ip,
+            answering,
+            detail: (!what.is_empty()).then(|| what.join(", ")),
+        })
     }
-    out
 }
 
 /// What one check's latest probe saw.

@@ -117,34 +117,14 @@ impl Entry {
         match &self.event {
             Event::Start {
                 name, who, hosts, ..
-            } => {
-                let by = who
-                    .as_deref()
-                    .map(|w| format!(" by {w}"))
-                    .unwrap_or_default();
-                format!(
-                    "moveday started{by}: {name}, {} host{}",
-                    hosts.len(),
-                    if hosts.len() == 1 { "" } else { "s" }
-                )
-            }
-            Event::Stop { reason, .. } => match reason {
-                Some(r) => format!("moveday stopped ({r})"),
-                None => "moveday stopped".into(),
-            },
+            } => started(name, who.as_deref(), hosts.len()),
+            Event::Stop { reason, .. } => stopped(reason.as_deref()),
             Event::Health {
                 host,
                 from,
                 to,
                 reasons,
-            } => {
-                let why = if reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", reasons.join(", "))
-                };
-                format!("{host}: {} → {}{why}", from.word(), to.word())
-            }
+            } => health_change(host, *from, *to, reasons),
             Event::Check {
                 host,
                 check,
@@ -156,35 +136,9 @@ impl Entry {
                 address,
                 ..
             } => {
-                let mut s = format!("{host} {check}: {}", state.word());
-                if result != state.word() && result != "ok" {
-                    s.push_str(&format!(", {result}"));
-                }
-                if let Some(ip) = ip {
-                    let old = if *address == Some(AddressKind::Old) {
-                        " (old address)"
-                    } else {
-                        ""
-                    };
-                    let word = if *state == CheckState::Up {
-                        "from"
-                    } else {
-                        "at"
-                    };
-                    s.push_str(&format!(" {word} {ip}{old}"));
-                }
-                let worth_saying =
-                    *state != CheckState::Up || matches!(result.as_str(), "stale" | "warn");
-                if let Some(d) = detail
-                    .as_deref()
-                    .filter(|d| worth_saying && *d != result.as_str())
-                {
-                    s.push_str(&format!(": {d}"));
-                }
-                if let Some(n) = note {
-                    s.push_str(&format!(" [{n}]"));
-                }
-                s
+                let seen = check_outcome(*state, result, detail.as_deref(), *ip, *address);
+                let note = note.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+                format!("{host} {check}: {}{seen}{note}", state.word())
             }
             Event::Dns {
                 fqdn,
@@ -195,16 +149,8 @@ impl Entry {
                 error,
                 ..
             } => {
-                let what = match (error, addresses.is_empty()) {
-                    (Some(e), _) => e.clone(),
-                    (None, false) => addresses
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    (None, true) => "no address".into(),
-                };
                 let from = from.map(|f| format!("{} → ", f.word())).unwrap_or_default();
+                let what = dns_answer(addresses, error.as_deref());
                 format!("{fqdn} at {resolver}: {from}{} ({what})", verdict.word())
             }
             Event::Zone {
@@ -215,111 +161,215 @@ impl Entry {
                 behind,
                 error,
                 ..
-            } => {
-                if let Some(e) = error {
-                    return format!("{zone} at {server}: {e}");
-                }
-                let serial = serial.map_or_else(|| "no SOA".to_string(), |s| s.to_string());
-                match (behind, primary_serial) {
-                    (true, Some(p)) => {
-                        format!("{zone} at {server}: serial {serial}, behind the primary ({p})")
-                    }
-                    _ => format!("{zone} at {server}: serial {serial}"),
-                }
-            }
+            } => match error {
+                Some(e) => format!("{zone} at {server}: {e}"),
+                None => format!(
+                    "{zone} at {server}: {}",
+                    zone_serial(*serial, *behind, *primary_serial)
+                ),
+            },
             Event::Target {
                 host,
                 ip,
                 source,
                 address,
                 error,
-            } => match (ip, error) {
-                (_, Some(e)) => format!("{host}: no address to probe ({e})"),
-                (Some(ip), None) => {
-                    let why = match source.as_deref() {
-                        Some("new_ip") => " (new_ip)".to_string(),
-                        Some("hosts_file") => " (hosts file)".to_string(),
-                        Some("system_dns") => " (system DNS)".to_string(),
-                        Some(other) => format!(" ({other})"),
-                        None => String::new(),
-                    };
-                    let old = if *address == Some(AddressKind::Old) {
-                        ", the OLD address"
-                    } else {
-                        ""
-                    };
-                    format!("{host}: probes go to {ip}{why}{old}")
-                }
-                (None, None) => format!("{host}: no address to probe"),
-            },
+            } => target_change(host, *ip, source.as_deref(), *address, error.as_deref()),
             Event::HostsFile {
                 host,
                 addresses,
                 address,
                 error,
                 ..
-            } => match (error, addresses.is_empty()) {
-                (Some(e), _) => format!("{host}: hosts file unreadable ({e})"),
-                (None, true) => format!("{host}: no entry in the hosts file any more"),
-                (None, false) => {
-                    let ips = addresses
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    let old = if *address == Some(AddressKind::Old) {
-                        " (the OLD address)"
-                    } else {
-                        ""
-                    };
-                    format!("{host}: hosts file says {ips}{old}")
-                }
-            },
+            } => hosts_file_change(host, addresses, *address, error.as_deref()),
             Event::Old {
                 host,
                 ip,
                 answering,
                 detail,
-            } => {
-                if *answering {
-                    let what = detail
-                        .as_deref()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default();
-                    format!("{host}: the old address {ip} still answers{what}")
-                } else {
-                    format!("{host}: nothing answers at the old address {ip} any more")
-                }
-            }
+            } => old_address(host, *ip, *answering, detail.as_deref()),
             Event::Tick {
                 id,
                 done,
                 who,
                 forced,
                 evidence,
-            } => {
-                let verb = if *done { "ticked" } else { "unticked" };
-                let mut s = format!("{who} {verb} {id}");
-                if *forced {
-                    s.push_str(" (forced: its probe was red)");
-                }
-                if let Some(e) = evidence {
-                    s.push_str(&format!(" [{e}]"));
-                }
-                s
-            }
-            Event::Note { id, text, who } => {
-                if text.is_empty() {
-                    format!("{who} cleared the note on {id}")
-                } else {
-                    format!("{who} on {id}: {text}")
-                }
-            }
-            Event::Text { text, who, host } => match host {
-                Some(h) => format!("{who} ({h}): {text}"),
-                None => format!("{who}: {text}"),
-            },
+            } => tick(id, *done, who, *forced, evidence.as_deref()),
+            Event::Note { id, text, who } => note(id, text, who),
+            Event::Text { text, who, host } => typed_note(text, who, host.as_deref()),
         }
+    }
+}
+
+// The summaries of the longer kinds of entry, one function each.
+
+fn started(name: &str, who: Option<&str>, hosts: usize) -> String {
+    let by = who.map(|w| format!(" by {w}")).unwrap_or_default();
+    format!(
+        "moveday started{by}: {name}, {hosts} host{}",
+        if hosts == 1 { "" } else { "s" }
+    )
+}
+
+fn stopped(reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => format!("moveday stopped ({r})"),
+        None => "moveday stopped".into(),
+    }
+}
+
+fn health_change(host: &str, from: HostHealth, to: HostHealth, reasons: &[String]) -> String {
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join(", "))
+    };
+    format!("{host}: {} → {}{why}", from.word(), to.word())
+}
+
+/// What a check saw, after its state: `, filtered at 203.0.113.12: no answer in 1s`. The
+/// detail is said only when the check is not up, or up but stale or about to expire.
+fn check_outcome(
+    state: CheckState,
+    result: &str,
+    detail: Option<&str>,
+    ip: Option<std::net::IpAddr>,
+    address: Option<AddressKind>,
+) -> String {
+    let mut s = String::new();
+    if result != state.word() && result != "ok" {
+        s.push_str(&format!(", {result}"));
+    }
+    if let Some(ip) = ip {
+        let old = if address == Some(AddressKind::Old) {
+            " (old address)"
+        } else {
+            ""
+        };
+        let word = if state == CheckState::Up {
+            "from"
+        } else {
+            "at"
+        };
+        s.push_str(&format!(" {word} {ip}{old}"));
+    }
+    let worth_saying = state != CheckState::Up || matches!(result, "stale" | "warn");
+    if let Some(d) = detail.filter(|d| worth_saying && *d != result) {
+        s.push_str(&format!(": {d}"));
+    }
+    s
+}
+
+/// A resolver's answer: its addresses, or its error.
+fn dns_answer(addresses: &[std::net::IpAddr], error: Option<&str>) -> String {
+    match (error, addresses.is_empty()) {
+        (Some(e), _) => e.to_string(),
+        (None, false) => addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        (None, true) => "no address".into(),
+    }
+}
+
+/// A zone server's serial, and the primary's when it is behind.
+fn zone_serial(serial: Option<u32>, behind: bool, primary_serial: Option<u32>) -> String {
+    let serial = serial.map_or_else(|| "no SOA".to_string(), |s| s.to_string());
+    match (behind, primary_serial) {
+        (true, Some(p)) => format!("serial {serial}, behind the primary ({p})"),
+        _ => format!("serial {serial}"),
+    }
+}
+
+fn target_change(
+    host: &str,
+    ip: Option<std::net::IpAddr>,
+    source: Option<&str>,
+    address: Option<AddressKind>,
+    error: Option<&str>,
+) -> String {
+    match (ip, error) {
+        (_, Some(e)) => format!("{host}: no address to probe ({e})"),
+        (Some(ip), None) => {
+            let why = match source {
+                Some("new_ip") => " (new_ip)".to_string(),
+                Some("hosts_file") => " (hosts file)".to_string(),
+                Some("system_dns") => " (system DNS)".to_string(),
+                Some(other) => format!(" ({other})"),
+                None => String::new(),
+            };
+            let old = if address == Some(AddressKind::Old) {
+                ", the OLD address"
+            } else {
+                ""
+            };
+            format!("{host}: probes go to {ip}{why}{old}")
+        }
+        (None, None) => format!("{host}: no address to probe"),
+    }
+}
+
+fn hosts_file_change(
+    host: &str,
+    addresses: &[std::net::IpAddr],
+    address: Option<AddressKind>,
+    error: Option<&str>,
+) -> String {
+    match (error, addresses.is_empty()) {
+        (Some(e), _) => format!("{host}: hosts file unreadable ({e})"),
+        (None, true) => format!("{host}: no entry in the hosts file any more"),
+        (None, false) => {
+            let ips = addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let old = if address == Some(AddressKind::Old) {
+                " (the OLD address)"
+            } else {
+                ""
+            };
+            format!("{host}: hosts file says {ips}{old}")
+        }
+    }
+}
+
+fn old_address(host: &str, ip: std::net::IpAddr, answering: bool, detail: Option<&str>) -> String {
+    if answering {
+        let what = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        format!("{host}: the old address {ip} still answers{what}")
+    } else {
+        format!("{host}: nothing answers at the old address {ip} any more")
+    }
+}
+
+fn tick(id: &str, done: bool, who: &str, forced: bool, evidence: Option<&str>) -> String {
+    let verb = if done { "ticked" } else { "unticked" };
+    let mut s = format!("{who} {verb} {id}");
+    if forced {
+        s.push_str(" (forced: its probe was red)");
+    }
+    if let Some(e) = evidence {
+        s.push_str(&format!(" [{e}]"));
+    }
+    s
+}
+
+/// A note on a checklist item (an empty one clears it).
+fn note(id: &str, text: &str, who: &str) -> String {
+    if text.is_empty() {
+        format!("{who} cleared the note on {id}")
+    } else {
+        format!("{who} on {id}: {text}")
+    }
+}
+
+/// A note typed into the dashboard, about a host or not.
+fn typed_note(text: &str, who: &str, host: Option<&str>) -> String {
+    match host {
+        Some(h) => format!("{who} ({h}): {text}"),
+        None => format!("{who}: {text}"),
     }
 }
 

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, Utc};
 
-use super::{CheckPeriod, CheckReport, HealthPeriod, HostReport, PostMortem, Span};
+use super::{
+    CheckPeriod, CheckReport, HealthPeriod, HostReport, PostMortem, SecondaryReport, Span,
+};
 use crate::journal::{AddressKind, DnsVerdict, HostHealth};
 
 /// Which clock the report's times are shown in.
@@ -225,6 +227,8 @@ fn watched(pm: &PostMortem, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<U
     merged
 }
 
+/// The summary: the window, when moveday watched, when every host was up, hosts that went
+/// down before the window, downtime, and how things stood at the end.
 fn summary(
     out: &mut String,
     pm: &PostMortem,
@@ -233,6 +237,16 @@ fn summary(
     to: DateTime<Utc>,
 ) {
     let _ = writeln!(out, "\n## Summary\n");
+    window_line(out, pm, clock);
+    watched_line(out, pm, clock, from, to);
+    all_green_line(out, pm, clock);
+    down_before_window(out, pm, clock, from);
+    downtime_line(out, pm, clock);
+    end_line(out, pm, clock, to);
+}
+
+/// The advertised window, as much of it as is known.
+fn window_line(out: &mut String, pm: &PostMortem, clock: &Clock) {
     match (pm.window.start, pm.window.end) {
         (Some(s), Some(e)) => {
             let _ = writeln!(
@@ -251,6 +265,16 @@ fn summary(
         }
         (None, None) => {}
     }
+}
+
+/// When moveday watched (or, without runs, what the journal covers).
+fn watched_line(
+    out: &mut String,
+    pm: &PostMortem,
+    clock: &Clock,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) {
     let runs: Vec<String> = watched(pm, to)
         .iter()
         .map(|(start, stop)| format!("{} to {}", clock.when(*start), clock.time(*stop)))
@@ -271,93 +295,112 @@ fn summary(
             let _ = writeln!(out, "- moveday watched {n} times: {}.", list(&runs));
         }
     }
+}
+
+/// When every host was up at once, against the window, and whether they stayed so.
+fn all_green_line(out: &mut String, pm: &PostMortem, clock: &Clock) {
     let n = pm.all_green.hosts;
-    if n > 0 {
-        let all = if n == 1 {
-            "The host was".to_string()
-        } else {
-            format!("All {n} hosts were")
-        };
-        match pm.all_green.first {
-            Some(t) if pm.all_green.already && pm.all_green.periods.len() == 1 => {
-                let _ = writeln!(
-                    out,
-                    "- {all} up from the start, {}, to the end.",
-                    clock.time(t)
-                );
-            }
-            Some(t) => {
-                let first = if pm.all_green.already {
-                    format!("- {all} up at the start ({})", clock.time(t))
-                } else {
-                    format!(
-                        "- {all} up at {}{}",
-                        clock.time(t),
-                        against_window(pm, clock, t)
-                    )
-                };
-                let after = match pm.all_green.since {
-                    Some(s) if s == t => String::new(),
-                    Some(s) => format!(
-                        "; not all up again after that, until {}{}",
-                        clock.time(s),
-                        against_window(pm, clock, s)
-                    ),
-                    None => "; not all up at the end".into(),
-                };
-                let _ = writeln!(out, "{first}{after}.");
-            }
-            None => {
-                let not_up = pm
-                    .hosts
-                    .iter()
-                    .filter(|h| h.health_at_end != Some(HostHealth::Up))
-                    .map(|h| h.name.clone())
-                    .collect::<Vec<_>>();
-                let when = match pm.all_green.move_started {
-                    Some(m) if !pm.all_green.periods.is_empty() => format!(
-                        "never all up again after the first went down at {}",
-                        clock.when(m)
-                    ),
-                    _ => "never all up at once".to_string(),
-                };
-                let _ = writeln!(
-                    out,
-                    "- The hosts were {when}: {} not up at the end.",
-                    list(&not_up)
-                );
-            }
+    if n == 0 {
+        return;
+    }
+    let all = if n == 1 {
+        "The host was".to_string()
+    } else {
+        format!("All {n} hosts were")
+    };
+    match pm.all_green.first {
+        Some(t) if pm.all_green.already && pm.all_green.periods.len() == 1 => {
+            let _ = writeln!(
+                out,
+                "- {all} up from the start, {}, to the end.",
+                clock.time(t)
+            );
+        }
+        Some(t) => {
+            let first = if pm.all_green.already {
+                format!("- {all} up at the start ({})", clock.time(t))
+            } else {
+                format!(
+                    "- {all} up at {}{}",
+                    clock.time(t),
+                    against_window(pm, clock, t)
+                )
+            };
+            let after = match pm.all_green.since {
+                Some(s) if s == t => String::new(),
+                Some(s) => format!(
+                    "; not all up again after that, until {}{}",
+                    clock.time(s),
+                    against_window(pm, clock, s)
+                ),
+                None => "; not all up at the end".into(),
+            };
+            let _ = writeln!(out, "{first}{after}.");
+        }
+        None => {
+            let not_up = pm
+                .hosts
+                .iter()
+                .filter(|h| h.health_at_end != Some(HostHealth::Up))
+                .map(|h| h.name.clone())
+                .collect::<Vec<_>>();
+            let when = match pm.all_green.move_started {
+                Some(m) if !pm.all_green.periods.is_empty() => format!(
+                    "never all up again after the first went down at {}",
+                    clock.when(m)
+                ),
+                _ => "never all up at once".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "- The hosts were {when}: {} not up at the end.",
+                list(&not_up)
+            );
         }
     }
-    if let Some(ws) = pm.window.start {
-        for h in &pm.hosts {
-            if let Some(d) = h.went_down.filter(|d| *d < ws && *d >= from) {
-                let _ = writeln!(
-                    out,
-                    "- {} went down at {}, {} before the window opened.",
-                    h.name,
-                    clock.time(d),
-                    clock.dur((ws - d).num_seconds())
-                );
-            }
+}
+
+/// Hosts that went down (within the report) before the window opened.
+fn down_before_window(out: &mut String, pm: &PostMortem, clock: &Clock, from: DateTime<Utc>) {
+    let Some(ws) = pm.window.start else {
+        return;
+    };
+    for h in &pm.hosts {
+        if let Some(d) = h.went_down.filter(|d| *d < ws && *d >= from) {
+            let _ = writeln!(
+                out,
+                "- {} went down at {}, {} before the window opened.",
+                h.name,
+                clock.time(d),
+                clock.dur((ws - d).num_seconds())
+            );
         }
     }
+}
+
+/// Each host's downtime, longest first.
+fn downtime_line(out: &mut String, pm: &PostMortem, clock: &Clock) {
     let mut down: Vec<&HostReport> = pm.hosts.iter().filter(|h| h.downtime_seconds > 0).collect();
     down.sort_by_key(|h| std::cmp::Reverse(h.downtime_seconds));
-    if !down.is_empty() {
-        let items: Vec<String> = down
-            .iter()
-            .map(|h| {
-                let still = if h.health_at_end == Some(HostHealth::Down) {
-                    " (still down)"
-                } else {
-                    ""
-                };
-                format!("{} {}{still}", h.name, clock.dur(h.downtime_seconds))
-            })
-            .collect();
-        let _ = writeln!(out, "- Downtime: {}.", items.join(", "));
+    if down.is_empty() {
+        return;
     }
+    let items: Vec<String> = down
+        .iter()
+        .map(|h| {
+            let still = if h.health_at_end == Some(HostHealth::Down) {
+                " (still down)"
+            } else {
+                ""
+            };
+            format!("{} {}{still}", h.name, clock.dur(h.downtime_seconds))
+        })
+        .collect();
+    let _ = writeln!(out, "- Downtime: {}.", items.join(", "));
+}
+
+/// How the hosts and the checklist stood at the end, and whether anything is left open.
+fn end_line(out: &mut String, pm: &PostMortem, clock: &Clock, to: DateTime<Utc>) {
     let mut counts = Vec::new();
     for health in [
         HostHealth::Up,
@@ -760,58 +803,64 @@ fn zones(out: &mut String, pm: &PostMortem, clock: &Clock) {
             );
         }
         for s in &z.secondaries {
-            let contact = s
-                .contact
-                .as_deref()
-                .map(|c| format!(" (contact: {c})"))
-                .unwrap_or_default();
-            let mut parts: Vec<String> = s
-                .behind
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} with {} while the primary had {}",
-                        lag_text(&l.span, clock),
-                        super::serial_word(l.serial),
-                        super::serial_word(l.primary_serial)
-                    )
-                })
-                .collect();
-            if s.behind.is_empty() {
-                parts.push("never behind".into());
-            }
-            for f in &s.failing {
-                parts.push(format!(
-                    "did not answer {} ({})",
-                    match (f.span.ongoing, f.span.clipped) {
-                        (true, _) => format!("from {} to the end", clock.time(f.span.from)),
-                        (false, true) => format!("until {}", clock.time(f.span.to)),
-                        (false, false) => format!(
-                            "from {} to {}",
-                            clock.time(f.span.from),
-                            clock.time(f.span.to)
-                        ),
-                    },
-                    f.error
-                ));
-            }
-            let end = if s.behind_at_end {
-                String::new()
-            } else {
-                format!(
-                    "; in step at the end (serial {})",
-                    super::serial_word(s.serial_at_end)
-                )
-            };
-            let _ = writeln!(
-                out,
-                "- {} at {}{contact}: {}{end}.",
-                z.zone,
-                s.server,
-                parts.join("; ")
-            );
+            secondary_line(out, &z.zone, s, clock);
         }
     }
+}
+
+/// How one secondary kept up with the primary: when it was behind, when it did not answer,
+/// and whether it was in step at the end.
+fn secondary_line(out: &mut String, zone: &str, s: &SecondaryReport, clock: &Clock) {
+    let contact = s
+        .contact
+        .as_deref()
+        .map(|c| format!(" (contact: {c})"))
+        .unwrap_or_default();
+    let mut parts: Vec<String> = s
+        .behind
+        .iter()
+        .map(|l| {
+            format!(
+                "{} with {} while the primary had {}",
+                lag_text(&l.span, clock),
+                super::serial_word(l.serial),
+                super::serial_word(l.primary_serial)
+            )
+        })
+        .collect();
+    if s.behind.is_empty() {
+        parts.push("never behind".into());
+    }
+    for f in &s.failing {
+        parts.push(format!(
+            "did not answer {} ({})",
+            match (f.span.ongoing, f.span.clipped) {
+                (true, _) => format!("from {} to the end", clock.time(f.span.from)),
+                (false, true) => format!("until {}", clock.time(f.span.to)),
+                (false, false) => format!(
+                    "from {} to {}",
+                    clock.time(f.span.from),
+                    clock.time(f.span.to)
+                ),
+            },
+            f.error
+        ));
+    }
+    let end = if s.behind_at_end {
+        String::new()
+    } else {
+        format!(
+            "; in step at the end (serial {})",
+            super::serial_word(s.serial_at_end)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "- {} at {}{contact}: {}{end}.",
+        zone,
+        s.server,
+        parts.join("; ")
+    );
 }
 
 fn item_label(id: &str, phase: Option<&str>, text: Option<&str>) -> String {

@@ -1,0 +1,157 @@
+//! The report's last section: what is still not green at the end, read from the sections
+//! before it, one kind of problem at a time.
+
+use super::{
+    AddressKind, DnsVerdict, HostHealth, HostReport, NameReport, OpenItem, PostMortem,
+    SecondaryReport, StartItem, serial_word,
+};
+
+/// Hosts not up, names not new, old addresses still in use, secondaries out of step and
+/// checklist items not done, in that order.
+pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
+    let mut out: Vec<OpenItem> = pm.hosts.iter().filter_map(host_not_up).collect();
+    for name in &pm.dns {
+        out.extend(resolvers_not_new(name));
+    }
+    for h in &pm.hosts {
+        out.extend(hosts_file_sends_to_old(h));
+        out.extend(old_address_answers(h));
+    }
+    for z in &pm.zones {
+        for s in &z.secondaries {
+            out.extend(secondary_out_of_step(&z.zone, s));
+        }
+    }
+    out.extend(pm.checklist.not_done.iter().map(not_done));
+    out
+}
+
+fn host_not_up(h: &HostReport) -> Option<OpenItem> {
+    let text = match h.health_at_end {
+        Some(HostHealth::Up) => return None,
+        Some(health) => {
+            if h.reasons_at_end.is_empty() {
+                health.word().to_string()
+            } else {
+                format!("{} ({})", health.word(), h.reasons_at_end.join(", "))
+            }
+        }
+        None => "no result in the journal".into(),
+    };
+    Some(OpenItem {
+        kind: "host",
+        subject: h.name.clone(),
+        text,
+    })
+}
+
+/// Each resolver whose last answer for `name` was not the new address.
+fn resolvers_not_new(name: &NameReport) -> Vec<OpenItem> {
+    let mut out = Vec::new();
+    for r in &name.resolvers {
+        let Some(verdict) = r.verdict_at_end else {
+            continue;
+        };
+        if verdict == DnsVerdict::New {
+            continue;
+        }
+        let addresses = r
+            .addresses_at_end
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = match verdict {
+            DnsVerdict::Old => {
+                format!("{} still serves the old address {addresses}", r.resolver)
+            }
+            DnsVerdict::Other => {
+                format!("{} serves {addresses} (neither old nor new)", r.resolver)
+            }
+            v => format!("{} answers {}", r.resolver, v.word()),
+        };
+        out.push(OpenItem {
+            kind: "dns",
+            subject: name.fqdn.clone(),
+            text,
+        });
+    }
+    out
+}
+
+fn hosts_file_sends_to_old(h: &HostReport) -> Option<OpenItem> {
+    let p = h
+        .hosts_file
+        .last()
+        .filter(|p| p.span.ongoing && p.address == Some(AddressKind::Old))?;
+    let lines = p
+        .lines
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ips = p
+        .addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(OpenItem {
+        kind: "hosts_file",
+        subject: h.name.clone(),
+        text: format!(
+            "this machine's hosts file still sends it to the old address {ips} (line {lines})"
+        ),
+    })
+}
+
+fn old_address_answers(h: &HostReport) -> Option<OpenItem> {
+    let p = h.old_answering.last().filter(|p| p.span.ongoing)?;
+    let what = p
+        .detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    Some(OpenItem {
+        kind: "old_address",
+        subject: h.name.clone(),
+        text: format!("the old address {} still answers{what}", p.ip),
+    })
+}
+
+/// A secondary still behind the primary (with whom to call), else one that does not
+/// answer.
+fn secondary_out_of_step(zone: &str, s: &SecondaryReport) -> Option<OpenItem> {
+    let text = if let Some(lag) = s.behind.last().filter(|l| l.span.ongoing) {
+        format!(
+            "{} is behind the primary ({} vs {}){}",
+            s.server,
+            serial_word(lag.serial),
+            serial_word(lag.primary_serial),
+            s.contact
+                .as_deref()
+                .map(|c| format!("; call {c}"))
+                .unwrap_or_default()
+        )
+    } else {
+        let f = s.failing.last().filter(|f| f.span.ongoing)?;
+        format!("{} does not answer ({})", s.server, f.error)
+    };
+    Some(OpenItem {
+        kind: "zone",
+        subject: zone.to_string(),
+        text,
+    })
+}
+
+fn not_done(item: &StartItem) -> OpenItem {
+    OpenItem {
+        kind: "checklist",
+        subject: item.id.clone(),
+        text: if item.text.is_empty() {
+            "not done".into()
+        } else {
+            format!("not done: {}", item.text)
+        },
+    }
+}
