@@ -17,7 +17,7 @@ use crate::store::{self, AddressClass, Health, HostState, HostsFlag, Seen};
 
 use super::View;
 use super::grid::address_style;
-use super::text::{bytes, clean, clock, health_label, rtt, verdict_label, wrap};
+use super::text::{WAITING, bytes, clean, clock, health_label, rtt, verdict_label, wrap};
 
 /// Width of the label column ("Health", "Target", ...).
 const LABEL: usize = 8;
@@ -452,7 +452,7 @@ fn dns_rows(view: &View<'_>, config: &HostConfig, h: &HostState, width: usize) -
                 clean(&resolver.name, 32)
             ))];
             match h.dns.get(i).and_then(Option::as_ref) {
-                None => spans.push(Span::styled("… waiting", theme.muted())),
+                None => spans.push(Span::styled(WAITING, theme.muted())),
                 Some(Seen { value, at }) => {
                     spans.extend(dns_answer(view, config, value));
                     spans.push(ago(view, *at));

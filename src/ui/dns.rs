@@ -29,13 +29,13 @@ use ratatui::widgets::{Block, Borders, Widget};
 use crate::store::{self, Cell, Seen, Verdict};
 
 use super::View;
-use super::text::{age, clean, clock, elapsed, fit, width};
+use super::text::{WAITING, age, clean, clock, elapsed, fit, verdict_label, width};
 
 /// The text of a matrix cell at `now` (the TTL counts down between probes). Shared with
 /// `moveday dns`.
 pub fn cell_text(cell: &Cell<'_>, now: SystemTime) -> String {
     match cell {
-        Cell::Waiting => "… waiting".into(),
+        Cell::Waiting => WAITING.into(),
         Cell::NotAsked => "-".into(),
         Cell::HostsFile { entry, verdict } => format!(
             "{} {} {} hosts",
@@ -380,7 +380,7 @@ fn explain_row(view: &View<'_>, host: usize) -> Option<Line<'static>> {
                             .ok()
                             .and_then(|a| a.addresses.first())
                             .map_or_else(String::new, |ip| format!(" {ip}"));
-                        format!("; its DNS says {} {}{addr}", v.symbol(), v.word())
+                        format!("; its DNS says {}{addr}", verdict_label(v))
                     }
                     _ => String::new(),
                 };
@@ -469,7 +469,7 @@ pub(super) fn secondary_state(
             Some(Ordering::Less) => {
                 let since = state.zones[zone].servers[server]
                     .behind_since
-                    .map_or_else(String::new, |t| format!(" {}", age(elapsed(view.now, t))));
+                    .map_or_else(String::new, |t| format!(" {}", view.age(t)));
                 (
                     format!("{s} ⚠ behind{since}"),
                     theme.verdict(Verdict::Old),

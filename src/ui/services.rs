@@ -23,7 +23,7 @@ use crate::probe::service::ServiceState;
 use crate::store::{self, Check, Damped, Seen};
 
 use super::View;
-use super::text::{clean, rtt, width};
+use super::text::{WAITING, clean, rtt, width};
 
 /// A port as the screen says it: symbol, word, and "(ACL?)" when the host answers
 /// otherwise; amber while flap damping has not decided.
@@ -282,7 +282,7 @@ fn summary(view: &View<'_>) -> Line<'static> {
 
 /// `… waiting`: a check not seen yet.
 fn waiting(view: &View<'_>) -> (String, Style, String) {
-    ("… waiting".into(), view.theme.muted(), String::new())
+    (WAITING.into(), view.theme.muted(), String::new())
 }
 
 /// A host's rows, without its name: each expected port, each service, the old address

@@ -234,6 +234,9 @@ pub fn bytes(n: usize) -> String {
     }
 }
 
+/// A result not seen yet, where there is room to say so (the grid's cells say `…`).
+pub const WAITING: &str = "… waiting";
+
 /// A host's health as every pane words it: `● up`, `◐ degraded`.
 pub fn health_label(health: Health) -> String {
     format!("{} {}", health.symbol(), health.word())
