@@ -3,6 +3,7 @@
 //! answer, and what the hosts file means for this machine.
 
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
@@ -11,12 +12,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use crate::config::{HostConfig, ResolverKind};
-use crate::probe::{DnsError, HostsEntry, PingOutcome, TargetSource};
+use crate::probe::{DnsAnswer, DnsError, HostsEntry, HttpResponse, PingOutcome, TargetSource};
 use crate::store::{self, AddressClass, Health, HostState, HostsFlag, Seen};
 
 use super::View;
 use super::grid::address_style;
-use super::text::{age, bytes, clean, clock, elapsed, rtt, wrap};
+use super::text::{WAITING, bytes, clean, clock, health_label, rtt, verdict_label, wrap};
 
 /// Width of the label column ("Health", "Target", ...).
 const LABEL: usize = 8;
@@ -85,7 +86,12 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> (
     (height, max_scroll)
 }
 
-/// The pane's content, wrapped to `width`.
+/// One row of the pane before wrapping: its label (empty on the later rows of a group, as
+/// under "DNS", one row per resolver) and its words.
+type Row = (&'static str, Vec<Span<'static>>);
+
+/// The pane's content, wrapped to `width`: how the host is, where the probes go and what
+/// answers there, then what the names say about it.
 fn lines(
     view: &View<'_>,
     config: &HostConfig,
@@ -93,25 +99,93 @@ fn lines(
     index: usize,
     width: usize,
 ) -> Vec<Line<'static>> {
-    let theme = view.theme;
-    let mut entries: Vec<(&'static str, Vec<Span<'static>>)> = Vec::new();
-    let ago = |at| {
-        Span::styled(
-            format!(" · {} ago", age(elapsed(view.now, at))),
-            theme.muted(),
-        )
-    };
-    let waiting = |what: &str| vec![Span::styled(format!("… {what}"), theme.muted())];
-    let inventory = &view.state.inventory;
+    let mut rows: Vec<Row> = vec![
+        ("Health", health_row(view, config, h)),
+        ("Target", target_row(view, config, h)),
+        ("Ping", ping_row(view, config, h)),
+        ("SSH", ssh_row(view, config, h)),
+        ("HTTP", http_row(view, config, h)),
+    ];
+    // Expected ports, services, the old address: issue 5's "beyond it answers".
+    if !config.ports.is_empty() {
+        rows.push(("Ports", ports_row(view, h, index)));
+    }
+    rows.extend(service_rows(view, config, h, index));
+    rows.extend(old_ip_row(view, config, index));
+    rows.extend(flaps_row(view, config, h));
+    rows.extend(dns_rows(view, config, h, width));
+    rows.extend(hosts_rows(view, config, h, index));
+    // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
+    rows.extend(ptr_row(view, config, index));
+    rows.extend(ttl_row(view, config, index));
 
-    // Health and why.
+    let mut out = Vec::new();
+    for (label, body) in rows {
+        let prefix = vec![Span::styled(
+            format!("{label:<LABEL$}"),
+            view.theme.header(),
+        )];
+        out.extend(wrap(prefix, body, width, LABEL));
+    }
+    out
+}
+
+/// Rows of a group: the first carries the label, the others hang under it.
+fn group(label: &'static str, bodies: impl IntoIterator<Item = Vec<Span<'static>>>) -> Vec<Row> {
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(n, body)| (if n == 0 { label } else { "" }, body))
+        .collect()
+}
+
+/// ` · 3m07s ago`: how old a result is.
+fn ago(view: &View<'_>, at: SystemTime) -> Span<'static> {
+    Span::styled(format!(" · {} ago", view.age(at)), view.theme.muted())
+}
+
+/// `… waiting for the banner`: nothing seen yet.
+fn waiting(view: &View<'_>, what: &str) -> Vec<Span<'static>> {
+    vec![Span::styled(format!("… {what}"), view.theme.muted())]
+}
+
+/// `not probed (ssh = false)`: the inventory turned the probe off.
+fn not_probed(view: &View<'_>, why: &str) -> Vec<Span<'static>> {
+    vec![Span::styled(
+        format!("not probed ({why})"),
+        view.theme.muted(),
+    )]
+}
+
+/// `✖ timeout`: a probe's failure in its own words.
+fn failure(view: &View<'_>, error: &impl ToString) -> Span<'static> {
+    Span::styled(
+        format!("✖ {}", clean(&error.to_string(), 200)),
+        view.theme.failed(),
+    )
+}
+
+/// The tail of a probe's row: the IP it hit when that is not the target any more, and how
+/// old the result is.
+fn hit_and_age(
+    view: &View<'_>,
+    h: &HostState,
+    ip: IpAddr,
+    word: &str,
+    at: SystemTime,
+) -> Vec<Span<'static>> {
+    let mut spans: Vec<Span<'static>> = other_ip(view, h, ip, word).into_iter().collect();
+    spans.push(ago(view, at));
+    spans
+}
+
+/// Health and why: how long the host has been so, and the reasons it is not up.
+fn health_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'static>> {
+    let theme = view.theme;
     let (health, reasons) = store::health(config, h);
-    let mut spans = vec![Span::styled(
-        format!("{} {}", h.health.symbol(), h.health.word()),
-        theme.health(h.health),
-    )];
+    let mut spans = vec![Span::styled(health_label(h.health), theme.health(h.health))];
     if let Some(since) = h.health_since {
-        spans.push(Span::raw(format!(" for {}", age(elapsed(view.now, since)))));
+        spans.push(Span::raw(format!(" for {}", view.age(since))));
         spans.push(Span::styled(
             format!(" (since {})", clock(since, view.ui.utc_offset)),
             theme.muted(),
@@ -122,15 +196,15 @@ fn lines(
     } else if !reasons.is_empty() {
         spans.push(Span::raw(format!(": {}", clean(&reasons.join(", "), 200))));
     }
-    entries.push(("Health", spans));
+    spans
+}
 
-    // Target.
-    let spans = match &h.target {
-        None => waiting("resolving the name"),
-        Some(Seen { value: Err(e), at }) => vec![
-            Span::styled(format!("✖ {}", clean(&e.to_string(), 200)), theme.failed()),
-            ago(*at),
-        ],
+/// The IP the probes hit, where it came from, and whether it is the old or the new one.
+fn target_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'static>> {
+    let inventory = &view.state.inventory;
+    match &h.target {
+        None => waiting(view, "resolving the name"),
+        Some(Seen { value: Err(e), at }) => vec![failure(view, e), ago(view, *at)],
         Some(Seen { value: Ok(t), at }) => {
             let class = store::classify(inventory, config, t.ip);
             let mut spans = vec![
@@ -144,186 +218,197 @@ fn lines(
                     TargetSource::SystemDns => " from the system resolver".to_string(),
                 }),
             ];
-            match class {
-                AddressClass::Old => {
-                    spans.push(Span::styled(" ⚠ the OLD address", theme.old()));
-                    if let Some(new_ip) = config.new_ip {
-                        spans.push(Span::raw(format!(" (new: {new_ip})")));
-                    }
-                }
-                AddressClass::New => {
-                    if let Some(old_ip) = config.old_ip {
-                        spans.push(Span::styled(format!(" (old: {old_ip})"), theme.muted()));
-                    }
-                }
-                AddressClass::Other => {
-                    let show = |ip: Option<IpAddr>| {
-                        ip.map_or_else(|| "-".to_string(), |ip| ip.to_string())
-                    };
-                    spans.push(Span::styled(
-                        format!(
-                            " ≠ neither old ({}) nor new ({})",
-                            show(config.old_ip),
-                            show(config.new_ip)
-                        ),
-                        theme.verdict(crate::store::Verdict::Other),
-                    ));
-                }
+            spans.extend(target_class(view, config, class));
+            spans.push(ago(view, *at));
+            spans
+        }
+    }
+}
+
+/// What the target is against the inventory: the old address (and the new one to expect),
+/// the new one (and the old it replaces), or neither.
+fn target_class(view: &View<'_>, config: &HostConfig, class: AddressClass) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    match class {
+        AddressClass::Old => {
+            let mut spans = vec![Span::styled(" ⚠ the OLD address", theme.old())];
+            if let Some(new_ip) = config.new_ip {
+                spans.push(Span::raw(format!(" (new: {new_ip})")));
             }
-            spans.push(ago(*at));
             spans
         }
-    };
-    entries.push(("Target", spans));
-
-    // Ping.
-    let spans = match (&h.ping, config.ping) {
-        (_, false) => vec![Span::styled("not probed (ping = false)", theme.muted())],
-        (None, true) => waiting("waiting for the first reply"),
-        (Some(Seen { value, at }), true) => {
-            let PingOutcome { ip, mode, result } = value;
-            let mut spans = match result {
-                Ok(d) => vec![Span::styled(format!("✔ {}", rtt(*d)), theme.ok())],
-                Err(e) => vec![Span::styled(
-                    format!("✖ {}", clean(&e.to_string(), 200)),
-                    theme.failed(),
-                )],
-            };
-            if let Some((_, loss)) = store::ping_stats(h) {
-                let style = if loss == 0.0 {
-                    theme.muted()
-                } else {
-                    theme.warn()
-                };
-                spans.push(Span::styled(
-                    format!(" · {:.0}% loss ", loss * 100.0),
-                    style,
-                ));
-                spans.extend(history(view, h));
-            }
-            spans.push(Span::raw(format!(" · {}", mode.method())));
-            spans.extend(other_ip(view, h, *ip, "to"));
-            spans.push(ago(*at));
-            spans
+        AddressClass::New => config
+            .old_ip
+            .map(|old_ip| Span::styled(format!(" (old: {old_ip})"), theme.muted()))
+            .into_iter()
+            .collect(),
+        AddressClass::Other => {
+            let show = |ip: Option<IpAddr>| ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+            vec![Span::styled(
+                format!(
+                    " ≠ neither old ({}) nor new ({})",
+                    show(config.old_ip),
+                    show(config.new_ip)
+                ),
+                theme.verdict(crate::store::Verdict::Other),
+            )]
         }
-    };
-    entries.push(("Ping", spans));
+    }
+}
 
-    // SSH.
-    let spans = match (&h.ssh, config.ssh) {
-        (_, None) => vec![Span::styled("not probed (ssh = false)", theme.muted())],
-        (None, Some(_)) => waiting("waiting for the banner"),
-        (Some(Seen { value, at }), Some(_)) => {
-            let mut spans = match &value.result {
-                Ok(b) => vec![
-                    Span::styled("✔ ", theme.ok()),
-                    Span::raw(clean(&b.banner, 255)),
-                    Span::styled(format!(" · {}", rtt(b.latency)), theme.muted()),
-                ],
-                Err(e) => vec![Span::styled(
-                    format!("✖ {}", clean(&e.to_string(), 200)),
-                    theme.failed(),
-                )],
-            };
-            spans.push(Span::raw(format!(" · port {}", value.port)));
-            spans.extend(other_ip(view, h, value.ip, "at"));
-            spans.push(ago(*at));
-            spans
-        }
-    };
-    entries.push(("SSH", spans));
-
-    // HTTP.
-    let spans = match (&h.http, &config.http) {
-        (_, None) => vec![Span::styled("not probed (no http URL)", theme.muted())],
-        (None, Some(_)) => waiting("waiting for a response"),
-        (Some(Seen { value, at }), Some(_)) => {
-            let mut spans = match &value.result {
-                Ok(r) => {
-                    let mut spans = if (300..400).contains(&r.status) {
-                        vec![Span::styled(format!("↪ {}", r.status), theme.ok())]
-                    } else if r.status < 400 {
-                        vec![Span::styled(format!("✔ {}", r.status), theme.ok())]
-                    } else {
-                        vec![Span::styled(format!("✖ {}", r.status), theme.failed())]
-                    };
-                    if let Some(location) = &r.location {
-                        spans.push(Span::raw(format!(" → {}", clean(location, 300))));
-                    }
-                    spans.push(Span::styled(
-                        format!(" · {}", rtt(r.latency)),
-                        theme.muted(),
-                    ));
-                    let capped = if r.truncated { " (capped)" } else { "" };
-                    spans.push(Span::styled(
-                        format!(" · {} body{capped}", bytes(r.body_bytes)),
-                        theme.muted(),
-                    ));
-                    spans
-                }
-                Err(e) => vec![Span::styled(
-                    format!("✖ {}", clean(&e.to_string(), 200)),
-                    theme.failed(),
-                )],
-            };
-            spans.push(Span::raw(format!(" · {}", clean(&value.url, 300))));
-            spans.extend(other_ip(view, h, value.ip, "via"));
-            spans.push(ago(*at));
-            spans
-        }
-    };
-    entries.push(("HTTP", spans));
-
-    // Expected ports, services, the old address: issue 5's "beyond it answers".
-    if !config.ports.is_empty() {
-        let spans = match &h.ports {
-            None => waiting("waiting for the first connects"),
-            Some(Seen { value, at }) => {
-                let mut spans = Vec::new();
-                for (n, r) in value.ports.iter().enumerate() {
-                    if n > 0 {
-                        spans.push(Span::raw(" · "));
-                    }
-                    let (text, style) = super::services::port_cell(view, index, r);
-                    let (symbol, rest) = text.split_once(' ').unwrap_or(("", &text));
-                    spans.push(Span::styled(format!("{symbol} {} {rest}", r.port), style));
-                }
-                spans.extend(other_ip(view, h, value.ip, "at"));
-                spans.push(ago(*at));
-                spans
-            }
+/// The latest round trip, the loss and history of the window, and how pings are sent.
+fn ping_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let (Some(Seen { value, at }), true) = (&h.ping, config.ping) else {
+        return if config.ping {
+            waiting(view, "waiting for the first reply")
+        } else {
+            not_probed(view, "ping = false")
         };
-        entries.push(("Ports", spans));
+    };
+    let PingOutcome { ip, mode, result } = value;
+    let mut spans = match result {
+        Ok(d) => vec![Span::styled(format!("✔ {}", rtt(*d)), theme.ok())],
+        Err(e) => vec![failure(view, e)],
+    };
+    if let Some((_, loss)) = store::ping_stats(h) {
+        let style = if loss == 0.0 {
+            theme.muted()
+        } else {
+            theme.warn()
+        };
+        spans.push(Span::styled(
+            format!(" · {:.0}% loss ", loss * 100.0),
+            style,
+        ));
+        spans.extend(history(view, h));
     }
-    for (k, svc) in config.services.iter().enumerate() {
-        let (text, style, detail) = super::services::service_cell(view, index, k);
-        let mut spans = vec![
-            Span::styled(text, style),
-            Span::raw(format!(" {} ({})", clean(&svc.name, 60), svc.kind.word())),
-        ];
-        if !detail.is_empty() {
-            spans.push(Span::styled(format!(" · {detail}"), theme.muted()));
-        }
-        if let Some(Seen { at, .. }) = h.services.get(k).and_then(Option::as_ref) {
-            spans.push(ago(*at));
-        }
-        entries.push((if k == 0 { "Service" } else { "" }, spans));
+    spans.push(Span::raw(format!(" · {}", mode.method())));
+    spans.extend(hit_and_age(view, h, *ip, "to", *at));
+    spans
+}
+
+/// The SSH banner and how long it took, on which port.
+fn ssh_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let (Some(Seen { value, at }), Some(_)) = (&h.ssh, config.ssh) else {
+        return match config.ssh {
+            None => not_probed(view, "ssh = false"),
+            Some(_) => waiting(view, "waiting for the banner"),
+        };
+    };
+    let mut spans = match &value.result {
+        Ok(b) => vec![
+            Span::styled("✔ ", theme.ok()),
+            Span::raw(clean(&b.banner, 255)),
+            Span::styled(format!(" · {}", rtt(b.latency)), theme.muted()),
+        ],
+        Err(e) => vec![failure(view, e)],
+    };
+    spans.push(Span::raw(format!(" · port {}", value.port)));
+    spans.extend(hit_and_age(view, h, value.ip, "at", *at));
+    spans
+}
+
+/// The HTTP status (and where a redirect points), the time and the body, for which URL.
+fn http_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'static>> {
+    let (Some(Seen { value, at }), Some(_)) = (&h.http, &config.http) else {
+        return match config.http {
+            None => not_probed(view, "no http URL"),
+            Some(_) => waiting(view, "waiting for a response"),
+        };
+    };
+    let mut spans = match &value.result {
+        Ok(r) => http_response(view, r),
+        Err(e) => vec![failure(view, e)],
+    };
+    spans.push(Span::raw(format!(" · {}", clean(&value.url, 300))));
+    spans.extend(hit_and_age(view, h, value.ip, "via", *at));
+    spans
+}
+
+fn http_response(view: &View<'_>, r: &HttpResponse) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let mut spans = if (300..400).contains(&r.status) {
+        vec![Span::styled(format!("↪ {}", r.status), theme.ok())]
+    } else if r.is_ok() {
+        vec![Span::styled(format!("✔ {}", r.status), theme.ok())]
+    } else {
+        vec![Span::styled(format!("✖ {}", r.status), theme.failed())]
+    };
+    if let Some(location) = &r.location {
+        spans.push(Span::raw(format!(" → {}", clean(location, 300))));
     }
-    if config.probe_old
-        && let Some(old) = config.old_ip
-    {
-        let spans = match super::services::old_cell(view, index) {
-            None => waiting(&format!("asking {old}")),
-            Some((text, style, detail)) => vec![
+    spans.push(Span::styled(
+        format!(" · {}", rtt(r.latency)),
+        theme.muted(),
+    ));
+    let capped = if r.truncated { " (capped)" } else { "" };
+    spans.push(Span::styled(
+        format!(" · {} body{capped}", bytes(r.body_bytes)),
+        theme.muted(),
+    ));
+    spans
+}
+
+/// Every expected port in the grid's words, with its number.
+fn ports_row(view: &View<'_>, h: &HostState, index: usize) -> Vec<Span<'static>> {
+    let Some(Seen { value, at }) = &h.ports else {
+        return waiting(view, "waiting for the first connects");
+    };
+    let mut spans = Vec::new();
+    for (n, r) in value.ports.iter().enumerate() {
+        if n > 0 {
+            spans.push(Span::raw(" · "));
+        }
+        let (text, style) = super::services::port_cell(view, index, r);
+        let (symbol, rest) = text.split_once(' ').unwrap_or(("", &text));
+        spans.push(Span::styled(format!("{symbol} {} {rest}", r.port), style));
+    }
+    spans.extend(hit_and_age(view, h, value.ip, "at", *at));
+    spans
+}
+
+/// One row per service: its state as the services view says it, its name and kind, what
+/// was seen.
+fn service_rows(view: &View<'_>, config: &HostConfig, h: &HostState, index: usize) -> Vec<Row> {
+    let theme = view.theme;
+    group(
+        "Service",
+        config.services.iter().enumerate().map(|(k, svc)| {
+            let (text, style, detail) = super::services::service_cell(view, index, k);
+            let mut spans = vec![
                 Span::styled(text, style),
-                Span::raw(format!(" {old}")),
-                Span::styled(format!(" · {detail}"), theme.muted()),
-            ],
-        };
-        entries.push(("Old IP", spans));
-    }
-    // Flap damping: a check failing once is amber with the count, and a blip that cleared
-    // says so once.
+                Span::raw(format!(" {} ({})", clean(&svc.name, 60), svc.kind.word())),
+            ];
+            if !detail.is_empty() {
+                spans.push(Span::styled(format!(" · {detail}"), theme.muted()));
+            }
+            if let Some(Seen { at, .. }) = h.services.get(k).and_then(Option::as_ref) {
+                spans.push(ago(view, *at));
+            }
+            spans
+        }),
+    )
+}
+
+/// What still answers at the old address, with `probe_old`.
+fn old_ip_row(view: &View<'_>, config: &HostConfig, index: usize) -> Option<Row> {
+    let old = config.old_ip.filter(|_| config.probe_old)?;
+    let spans = match super::services::old_cell(view, index) {
+        None => waiting(view, &format!("asking {old}")),
+        Some((text, style, detail)) => vec![
+            Span::styled(text, style),
+            Span::raw(format!(" {old}")),
+            Span::styled(format!(" · {detail}"), view.theme.muted()),
+        ],
+    };
+    Some(("Old IP", spans))
+}
+
+/// Flap damping: a check failing once is amber with the count, and a blip that cleared
+/// says so once.
+fn flaps_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Option<Row> {
     let notes: Vec<String> = h
         .damp
         .iter()
@@ -332,93 +417,123 @@ fn lines(
                 .map(|note| format!("{}: {note}", store::check_name(config, *check)))
         })
         .collect();
-    if !notes.is_empty() {
-        entries.push((
-            "Flaps",
-            vec![Span::styled(
-                format!(
-                    "{} · red after {} failures in a row, green after {} successes",
-                    notes.join(" · "),
-                    config.damping.fail_after,
-                    config.damping.recover_after
-                ),
-                theme.warn(),
-            )],
-        ));
+    if notes.is_empty() {
+        return None;
     }
+    Some((
+        "Flaps",
+        vec![Span::styled(
+            format!(
+                "{} · red after {} failures in a row, green after {} successes",
+                notes.join(" · "),
+                config.damping.fail_after,
+                config.damping.recover_after
+            ),
+            view.theme.warn(),
+        )],
+    ))
+}
 
-    // DNS, one line per resolver, aligned.
-    let name_width = inventory
-        .resolvers
+/// DNS, one row per resolver, the names aligned; a wide pane also says which server was
+/// asked.
+fn dns_rows(view: &View<'_>, config: &HostConfig, h: &HostState, width: usize) -> Vec<Row> {
+    let theme = view.theme;
+    let resolvers = &view.state.inventory.resolvers;
+    let name_width = resolvers
         .iter()
         .map(|r| super::text::width(&clean(&r.name, 32)))
         .max()
         .unwrap_or(0);
-    for (i, resolver) in inventory.resolvers.iter().enumerate() {
-        let slot = h.dns.get(i).and_then(Option::as_ref);
-        let mut spans = vec![Span::raw(format!(
-            "{:<name_width$}  ",
-            clean(&resolver.name, 32)
-        ))];
-        match slot {
-            None => spans.push(Span::styled("… waiting", theme.muted())),
-            Some(Seen { value, at }) => {
-                let v = store::verdict(inventory, config, value);
-                let verdict = format!("{} {}", v.symbol(), v.word());
-                let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)));
-                spans.push(Span::styled(verdict, theme.verdict(v)));
-                match value {
-                    Ok(a) => {
-                        spans.push(Span::raw(pad));
-                        for (n, ip) in a.addresses.iter().enumerate() {
-                            if n > 0 {
-                                spans.push(Span::raw(", "));
-                            }
-                            let class = store::classify(inventory, config, *ip);
-                            spans.push(Span::styled(ip.to_string(), address_style(view, class)));
-                        }
-                        spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
-                        match a.authoritative {
-                            Some(true) => spans.push(Span::styled(" AA", theme.ok())),
-                            Some(false) => spans.push(Span::styled(
-                                " ✖ LAME: serves the zone but answers without authority",
-                                theme.failed(),
-                            )),
-                            None => {}
-                        }
-                    }
-                    Err(e @ (DnsError::Other(_) | DnsError::NoRecords)) => {
-                        spans.push(Span::raw(pad));
-                        spans.push(Span::raw(clean(&e.to_string(), 200)));
-                    }
-                    Err(_) => {}
+    group(
+        "DNS",
+        resolvers.iter().enumerate().map(|(i, resolver)| {
+            let mut spans = vec![Span::raw(format!(
+                "{:<name_width$}  ",
+                clean(&resolver.name, 32)
+            ))];
+            match h.dns.get(i).and_then(Option::as_ref) {
+                None => spans.push(Span::styled(WAITING, theme.muted())),
+                Some(Seen { value, at }) => {
+                    spans.extend(dns_answer(view, config, value));
+                    spans.push(ago(view, *at));
                 }
-                spans.push(ago(*at));
+            }
+            if let ResolverKind::Server(addr) = resolver.kind
+                && width >= 100
+            {
+                spans.push(Span::styled(format!(" · asked {addr}"), theme.muted()));
+            }
+            spans
+        }),
+    )
+}
+
+/// A resolver's answer: the verdict, padded so the addresses line up, then the addresses
+/// (old ones marked), the TTL and the authority flag; or the error, when it says more than
+/// the verdict.
+fn dns_answer(
+    view: &View<'_>,
+    config: &HostConfig,
+    value: &Result<DnsAnswer, DnsError>,
+) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let inventory = &view.state.inventory;
+    let v = store::verdict(inventory, config, value);
+    let verdict = verdict_label(v);
+    let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)));
+    let mut spans = vec![Span::styled(verdict, theme.verdict(v))];
+    match value {
+        Ok(a) => {
+            spans.push(Span::raw(pad));
+            for (n, ip) in a.addresses.iter().enumerate() {
+                if n > 0 {
+                    spans.push(Span::raw(", "));
+                }
+                let class = store::classify(inventory, config, *ip);
+                spans.push(Span::styled(ip.to_string(), address_style(view, class)));
+            }
+            spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
+            match a.authoritative {
+                Some(true) => spans.push(Span::styled(" AA", theme.ok())),
+                Some(false) => spans.push(Span::styled(
+                    " ✖ LAME: serves the zone but answers without authority",
+                    theme.failed(),
+                )),
+                None => {}
             }
         }
-        if let ResolverKind::Server(addr) = resolver.kind
-            && width >= 100
-        {
-            spans.push(Span::styled(format!(" · asked {addr}"), theme.muted()));
+        Err(e @ (DnsError::Other(_) | DnsError::NoRecords)) => {
+            spans.push(Span::raw(pad));
+            spans.push(Span::raw(clean(&e.to_string(), 200)));
         }
-        entries.push((if i == 0 { "DNS" } else { "" }, spans));
+        Err(_) => {}
     }
+    spans
+}
 
-    // Hosts file.
+/// What this machine's hosts file does to the name: nothing, or one row per entry.
+fn hosts_rows(view: &View<'_>, config: &HostConfig, h: &HostState, index: usize) -> Vec<Row> {
+    let theme = view.theme;
+    let inventory = &view.state.inventory;
     let path = clean(&inventory.hosts_file.to_string_lossy(), 200);
     let fqdn = clean(&config.fqdn, 253);
-    match &h.hosts_file {
-        None => entries.push(("Hosts", waiting(&format!("reading {path}")))),
-        Some(Seen { value: Err(e), .. }) => entries.push((
-            "Hosts",
-            vec![Span::styled(
-                format!("✖ cannot read {path}: {}", clean(e, 200)),
-                theme.warn(),
-            )],
-        )),
+    let found = match &h.hosts_file {
+        None => return vec![("Hosts", waiting(view, &format!("reading {path}")))],
+        Some(Seen { value: Err(e), .. }) => {
+            return vec![(
+                "Hosts",
+                vec![Span::styled(
+                    format!("✖ cannot read {path}: {}", clean(e, 200)),
+                    theme.warn(),
+                )],
+            )];
+        }
         Some(Seen {
             value: Ok(found), ..
-        }) if found.is_empty() => entries.push((
+        }) => found,
+    };
+    if found.is_empty() {
+        return vec![(
             "Hosts",
             vec![Span::styled(
                 format!(
@@ -426,49 +541,44 @@ fn lines(
                 ),
                 theme.muted(),
             )],
-        )),
-        Some(Seen {
-            value: Ok(found), ..
-        }) => {
-            let flag = store::hosts_flag(view.state, index);
-            let dns = store::dns_addresses(view.state, index);
-            for (n, entry) in found.iter().enumerate() {
-                let spans = hosts_sentence(view, config, entry, flag, &dns, &path, &fqdn);
-                entries.push((if n == 0 { "Hosts" } else { "" }, spans));
-            }
-        }
+        )];
     }
+    let flag = store::hosts_flag(view.state, index);
+    let dns = store::dns_addresses(view.state, index);
+    group(
+        "Hosts",
+        found
+            .iter()
+            .map(|entry| hosts_sentence(view, config, entry, flag, &dns, &path, &fqdn)),
+    )
+}
 
-    // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
-    if config.new_ip.is_some() {
-        let (text, style) = super::dns::ptr(view, index);
-        let mut spans = vec![Span::styled(text, style)];
-        if store::is_mail(config) {
-            spans.push(Span::styled(
-                " · mail host: providers defer mail from addresses whose PTR does not \
-                 resolve back",
-                theme.muted(),
-            ));
-        }
-        entries.push(("PTR", spans));
-    }
-    if inventory.zone_of(&config.fqdn).is_some() {
-        let (text, style) = super::dns::primary_ttl(view, index);
-        entries.push((
-            "TTL",
-            vec![
-                Span::styled(text, style),
-                Span::styled(" served by the zone's primary", theme.muted()),
-            ],
+/// Reverse DNS of `new_ip`, and why it matters on a mail host.
+fn ptr_row(view: &View<'_>, config: &HostConfig, index: usize) -> Option<Row> {
+    config.new_ip?; // no new address, no reverse DNS to check
+    let (text, style) = super::dns::ptr(view, index);
+    let mut spans = vec![Span::styled(text, style)];
+    if store::is_mail(config) {
+        spans.push(Span::styled(
+            " · mail host: providers defer mail from addresses whose PTR does not \
+             resolve back",
+            view.theme.muted(),
         ));
     }
+    Some(("PTR", spans))
+}
 
-    let mut out = Vec::new();
-    for (label, body) in entries {
-        let prefix = vec![Span::styled(format!("{label:<LABEL$}"), theme.header())];
-        out.extend(wrap(prefix, body, width, LABEL));
-    }
-    out
+/// The TTL the zone's primary serves for the name, when the name is in a zone we follow.
+fn ttl_row(view: &View<'_>, config: &HostConfig, index: usize) -> Option<Row> {
+    view.state.inventory.zone_of(&config.fqdn)?; // a zone we follow
+    let (text, style) = super::dns::primary_ttl(view, index);
+    Some((
+        "TTL",
+        vec![
+            Span::styled(text, style),
+            Span::styled(" served by the zone's primary", view.theme.muted()),
+        ],
+    ))
 }
 
 /// One hosts-file entry in words: what it does to this machine.

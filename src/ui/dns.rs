@@ -17,6 +17,7 @@
 //! wide enough; the zones view (`z`) always has them.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use ratatui::buffer::Buffer;
@@ -28,13 +29,13 @@ use ratatui::widgets::{Block, Borders, Widget};
 use crate::store::{self, Cell, Seen, Verdict};
 
 use super::View;
-use super::text::{age, clean, clock, elapsed, fit, width};
+use super::text::{WAITING, age, clean, clock, elapsed, fit, verdict_label, width};
 
 /// The text of a matrix cell at `now` (the TTL counts down between probes). Shared with
 /// `moveday dns`.
 pub fn cell_text(cell: &Cell<'_>, now: SystemTime) -> String {
     match cell {
-        Cell::Waiting => "… waiting".into(),
+        Cell::Waiting => WAITING.into(),
         Cell::NotAsked => "-".into(),
         Cell::HostsFile { entry, verdict } => format!(
             "{} {} {} hosts",
@@ -201,17 +202,56 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     let selected = view.ui.selected.min(hosts.saturating_sub(1));
     let explain = explain_row(view, selected);
     let footer = 1 + usize::from(explain.is_some()) + inv.zones.len();
-    let rows = usize::from(inner.height)
-        .saturating_sub(1 + footer)
-        .max(1)
-        .min(hosts);
+    let room = usize::from(inner.height).saturating_sub(1 + footer);
+    let visible = row_window(selected, hosts, room);
+
+    let (columns, dropped) = columns(view, visible.clone(), max);
+    let title = if dropped {
+        " DNS · every resolver about every name · z: zones, primary TTL, PTR · d or Esc: back "
+    } else {
+        " DNS · every resolver about every name · z: zones · d or Esc: back "
+    };
+    Block::new()
+        .borders(Borders::TOP)
+        .border_style(theme.border(true))
+        .title(Line::styled(title, theme.title()))
+        .render(area, buf);
+
+    let mut lines = matrix(view, &columns, visible);
+    lines.push(stale_resolvers(view));
+    if let Some(line) = explain {
+        lines.push(line);
+    }
+    for z in 0..inv.zones.len() {
+        lines.push(zone_line(view, z));
+    }
+
+    for (i, line) in lines
+        .into_iter()
+        .enumerate()
+        .take(usize::from(inner.height))
+    {
+        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
+        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
+    }
+}
+
+/// The hosts shown when `room` lines are left for them (at least one): the selection last
+/// when it is further down than that.
+fn row_window(selected: usize, hosts: usize, room: usize) -> Range<usize> {
+    let rows = room.max(1).min(hosts);
     let offset = selected
         .saturating_sub(rows.saturating_sub(1))
         .min(hosts - rows.min(hosts));
-    let visible = offset..(offset + rows).min(hosts);
+    offset..(offset + rows).min(hosts)
+}
 
-    // Columns sized to the visible rows; the optional ones drop when the terminal is too
-    // narrow (PTR first, then the primary's TTL), then "old until" loses its countdown.
+/// The matrix's columns, sized to the visible rows: the name, every resolver, then "old
+/// until", the primary's TTL and the PTR. When the terminal is too narrow the optional
+/// ones drop (PTR first, then the primary's TTL), then "old until" loses its countdown.
+/// Also says whether any dropped.
+fn columns(view: &View<'_>, visible: Range<usize>, max: usize) -> (Vec<Column>, bool) {
+    let inv = &view.state.inventory;
     let name = Column {
         header: "Name".into(),
         cells: visible
@@ -254,35 +294,30 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     if total(&extra) > max {
         extra[0] = until(true);
     }
-    let title = if dropped {
-        " DNS · every resolver about every name · z: zones, primary TTL, PTR · d or Esc: back "
-    } else {
-        " DNS · every resolver about every name · z: zones · d or Esc: back "
-    };
-    Block::new()
-        .borders(Borders::TOP)
-        .border_style(theme.border(true))
-        .title(Line::styled(title, theme.title()))
-        .render(area, buf);
-
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    let columns: Vec<&Column> = std::iter::once(&name)
-        .chain(&resolvers)
-        .chain(&extra)
+    let columns = std::iter::once(name)
+        .chain(resolvers)
+        .chain(extra)
         .collect();
-    let widths: Vec<usize> = columns.iter().map(|c| c.width()).collect();
+    (columns, dropped)
+}
+
+/// The header and one line per visible host, each column padded to its width; the
+/// selected host is highlighted.
+fn matrix(view: &View<'_>, columns: &[Column], visible: Range<usize>) -> Vec<Line<'static>> {
+    let theme = view.theme;
+    let widths: Vec<usize> = columns.iter().map(Column::width).collect();
     let pad = |text: &str, w: usize| {
         let fill = w.saturating_sub(width(text));
         format!("{text}{} ", " ".repeat(fill))
     };
-    lines.push(Line::from(
+    let mut lines = vec![Line::from(
         columns
             .iter()
             .zip(&widths)
             .map(|(c, w)| Span::styled(pad(&c.header, *w), theme.header()))
             .collect::<Vec<_>>(),
-    ));
-    for (k, h) in visible.clone().enumerate() {
+    )];
+    for (k, h) in visible.enumerate() {
         let spans: Vec<Span<'static>> = columns
             .iter()
             .zip(&widths)
@@ -297,23 +332,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         }
         lines.push(line);
     }
-
-    lines.push(stale_resolvers(view));
-    if let Some(line) = explain {
-        lines.push(line);
-    }
-    for z in 0..inv.zones.len() {
-        lines.push(zone_line(view, z));
-    }
-
-    for (i, line) in lines
-        .into_iter()
-        .enumerate()
-        .take(usize::from(inner.height))
-    {
-        let y = inner.y + u16::try_from(i).unwrap_or(u16::MAX);
-        fit(line, max).render(Rect::new(inner.x, y, inner.width, 1), buf);
-    }
+    lines
 }
 
 /// Per resolver: until when it may still hand out an old address.
@@ -365,7 +384,7 @@ fn explain_row(view: &View<'_>, host: usize) -> Option<Line<'static>> {
                             .ok()
                             .and_then(|a| a.addresses.first())
                             .map_or_else(String::new, |ip| format!(" {ip}"));
-                        format!("; its DNS says {} {}{addr}", v.symbol(), v.word())
+                        format!("; its DNS says {}{addr}", verdict_label(v))
                     }
                     _ => String::new(),
                 };
@@ -454,7 +473,7 @@ pub(super) fn secondary_state(
             Some(Ordering::Less) => {
                 let since = state.zones[zone].servers[server]
                     .behind_since
-                    .map_or_else(String::new, |t| format!(" {}", age(elapsed(view.now, t))));
+                    .map_or_else(String::new, |t| format!(" {}", view.age(t)));
                 (
                     format!("{s} ⚠ behind{since}"),
                     theme.verdict(Verdict::Old),

@@ -17,7 +17,7 @@ use crate::probe::{Target, TargetSource};
 use crate::store::{self, AddressClass, Check, HostState, HostsFlag, Seen, Verdict};
 
 use super::View;
-use super::text::{age, clean, elapsed, fit, rtt};
+use super::text::{clean, fit, health_label, rtt, verdict_label};
 
 /// A grid column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,96 +207,123 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
         .map(|i| RowData::new(view, i, primary))
         .collect();
 
-    // Columns no host of the inventory uses are not shown at all.
-    let hosts = &state.inventory.hosts;
-    let used = |col: Col| match col {
-        Col::Ports => hosts.iter().any(|h| !h.ports.is_empty()),
-        Col::Services => hosts.iter().any(|h| !h.services.is_empty()),
-        _ => true,
-    };
-    let mut columns: Vec<(Col, usize, Vec<Line<'static>>)> = COLUMNS
-        .iter()
-        .filter(|&&col| used(col))
-        .map(|&col| {
-            let cells: Vec<Line<'static>> = visible.iter().map(|r| r.cell(col, view)).collect();
-            let content = cells.iter().map(Line::width).max().unwrap_or(0);
-            let w = content
-                .min(col.max_width())
-                .max(col.natural_width())
-                .max(super::text::width(col.header()));
-            (col, w, cells)
-        })
-        .collect();
-    let avail = usize::from(inner.width);
-    let total = |cols: &[(Col, usize, Vec<Line<'static>>)], gap: usize| {
-        cols.iter().map(|c| c.1).sum::<usize>() + gap * cols.len().saturating_sub(1)
-    };
-    for drop in DROP_ORDER {
-        if total(&columns, 1) <= avail {
-            break;
-        }
-        columns.retain(|c| c.0 != drop);
-    }
-    // Still too wide (a long name on a tiny terminal): the name gives.
-    let over = total(&columns, 1).saturating_sub(avail);
-    if over > 0
-        && let Some(name) = columns.iter_mut().find(|c| c.0 == Col::Name)
-    {
-        name.1 = name.1.saturating_sub(over).max(1);
-    }
-    let gap = if total(&columns, 2) <= avail { 2 } else { 1 };
-
-    // Header.
+    let (columns, gap) = lay_out(view, &visible, usize::from(inner.width));
     let mut x = inner.x;
-    for (col, w, _) in &columns {
-        let header = Line::styled(col.header(), theme.header());
+    for column in &columns {
+        let header = Line::styled(column.col.header(), theme.header());
         draw_cell(
             buf,
             x,
             inner.y,
-            *w,
+            column.width,
             header,
-            col.right_aligned(),
+            column.col.right_aligned(),
             inner.right(),
         );
-        x = x.saturating_add(cell_u16(*w + gap));
+        x = x.saturating_add(cell_u16(column.width + gap));
     }
-    // Rows.
     for (row, data) in visible.iter().enumerate() {
         let y = inner.y + 1 + cell_u16(row);
         if y >= inner.bottom() {
             break;
         }
         let line_area = Rect::new(inner.x, y, inner.width, 1);
-        if data.index == view.ui.selected {
-            buf.set_style(line_area, theme.selected());
+        let selected = data.index == view.ui.selected;
+        draw_row(buf, view, line_area, selected, &columns, row, gap);
+    }
+    rows
+}
+
+/// A column as laid out for this frame: its width and the visible rows' cells.
+struct LaidOut {
+    col: Col,
+    width: usize,
+    cells: Vec<Line<'static>>,
+}
+
+/// The columns shown in `avail` cells and the gap between them: each as wide as its
+/// widest visible cell (within its natural and largest width), the least useful dropped
+/// while they do not fit, then the name cut; two blanks between columns when they fit.
+fn lay_out(view: &View<'_>, visible: &[RowData<'_>], avail: usize) -> (Vec<LaidOut>, usize) {
+    // Columns no host of the inventory uses are not shown at all.
+    let hosts = &view.state.inventory.hosts;
+    let used = |col: Col| match col {
+        Col::Ports => hosts.iter().any(|h| !h.ports.is_empty()),
+        Col::Services => hosts.iter().any(|h| !h.services.is_empty()),
+        _ => true,
+    };
+    let mut columns: Vec<LaidOut> = COLUMNS
+        .iter()
+        .filter(|&&col| used(col))
+        .map(|&col| {
+            let cells: Vec<Line<'static>> = visible.iter().map(|r| r.cell(col, view)).collect();
+            let content = cells.iter().map(Line::width).max().unwrap_or(0);
+            let width = content
+                .min(col.max_width())
+                .max(col.natural_width())
+                .max(super::text::width(col.header()));
+            LaidOut { col, width, cells }
+        })
+        .collect();
+    let total = |cols: &[LaidOut], gap: usize| {
+        cols.iter().map(|c| c.width).sum::<usize>() + gap * cols.len().saturating_sub(1)
+    };
+    for drop in DROP_ORDER {
+        if total(&columns, 1) <= avail {
+            break;
         }
-        let mut x = inner.x;
-        for (col, w, cells) in &columns {
-            if let Some(cell) = cells.get(row) {
-                draw_cell(
-                    buf,
-                    x,
-                    y,
-                    *w,
-                    cell.clone(),
-                    col.right_aligned(),
-                    inner.right(),
-                );
-            }
-            x = x.saturating_add(cell_u16(*w + gap));
+        columns.retain(|c| c.col != drop);
+    }
+    // Still too wide (a long name on a tiny terminal): the name gives.
+    let over = total(&columns, 1).saturating_sub(avail);
+    if over > 0
+        && let Some(name) = columns.iter_mut().find(|c| c.col == Col::Name)
+    {
+        name.width = name.width.saturating_sub(over).max(1);
+    }
+    let gap = if total(&columns, 2) <= avail { 2 } else { 1 };
+    (columns, gap)
+}
+
+/// One host's row of cells in `line_area`, highlighted when it is the selection.
+fn draw_row(
+    buf: &mut Buffer,
+    view: &View<'_>,
+    line_area: Rect,
+    selected: bool,
+    columns: &[LaidOut],
+    row: usize,
+    gap: usize,
+) {
+    let theme = view.theme;
+    let y = line_area.y;
+    if selected {
+        buf.set_style(line_area, theme.selected());
+    }
+    let mut x = line_area.x;
+    for column in columns {
+        if let Some(cell) = column.cells.get(row) {
+            draw_cell(
+                buf,
+                x,
+                y,
+                column.width,
+                cell.clone(),
+                column.col.right_aligned(),
+                line_area.right(),
+            );
         }
-        if data.index == view.ui.selected && !theme.monochrome {
-            // Secondary text would fade into the selection's background: lift it.
-            for x in line_area.left()..line_area.right() {
-                let cell = &mut buf[(x, y)];
-                if cell.fg == theme.muted {
-                    cell.fg = theme.selected_fg;
-                }
+        x = x.saturating_add(cell_u16(column.width + gap));
+    }
+    if selected && !theme.monochrome {
+        // Secondary text would fade into the selection's background: lift it.
+        for x in line_area.left()..line_area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.fg == theme.muted {
+                cell.fg = theme.selected_fg;
             }
         }
     }
-    rows
 }
 
 fn cell_u16(n: usize) -> u16 {
@@ -359,222 +386,298 @@ impl<'a> RowData<'a> {
         }
     }
 
+    /// Whether flap damping still holds a failing check amber.
+    fn amber(&self, check: Check) -> bool {
+        self.host.damp.get(&check).is_some_and(|d| d.is_amber())
+    }
+
     /// A failing check is red once flap damping says so, amber before ("1 of 2 failed").
     fn fail_style(&self, check: Check, view: &View<'_>) -> ratatui::style::Style {
-        if self.host.damp.get(&check).is_some_and(|d| d.is_amber()) {
+        if self.amber(check) {
             view.theme.warn()
         } else {
             view.theme.failed()
         }
     }
 
+    /// The host's cell in a column.
     fn cell(&self, col: Col, view: &View<'_>) -> Line<'static> {
-        let theme = view.theme;
         let h = self.host;
-        let waiting = || Line::styled("…", theme.muted());
-        let skipped = || Line::styled("-", theme.muted());
         match col {
-            Col::Health => Line::styled(
-                format!("{} {}", h.health.symbol(), h.health.word()),
-                theme.health(h.health),
-            ),
+            Col::Health => Line::styled(health_label(h.health), view.theme.health(h.health)),
             Col::Name => Line::raw(clean(&self.config.name, 64)),
-            Col::Target => match &h.target {
-                None => waiting(),
-                Some(Seen { value: Err(e), .. }) => {
-                    Line::styled(format!("✖ {}", e.word()), theme.failed())
-                }
-                Some(Seen {
-                    value: Ok(Target { ip, source }),
-                    ..
-                }) => {
-                    let class = store::classify(&view.state.inventory, self.config, *ip);
-                    let mut spans = vec![Span::styled(ip.to_string(), address_style(view, class))];
-                    match source {
-                        TargetSource::NewIp => {}
-                        TargetSource::HostsFile => spans.push(Span::styled(" H", theme.warn())),
-                        TargetSource::SystemDns => spans.push(Span::styled(" D", theme.muted())),
-                    }
-                    Line::from(spans)
-                }
-            },
-            Col::Rtt => match (&h.ping, self.config.ping) {
-                (_, false) => skipped(),
-                (None, true) => waiting(),
-                (Some(p), true) => match &p.value.result {
-                    Ok(d) => Line::raw(rtt(*d)),
-                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Ping, view)),
-                },
-            },
-            Col::Loss => match store::ping_stats(h) {
-                Some((_, loss)) if self.config.ping => {
-                    let pct = (loss * 100.0).round();
-                    let style = if pct == 0.0 {
-                        theme.muted()
-                    } else if pct >= 100.0 {
-                        theme.failed()
-                    } else {
-                        theme.warn()
-                    };
-                    Line::styled(format!("{pct:.0}%"), style)
-                }
-                _ => Line::default(),
-            },
-            Col::Via => match &h.ping {
-                Some(p) if self.config.ping => Line::styled(p.value.mode.method(), theme.muted()),
-                _ => Line::default(),
-            },
-            Col::Ssh => match (&h.ssh, self.config.ssh) {
-                (_, None) => skipped(),
-                (None, Some(_)) => waiting(),
-                (Some(s), Some(_)) => match &s.value.result {
-                    Ok(_) => Line::styled("ok", theme.ok()),
-                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Ssh, view)),
-                },
-            },
-            Col::Banner => match &h.ssh {
-                Some(Seen { value, .. }) if self.config.ssh.is_some() => match &value.result {
-                    Ok(b) => Line::styled(ssh_software(&b.banner), theme.muted()),
-                    Err(_) => Line::default(),
-                },
-                _ => Line::default(),
-            },
-            Col::Http => match (&h.http, &self.config.http) {
-                (_, None) => skipped(),
-                (None, Some(_)) => waiting(),
-                (Some(x), Some(_)) => match &x.value.result {
-                    Ok(r) if (300..400).contains(&r.status) => {
-                        Line::styled(format!("{}→", r.status), theme.ok())
-                    }
-                    Ok(r) if r.status < 400 => Line::styled(r.status.to_string(), theme.ok()),
-                    Ok(r) => Line::styled(r.status.to_string(), self.fail_style(Check::Http, view)),
-                    Err(e) => Line::styled(e.word(), self.fail_style(Check::Http, view)),
-                },
-            },
-            Col::HttpTime => match &h.http {
-                Some(Seen { value, .. }) if self.config.http.is_some() => match &value.result {
-                    Ok(r) => Line::styled(rtt(r.latency), theme.muted()),
-                    Err(_) => Line::default(),
-                },
-                _ => Line::default(),
-            },
-            Col::Ports => match (&h.ports, self.config.ports.is_empty()) {
-                (_, true) => skipped(),
-                (None, false) => waiting(),
-                (Some(Seen { value, .. }), false) => {
-                    let open = value
-                        .ports
-                        .iter()
-                        .filter(|r| r.state == PortState::Open)
-                        .count();
-                    match value.ports.iter().find(|r| r.state != PortState::Open) {
-                        None => {
-                            Line::styled(format!("✔ {open}/{} open", value.ports.len()), theme.ok())
-                        }
-                        Some(r) => {
-                            let amber = h
-                                .damp
-                                .get(&Check::Port(r.port))
-                                .is_some_and(|d| d.is_amber());
-                            let word = match r.state {
-                                PortState::Filtered => "filtered",
-                                _ => r.state.word(),
-                            };
-                            Line::styled(
-                                format!("✖ {} {word}", r.port),
-                                if amber { theme.warn() } else { theme.failed() },
-                            )
-                        }
-                    }
-                }
-            },
-            Col::Services => {
-                let seen: Vec<(usize, &ServiceResult)> = h
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| s.as_ref().map(|s| (i, &s.value.result)))
-                    .collect();
-                if self.config.services.is_empty() {
-                    skipped()
-                } else if seen.is_empty() {
-                    waiting()
-                } else {
-                    let worst = seen.iter().max_by_key(|(_, r)| r.state);
-                    match worst {
-                        Some((i, r)) if r.state != ServiceState::Ok => {
-                            let (symbol, mut style) = super::services::service_style(view, r.state);
-                            if h.damp
-                                .get(&Check::Service(*i))
-                                .is_some_and(|d| d.is_amber())
-                            {
-                                style = theme.warn();
-                            }
-                            Line::styled(
-                                format!(
-                                    "{symbol} {} {}",
-                                    clean(&self.config.services[*i].name, 12),
-                                    r.state.word()
-                                ),
-                                style,
-                            )
-                        }
-                        _ => Line::styled(
-                            format!("✔ {}/{} ok", seen.len(), self.config.services.len()),
-                            theme.ok(),
-                        ),
-                    }
-                }
-            }
-            Col::DnsAddr => match h.dns.get(self.primary).and_then(Option::as_ref) {
-                Some(Seen { value: Ok(a), .. }) => match a.addresses.split_first() {
-                    Some((first, rest)) => {
-                        let class = store::classify(&view.state.inventory, self.config, *first);
-                        let mut spans =
-                            vec![Span::styled(first.to_string(), address_style(view, class))];
-                        if !rest.is_empty() {
-                            spans.push(Span::styled(format!(" +{}", rest.len()), theme.muted()));
-                        }
-                        Line::from(spans)
-                    }
-                    None => Line::default(),
-                },
-                _ => Line::default(),
-            },
-            Col::Dns => match self.verdicts.get(self.primary).copied().flatten() {
-                None => waiting(),
-                Some(v) => Line::styled(format!("{} {}", v.symbol(), v.word()), theme.verdict(v)),
-            },
-            Col::DnsCount => {
-                let total = self.verdicts.len();
-                let answered = self.verdicts.iter().flatten().count();
-                let new = self
-                    .verdicts
-                    .iter()
-                    .filter(|v| **v == Some(Verdict::New))
-                    .count();
-                if answered == 0 {
-                    waiting()
-                } else {
-                    let style = if new == total {
-                        theme.ok()
-                    } else {
-                        theme.warn()
-                    };
-                    Line::styled(format!("{new}/{total} new"), style)
-                }
-            }
-            Col::Hosts => match self.flag {
-                None => waiting(),
-                Some(HostsFlag::Old) => Line::styled("⚠ OLD IP", theme.hosts_flag(HostsFlag::Old)),
-                Some(f) => Line::styled(f.word(), theme.hosts_flag(f)),
-            },
+            Col::Target => self.target(view),
+            Col::Rtt => self.ping(view),
+            Col::Loss => self.loss(view),
+            Col::Via => self.via(view),
+            Col::Ssh => self.ssh(view),
+            Col::Banner => self.banner(view),
+            Col::Http => self.http(view),
+            Col::HttpTime => self.http_time(view),
+            Col::Ports => self.ports(view),
+            Col::Services => self.services(view),
+            Col::DnsAddr => self.dns_address(view),
+            Col::Dns => self.dns_verdict(view),
+            Col::DnsCount => self.resolvers_new(view),
+            Col::Hosts => self.hosts_flag(view),
             Col::Since => match h.health_since {
-                Some(at) => Line::styled(age(elapsed(view.now, at)), theme.muted()),
+                Some(at) => Line::styled(view.age(at), view.theme.muted()),
                 None => Line::default(),
             },
         }
     }
+
+    /// The IP the probes hit; `H` when the hosts file gave it, `D` when DNS did.
+    fn target(&self, view: &View<'_>) -> Line<'static> {
+        let theme = view.theme;
+        match &self.host.target {
+            None => waiting(view),
+            Some(Seen { value: Err(e), .. }) => {
+                Line::styled(format!("✖ {}", e.word()), theme.failed())
+            }
+            Some(Seen {
+                value: Ok(Target { ip, source }),
+                ..
+            }) => {
+                let class = store::classify(&view.state.inventory, self.config, *ip);
+                let mut spans = vec![Span::styled(ip.to_string(), address_style(view, class))];
+                match source {
+                    TargetSource::NewIp => {}
+                    TargetSource::HostsFile => spans.push(Span::styled(" H", theme.warn())),
+                    TargetSource::SystemDns => spans.push(Span::styled(" D", theme.muted())),
+                }
+                Line::from(spans)
+            }
+        }
+    }
+
+    /// The latest round trip, or why the ping failed.
+    fn ping(&self, view: &View<'_>) -> Line<'static> {
+        match (&self.host.ping, self.config.ping) {
+            (_, false) => skipped(view),
+            (None, true) => waiting(view),
+            (Some(p), true) => match &p.value.result {
+                Ok(d) => Line::raw(rtt(*d)),
+                Err(e) => Line::styled(e.word(), self.fail_style(Check::Ping, view)),
+            },
+        }
+    }
+
+    /// The share of the ping window lost: grey at none, red at all, amber between.
+    fn loss(&self, view: &View<'_>) -> Line<'static> {
+        let theme = view.theme;
+        match store::ping_stats(self.host) {
+            Some((_, loss)) if self.config.ping => {
+                let pct = (loss * 100.0).round();
+                let style = if pct == 0.0 {
+                    theme.muted()
+                } else if pct >= 100.0 {
+                    theme.failed()
+                } else {
+                    theme.warn()
+                };
+                Line::styled(format!("{pct:.0}%"), style)
+            }
+            _ => Line::default(),
+        }
+    }
+
+    /// How the pings are sent.
+    fn via(&self, view: &View<'_>) -> Line<'static> {
+        match &self.host.ping {
+            Some(p) if self.config.ping => Line::styled(p.value.mode.method(), view.theme.muted()),
+            _ => Line::default(),
+        }
+    }
+
+    /// `ok` when a banner came, else why not.
+    fn ssh(&self, view: &View<'_>) -> Line<'static> {
+        match (&self.host.ssh, self.config.ssh) {
+            (_, None) => skipped(view),
+            (None, Some(_)) => waiting(view),
+            (Some(s), Some(_)) => match &s.value.result {
+                Ok(_) => Line::styled("ok", view.theme.ok()),
+                Err(e) => Line::styled(e.word(), self.fail_style(Check::Ssh, view)),
+            },
+        }
+    }
+
+    /// The SSH server's software, from its banner.
+    fn banner(&self, view: &View<'_>) -> Line<'static> {
+        match &self.host.ssh {
+            Some(Seen { value, .. }) if self.config.ssh.is_some() => match &value.result {
+                Ok(b) => Line::styled(ssh_software(&b.banner), view.theme.muted()),
+                Err(_) => Line::default(),
+            },
+            _ => Line::default(),
+        }
+    }
+
+    /// The HTTP status (`301→` a redirect), or why there is none.
+    fn http(&self, view: &View<'_>) -> Line<'static> {
+        let theme = view.theme;
+        match (&self.host.http, &self.config.http) {
+            (_, None) => skipped(view),
+            (None, Some(_)) => waiting(view),
+            (Some(x), Some(_)) => match &x.value.result {
+                Ok(r) if (300..400).contains(&r.status) => {
+                    Line::styled(format!("{}→", r.status), theme.ok())
+                }
+                Ok(r) if r.is_ok() => Line::styled(r.status.to_string(), theme.ok()),
+                Ok(r) => Line::styled(r.status.to_string(), self.fail_style(Check::Http, view)),
+                Err(e) => Line::styled(e.word(), self.fail_style(Check::Http, view)),
+            },
+        }
+    }
+
+    /// How long the HTTP request took.
+    fn http_time(&self, view: &View<'_>) -> Line<'static> {
+        match &self.host.http {
+            Some(Seen { value, .. }) if self.config.http.is_some() => match &value.result {
+                Ok(r) => Line::styled(rtt(r.latency), view.theme.muted()),
+                Err(_) => Line::default(),
+            },
+            _ => Line::default(),
+        }
+    }
+
+    /// Expected ports: how many are open, or the first that is not.
+    fn ports(&self, view: &View<'_>) -> Line<'static> {
+        let (Some(Seen { value, .. }), false) = (&self.host.ports, self.config.ports.is_empty())
+        else {
+            return if self.config.ports.is_empty() {
+                skipped(view)
+            } else {
+                waiting(view)
+            };
+        };
+        let open = value
+            .ports
+            .iter()
+            .filter(|r| r.state == PortState::Open)
+            .count();
+        match value.ports.iter().find(|r| r.state != PortState::Open) {
+            None => Line::styled(
+                format!("✔ {open}/{} open", value.ports.len()),
+                view.theme.ok(),
+            ),
+            Some(r) => {
+                let word = match r.state {
+                    PortState::Filtered => "filtered",
+                    _ => r.state.word(),
+                };
+                Line::styled(
+                    format!("✖ {} {word}", r.port),
+                    self.fail_style(Check::Port(r.port), view),
+                )
+            }
+        }
+    }
+
+    /// Services: how many are ok, or the worst one and its state.
+    fn services(&self, view: &View<'_>) -> Line<'static> {
+        let seen: Vec<(usize, &ServiceResult)> = self
+            .host
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, &s.value.result)))
+            .collect();
+        if self.config.services.is_empty() {
+            return skipped(view);
+        }
+        if seen.is_empty() {
+            return waiting(view);
+        }
+        match seen.iter().max_by_key(|(_, r)| r.state) {
+            Some((i, r)) if r.state != ServiceState::Ok => {
+                let (symbol, mut style) = super::services::service_style(view, r.state);
+                if self.amber(Check::Service(*i)) {
+                    style = view.theme.warn();
+                }
+                Line::styled(
+                    format!(
+                        "{symbol} {} {}",
+                        clean(&self.config.services[*i].name, 12),
+                        r.state.word()
+                    ),
+                    style,
+                )
+            }
+            _ => Line::styled(
+                format!("✔ {}/{} ok", seen.len(), self.config.services.len()),
+                view.theme.ok(),
+            ),
+        }
+    }
+
+    /// The system resolver's first address, and how many more it gave.
+    fn dns_address(&self, view: &View<'_>) -> Line<'static> {
+        let Some(Seen { value: Ok(a), .. }) =
+            self.host.dns.get(self.primary).and_then(Option::as_ref)
+        else {
+            return Line::default();
+        };
+        let Some((first, rest)) = a.addresses.split_first() else {
+            return Line::default();
+        };
+        let class = store::classify(&view.state.inventory, self.config, *first);
+        let mut spans = vec![Span::styled(first.to_string(), address_style(view, class))];
+        if !rest.is_empty() {
+            spans.push(Span::styled(
+                format!(" +{}", rest.len()),
+                view.theme.muted(),
+            ));
+        }
+        Line::from(spans)
+    }
+
+    /// The system resolver's verdict.
+    fn dns_verdict(&self, view: &View<'_>) -> Line<'static> {
+        match self.verdicts.get(self.primary).copied().flatten() {
+            None => waiting(view),
+            Some(v) => Line::styled(verdict_label(v), view.theme.verdict(v)),
+        }
+    }
+
+    /// How many resolvers answer the new address: `2/3 new`, green once all do.
+    fn resolvers_new(&self, view: &View<'_>) -> Line<'static> {
+        let total = self.verdicts.len();
+        let answered = self.verdicts.iter().flatten().count();
+        let new = self
+            .verdicts
+            .iter()
+            .filter(|v| **v == Some(Verdict::New))
+            .count();
+        if answered == 0 {
+            return waiting(view);
+        }
+        let style = if new == total {
+            view.theme.ok()
+        } else {
+            view.theme.warn()
+        };
+        Line::styled(format!("{new}/{total} new"), style)
+    }
+
+    /// What this machine's hosts file does to the name.
+    fn hosts_flag(&self, view: &View<'_>) -> Line<'static> {
+        match self.flag {
+            None => waiting(view),
+            Some(HostsFlag::Old) => Line::styled("⚠ OLD IP", view.theme.hosts_flag(HostsFlag::Old)),
+            Some(f) => Line::styled(f.word(), view.theme.hosts_flag(f)),
+        }
+    }
+}
+
+/// `…`: no result yet.
+fn waiting(view: &View<'_>) -> Line<'static> {
+    Line::styled("…", view.theme.muted())
+}
+
+/// `-`: the inventory does not ask for this probe.
+fn skipped(view: &View<'_>) -> Line<'static> {
+    Line::styled("-", view.theme.muted())
 }
 
 /// Old addresses stand out wherever they appear; new ones are plain.

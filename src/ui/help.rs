@@ -11,7 +11,7 @@ use crate::store::{Health, HostsFlag, Verdict};
 
 use super::View;
 use super::keys::{Action, Binding, bindings_of};
-use super::text::{clean, wrap};
+use super::text::{clean, health_label, item_label, wrap};
 
 /// Draws the overlay centred in `area`; returns the lines shown and how far it can scroll.
 pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
@@ -90,9 +90,82 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::Quit],
 ];
 
-/// Key labels of every action, then the legend.
+/// What a legend entry explains after its label.
+enum Legend {
+    /// Words alone.
+    Text(&'static str),
+    /// Every health state, in its colour.
+    Health,
+    /// The DNS verdicts; those that share a symbol share an entry.
+    Verdicts,
+    /// The hosts-file flags worth a word.
+    HostsFlags,
+    /// The checklist's statuses and the forced mark.
+    ItemStatuses,
+}
+
+/// The legend under the keys, in reading order: the grid's cells, then the checklist and
+/// its popups.
+const LEGEND: &[(&str, Legend)] = &[
+    ("Health", Legend::Health),
+    (
+        "Target",
+        Legend::Text("the IP probes hit; H: from the hosts file, D: from DNS"),
+    ),
+    ("DNS", Legend::Verdicts),
+    (
+        "Resolvers",
+        Legend::Text("2/3 new: resolvers already answering the new address"),
+    ),
+    ("Hosts", Legend::HostsFlags),
+    (
+        "Cells",
+        Legend::Text("… waiting for a first result   - not probed"),
+    ),
+    (
+        "Detail",
+        Legend::Text("Tab gives it the keys; then ↑ ↓ PgUp PgDn scroll it"),
+    ),
+    ("Checklist", Legend::ItemStatuses),
+    (
+        "Editor",
+        Legend::Text(
+            "n and w open a one-line editor: type, Backspace deletes, Enter saves, \
+             Esc cancels; an empty note clears it",
+        ),
+    ),
+    (
+        "Red check",
+        Legend::Text(
+            "Space on an item whose check is red asks first: y ticks it anyway (marked ⚠), \
+             any other key cancels",
+        ),
+    ),
+];
+
+/// Width of the legend's label column.
+const LEGEND_LABEL: usize = 10;
+
+/// Key labels of every action, then what the moment says (warnings, the ping mode), then
+/// the legend.
 fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
-    let theme = view.theme;
+    let mut out = key_lines(view, width);
+    out.push(Line::default());
+    let legend = LEGEND
+        .iter()
+        .map(|(label, entry)| (*label, legend_body(view, entry)));
+    for (label, body) in state_notes(view).into_iter().chain(legend) {
+        let prefix = vec![Span::styled(
+            format!("{label:<LEGEND_LABEL$}"),
+            view.theme.header(),
+        )];
+        out.extend(wrap(prefix, body, width, LEGEND_LABEL));
+    }
+    out
+}
+
+/// One line per [`HELP_LINES`] entry: its keys, aligned, and what they do.
+fn key_lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
     let keys: Vec<(String, String)> = HELP_LINES
         .iter()
         .map(|actions| {
@@ -116,23 +189,31 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     for (label, what) in keys {
         let pad = key_width.saturating_sub(super::text::width(&label));
-        let prefix = vec![Span::styled(label, theme.key()), Span::raw(" ".repeat(pad))];
+        let prefix = vec![
+            Span::styled(label, view.theme.key()),
+            Span::raw(" ".repeat(pad)),
+        ];
         out.extend(wrap(prefix, vec![Span::raw(what)], width, key_width));
     }
-    out.push(Line::default());
+    out
+}
 
-    let legend = |label: &str, body: Vec<Span<'static>>, out: &mut Vec<Line<'static>>| {
-        let prefix = vec![Span::styled(format!("{label:<10}"), theme.header())];
-        out.extend(wrap(prefix, body, width, 10));
-    };
-    // The status bar cuts a long warning; here it is whole.
-    for warning in view.state.warnings.iter().rev().take(3) {
-        legend(
-            "Warning",
-            vec![Span::styled(clean(warning, 500), theme.warn())],
-            &mut out,
-        );
-    }
+/// The newest warnings, whole (the status bar cuts a long one), and how pings are sent.
+fn state_notes(view: &View<'_>) -> Vec<(&'static str, Vec<Span<'static>>)> {
+    let theme = view.theme;
+    let mut notes: Vec<(&'static str, Vec<Span<'static>>)> = view
+        .state
+        .warnings
+        .iter()
+        .rev()
+        .take(3)
+        .map(|warning| {
+            (
+                "Warning",
+                vec![Span::styled(clean(warning, 500), theme.warn())],
+            )
+        })
+        .collect();
     if let Some(mode) = view.state.ping_mode {
         let mut body = vec![Span::raw(mode.to_string())];
         if let Some(hint) = &view.state.ping_hint {
@@ -141,25 +222,56 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
                 theme.muted(),
             ));
         }
-        legend("Ping", body, &mut out);
+        notes.push(("Ping", body));
     }
-    let mut health = Vec::new();
-    for h in Health::ALL {
-        health.push(Span::styled(
-            format!("{} {}", h.symbol(), h.word()),
-            theme.health(h),
-        ));
-        health.push(Span::raw("  "));
+    notes
+}
+
+/// The words of a legend entry.
+fn legend_body(view: &View<'_>, entry: &Legend) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    match entry {
+        Legend::Text(text) => vec![Span::raw(*text)],
+        Legend::Health => Health::ALL
+            .into_iter()
+            .flat_map(|h| {
+                [
+                    Span::styled(health_label(h), theme.health(h)),
+                    Span::raw("  "),
+                ]
+            })
+            .collect(),
+        Legend::Verdicts => verdict_legend(view),
+        Legend::HostsFlags => vec![
+            Span::styled("⚠ OLD IP", theme.hosts_flag(HostsFlag::Old)),
+            Span::raw(": this machine's hosts file has the old address;  "),
+            Span::styled(
+                HostsFlag::Disagrees.word(),
+                theme.hosts_flag(HostsFlag::Disagrees),
+            ),
+            Span::raw(": it has another address than DNS"),
+        ],
+        Legend::ItemStatuses => {
+            let mut items: Vec<Span<'static>> = [
+                ItemStatus::Open,
+                ItemStatus::Ready,
+                ItemStatus::Done,
+                ItemStatus::DoneByCheck,
+            ]
+            .into_iter()
+            .flat_map(|s| [Span::styled(item_label(s), theme.item(s)), Span::raw("  ")])
+            .collect();
+            items.push(Span::styled("⚠ forced", theme.warn()));
+            items.push(Span::raw(
+                ": ticked while its check was red;  ready: its check is green, tick it",
+            ));
+            items
+        }
     }
-    legend("Health", health, &mut out);
-    legend(
-        "Target",
-        vec![Span::raw(
-            "the IP probes hit; H: from the hosts file, D: from DNS",
-        )],
-        &mut out,
-    );
-    // Verdicts that share a symbol share an entry: "✖ nxdomain/refused/error".
+}
+
+/// The DNS verdicts; those that share a symbol share an entry: "✖ nxdomain/refused/error".
+fn verdict_legend(view: &View<'_>) -> Vec<Span<'static>> {
     let mut dns: Vec<(Verdict, Vec<&str>)> = Vec::new();
     for v in [
         Verdict::New,
@@ -179,78 +291,11 @@ fn lines(view: &View<'_>, width: usize) -> Vec<Line<'static>> {
     for (v, words) in dns {
         spans.push(Span::styled(
             format!("{} {}", v.symbol(), words.join("/")),
-            theme.verdict(v),
+            view.theme.verdict(v),
         ));
         spans.push(Span::raw("  "));
     }
-    legend("DNS", spans, &mut out);
-    legend(
-        "Resolvers",
-        vec![Span::raw(
-            "2/3 new: resolvers already answering the new address",
-        )],
-        &mut out,
-    );
-    legend(
-        "Hosts",
-        vec![
-            Span::styled("⚠ OLD IP", theme.hosts_flag(HostsFlag::Old)),
-            Span::raw(": this machine's hosts file has the old address;  "),
-            Span::styled(
-                HostsFlag::Disagrees.word(),
-                theme.hosts_flag(HostsFlag::Disagrees),
-            ),
-            Span::raw(": it has another address than DNS"),
-        ],
-        &mut out,
-    );
-    legend(
-        "Cells",
-        vec![Span::raw("… waiting for a first result   - not probed")],
-        &mut out,
-    );
-    legend(
-        "Detail",
-        vec![Span::raw(
-            "Tab gives it the keys; then ↑ ↓ PgUp PgDn scroll it",
-        )],
-        &mut out,
-    );
-    let mut items = Vec::new();
-    for status in [
-        ItemStatus::Open,
-        ItemStatus::Ready,
-        ItemStatus::Done,
-        ItemStatus::DoneByCheck,
-    ] {
-        items.push(Span::styled(
-            format!("{} {}", status.symbol(), status.word()),
-            theme.item(status),
-        ));
-        items.push(Span::raw("  "));
-    }
-    items.push(Span::styled("⚠ forced", theme.warn()));
-    items.push(Span::raw(
-        ": ticked while its check was red;  ready: its check is green, tick it",
-    ));
-    legend("Checklist", items, &mut out);
-    legend(
-        "Editor",
-        vec![Span::raw(
-            "n and w open a one-line editor: type, Backspace deletes, Enter saves, \
-             Esc cancels; an empty note clears it",
-        )],
-        &mut out,
-    );
-    legend(
-        "Red check",
-        vec![Span::raw(
-            "Space on an item whose check is red asks first: y ticks it anyway (marked ⚠), \
-             any other key cancels",
-        )],
-        &mut out,
-    );
-    out
+    spans
 }
 
 #[cfg(test)]

@@ -46,6 +46,13 @@ pub struct View<'a> {
     pub timeline: Option<&'a crate::journal::Timeline>,
 }
 
+impl View<'_> {
+    /// How long ago `at` was, compactly (`3m07s`): the age of a result, of a state.
+    pub fn age(&self, at: SystemTime) -> String {
+        text::age(text::elapsed(self.now, at))
+    }
+}
+
 /// Draws the whole screen.
 ///
 /// ```text

@@ -23,7 +23,7 @@ use crate::probe::service::ServiceState;
 use crate::store::{self, Check, Damped, Seen};
 
 use super::View;
-use super::text::{clean, rtt, width};
+use super::text::{WAITING, clean, rtt, width};
 
 /// A port as the screen says it: symbol, word, and "(ACL?)" when the host answers
 /// otherwise; amber while flap damping has not decided.
@@ -82,7 +82,7 @@ pub(super) fn service_cell(view: &View<'_>, host: usize, index: usize) -> (Strin
     let h = &view.state.hosts[host];
     let config = &view.state.inventory.hosts[host];
     let Some(Seen { value, .. }) = h.services.get(index).and_then(Option::as_ref) else {
-        return ("… waiting".into(), view.theme.muted(), String::new());
+        return waiting(view);
     };
     let r = &value.result;
     let damp = h
@@ -221,17 +221,51 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
 /// A row: the host's name (on its first row only), the check, its state and style, detail.
 type Row = (String, String, String, Style, String);
 
+/// The summary line, then the table of every host's ports, services and old address.
 fn lines(view: &View<'_>) -> Vec<Line<'static>> {
     let theme = view.theme;
     let state = view.state;
-    let inv = &state.inventory;
-    let mut out = Vec::new();
+    let mut out = vec![summary(view)];
+    let mut rows: Vec<Row> = Vec::new();
+    let mut bare = Vec::new();
+    for (i, config) in state
+        .inventory
+        .hosts
+        .iter()
+        .enumerate()
+        .take(state.hosts.len())
+    {
+        let mut host_rows = host_rows(view, i);
+        match host_rows.first_mut() {
+            Some(row) => row.0 = clean(&config.name, 40),
+            None => bare.push(clean(&config.name, 40)),
+        }
+        rows.extend(host_rows);
+    }
+    if rows.is_empty() {
+        out.push(Line::styled(
+            "No host has `ports` or `[[host.service]]` in the inventory.",
+            theme.muted(),
+        ));
+        return out;
+    }
+    out.extend(table(view, rows));
+    if !bare.is_empty() {
+        out.push(Line::styled(
+            format!("No ports or services configured: {}", bare.join(", ")),
+            theme.muted(),
+        ));
+    }
+    out
+}
 
+/// `✔ every expected port is open …`, or how many problems and which.
+fn summary(view: &View<'_>) -> Line<'static> {
     let problems = problems(view);
-    out.push(if problems.is_empty() {
+    if problems.is_empty() {
         Line::styled(
             "✔ every expected port is open and every service ok",
-            theme.ok(),
+            view.theme.ok(),
         )
     } else {
         Line::styled(
@@ -241,63 +275,63 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
                 if problems.len() == 1 { "" } else { "s" },
                 problems.join(" · ")
             ),
-            theme.warn(),
+            view.theme.warn(),
         )
-    });
+    }
+}
 
+/// `… waiting`: a check not seen yet.
+fn waiting(view: &View<'_>) -> (String, Style, String) {
+    (WAITING.into(), view.theme.muted(), String::new())
+}
+
+/// A host's rows, without its name: each expected port, each service, the old address
+/// with `probe_old`.
+fn host_rows(view: &View<'_>, i: usize) -> Vec<Row> {
+    let config = &view.state.inventory.hosts[i];
+    let h = &view.state.hosts[i];
     let mut rows: Vec<Row> = Vec::new();
-    let mut bare = Vec::new();
-    for (i, config) in inv.hosts.iter().enumerate().take(state.hosts.len()) {
-        let h = &state.hosts[i];
-        let first = rows.len();
-        for &port in &config.ports {
-            let result = h
-                .ports
-                .as_ref()
-                .and_then(|p| p.value.ports.iter().find(|r| r.port == port));
-            let (text, style, detail) = match result {
-                None => ("… waiting".into(), theme.muted(), String::new()),
-                Some(r) => {
-                    let (text, style) = port_cell(view, i, r);
-                    let detail = match (&r.detail, r.state) {
-                        (Some(d), _) => clean(d, 200),
-                        (None, PortState::Open) => rtt(r.latency),
-                        (None, _) => String::new(),
-                    };
-                    (text, style, detail)
-                }
-            };
-            rows.push((String::new(), format!("port {port}"), text, style, detail));
-        }
-        for (k, svc) in config.services.iter().enumerate() {
-            let (text, style, detail) = service_cell(view, i, k);
-            rows.push((
-                String::new(),
-                format!("{} ({})", clean(&svc.name, 40), svc.kind.word()),
-                text,
-                style,
-                detail,
-            ));
-        }
-        if config.probe_old
-            && let Some(old) = config.old_ip
-        {
-            let (text, style, detail) = old_cell(view, i)
-                .unwrap_or_else(|| ("… waiting".into(), theme.muted(), String::new()));
-            rows.push((String::new(), format!("old {old}"), text, style, detail));
-        }
-        match rows.get_mut(first) {
-            Some(row) => row.0 = clean(&config.name, 40),
-            None => bare.push(clean(&config.name, 40)),
-        }
+    for &port in &config.ports {
+        let result = h
+            .ports
+            .as_ref()
+            .and_then(|p| p.value.ports.iter().find(|r| r.port == port));
+        let (text, style, detail) = match result {
+            None => waiting(view),
+            Some(r) => {
+                let (text, style) = port_cell(view, i, r);
+                let detail = match (&r.detail, r.state) {
+                    (Some(d), _) => clean(d, 200),
+                    (None, PortState::Open) => rtt(r.latency),
+                    (None, _) => String::new(),
+                };
+                (text, style, detail)
+            }
+        };
+        rows.push((String::new(), format!("port {port}"), text, style, detail));
     }
-    if rows.is_empty() {
-        out.push(Line::styled(
-            "No host has `ports` or `[[host.service]]` in the inventory.",
-            theme.muted(),
+    for (k, svc) in config.services.iter().enumerate() {
+        let (text, style, detail) = service_cell(view, i, k);
+        rows.push((
+            String::new(),
+            format!("{} ({})", clean(&svc.name, 40), svc.kind.word()),
+            text,
+            style,
+            detail,
         ));
-        return out;
     }
+    if config.probe_old
+        && let Some(old) = config.old_ip
+    {
+        let (text, style, detail) = old_cell(view, i).unwrap_or_else(|| waiting(view));
+        rows.push((String::new(), format!("old {old}"), text, style, detail));
+    }
+    rows
+}
+
+/// The rows under a header, each column padded to its widest cell.
+fn table(view: &View<'_>, rows: Vec<Row>) -> Vec<Line<'static>> {
+    let theme = view.theme;
     let w = |f: &dyn Fn(&Row) -> usize, head: &str| {
         rows.iter().map(f).chain([width(head)]).max().unwrap_or(0)
     };
@@ -307,7 +341,7 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
         w(&|r| width(&r.2), "State"),
     );
     let pad = |t: &str, w: usize| format!("{t}{}  ", " ".repeat(w.saturating_sub(width(t))));
-    out.push(Line::styled(
+    let mut out = vec![Line::styled(
         format!(
             "{}{}{}Detail",
             pad("Host", wh),
@@ -315,7 +349,7 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
             pad("State", ws)
         ),
         theme.header(),
-    ));
+    )];
     for (host, check, text, style, detail) in rows {
         out.push(Line::from(vec![
             Span::styled(pad(&host, wh), theme.header()),
@@ -323,12 +357,6 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
             Span::styled(pad(&text, ws), style),
             Span::styled(detail, theme.muted()),
         ]));
-    }
-    if !bare.is_empty() {
-        out.push(Line::styled(
-            format!("No ports or services configured: {}", bare.join(", ")),
-            theme.muted(),
-        ));
     }
     out
 }

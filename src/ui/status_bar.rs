@@ -91,57 +91,9 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     let theme = view.theme;
     buf.set_style(area, theme.status_bar());
     let width = usize::from(area.width);
-    let key = |k: &'static str| Span::styled(k, theme.key());
-    let text = |t: &'static str| Span::raw(t);
-
-    let full = vec![
-        key("r"),
-        text(" probe  "),
-        key("?"),
-        text(" help  "),
-        key("q"),
-        text(" quit "),
-    ];
-    let short = vec![key("?"), text(" help ")];
-    let mut candidates = Vec::new();
-    if !view.state.inventory.checklist.is_empty() {
-        let who = if view.ui.who.is_empty() {
-            Span::styled("nobody yet (w)", theme.warn())
-        } else {
-            Span::styled(clean(&view.ui.who, 32), theme.title())
-        };
-        let who = vec![Span::raw("who: "), who, Span::raw("  ")];
-        candidates.push([who.clone(), full.clone()].concat());
-        candidates.push([who, short.clone()].concat());
-    } else {
-        candidates.push(full);
-    }
     let warning = view.ui.warning(view.state);
-    // A warning needs room to be read: the keys shrink for it first.
-    let left_room = if warning.is_some() { 50 } else { 30 };
-    let right = candidates
-        .into_iter()
-        .find(|c| spans_width(c) + left_room <= width)
-        .unwrap_or(short);
+    let right = who_and_keys(view, width, warning.is_some());
 
-    let mut ping = vec![Span::raw(" ")];
-    match view.state.ping_mode {
-        None => ping.push(Span::styled("ping: starting…", theme.muted())),
-        Some(mode) => {
-            let style = if mode == PingMode::Tcp {
-                theme.warn()
-            } else {
-                Style::new()
-            };
-            ping.push(Span::styled(format!("ping: {mode}"), style));
-            if let Some(hint) = &view.state.ping_hint {
-                ping.push(Span::styled(
-                    format!(" — {}", clean(hint, 300)),
-                    theme.muted(),
-                ));
-            }
-        }
-    }
     // A warning (a corrupt state file set aside, a write that failed) stays until Esc: it
     // takes the ping mode's place.
     let mut left = match warning {
@@ -150,34 +102,11 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
             Span::styled(format!("⚠ {}", clean(warning, 300)), theme.alarm()),
             Span::styled(" Esc dismisses", theme.muted()),
         ],
-        None => ping,
+        None => ping_spans(view),
     };
     // The move window comes first: it is what the team is held to.
-    let inventory = &view.state.inventory;
-    let hosts = inventory.hosts.len();
-    let all_up = hosts > 0 && view.state.health_counts()[0] == hosts;
-    if let Some(window) = move_window(
-        inventory.window_start,
-        inventory.window_end,
-        view.now,
-        all_up,
-    ) {
-        let style = match window.tone {
-            WindowTone::Done => theme.ok(),
-            WindowTone::Before => theme.muted(),
-            WindowTone::Within => Style::new(),
-            WindowTone::Late => theme.warn(),
-            WindowTone::Over => theme.alarm(),
-        };
-        let offset = view.ui.utc_offset;
-        let mut text = window.text;
-        if let Some(at) = window.at {
-            text.push_str(&format!(" ({})", hour_minute(at, offset)));
-        }
-        left.splice(
-            0..1,
-            [Span::raw(" "), Span::styled(text, style), Span::raw("  ")],
-        );
+    if let Some(window) = window_span(view) {
+        left.splice(0..1, [Span::raw(" "), window, Span::raw("  ")]);
     }
     let message = view
         .ui
@@ -210,6 +139,93 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     buf.set_line(area.x, area.y, &line, area.width);
     let x = area.x + u16::try_from(room).unwrap_or(0);
     buf.set_line(x, area.y, &Line::from(right), area.width);
+}
+
+/// The right of the status bar: who is ticking (with a checklist) and the keys to know,
+/// shortened to `? help` when the left needs the room (more of it for a warning).
+fn who_and_keys(view: &View<'_>, width: usize, warning: bool) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let key = |k: &'static str| Span::styled(k, theme.key());
+    let text = |t: &'static str| Span::raw(t);
+    let full = vec![
+        key("r"),
+        text(" probe  "),
+        key("?"),
+        text(" help  "),
+        key("q"),
+        text(" quit "),
+    ];
+    let short = vec![key("?"), text(" help ")];
+    let mut candidates = Vec::new();
+    if !view.state.inventory.checklist.is_empty() {
+        let who = if view.ui.who.is_empty() {
+            Span::styled("nobody yet (w)", theme.warn())
+        } else {
+            Span::styled(clean(&view.ui.who, 32), theme.title())
+        };
+        let who = vec![Span::raw("who: "), who, Span::raw("  ")];
+        candidates.push([who.clone(), full.clone()].concat());
+        candidates.push([who, short.clone()].concat());
+    } else {
+        candidates.push(full);
+    }
+    // A warning needs room to be read: the keys shrink for it first.
+    let left_room = if warning { 50 } else { 30 };
+    candidates
+        .into_iter()
+        .find(|c| spans_width(c) + left_room <= width)
+        .unwrap_or(short)
+}
+
+/// How pings are sent (TCP stands out: no ICMP), and the hint to get ICMP.
+fn ping_spans(view: &View<'_>) -> Vec<Span<'static>> {
+    let theme = view.theme;
+    let mut ping = vec![Span::raw(" ")];
+    match view.state.ping_mode {
+        None => ping.push(Span::styled("ping: starting…", theme.muted())),
+        Some(mode) => {
+            let style = if mode == PingMode::Tcp {
+                theme.warn()
+            } else {
+                Style::new()
+            };
+            ping.push(Span::styled(format!("ping: {mode}"), style));
+            if let Some(hint) = &view.state.ping_hint {
+                ping.push(Span::styled(
+                    format!(" — {}", clean(hint, 300)),
+                    theme.muted(),
+                ));
+            }
+        }
+    }
+    ping
+}
+
+/// The move against its window, in the tone of how it stands, with the local time it
+/// opens or ends; none without a window.
+fn window_span(view: &View<'_>) -> Option<Span<'static>> {
+    let theme = view.theme;
+    let inventory = &view.state.inventory;
+    let hosts = inventory.hosts.len();
+    let all_up = hosts > 0 && view.state.health_counts()[0] == hosts;
+    let window = move_window(
+        inventory.window_start,
+        inventory.window_end,
+        view.now,
+        all_up,
+    )?;
+    let style = match window.tone {
+        WindowTone::Done => theme.ok(),
+        WindowTone::Before => theme.muted(),
+        WindowTone::Within => Style::new(),
+        WindowTone::Late => theme.warn(),
+        WindowTone::Over => theme.alarm(),
+    };
+    let mut text = window.text;
+    if let Some(at) = window.at {
+        text.push_str(&format!(" ({})", hour_minute(at, view.ui.utc_offset)));
+    }
+    Some(Span::styled(text, style))
 }
 
 /// How the move stands against its advertised window, for the status bar.

@@ -7,6 +7,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use crate::checklist::ItemStatus;
+use crate::store::{Health, Verdict};
+
 /// Untrusted text (banners, URLs, error messages, even names from the inventory), made safe
 /// for the terminal: no control characters, at most `max` characters. Probe outcomes are
 /// sanitized already; this is the renderer's own guard.
@@ -229,6 +232,24 @@ pub fn bytes(n: usize) -> String {
     } else {
         format!("{:.1} MB", n as f64 / 1_000_000.0)
     }
+}
+
+/// A result not seen yet, where there is room to say so (the grid's cells say `…`).
+pub const WAITING: &str = "… waiting";
+
+/// A host's health as every pane words it: `● up`, `◐ degraded`.
+pub fn health_label(health: Health) -> String {
+    format!("{} {}", health.symbol(), health.word())
+}
+
+/// A resolver's verdict as the grid and the detail word it: `✔ new`, `✖ nxdomain`.
+pub fn verdict_label(verdict: Verdict) -> String {
+    format!("{} {}", verdict.symbol(), verdict.word())
+}
+
+/// A checklist item's status as the checklist and the help word it: `[x] done`.
+pub fn item_label(status: ItemStatus) -> String {
+    format!("{} {}", status.symbol(), status.word())
 }
 
 #[cfg(test)]

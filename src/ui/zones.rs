@@ -38,7 +38,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) -> (usize, usize) {
 }
 
 /// A table of cells, padded to the widest cell of each column, indented two spaces.
-fn table(rows: Vec<Vec<(String, Style)>>, header: Style) -> Vec<Line<'static>> {
+fn table(rows: Vec<Vec<Cell>>, header: Style) -> Vec<Line<'static>> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -68,135 +68,176 @@ fn table(rows: Vec<Vec<(String, Style)>>, header: Style) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// A table cell: its text and style.
+type Cell = (String, Style);
+
+/// Every zone of the inventory, a blank line between them.
 fn lines(view: &View<'_>) -> Vec<Line<'static>> {
-    let theme = view.theme;
-    let state = view.state;
-    let inv = &state.inventory;
+    let inv = &view.state.inventory;
     let mut out = Vec::new();
     if inv.zones.is_empty() {
         out.push(Line::styled(
             "No [[zone]] in the inventory: add one with its primary and secondaries to follow \
              their serials here.",
-            theme.muted(),
+            view.theme.muted(),
         ));
     }
-    for (z, config) in inv.zones.iter().enumerate() {
+    for z in 0..inv.zones.len() {
         if z > 0 {
             out.push(Line::raw(""));
         }
-        let primary_ns = store::zone_answer(state, z, 0)
-            .and_then(|o| o.result.as_ref().ok())
-            .map(|a| a.ns.clone());
-        let (agree_text, agree_style) = match store::ns_agree(state, z) {
-            None => ("NS … waiting".to_string(), theme.muted()),
-            Some(true) => (
-                format!(
-                    "NS ✔ all servers agree: {}",
-                    primary_ns
-                        .as_deref()
-                        .map_or(String::new(), |ns| ns.join(" "))
-                ),
-                theme.ok(),
-            ),
-            Some(false) => (
-                "NS ✖ the servers disagree (below)".to_string(),
-                theme.failed(),
-            ),
-        };
-        out.push(Line::from(vec![
-            Span::styled(format!("{}  ", clean(&config.name, 80)), theme.header()),
-            Span::styled(clean(&agree_text, 200), agree_style),
-        ]));
-
-        let mut rows = vec![
-            ["Server", "Role", "Serial", "AA", "Contact", "NS set"]
-                .map(|h| (h.to_string(), Style::default()))
-                .to_vec(),
-        ];
-        let servers = std::iter::once((ResolverKind::Server(config.primary).to_string(), None))
-            .chain(config.secondaries.iter().map(|s| {
-                (
-                    s.server.to_string(),
-                    Some(s.contact.as_deref().unwrap_or("-")),
-                )
-            }));
-        for (i, (server, contact)) in servers.enumerate() {
-            let answer = store::zone_answer(state, z, i);
-            let address = match (
-                answer.and_then(|o| o.address),
-                &config.secondaries.get(i.wrapping_sub(1)),
-            ) {
-                (Some(a), Some(sec)) if matches!(sec.server, crate::config::ServerRef::Name(_)) => {
-                    format!(" ({})", a.ip())
-                }
-                _ => String::new(),
-            };
-            let (serial, serial_style, needs_call) = if i == 0 {
-                match store::zone_serial(state, z, 0) {
-                    Ok(Some(s)) => (s.to_string(), Style::default(), false),
-                    Ok(None) => ("…".into(), theme.muted(), false),
-                    Err(e) => (format!("✖ {}", clean(&e, 60)), theme.failed(), false),
-                }
-            } else {
-                secondary_state(view, z, i)
-            };
-            let (aa, aa_style) = match store::zone_authoritative(state, z, i) {
-                Some(true) => ("AA".to_string(), theme.ok()),
-                Some(false) => ("✖ no".to_string(), theme.failed()),
-                None => ("-".to_string(), theme.muted()),
-            };
-            let ns = answer.and_then(|o| o.result.as_ref().ok()).map(|a| &a.ns);
-            let (ns_text, ns_style) = match (ns, &primary_ns) {
-                (None, _) => ("-".to_string(), theme.muted()),
-                (Some(ns), _) if ns.is_empty() => ("✖ none".to_string(), theme.failed()),
-                (Some(ns), Some(p)) if i > 0 && ns == p => ("= primary".to_string(), theme.ok()),
-                (Some(ns), Some(_)) if i > 0 => {
-                    (format!("≠ {}", clean(&ns.join(" "), 80)), theme.failed())
-                }
-                (Some(ns), _) => (clean(&ns.join(" "), 80), Style::default()),
-            };
-            // Whom to call stands out when the secondary needs a call.
-            let (contact, contact_style) = match contact {
-                None => (String::new(), Style::default()),
-                Some(c) if needs_call => (format!("☎ {}", clean(c, 80)), theme.warn()),
-                Some(c) => (clean(c, 80), theme.muted()),
-            };
-            rows.push(vec![
-                (format!("{}{address}", clean(&server, 60)), Style::default()),
-                (
-                    if i == 0 { "primary" } else { "secondary" }.to_string(),
-                    theme.muted(),
-                ),
-                (serial, serial_style),
-                (aa, aa_style),
-                (contact, contact_style),
-                (ns_text, ns_style),
-            ]);
-        }
-        out.extend(table(rows, theme.header()));
-
-        // The zone's inventory names: the TTL the primary serves and reverse DNS.
-        let names: Vec<usize> = (0..inv.hosts.len().min(state.hosts.len()))
-            .filter(|&h| inv.zone_of(&inv.hosts[h].fqdn) == Some(z))
-            .collect();
-        if !names.is_empty() {
-            let mut rows = vec![vec![
-                ("Name".to_string(), Style::default()),
-                (
-                    format!("Primary TTL (long: > {}s)", inv.long_ttl.as_secs()),
-                    Style::default(),
-                ),
-                ("PTR of new_ip".to_string(), Style::default()),
-            ]];
-            for h in names {
-                rows.push(vec![
-                    (clean(&inv.hosts[h].fqdn, 60), Style::default()),
-                    primary_ttl(view, h),
-                    ptr(view, h),
-                ]);
-            }
-            out.extend(table(rows, theme.header()));
-        }
+        out.extend(zone_lines(view, z));
     }
     out
+}
+
+/// One zone: whether its servers agree on the NS set, the table of its servers, and the
+/// table of its inventory names.
+fn zone_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
+    let theme = view.theme;
+    let state = view.state;
+    let config = &state.inventory.zones[z];
+    let primary_ns = store::zone_answer(state, z, 0)
+        .and_then(|o| o.result.as_ref().ok())
+        .map(|a| a.ns.clone());
+    let (agree_text, agree_style) = match store::ns_agree(state, z) {
+        None => ("NS … waiting".to_string(), theme.muted()),
+        Some(true) => (
+            format!(
+                "NS ✔ all servers agree: {}",
+                primary_ns
+                    .as_deref()
+                    .map_or(String::new(), |ns| ns.join(" "))
+            ),
+            theme.ok(),
+        ),
+        Some(false) => (
+            "NS ✖ the servers disagree (below)".to_string(),
+            theme.failed(),
+        ),
+    };
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("{}  ", clean(&config.name, 80)), theme.header()),
+        Span::styled(clean(&agree_text, 200), agree_style),
+    ])];
+
+    let mut rows = vec![
+        ["Server", "Role", "Serial", "AA", "Contact", "NS set"]
+            .map(|h| (h.to_string(), Style::default()))
+            .to_vec(),
+    ];
+    let servers = std::iter::once((ResolverKind::Server(config.primary).to_string(), None)).chain(
+        config.secondaries.iter().map(|s| {
+            (
+                s.server.to_string(),
+                Some(s.contact.as_deref().unwrap_or("-")),
+            )
+        }),
+    );
+    for (i, (server, contact)) in servers.enumerate() {
+        rows.push(server_row(
+            view,
+            z,
+            i,
+            &server,
+            contact,
+            primary_ns.as_ref(),
+        ));
+    }
+    out.extend(table(rows, theme.header()));
+    out.extend(names_table(view, z));
+    out
+}
+
+/// Server `i` of zone `z` (0 the primary): its address, role, serial against the
+/// primary's, AA flag, whom to call, and its NS set against the primary's.
+fn server_row(
+    view: &View<'_>,
+    z: usize,
+    i: usize,
+    server: &str,
+    contact: Option<&str>,
+    primary_ns: Option<&Vec<String>>,
+) -> Vec<Cell> {
+    let theme = view.theme;
+    let state = view.state;
+    let config = &state.inventory.zones[z];
+    let answer = store::zone_answer(state, z, i);
+    let address = match (
+        answer.and_then(|o| o.address),
+        &config.secondaries.get(i.wrapping_sub(1)),
+    ) {
+        (Some(a), Some(sec)) if matches!(sec.server, crate::config::ServerRef::Name(_)) => {
+            format!(" ({})", a.ip())
+        }
+        _ => String::new(),
+    };
+    let (serial, serial_style, needs_call) = if i == 0 {
+        match store::zone_serial(state, z, 0) {
+            Ok(Some(s)) => (s.to_string(), Style::default(), false),
+            Ok(None) => ("…".into(), theme.muted(), false),
+            Err(e) => (format!("✖ {}", clean(&e, 60)), theme.failed(), false),
+        }
+    } else {
+        secondary_state(view, z, i)
+    };
+    let aa = match store::zone_authoritative(state, z, i) {
+        Some(true) => ("AA".to_string(), theme.ok()),
+        Some(false) => ("✖ no".to_string(), theme.failed()),
+        None => ("-".to_string(), theme.muted()),
+    };
+    let ns = answer.and_then(|o| o.result.as_ref().ok()).map(|a| &a.ns);
+    let ns = match (ns, primary_ns) {
+        (None, _) => ("-".to_string(), theme.muted()),
+        (Some(ns), _) if ns.is_empty() => ("✖ none".to_string(), theme.failed()),
+        (Some(ns), Some(p)) if i > 0 && ns == p => ("= primary".to_string(), theme.ok()),
+        (Some(ns), Some(_)) if i > 0 => (format!("≠ {}", clean(&ns.join(" "), 80)), theme.failed()),
+        (Some(ns), _) => (clean(&ns.join(" "), 80), Style::default()),
+    };
+    // Whom to call stands out when the secondary needs a call.
+    let contact = match contact {
+        None => (String::new(), Style::default()),
+        Some(c) if needs_call => (format!("☎ {}", clean(c, 80)), theme.warn()),
+        Some(c) => (clean(c, 80), theme.muted()),
+    };
+    vec![
+        (format!("{}{address}", clean(server, 60)), Style::default()),
+        (
+            if i == 0 { "primary" } else { "secondary" }.to_string(),
+            theme.muted(),
+        ),
+        (serial, serial_style),
+        aa,
+        contact,
+        ns,
+    ]
+}
+
+/// The zone's inventory names: the TTL the primary serves and reverse DNS (nothing when
+/// the zone has none).
+fn names_table(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
+    let state = view.state;
+    let inv = &state.inventory;
+    let names: Vec<usize> = (0..inv.hosts.len().min(state.hosts.len()))
+        .filter(|&h| inv.zone_of(&inv.hosts[h].fqdn) == Some(z))
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let mut rows = vec![vec![
+        ("Name".to_string(), Style::default()),
+        (
+            format!("Primary TTL (long: > {}s)", inv.long_ttl.as_secs()),
+            Style::default(),
+        ),
+        ("PTR of new_ip".to_string(), Style::default()),
+    ]];
+    for h in names {
+        rows.push(vec![
+            (clean(&inv.hosts[h].fqdn, 60), Style::default()),
+            primary_ttl(view, h),
+            ptr(view, h),
+        ]);
+    }
+    table(rows, view.theme.header())
 }
