@@ -526,11 +526,53 @@ fn undo(ui: &mut UiState, state: &State, now: SystemTime) -> Effect {
 
 /// Applies an action to the UI state; returns what the app loop must do besides.
 pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -> Effect {
-    let host_count = state.hosts.len();
+    clamp_selections(ui, state);
+    if is_motion(action) && scroll_open_view(ui, action, state, now) {
+        return Effect::None;
+    }
+    match action {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => move_in_grid(ui, action, state.hosts.len()),
+        Action::ToggleDetail => toggle_detail(ui),
+        Action::NextPane | Action::PrevPane => {
+            let has_checklist = !state.inventory.checklist.is_empty();
+            switch_pane(ui, action == Action::NextPane, has_checklist);
+        }
+        Action::ProbeNow => {
+            ui.set_message("probing every host now…");
+            return Effect::ProbeNow;
+        }
+        Action::Tick | Action::Note | Action::Undo | Action::Who | Action::ToggleChecklist => {
+            return checklist_action(ui, action, state, now);
+        }
+        Action::ToggleDns => switch_screen(ui, Screen::Resolvers),
+        Action::ToggleZones => switch_screen(ui, Screen::Zones),
+        Action::ToggleServices => switch_screen(ui, Screen::Services),
+        Action::ToggleTimeline => switch_screen(ui, Screen::Timeline),
+        Action::Filter => {
+            ui.screen = Some(Screen::Timeline);
+            open_editor(ui, EditTarget::TimelineFilter, ui.timeline_filter.clone());
+        }
+        Action::JournalNote => open_editor(ui, EditTarget::JournalNote, String::new()),
+        Action::ToggleHelp => {
+            ui.help_visible = !ui.help_visible;
+            ui.help_scroll = 0;
+        }
+        Action::Close => close(ui, state),
+        Action::Quit => return Effect::Quit,
+    }
+    Effect::None
+}
+
+/// Keeps the selections inside the inventory (it may have fewer hosts or items than the
+/// selection remembers), and the focus off a checklist that is not there.
+fn clamp_selections(ui: &mut UiState, state: &State) {
     let items = state.inventory.checklist.len();
-    let drawn = ui.drawn.get();
-    let page = drawn.grid_rows.max(1);
-    ui.selected = ui.selected.min(host_count.saturating_sub(1));
+    ui.selected = ui.selected.min(state.hosts.len().saturating_sub(1));
     ui.checklist_selected = ui.checklist_selected.min(items.saturating_sub(1));
     if items == 0 {
         ui.checklist_full = false;
@@ -538,31 +580,81 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
             ui.focus = Focus::Grid;
         }
     }
+}
 
-    if ui.help_visible && is_motion(action) {
+/// A motion goes to what is open on top, in this order: the help overlay, a screen that
+/// scrolls (zones, services, timeline), the focused checklist, the focused detail pane.
+/// Returns false when none of them took it (it moves the grid's selection then).
+fn scroll_open_view(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -> bool {
+    let drawn = ui.drawn.get();
+    let panes = ui.screen.is_none();
+    if ui.help_visible {
         let page = drawn.help_rows.max(1);
         ui.help_scroll = scroll(ui.help_scroll, action, drawn.help_max_scroll, page);
-        return Effect::None;
-    }
-    // The DNS screens replace the panes: motions scroll the zones, or pick the matrix row.
-    if matches!(
+    } else if matches!(
         ui.screen,
         Some(Screen::Zones | Screen::Services | Screen::Timeline)
-    ) && is_motion(action)
-    {
+    ) {
+        // The matrix screen (d) is not scrolled: motions pick its row, as in the grid.
         let page = drawn.screen_rows.max(1);
         ui.screen_scroll = scroll(ui.screen_scroll, action, drawn.screen_max_scroll, page);
-        return Effect::None;
-    }
-    if ui.focus == Focus::Checklist && is_motion(action) && ui.screen.is_none() {
+    } else if ui.focus == Focus::Checklist && panes {
         move_in_checklist(ui, action, state, now);
-        return Effect::None;
-    }
-    if ui.detail_visible && ui.focus == Focus::Detail && is_motion(action) && ui.screen.is_none() {
+    } else if ui.detail_visible && ui.focus == Focus::Detail && panes {
         let page = drawn.detail_rows.max(1);
         ui.detail_scroll = scroll(ui.detail_scroll, action, drawn.detail_max_scroll, page);
-        return Effect::None;
+    } else {
+        return false;
     }
+    true
+}
+
+/// Moves the grid's selection (a page is what the grid showed last) and keeps it in view.
+fn move_in_grid(ui: &mut UiState, action: Action, host_count: usize) {
+    let page = ui.drawn.get().grid_rows.max(1);
+    let last = host_count.saturating_sub(1);
+    let selected = scroll(ui.selected, action, last, page);
+    if selected != ui.selected {
+        ui.selected = selected;
+        ui.detail_scroll = 0;
+    }
+    ui.grid_offset = super::grid::scroll_offset(ui.grid_offset, ui.selected, page, host_count);
+}
+
+/// Enter: shows or hides the detail pane; from the full checklist, back to the panes.
+fn toggle_detail(ui: &mut UiState) {
+    if ui.checklist_full {
+        // The full checklist hides the detail: Enter brings it back.
+        ui.checklist_full = false;
+        ui.detail_visible = true;
+    } else {
+        ui.detail_visible = !ui.detail_visible;
+    }
+    if !ui.detail_visible && ui.focus == Focus::Detail {
+        ui.focus = Focus::Grid;
+    }
+}
+
+/// Tab / Shift-Tab: grid → detail → checklist → grid; the checklist only when there is
+/// one. Tabbing to a hidden detail pane shows it; leaving the checklist leaves its
+/// full-height view.
+fn switch_pane(ui: &mut UiState, next: bool, has_checklist: bool) {
+    ui.focus = match (ui.focus, next, has_checklist) {
+        (Focus::Grid, true, _) | (Focus::Checklist, false, _) => Focus::Detail,
+        (Focus::Detail, true, true) | (Focus::Grid, false, true) => Focus::Checklist,
+        _ => Focus::Grid,
+    };
+    if ui.focus == Focus::Detail {
+        ui.detail_visible = true;
+    }
+    if ui.focus != Focus::Checklist {
+        ui.checklist_full = false;
+    }
+}
+
+/// The checklist's keys: tick, note, undo, who, and its full-height view.
+fn checklist_action(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -> Effect {
+    let items = state.inventory.checklist.len();
     let on_checklist = |ui: &mut UiState, what: &str| {
         if items == 0 {
             ui.set_message("the inventory has no checklist");
@@ -575,58 +667,8 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
         }
     };
     match action {
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => {
-            let last = host_count.saturating_sub(1);
-            let selected = scroll(ui.selected, action, last, page);
-            if selected != ui.selected {
-                ui.selected = selected;
-                ui.detail_scroll = 0;
-            }
-            ui.grid_offset =
-                super::grid::scroll_offset(ui.grid_offset, ui.selected, page, host_count);
-        }
-        Action::ToggleDetail => {
-            if ui.checklist_full {
-                // The full checklist hides the detail: Enter brings it back.
-                ui.checklist_full = false;
-                ui.detail_visible = true;
-            } else {
-                ui.detail_visible = !ui.detail_visible;
-            }
-            if !ui.detail_visible && ui.focus == Focus::Detail {
-                ui.focus = Focus::Grid;
-            }
-        }
-        Action::NextPane | Action::PrevPane => {
-            // Grid → detail → checklist → grid; the checklist only when there is one.
-            // Tabbing to a hidden detail pane shows it; leaving the checklist leaves its
-            // full-height view.
-            let next = action == Action::NextPane;
-            ui.focus = match (ui.focus, next, items > 0) {
-                (Focus::Grid, true, _) | (Focus::Checklist, false, _) => Focus::Detail,
-                (Focus::Detail, true, true) | (Focus::Grid, false, true) => Focus::Checklist,
-                _ => Focus::Grid,
-            };
-            if ui.focus == Focus::Detail {
-                ui.detail_visible = true;
-            }
-            if ui.focus != Focus::Checklist {
-                ui.checklist_full = false;
-            }
-        }
-        Action::ProbeNow => {
-            ui.set_message("probing every host now…");
-            return Effect::ProbeNow;
-        }
-        Action::Tick => {
-            if on_checklist(ui, "Space ticks an item") {
-                return tick_selected(ui, state, now);
-            }
+        Action::Tick if on_checklist(ui, "Space ticks an item") => {
+            return tick_selected(ui, state, now);
         }
         Action::Note => {
             if on_checklist(ui, "n notes an item")
@@ -635,76 +677,51 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
             {
                 let text = state
                     .checklist
-                    .items
-                    .get(&item.id)
-                    .and_then(|r| r.note.as_ref())
+                    .note_of(&item.id)
                     .map(|n| n.text.clone())
                     .unwrap_or_default();
-                ui.mode = Mode::Edit(Editor {
-                    target: EditTarget::Note {
-                        id: item.id.clone(),
-                    },
-                    text,
-                });
+                let id = item.id.clone();
+                open_editor(ui, EditTarget::Note { id }, text);
             }
         }
         Action::Undo => return undo(ui, state, now),
-        Action::Who => {
-            ui.mode = Mode::Edit(Editor {
-                target: EditTarget::Who,
-                text: ui.who.clone(),
-            });
+        Action::Who => open_editor(ui, EditTarget::Who, ui.who.clone()),
+        Action::ToggleChecklist if items == 0 => {
+            ui.set_message("the inventory has no checklist");
         }
         Action::ToggleChecklist => {
-            if items == 0 {
-                ui.set_message("the inventory has no checklist");
-            } else {
-                ui.checklist_full = !ui.checklist_full;
-                ui.focus = Focus::Checklist;
-                keep_checklist_selection_visible(ui, state, now);
-            }
+            ui.checklist_full = !ui.checklist_full;
+            ui.focus = Focus::Checklist;
+            keep_checklist_selection_visible(ui, state, now);
         }
-        Action::ToggleDns => switch_screen(ui, Screen::Resolvers),
-        Action::ToggleZones => switch_screen(ui, Screen::Zones),
-        Action::ToggleServices => switch_screen(ui, Screen::Services),
-        Action::ToggleTimeline => switch_screen(ui, Screen::Timeline),
-        Action::Filter => {
-            ui.screen = Some(Screen::Timeline);
-            ui.mode = Mode::Edit(Editor {
-                target: EditTarget::TimelineFilter,
-                text: ui.timeline_filter.clone(),
-            });
-        }
-        Action::JournalNote => {
-            ui.mode = Mode::Edit(Editor {
-                target: EditTarget::JournalNote,
-                text: String::new(),
-            });
-        }
-        Action::ToggleHelp => {
-            ui.help_visible = !ui.help_visible;
-            ui.help_scroll = 0;
-        }
-        Action::Close => {
-            if ui.help_visible {
-                ui.help_visible = false;
-            } else if ui.screen.is_some() {
-                ui.screen = None;
-            } else if ui.checklist_full {
-                ui.checklist_full = false;
-            } else if ui.focus != Focus::Grid {
-                ui.focus = Focus::Grid;
-            } else if let Some(warning) = ui.warning(state) {
-                ui.dismissed_warning = Some(warning.to_string());
-            } else if ui.detail_visible {
-                ui.detail_visible = false;
-            } else {
-                ui.message = None;
-            }
-        }
-        Action::Quit => return Effect::Quit,
+        _ => {}
     }
     Effect::None
+}
+
+/// Opens the one-line editor on `target`, starting from `text`.
+fn open_editor(ui: &mut UiState, target: EditTarget, text: String) {
+    ui.mode = Mode::Edit(Editor { target, text });
+}
+
+/// Esc: closes what is on top, one thing per press: help, a screen, the full checklist,
+/// the focus on a pane, the newest warning, the detail pane, the message.
+fn close(ui: &mut UiState, state: &State) {
+    if ui.help_visible {
+        ui.help_visible = false;
+    } else if ui.screen.is_some() {
+        ui.screen = None;
+    } else if ui.checklist_full {
+        ui.checklist_full = false;
+    } else if ui.focus != Focus::Grid {
+        ui.focus = Focus::Grid;
+    } else if let Some(warning) = ui.warning(state) {
+        ui.dismissed_warning = Some(warning.to_string());
+    } else if ui.detail_visible {
+        ui.detail_visible = false;
+    } else {
+        ui.message = None;
+    }
 }
 
 /// Motion with the checklist focused: moves the selection by items (a page is what the
