@@ -11,10 +11,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::config::Inventory;
+use crate::config::{HostConfig, Inventory};
 use crate::probe::scheduler::{self, ProbeEnv, Scope};
 use crate::probe::{ProbeError, ProbeReport, TargetSource};
-use crate::store::{self, Health, HostsFlag, Seen, State};
+use crate::store::{self, Health, HostState, HostsFlag, Seen, State};
 
 /// Runs one probe round of every host and returns the resulting state.
 ///
@@ -146,79 +146,26 @@ pub fn to_table(state: &State) -> String {
     let mut warnings = Vec::new();
     for (i, config) in inv.hosts.iter().enumerate() {
         let h = &state.hosts[i];
-        let target = match &h.target {
-            Some(Seen { value: Ok(t), .. }) => match t.source {
-                TargetSource::NewIp => t.ip.to_string(),
-                other => format!("{} ({other})", t.ip),
-            },
-            Some(Seen { value: Err(e), .. }) => e.word().to_string(),
-            None => "-".into(),
-        };
-        let ping = match (&h.ping, store::ping_stats(h)) {
-            (Some(p), Some((rtt, _))) => match (&p.value.result, rtt) {
-                (Ok(_), Some(rtt)) => format!("{:.1}ms {}", ms(rtt), p.value.mode.method()),
-                (Err(e), _) => e.word().to_string(),
-                _ => "-".into(),
-            },
-            _ if !config.ping => "off".into(),
-            _ => "-".into(),
-        };
-        let ssh = match &h.ssh {
-            Some(s) => match &s.value.result {
-                Ok(_) => "ok".into(),
-                Err(e) => e.word().to_string(),
-            },
-            None if config.ssh.is_none() => "off".into(),
-            None => "-".into(),
-        };
-        let http = match &h.http {
-            Some(x) => match &x.value.result {
-                Ok(r) => r.status.to_string(),
-                Err(e) => e.word().to_string(),
-            },
-            None if config.http.is_none() => "off".into(),
-            None => "-".into(),
-        };
-        let verdicts: Vec<String> = inv
-            .resolvers
-            .iter()
-            .zip(&h.dns)
-            .filter_map(|(r, slot)| {
-                let v = store::verdict(inv, config, &slot.as_ref()?.value);
-                if v == store::Verdict::Old {
-                    warnings.push(format!(
-                        "{}: resolver {} still answers the OLD address",
-                        config.fqdn, r.name
-                    ));
-                }
-                Some(v.word().to_string())
-            })
-            .collect();
-        let mut dns = verdicts.clone();
-        dns.dedup();
+        let (dns, old_at) = dns_cell(state, i);
+        warnings.extend(old_at.into_iter().map(|resolver| {
+            format!(
+                "{}: resolver {resolver} still answers the OLD address",
+                config.fqdn
+            )
+        }));
         let flag = store::hosts_flag(state, i);
-        match flag {
-            Some(HostsFlag::Old) => warnings.push(format!(
-                "{}: {} points {} at the OLD address: this machine will not reach the new host",
-                config.fqdn,
-                inv.hosts_file.display(),
-                config.name
-            )),
-            Some(HostsFlag::Disagrees) => warnings.push(format!(
-                "{}: {} disagrees with DNS",
-                config.fqdn,
-                inv.hosts_file.display()
-            )),
-            _ => {}
-        }
+        warnings.extend(hosts_file_warning(state, i, flag));
         rows.push([
             config.name.clone(),
             format!("{} {}", h.health.symbol(), h.health.word()),
-            target,
-            ping,
-            ssh,
-            http,
-            dns.join("/"),
+            target_cell(h),
+            ping_cell(config, h),
+            probe_cell(
+                h.ssh.as_ref().map(|s| &s.value.result),
+                config.ssh.is_none(),
+            ),
+            http_cell(config, h),
+            dns,
             flag.map_or("-", |f| f.word()).to_string(),
         ]);
     }
@@ -244,6 +191,91 @@ pub fn to_table(state: &State) -> String {
         }
     }
     out
+}
+
+/// The TARGET column: the address, and why when it is not `new_ip`.
+fn target_cell(h: &HostState) -> String {
+    match &h.target {
+        Some(Seen { value: Ok(t), .. }) => match t.source {
+            TargetSource::NewIp => t.ip.to_string(),
+            other => format!("{} ({other})", t.ip),
+        },
+        Some(Seen { value: Err(e), .. }) => e.word().to_string(),
+        None => "-".into(),
+    }
+}
+
+/// The PING column: the mean round trip and how it was measured, or why not.
+fn ping_cell(config: &HostConfig, h: &HostState) -> String {
+    match (&h.ping, store::ping_stats(h)) {
+        (Some(p), Some((rtt, _))) => match (&p.value.result, rtt) {
+            (Ok(_), Some(rtt)) => format!("{:.1}ms {}", ms(rtt), p.value.mode.method()),
+            (Err(e), _) => e.word().to_string(),
+            _ => "-".into(),
+        },
+        _ if !config.ping => "off".into(),
+        _ => "-".into(),
+    }
+}
+
+/// A probe's column: `ok`, the error's word, `off` when the inventory switched it off.
+fn probe_cell<T>(result: Option<&Result<T, ProbeError>>, off: bool) -> String {
+    match result {
+        Some(Ok(_)) => "ok".into(),
+        Some(Err(e)) => e.word().to_string(),
+        None if off => "off".into(),
+        None => "-".into(),
+    }
+}
+
+/// The HTTP column: the status, or the error's word.
+fn http_cell(config: &HostConfig, h: &HostState) -> String {
+    match h.http.as_ref().map(|x| &x.value.result) {
+        Some(Ok(r)) => r.status.to_string(),
+        other => probe_cell(other, config.http.is_none()),
+    }
+}
+
+/// The DNS column (the resolvers' verdicts, runs of the same one once: `new/old/new`), and
+/// the resolvers still answering the old address.
+fn dns_cell(state: &State, host: usize) -> (String, Vec<String>) {
+    let inv = &state.inventory;
+    let config = &inv.hosts[host];
+    let mut old_at = Vec::new();
+    let mut verdicts: Vec<String> = inv
+        .resolvers
+        .iter()
+        .zip(&state.hosts[host].dns)
+        .filter_map(|(r, slot)| {
+            let v = store::verdict(inv, config, &slot.as_ref()?.value);
+            if v == store::Verdict::Old {
+                old_at.push(r.name.clone());
+            }
+            Some(v.word().to_string())
+        })
+        .collect();
+    verdicts.dedup();
+    (verdicts.join("/"), old_at)
+}
+
+/// A warning when this machine's hosts file sends the host elsewhere than DNS does.
+fn hosts_file_warning(state: &State, host: usize, flag: Option<HostsFlag>) -> Option<String> {
+    let inv = &state.inventory;
+    let config = &inv.hosts[host];
+    match flag {
+        Some(HostsFlag::Old) => Some(format!(
+            "{}: {} points {} at the OLD address: this machine will not reach the new host",
+            config.fqdn,
+            inv.hosts_file.display(),
+            config.name
+        )),
+        Some(HostsFlag::Disagrees) => Some(format!(
+            "{}: {} disagrees with DNS",
+            config.fqdn,
+            inv.hosts_file.display()
+        )),
+        _ => None,
+    }
 }
 
 /// `dns --json` as a [`serde_json::Value`], for callers that look fields up by name.

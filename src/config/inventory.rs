@@ -552,6 +552,10 @@ port = 5280
 "#;
 
     #[test]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one inventory, every service key checked in turn"
+    )]
     fn services_ports_and_damping_are_checked_values() {
         let inv = parse(SERVICES).unwrap();
         assert!(inv.probe.probe_old);

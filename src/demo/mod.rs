@@ -420,17 +420,15 @@ impl Demo {
     }
 }
 
-/// Binds every server of one host, in the state of the start of the move: the host down
-/// (its ports closed), except what the firewall drops and what the old server serves.
-async fn start_host(s: &Script, ca: &DemoCa, story: &Story) -> anyhow::Result<DemoHost> {
-    let ip = new_ip(s.octet);
-    let any = SocketAddr::new(ip, 0);
-    let name = fqdn(s.name);
-    let ssh = SshBannerServer::bind(any, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
-        .await
-        .with_context(|| format!("cannot listen on {ip}"))?;
-    ssh.set_up(false).await?;
-    let http = match s.web {
+/// The host's web server, as the move starts: down, or dropped by the "new ACL"; git's
+/// answers 503 once when the script says so.
+async fn start_web(
+    s: &Script,
+    story: &Story,
+    any: SocketAddr,
+    name: &str,
+) -> anyhow::Result<Option<HttpServer>> {
+    Ok(match s.web {
         Web::None => None,
         Web::Open | Web::Closed | Web::Filtered => {
             let http = HttpServer::bind(any).await?;
@@ -461,7 +459,20 @@ async fn start_host(s: &Script, ca: &DemoCa, story: &Story) -> anyhow::Result<De
             }
             Some(http)
         }
-    };
+    })
+}
+
+/// Binds every server of one host, in the state of the start of the move: the host down
+/// (its ports closed), except what the firewall drops and what the old server serves.
+async fn start_host(s: &Script, ca: &DemoCa, story: &Story) -> anyhow::Result<DemoHost> {
+    let ip = new_ip(s.octet);
+    let any = SocketAddr::new(ip, 0);
+    let name = fqdn(s.name);
+    let ssh = SshBannerServer::bind(any, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
+        .await
+        .with_context(|| format!("cannot listen on {ip}"))?;
+    ssh.set_up(false).await?;
+    let http = start_web(s, story, any, &name).await?;
     let mut host = DemoHost {
         ssh,
         http,

@@ -443,15 +443,7 @@ pub fn render(
                 let Some(item) = layout.order.get(pos).and_then(|&i| items.get(i)) else {
                     continue;
                 };
-                let (done, total) = checklist::progress(&state.checklist, items, Some(&item.phase));
-                let name = clean(&item.phase, 24);
-                let pad = phase_width.saturating_sub(width(&name));
-                let mut spans = vec![
-                    Span::styled(name, theme.header()),
-                    Span::raw(" ".repeat(pad + 2)),
-                ];
-                spans.extend(gauge(theme, done, total));
-                Line::from(spans)
+                heading_line(view, &item.phase, phase_width)
             }
             Row::Text { pos, .. }
             | Row::Meta { pos }
@@ -485,6 +477,21 @@ pub fn render(
         }
     }
     (height, pane_width)
+}
+
+/// A phase's heading: its name, padded so that the phases' gauges line up, and its gauge.
+fn heading_line(view: &View<'_>, phase: &str, phase_width: usize) -> Line<'static> {
+    let state = view.state;
+    let (done, total) =
+        checklist::progress(&state.checklist, &state.inventory.checklist, Some(phase));
+    let name = clean(phase, 24);
+    let pad = phase_width.saturating_sub(width(&name));
+    let mut spans = vec![
+        Span::styled(name, view.theme.header()),
+        Span::raw(" ".repeat(pad + 2)),
+    ];
+    spans.extend(gauge(view.theme, done, total));
+    Line::from(spans)
 }
 
 /// One line of an item.
