@@ -5,7 +5,7 @@
 //! who and when, and both notes; `--bell` must have rung in the tmux window.
 //!
 //! The demo plays its script [`SPEED`] times faster (`moveday demo --speed`), so every time
-//! of the script, and every tolerance, is divided by it; the test takes some 20 seconds
+//! of the script, and every tolerance, is divided by it; the test takes some 15 seconds
 //! instead of 70. The tester's own actions (the tick, the notes) are timed in real seconds.
 //! Needs tmux: ignored by a plain `cargo test`; `cargo test -- --include-ignored` runs it,
 //! and fails it where tmux is missing.
