@@ -15,6 +15,9 @@
 //! 127/8, so nothing needs to listen. Without the right to send ICMP (not root, no
 //! `net.ipv4.ping_group_range`), moveday pings over TCP, and the line says so.
 
+// Benchmark set-up may unwrap: a failure is the benchmark failing.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! Reading an inventory: TOML parse and validation (`Inventory::parse`, what `load` does
 //! after reading the file) for 8 and 1,000 hosts. `cargo bench --bench inventory`.
 
+// Benchmark set-up may unwrap: a failure is the benchmark failing.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
 mod common;
 
 use std::hint::black_box;

@@ -5,6 +5,9 @@
 //! been applied: mostly steady-state repeats, with hosts going down and coming back (up →
 //! down → up) and the degraded ones staying degraded. `cargo bench --bench reducer`.
 
+// Benchmark set-up may unwrap: a failure is the benchmark failing.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
 mod common;
 
 use std::hint::black_box;

@@ -6,6 +6,9 @@
 //! `cargo bench --bench render` (add `-- --warm-up-time 1 --measurement-time 3` to be quick,
 //! or a filter such as `-- main/1000`).
 
+// Benchmark set-up may unwrap: a failure is the benchmark failing.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
 mod common;
 
 use std::hint::black_box;

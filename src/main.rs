@@ -129,6 +129,16 @@ enum Command {
         /// process
         #[arg(long, value_name = "FILE", requires = "hosts")]
         serve: Option<PathBuf>,
+        /// Play the scripted move N times faster (1 to 100): its steps, the caches' lags,
+        /// the move window, and the probe interval and timeout
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 1,
+            conflicts_with = "hosts",
+            value_parser = clap::value_parser!(u32).range(1..=demo::MAX_SPEED as i64)
+        )]
+        speed: u32,
     },
     /// Print the move plan's checklist: each item's state, who ticked it and when, notes
     Checklist {
@@ -301,12 +311,15 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Demo {
             hosts: Some(hosts),
             serve,
+            ..
         }) => {
             scale_demo(&cli, hosts as usize, serve.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Demo { hosts: None, .. }) => {
-            scripted_demo(&cli)?;
+        Some(Command::Demo {
+            hosts: None, speed, ..
+        }) => {
+            scripted_demo(&cli, speed)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -435,13 +448,16 @@ fn journal_ticks(cli: &Cli, events: &[checklist::ChecklistEvent]) {
     }
 }
 
-/// `moveday demo`: the scripted move, one record for every run wherever it is started.
-fn scripted_demo(cli: &Cli) -> Result<(), Failure> {
+/// `moveday demo [--speed N]`: the scripted move, one record for every run wherever it is
+/// started.
+fn scripted_demo(cli: &Cli, speed: u32) -> Result<(), Failure> {
     let pseudo = std::path::Path::new("/moveday/demo.toml");
     let options = tui_options(cli, persist::default_state_path(pseudo), pseudo)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let demo = demo::Demo::start().await?;
+        let pace = demo::Pace::faster(speed)
+            .ok_or_else(|| anyhow::anyhow!("--speed {speed}: not in 1 to {}", demo::MAX_SPEED))?;
+        let demo = demo::Demo::start_at(pace).await?;
         let inv = Arc::new(demo.inventory().clone());
         // The simulated network's pinger and resolver, and the demo CA trusted.
         let env = Arc::new(demo.probe_env());

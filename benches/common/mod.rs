@@ -1,6 +1,6 @@
-//! A move of any size for the benches (and `tests/render_scale.rs`): an inventory of N hosts
-//! generated as TOML and read with the real parser, and realistic probe rounds fed through
-//! the real reducer.
+//! A move of any size for the benches (and `tests/it/render_scale.rs`): an inventory of N
+//! hosts generated as TOML and read with the real parser, and realistic probe rounds fed
+//! through the real reducer.
 //!
 //! Hosts are `h0000` … with old addresses in 198.18.0.0/16 and new ones in 198.19.0.0/16
 //! (the benchmarking range of RFC 2544; nothing is ever sent anywhere). Every host pings and

@@ -34,6 +34,12 @@
 //! later, and the "public" cache 40 s later. drawable's TTL was never lowered (3600 s), so
 //! caches may serve its old address for an hour.
 //! ```
+//!
+//! `moveday demo --speed N` plays the same script N times faster ([`Pace`]): every step
+//! and lag above, the advertised two-minute window, and the dashboard's probe interval and
+//! timeout, so that what it notices keeps the same place in the story. The TTLs served
+//! are DNS data shown on screen, not clocks of the script (the caches are simulated by
+//! the lags), and stay as they are.
 
 pub mod certs;
 pub mod dns_server;
@@ -98,6 +104,33 @@ const GIT_BLIP_AT: u64 = 35;
 /// What is left of git's certificate at start: 9 days (and a half, so it reads "9 days"
 /// all demo long), inside the default `warn_days` of 14.
 const GIT_CERT_LEFT: Duration = Duration::from_secs(9 * 86_400 + 12 * 3600);
+
+/// The fastest `--speed`.
+pub const MAX_SPEED: u32 = 100;
+
+/// How fast the script runs: `Pace(N)` plays N seconds of the script in one real second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace(u32);
+
+impl Pace {
+    /// Real time, as the README's table tells the story.
+    pub const REAL_TIME: Pace = Pace(1);
+
+    /// `speed` times faster than real time; `None` outside 1 to [`MAX_SPEED`].
+    pub fn faster(speed: u32) -> Option<Pace> {
+        (1..=MAX_SPEED).contains(&speed).then_some(Pace(speed))
+    }
+
+    /// How long `script` (a time or lag of the script) takes in real time.
+    fn of(self, script: Duration) -> Duration {
+        script / self.0
+    }
+}
+
+/// The dashboard's probe interval at real time; its timeout is half of it. At a faster
+/// pace both shrink with the script (no interval below the inventory's minimum of 100 ms).
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+const MIN_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the web server of a demo host does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -304,8 +337,13 @@ impl Drop for Demo {
 }
 
 impl Demo {
-    /// Starts the servers and the script; the clock of the script starts now.
+    /// Starts the servers and the script, in real time; the clock of the script starts now.
     pub async fn start() -> anyhow::Result<Demo> {
+        Demo::start_at(Pace::REAL_TIME).await
+    }
+
+    /// As [`Demo::start`], with the script played at `pace`.
+    pub async fn start_at(pace: Pace) -> anyhow::Result<Demo> {
         let any = |ip: IpAddr| SocketAddr::new(ip, 0);
         let dns_ip = IpAddr::V4(Ipv4Addr::new(127, 77, 0, 53));
         let primary = DnsServer::start(any(dns_ip), &[ZONE, REVERSE_ZONE])
@@ -366,7 +404,8 @@ impl Demo {
                 &hosts,
                 &hosts_file,
                 [primary.addr(), public_cache.addr(), secondary.addr()],
-                demo_window(Utc::now()),
+                demo_window(Utc::now(), pace),
+                pace,
             ),
         )
         .context("demo: the generated inventory is invalid (a bug)")?;
@@ -379,6 +418,7 @@ impl Demo {
             network.clone(),
             hosts_file.clone(),
             story,
+            pace,
         ));
         Ok(Demo {
             inventory,
@@ -571,11 +611,16 @@ fn planet_page(updated: DateTime<Utc>) -> HttpReply {
     }
 }
 
-/// The advertised window of the simulated move: from now, two minutes (the script's last
-/// fix lands at 70 s), to the second.
-fn demo_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+/// The advertised window of the simulated move: from now, two minutes of the script (its
+/// last fix lands at 70 s), to the second.
+fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = now.with_nanosecond(0).unwrap_or(now);
-    (start, start + chrono::Duration::minutes(2))
+    let length = pace
+        .of(Duration::from_secs(120))
+        .as_secs_f64()
+        .round()
+        .max(1.0);
+    (start, start + chrono::Duration::seconds(length as i64))
 }
 
 /// The inventory text, as an admin would have written it for this move.
@@ -584,7 +629,10 @@ fn inventory_toml(
     hosts_file: &Path,
     [primary, public, secondary]: [SocketAddr; 3],
     window: (DateTime<Utc>, DateTime<Utc>),
+    pace: Pace,
 ) -> String {
+    let interval = pace.of(PROBE_INTERVAL).max(MIN_PROBE_INTERVAL);
+    let timeout = interval / 2;
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -593,7 +641,7 @@ fn inventory_toml(
          [move]\nname = \"demo: example.org to the new datacenter\"\n\
          old_network = \"127.77.1.0/24\"\nnew_network = \"127.77.2.0/24\"\n\
          window_start = \"{window_start}\"\nwindow_end = \"{window_end}\"\n\n\
-         [probe]\ninterval = \"2s\"\ntimeout = \"1s\"\n\n\
+         [probe]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\n\
          [[resolver]]\nname = \"system\"\nsystem = true\n\n\
          [[resolver]]\nname = \"ns-master\"\naddress = \"{primary}\"\n\n\
          [[resolver]]\nname = \"public\"\naddress = \"{public}\"\n\n\
@@ -605,6 +653,8 @@ fn inventory_toml(
         hosts_file = hosts_file.display().to_string(),
         window_start = crate::timefmt::rfc3339(window.0),
         window_end = crate::timefmt::rfc3339(window.1),
+        interval = humantime::format_duration(interval),
+        timeout = humantime::format_duration(timeout),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
         let _ = writeln!(
@@ -874,10 +924,11 @@ async fn run_script(
     network: Arc<Network>,
     hosts_file: PathBuf,
     story: Story,
+    pace: Pace,
 ) {
     let start = Instant::now();
     for (at, step) in timeline() {
-        tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+        tokio::time::sleep_until(start + pace.of(Duration::from_secs(at))).await;
         // A failing step is not worth stopping the demo for: the screen will show it.
         match step {
             Step::HostUp(i) => {

@@ -1,6 +1,7 @@
-//! Helpers shared by integration tests (`mod common;` in a test file).
-// Each test file uses some of the helpers, never all of them.
+//! Helpers shared by the integration tests' modules (`crate::common` in `tests/it/`).
+// Each test module uses some of the helpers, never all of them.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod netns;
 pub mod tmux;

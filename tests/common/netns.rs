@@ -6,8 +6,8 @@
 //!  VETHa  10.OCTET.x.(4k+1)/30  ───────  VETHb  10.OCTET.x.(4k+2)/30   nft rules, listeners
 //! ```
 //!
-//! Each test file picks its own prefix and second octet, and the /30 inside it is chosen by
-//! pid, so test files, and two `cargo test` runs, do not collide. The namespace is removed
+//! Each test module picks its own prefix and second octet, and the /30 inside it is chosen
+//! by pid, so test modules (one process, one pid) and two `cargo test` runs do not collide. The namespace is removed
 //! when the [`Netns`] is dropped, also when the test fails. A listener is a socket bound by
 //! a thread that has joined the namespace ([`Netns::inside`]): a socket stays in the
 //! namespace it was made in, so it can then be served from any thread or async runtime.
@@ -38,8 +38,17 @@ impl Drop for Netns {
     }
 }
 
+/// Fails the test unless it can make network namespaces here (root, `ip`, `nft`). The
+/// tests that need them are `#[ignore = "needs root: ..."]`: this runs only when they are
+/// asked for, and then what is missing is a failure, never a skip.
+pub fn require() {
+    if let Err(why) = possible() {
+        panic!("this test needs network namespaces and nftables, but: {why}");
+    }
+}
+
 /// Whether a namespace test can run here; `Err` says why not.
-pub fn possible() -> Result<(), String> {
+fn possible() -> Result<(), String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         return Err("not root (network namespaces and nftables need it)".into());

@@ -5,6 +5,9 @@
 //! The supervisor (`lab.sh run`) owns everything; a [`Lab`] holds its stdin. Dropping the
 //! `Lab` closes it and waits for the teardown; if this process dies first (a panic that
 //! aborts, SIGTERM, kill -9) the pipe closes all the same and the lab goes.
+//!
+//! The lab tests are `#[ignore = "needs root: ..."]`; when they are asked for, a machine
+//! that cannot build a lab fails them with the reason ([`require`]).
 
 #![allow(dead_code)] // each lab test uses its own part of this
 
@@ -13,7 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,29 +26,37 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
 }
 
-/// Whether the environment demands that the lab runs (`CI=true`).
-fn required() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// `Ok` when a lab can be built here. Otherwise the reason: a test prints it and returns,
-/// except under `CI=true`, where this panics.
-pub fn possible() -> Result<(), String> {
+/// Fails the test unless a lab can be built here (`lab.sh check`: root, and the lab's
+/// packages), with the script's reason.
+pub fn require() {
     let out = Command::new("bash")
         .arg(script())
         .arg("check")
         .output()
         .expect("run bash");
-    if out.status.success() {
-        return Ok(());
+    if !out.status.success() {
+        panic!(
+            "this test needs a lab, which cannot be built here: {} (lab.sh check, exit {:?})",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            out.status.code()
+        );
     }
-    let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert!(
-        !required(),
-        "CI=true: the lab must run here, but: {why} (exit {:?})",
-        out.status.code()
-    );
-    Err(why)
+}
+
+/// Labs in this test process. The scenario tests ([`Lab::start`]) time what moveday sees
+/// against the clock, so each has the lab to itself ([`alone`]), as it had when every test
+/// file was a process of its own; the teardown tests may build theirs side by side
+/// ([`beside_others`]).
+static LABS: RwLock<()> = RwLock::new(());
+
+/// No other lab runs while this is held.
+pub fn alone() -> RwLockWriteGuard<'static, ()> {
+    LABS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Other labs may run while this is held, but not one that is [`alone`].
+pub fn beside_others() -> RwLockReadGuard<'static, ()> {
+    LABS.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running lab. See the module documentation.
@@ -64,6 +75,8 @@ pub struct Lab {
     pub inventory: PathBuf,
     /// How long building the lab took.
     pub setup: Duration,
+    /// Held while the lab runs, by the scenario tests ([`Lab::start`]).
+    alone: Option<RwLockWriteGuard<'static, ()>>,
 }
 
 /// What a finished supervisor left: its exit status and its stderr.
@@ -73,14 +86,15 @@ pub struct Ended {
 }
 
 impl Lab {
-    /// Builds a lab (environment `env` for the script, e.g. `MDLAB_INTERVAL`), or `None`
-    /// after printing why one cannot be built here (a panic under `CI=true`).
-    pub fn start(env: &[(&str, &str)]) -> Option<Lab> {
-        if let Err(why) = possible() {
-            eprintln!("skipping the lab test: {why}");
-            return None;
-        }
-        Some(Lab::spawn(env).unwrap_or_else(|e| panic!("the lab did not come up: {e}")))
+    /// Builds a lab for a scenario (environment `env` for the script, e.g.
+    /// `MDLAB_INTERVAL`), the only lab of this process while it runs; fails the test when
+    /// no lab can be built here.
+    pub fn start(env: &[(&str, &str)]) -> Lab {
+        require();
+        let alone = alone();
+        let mut lab = Lab::spawn(env).unwrap_or_else(|e| panic!("the lab did not come up: {e}"));
+        lab.alone = Some(alone);
+        lab
     }
 
     /// Starts `lab.sh run` and waits for its READY line; `Err` with its stderr otherwise.
@@ -127,6 +141,7 @@ impl Lab {
             laptop: String::new(),
             inventory: PathBuf::new(),
             setup: started.elapsed(),
+            alone: None,
         };
         let Some(line) = ready.ok().filter(|l| l.starts_with("READY ")) else {
             drop(lab.stdin.take());

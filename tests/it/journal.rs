@@ -174,7 +174,12 @@ fn two_processes_appending_at_once_leave_only_whole_lines() {
         .iter()
         .map(|writer| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["journal_append_child", "--exact", "--test-threads=1"])
+                .args([
+                    // Its name in the test binary (`tests/it/`: module, then function).
+                    "journal::journal_append_child",
+                    "--exact",
+                    "--test-threads=1",
+                ])
                 .env("MOVEDAY_TEST_JOURNAL", &path)
                 .env("MOVEDAY_TEST_WRITER", writer)
                 .stdout(std::process::Stdio::null())

@@ -6,7 +6,7 @@
 //! handful of listening sockets, not two per host.
 //!
 //! Ping is the real pinger: ICMP when this process may, else TCP (both accepted, as in
-//! `tests/check_json.rs`).
+//! `tests/it/check_json.rs`).
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

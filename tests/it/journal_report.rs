@@ -2,7 +2,7 @@
 //! scripted move driven through the store and the journal's derivation functions whose
 //! report must give back the script's downtimes and first-green times.
 //!
-//! Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test --test journal_report`.
+//! Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test --test it journal_report`.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::common::golden::assert_golden_file as golden;
 use moveday::checklist::{ChecklistEvent, TickEvent};
 use moveday::config::Inventory;
 use moveday::journal::{self, JournalWriter};
@@ -38,32 +39,6 @@ fn stdout(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-/// Compares `actual` with the golden file, or rewrites it under `UPDATE_GOLDEN=1`.
-fn golden(name: &str, actual: &str) {
-    let path = Path::new("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if expected != actual {
-        let first = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs from the report, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
-             (UPDATE_GOLDEN=1 cargo test --test journal_report rewrites it)\n\n{actual}",
-            path.display(),
-            first + 1,
-            expected.lines().nth(first),
-            actual.lines().nth(first),
-        );
-    }
 }
 
 #[test]

@@ -4,17 +4,16 @@
 //! elsewhere. Nothing left means: no namespace with the lab's prefix, no /etc/netns entry,
 //! no directory, no process whose command line names the lab's directory.
 //!
-//! Needs root and the lab's packages; skipped with a message without them, except under
-//! `CI=true`.
-
-mod lab;
+//! Needs root and the lab's packages: ignored by a plain `cargo test`, run by
+//! `cargo test -- --include-ignored`, where a machine without them fails these tests. They
+//! may build their labs side by side, never beside a scenario test's (`lab::alone`).
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lab::Lab;
+use crate::lab::{self, Lab};
 
 /// Sends `signal` to `pid` (a process group when negative).
 fn kill(pid: i32, signal: i32) {
@@ -44,17 +43,12 @@ fn assert_nothing_left(prefix: &str, dir: &std::path::Path, within: Duration) {
     }
 }
 
-fn start() -> Option<Lab> {
-    lab::possible().ok()?;
-    Some(Lab::spawn(&[]).unwrap_or_else(|e| panic!("the lab did not come up: {e}")))
-}
-
 #[test]
+#[ignore = "needs root and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn sigterm_tears_the_lab_down() {
-    let Some(mut lab) = start() else {
-        eprintln!("skipping: no lab here");
-        return;
-    };
+    lab::require();
+    let _beside = lab::beside_others();
+    let mut lab = Lab::spawn(&[]).unwrap_or_else(|e| panic!("the lab did not come up: {e}"));
     assert_eq!(lab.namespaces().len(), 11);
     kill(lab.pid() as i32, libc::SIGTERM);
     let ended = lab.wait();
@@ -64,11 +58,10 @@ fn sigterm_tears_the_lab_down() {
 }
 
 #[test]
+#[ignore = "needs root and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn ctrl_c_tears_the_lab_down() {
-    if lab::possible().is_err() {
-        eprintln!("skipping: no lab here");
-        return;
-    }
+    lab::require();
+    let _beside = lab::beside_others();
     // Its own process group, as a terminal's foreground job: Ctrl-C reaches the supervisor
     // and every daemon at once.
     let mut cmd = Command::new("bash");
@@ -91,11 +84,10 @@ fn ctrl_c_tears_the_lab_down() {
 }
 
 #[test]
+#[ignore = "needs root and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn a_setup_that_fails_half_way_leaves_nothing() {
-    if lab::possible().is_err() {
-        eprintln!("skipping: no lab here");
-        return;
-    }
+    lab::require();
+    let _beside = lab::beside_others();
     // After every daemon started and the zone moved: the most there is to clean up.
     let out = Command::new("bash")
         .arg(lab::script())
@@ -131,11 +123,10 @@ fn a_setup_that_fails_half_way_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "needs root and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn the_lab_goes_when_the_process_that_started_it_is_killed() {
-    if lab::possible().is_err() {
-        eprintln!("skipping: no lab here");
-        return;
-    }
+    lab::require();
+    let _beside = lab::beside_others();
     // A shell starts the lab (not with exec); the test keeps the lab's stdin open, as a
     // leaked pipe would. kill -9 the shell: the lab must notice that its parent is gone.
     let mut cmd = Command::new("sh");

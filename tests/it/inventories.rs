@@ -1,5 +1,5 @@
 //! The shipped inventory and every theme parse. (Invalid inventories are tested through the
-//! binary in `tests/cli.rs`.)
+//! binary in `tests/it/cli.rs`.)
 
 use std::path::Path;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! lines are built only for the window shown. (Timings are for `cargo bench`; nothing here
 //! measures time.)
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../../benches/common/mod.rs"]
 mod scale;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

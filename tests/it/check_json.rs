@@ -4,11 +4,12 @@
 //!
 //! Then the JSON contract: the whole `check --json`, `dns --json` and `checklist --json` of a
 //! fixed state against golden files in `tests/golden/`, and the JSON Schemas in `schema/`
-//! against the output types. `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites both.
+//! against the output types. `UPDATE_GOLDEN=1 cargo test --test it check_json` rewrites both.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Output;
 
+use crate::common::golden::{assert_golden as golden_file, assert_golden_file as golden};
 use moveday::demo::dns_server::{BlackHole, DnsServer};
 use moveday::demo::servers::{HttpReply, HttpServer, SshBannerServer};
 use serde_json::Value;
@@ -299,33 +300,6 @@ async fn dns_prints_the_resolver_matrix_with_old_until() {
 }
 
 // ------------------------------------------------------------------ the golden outputs
-
-/// Compares `actual` with the file at `path`, or rewrites the file under `UPDATE_GOLDEN=1`.
-fn golden_file(path: &std::path::Path, actual: &str) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if expected != actual {
-        let first = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} is not what the code now produces, first at line {} \
-             (UPDATE_GOLDEN=1 cargo test --test check_json rewrites it)\n\n{actual}",
-            path.display(),
-            first + 1
-        );
-    }
-}
-
-fn golden(name: &str, actual: &str) {
-    golden_file(&std::path::Path::new("tests/golden").join(name), actual);
-}
 
 mod fixed {
     //! A fixed state: `tests/golden/check_inventory.toml` and a fixed sequence of probe
@@ -752,7 +726,7 @@ fn json_schema<T: schemars::JsonSchema>() -> String {
 }
 
 /// The committed schemas are those of the types: a change to an output type fails here
-/// until `UPDATE_GOLDEN=1 cargo test --test check_json` rewrites `schema/` (and the diff
+/// until `UPDATE_GOLDEN=1 cargo test --test it check_json` rewrites `schema/` (and the diff
 /// shows the change to the contract).
 #[test]
 fn committed_json_schemas_are_those_of_the_output_types() {

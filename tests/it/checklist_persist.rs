@@ -331,7 +331,8 @@ fn sigkill_loses_no_acknowledged_tick() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "sync_child_process",
+                // Its name in the test binary (`tests/it/`: module, then function).
+                "checklist_persist::sync_child_process",
                 "--nocapture",
                 "--test-threads=1",
             ])

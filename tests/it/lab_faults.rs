@@ -15,15 +15,13 @@
 //! 6. build goes off the network and comes back;
 //! 7. nothing listens on jabber's 5222 any more (refused).
 //!
-//! Needs root and the lab's packages; skipped with a message without them, except under
-//! `CI=true`. Every expectation is checked even after one fails; the test then fails with
+//! Needs root and the lab's packages: ignored by a plain `cargo test`, run by
+//! `cargo test -- --include-ignored`, where a machine without them fails it. Every expectation is checked even after one fails; the test then fails with
 //! the list (see `Findings`), so a product bug is reported next to everything that worked.
-
-mod lab;
 
 use std::time::{Duration, Instant};
 
-use lab::{Findings, Lab, dns, host, port, reasons, service, summary};
+use crate::lab::{self, Findings, Lab, dns, host, port, reasons, service, summary};
 use serde_json::{Value, json};
 
 const HOSTS: [&str; 8] = [
@@ -140,11 +138,10 @@ fn log_hosts(json: &Value, when: &str, code: Option<i32>, took: Duration) {
 }
 
 #[test]
+#[ignore = "needs root and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn every_fault_of_the_move_is_detected_and_healthy_hosts_stay_green() {
     let started = Instant::now();
-    let Some(mut lab) = Lab::start(&[]) else {
-        return;
-    };
+    let mut lab = Lab::start(&[]);
     eprintln!(
         "lab {} up in {:.1?}: {}",
         lab.prefix,
