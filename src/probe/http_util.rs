@@ -1,9 +1,9 @@
-//! What the two HTTP probes do alike: the host's `http =` probe ([`super::http`]) and the
-//! `http`/`https` service ([`super::service`]). Both fetch a URL from the target IP as the
-//! world will once DNS points there, with the URL's own host as Host and TLS SNI, on a
+//! What the two HTTP probes do alike: the host's `http =` probe (`probe/http.rs`) and the
+//! `http`/`https` service (`probe/service/http.rs`). Both fetch a URL from the target IP as
+//! the world will once DNS points there, with the URL's own host as Host and TLS SNI, on a
 //! fresh connection, without following redirects, reading a capped body, and both put a
-//! reqwest error chain on one line. What each makes of an error (a [`super::ProbeError`],
-//! or the service's sentence) stays with the probe.
+//! reqwest error chain on one line. What each makes of an error (a `ProbeError`, or the
+//! service's sentence) stays with the probe.
 
 use std::net::{IpAddr, SocketAddr};
 
