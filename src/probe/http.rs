@@ -7,17 +7,16 @@
 //! look healthy), and a hostile or broken server ends in bounded time and bytes.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HOST, LOCATION};
-use reqwest::{Client, Url, redirect};
+use reqwest::{Client, Url};
 use rustls::pki_types::CertificateDer;
 
+use super::http_util::{self, BodyCut, error_text};
 use super::service::TlsTrust;
 use super::{HttpOutcome, HttpResponse, ProbeError};
-use crate::sanitize::{sanitize, sanitize_bytes};
 
 /// Body bytes read at most; the rest is not downloaded.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -97,24 +96,15 @@ impl ClientCache {
 }
 
 fn build_client(host: &str, ip: IpAddr, tls: rustls::ClientConfig) -> Result<Client, ProbeError> {
-    let mut builder = Client::builder()
+    http_util::client_builder(host, ip)
         .tls_backend_preconfigured(tls)
-        // A proxy from the environment would probe the proxy, not the server.
-        .no_proxy()
-        .redirect(redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!(
-            "moveday/",
-            env!("CARGO_PKG_VERSION"),
-            " (move-day probe)"
-        ));
-    if host.parse::<IpAddr>().is_err() {
-        // Port 0: the URL's port (or the scheme's default) is used.
-        builder = builder.resolve(host, SocketAddr::new(ip, 0));
-    }
-    builder
         .build()
-        .map_err(|e| ProbeError::Io(format!("cannot set up HTTP client: {}", error_text(&e))))
+        .map_err(|e| {
+            ProbeError::Io(format!(
+                "cannot set up HTTP client: {}",
+                error_text(&e, TEXT_CHARS)
+            ))
+        })
 }
 
 /// Fetches `url` from `ip`. The request, body included, ends by `timeout` (building the
@@ -145,23 +135,9 @@ async fn prepare(
     ip: IpAddr,
 ) -> Result<(Client, Url, Option<String>), ProbeError> {
     let mut url = Url::parse(url).map_err(|e| ProbeError::Io(format!("invalid URL: {e}")))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| ProbeError::Io("URL has no host".into()))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    // An address literal cannot be redirected by name: aim the URL itself at the target
-    // and keep the original authority in the Host header.
-    let host_header = match host.parse::<IpAddr>() {
-        Ok(literal) if literal != ip => {
-            let authority = authority(&url);
-            url.set_ip_host(ip)
-                .map_err(|()| ProbeError::Io("cannot aim URL at target address".into()))?;
-            Some(authority)
-        }
-        _ => None,
-    };
+    let host = http_util::url_host(&url).ok_or_else(|| ProbeError::Io("URL has no host".into()))?;
+    let host_header = http_util::aim_literal(&mut url, &host, ip)
+        .map_err(|()| ProbeError::Io("cannot aim URL at target address".into()))?;
     let client = cache.get(&host, ip).await?;
     Ok((client, url, host_header))
 }
@@ -172,45 +148,24 @@ async fn fetch(
     host_header: Option<String>,
     timeout: Duration,
 ) -> Result<HttpResponse, ProbeError> {
-    let mut request = client.get(url).timeout(timeout);
-    if let Some(authority) = host_header {
-        request = request.header(HOST, authority);
-    }
-
+    let request = http_util::get(client, url, host_header).timeout(timeout);
     let started = Instant::now();
-    let mut response = request.send().await.map_err(|e| classify(&e))?;
+    let response = request.send().await.map_err(|e| classify(&e))?;
     let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|v| sanitize_bytes(v.as_bytes(), TEXT_CHARS));
-
-    let mut body_bytes = 0usize;
-    let mut truncated = false;
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
-        body_bytes += chunk.len();
-        if body_bytes > MAX_BODY_BYTES {
-            body_bytes = MAX_BODY_BYTES;
-            truncated = true;
-            // Dropping the response closes the connection instead of draining it.
-            break;
-        }
-    }
+    let location = http_util::location(&response, TEXT_CHARS);
+    // No deadline of its own: the whole fetch is under the probe's timeout.
+    let body = match http_util::read_capped(response, MAX_BODY_BYTES, None).await {
+        Ok(body) => body,
+        Err(BodyCut::Broke { error, .. }) => return Err(classify(&error)),
+        Err(BodyCut::Timeout { .. }) => return Err(ProbeError::Timeout),
+    };
     Ok(HttpResponse {
         status,
         latency: started.elapsed(),
         location,
-        body_bytes,
-        truncated,
+        body_bytes: body.bytes.len(),
+        truncated: body.truncated,
     })
-}
-
-fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
 }
 
 /// Turns a reqwest error into what the operator needs: timeout, refused, unreachable, or
@@ -219,58 +174,15 @@ fn classify(e: &reqwest::Error) -> ProbeError {
     if e.is_timeout() {
         return ProbeError::Timeout;
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            // hyper wraps some protocol failures in io errors of kind Other.
-            if io.kind() != std::io::ErrorKind::Other {
-                return ProbeError::from_io(io);
-            }
-        }
-        source = err.source();
+    // hyper wraps some protocol failures in io errors of kind Other.
+    if let Some(io) = http_util::io_causes(e).find(|io| io.kind() != std::io::ErrorKind::Other) {
+        return ProbeError::from_io(io);
     }
-    let text = error_text(e);
+    let text = error_text(e, TEXT_CHARS);
     // A peer that closes without a word is not "garbage": it said nothing at all.
     if e.is_connect() || text.contains("connection closed") || text.contains("IncompleteMessage") {
         ProbeError::Io(text)
     } else {
         ProbeError::Protocol(text)
-    }
-}
-
-/// The error and its causes on one line, without the URL (it is shown elsewhere).
-fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        let text = match err.downcast_ref::<reqwest::Error>() {
-            Some(r) => {
-                let mut r = ReqwestDisplay(r).to_string();
-                if r.is_empty() {
-                    r = err.to_string();
-                }
-                r
-            }
-            None => err.to_string(),
-        };
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = err.source();
-    }
-    sanitize(&parts.join(": "), TEXT_CHARS)
-}
-
-/// reqwest's own message without the " for url (...)" suffix.
-struct ReqwestDisplay<'a>(&'a reqwest::Error);
-
-impl std::fmt::Display for ReqwestDisplay<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.0.to_string();
-        let text = match text.find(" for url (") {
-            Some(i) => &text[..i],
-            None => &text,
-        };
-        f.write_str(text)
     }
 }

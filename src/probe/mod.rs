@@ -8,6 +8,7 @@ pub mod dns;
 pub mod dns_client;
 pub mod hosts_file;
 pub mod http;
+mod http_util;
 pub mod ping;
 pub mod ports;
 pub mod ptr;

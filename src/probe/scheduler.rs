@@ -47,7 +47,7 @@ use super::{
     TargetSource, ZoneOutcome, ptr, ssh, zone,
 };
 use super::{OldOutcome, PortsOutcome, ServiceOutcome, ports, service};
-use crate::config::{Inventory, ResolverKind, ServerRef};
+use crate::config::{HostConfig, Inventory, ResolverKind, ServerRef};
 
 /// Where probe reports go: a channel of anything a [`ProbeReport`] becomes (the model's
 /// input, in the dashboard), so that the probes need not know who listens.
@@ -435,12 +435,17 @@ async fn zone_round<T: Listener>(
     let Some(config) = inv.zones.get(zone) else {
         return Ok(());
     };
-    let timeout = inv.probe.timeout;
-    let name = config.name.as_str();
     let hosts: Vec<HostId> = (0..inv.hosts.len())
         .filter(|&h| inv.zone_of(&inv.hosts[h].fqdn) == Some(zone))
         .collect();
-    let hosts = &hosts;
+    let round = &ZoneRound {
+        inv,
+        env,
+        zone,
+        name: config.name.as_str(),
+        hosts: &hosts,
+        tx,
+    };
     let servers = std::iter::once(ServerRef::Address(config.primary))
         .chain(config.secondaries.iter().map(|s| s.server.clone()));
     let mut probes: FuturesUnordered<_> = servers
@@ -453,94 +458,8 @@ async fn zone_round<T: Listener>(
                 .and_then(|a| a.get(server).cloned())
                 .filter(|_| !force);
             async move {
-                let kind = match &server_ref {
-                    ServerRef::Address(a) => ResolverKind::Server(*a),
-                    ServerRef::Name(n) => ResolverKind::Named(n.clone()),
-                };
-                let permit = env.permit().await;
-                let address = match server_ref {
-                    ServerRef::Address(addr) => addr,
-                    ServerRef::Name(host) => match env.server_address(&host, timeout).await {
-                        Ok(addr) => addr,
-                        Err(why) => {
-                            let outcome = zone_failure(zone, server, &host, why);
-                            send_zone(tx, outcome).await?;
-                            return Ok((server, ServerMemory::default()));
-                        }
-                    },
-                };
-                // What is remembered of another address (a server given by name that
-                // moved) is forgotten.
-                let memory = memory.filter(|m| m.address == Some(address));
-                let (last_names, last_zone) = memory.map_or((None, None), |m| (m.names, m.zone));
-                let since = last_zone
-                    .as_ref()
-                    .filter(|(_, at)| at.elapsed() < NAMES_REASK)
-                    .map(|(answer, _)| answer);
-                let result = zone::zone_probe_since(&env.dns, address, name, timeout, since).await;
-                drop(permit);
-                let serial = result.as_ref().ok().and_then(|a| a.serial);
-                // The NS set was asked unless the serial held; then it keeps its time.
-                let zone_memory = match (&result, since) {
-                    (Ok(a), Some(prev))
-                        if prev.serial == a.serial && prev.authoritative == a.authoritative =>
-                    {
-                        last_zone.clone()
-                    }
-                    (Ok(a), _) => Some((a.clone(), Instant::now())),
-                    (Err(_), _) => None,
-                };
-                let mut memory = ServerMemory {
-                    address: Some(address),
-                    names: None,
-                    zone: zone_memory,
-                };
-                send_zone(
-                    tx,
-                    ZoneOutcome {
-                        zone,
-                        server,
-                        address: Some(address),
-                        result,
-                    },
-                )
-                .await?;
-                let Some(resolver) = inv
-                    .resolvers
-                    .iter()
-                    .position(|r| r.kind == kind && r.serves.contains(&zone))
-                else {
-                    return Ok((server, memory));
-                };
-                let primary = server == 0;
-                let due = match last_names {
-                    None => true,
-                    Some(last) => {
-                        serial.is_none()
-                            || last.serial != serial
-                            || !last.clean
-                            || last.at.elapsed() >= NAMES_REASK
-                    }
-                };
-                if !due {
-                    tx.send(
-                        ProbeReport::NamesCurrent {
-                            zone,
-                            resolver,
-                            primary,
-                            at: SystemTime::now(),
-                        }
-                        .into(),
-                    )
-                    .await
-                    .map_err(|_| Closed)?;
-                    memory.names = last_names;
-                    return Ok((server, memory));
-                }
-                let at = Instant::now();
-                let clean = ask_names(inv, env, hosts, address, resolver, primary, tx).await?;
-                memory.names = Some(NamesAsked { serial, at, clean });
-                Ok((server, memory))
+                let record = round.ask_server(server, server_ref, memory).await?;
+                Ok::<_, Closed>((server, record))
             }
         })
         .collect();
@@ -551,6 +470,132 @@ async fn zone_round<T: Listener>(
         }
     }
     Ok(())
+}
+
+/// One round of one zone, as each of its servers is asked.
+struct ZoneRound<'a, T> {
+    inv: &'a Inventory,
+    env: &'a ProbeEnv,
+    zone: usize,
+    /// The zone's name.
+    name: &'a str,
+    /// The hosts whose names are in the zone.
+    hosts: &'a [HostId],
+    tx: &'a mpsc::Sender<T>,
+}
+
+impl<T: Listener> ZoneRound<'_, T> {
+    /// Asks one server of the zone (0: the primary) for the SOA serial (and the NS set when
+    /// the serial moved since `memory`), reports it, then asks about the zone's names when
+    /// they are due. Returns what to remember of the server for the next round.
+    async fn ask_server(
+        &self,
+        server: usize,
+        server_ref: ServerRef,
+        memory: Option<ServerMemory>,
+    ) -> Result<ServerMemory, Closed> {
+        let (env, timeout) = (self.env, self.inv.probe.timeout);
+        let kind = match &server_ref {
+            ServerRef::Address(a) => ResolverKind::Server(*a),
+            ServerRef::Name(n) => ResolverKind::Named(n.clone()),
+        };
+        let permit = env.permit().await;
+        let address = match server_ref {
+            ServerRef::Address(addr) => addr,
+            ServerRef::Name(host) => match env.server_address(&host, timeout).await {
+                Ok(addr) => addr,
+                Err(why) => {
+                    let outcome = zone_failure(self.zone, server, &host, why);
+                    send_zone(self.tx, outcome).await?;
+                    return Ok(ServerMemory::default());
+                }
+            },
+        };
+        // What is remembered of another address (a server given by name that moved) is
+        // forgotten.
+        let memory = memory.filter(|m| m.address == Some(address));
+        let (last_names, last_zone) = memory.map_or((None, None), |m| (m.names, m.zone));
+        let since = last_zone
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < NAMES_REASK)
+            .map(|(answer, _)| answer);
+        let result = zone::zone_probe_since(&env.dns, address, self.name, timeout, since).await;
+        drop(permit);
+        let serial = result.as_ref().ok().and_then(|a| a.serial);
+        // The NS set was asked unless the serial held; then it keeps its time.
+        let zone_memory = match (&result, since) {
+            (Ok(a), Some(prev))
+                if prev.serial == a.serial && prev.authoritative == a.authoritative =>
+            {
+                last_zone.clone()
+            }
+            (Ok(a), _) => Some((a.clone(), Instant::now())),
+            (Err(_), _) => None,
+        };
+        let outcome = ZoneOutcome {
+            zone: self.zone,
+            server,
+            address: Some(address),
+            result,
+        };
+        send_zone(self.tx, outcome).await?;
+        let names = self
+            .names_if_due(server, &kind, address, serial, last_names)
+            .await?;
+        Ok(ServerMemory {
+            address: Some(address),
+            names,
+            zone: zone_memory,
+        })
+    }
+
+    /// Asks the server at `address` about the zone's names when its answers may have
+    /// changed since `last` (see [`zone_round`]); otherwise reports that they still hold.
+    /// Returns what to remember of the names: nothing when the server is no column of the
+    /// matrix.
+    async fn names_if_due(
+        &self,
+        server: usize,
+        kind: &ResolverKind,
+        address: SocketAddr,
+        serial: Option<u32>,
+        last: Option<NamesAsked>,
+    ) -> Result<Option<NamesAsked>, Closed> {
+        let zone = self.zone;
+        let Some(resolver) = self
+            .inv
+            .resolvers
+            .iter()
+            .position(|r| r.kind == *kind && r.serves.contains(&zone))
+        else {
+            return Ok(None);
+        };
+        let primary = server == 0;
+        let due = match last {
+            None => true,
+            Some(last) => {
+                serial.is_none()
+                    || last.serial != serial
+                    || !last.clean
+                    || last.at.elapsed() >= NAMES_REASK
+            }
+        };
+        if !due {
+            let at = SystemTime::now();
+            let current = ProbeReport::NamesCurrent {
+                zone,
+                resolver,
+                primary,
+                at,
+            };
+            self.tx.send(current.into()).await.map_err(|_| Closed)?;
+            return Ok(last);
+        }
+        let at = Instant::now();
+        let (inv, env, hosts, tx) = (self.inv, self.env, self.hosts, self.tx);
+        let clean = ask_names(inv, env, hosts, address, resolver, primary, tx).await?;
+        Ok(Some(NamesAsked { serial, at, clean }))
+    }
 }
 
 async fn send_zone<T: Listener>(tx: &mpsc::Sender<T>, outcome: ZoneOutcome) -> Result<(), Closed> {
@@ -659,7 +704,12 @@ async fn send<T: Listener>(
 /// the zone's view of the name).
 type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Vec<Outcome>> + Send + 'a>>;
 
-/// One probe round of one host.
+/// The probes of a round still running.
+type RoundProbes<'a> = FuturesUnordered<ProbeFuture<'a>>;
+
+/// One probe round of one host: where its probes aim (the target) and what the hosts file
+/// says, reported first; then every probe at once (resolvers, reverse DNS, the target's
+/// probes, the old address), each reported as it ends; then `RoundDone`.
 async fn round<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
@@ -695,40 +745,8 @@ async fn round<T: Listener>(
     )
     .await?;
 
-    let mut probes: FuturesUnordered<ProbeFuture<'_>> = FuturesUnordered::new();
-    let zone = inv.zone_of(&config.fqdn);
-    for (resolver_id, (resolver, rc)) in env.resolvers.iter().zip(&inv.resolvers).enumerate() {
-        let fqdn = config.fqdn.as_str();
-        if zone.is_some_and(|z| rc.serves.contains(&z)) {
-            // A server of the name's zone: the zone's task asks it (`zone_round`), when
-            // its serial says the answer may have changed.
-            continue;
-        }
-        if rc.implied {
-            // A zone server added only for its zones: not asked about other names.
-            continue;
-        }
-        if let (ResolverKind::System, Some(answer)) = (&rc.kind, &system_answer) {
-            // The target lookup already asked this very resolver this round.
-            send(
-                tx,
-                host,
-                Outcome::Dns(DnsOutcome {
-                    resolver: resolver_id,
-                    result: answer.clone(),
-                }),
-            )
-            .await?;
-            continue;
-        }
-        probes.push(Box::pin(async move {
-            let _permit = env.permit().await;
-            vec![Outcome::Dns(DnsOutcome {
-                resolver: resolver_id,
-                result: dns::lookup(resolver, fqdn, timeout).await,
-            })]
-        }));
-    }
+    let mut probes = RoundProbes::new();
+    ask_resolvers(inv, env, host, config, system_answer, tx, &mut probes).await?;
     // Due a little early rather than a round late (rounds start on the interval, give or
     // take the scheduler).
     let round_started = Instant::now();
@@ -746,68 +764,10 @@ async fn round<T: Listener>(
         }));
     }
     if let Some(Ok(target)) = target {
-        let ip = target.ip;
-        if config.ping {
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                vec![Outcome::Ping(
-                    env.pinger.ping(ip, config.ssh, timeout).await,
-                )]
-            }));
-        }
-        if let Some(port) = config.ssh {
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                vec![Outcome::Ssh(ssh::probe(ip, port, timeout).await)]
-            }));
-        }
-        if let Some(url) = &config.http {
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                vec![Outcome::Http(
-                    http::probe(&env.http, url, ip, timeout).await,
-                )]
-            }));
-        }
-        if !config.ports.is_empty() {
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                let ports = ports::probe_ports(ip, &config.ports, timeout).await;
-                vec![Outcome::Ports(PortsOutcome { ip, ports })]
-            }));
-        }
-        for (index, svc) in config.services.iter().enumerate() {
-            probes.push(Box::pin(async move {
-                let _permit = env.permit().await;
-                let result = probe_service(env, svc, &config.fqdn, ip, timeout).await;
-                vec![Outcome::Service(ServiceOutcome {
-                    service: index,
-                    ip,
-                    result,
-                })]
-            }));
-        }
+        probe_target(env, config, target.ip, timeout, &mut probes);
     }
     if let (true, Some(old_ip), Scope::Everything) = (config.probe_old, config.old_ip, scope) {
-        // The old address, asked the same questions: does anything there still answer?
-        probes.push(Box::pin(async move {
-            let _permit = env.permit().await;
-            let (ports, services) = futures::future::join(
-                ports::probe_ports(old_ip, &config.ports, timeout),
-                futures::future::join_all(
-                    config
-                        .services
-                        .iter()
-                        .map(|svc| probe_service(env, svc, &config.fqdn, old_ip, timeout)),
-                ),
-            )
-            .await;
-            vec![Outcome::Old(OldOutcome {
-                ip: old_ip,
-                ports,
-                services,
-            })]
-        }));
+        probes.push(probe_old_address(env, config, old_ip, timeout));
     }
     while let Some(outcomes) = probes.next().await {
         for outcome in outcomes {
@@ -826,6 +786,131 @@ async fn round<T: Listener>(
     )
     .await
     .map_err(|_| Closed)
+}
+
+/// Adds to `probes` the host's name asked of each resolver of the inventory, but for the
+/// servers of its own zone (the zone's task asks them, `zone_round`, when its serial says
+/// the answer may have changed) and zone servers added only for their zones. The system
+/// resolver's answer to the target lookup, when there was one, is reported at once.
+async fn ask_resolvers<'a, T: Listener>(
+    inv: &'a Inventory,
+    env: &'a ProbeEnv,
+    host: HostId,
+    config: &'a HostConfig,
+    system_answer: Option<Result<super::DnsAnswer, DnsError>>,
+    tx: &mpsc::Sender<T>,
+    probes: &mut RoundProbes<'a>,
+) -> Result<(), Closed> {
+    let fqdn = config.fqdn.as_str();
+    let timeout = inv.probe.timeout;
+    let zone = inv.zone_of(fqdn);
+    for (resolver_id, (resolver, rc)) in env.resolvers.iter().zip(&inv.resolvers).enumerate() {
+        if zone.is_some_and(|z| rc.serves.contains(&z)) {
+            // A server of the name's zone: the zone's task asks it.
+            continue;
+        }
+        if rc.implied {
+            // A zone server added only for its zones: not asked about other names.
+            continue;
+        }
+        if let (ResolverKind::System, Some(answer)) = (&rc.kind, &system_answer) {
+            // The target lookup already asked this very resolver this round.
+            let result = answer.clone();
+            let outcome = Outcome::Dns(DnsOutcome {
+                resolver: resolver_id,
+                result,
+            });
+            send(tx, host, outcome).await?;
+            continue;
+        }
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            vec![Outcome::Dns(DnsOutcome {
+                resolver: resolver_id,
+                result: dns::lookup(resolver, fqdn, timeout).await,
+            })]
+        }));
+    }
+    Ok(())
+}
+
+/// Adds to `probes` what is asked of the round's target `ip`: ping, SSH, the `http =` URL,
+/// the expected ports and each service.
+fn probe_target<'a>(
+    env: &'a ProbeEnv,
+    config: &'a HostConfig,
+    ip: IpAddr,
+    timeout: Duration,
+    probes: &mut RoundProbes<'a>,
+) {
+    if config.ping {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            vec![Outcome::Ping(
+                env.pinger.ping(ip, config.ssh, timeout).await,
+            )]
+        }));
+    }
+    if let Some(port) = config.ssh {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            vec![Outcome::Ssh(ssh::probe(ip, port, timeout).await)]
+        }));
+    }
+    if let Some(url) = &config.http {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            vec![Outcome::Http(
+                http::probe(&env.http, url, ip, timeout).await,
+            )]
+        }));
+    }
+    if !config.ports.is_empty() {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            let ports = ports::probe_ports(ip, &config.ports, timeout).await;
+            vec![Outcome::Ports(PortsOutcome { ip, ports })]
+        }));
+    }
+    for (index, svc) in config.services.iter().enumerate() {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            let result = probe_service(env, svc, &config.fqdn, ip, timeout).await;
+            vec![Outcome::Service(ServiceOutcome {
+                service: index,
+                ip,
+                result,
+            })]
+        }));
+    }
+}
+
+/// The old address, asked the same ports and services as the target (`probe_old = true`):
+/// does anything there still answer?
+fn probe_old_address<'a>(
+    env: &'a ProbeEnv,
+    config: &'a HostConfig,
+    old_ip: IpAddr,
+    timeout: Duration,
+) -> ProbeFuture<'a> {
+    Box::pin(async move {
+        let _permit = env.permit().await;
+        let (ports, services) = futures::future::join(
+            ports::probe_ports(old_ip, &config.ports, timeout),
+            futures::future::join_all(
+                config
+                    .services
+                    .iter()
+                    .map(|svc| probe_service(env, svc, &config.fqdn, old_ip, timeout)),
+            ),
+        )
+        .await;
+        vec![Outcome::Old(OldOutcome {
+            ip: old_ip,
+            ports,
+            services,
+        })]
+    })
 }
 
 /// One service of a host at `ip`, with the environment's trust store.

@@ -6,19 +6,20 @@
 //! Like the host HTTP probe: a fresh connection every time (no idle pool), redirects are
 //! reported and not followed, no proxy, and body bytes are capped.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HOST, LAST_MODIFIED, LOCATION};
-use reqwest::{Client, Url, redirect};
+use reqwest::Url;
+use reqwest::header::LAST_MODIFIED;
 use tokio::time::Instant;
 
 use super::fresh::parse_timestamp;
 use super::{ServiceResult, ServiceState, TlsTrust, size, snippet, span, tls};
 use crate::config::service::{Freshness, HttpService};
+use crate::probe::http_util::{self, BodyCut, error_text};
 use crate::probe::ports;
-use crate::sanitize::{sanitize, sanitize_bytes};
+use crate::sanitize::sanitize;
 
 /// Characters of an error, a `Location` or a header shown.
 const TEXT_CHARS: usize = 160;
@@ -48,12 +49,7 @@ pub(super) async fn probe(
             );
         }
     };
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let host = http_util::url_host(&url).unwrap_or_default();
     if url.scheme() == "https" {
         let port = url.port_or_known_default().unwrap_or(443);
         let (content, cert) = tokio::join!(
@@ -131,43 +127,18 @@ async fn fetch(
     timeout: Duration,
     deadline: Instant,
 ) -> Result<Fetched, String> {
-    let mut builder = Client::builder()
-        // A proxy from the environment would probe the proxy, not the server.
-        .no_proxy()
-        .redirect(redirect::Policy::none())
-        .pool_max_idle_per_host(0)
+    let host_header = http_util::aim_literal(&mut url, host, ip)
+        .map_err(|()| "cannot aim the URL at the target address".to_string())?;
+    let client = http_util::client_builder(host, ip)
         // The certificate is judged by the TLS check; the content is read regardless.
         .danger_accept_invalid_certs(true)
         .connect_timeout(deadline.saturating_duration_since(Instant::now()))
-        .user_agent(concat!(
-            "moveday/",
-            env!("CARGO_PKG_VERSION"),
-            " (move-day probe)"
-        ));
-    let mut host_header = None;
-    match host.parse::<IpAddr>() {
-        // An address literal cannot be redirected by name: aim the URL itself at the
-        // target and keep the original authority in the Host header.
-        Ok(literal) if literal != ip => {
-            host_header = Some(authority(&url));
-            url.set_ip_host(ip)
-                .map_err(|()| "cannot aim the URL at the target address".to_string())?;
-        }
-        Ok(_) => {}
-        // Port 0: the URL's port (or the scheme's default) is used.
-        Err(_) => builder = builder.resolve(host, SocketAddr::new(ip, 0)),
-    }
-    let client = builder
         .build()
-        .map_err(|e| format!("cannot set up HTTP client: {}", error_text(&e)))?;
-    let mut request = client.get(url);
-    if let Some(authority) = host_header {
-        request = request.header(HOST, authority);
-    }
+        .map_err(|e| format!("cannot set up HTTP client: {}", error_text(&e, TEXT_CHARS)))?;
+    let request = http_util::get(&client, url, host_header);
 
     let started = Instant::now();
-    let mut response = match tokio::time::timeout_at(deadline + CONNECT_SLACK, request.send()).await
-    {
+    let response = match tokio::time::timeout_at(deadline + CONNECT_SLACK, request.send()).await {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => return Err(classify(&e, timeout)),
         Err(_) => {
@@ -178,54 +149,35 @@ async fn fetch(
         }
     };
     let status = response.status();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|v| sanitize_bytes(v.as_bytes(), TEXT_CHARS));
+    let location = http_util::location(&response, TEXT_CHARS);
     let last_modified = response
         .headers()
         .get(LAST_MODIFIED)
         .map(|v| v.as_bytes().to_vec());
-
-    let mut body: Vec<u8> = Vec::new();
-    let mut truncated = false;
-    loop {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => {
-                let room = h.max_body.saturating_sub(body.len());
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    // Dropping the response closes the connection instead of draining it.
-                    break;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Ok(None)) => break,
-            Ok(Err(e)) => {
-                return Err(format!(
-                    "status {} but the body broke off after {}: {}",
-                    status.as_u16(),
-                    size(body.len()),
-                    error_text(&e)
-                ));
-            }
-            Err(_) => {
-                // A slow drip of bytes (or a server that stops mid-body).
-                return Err(format!(
-                    "timeout: body not complete in {} ({} read)",
-                    ports::fmt_timeout(timeout),
-                    size(body.len())
-                ));
-            }
+    let body = match http_util::read_capped(response, h.max_body, Some(deadline)).await {
+        Ok(body) => body,
+        Err(BodyCut::Broke { read, error }) => {
+            return Err(format!(
+                "status {} but the body broke off after {}: {}",
+                status.as_u16(),
+                size(read),
+                error_text(&error, TEXT_CHARS)
+            ));
         }
-    }
+        Err(BodyCut::Timeout { read }) => {
+            return Err(format!(
+                "timeout: body not complete in {} ({} read)",
+                ports::fmt_timeout(timeout),
+                size(read)
+            ));
+        }
+    };
     Ok(Fetched {
         status,
         location,
         last_modified,
-        body,
-        truncated,
+        body: body.bytes,
+        truncated: body.truncated,
         latency: started.elapsed(),
     })
 }
@@ -357,14 +309,6 @@ fn timestamp(
     }
 }
 
-fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
-}
-
 /// A reqwest error in the words the port probe uses for connect failures, or the error
 /// chain on one line.
 fn classify(e: &reqwest::Error, timeout: Duration) -> String {
@@ -372,16 +316,10 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> String {
         if e.is_timeout() {
             return ports::silent(timeout).error;
         }
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(err) = source {
-            if let Some(io) = err.downcast_ref::<std::io::Error>()
-                && io.raw_os_error().is_some()
-            {
-                return ports::classify(io, timeout).error;
-            }
-            source = err.source();
+        if let Some(io) = http_util::io_causes(e).find(|io| io.raw_os_error().is_some()) {
+            return ports::classify(io, timeout).error;
         }
-        return format!("connect failed: {}", error_text(e));
+        return format!("connect failed: {}", error_text(e, TEXT_CHARS));
     }
     if e.is_timeout() {
         return format!(
@@ -391,33 +329,11 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> String {
     }
     // The innermost cause says what was wrong with the answer ("invalid HTTP header
     // parsed", "message head is too large"); the wrappers around it only say "request".
-    let mut root: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = root.source() {
-        root = next;
-    }
+    let root = http_util::causes(e).last().unwrap_or(e);
     let text = root.to_string();
     if text.is_empty() || root.is::<reqwest::Error>() {
-        format!("HTTP error: {}", error_text(e))
+        format!("HTTP error: {}", error_text(e, TEXT_CHARS))
     } else {
         format!("HTTP error: {}", sanitize(&text, TEXT_CHARS))
     }
-}
-
-/// The error and its causes on one line, without reqwest's ` for url (...)`.
-fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        let mut text = err.to_string();
-        if err.is::<reqwest::Error>()
-            && let Some(i) = text.find(" for url (")
-        {
-            text.truncate(i);
-        }
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = err.source();
-    }
-    sanitize(&parts.join(": "), TEXT_CHARS)
 }

@@ -277,39 +277,7 @@ fn judge_result(
     let now_secs = unix_secs(now);
     let days_left = (leaf.not_after - now_secs).div_euclid(86_400);
     let verdict = seen.verdict;
-
-    let mut problems: Vec<String> = Vec::new();
-    let expiry = if now_secs > leaf.not_after {
-        let ago = format!(
-            "expired {} ago ({})",
-            days_or_span(now_secs - leaf.not_after),
-            date(leaf.not_after)
-        );
-        problems.push(format!("certificate {ago}"));
-        format!("cert {ago}")
-    } else {
-        format!(
-            "cert expires in {} ({})",
-            days_or_span(leaf.not_after - now_secs),
-            date(leaf.not_after)
-        )
-    };
-    if now_secs < leaf.not_before {
-        problems.push(format!(
-            "certificate not valid before {}",
-            date(leaf.not_before)
-        ));
-    }
-    if !verdict.name_matches {
-        problems.push(format!(
-            "certificate is for {}, not {}",
-            names_text(&leaf.names),
-            sanitize(server_name, TEXT_CHARS)
-        ));
-    }
-    if !verdict.trusted {
-        problems.push(format!("untrusted: {}", verdict.untrusted_reason(&leaf)));
-    }
+    let (expiry, mut problems) = certificate_problems(&leaf, &verdict, server_name, now_secs);
     if let Err(e) = &handshake {
         problems.push(e.clone());
     }
@@ -354,6 +322,49 @@ fn judge_result(
             chain_error: verdict.chain_error,
         }),
     }
+}
+
+/// What is wrong with the certificate at `now_secs` for `server_name` (out of its dates,
+/// for another name, untrusted), and the detail line saying when it expires (or expired).
+fn certificate_problems(
+    leaf: &Leaf,
+    verdict: &Verdict,
+    server_name: &str,
+    now_secs: i64,
+) -> (String, Vec<String>) {
+    let mut problems: Vec<String> = Vec::new();
+    let expiry = if now_secs > leaf.not_after {
+        let ago = format!(
+            "expired {} ago ({})",
+            days_or_span(now_secs - leaf.not_after),
+            date(leaf.not_after)
+        );
+        problems.push(format!("certificate {ago}"));
+        format!("cert {ago}")
+    } else {
+        format!(
+            "cert expires in {} ({})",
+            days_or_span(leaf.not_after - now_secs),
+            date(leaf.not_after)
+        )
+    };
+    if now_secs < leaf.not_before {
+        problems.push(format!(
+            "certificate not valid before {}",
+            date(leaf.not_before)
+        ));
+    }
+    if !verdict.name_matches {
+        problems.push(format!(
+            "certificate is for {}, not {}",
+            names_text(&leaf.names),
+            sanitize(server_name, TEXT_CHARS)
+        ));
+    }
+    if !verdict.trusted {
+        problems.push(format!("untrusted: {}", verdict.untrusted_reason(leaf)));
+    }
+    (expiry, problems)
 }
 
 /// What the verifier saw during the handshake.
