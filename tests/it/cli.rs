@@ -131,3 +131,89 @@ fn help_reads_well() {
         assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
     }
 }
+
+/// `moveday ARGS` with its standard output a pipe nobody reads: the reader is closed before
+/// the command writes, as `{ sleep 0.3; moveday ...; } | true` has it.
+fn moveday_into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("MOVEDAY_THEME")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run moveday")
+}
+
+/// A reader that went away stops the output quietly, as with `head`: no panic (exit 101),
+/// and the exit code still says what the command did; for `tick`, that the tick is saved.
+#[test]
+fn a_closed_stdout_stops_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("move.toml");
+    std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(
+        &inventory,
+        "hosts_file = \"hosts\"\n[[checklist]]\nid = \"lower-ttl\"\ntext = \"Lower the TTLs\"\n",
+    )
+    .unwrap();
+    let inventory = inventory.to_str().unwrap();
+    let state = dir.path().join("state.json");
+    let state = state.to_str().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let journal = journal.to_str().unwrap();
+    let common = [
+        "--inventory",
+        inventory,
+        "--state",
+        state,
+        "--journal",
+        journal,
+    ];
+    let commands: [&[&str]; 8] = [
+        &["validate", inventory],
+        &["check"],
+        &["check", "--json"],
+        &["dns"],
+        &["checklist"],
+        &["checklist", "--json"],
+        &["tick", "lower-ttl", "--who", "ann"],
+        &["report"],
+    ];
+    for command in commands {
+        let args: Vec<&str> = command.iter().chain(&common).copied().collect();
+        let o = moveday_into_closed_pipe(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // The tick was saved, though nobody read the line that said so.
+    let o = moveday(
+        &["checklist", "--json"]
+            .iter()
+            .chain(&common)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert!(stdout(&o).contains("\"state\": \"done\""), "{}", stdout(&o));
+}
+
+/// An error past column 65,536 (a generated one-line file) was a panic in the caret line;
+/// the excerpt is now a window of the line around the column.
+#[test]
+fn an_error_on_a_very_long_line_is_located_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.toml");
+    std::fs::write(&path, format!("{}\n", "a".repeat(65_536))).unwrap();
+    let o = moveday(&["validate", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("f.toml:1:65537: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.len() < 500,
+        "the excerpt is a window, not the line: {err}"
+    );
+}
