@@ -4,6 +4,7 @@
 
 mod error;
 pub mod inventory;
+pub mod limits;
 pub mod service;
 pub mod theme;
 

@@ -217,3 +217,21 @@ fn an_error_on_a_very_long_line_is_located_not_a_panic() {
         "the excerpt is a window, not the line: {err}"
     );
 }
+
+/// `check --help` states how long `check` can take, as `check::time_limit` computes it.
+#[test]
+fn check_help_states_its_time_bound() {
+    let o = moveday(&["check", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "fail_after × (2 × timeout + 1 s)",
+        "6 s with the defaults",
+        "20 × (2 × 60 s + 1 s)",
+    ] {
+        assert!(
+            out.contains(needle),
+            "check --help lacks {needle:?}:\n{out}"
+        );
+    }
+}
