@@ -51,6 +51,57 @@ impl ConfigError {
     }
 }
 
+/// The largest configuration file read: an inventory of ten thousand hosts is about 1 MiB;
+/// past this it is not a configuration file (`/dev/zero`, a log given by mistake).
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of a configuration file (`what`: "inventory", "theme"): a regular file or a
+/// pipe, at most [`MAX_CONFIG_BYTES`], UTF-8, or a clear error: the line and column of
+/// the first byte that is not UTF-8.
+pub fn read_config(path: &Path, what: &str) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| ConfigError::file(path, format!("cannot read {what}: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let kind = file.metadata().map_err(cannot)?.file_type();
+    if kind.is_dir() {
+        return Err(ConfigError::file(
+            path,
+            format!("cannot read {what}: it is a directory"),
+        ));
+    }
+    if !kind.is_file() && !std::os::unix::fs::FileTypeExt::is_fifo(&kind) {
+        return Err(ConfigError::file(
+            path,
+            format!("cannot read {what}: not a regular file"),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::file(
+            path,
+            format!(
+                "cannot read {what}: larger than {} MiB",
+                MAX_CONFIG_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes().get(at).copied().unwrap_or_default();
+        // The text before `at` is the same in the lossy copy: the position holds.
+        let lossy = String::from_utf8_lossy(e.as_bytes());
+        ConfigError::at(
+            path,
+            &lossy,
+            at..at,
+            format!("not UTF-8: byte 0x{byte:02x}; the {what} must be UTF-8 text"),
+        )
+    })
+}
+
 /// 1-based line and column of `span.start`, the line's text and the caret width.
 fn locate(source: &str, span: Range<usize>) -> (usize, usize, String, usize) {
     let start = floor_char_boundary(source, span.start.min(source.len()));
@@ -224,5 +275,39 @@ mod tests {
         assert_eq!(excerpt, "k = \"\\x1b[2J漢 v\"");
         // `\x1b` is 4 columns, 漢 is 2: the caret is under the v.
         assert_eq!(caret, format!("{}^", " ".repeat(15)));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.toml");
+        // Latin-1 é on line 3, after a valid multi-byte character on the same line.
+        std::fs::write(&path, b"[move]\n\nname = \"\xc3\xa9t\xe9\"\n\xff\n").unwrap();
+        let e = read_config(&path, "inventory").unwrap_err();
+        assert_eq!((e.line, e.col), (3, 11), "{e}");
+        assert_eq!(
+            e.message,
+            "not UTF-8: byte 0xe9; the inventory must be UTF-8 text"
+        );
+        let (excerpt, caret) = excerpt_and_caret(&e);
+        assert_eq!(excerpt, "name = \"ét\u{fffd}\"");
+        assert_eq!(caret, format!("{}^", " ".repeat(10)));
+    }
+
+    #[test]
+    fn only_regular_files_and_pipes_of_a_sane_size_are_read() {
+        let e = read_config(Path::new("/dev/zero"), "inventory").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/dev/zero: cannot read inventory: not a regular file"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_config(dir.path(), "theme").unwrap_err();
+        assert!(e.message.ends_with("it is a directory"), "{e}");
+        let big = dir.path().join("big.toml");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = read_config(&big, "inventory").unwrap_err();
+        assert!(e.message.ends_with("larger than 16 MiB"), "{e}");
     }
 }

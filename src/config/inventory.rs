@@ -240,8 +240,7 @@ pub struct HostConfig {
 impl Inventory {
     /// Reads and validates an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read inventory: {e}")))?;
+        let source = super::read_config(path, "inventory")?;
         Inventory::parse(path, &source)
     }
 

@@ -235,3 +235,27 @@ fn check_help_states_its_time_bound() {
         );
     }
 }
+
+/// An inventory that is not UTF-8 names the line and column of its first bad byte (it was
+/// "stream did not contain valid UTF-8", no position).
+#[test]
+fn invalid_utf8_names_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[move]\nname = \"caf\xe9\"\n").unwrap();
+    for args in [
+        vec!["validate", path.to_str().unwrap()],
+        vec!["check", "--inventory", path.to_str().unwrap()],
+    ] {
+        let o = moveday(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.ends_with(
+                "latin1.toml:2:12: not UTF-8: byte 0xe9; the inventory must be UTF-8 text"
+            ),
+            "{err}"
+        );
+    }
+}
