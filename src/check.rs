@@ -162,11 +162,29 @@ pub fn to_json(state: &State) -> Value {
     serde_json::to_value(json::CheckOutput::new(state)).unwrap_or_default()
 }
 
-/// Left-aligned columns two spaces apart, one line per row.
+/// Longest text from the inventory (or a probe) shown in one cell, in characters.
+const MAX_SHOWN: usize = 500;
+
+/// Text as a terminal may see it: names in the inventory are free text, and an ESC or BEL
+/// in a host's or resolver's name must not reach the terminal raw.
+fn shown(text: &str) -> String {
+    crate::sanitize::sanitize(text, MAX_SHOWN)
+}
+
+/// A line under the table (a warning, a host's reasons), [`shown`] with room for a list.
+fn shown_line(text: &str) -> String {
+    crate::sanitize::sanitize(text, 8 * MAX_SHOWN)
+}
+
+/// Left-aligned columns two spaces apart, one line per row, every cell [`shown`].
 fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.as_ref().iter().map(|cell| shown(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (i, cell) in row.as_ref().iter().enumerate() {
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
             let n = cell.chars().count();
             match widths.get_mut(i) {
                 Some(w) => *w = (*w).max(n),
@@ -175,9 +193,8 @@ fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let line: Vec<String> = row
-            .as_ref()
             .iter()
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
@@ -235,17 +252,18 @@ pub fn to_table(state: &State) -> String {
         state.ping_mode.map_or("-".to_string(), |m| m.to_string())
     ));
     if let Some(hint) = &state.ping_hint {
-        out.push_str(&format!("hint: {hint}\n"));
+        out.push_str(&format!("hint: {}\n", shown_line(hint)));
     }
     for w in warnings {
-        out.push_str(&format!("warning: {w}\n"));
+        out.push_str(&format!("warning: {}\n", shown_line(&w)));
     }
     // Why each host that is not up is not: ports, services, flaps, PTR.
     for (config, h) in inv.hosts.iter().zip(&state.hosts) {
         if h.health != Health::Up && h.health != Health::Unknown {
             let (_, reasons) = store::health(config, h);
             if !reasons.is_empty() {
-                out.push_str(&format!("{}: {}\n", config.name, reasons.join("; ")));
+                let line = format!("{}: {}", config.name, reasons.join("; "));
+                out.push_str(&format!("{}\n", shown_line(&line)));
             }
         }
     }
@@ -376,7 +394,7 @@ pub fn dns_table(state: &State) -> String {
         if let Some(until) = store::resolver_old_until(state, r) {
             out.push_str(&format!(
                 "{} may serve old answers until {}\n",
-                config.name,
+                shown(&config.name),
                 local(until)
             ));
         }
@@ -437,5 +455,29 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(3));
         // The round's task is gone (its sender dropped with it).
         assert!(dropped_rx.await.is_err());
+    }
+
+    /// A host's or resolver's name is free text of the inventory: ESC, BEL and C1 codes
+    /// in it are escaped in `check`'s and `dns`'s tables.
+    #[test]
+    fn names_from_the_inventory_are_escaped_in_the_tables() {
+        let inv = inventory(
+            "[[resolver]]\nname = \"isp\\u001b[2J\"\naddress = \"127.0.0.1:5353\"\n\
+             [[host]]\nname = \"www\\u001b]0;pwned\\u0007\\u009b\"\nfqdn = \"www.org\"\n",
+        );
+        let state = State::new(Arc::new(inv));
+        for out in [to_table(&state), dns_table(&state)] {
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        }
+        assert!(
+            to_table(&state).contains("www\\x1b]0;pwned\\x07\\x9b"),
+            "{}",
+            to_table(&state)
+        );
+        assert!(
+            dns_table(&state).contains("ISP\\x1b[2J"),
+            "{}",
+            dns_table(&state)
+        );
     }
 }

@@ -259,3 +259,23 @@ fn invalid_utf8_names_its_line_and_column() {
         );
     }
 }
+
+/// The move's name is free text: `validate`'s "ok" line escapes ESC, BEL and C1 codes.
+#[test]
+fn validate_escapes_the_move_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(
+        &path,
+        "[move]\nname = \"a\\u001b]0;pwned\\u0007b\\u009b31m\"\n",
+    )
+    .unwrap();
+    let o = moveday(&["validate", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(
+        out.contains(r#": ok: "a\x1b]0;pwned\x07b\x9b31m", 0 hosts"#),
+        "{out}"
+    );
+}
