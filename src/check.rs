@@ -16,12 +16,54 @@ use crate::probe::scheduler::{self, ProbeEnv, Scope};
 use crate::probe::{ProbeError, ProbeReport, TargetSource};
 use crate::store::{self, Health, HostState, HostsFlag, Seen, State};
 
+/// Slack of a round on top of its probes' timeouts: tasks starting, the hosts file read,
+/// the reports reduced.
+pub const ROUND_SLACK: Duration = Duration::from_secs(1);
+
+/// The rounds `check` runs at most: the first, then retries up to the largest `fail_after`
+/// (at most `config::limits::ROUNDS`' end, 20).
+pub fn max_rounds(inv: &Inventory) -> u32 {
+    inv.hosts
+        .iter()
+        .map(|h| h.damping.fail_after)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// How long one round may take before it is cut off: the target's lookup, then the probes
+/// (one timeout each, run at once), one timeout more for every
+/// [`scheduler::MAX_CONCURRENT_PROBES`] probes beyond the first (they wait for a slot), and
+/// [`ROUND_SLACK`].
+pub fn round_limit(inv: &Inventory) -> Duration {
+    let resolvers = inv.resolvers.iter().filter(|r| !r.implied).count();
+    // A host's probes at most: its DNS cells, PTR, ping, SSH, HTTP, ports, the old
+    // address, and its services; a zone's: the SOA and NS of each server.
+    let probes: usize = inv
+        .hosts
+        .iter()
+        .map(|h| resolvers + 6 + h.services.len())
+        .chain(inv.zones.iter().map(|z| 2 * (1 + z.secondaries.len())))
+        .sum();
+    let waits = probes.saturating_sub(1) / scheduler::MAX_CONCURRENT_PROBES;
+    let timeouts = u32::try_from(2 + waits).unwrap_or(u32::MAX);
+    inv.probe.timeout.saturating_mul(timeouts) + ROUND_SLACK
+}
+
+/// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`].
+pub fn time_limit(inv: &Inventory) -> Duration {
+    round_limit(inv).saturating_mul(max_rounds(inv))
+}
+
 /// Runs one probe round of every host and returns the resulting state.
 ///
 /// A check that fails is retried (up to its host's `fail_after`, one round at a time), so
 /// a one-shot run reports a host that is really down as down, and a blip as recovered.
+/// Each round is cut off after [`round_limit`], so the whole run ends within
+/// [`time_limit`] whatever the hosts (or a slow probe) do.
 pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
+    let limit = round_limit(&inventory);
     let (tx, rx) = mpsc::channel::<ProbeReport>(1024);
     let round = tokio::spawn(scheduler::one_round(
         inventory.clone(),
@@ -29,14 +71,9 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
         tx,
         scope,
     ));
-    collect(&mut state, rx, round).await;
+    collect(&mut state, rx, round, limit).await;
     if scope == Scope::Everything {
-        let most = inventory
-            .hosts
-            .iter()
-            .map(|h| h.damping.fail_after)
-            .max()
-            .unwrap_or(1);
+        let most = max_rounds(&inventory);
         for _ in 1..most {
             let suspects: Vec<usize> = state
                 .hosts
@@ -59,26 +96,48 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
                 tx,
                 suspects,
             ));
-            collect(&mut state, rx, round).await;
+            collect(&mut state, rx, round, limit).await;
         }
     }
     state
 }
 
-/// Reduces every report of a round into `state` until the round's channel closes.
+/// Reduces every report of a round into `state` until the round's channel closes, or until
+/// `limit` has passed: then the round is stopped (its probes with it) and what had not
+/// answered stays unanswered. Returns whether the round ended by itself.
 async fn collect(
     state: &mut State,
     mut rx: mpsc::Receiver<ProbeReport>,
     round: tokio::task::JoinHandle<()>,
-) {
-    while let Some(report) = rx.recv().await {
-        store::reduce(state, report);
+    limit: Duration,
+) -> bool {
+    let drained = tokio::time::timeout(limit, async {
+        while let Some(report) = rx.recv().await {
+            store::reduce(state, report);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        round.abort();
+        say(&format!(
+            "moveday: warning: a probe round was cut off after {}: probes that had not \
+             answered by then are not counted",
+            crate::config::inventory::duration_text(limit)
+        ));
+        return false;
     }
     // The channel closes when the round is over; a panic in a probe task is a bug worth
     // surfacing, but it must not hide the results we have.
     if let Err(e) = round.await {
-        eprintln!("moveday: internal error in a probe task: {e}");
+        say(&format!("moveday: internal error in a probe task: {e}"));
     }
+    true
+}
+
+/// A line on standard error, if there is still one (`eprintln!` panics when it is gone).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Exit code of `check`: 0 when every host is up, 1 otherwise.
@@ -103,11 +162,29 @@ pub fn to_json(state: &State) -> Value {
     serde_json::to_value(json::CheckOutput::new(state)).unwrap_or_default()
 }
 
-/// Left-aligned columns two spaces apart, one line per row.
+/// Longest text from the inventory (or a probe) shown in one cell, in characters.
+const MAX_SHOWN: usize = 500;
+
+/// Text as a terminal may see it: names in the inventory are free text, and an ESC or BEL
+/// in a host's or resolver's name must not reach the terminal raw.
+fn shown(text: &str) -> String {
+    crate::sanitize::sanitize(text, MAX_SHOWN)
+}
+
+/// A line under the table (a warning, a host's reasons), [`shown`] with room for a list.
+fn shown_line(text: &str) -> String {
+    crate::sanitize::sanitize(text, 8 * MAX_SHOWN)
+}
+
+/// Left-aligned columns two spaces apart, one line per row, every cell [`shown`].
 fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.as_ref().iter().map(|cell| shown(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (i, cell) in row.as_ref().iter().enumerate() {
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
             let n = cell.chars().count();
             match widths.get_mut(i) {
                 Some(w) => *w = (*w).max(n),
@@ -116,9 +193,8 @@ fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let line: Vec<String> = row
-            .as_ref()
             .iter()
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
@@ -176,17 +252,18 @@ pub fn to_table(state: &State) -> String {
         state.ping_mode.map_or("-".to_string(), |m| m.to_string())
     ));
     if let Some(hint) = &state.ping_hint {
-        out.push_str(&format!("hint: {hint}\n"));
+        out.push_str(&format!("hint: {}\n", shown_line(hint)));
     }
     for w in warnings {
-        out.push_str(&format!("warning: {w}\n"));
+        out.push_str(&format!("warning: {}\n", shown_line(&w)));
     }
     // Why each host that is not up is not: ports, services, flaps, PTR.
     for (config, h) in inv.hosts.iter().zip(&state.hosts) {
         if h.health != Health::Up && h.health != Health::Unknown {
             let (_, reasons) = store::health(config, h);
             if !reasons.is_empty() {
-                out.push_str(&format!("{}: {}\n", config.name, reasons.join("; ")));
+                let line = format!("{}: {}", config.name, reasons.join("; "));
+                out.push_str(&format!("{}\n", shown_line(&line)));
             }
         }
     }
@@ -317,10 +394,90 @@ pub fn dns_table(state: &State) -> String {
         if let Some(until) = store::resolver_old_until(state, r) {
             out.push_str(&format!(
                 "{} may serve old answers until {}\n",
-                config.name,
+                shown(&config.name),
                 local(until)
             ));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn inventory(text: &str) -> Inventory {
+        Inventory::parse(Path::new("inv.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn the_time_limit_is_rounds_times_two_timeouts_and_slack() {
+        // The defaults: timeout 1s, fail_after 2.
+        let inv = inventory("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n");
+        assert_eq!(max_rounds(&inv), 2);
+        assert_eq!(round_limit(&inv), Duration::from_secs(3));
+        assert_eq!(time_limit(&inv), Duration::from_secs(6));
+        // The most the inventory allows: 20 rounds of 2 × 60s + 1s.
+        let inv = inventory(
+            "[probe]\ninterval = \"1h\"\ntimeout = \"60s\"\nfail_after = 20\n[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n",
+        );
+        assert_eq!(time_limit(&inv), Duration::from_secs(20 * 121));
+        // Probes beyond one batch wait for a slot: one timeout more per batch.
+        let hosts: String = (0..100)
+            .map(|i| format!("[[host]]\nname = \"h{i}\"\nfqdn = \"h{i}.org\"\n"))
+            .collect();
+        let inv = inventory(&hosts);
+        assert_eq!(round_limit(&inv), Duration::from_secs(2 + 2) + ROUND_SLACK);
+    }
+
+    /// A round that never ends (a probe that overstays its timeout) is cut off at the
+    /// limit, and its tasks stopped.
+    #[tokio::test(start_paused = true)]
+    async fn a_round_that_never_ends_is_cut_off_at_the_limit() {
+        let inv = Arc::new(inventory("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n"));
+        let mut state = State::new(inv);
+        let (tx, rx) = mpsc::channel::<ProbeReport>(8);
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        let round = tokio::spawn(async move {
+            let _on_drop = dropped_tx;
+            tx.send(ProbeReport::RoundDone {
+                host: 0,
+                at: std::time::SystemTime::now(),
+            })
+            .await
+            .unwrap();
+            std::future::pending::<()>().await;
+        });
+        let started = tokio::time::Instant::now();
+        let ended = collect(&mut state, rx, round, Duration::from_secs(3)).await;
+        assert!(!ended);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        // The round's task is gone (its sender dropped with it).
+        assert!(dropped_rx.await.is_err());
+    }
+
+    /// A host's or resolver's name is free text of the inventory: ESC, BEL and C1 codes
+    /// in it are escaped in `check`'s and `dns`'s tables.
+    #[test]
+    fn names_from_the_inventory_are_escaped_in_the_tables() {
+        let inv = inventory(
+            "[[resolver]]\nname = \"isp\\u001b[2J\"\naddress = \"127.0.0.1:5353\"\n\
+             [[host]]\nname = \"www\\u001b]0;pwned\\u0007\\u009b\"\nfqdn = \"www.org\"\n",
+        );
+        let state = State::new(Arc::new(inv));
+        for out in [to_table(&state), dns_table(&state)] {
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        }
+        assert!(
+            to_table(&state).contains("www\\x1b]0;pwned\\x07\\x9b"),
+            "{}",
+            to_table(&state)
+        );
+        assert!(
+            dns_table(&state).contains("ISP\\x1b[2J"),
+            "{}",
+            dns_table(&state)
+        );
+    }
 }

@@ -97,6 +97,14 @@ enum ReportFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Probe every host once, print a table (or JSON) and exit: 0 if all are up, 1 if not
+    ///
+    /// A host with a failing check is probed again, one round at a time, up to its
+    /// fail_after (so a blip is not reported as down). Each round is cut off after two
+    /// timeouts and a second (one timeout more for every 256 probes past the first 256: they
+    /// wait for a slot); what has not answered by then is not counted. So check ends within
+    /// fail_after × (2 × timeout + 1 s): 6 s with the defaults (timeout 1s, fail_after 2),
+    /// and at most 20 × (2 × 60 s + 1 s), the largest the inventory allows, for up to 256
+    /// probes.
     Check {
         /// Print JSON instead of a table
         #[arg(long)]
@@ -183,6 +191,21 @@ macro_rules! say {
     }};
 }
 
+/// Everything a command prints on standard output goes through here. A reader that went
+/// away (`| head`, `| true`) is treated as `head` itself treats it: the rest is not printed,
+/// quietly, and the command's exit code still says what it did (a tick is saved whether or
+/// not anyone reads the line that says so). Any other write error is bad output: exit 2.
+fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(
+            anyhow::anyhow!("cannot write to standard output: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -263,11 +286,10 @@ fn print_result<T: serde::Serialize>(
 ) -> Result<(), Failure> {
     if json {
         let text = serde_json::to_string_pretty(&value()).map_err(|e| Failure::Other(e.into()))?;
-        println!("{text}");
+        emit(&format!("{text}\n"))
     } else {
-        print!("{}", table());
+        emit(&table())
     }
-    Ok(())
 }
 
 fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
@@ -355,12 +377,12 @@ fn validate(path: &std::path::Path) -> Result<ExitCode, Failure> {
             "checklist items",
         ));
     }
-    println!(
-        "{}: ok: \"{}\", {}",
-        path.display(),
-        inv.name,
+    emit(&format!(
+        "{}: ok: \"{}\", {}\n",
+        shown(&path.display().to_string()),
+        shown(&inv.name),
         counts.join(", ")
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -375,9 +397,9 @@ fn show_checklist(cli: &Cli, json: bool) -> Result<ExitCode, Failure> {
     if json {
         let value = headless::to_json(&inv, &path, &loaded.doc);
         let text = serde_json::to_string_pretty(&value).map_err(|e| Failure::Other(e.into()))?;
-        println!("{text}");
+        emit(&format!("{text}\n"))?;
     } else {
-        print!("{}", headless::to_text(&inv, &path, &loaded.doc));
+        emit(&headless::to_text(&inv, &path, &loaded.doc))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -420,7 +442,10 @@ fn tick(cli: &Cli, id: &str, change: &TickChange<'_>) -> Result<ExitCode, Failur
     journal_ticks(cli, &events);
     match headless::recorded(item, &events, &saved.doc) {
         Ok(line) => {
-            println!("{line}");
+            // The tick is saved: output that cannot be written does not undo it.
+            if let Err(Failure::Other(e)) = emit(&format!("{line}\n")) {
+                say!("moveday: warning: {e:#} (the change is saved)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(why) => {
@@ -611,11 +636,13 @@ fn report(cli: &Cli, format: ReportFormat, since: Option<&str>) -> Result<(), Fa
             t
         }
     };
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    Ok(())
+    emit(&text)
+}
+
+/// Text from the inventory or the command line as a terminal should see it: control
+/// characters escaped, capped.
+fn shown(text: &str) -> String {
+    moveday::sanitize::sanitize(text, 500)
 }
 
 /// `--who`, cleaned, else `$USER@hostname`.

@@ -19,6 +19,12 @@ use crate::timefmt::rfc3339;
 /// Longest note shown, in characters (the file may come from anyone who can write it).
 const MAX_NOTE_CHARS: usize = 500;
 
+/// Text from the inventory as the terminal may see it (a name or text with ESC or BEL in
+/// it is free text of the file): control characters escaped, capped.
+fn shown(text: &str) -> String {
+    sanitize(text, MAX_NOTE_CHARS)
+}
+
 fn local(at: DateTime<Utc>) -> String {
     at.with_timezone(&Local)
         .format("%Y-%m-%d %H:%M:%S")
@@ -102,8 +108,8 @@ pub fn to_text(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> String 
     let statuses = statuses(inv, doc);
     let mut out = String::new();
     let (done, total) = checklist::progress(doc, &inv.checklist, None);
-    let _ = writeln!(out, "{}: checklist {done}/{total} done", inv.name);
-    let _ = writeln!(out, "state file: {}", path.display());
+    let _ = writeln!(out, "{}: checklist {done}/{total} done", shown(&inv.name));
+    let _ = writeln!(out, "state file: {}", shown(&path.display().to_string()));
     if inv.checklist.is_empty() {
         let _ = writeln!(
             out,
@@ -118,20 +124,20 @@ pub fn to_text(inv: &Arc<Inventory>, path: &Path, doc: &ChecklistDoc) -> String 
         .unwrap_or(0);
     for phase in &inv.phases {
         let (done, total) = checklist::progress(doc, &inv.checklist, Some(phase));
-        let _ = writeln!(out, "\n{phase}  {done}/{total}");
+        let _ = writeln!(out, "\n{}  {done}/{total}", shown(phase));
         for (item, status) in inv.checklist.iter().zip(&statuses) {
             if &item.phase != phase {
                 continue;
             }
             let check = check_name(inv, item)
-                .map(|c| format!("  [check: {c}]"))
+                .map(|c| format!("  [check: {}]", shown(&c)))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {} {:<id_width$}  {}{check}",
                 status.symbol(),
                 item.id,
-                item.text
+                shown(&item.text)
             );
             let record = doc.items.get(&item.id);
             let pad = " ".repeat(id_width + 8);
@@ -228,7 +234,7 @@ pub fn recorded(
         "{verb} {id}{note_words} as {} at {} ({})",
         sanitize(who, MAX_NOTE_CHARS),
         local(at),
-        item.text
+        shown(&item.text)
     ))
 }
 
@@ -258,11 +264,11 @@ fn record_words(tick: Option<&TickEvent>, note: Option<&NoteEvent>) -> String {
 
 /// Unknown id: the message, with the closest ids of the inventory.
 pub fn unknown_id(inv: &Inventory, id: &str) -> String {
-    let shown = sanitize(id, 80);
+    let asked = sanitize(id, 80);
     if inv.checklist.is_empty() {
         return format!(
-            "unknown checklist id `{shown}`: {} has no [[checklist]] items",
-            inv.path.display()
+            "unknown checklist id `{asked}`: {} has no [[checklist]] items",
+            shown(&inv.path.display().to_string())
         );
     }
     let wanted = id.to_lowercase();
@@ -289,8 +295,8 @@ pub fn unknown_id(inv: &Inventory, id: &str) -> String {
         format!("did you mean {}?", close.join(", "))
     };
     format!(
-        "unknown checklist id `{shown}` in {}: {hint}",
-        inv.path.display()
+        "unknown checklist id `{asked}` in {}: {hint}",
+        shown(&inv.path.display().to_string())
     )
 }
 
@@ -309,4 +315,45 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    /// Names and texts of the inventory are free text: ESC, BEL and C1 codes in them are
+    /// escaped in what `checklist` and `tick` print.
+    #[test]
+    fn inventory_text_is_escaped_in_the_checklist_and_the_tick_line() {
+        let inv = Inventory::parse(
+            Path::new("inv.toml"),
+            "[move]\nname = \"m\\u001b]0;pwned\\u0007\"\n\
+             [[host]]\nname = \"h\\u009b31m\"\nfqdn = \"h.org\"\n\
+             [[checklist]]\nid = \"ttl\"\nphase = \"be\\u001b[2Jfore\"\n\
+             text = \"Lower\\u0007 the TTLs\"\ncheck = \"h\\u009b31m.health\"\n",
+        )
+        .unwrap();
+        let inv = Arc::new(inv);
+        let mut doc = ChecklistDoc::new();
+        let tick = doc.tick(
+            "ttl",
+            "ann",
+            checklist::Backing::default(),
+            SystemTime::now(),
+        );
+        doc.apply(&tick);
+        let text = to_text(&inv, Path::new("state.json"), &doc);
+        let line = recorded(&inv.checklist[0], &[tick], &doc).unwrap();
+        for out in [&text, &line] {
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        }
+        assert!(
+            text.contains("m\\x1b]0;pwned\\x07: checklist 1/1 done"),
+            "{text}"
+        );
+        assert!(text.contains("be\\x1b[2Jfore"), "{text}");
+        assert!(text.contains("[check: h\\x9b31m.health]"), "{text}");
+        assert!(line.ends_with("(Lower\\x07 the TTLs)"), "{line}");
+    }
 }

@@ -29,6 +29,7 @@ use super::ConfigError;
 use super::service::{Damping, ServiceConfig};
 
 pub use settings::load_ca_file;
+pub use values::duration_text;
 
 /// The validated inventory of a move.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,8 +240,7 @@ pub struct HostConfig {
 impl Inventory {
     /// Reads and validates an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read inventory: {e}")))?;
+        let source = super::read_config(path, "inventory")?;
         Inventory::parse(path, &source)
     }
 
@@ -270,6 +270,7 @@ impl Inventory {
         let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &err)?;
         let zones = dns::zones(raw.zone, &err)?;
         dns::attach_zone_servers(&mut resolvers, &zones);
+        let long_ttl = settings::long_ttl(raw.dns, &err)?;
 
         Ok(Inventory {
             path: path.to_path_buf(),
@@ -283,7 +284,7 @@ impl Inventory {
             checklist,
             phases,
             zones,
-            long_ttl: settings::long_ttl(raw.dns),
+            long_ttl,
             window_start: the_move.window_start,
             window_end: the_move.window_end,
         })
@@ -752,7 +753,7 @@ port = 5280
         );
         assert_eq!(
             service_error("kind = \"https\"\nurl = \"https://a.org/\"\nmax_age = \"0s\"\n"),
-            (8, 11, "max_age must be greater than zero".into())
+            (8, 11, "max_age must be at least 1s".into())
         );
         assert_eq!(
             service_error("kind = \"tcp\"\nport = 7\nsend = \"\"\n").2,
@@ -800,6 +801,113 @@ port = 5280
         .unwrap();
     }
 
+    /// Every number of the inventory has a range (`config::limits`): both ends are
+    /// accepted, one past either end is a located error naming the bound.
+    #[test]
+    fn every_number_has_a_range_and_both_ends_are_accepted() {
+        let host = "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n";
+        let https = format!(
+            "{host}[[host.service]]\nname = \"s\"\nkind = \"https\"\nurl = \"https://a.org/\"\n"
+        );
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "[probe]\ninterval = \"100ms\"\ntimeout = \"10ms\"\n".into(),
+                "",
+            ),
+            ("[probe]\ninterval = \"1h\"\ntimeout = \"60s\"\n".into(), ""),
+            (
+                "[probe]\ninterval = \"99ms\"\n".into(),
+                "interval must be at least 100ms",
+            ),
+            (
+                "[probe]\ninterval = \"3601s\"\n".into(),
+                "interval must be at most 1h",
+            ),
+            (
+                "[probe]\ninterval = \"1h\"\ntimeout = \"61s\"\n".into(),
+                "timeout must be at most 60s",
+            ),
+            (
+                "[probe]\ntimeout = \"9ms\"\n".into(),
+                "timeout must be at least 10ms",
+            ),
+            ("[probe]\ninterval = \"2s\"\ntimeout = \"2s\"\n".into(), ""),
+            (
+                "[probe]\ninterval = \"2s\"\ntimeout = \"2001ms\"\n".into(),
+                "timeout must be at most the interval (2s)",
+            ),
+            ("[probe]\nfail_after = 20\nrecover_after = 20\n".into(), ""),
+            (
+                "[probe]\nfail_after = 21\n".into(),
+                "fail_after must be at most 20",
+            ),
+            (
+                format!("{host}recover_after = 21\n"),
+                "recover_after must be at most 20",
+            ),
+            (
+                format!("{host}fail_after = 0\n"),
+                "fail_after must be at least 1",
+            ),
+            ("[dns]\nlong_ttl = \"1s\"\n".into(), ""),
+            ("[dns]\nlong_ttl = \"7d\"\n".into(), ""),
+            (
+                "[dns]\nlong_ttl = \"604801s\"\n".into(),
+                "long_ttl must be at most 7d",
+            ),
+            (format!("{https}max_age = \"1s\"\n"), ""),
+            (format!("{https}max_age = \"365d\"\n"), ""),
+            (
+                format!("{https}max_age = \"366d\"\n"),
+                "max_age must be at most 365d",
+            ),
+            (
+                format!("{https}max_body = 1\nwarn_days = 0\nexpect_status = 100\n"),
+                "",
+            ),
+            (
+                format!("{https}max_body = 67108864\nwarn_days = 3650\nexpect_status = 599\n"),
+                "",
+            ),
+            (
+                format!("{https}max_body = 67108865\n"),
+                "max_body must be between 1 and",
+            ),
+            (
+                format!("{https}warn_days = 3651\n"),
+                "warn_days must be between 0 and 3650",
+            ),
+            (
+                format!("{https}expect_status = 600\n"),
+                "invalid expect_status 600",
+            ),
+            (format!("{host}ssh = 65535\nports = [1, 65535]\n"), ""),
+            (format!("{host}ports = [65536]\n"), "invalid port 65536"),
+            (
+                "[[resolver]]\nname = \"r\"\naddress = \"192.0.2.1:65535\"\n".into(),
+                "",
+            ),
+            (
+                "[[resolver]]\nname = \"r\"\naddress = \"192.0.2.1:0\"\n".into(),
+                "port 0: expected a port 1-65535",
+            ),
+        ];
+        for (text, want) in &cases {
+            match (parse(text), *want) {
+                (Ok(_), "") => {}
+                (Err(e), "") => panic!("{text}: {e}"),
+                (Ok(_), want) => panic!("{text}: accepted, expected {want:?}"),
+                (Err(e), want) => {
+                    assert!(e.message.contains(want), "{text}: {e}");
+                    assert!(e.line > 1, "{text}: not located: {e}");
+                }
+            }
+        }
+        // Without a timeout, the default (1s) is held to a shorter interval.
+        let inv = parse("[probe]\ninterval = \"500ms\"\n").unwrap();
+        assert_eq!(inv.probe.timeout, Duration::from_millis(500));
+    }
+
     #[test]
     fn damping_and_ports_errors_are_located() {
         let e = parse("[probe]\nrecover_after = -1\n").unwrap_err();
@@ -810,7 +918,12 @@ port = 5280
         );
         let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nfail_after = 5000000000\n")
             .unwrap_err();
-        assert_eq!(e.message, "fail_after must be at most 4294967295", "{e}");
+        assert_eq!(
+            e.message,
+            "fail_after must be at most 20: it counts the consecutive failures before a probe \
+             turns red, one round each",
+            "{e}"
+        );
         let e = parse("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\nports = [22, -1]\n").unwrap_err();
         assert_eq!((e.line, e.col), (4, 14), "{e}");
         assert_eq!(e.message, "invalid port -1: expected 1-65535");

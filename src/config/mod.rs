@@ -4,10 +4,11 @@
 
 mod error;
 pub mod inventory;
+pub mod limits;
 pub mod service;
 pub mod theme;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config};
 pub use inventory::{
     CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, ProbeSettings, ResolverConfig,
     ResolverKind, SecondaryConfig, ServerRef, ZoneConfig, load_ca_file,

@@ -172,8 +172,7 @@ impl Theme {
 
     /// Reads a theme file; its name is the file's stem.
     pub fn load(path: &Path) -> Result<Theme, ConfigError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read theme: {e}")))?;
+        let source = super::read_config(path, "theme")?;
         let name = path.file_stem().map_or_else(
             || "custom".to_string(),
             |s| s.to_string_lossy().into_owned(),

@@ -687,7 +687,7 @@ old_network = "192.0.2.0/24"
 new_network = "198.51.100.0/24"
 [probe]
 interval = "150ms"
-timeout = "300ms"
+timeout = "150ms"
 [[resolver]]
 name = "isp-cache"
 address = "{cache}"

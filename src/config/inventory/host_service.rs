@@ -13,12 +13,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::super::ConfigError;
+use super::super::limits;
 use super::super::service::{
     BodyMatch, DEFAULT_MAX_BODY, DEFAULT_WARN_DAYS, Freshness, HttpService, MAX_MAX_BODY,
     MAX_WARN_DAYS, Pattern, ServiceConfig, ServiceKind, SmtpService, TcpService, TlsService,
     is_valid_strftime, short_regex_error,
 };
-use super::values::{Dur, Located, check_hostname, port_number};
+use super::values::{Dur, Located, check_hostname, duration_within, port_number};
 
 /// `kind = "..."` of a `[[host.service]]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,12 +260,11 @@ fn http_service(
 /// `max_age`, and where the page's time is read from: `Last-Modified`, or `fresh_regex`
 /// (with an optional `fresh_format`) in the body.
 fn freshness(s: &RawService, err: Located) -> Result<Option<Freshness>, ConfigError> {
-    let max_age = match &s.max_age {
-        Some(d) if d.get_ref().0.is_zero() => {
-            return Err(err(d.span(), "max_age must be greater than zero".into()));
-        }
-        d => d.as_ref().map(|d| d.get_ref().0),
-    };
+    let max_age = s
+        .max_age
+        .as_ref()
+        .map(|d| duration_within(d, "max_age", &limits::MAX_AGE, err))
+        .transpose()?;
     let fresh_regex = match &s.fresh_regex {
         None => None,
         Some(r) if r.get_ref().is_empty() => {

@@ -9,9 +9,9 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::super::ConfigError;
+use super::super::{ConfigError, limits};
 use super::ProbeSettings;
-use super::values::{Dur, Located, Net, damping};
+use super::values::{Dur, Located, Net, damping, duration_text, duration_within};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +39,7 @@ pub(super) struct RawProbe {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDns {
-    long_ttl: Option<Dur>,
+    long_ttl: Option<Spanned<Dur>>,
 }
 
 /// What `[move]` says, checked.
@@ -136,17 +136,28 @@ pub(super) fn probe_table(
     let Some(p) = raw else {
         return Ok((probe, None));
     };
-    if let Some(i) = p.interval {
-        if i.get_ref().0 < Duration::from_millis(100) {
-            return Err(err(i.span(), "interval must be at least 100ms".into()));
-        }
-        probe.interval = i.into_inner().0;
+    if let Some(i) = &p.interval {
+        probe.interval = duration_within(i, "interval", &limits::INTERVAL, err)?;
     }
-    if let Some(t) = p.timeout {
-        if t.get_ref().0.is_zero() {
-            return Err(err(t.span(), "timeout must be greater than zero".into()));
+    if let Some(t) = &p.timeout {
+        probe.timeout = duration_within(t, "timeout", &limits::TIMEOUT, err)?;
+        if probe.timeout > probe.interval {
+            return Err(err(
+                t.span(),
+                format!(
+                    "timeout must be at most the interval ({}{}): a probe ends before the next one starts",
+                    duration_text(probe.interval),
+                    if p.interval.is_none() {
+                        ", the default"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
-        probe.timeout = t.into_inner().0;
+    } else if probe.timeout > probe.interval {
+        // The default timeout (1s) under a shorter interval: the interval bounds it.
+        probe.timeout = probe.interval;
     }
     if let Some(o) = p.probe_old {
         probe.probe_old = o;
@@ -212,7 +223,9 @@ pub(super) fn hosts_file(
 }
 
 /// `[dns] long_ttl`: a TTL above it was not lowered for the move (default 300 s).
-pub(super) fn long_ttl(raw: Option<RawDns>) -> Duration {
-    raw.and_then(|d| d.long_ttl)
-        .map_or(Duration::from_secs(300), |d| d.0)
+pub(super) fn long_ttl(raw: Option<RawDns>, err: Located) -> Result<Duration, ConfigError> {
+    match raw.and_then(|d| d.long_ttl) {
+        None => Ok(Duration::from_secs(300)),
+        Some(d) => duration_within(&d, "long_ttl", &limits::LONG_TTL, err),
+    }
 }

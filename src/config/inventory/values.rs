@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -11,6 +12,7 @@ use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::super::ConfigError;
+use super::super::limits;
 use super::super::service::Damping;
 
 /// Builds a located error from a span and a message.
@@ -27,21 +29,69 @@ pub(super) fn port_number(p: &Spanned<i64>, err: Located) -> Result<u16, ConfigE
     }
 }
 
-/// `fail_after` / `recover_after` over `base` (the `[probe]` values, or the defaults).
+/// A duration as the inventory writes one: `100ms`, `60s`, `1h`, `7d` (no minutes: `1m`
+/// reads too much like a month).
+pub fn duration_text(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (d.subsec_millis(), secs) {
+        (0, s) if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        (0, s) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        (0, s) => format!("{s}s"),
+        (_, _) => format!("{}ms", d.as_millis()),
+    }
+}
+
+/// A duration key's value within `range` (one of [`limits`]), or a located error that
+/// names the bound it crossed.
+pub(super) fn duration_within(
+    d: &Spanned<Dur>,
+    key: &str,
+    range: &RangeInclusive<Duration>,
+    err: Located,
+) -> Result<Duration, ConfigError> {
+    let value = d.get_ref().0;
+    if value < *range.start() {
+        return Err(err(
+            d.span(),
+            format!("{key} must be at least {}", duration_text(*range.start())),
+        ));
+    }
+    if value > *range.end() {
+        return Err(err(
+            d.span(),
+            format!("{key} must be at most {}", duration_text(*range.end())),
+        ));
+    }
+    Ok(value)
+}
+
+/// `fail_after` / `recover_after` over `base` (the `[probe]` values, or the defaults), each
+/// in [`limits::ROUNDS`].
 pub(super) fn damping(
     base: Damping,
     fail_after: Option<Spanned<i64>>,
     recover_after: Option<Spanned<i64>>,
     err: Located,
 ) -> Result<Damping, ConfigError> {
+    let (least, most) = (*limits::ROUNDS.start(), *limits::ROUNDS.end());
     let count = |v: Option<Spanned<i64>>, key: &str, what: &str, default: u32| match v {
         None => Ok(default),
-        Some(v) if *v.get_ref() < 1 => Err(err(
+        Some(v) if *v.get_ref() < i64::from(least) => Err(err(
             v.span(),
-            format!("{key} must be at least 1: it counts the consecutive {what}"),
+            format!("{key} must be at least {least}: it counts the consecutive {what}"),
         )),
         Some(v) => u32::try_from(*v.get_ref())
-            .map_err(|_| err(v.span(), format!("{key} must be at most {}", u32::MAX))),
+            .ok()
+            .filter(|n| *n <= most)
+            .ok_or_else(|| {
+                err(
+                    v.span(),
+                    format!(
+                        "{key} must be at most {most}: it counts the consecutive {what}, \
+                         one round each"
+                    ),
+                )
+            }),
     };
     Ok(Damping {
         fail_after: count(
@@ -126,14 +176,18 @@ string_value!(
     parse_server_addr
 );
 
-/// `"ip"` (port 53) or `"ip:port"`.
+/// `"ip"` (port 53) or `"ip:port"` (port 1-65535).
 pub(super) fn parse_server_addr(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>().map_err(|_| {
-        "expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string()
-    })
+    match s.parse::<SocketAddr>() {
+        Ok(addr) if addr.port() == 0 => Err("port 0: expected a port 1-65535".to_string()),
+        Ok(addr) => Ok(addr),
+        Err(_) => {
+            Err("expected \"ip\" or \"ip:port\" (IPv6 with a port as \"[::1]:53\")".to_string())
+        }
+    }
 }
 
 /// `ssh = 22`, `ssh = false` (skip) or `ssh = true` (port 22).

@@ -1,0 +1,31 @@
+//! The ranges of the inventory's numbers, in one place: each is checked when the inventory
+//! is read (a located error outside it), and README's "Inventory limits" lists the same.
+//! Nothing past them is trusted: a probe loop adds the interval to a clock, `check` retries
+//! `fail_after` times, and both must end.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+pub use super::service::{MAX_MAX_BODY, MAX_WARN_DAYS};
+
+/// `[probe] interval`: the time between two rounds of a host.
+pub const INTERVAL: RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(3600);
+/// `[probe] timeout`: how long one probe may take; also at most the interval.
+pub const TIMEOUT: RangeInclusive<Duration> = Duration::from_millis(10)..=Duration::from_secs(60);
+/// `fail_after` and `recover_after` (in `[probe]` and `[[host]]`): consecutive results.
+pub const ROUNDS: RangeInclusive<u32> = 1..=20;
+/// `max_age` of an http/https service: how old its page may be.
+pub const MAX_AGE: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(365 * 86_400);
+/// `[dns] long_ttl`: a TTL above it was not lowered for the move.
+pub const LONG_TTL: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(7 * 86_400);
+/// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
+pub const PORT: RangeInclusive<u16> = 1..=65_535;
+/// A service's `expect_status`.
+pub const EXPECT_STATUS: RangeInclusive<u16> = 100..=599;
+/// A service's `max_body`, in bytes.
+pub const MAX_BODY: RangeInclusive<usize> = 1..=MAX_MAX_BODY;
+/// A service's `warn_days`.
+pub const WARN_DAYS: RangeInclusive<u32> = 0..=MAX_WARN_DAYS;
