@@ -12,6 +12,12 @@
 //! renamed to `<file>.corrupt-<UTC timestamp>` and reported, and work goes on from an empty
 //! record. Every rename, set-aside and clean-up happens under the exclusive lock.
 //!
+//! The state file is a regular file or a symbolic link to one (or to where one will be).
+//! A link is followed: the lock, the temporary files and any set-aside live beside the
+//! target, and the link stays a link. Anything else at the path (a FIFO, a device, a
+//! directory, a socket) is refused with [`PersistError::NotRegular`]: never read (a FIFO
+//! would block), never replaced, never moved.
+//!
 //! ```text
 //! <state dir>/<stem>-<hash>.json        the record (mode 0600)
 //! <state dir>/<stem>-<hash>.json.lock   the lock side file (never removed)
@@ -56,6 +62,73 @@ pub enum PersistError {
     },
     #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "state file {}{} is {kind}, not a regular file: not read, not replaced, not moved \
+         (--state must name a regular file or a symbolic link to one)",
+        .path.display(), via(.path, .target)
+    )]
+    NotRegular {
+        path: PathBuf,
+        /// Where the links at `path` lead (`path` itself when it is no link).
+        target: PathBuf,
+        kind: &'static str,
+    },
+    #[error("cannot follow the state file's link {}: {source}", .path.display())]
+    Link { path: PathBuf, source: io::Error },
+}
+
+impl PersistError {
+    /// Whether the path given is wrong (bad input, exit 2), rather than the disk failing.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            PersistError::NotRegular { .. } | PersistError::Link { .. }
+        )
+    }
+}
+
+/// ` (a symbolic link to X)` when `target` is not `path`.
+fn via(path: &Path, target: &Path) -> String {
+    if path == target {
+        String::new()
+    } else {
+        format!(" (a symbolic link to {})", target.display())
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else {
+        "something else"
+    }
+}
+
+/// Where the state file at `path` really is ([`files::resolve_links`]), refused unless it
+/// is a regular file or does not exist yet.
+fn locate(path: &Path) -> Result<PathBuf, PersistError> {
+    let target = files::resolve_links(path).map_err(|source| PersistError::Link {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match fs::symlink_metadata(&target) {
+        Ok(meta) if !meta.file_type().is_file() => Err(PersistError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(meta.file_type()),
+            target,
+        }),
+        _ => Ok(target),
+    }
 }
 
 /// The record as read from (or, after [`commit`], written to) the state file.
@@ -198,16 +271,57 @@ enum OnDisk {
     Doc(ChecklistDoc),
     /// Unreadable or unparseable, with the reason.
     Corrupt(String),
+    /// Not a regular file (it became one after [`locate`] looked): what it is.
+    NotRegular(&'static str),
 }
 
+/// Reads the file at `path` (as [`locate`] found it). Opened without blocking and checked
+/// with `fstat` before a byte is read, so a FIFO or a device put there meanwhile is
+/// refused rather than waited on.
 fn read_state(path: &Path) -> OnDisk {
-    match fs::read(path) {
-        Ok(bytes) => match parse(&bytes) {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return OnDisk::Missing,
+        Err(e) => return OnDisk::Corrupt(format!("unreadable: {e}")),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) if meta.file_type().is_file() => meta,
+        Ok(meta) => return OnDisk::NotRegular(kind_of(meta.file_type())),
+        Err(e) => return OnDisk::Corrupt(format!("unreadable: {e}")),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    match io::Read::read_to_end(&mut &file, &mut bytes) {
+        Ok(_) => match parse(&bytes) {
             Ok(doc) => OnDisk::Doc(doc),
             Err(reason) => OnDisk::Corrupt(reason),
         },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => OnDisk::Missing,
         Err(e) => OnDisk::Corrupt(format!("unreadable: {e}")),
+    }
+}
+
+/// [`OnDisk::NotRegular`] as an error naming the path.
+fn not_regular(path: &Path, kind: &'static str) -> PersistError {
+    PersistError::NotRegular {
+        path: path.to_path_buf(),
+        target: path.to_path_buf(),
+        kind,
+    }
+}
+
+/// Reads the record at `path` for a reader that only looks (`moveday report`): no lock,
+/// nothing created or moved. `Ok(None)` when there is no file; `Err` says why it cannot
+/// be read (not a regular file, unreadable, not a record).
+pub fn peek(path: &Path) -> Result<Option<ChecklistDoc>, String> {
+    let target = locate(path).map_err(|e| e.to_string())?;
+    match read_state(&target) {
+        OnDisk::Missing => Ok(None),
+        OnDisk::Doc(doc) => Ok(Some(doc)),
+        OnDisk::Corrupt(reason) => Err(reason),
+        OnDisk::NotRegular(kind) => Err(not_regular(path, kind).to_string()),
     }
 }
 
@@ -264,6 +378,7 @@ fn read_or_set_aside(path: &Path) -> Result<Loaded, PersistError> {
             warning: None,
         }),
         OnDisk::Doc(doc) => Ok(Loaded { doc, warning: None }),
+        OnDisk::NotRegular(kind) => Err(not_regular(path, kind)),
         OnDisk::Corrupt(reason) => {
             let to = set_aside(path, &reason)?;
             Ok(Loaded {
@@ -287,6 +402,7 @@ pub fn load(path: &Path) -> Result<Loaded, PersistError> {
 }
 
 fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    let path = &locate(path)?;
     // Reading a record that does not exist yet creates nothing (no directory, no lock file);
     // a writer creating it right after is no different from one writing a moment later.
     if let Err(e) = fs::symlink_metadata(path)
@@ -305,6 +421,7 @@ fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
                 return Ok((Loaded { doc, warning: None }, stamp));
             }
             OnDisk::Doc(doc) => return Ok((Loaded { doc, warning: None }, stamp)),
+            OnDisk::NotRegular(kind) => return Err(not_regular(path, kind)),
             // Set aside under the exclusive lock (a shared lock cannot be upgraded in
             // place); the file is read again there, as a writer may have replaced it.
             OnDisk::Corrupt(_) => {}
@@ -352,6 +469,7 @@ fn commit_stamped(
     path: &Path,
     ours: impl FnOnce(&ChecklistDoc) -> ChecklistDoc,
 ) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    let path = &locate(path)?;
     ensure_dir(path)?;
     let _lock = FileLock::exclusive(path)?;
     remove_stale_temps(path);
@@ -512,13 +630,14 @@ pub enum SyncNews {
 /// (nothing else when idle) and, when another process changed it, read and sent.
 ///
 /// When `events` closes (the app quits), unsaved events are retried for a few more polls;
-/// await the handle before exiting so that every tick is on disk.
+/// await the handle before exiting so that every tick is on disk. It yields the events
+/// that could not be saved (none when all are on disk), for the operator to be told.
 pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
     path: PathBuf,
     events: mpsc::Receiver<ChecklistEvent>,
     reports: mpsc::Sender<T>,
     poll: Duration,
-) -> JoinHandle<()> {
+) -> JoinHandle<Vec<ChecklistEvent>> {
     tokio::spawn(async move {
         let mut sync = SyncTask {
             path,
@@ -529,6 +648,7 @@ pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
             failing: false,
         };
         sync.run(events, poll).await;
+        sync.pending
     })
 }
 
