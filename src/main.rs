@@ -604,11 +604,7 @@ fn report(cli: &Cli, format: ReportFormat, since: Option<&str>) -> Result<(), Fa
     );
     let text = match format {
         ReportFormat::Md => journal::report::markdown(&pm),
-        ReportFormat::Json => {
-            let mut t = serde_json::to_string_pretty(&pm).map_err(|e| Failure::Other(e.into()))?;
-            t.push('\n');
-            t
-        }
+        ReportFormat::Json => journal::report::json(&pm),
     };
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
