@@ -325,18 +325,25 @@ pub fn peek(path: &Path) -> Result<Option<ChecklistDoc>, String> {
     }
 }
 
+/// The top of a state file: its format version, the rest skipped unread.
+#[derive(serde::Deserialize)]
+struct Head {
+    version: Option<serde_json::Value>,
+}
+
 /// Parses the file's bytes, checking the format version before the fields so that a file
-/// from another version says so rather than "unknown field".
+/// from another version says so rather than "unknown field". Straight into the record:
+/// never through a `serde_json::Value`, which costs ten times the file's size.
 fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err("empty file".to_string());
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    if !value.is_object() {
+    };
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    // A struct also reads from an array: say what it is.
+    if *first != b'{' {
         return Err("not a JSON object".to_string());
     }
-    match value.get("version").map(|v| (v, v.as_u64())) {
+    match head.version.as_ref().map(|v| (v, v.as_u64())) {
         None => return Err("no format version".to_string()),
         Some((_, Some(v))) if v == u64::from(FORMAT_VERSION) => {}
         Some((v, _)) => {
@@ -345,7 +352,7 @@ fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
             ));
         }
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 /// Moves a corrupt file to `<file>.corrupt-<UTC timestamp>`, never replacing an earlier
@@ -453,33 +460,41 @@ pub fn commit_with(
     let mut events = Vec::new();
     let (loaded, _) = commit_stamped(path, |disk| {
         events = make(disk);
-        let mut ours = ChecklistDoc::new();
+        let mut changed = false;
         for event in &events {
-            ours.apply(event);
+            changed |= disk.apply(event);
         }
-        ours
+        (changed, !events.is_empty())
     })?;
     Ok((loaded, events))
 }
 
-/// Merges `ours` (made from the record on disk) into the state file. Also returns the
-/// file's stamp taken under the lock, so the sync task does not mistake its own write for
-/// another process's.
+/// Merges `ours` into the state file (the sync task: everything it knows).
+fn commit_doc(path: &Path, ours: &ChecklistDoc) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    commit_stamped(path, |disk| (disk.merge_from(ours), !ours.items.is_empty()))
+}
+
+/// Merges into the record on disk, in place (`merge` returns whether it changed the record
+/// and whether it had anything to add at all), and writes it if it changed. Also returns
+/// the file's stamp taken under the lock, so the sync task does not mistake its own write
+/// for another process's.
 fn commit_stamped(
     path: &Path,
-    ours: impl FnOnce(&ChecklistDoc) -> ChecklistDoc,
+    merge: impl FnOnce(&mut ChecklistDoc) -> (bool, bool),
 ) -> Result<(Loaded, Option<Stamp>), PersistError> {
     let path = &locate(path)?;
     ensure_dir(path)?;
     let _lock = FileLock::exclusive(path)?;
     remove_stale_temps(path);
-    let Loaded { doc: disk, warning } = read_or_set_aside(path)?;
-    let ours = &ours(&disk);
-    let mut merged = disk.merge(ours);
-    merged.version = FORMAT_VERSION;
-    if merged != disk {
+    let Loaded {
+        doc: mut merged,
+        warning,
+    } = read_or_set_aside(path)?;
+    let (changed, anything) = merge(&mut merged);
+    if changed {
+        merged.version = FORMAT_VERSION;
         write_atomic(path, &merged)?;
-    } else if !ours.items.is_empty() {
+    } else if anything {
         // Nothing new (a retry, or someone else already recorded the same): make sure what
         // we are about to acknowledge is durable, whoever wrote it.
         sync_existing(path).map_err(|source| PersistError::Write {
@@ -730,9 +745,8 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                 if let Some(w) = loaded.warning {
                     self.report(SyncNews::Warning(w)).await;
                 }
-                let merged = self.known.merge(&loaded.doc);
-                if first || merged != self.known {
-                    self.known = merged;
+                let changed = self.known.merge_from(&loaded.doc);
+                if first || changed {
                     self.report(SyncNews::Record(self.known.clone())).await;
                 }
             }
@@ -747,16 +761,23 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
         }
     }
 
-    /// Commits the pending events (with everything known); keeps them on failure.
+    /// Commits the pending events (with everything known); keeps them on failure. The
+    /// record is moved to the writer and back, never copied.
     async fn flush(&mut self) {
-        let mut ours = self.known.clone();
+        let mut ours = std::mem::take(&mut self.known);
         for event in &self.pending {
             ours.apply(event);
         }
         let path = self.path.clone();
-        let result = tokio::task::spawn_blocking(move || commit_stamped(&path, |_| ours)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            let result = commit_doc(&path, &ours);
+            (ours, result)
+        })
+        .await;
         let error = match result {
-            Ok(Ok((loaded, stamp))) => {
+            Ok((ours, Ok((loaded, stamp)))) => {
+                // The record on disk has it all now: one copy is enough.
+                drop(ours);
                 let saved = self.pending.len();
                 self.pending.clear();
                 self.seen = stamp;
@@ -775,7 +796,12 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                 self.report(SyncNews::Record(self.known.clone())).await;
                 return;
             }
-            Ok(Err(e)) => e.to_string(),
+            Ok((ours, Err(e))) => {
+                // What we know, the pending events in it (applying them again is harmless).
+                self.known = ours;
+                e.to_string()
+            }
+            // The record went down with the writer: the next read brings the file's back.
             Err(e) => format!("writing {} failed: {e}", self.path.display()),
         };
         self.failing = true;

@@ -615,3 +615,65 @@ fn a_symlinked_state_file_is_written_through_its_target() {
     let json: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["done"], 2);
 }
+
+/// A state file of `items` ticked items, as serde writes it (pretty), with ids the
+/// inventory does not have (kept as orphans).
+fn big_state_file(path: &Path, items: usize) {
+    let mut text = String::from("{\n  \"version\": 1,\n  \"items\": {\n");
+    for i in 0..items {
+        let comma = if i + 1 < items { "," } else { "" };
+        text.push_str(&format!(
+            "    \"old-item-{i:07}\": {{\n      \"tick\": {{\n        \"done\": true,\n        \
+             \"who\": \"alice@box\",\n        \"at\": \"2026-11-25T17:45:01.123Z\"\n      }}\n    }}{comma}\n"
+        ));
+    }
+    text.push_str("  }\n}\n");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Issue 15 item 17: a big state file is read and rewritten within a small multiple of its
+/// size. `tick` runs with its data segment limited to 6 times the file (plus 24 MiB for
+/// the program itself): reading it through a `serde_json::Value` and merging into a copy,
+/// as before, took over 10 times (an abort at 8 times), the record read straight and merged
+/// in place fits in 4.
+#[test]
+fn a_big_state_file_is_ticked_within_a_small_multiple_of_its_size() {
+    use std::os::unix::process::CommandExt;
+    let s = setup();
+    big_state_file(&s.state, 70_000);
+    let size = std::fs::metadata(&s.state).unwrap().len();
+    assert!(size > 8_000_000, "{size}");
+    let limit = 24 * 1024 * 1024 + 6 * size;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_moveday"));
+    cmd.arg("--inventory")
+        .arg(&s.inventory)
+        .arg("--state")
+        .arg(&s.state)
+        .args(["tick", "lower-ttl", "--who", "bob"])
+        .env("XDG_STATE_HOME", s.dir.path().join("xdg"));
+    // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rlim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &rlim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let started = std::time::Instant::now();
+    let o = cmd.output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Generous: a debug build on a loaded machine (release takes a tenth of a second).
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    let record: Value = serde_json::from_slice(&std::fs::read(&s.state).unwrap()).unwrap();
+    let items = record["items"].as_object().unwrap();
+    assert_eq!(items.len(), 70_001);
+    assert_eq!(items["lower-ttl"]["tick"]["who"], "bob");
+}
