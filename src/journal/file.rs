@@ -13,7 +13,7 @@
 //! newline. The next append notices (the file does not end with `\n`) and starts with a
 //! newline, so the torn line stays alone and the reader skips it with a warning.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -234,8 +234,10 @@ impl JournalWriter {
 /// Reads a whole journal: the entries in file order, and a warning for every line
 /// skipped (a torn last line, an invalid line), each naming the file and the line. Lines of
 /// a kind this version does not know are skipped with one warning in all.
+///
+/// Read a line at a time: the memory it takes is the entries', not the file's as well.
 pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<String>), JournalError> {
-    let bytes = fs::read(path).map_err(|source| {
+    let failed = |source: io::Error| {
         if source.kind() == io::ErrorKind::NotFound {
             JournalError::NotFound {
                 path: path.to_path_buf(),
@@ -246,17 +248,26 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<String>), JournalError> {
                 source,
             }
         }
-    })?;
+    };
+    let mut reader = io::BufReader::with_capacity(1 << 16, File::open(path).map_err(failed)?);
     let mut parser = Parser::new(&path.display().to_string());
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
-    let rest = parser.lines(&bytes, &mut entries, &mut warnings);
-    if !rest.is_empty() {
-        warnings.push(format!(
-            "{}:{}: torn last line (no newline at its end: a write was cut short), skipped",
-            parser.name,
-            parser.line + 1
-        ));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(failed)? == 0 {
+            break;
+        }
+        let rest = parser.lines(&line, &mut entries, &mut warnings);
+        if !rest.is_empty() {
+            warnings.push(format!(
+                "{}:{}: torn last line (no newline at its end: a write was cut short), skipped",
+                parser.name,
+                parser.line + 1
+            ));
+            break;
+        }
     }
     warnings.extend(parser.summaries());
     Ok((entries, warnings))
@@ -451,6 +462,8 @@ impl Tail {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::journal::Event;
 

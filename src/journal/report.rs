@@ -516,10 +516,19 @@ pub fn build(
     // Every text escaped before it is compared or shown: the journal's as they are (a
     // moveday wrote them escaped; hand-written ones may not be), the state file's as the
     // journal writer escapes them, so a note from both is found to be one.
-    let entries: Vec<Cow<'_, Entry>> = entries
+    // (Only the few cleaned ones are copied: a `Cow` each would be an entry's size each.)
+    let cleaned: Vec<(usize, Entry)> = entries
         .iter()
-        .map(|e| escape::cleaned(e, usize::MAX))
+        .enumerate()
+        .filter_map(|(i, e)| match escape::cleaned(e, usize::MAX) {
+            Cow::Owned(clean) => Some((i, clean)),
+            Cow::Borrowed(_) => None,
+        })
         .collect();
+    let mut read: Vec<&Entry> = entries.iter().collect();
+    for (i, clean) in &cleaned {
+        read[*i] = clean;
+    }
     // The state file's ticks and notes that the journal does not have.
     let extra: Vec<Entry> = sources
         .state_file
@@ -528,7 +537,7 @@ pub fn build(
         .iter()
         .map(|e| escape::cleaned(e, crate::journal::derive::MAX_TEXT_CHARS).into_owned())
         .collect();
-    let all = in_time_order(&entries, &extra);
+    let all = in_time_order(&read, &extra);
     let sorted: Vec<&Entry> = all.iter().map(|(_, e)| *e).collect();
     let meta = meta(&sorted, sources.inventory);
     let first = sorted.first().map(|e| e.at);
@@ -601,11 +610,8 @@ struct Replay<'a> {
 
 /// The journal's entries and the state file's that the journal does not have, in time
 /// order; the flag says which came from the state file.
-fn in_time_order<'a>(
-    journal: &'a [Cow<'a, Entry>],
-    state_file: &'a [Entry],
-) -> Vec<(bool, &'a Entry)> {
-    let mut all: Vec<(bool, &Entry)> = journal.iter().map(|e| (false, e.as_ref())).collect();
+fn in_time_order<'a>(journal: &[&'a Entry], state_file: &'a [Entry]) -> Vec<(bool, &'a Entry)> {
+    let mut all: Vec<(bool, &Entry)> = journal.iter().map(|e| (false, *e)).collect();
     // One look-up per state file entry (a scan of the journal for each was quadratic).
     let journaled: std::collections::HashSet<ChecklistKey<'_>> =
         journal.iter().filter_map(|e| checklist_key(e)).collect();

@@ -359,3 +359,46 @@ fn texts_are_escaped_in_the_output_and_a_raw_note_is_not_doubled() {
     );
     serde_json::from_str::<serde_json::Value>(&json).expect("still JSON");
 }
+
+/// Issue 15 item 21: the report's time grows with the journal, not with its square. A host
+/// that went down and came back 20,000 times, its check failing each time: each period's
+/// reasons looked at every check change of the host (400 million looks, a minute or more
+/// in a debug build); now only at the changes within the period.
+#[test]
+fn a_long_journal_of_flapping_is_reported_in_linear_time() {
+    let base = at("09:00");
+    let mut entries = Vec::new();
+    for i in 0..20_000i64 {
+        let down = base + chrono::Duration::seconds(40 * i);
+        let up = down + chrono::Duration::seconds(20);
+        let mut c = check("00:00:00", "web", "http", CheckState::Down, "timeout");
+        c.at = down;
+        entries.push(c);
+        let mut h = health("00:00", "web", HostHealth::Up, HostHealth::Down);
+        h.at = down;
+        entries.push(h);
+        let mut c = check("00:00:00", "web", "http", CheckState::Up, "200");
+        c.at = up;
+        entries.push(c);
+        let mut h = health("00:00", "web", HostHealth::Down, HostHealth::Up);
+        h.at = up;
+        entries.push(h);
+    }
+    let started = std::time::Instant::now();
+    let pm = build(
+        &entries,
+        Sources {
+            inventory: None,
+            state_file: None,
+        },
+        "j",
+        None,
+        vec![],
+    );
+    let took = started.elapsed();
+    let web = &pm.hosts[0];
+    assert_eq!(web.periods.len(), 40_000);
+    assert_eq!(web.periods[0].reasons, ["http timeout"]);
+    // Generous (a loaded machine, a debug build): the fix takes well under a second.
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
