@@ -663,32 +663,192 @@ pub async fn run_tui(
         Some(if result.is_ok() { "quit" } else { "error" }),
     )]);
     drop(journal);
-    if tokio::time::timeout(Duration::from_secs(5), journal_task)
-        .await
-        .is_err()
-    {
-        let _ = writeln!(
-            io::stderr(),
-            "moveday: could not finish writing the journal {} within 5 s",
-            options.journal_path.display()
-        );
+    let unsaved = after_quit(journal_task, sync, &options).await;
+    match (result, unsaved) {
+        (Ok(_), None) => Ok(()),
+        (Ok(_), Some(unsaved)) => Err(unsaved.into()),
+        (Err(e), unsaved) => {
+            if let Some(unsaved) = unsaved {
+                let _ = writeln!(io::stderr(), "moveday: {unsaved}");
+            }
+            Err(e)
+        }
     }
+}
+
+/// Once the terminal is given back: waits (5 s at most each) for the journal's last lines
+/// and the checklist's last changes, and says what could not be saved.
+async fn after_quit(
+    journal_task: tokio::task::JoinHandle<usize>,
+    sync: tokio::task::JoinHandle<Vec<ChecklistEvent>>,
+    options: &TuiOptions,
+) -> Option<Unsaved> {
+    let journal_lost = match tokio::time::timeout(Duration::from_secs(5), journal_task).await {
+        Ok(Ok(lost)) => Some(lost),
+        Ok(Err(_)) | Err(_) => {
+            let _ = writeln!(
+                io::stderr(),
+                "moveday: could not finish writing the journal {} within 5 s",
+                options.journal_path.display()
+            );
+            None
+        }
+    };
     // The loop has dropped its sender: the sync task saves what is still pending and ends.
     // Every tick acknowledged on screen is already on disk; this covers the last second.
-    if tokio::time::timeout(Duration::from_secs(5), sync)
-        .await
-        .is_err()
-    {
-        let _ = writeln!(
-            io::stderr(),
-            "moveday: could not save the last checklist changes to {} within 5 s",
-            options.state_path.display()
-        );
+    let changes = match tokio::time::timeout(Duration::from_secs(5), sync).await {
+        Ok(Ok(unsaved)) => unsaved.iter().map(describe_change).collect(),
+        Ok(Err(e)) => vec![format!("the last changes (the saving task failed: {e})")],
+        Err(_) => vec!["the last changes (still not written after 5 s)".to_string()],
+    };
+    if changes.is_empty() {
+        return None;
     }
-    result.map(|_| ())
+    Some(Unsaved {
+        state_path: options.state_path.clone(),
+        changes,
+        journal_path: options.journal_path.clone(),
+        journal_lost,
+    })
+}
+
+/// Checklist changes made in the dashboard that its state file does not hold when it
+/// quits (the directory is not writable, the path is no regular file, ...): the error
+/// `moveday` exits with (1), printed after the terminal is restored.
+#[derive(Debug)]
+pub struct Unsaved {
+    pub state_path: PathBuf,
+    /// One line per change, e.g. `ticked lower-ttl (alice, 2026-11-25T17:45:01Z)`.
+    pub changes: Vec<String>,
+    pub journal_path: PathBuf,
+    /// Journal entries never written (`None`: the journal writer did not finish).
+    pub journal_lost: Option<usize>,
+}
+
+impl std::fmt::Display for Unsaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} checklist change(s) were NOT saved to {}:",
+            self.changes.len(),
+            self.state_path.display()
+        )?;
+        for change in &self.changes {
+            writeln!(f, "  {change}")?;
+        }
+        let journal = self.journal_path.display();
+        match self.journal_lost {
+            Some(0) => write!(
+                f,
+                "They are in the journal {journal} (`moveday report` lists them); make them \
+                 again (`moveday tick`) once the state file can be written."
+            ),
+            Some(n) => write!(
+                f,
+                "The journal {journal} could not be written either ({n} event(s) lost): \
+                 note them down and make them again once the files can be written."
+            ),
+            None => write!(
+                f,
+                "The journal {journal} may not have them either: note them down and make \
+                 them again once the files can be written."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Unsaved {}
+
+/// One checklist change in words, for the list of changes not saved.
+fn describe_change(event: &ChecklistEvent) -> String {
+    use crate::sanitize::sanitize;
+    let id = sanitize(event.id(), 80);
+    let (what, who, at) = match event {
+        ChecklistEvent::Tick { tick, .. } => (
+            if tick.done { "ticked" } else { "unticked" }.to_string(),
+            &tick.who,
+            tick.at,
+        ),
+        ChecklistEvent::Note { note, .. } if note.text.is_empty() => {
+            ("cleared the note of".to_string(), &note.who, note.at)
+        }
+        ChecklistEvent::Note { note, .. } => (
+            format!("noted \"{}\" on", sanitize(&note.text, 200)),
+            &note.who,
+            note.at,
+        ),
+    };
+    format!(
+        "{what} {id} ({}, {})",
+        sanitize(who, 80),
+        crate::timefmt::rfc3339(at)
+    )
 }
 
 /// This machine's offset from UTC now, for showing local times.
 pub fn local_offset() -> chrono::FixedOffset {
     *chrono::Local::now().offset()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checklist::{NoteEvent, TickEvent};
+
+    #[test]
+    fn unsaved_changes_are_listed_with_where_they_are() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T17:45:01Z")
+            .unwrap()
+            .to_utc();
+        let changes = [
+            ChecklistEvent::Tick {
+                id: "lower-ttl".into(),
+                tick: TickEvent {
+                    done: true,
+                    who: "alice".into(),
+                    at,
+                    evidence: None,
+                    forced: false,
+                },
+            },
+            ChecklistEvent::Note {
+                id: "shutdown".into(),
+                note: NoteEvent {
+                    text: "later\x1b[2J".into(),
+                    who: "bob".into(),
+                    at,
+                },
+            },
+        ];
+        let mut unsaved = Unsaved {
+            state_path: "/srv/state.json".into(),
+            changes: changes.iter().map(describe_change).collect(),
+            journal_path: "/srv/j.jsonl".into(),
+            journal_lost: Some(0),
+        };
+        let text = unsaved.to_string();
+        assert!(
+            text.starts_with("2 checklist change(s) were NOT saved to /srv/state.json:\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  ticked lower-ttl (alice, 2026-11-25T17:45:01Z)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("noted \"later\\x1b[2J\" on shutdown (bob, "),
+            "{text}"
+        );
+        assert!(
+            text.contains("They are in the journal /srv/j.jsonl"),
+            "{text}"
+        );
+        unsaved.journal_lost = Some(3);
+        assert!(
+            unsaved
+                .to_string()
+                .contains("could not be written either (3 event(s) lost)")
+        );
+        assert!(anyhow::Error::from(unsaved).is::<Unsaved>());
+    }
 }

@@ -35,13 +35,52 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// How many symbolic links [`resolve_links`] follows before it gives up (Linux's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Where `path` really is: `path` itself, or, when it is a symbolic link, what the link
+/// points to, followed to the end (a relative target is taken from the link's directory).
+/// The end need not exist: a dangling link names the file a write would create. Writing
+/// to what this returns replaces the target and leaves the link a link.
+pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                current = parent_dir(&current).join(target);
+            }
+            Ok(_) => return Ok(current),
+            // Nothing there (or no directory to hold it): the writer's error will say so.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(current);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: more than {MAX_LINKS} symbolic links in a row",
+        path.display()
+    )))
+}
+
 /// Replaces `path` with what `write` writes, atomically and durably, the file's mode
 /// exactly `mode`. On error the temporary file is removed and `path` is as it was.
+///
+/// A symbolic link is written through: the temporary file is made in the target's
+/// directory and renamed over the target, so the link stays a link (see
+/// [`resolve_links`]).
 pub fn write_atomic(
     path: &Path,
     mode: u32,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
+    let path = &resolve_links(path)?;
     let (temp_path, file) = create_temp(path, mode)?;
     let written = (|| {
         let mut out = BufWriter::new(file);
@@ -118,5 +157,45 @@ mod tests {
             1,
             "no temporary left"
         );
+    }
+
+    #[test]
+    fn a_symlink_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        fs::create_dir(dir.path().join("links")).unwrap();
+        let target = dir.path().join("real/f.json");
+        fs::write(&target, "old").unwrap();
+        let link = dir.path().join("links/f.json");
+        let hop = dir.path().join("links/hop.json");
+        std::os::unix::fs::symlink("../real/f.json", &hop).unwrap();
+        std::os::unix::fs::symlink("hop.json", &link).unwrap();
+        write_atomic(&link, 0o600, |out| out.write_all(b"new")).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::symlink_metadata(&hop).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(fs::read_dir(dir.path().join("real")).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir.path().join("links")).unwrap().count(), 2);
+        // A dangling link: the write creates its target.
+        fs::remove_file(&target).unwrap();
+        write_atomic(&link, 0o600, |out| out.write_all(b"again")).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "again");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A loop is an error, not a hang.
+        let a = dir.path().join("a");
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let err = write_atomic(&a, 0o600, |out| out.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("symbolic links"), "{err}");
     }
 }

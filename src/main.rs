@@ -32,8 +32,8 @@ Examples:
   moveday tick lower-ttl --who ann   tick an item from a script (--undo to untick)
   moveday report --since 2h          the post-mortem draft from the move's journal
 
-Exit codes: 0 success (check: every host up), 1 check: some host not up, or tick: the
-state file cannot be written, 2 bad input.
+Exit codes: 0 success (check: every host up), 1 check: some host not up, or tick (or the
+dashboard, on quitting): the state file cannot be written, 2 bad input.
 Keys in the dashboard: press ? for help. NO_COLOR=1 turns colours off.")]
 struct Cli {
     #[command(subcommand)]
@@ -216,11 +216,12 @@ fn main() -> ExitCode {
         }
         Err(Failure::Other(e)) => {
             say!("moveday: {e:#}");
-            ExitCode::from(2)
+            // Checklist changes the dashboard could not save are no bad input.
+            ExitCode::from(if e.is::<app::Unsaved>() { 1 } else { 2 })
         }
         Err(Failure::State(e)) => {
             say!("moveday: {e}");
-            ExitCode::from(1)
+            ExitCode::from(if e.is_bad_input() { 2 } else { 1 })
         }
     }
 }
@@ -229,7 +230,8 @@ enum Failure {
     /// Bad input: exit 2 with the located message.
     Config(ConfigError),
     Other(anyhow::Error),
-    /// The checklist's state file cannot be read or written: exit 1, nothing was recorded.
+    /// The checklist's state file cannot be read or written: exit 1 (2 when the path names
+    /// no regular file), nothing was recorded.
     State(PersistError),
 }
 
@@ -602,18 +604,15 @@ fn report(cli: &Cli, format: ReportFormat, since: Option<&str>) -> Result<(), Fa
         (None, Some(inv)) => Some(persist::default_state_path(&inv.path)),
         (None, None) => None,
     };
-    let state_doc = state_path.as_deref().and_then(|p| match std::fs::read(p) {
-        Ok(bytes) => match serde_json::from_slice::<checklist::ChecklistDoc>(&bytes) {
-            Ok(doc) => Some(doc),
-            Err(e) => {
-                warnings.push(format!(
-                    "{}: not read ({e}); ticks made without a journal are missing",
-                    p.display()
-                ));
-                None
-            }
-        },
-        Err(_) => None,
+    let state_doc = state_path.as_deref().and_then(|p| match persist::peek(p) {
+        Ok(doc) => doc,
+        Err(e) => {
+            warnings.push(format!(
+                "{}: not read ({e}); ticks made without a journal are missing",
+                p.display()
+            ));
+            None
+        }
     });
     for w in &warnings {
         say!("moveday: warning: {w}");
@@ -630,11 +629,7 @@ fn report(cli: &Cli, format: ReportFormat, since: Option<&str>) -> Result<(), Fa
     );
     let text = match format {
         ReportFormat::Md => journal::report::markdown(&pm),
-        ReportFormat::Json => {
-            let mut t = serde_json::to_string_pretty(&pm).map_err(|e| Failure::Other(e.into()))?;
-            t.push('\n');
-            t
-        }
+        ReportFormat::Json => journal::report::json(&pm),
     };
     emit(&text)
 }

@@ -180,11 +180,7 @@ impl From<SyncNews> for Input {
 pub fn reduce(state: &mut State, input: impl Into<Input>) -> bool {
     match input.into() {
         Input::Probe(report) => reduce_probe(state, report),
-        Input::ChecklistEvent(event) => {
-            let before = state.checklist.clone();
-            state.checklist.apply(&event);
-            state.checklist != before
-        }
+        Input::ChecklistEvent(event) => state.checklist.apply(&event),
         Input::ChecklistSynced(doc) => reduce_synced(state, &doc),
         Input::Warning(text) => warn(state, text),
     }
@@ -219,9 +215,7 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
 /// The checklist record as the state file has it: merged into ours, and the ids the
 /// inventory no longer has reported.
 fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
-    let merged = state.checklist.merge(doc);
-    let mut changed = merged != state.checklist;
-    state.checklist = merged;
+    let mut changed = state.checklist.merge_from(doc);
     let orphans: Vec<String> = state
         .checklist
         .orphans(&state.inventory.checklist)
@@ -234,7 +228,7 @@ fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
                 state,
                 format!(
                     "the state file has ticks for ids no longer in the inventory (kept): {}",
-                    orphans.join(", ")
+                    first_few(&orphans, 8)
                 ),
             );
         }
@@ -242,6 +236,20 @@ fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
         changed = true;
     }
     changed
+}
+
+/// `a, b, c and 997 more`: a list that may be very long, in a line.
+fn first_few(list: &[String], shown: usize) -> String {
+    let mut text = list
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if list.len() > shown {
+        text.push_str(&format!(" and {} more", list.len() - shown));
+    }
+    text
 }
 
 /// A zone server's answers about the zone's names still hold at `at`: their cells' time

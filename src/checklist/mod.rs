@@ -100,11 +100,28 @@ fn note_order(a: &NoteEvent, b: &NoteEvent) -> Ordering {
         .then_with(|| a.text.cmp(&b.text))
 }
 
-fn newer<T: Clone>(a: &Option<T>, b: &Option<T>, order: fn(&T, &T) -> Ordering) -> Option<T> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(if order(x, y) == Ordering::Less { y } else { x }.clone()),
-        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-        (None, None) => None,
+/// Makes `ours` the newer of `ours` and `theirs` in place; returns whether it changed.
+fn take_newer<T: Clone>(
+    ours: &mut Option<T>,
+    theirs: &Option<T>,
+    order: fn(&T, &T) -> Ordering,
+) -> bool {
+    match (ours.as_ref(), theirs) {
+        (_, None) => false,
+        (Some(x), Some(y)) if order(x, y) != Ordering::Less => false,
+        (_, Some(y)) => {
+            *ours = Some(y.clone());
+            true
+        }
+    }
+}
+
+impl ItemRecord {
+    /// Takes the newer of each field from `theirs`; returns whether anything changed.
+    fn merge_from(&mut self, theirs: &ItemRecord) -> bool {
+        let tick = take_newer(&mut self.tick, &theirs.tick, tick_order);
+        let note = take_newer(&mut self.note, &theirs.note, note_order);
+        tick || note
     }
 }
 
@@ -124,34 +141,45 @@ impl ChecklistDoc {
 
     /// Field by field, the newer of the two records. Commutative, associative, idempotent.
     pub fn merge(&self, other: &ChecklistDoc) -> ChecklistDoc {
-        let mut items = self.items.clone();
-        for (id, theirs) in &other.items {
-            let merged = match items.get(id) {
-                Some(ours) => ItemRecord {
-                    tick: newer(&ours.tick, &theirs.tick, tick_order),
-                    note: newer(&ours.note, &theirs.note, note_order),
-                },
-                None => theirs.clone(),
-            };
-            items.insert(id.clone(), merged);
-        }
-        ChecklistDoc {
-            version: self.version.max(other.version),
-            items,
-        }
+        let mut merged = self.clone();
+        merged.merge_from(other);
+        merged
     }
 
-    /// Records one event (the same as merging a record holding only it).
-    pub fn apply(&mut self, event: &ChecklistEvent) {
-        let record = self.items.entry(event.id().to_string()).or_default();
-        match event {
-            ChecklistEvent::Tick { tick, .. } => {
-                record.tick = newer(&record.tick, &Some(tick.clone()), tick_order);
-            }
-            ChecklistEvent::Note { note, .. } => {
-                record.note = newer(&record.note, &Some(note.clone()), note_order);
+    /// [`merge`](Self::merge) in place, without copying the record (a state file may hold
+    /// hundreds of thousands of items). Returns whether `self` changed.
+    pub fn merge_from(&mut self, other: &ChecklistDoc) -> bool {
+        let mut changed = other.version > self.version;
+        self.version = self.version.max(other.version);
+        for (id, theirs) in &other.items {
+            match self.items.get_mut(id) {
+                Some(ours) => changed |= ours.merge_from(theirs),
+                None => {
+                    // An empty record adds nothing but its id (as the copying merge did).
+                    changed = true;
+                    self.items.insert(id.clone(), theirs.clone());
+                }
             }
         }
+        changed
+    }
+
+    /// Records one event (the same as merging a record holding only it). Returns whether
+    /// the record changed.
+    pub fn apply(&mut self, event: &ChecklistEvent) -> bool {
+        let (record, new) = match self.items.get_mut(event.id()) {
+            Some(record) => (record, false),
+            None => (self.items.entry(event.id().to_string()).or_default(), true),
+        };
+        let changed = match event {
+            ChecklistEvent::Tick { tick, .. } => {
+                take_newer(&mut record.tick, &Some(tick.clone()), tick_order)
+            }
+            ChecklistEvent::Note { note, .. } => {
+                take_newer(&mut record.note, &Some(note.clone()), note_order)
+            }
+        };
+        new || changed
     }
 
     /// Whether the item is ticked.

@@ -12,6 +12,12 @@
 //! renamed to `<file>.corrupt-<UTC timestamp>` and reported, and work goes on from an empty
 //! record. Every rename, set-aside and clean-up happens under the exclusive lock.
 //!
+//! The state file is a regular file or a symbolic link to one (or to where one will be).
+//! A link is followed: the lock, the temporary files and any set-aside live beside the
+//! target, and the link stays a link. Anything else at the path (a FIFO, a device, a
+//! directory, a socket) is refused with [`PersistError::NotRegular`]: never read (a FIFO
+//! would block), never replaced, never moved.
+//!
 //! ```text
 //! <state dir>/<stem>-<hash>.json        the record (mode 0600)
 //! <state dir>/<stem>-<hash>.json.lock   the lock side file (never removed)
@@ -56,6 +62,73 @@ pub enum PersistError {
     },
     #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "state file {}{} is {kind}, not a regular file: not read, not replaced, not moved \
+         (--state must name a regular file or a symbolic link to one)",
+        .path.display(), via(.path, .target)
+    )]
+    NotRegular {
+        path: PathBuf,
+        /// Where the links at `path` lead (`path` itself when it is no link).
+        target: PathBuf,
+        kind: &'static str,
+    },
+    #[error("cannot follow the state file's link {}: {source}", .path.display())]
+    Link { path: PathBuf, source: io::Error },
+}
+
+impl PersistError {
+    /// Whether the path given is wrong (bad input, exit 2), rather than the disk failing.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            PersistError::NotRegular { .. } | PersistError::Link { .. }
+        )
+    }
+}
+
+/// ` (a symbolic link to X)` when `target` is not `path`.
+fn via(path: &Path, target: &Path) -> String {
+    if path == target {
+        String::new()
+    } else {
+        format!(" (a symbolic link to {})", target.display())
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else {
+        "something else"
+    }
+}
+
+/// Where the state file at `path` really is ([`files::resolve_links`]), refused unless it
+/// is a regular file or does not exist yet.
+fn locate(path: &Path) -> Result<PathBuf, PersistError> {
+    let target = files::resolve_links(path).map_err(|source| PersistError::Link {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match fs::symlink_metadata(&target) {
+        Ok(meta) if !meta.file_type().is_file() => Err(PersistError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(meta.file_type()),
+            target,
+        }),
+        _ => Ok(target),
+    }
 }
 
 /// The record as read from (or, after [`commit`], written to) the state file.
@@ -198,31 +271,79 @@ enum OnDisk {
     Doc(ChecklistDoc),
     /// Unreadable or unparseable, with the reason.
     Corrupt(String),
+    /// Not a regular file (it became one after [`locate`] looked): what it is.
+    NotRegular(&'static str),
 }
 
+/// Reads the file at `path` (as [`locate`] found it). Opened without blocking and checked
+/// with `fstat` before a byte is read, so a FIFO or a device put there meanwhile is
+/// refused rather than waited on.
 fn read_state(path: &Path) -> OnDisk {
-    match fs::read(path) {
-        Ok(bytes) => match parse(&bytes) {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return OnDisk::Missing,
+        Err(e) => return OnDisk::Corrupt(format!("unreadable: {e}")),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) if meta.file_type().is_file() => meta,
+        Ok(meta) => return OnDisk::NotRegular(kind_of(meta.file_type())),
+        Err(e) => return OnDisk::Corrupt(format!("unreadable: {e}")),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    match io::Read::read_to_end(&mut &file, &mut bytes) {
+        Ok(_) => match parse(&bytes) {
             Ok(doc) => OnDisk::Doc(doc),
             Err(reason) => OnDisk::Corrupt(reason),
         },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => OnDisk::Missing,
         Err(e) => OnDisk::Corrupt(format!("unreadable: {e}")),
     }
 }
 
-/// Parses the file's bytes, checking the format version before the fields so that a file
-/// from another version says so rather than "unknown field".
-fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err("empty file".to_string());
+/// [`OnDisk::NotRegular`] as an error naming the path.
+fn not_regular(path: &Path, kind: &'static str) -> PersistError {
+    PersistError::NotRegular {
+        path: path.to_path_buf(),
+        target: path.to_path_buf(),
+        kind,
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    if !value.is_object() {
+}
+
+/// Reads the record at `path` for a reader that only looks (`moveday report`): no lock,
+/// nothing created or moved. `Ok(None)` when there is no file; `Err` says why it cannot
+/// be read (not a regular file, unreadable, not a record).
+pub fn peek(path: &Path) -> Result<Option<ChecklistDoc>, String> {
+    let target = locate(path).map_err(|e| e.to_string())?;
+    match read_state(&target) {
+        OnDisk::Missing => Ok(None),
+        OnDisk::Doc(doc) => Ok(Some(doc)),
+        OnDisk::Corrupt(reason) => Err(reason),
+        OnDisk::NotRegular(kind) => Err(not_regular(path, kind).to_string()),
+    }
+}
+
+/// The top of a state file: its format version, the rest skipped unread.
+#[derive(serde::Deserialize)]
+struct Head {
+    version: Option<serde_json::Value>,
+}
+
+/// Parses the file's bytes, checking the format version before the fields so that a file
+/// from another version says so rather than "unknown field". Straight into the record:
+/// never through a `serde_json::Value`, which costs ten times the file's size.
+fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return Err("empty file".to_string());
+    };
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    // A struct also reads from an array: say what it is.
+    if *first != b'{' {
         return Err("not a JSON object".to_string());
     }
-    match value.get("version").map(|v| (v, v.as_u64())) {
+    match head.version.as_ref().map(|v| (v, v.as_u64())) {
         None => return Err("no format version".to_string()),
         Some((_, Some(v))) if v == u64::from(FORMAT_VERSION) => {}
         Some((v, _)) => {
@@ -231,7 +352,7 @@ fn parse(bytes: &[u8]) -> Result<ChecklistDoc, String> {
             ));
         }
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 /// Moves a corrupt file to `<file>.corrupt-<UTC timestamp>`, never replacing an earlier
@@ -264,6 +385,7 @@ fn read_or_set_aside(path: &Path) -> Result<Loaded, PersistError> {
             warning: None,
         }),
         OnDisk::Doc(doc) => Ok(Loaded { doc, warning: None }),
+        OnDisk::NotRegular(kind) => Err(not_regular(path, kind)),
         OnDisk::Corrupt(reason) => {
             let to = set_aside(path, &reason)?;
             Ok(Loaded {
@@ -287,6 +409,7 @@ pub fn load(path: &Path) -> Result<Loaded, PersistError> {
 }
 
 fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    let path = &locate(path)?;
     // Reading a record that does not exist yet creates nothing (no directory, no lock file);
     // a writer creating it right after is no different from one writing a moment later.
     if let Err(e) = fs::symlink_metadata(path)
@@ -305,6 +428,7 @@ fn load_stamped(path: &Path) -> Result<(Loaded, Option<Stamp>), PersistError> {
                 return Ok((Loaded { doc, warning: None }, stamp));
             }
             OnDisk::Doc(doc) => return Ok((Loaded { doc, warning: None }, stamp)),
+            OnDisk::NotRegular(kind) => return Err(not_regular(path, kind)),
             // Set aside under the exclusive lock (a shared lock cannot be upgraded in
             // place); the file is read again there, as a writer may have replaced it.
             OnDisk::Corrupt(_) => {}
@@ -336,32 +460,41 @@ pub fn commit_with(
     let mut events = Vec::new();
     let (loaded, _) = commit_stamped(path, |disk| {
         events = make(disk);
-        let mut ours = ChecklistDoc::new();
+        let mut changed = false;
         for event in &events {
-            ours.apply(event);
+            changed |= disk.apply(event);
         }
-        ours
+        (changed, !events.is_empty())
     })?;
     Ok((loaded, events))
 }
 
-/// Merges `ours` (made from the record on disk) into the state file. Also returns the
-/// file's stamp taken under the lock, so the sync task does not mistake its own write for
-/// another process's.
+/// Merges `ours` into the state file (the sync task: everything it knows).
+fn commit_doc(path: &Path, ours: &ChecklistDoc) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    commit_stamped(path, |disk| (disk.merge_from(ours), !ours.items.is_empty()))
+}
+
+/// Merges into the record on disk, in place (`merge` returns whether it changed the record
+/// and whether it had anything to add at all), and writes it if it changed. Also returns
+/// the file's stamp taken under the lock, so the sync task does not mistake its own write
+/// for another process's.
 fn commit_stamped(
     path: &Path,
-    ours: impl FnOnce(&ChecklistDoc) -> ChecklistDoc,
+    merge: impl FnOnce(&mut ChecklistDoc) -> (bool, bool),
 ) -> Result<(Loaded, Option<Stamp>), PersistError> {
+    let path = &locate(path)?;
     ensure_dir(path)?;
     let _lock = FileLock::exclusive(path)?;
     remove_stale_temps(path);
-    let Loaded { doc: disk, warning } = read_or_set_aside(path)?;
-    let ours = &ours(&disk);
-    let mut merged = disk.merge(ours);
-    merged.version = FORMAT_VERSION;
-    if merged != disk {
+    let Loaded {
+        doc: mut merged,
+        warning,
+    } = read_or_set_aside(path)?;
+    let (changed, anything) = merge(&mut merged);
+    if changed {
+        merged.version = FORMAT_VERSION;
         write_atomic(path, &merged)?;
-    } else if !ours.items.is_empty() {
+    } else if anything {
         // Nothing new (a retry, or someone else already recorded the same): make sure what
         // we are about to acknowledge is durable, whoever wrote it.
         sync_existing(path).map_err(|source| PersistError::Write {
@@ -512,13 +645,14 @@ pub enum SyncNews {
 /// (nothing else when idle) and, when another process changed it, read and sent.
 ///
 /// When `events` closes (the app quits), unsaved events are retried for a few more polls;
-/// await the handle before exiting so that every tick is on disk.
+/// await the handle before exiting so that every tick is on disk. It yields the events
+/// that could not be saved (none when all are on disk), for the operator to be told.
 pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
     path: PathBuf,
     events: mpsc::Receiver<ChecklistEvent>,
     reports: mpsc::Sender<T>,
     poll: Duration,
-) -> JoinHandle<()> {
+) -> JoinHandle<Vec<ChecklistEvent>> {
     tokio::spawn(async move {
         let mut sync = SyncTask {
             path,
@@ -529,6 +663,7 @@ pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
             failing: false,
         };
         sync.run(events, poll).await;
+        sync.pending
     })
 }
 
@@ -610,9 +745,8 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                 if let Some(w) = loaded.warning {
                     self.report(SyncNews::Warning(w)).await;
                 }
-                let merged = self.known.merge(&loaded.doc);
-                if first || merged != self.known {
-                    self.known = merged;
+                let changed = self.known.merge_from(&loaded.doc);
+                if first || changed {
                     self.report(SyncNews::Record(self.known.clone())).await;
                 }
             }
@@ -627,16 +761,23 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
         }
     }
 
-    /// Commits the pending events (with everything known); keeps them on failure.
+    /// Commits the pending events (with everything known); keeps them on failure. The
+    /// record is moved to the writer and back, never copied.
     async fn flush(&mut self) {
-        let mut ours = self.known.clone();
+        let mut ours = std::mem::take(&mut self.known);
         for event in &self.pending {
             ours.apply(event);
         }
         let path = self.path.clone();
-        let result = tokio::task::spawn_blocking(move || commit_stamped(&path, |_| ours)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            let result = commit_doc(&path, &ours);
+            (ours, result)
+        })
+        .await;
         let error = match result {
-            Ok(Ok((loaded, stamp))) => {
+            Ok((ours, Ok((loaded, stamp)))) => {
+                // The record on disk has it all now: one copy is enough.
+                drop(ours);
                 let saved = self.pending.len();
                 self.pending.clear();
                 self.seen = stamp;
@@ -655,7 +796,12 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                 self.report(SyncNews::Record(self.known.clone())).await;
                 return;
             }
-            Ok(Err(e)) => e.to_string(),
+            Ok((ours, Err(e))) => {
+                // What we know, the pending events in it (applying them again is harmless).
+                self.known = ours;
+                e.to_string()
+            }
+            // The record went down with the writer: the next read brings the file's back.
             Err(e) => format!("writing {} failed: {e}", self.path.display()),
         };
         self.failing = true;

@@ -13,7 +13,7 @@
 //! newline. The next append notices (the file does not end with `\n`) and starts with a
 //! newline, so the torn line stays alone and the reader skips it with a warning.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -234,8 +234,10 @@ impl JournalWriter {
 /// Reads a whole journal: the entries in file order, and a warning for every line
 /// skipped (a torn last line, an invalid line), each naming the file and the line. Lines of
 /// a kind this version does not know are skipped with one warning in all.
+///
+/// Read a line at a time: the memory it takes is the entries', not the file's as well.
 pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<String>), JournalError> {
-    let bytes = fs::read(path).map_err(|source| {
+    let failed = |source: io::Error| {
         if source.kind() == io::ErrorKind::NotFound {
             JournalError::NotFound {
                 path: path.to_path_buf(),
@@ -246,19 +248,28 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, Vec<String>), JournalError> {
                 source,
             }
         }
-    })?;
+    };
+    let mut reader = io::BufReader::with_capacity(1 << 16, File::open(path).map_err(failed)?);
     let mut parser = Parser::new(&path.display().to_string());
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
-    let rest = parser.lines(&bytes, &mut entries, &mut warnings);
-    if !rest.is_empty() {
-        warnings.push(format!(
-            "{}:{}: torn last line (no newline at its end: a write was cut short), skipped",
-            parser.name,
-            parser.line + 1
-        ));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(failed)? == 0 {
+            break;
+        }
+        let rest = parser.lines(&line, &mut entries, &mut warnings);
+        if !rest.is_empty() {
+            warnings.push(format!(
+                "{}:{}: torn last line (no newline at its end: a write was cut short), skipped",
+                parser.name,
+                parser.line + 1
+            ));
+            break;
+        }
     }
-    warnings.extend(parser.unknown_warning());
+    warnings.extend(parser.summaries());
     Ok((entries, warnings))
 }
 
@@ -275,9 +286,13 @@ pub fn parse(bytes: &[u8], name: &str) -> (Vec<Entry>, Vec<String>) {
             parser.line + 1
         ));
     }
-    warnings.extend(parser.unknown_warning());
+    warnings.extend(parser.summaries());
     (entries, warnings)
 }
+
+/// How many invalid lines are named one by one; the rest are counted in one warning (100 MB
+/// of garbage must not make a report of millions of lines).
+pub const MAX_SKIPPED_SHOWN: usize = 10;
 
 /// Line-by-line parsing state.
 struct Parser {
@@ -286,6 +301,8 @@ struct Parser {
     line: usize,
     unknown: Vec<String>,
     unknown_count: usize,
+    /// Invalid lines skipped (the first [`MAX_SKIPPED_SHOWN`] have a warning each).
+    invalid: usize,
 }
 
 impl Parser {
@@ -295,6 +312,7 @@ impl Parser {
             line: 0,
             unknown: Vec::new(),
             unknown_count: 0,
+            invalid: 0,
         }
     }
 
@@ -311,7 +329,12 @@ impl Parser {
             match self.one(&rest[..end]) {
                 Ok(Some(entry)) => entries.push(entry),
                 Ok(None) => {}
-                Err(why) => warnings.push(format!("{}:{}: {why}, skipped", self.name, self.line)),
+                Err(why) => {
+                    self.invalid += 1;
+                    if self.invalid <= MAX_SKIPPED_SHOWN {
+                        warnings.push(format!("{}:{}: {why}, skipped", self.name, self.line));
+                    }
+                }
             }
             rest = &rest[end + 1..];
         }
@@ -349,6 +372,20 @@ impl Parser {
         let event: Event = serde_json::from_value(Value::Object(map))
             .map_err(|e| format!("invalid `{kind}` event ({e})"))?;
         Ok(Some(Entry { at, event }))
+    }
+
+    /// The warnings that sum up: invalid lines beyond the first few, unknown kinds.
+    fn summaries(&self) -> impl Iterator<Item = String> {
+        let more = (self.invalid > MAX_SKIPPED_SHOWN).then(|| {
+            format!(
+                "{}: {} more invalid line(s) skipped ({} in all; the first {MAX_SKIPPED_SHOWN} \
+                 are named above)",
+                self.name,
+                self.invalid - MAX_SKIPPED_SHOWN,
+                self.invalid
+            )
+        });
+        more.into_iter().chain(self.unknown_warning())
     }
 
     fn unknown_warning(&self) -> Option<String> {
@@ -418,13 +455,15 @@ impl Tail {
         let rest = parser.lines(&bytes, &mut entries, &mut warnings);
         self.offset += (bytes.len() - rest.len()) as u64;
         self.line = parser.line;
-        warnings.extend(parser.unknown_warning());
+        warnings.extend(parser.summaries());
         Ok((entries, warnings))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::journal::Event;
 
@@ -476,6 +515,28 @@ mod tests {
             panic!()
         };
         assert!(text.ends_with('…') && text.len() > 8000, "{}", text.len());
+    }
+
+    #[test]
+    fn many_invalid_lines_are_named_a_few_then_counted() {
+        // Issue 15 item 20: one warning per garbage line made a 294 MB report of 100 MB.
+        let mut bytes = Vec::new();
+        for i in 0..5000 {
+            bytes.extend_from_slice(format!("garbage {i}\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"{\"at\":\"2009-12-05T09:00:00Z\",\"kind\":\"text\",\"text\":\"hi\",\"who\":\"ann\"}\n");
+        let (entries, warnings) = parse(&bytes, "j.jsonl");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(warnings.len(), MAX_SKIPPED_SHOWN + 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("j.jsonl:1: not a JSON line"),
+            "{}",
+            warnings[0]
+        );
+        assert_eq!(
+            warnings[MAX_SKIPPED_SHOWN],
+            "j.jsonl: 4990 more invalid line(s) skipped (5000 in all; the first 10 are named above)"
+        );
     }
 
     #[test]

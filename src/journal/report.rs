@@ -5,11 +5,13 @@
 //! for a mailing list, in local time. With a `since` time, what happened before it only
 //! sets the scene: periods are cut at `since` and lists start there.
 
+mod escape;
 mod hosts;
 mod markdown;
 mod names;
 mod open;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
@@ -21,6 +23,7 @@ use crate::checklist::ChecklistDoc;
 use crate::config::Inventory;
 use crate::schema::SchemaVersion;
 
+pub use escape::json;
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
 
 /// The report, as facts. Times are UTC; durations in seconds.
@@ -510,12 +513,31 @@ pub fn build(
     warnings: Vec<String>,
 ) -> PostMortem {
     let events = entries.len();
+    // Every text escaped before it is compared or shown: the journal's as they are (a
+    // moveday wrote them escaped; hand-written ones may not be), the state file's as the
+    // journal writer escapes them, so a note from both is found to be one.
+    // (Only the few cleaned ones are copied: a `Cow` each would be an entry's size each.)
+    let cleaned: Vec<(usize, Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match escape::cleaned(e, usize::MAX) {
+            Cow::Owned(clean) => Some((i, clean)),
+            Cow::Borrowed(_) => None,
+        })
+        .collect();
+    let mut read: Vec<&Entry> = entries.iter().collect();
+    for (i, clean) in &cleaned {
+        read[*i] = clean;
+    }
     // The state file's ticks and notes that the journal does not have.
-    let extra = sources
+    let extra: Vec<Entry> = sources
         .state_file
         .map(state_file_entries)
-        .unwrap_or_default();
-    let all = in_time_order(entries, &extra);
+        .unwrap_or_default()
+        .iter()
+        .map(|e| escape::cleaned(e, crate::journal::derive::MAX_TEXT_CHARS).into_owned())
+        .collect();
+    let all = in_time_order(&read, &extra);
     let sorted: Vec<&Entry> = all.iter().map(|(_, e)| *e).collect();
     let meta = meta(&sorted, sources.inventory);
     let first = sorted.first().map(|e| e.at);
@@ -588,15 +610,30 @@ struct Replay<'a> {
 
 /// The journal's entries and the state file's that the journal does not have, in time
 /// order; the flag says which came from the state file.
-fn in_time_order<'a>(journal: &'a [Entry], state_file: &'a [Entry]) -> Vec<(bool, &'a Entry)> {
-    let mut all: Vec<(bool, &Entry)> = journal.iter().map(|e| (false, e)).collect();
+fn in_time_order<'a>(journal: &[&'a Entry], state_file: &'a [Entry]) -> Vec<(bool, &'a Entry)> {
+    let mut all: Vec<(bool, &Entry)> = journal.iter().map(|e| (false, *e)).collect();
+    // One look-up per state file entry (a scan of the journal for each was quadratic).
+    let journaled: std::collections::HashSet<ChecklistKey<'_>> =
+        journal.iter().filter_map(|e| checklist_key(e)).collect();
     for e in state_file {
-        if !journal.iter().any(|j| same_checklist_event(j, e)) {
+        if !checklist_key(e).is_some_and(|k| journaled.contains(&k)) {
             all.push((true, e));
         }
     }
     all.sort_by_key(|(_, e)| e.at);
     all
+}
+
+/// What makes two checklist entries the same event: when, the item, who, and the tick's
+/// state or the note's text (`None` for a tick).
+type ChecklistKey<'a> = (DateTime<Utc>, &'a str, &'a str, bool, Option<&'a str>);
+
+fn checklist_key(e: &Entry) -> Option<ChecklistKey<'_>> {
+    match &e.event {
+        Event::Tick { id, done, who, .. } => Some((e.at, id, who, *done, None)),
+        Event::Note { id, text, who } => Some((e.at, id, who, false, Some(text))),
+        _ => None,
+    }
 }
 
 impl Replay<'_> {
@@ -725,39 +762,6 @@ impl Replay<'_> {
         });
         notes
     }
-}
-
-fn same_checklist_event(a: &Entry, b: &Entry) -> bool {
-    a.at == b.at
-        && match (&a.event, &b.event) {
-            (
-                Event::Tick {
-                    id: i1,
-                    done: d1,
-                    who: w1,
-                    ..
-                },
-                Event::Tick {
-                    id: i2,
-                    done: d2,
-                    who: w2,
-                    ..
-                },
-            ) => i1 == i2 && d1 == d2 && w1 == w2,
-            (
-                Event::Note {
-                    id: i1,
-                    text: t1,
-                    who: w1,
-                },
-                Event::Note {
-                    id: i2,
-                    text: t2,
-                    who: w2,
-                },
-            ) => i1 == i2 && t1 == t2 && w1 == w2,
-            _ => false,
-        }
 }
 
 fn serial_word(serial: Option<u32>) -> String {

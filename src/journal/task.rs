@@ -40,8 +40,9 @@ impl Journal {
 
 /// Starts the writer task for the journal at `path`. Warnings go to `reports` (the
 /// dashboard's report channel, shown in the status bar). Await the handle after dropping
-/// every [`Journal`] to be sure the last entries are written.
-pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Input>) -> (Journal, JoinHandle<()>) {
+/// every [`Journal`] to be sure the last entries are written: it yields how many entries
+/// were never written (0 when the file has them all).
+pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Input>) -> (Journal, JoinHandle<usize>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = tokio::spawn(async move {
         let mut task = WriterTask {
@@ -52,7 +53,7 @@ pub fn spawn_writer(path: PathBuf, reports: mpsc::Sender<Input>) -> (Journal, Jo
             dropped: 0,
             failing: None,
         };
-        task.run(rx).await;
+        task.run(rx).await
     });
     (Journal { tx }, handle)
 }
@@ -69,7 +70,8 @@ struct WriterTask {
 }
 
 impl WriterTask {
-    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Vec<Entry>>) {
+    /// Returns how many entries were lost (never written).
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Vec<Entry>>) -> usize {
         let mut retry = tokio::time::interval(RETRY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retry.tick().await;
@@ -106,6 +108,7 @@ impl WriterTask {
             ))
             .await;
         }
+        self.pending.len() + self.dropped
     }
 
     fn queue(&mut self, batch: Vec<Entry>) {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -747,4 +747,76 @@ async fn the_sync_task_reports_a_corrupt_file_and_rewrites_what_it_knows() {
     );
     let doc = parse_strictly(&state);
     assert!(doc.is_done("item-1") && doc.is_done("item-2"));
+}
+
+/// Issue 15 item 18: what the sync task could not save is handed back when it ends, so the
+/// dashboard can say so after restoring the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_task_hands_back_what_it_could_not_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("state-dir");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let (events, events_rx) = mpsc::channel(16);
+    let (reports_tx, mut reports) = mpsc::channel::<SyncNews>(64);
+    let sync = persist::spawn_sync(
+        blocker.join("state.json"),
+        events_rx,
+        reports_tx,
+        Duration::from_millis(50),
+    );
+    let tick = tick_event("item-2", "alice");
+    events.send(tick.clone()).await.unwrap();
+    assert!(
+        wait_for(&mut reports, Duration::from_secs(2), |r| {
+            matches!(r, SyncNews::Warning(w) if w.contains("NOT saved"))
+        })
+        .await
+        .is_some()
+    );
+    drop(events);
+    let unsaved = tokio::time::timeout(Duration::from_secs(5), sync)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unsaved, vec![tick]);
+}
+
+/// Issue 15 item 14: a FIFO as the state file does not block the sync task (the dashboard
+/// behind it): it warns, and it ends when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_as_the_state_file_is_a_warning_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("state.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (events, events_rx) = mpsc::channel(16);
+    let (reports_tx, mut reports) = mpsc::channel::<SyncNews>(64);
+    let sync = persist::spawn_sync(
+        fifo.clone(),
+        events_rx,
+        reports_tx,
+        Duration::from_millis(50),
+    );
+    let warning = wait_for(&mut reports, Duration::from_secs(3), |r| {
+        matches!(r, SyncNews::Warning(_))
+    })
+    .await;
+    assert!(
+        matches!(&warning, Some(SyncNews::Warning(w)) if w.contains("a FIFO, not a regular file")),
+        "{warning:?}"
+    );
+    let tick = tick_event("item-1", "bob");
+    events.send(tick.clone()).await.unwrap();
+    drop(events);
+    let unsaved = tokio::time::timeout(Duration::from_secs(5), sync)
+        .await
+        .expect("the sync task ends")
+        .unwrap();
+    assert_eq!(unsaved, vec![tick]);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }

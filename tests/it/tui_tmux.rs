@@ -214,3 +214,71 @@ fn no_color_draws_without_colours_but_keeps_words_and_symbols() {
     tmux.keys(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
 }
+
+/// Issue 15 items 14 and 18: the dashboard on a state file it cannot use. A FIFO there is a
+/// warning in the status bar, not a hang (q still quits). A tick it could not save is
+/// listed after the terminal is restored, with where it is (the journal), and the exit
+/// status is 1.
+#[test]
+#[ignore = "needs tmux"]
+fn a_dashboard_that_cannot_save_says_so_on_the_status_bar_and_after_quitting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A file where the state directory should be: nothing can be written under it (even
+    // as root, unlike a read-only directory).
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let command = |state: &std::path::Path| {
+        format!(
+            "sh -c '{} --state {} --journal {} --who alice demo; echo EXIT=$?; sleep 60'",
+            env!("CARGO_BIN_EXE_moveday"),
+            state.display(),
+            journal.display()
+        )
+    };
+
+    let tmux = Tmux::start(&command(&fifo), &[], (160, 40));
+    tmux.wait_for("the FIFO warning", Duration::from_secs(10), |s| {
+        s.contains("not a regular file")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(5), |s| s.contains("EXIT=0"));
+    drop(tmux);
+
+    let tmux = Tmux::start(&command(&blocker.join("state.json")), &[], (160, 40));
+    tmux.wait_for("the checklist pane", Duration::from_secs(10), |s| {
+        s.contains("Lower the TTL")
+    });
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("checklist focus", Duration::from_secs(3), |s| {
+        s.contains("[ ] open")
+    });
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the not-saved warning", Duration::from_secs(5), |s| {
+        s.contains("NOT saved")
+    });
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("exit", Duration::from_secs(15), |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("1 checklist change(s) were NOT saved to")
+            && screen.contains("ticked lower-ttl (alice, ")
+            && screen.contains("They are in the journal"),
+        "{screen}"
+    );
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.contains("lower-ttl") && l.contains("alice")),
+        "{lines}"
+    );
+}

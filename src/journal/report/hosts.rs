@@ -99,13 +99,15 @@ impl Replay<'_> {
     /// Every health the host had, each with why it was not up (from its checks, else from
     /// the health event).
     fn health_periods(&self, mine: &[&Entry], changes: &[HealthChange]) -> Vec<HealthPeriod> {
+        // Once per host, not once per period: a long journal has many periods.
+        let checks = check_changes(mine);
         spans(changes, self.from, self.end)
             .into_iter()
             .map(|(health, reasons, span)| {
                 let from_checks = if health == HostHealth::Up {
                     Vec::new()
                 } else {
-                    period_reasons(mine, &span, &reasons)
+                    period_reasons(&checks, &span, &reasons)
                 };
                 HealthPeriod {
                     health,
@@ -306,15 +308,25 @@ fn other_reasons(reasons: &[String], checks: &[(&str, Vec<CheckChange<'_>>)]) ->
 /// Why a host was not up during `span`: each check that counted against it for a good
 /// part of the span (at least 10 s, or the whole of a shorter span), with what it saw in
 /// order (`http refused then timeout`), then `event_reasons` that are not about a check.
-/// Amber checks (flap damping still deciding) do not count.
-fn period_reasons(mine: &[&Entry], span: &Span, event_reasons: &[String]) -> Vec<String> {
-    let checks = check_changes(mine);
+/// Amber checks (flap damping still deciding) do not count. `checks` are the host's
+/// ([`check_changes`]), each in time order: only the changes that can touch the span are
+/// looked at.
+fn period_reasons(
+    checks: &[(&str, Vec<CheckChange<'_>>)],
+    span: &Span,
+    event_reasons: &[String],
+) -> Vec<String> {
     let span_ms = (span.to - span.from).num_milliseconds();
     let needed = span_ms.min(10_000);
     let mut out = Vec::new();
-    for (name, changes) in &checks {
+    for (name, changes) in checks {
         let mut results: Vec<&str> = Vec::new();
-        for (i, (since, state, result, _)) in changes.iter().enumerate() {
+        // The change in force at the span's start, through the last one within it.
+        let first = changes
+            .partition_point(|c| c.0 < span.from)
+            .saturating_sub(1);
+        let last = changes.partition_point(|c| c.0 <= span.to);
+        for (i, (since, state, result, _)) in changes.iter().enumerate().take(last).skip(first) {
             if !counts_against(*state, result) {
                 continue;
             }
@@ -336,7 +348,7 @@ fn period_reasons(mine: &[&Entry], span: &Span, event_reasons: &[String]) -> Vec
             out.push(format!("{name} {}{more}", results.join(" then ")));
         }
     }
-    out.extend(other_reasons(event_reasons, &checks));
+    out.extend(other_reasons(event_reasons, checks));
     out
 }
 

@@ -141,7 +141,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
             pm.journal
         );
         warnings(&mut out, pm);
-        return out;
+        return super::escape::escape_markdown(&out);
     };
     let mut clock = Clock {
         tz,
@@ -178,7 +178,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
     notes(&mut out, pm, &clock);
     still_open(&mut out, pm, &clock, to);
     warnings(&mut out, pm);
-    out
+    super::escape::escape_markdown(&out)
 }
 
 /// How a time relates to the advertised window.

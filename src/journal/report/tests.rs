@@ -282,3 +282,123 @@ fn runs_of_several_processes_and_a_killed_one() {
         "{md}"
     );
 }
+
+/// Issue 15 item 19: control bytes from any source (a note stored raw in the state file,
+/// hand-written journal lines with ESC or BEL in notes, `who` or host names) never reach
+/// the report's output raw, and a note escaped in the journal but raw in the state file is
+/// one note, not two.
+#[test]
+fn texts_are_escaped_in_the_output_and_a_raw_note_is_not_doubled() {
+    use crate::checklist::{ChecklistEvent, NoteEvent};
+    let raw = "reboot\x1b[2J\x07 done\u{9b}31m";
+    let note = ChecklistEvent::Note {
+        id: "a".into(),
+        note: NoteEvent {
+            text: raw.into(),
+            who: "ann".into(),
+            at: at("09:00"),
+        },
+    };
+    let mut doc = ChecklistDoc::new();
+    doc.apply(&note);
+    let journal = [
+        // As the dashboard journals it: escaped.
+        crate::journal::checklist_event(&note),
+        // Hand-written lines.
+        Entry {
+            at: at("09:05"),
+            event: Event::Text {
+                text: "hello\x1b]0;pwned\x07".into(),
+                who: "eve\x1b[31m".into(),
+                host: Some("web\x07".into()),
+            },
+        },
+        health("09:06", "db\x1b[1m", HostHealth::Up, HostHealth::Down),
+        Entry {
+            at: at("09:07"),
+            event: Event::Note {
+                id: "b\x1b".into(),
+                text: "two\nlines ## heading".into(),
+                who: "mal\u{85}".into(),
+            },
+        },
+    ];
+    let pm = build(
+        &journal,
+        Sources {
+            inventory: None,
+            state_file: Some(&doc),
+        },
+        "j",
+        None,
+        vec![],
+    );
+    let notes: Vec<&str> = pm.notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        notes.iter().filter(|t| t.starts_with("reboot")).count(),
+        1,
+        "{notes:?}"
+    );
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    let json = json(&pm);
+    for out in [&md, &json] {
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|&c| c != '\n' && (c.is_control() || c == '\u{9b}'))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in:\n{out}");
+    }
+    assert!(md.contains("reboot\\x1b[2J\\x07 done"), "{md}");
+    assert!(md.contains("eve\\x1b[31m"), "{md}");
+    assert!(
+        !md.contains("\n## heading") && !md.contains("\nlines"),
+        "{md}"
+    );
+    serde_json::from_str::<serde_json::Value>(&json).expect("still JSON");
+}
+
+/// Issue 15 item 21: the report's time grows with the journal, not with its square. A host
+/// that went down and came back 20,000 times, its check failing each time: each period's
+/// reasons looked at every check change of the host (400 million looks, a minute or more
+/// in a debug build); now only at the changes within the period.
+#[test]
+fn a_long_journal_of_flapping_is_reported_in_linear_time() {
+    let base = at("09:00");
+    let mut entries = Vec::new();
+    for i in 0..20_000i64 {
+        let down = base + chrono::Duration::seconds(40 * i);
+        let up = down + chrono::Duration::seconds(20);
+        let mut c = check("00:00:00", "web", "http", CheckState::Down, "timeout");
+        c.at = down;
+        entries.push(c);
+        let mut h = health("00:00", "web", HostHealth::Up, HostHealth::Down);
+        h.at = down;
+        entries.push(h);
+        let mut c = check("00:00:00", "web", "http", CheckState::Up, "200");
+        c.at = up;
+        entries.push(c);
+        let mut h = health("00:00", "web", HostHealth::Down, HostHealth::Up);
+        h.at = up;
+        entries.push(h);
+    }
+    let started = std::time::Instant::now();
+    let pm = build(
+        &entries,
+        Sources {
+            inventory: None,
+            state_file: None,
+        },
+        "j",
+        None,
+        vec![],
+    );
+    let took = started.elapsed();
+    let web = &pm.hosts[0];
+    assert_eq!(web.periods.len(), 40_000);
+    assert_eq!(web.periods[0].reasons, ["http timeout"]);
+    // Generous (a loaded machine, a debug build): the fix takes well under a second.
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
