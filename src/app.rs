@@ -24,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::checklist::{ChecklistEvent, persist};
 use crate::config::{Inventory, Theme};
+use crate::probe::ProbeReport;
 use crate::probe::scheduler::{self, ProbeEnv};
 use crate::store::{self, Input, State};
 use crate::ui::{self, Effect, UiState};
@@ -394,7 +395,10 @@ where
     /// `Some(true)` something that matters (the journal records it, or it is not a
     /// probe's: a warning, a tick), `Some(false)` only numbers, `None` nothing visible.
     fn apply(&mut self, input: Input) -> Option<bool> {
+        // A probe's result matters when the journal records it; the ping mode (news once,
+        // at start), a tick, a synced record and a warning always do.
         let from_probe = match &input {
+            Input::Probe(ProbeReport::PingMode { .. }) => false,
             Input::Probe(_) => true,
             Input::ChecklistEvent(_) | Input::ChecklistSynced(_) | Input::Warning(_) => false,
         };

@@ -69,25 +69,40 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     )))
 }
 
-/// Replaces `path` with what `write` writes, atomically and durably, the file's mode
-/// exactly `mode`. On error the temporary file is removed and `path` is as it was.
+/// Who may read a file that [`write_atomic`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The owner only (0600), whatever the umask: the checklist's record.
+    Private,
+    /// As `std::fs::write` makes a file: 0666 less the umask.
+    Default,
+}
+
+/// Replaces `path` with what `write` writes, atomically and durably, readable as `access`
+/// says. On error the temporary file is removed and `path` is as it was.
 ///
 /// A symbolic link is written through: the temporary file is made in the target's
 /// directory and renamed over the target, so the link stays a link (see
 /// [`resolve_links`]).
 pub fn write_atomic(
     path: &Path,
-    mode: u32,
+    access: Access,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
     let path = &resolve_links(path)?;
+    let mode = match access {
+        Access::Private => 0o600,
+        Access::Default => 0o666,
+    };
     let (temp_path, file) = create_temp(path, mode)?;
     let written = (|| {
         let mut out = BufWriter::new(file);
         write(&mut out)?;
         let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        // umask may have narrowed the mode at creation; it never widens it, but be exact.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        if access == Access::Private {
+            // Exactly 0600: never wider, whatever the file was created with.
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
         file.sync_all()?;
         drop(file);
         fs::rename(&temp_path, path)
@@ -130,7 +145,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         fs::write(&path, "old").unwrap();
-        write_atomic(&path, 0o600, |out| out.write_all(b"new")).unwrap();
+        write_atomic(&path, Access::Private, |out| out.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -146,7 +161,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         fs::write(&path, "old").unwrap();
-        let failed = write_atomic(&path, 0o600, |out| {
+        let failed = write_atomic(&path, Access::Private, |out| {
             out.write_all(b"half")?;
             Err(io::Error::other("disk full"))
         });
@@ -170,7 +185,7 @@ mod tests {
         let hop = dir.path().join("links/hop.json");
         std::os::unix::fs::symlink("../real/f.json", &hop).unwrap();
         std::os::unix::fs::symlink("hop.json", &link).unwrap();
-        write_atomic(&link, 0o600, |out| out.write_all(b"new")).unwrap();
+        write_atomic(&link, Access::Private, |out| out.write_all(b"new")).unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -183,7 +198,7 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("links")).unwrap().count(), 2);
         // A dangling link: the write creates its target.
         fs::remove_file(&target).unwrap();
-        write_atomic(&link, 0o600, |out| out.write_all(b"again")).unwrap();
+        write_atomic(&link, Access::Private, |out| out.write_all(b"again")).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "again");
         assert!(
             fs::symlink_metadata(&link)
@@ -195,7 +210,7 @@ mod tests {
         let a = dir.path().join("a");
         std::os::unix::fs::symlink("b", &a).unwrap();
         std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
-        let err = write_atomic(&a, 0o600, |out| out.write_all(b"x")).unwrap_err();
+        let err = write_atomic(&a, Access::Private, |out| out.write_all(b"x")).unwrap_err();
         assert!(err.to_string().contains("symbolic links"), "{err}");
     }
 }

@@ -72,7 +72,10 @@ pub fn code_only(source: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !ident_before(&chars, i) {
+        } else if c == 'r'
+            && (next == Some('"') || next == Some('#'))
+            && (!ident_before(&chars, i) || byte_prefix(&chars, i))
+        {
             // A raw string: r"…", r#"…"#.
             let mut j = i + 1;
             let mut hashes = 0;
@@ -109,10 +112,11 @@ pub fn code_only(source: &str) -> String {
         } else if c == '\'' {
             // A character literal ('x', '\n', '\u{1F}'), not a lifetime ('a).
             let end = if next == Some('\\') {
-                chars[i + 1..]
-                    .iter()
-                    .position(|&c| c == '\'')
-                    .map(|p| i + 2 + p)
+                // Past the backslash and the escaped character: '\'', '\n', '\u{1F}'.
+                chars
+                    .get(i + 3..)
+                    .and_then(|rest| rest.iter().position(|&c| c == '\''))
+                    .map(|p| i + 4 + p)
             } else if chars.get(i + 2) == Some(&'\'') {
                 Some(i + 3)
             } else {
@@ -138,6 +142,11 @@ pub fn code_only(source: &str) -> String {
 
 fn ident_before(chars: &[char], i: usize) -> bool {
     i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_')
+}
+
+/// `br"…"`: the `r` at `i` follows a lone `b`.
+fn byte_prefix(chars: &[char], i: usize) -> bool {
+    i > 0 && chars[i - 1] == 'b' && !ident_before(chars, i - 1)
 }
 
 /// `code` without the items marked `#[cfg(test)]` (a `mod x;` line or a braced block),
@@ -184,15 +193,18 @@ pub fn without_tests(code: &str) -> String {
 }
 
 /// The top-level modules `code` names through `crate::`, with their 1-based lines:
-/// `crate::store::State`, `crate::{config, probe::Outcome}`.
-pub fn crate_uses(code: &str) -> Vec<(usize, String)> {
+/// `crate::store::State`, `crate::{config, probe::Outcome}`. `depth` is how deep the file's
+/// module is (`src/app.rs` and `src/ui/mod.rs` 1, `src/store/links.rs` 2): a `super::`
+/// chain that climbs that far names the crate's root too (`super::ui::View` in a
+/// top-level module's own file).
+pub fn crate_uses(code: &str, depth: usize) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for (n, line) in code.lines().enumerate() {
         let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
+        while let Some((at, after)) = root_path(rest, depth) {
             let before = rest[..at].chars().next_back();
-            rest = &rest[at + "crate::".len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            rest = &rest[after..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == ':') {
                 continue;
             }
             if rest.starts_with('{') {
@@ -212,6 +224,31 @@ pub fn crate_uses(code: &str) -> Vec<(usize, String)> {
         }
     }
     found
+}
+
+/// Where the next path from the crate's root starts in `line` (`crate::`, or `super::`
+/// repeated `depth` times or more), and where what follows it begins.
+fn root_path(line: &str, depth: usize) -> Option<(usize, usize)> {
+    let krate = line.find("crate::").map(|at| (at, at + "crate::".len()));
+    let mut supers = None;
+    let mut from = 0;
+    while let Some(at) = line[from..].find("super::").map(|p| p + from) {
+        let mut end = at;
+        let mut count = 0;
+        while line[end..].starts_with("super::") {
+            end += "super::".len();
+            count += 1;
+        }
+        if count >= depth {
+            supers = Some((at, end));
+            break;
+        }
+        from = end;
+    }
+    match (krate, supers) {
+        (Some(k), Some(s)) => Some(if k.0 < s.0 { k } else { s }),
+        (k, s) => k.or(s),
+    }
 }
 
 /// The first path segment of each entry of the `{…}` group at the start of `text`.
@@ -283,6 +320,17 @@ mod tests {
         }
     }
 
+    /// How deep the module of a file under `src/` is: `app.rs` and `ui/mod.rs` 1,
+    /// `store/links.rs` 2.
+    fn depth(rel: &Path) -> usize {
+        let parts = rel.components().count();
+        if rel.file_name().is_some_and(|f| f == "mod.rs") {
+            parts - 1
+        } else {
+            parts
+        }
+    }
+
     #[test]
     fn every_import_points_down_the_layers() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -303,7 +351,7 @@ mod tests {
                 continue;
             };
             let code = without_tests(&code_only(&std::fs::read_to_string(file).unwrap()));
-            for (line, used) in crate_uses(&code) {
+            for (line, used) in crate_uses(&code, depth(rel)) {
                 if used == module {
                     continue;
                 }
@@ -345,10 +393,11 @@ mod tests {
                     use crate::{config, probe::{Outcome, ProbeReport}};\n\
                     // crate::ui in a comment\n\
                     let s = \"crate::app\"; let c = '{';\n\
-                    fn f() { crate::journal::reduce(); }\n\
+                    fn f() { crate::journal::reduce(); let q = '\\''; let b = br\"crate::app\"; \
+                    super::super::ui::x(); super::store::y(); }\n\
                     #[cfg(test)]\nmod tests { use crate::ui::View; fn g() { let _ = '}'; } }\n\
                     use crate::{\n    checklist,\n    sanitize::sanitize,\n};\n";
-        let uses = crate_uses(&without_tests(&code_only(code)));
+        let uses = crate_uses(&without_tests(&code_only(code)), 2);
         let names: Vec<(usize, &str)> = uses.iter().map(|(l, n)| (*l, n.as_str())).collect();
         assert_eq!(
             names,
@@ -357,6 +406,7 @@ mod tests {
                 (2, "config"),
                 (2, "probe"),
                 (5, "journal"),
+                (5, "ui"),
                 (8, "checklist"),
                 (8, "sanitize"),
             ]

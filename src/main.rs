@@ -543,7 +543,7 @@ fn scale_demo(cli: &Cli, hosts: usize, serve: Option<&std::path::Path>) -> Resul
         let demo = demo::scale::ScaleDemo::start(hosts, file).await?;
         use anyhow::Context as _;
         use std::io::Write as _;
-        moveday::files::write_atomic(file, 0o644, |out| {
+        moveday::files::write_atomic(file, moveday::files::Access::Default, |out| {
             out.write_all(demo.inventory_toml().as_bytes())
         })
         .with_context(|| format!("cannot write {}", file.display()))?;

@@ -19,7 +19,10 @@ use super::{ChecklistDoc, ChecklistEvent, NoteEvent, TickEvent};
 pub fn stamp(now: SystemTime, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
     let now = DateTime::<Utc>::from(now);
     match after {
-        Some(after) if now <= after => after + chrono::Duration::milliseconds(1),
+        // A record at the end of time (a hand-edited file) cannot be beaten: tie with it.
+        Some(after) if now <= after => after
+            .checked_add_signed(chrono::Duration::milliseconds(1))
+            .unwrap_or(after),
         _ => now,
     }
 }

@@ -202,7 +202,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
         .fold(OFFSET, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
-/// `<file><suffix>`, e.g. `x.json` + `.lock`.
+/// Creates the state file's directory (owner only) when it is missing.
 fn ensure_dir(path: &Path) -> Result<(), PersistError> {
     let dir = parent_dir(path);
     if dir.is_dir() {
@@ -543,7 +543,7 @@ fn remove_stale_temps(path: &Path) {
 
 /// Writes the record through [`files::write_atomic`], readable by its owner only.
 fn write_atomic(path: &Path, doc: &ChecklistDoc) -> Result<(), PersistError> {
-    files::write_atomic(path, 0o600, |out| {
+    files::write_atomic(path, files::Access::Private, |out| {
         serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::from)?;
         out.write_all(b"\n")
     })

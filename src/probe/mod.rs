@@ -343,6 +343,13 @@ impl HttpResponse {
     }
 }
 
+impl HttpResponse {
+    /// A redirect (3xx): reported with its `Location`, not followed.
+    pub fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status)
+    }
+}
+
 impl HttpOutcome {
     /// An answer whose status [`HttpResponse::is_ok`].
     pub fn is_ok(&self) -> bool {

@@ -329,7 +329,7 @@ fn http_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Vec<Span<'st
 
 fn http_response(view: &View<'_>, r: &HttpResponse) -> Vec<Span<'static>> {
     let theme = view.theme;
-    let mut spans = if (300..400).contains(&r.status) {
+    let mut spans = if r.is_redirect() {
         vec![Span::styled(format!("↪ {}", r.status), theme.ok())]
     } else if r.is_ok() {
         vec![Span::styled(format!("✔ {}", r.status), theme.ok())]

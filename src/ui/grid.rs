@@ -520,9 +520,7 @@ impl<'a> RowData<'a> {
             (_, None) => skipped(view),
             (None, Some(_)) => waiting(view),
             (Some(x), Some(_)) => match &x.value.result {
-                Ok(r) if (300..400).contains(&r.status) => {
-                    Line::styled(format!("{}→", r.status), theme.ok())
-                }
+                Ok(r) if r.is_redirect() => Line::styled(format!("{}→", r.status), theme.ok()),
                 Ok(r) if r.is_ok() => Line::styled(r.status.to_string(), theme.ok()),
                 Ok(r) => Line::styled(r.status.to_string(), self.fail_style(Check::Http, view)),
                 Err(e) => Line::styled(e.word(), self.fail_style(Check::Http, view)),

@@ -210,6 +210,29 @@ async fn reports_trickling_in_are_drawn_at_a_bounded_rate() {
     );
 }
 
+/// How this machine sends pings is news once, at start: drawn within `REPORT_FRAME_GAP`,
+/// not held back a second like a number that moved.
+#[tokio::test(start_paused = true)]
+async fn the_ping_mode_is_drawn_as_news() {
+    use moveday::app::REPORT_FRAME_GAP;
+    use moveday::probe::PingMode;
+    let h = start();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mode = ProbeReport::PingMode {
+        mode: PingMode::Tcp,
+        hint: None,
+    };
+    h.reports.send(mode.into()).await.unwrap();
+    tokio::time::sleep(REPORT_FRAME_GAP + Duration::from_millis(20)).await;
+    h.keys.send(key('q')).unwrap();
+    let (stats, screen) = h.done.await.unwrap();
+    assert_eq!(
+        stats.frames, 2,
+        "{stats:?}: the first frame and the ping mode's"
+    );
+    assert!(screen.contains("TCP"), "{screen}");
+}
+
 /// A zone's task saying, every round, that a server's answers still hold (its serial has
 /// not moved) changes only the cells' time: drawn at the cosmetic pace, not as news.
 #[tokio::test]
