@@ -490,6 +490,75 @@ async fn http_fresh_timestamp_in_the_body_is_ok() {
     assert_eq!(error(&r), "stale: updated 8h ago, max_age 6h");
 }
 
+/// Times as pages print them, captured by `fresh_regex` with no `fresh_format` (issue 15:
+/// `2026-12-04 07:51 UTC` failed "as RFC 3339, RFC 2822 or Unix seconds").
+#[tokio::test]
+async fn http_fresh_timestamp_in_common_layouts_needs_no_format() {
+    let then = Utc::now() - chrono::Duration::minutes(90);
+    for printed in [
+        then.format("%Y-%m-%d %H:%M UTC").to_string(),
+        then.format("%B %-d, %Y at %-I:%M %p").to_string(),
+        then.format("%d-%b-%Y %H:%M").to_string(),
+        then.with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap())
+            .format("%d.%m.%Y %H:%M %:z")
+            .to_string(),
+    ] {
+        let body = format!("<footer>Last updated: {printed}</footer>");
+        let server = http_server(response("200 OK", &[], body.as_bytes())).await;
+        let mut h = http(format!("http://planet.example.org:{}/", server.addr.port()));
+        h.freshness = Some(Freshness {
+            max_age: secs(3600),
+            fresh_regex: Some(pattern(r"Last updated: ([^<]+)<")),
+            fresh_format: None,
+        });
+        let r = probe(&service(ServiceKind::Http(h)), SECOND).await;
+        assert_eq!(
+            (r.state, error(&r)),
+            (ServiceState::Stale, "stale: updated 1h 30m ago, max_age 1h"),
+            "{printed}: {r:?}"
+        );
+        assert!(!r.detail.contains("Last-Modified"), "{}", r.detail);
+    }
+}
+
+/// A body without a readable time falls back to `Last-Modified`, and the detail says so.
+#[tokio::test]
+async fn http_freshness_falls_back_to_last_modified_and_says_so() {
+    let cases = [
+        ("<p>no date here</p>", "fresh_regex matched nothing"),
+        (
+            "<p>Updated: 04/12/2026</p>",
+            "cannot read timestamp \"04/12/2026\" without fresh_format",
+        ),
+    ];
+    for (body, why) in cases {
+        let server = http_server(response(
+            "200 OK",
+            &[("Last-Modified", http_date(chrono::Duration::hours(2)))],
+            body.as_bytes(),
+        ))
+        .await;
+        let mut h = http(format!("http://planet.example.org:{}/", server.addr.port()));
+        h.freshness = Some(Freshness {
+            max_age: secs(6 * 3600),
+            fresh_regex: Some(pattern(r"Updated: (\S+)<")),
+            fresh_format: None,
+        });
+        let r = probe(&service(ServiceKind::Http(h)), SECOND).await;
+        assert_eq!(
+            (r.state, r.error.as_deref()),
+            (ServiceState::Ok, None),
+            "{r:?}"
+        );
+        assert!(
+            r.detail
+                .ends_with(&format!("time from Last-Modified ({why}) · updated 2h ago")),
+            "{}",
+            r.detail
+        );
+    }
+}
+
 #[tokio::test]
 async fn http_freshness_needs_a_timestamp_and_the_future_is_not_stale() {
     let no_header = http_server(response("200 OK", &[], b"hello")).await;
@@ -513,7 +582,10 @@ async fn http_freshness_needs_a_timestamp_and_the_future_is_not_stale() {
     let r = probe(&service(ServiceKind::Http(regex)), SECOND).await;
     assert_eq!(
         (r.state, error(&r)),
-        (ServiceState::Fail, "fresh_regex matched nothing")
+        (
+            ServiceState::Fail,
+            "fresh_regex matched nothing; no Last-Modified header"
+        )
     );
 
     let garbled = http_server(response(
