@@ -84,7 +84,7 @@ const ZONES: &[Zone] = &[
     Zone::Offset("%#z"),     // 07:51+01:00, 07:51+0100, 07:51+01
     Zone::Offset(" %#z"),    // 07:51 +01:00, 07:51 -0500
     Zone::Offset(" UTC%#z"), // 07:51 UTC+01:00
-    Zone::Offset(" GMT%#z"), // 07:51 GMT+1
+    Zone::Offset(" GMT%#z"), // 07:51 GMT+01 (two digits: chrono reads no `GMT+1`)
 ];
 
 /// Layouts with the time inside the date: `date`'s and C's `ctime`.
@@ -238,6 +238,7 @@ mod tests {
             "Fri 04 Dec 2026 08:51:00 +0100",      // git log --date=rfc without the comma
             "2026-12-04 07:51 (UTC)",
             "2026-12-04 08:51 UTC+01:00",
+            "2026-12-04 08:51 GMT+01",
             "2026-12-04 - 07:51",
         ];
         for text in cases {
