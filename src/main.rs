@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use moveday::checklist::headless;
 use moveday::checklist::persist::{self, PersistError};
@@ -31,6 +31,8 @@ Examples:
   moveday checklist                  the move plan: what is ticked, by whom, when
   moveday tick lower-ttl --who ann   tick an item from a script (--undo to untick)
   moveday report --since 2h          the post-mortem draft from the move's journal
+  moveday completions bash           shell completions (bash, zsh, fish, elvish, powershell)
+  moveday man                        the manual page (roff); --dir DIR: one per subcommand
 
 Exit codes: 0 success (check: every host up), 1 check: some host not up, or tick (or the
 dashboard, on quitting): the state file cannot be written, 2 bad input.
@@ -179,6 +181,27 @@ enum Command {
         /// like 2h
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+    },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    ///
+    /// Install it where your shell looks, for example
+    /// `moveday completions bash > ~/.local/share/bash-completion/completions/moveday`,
+    /// `moveday completions zsh > ~/.zfunc/_moveday` (with ~/.zfunc in $fpath), or
+    /// `moveday completions fish > ~/.config/fish/completions/moveday.fish`.
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from the same definitions as --help
+    ///
+    /// `moveday man > ~/.local/share/man/man1/moveday.1` installs it for `man moveday`.
+    /// With --dir, writes moveday.1 and a page for each subcommand (moveday-check.1, ...)
+    /// into DIR instead.
+    Man {
+        /// Write moveday.1 and one page per subcommand into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -346,11 +369,81 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
             scripted_demo(&cli, speed)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Completions { shell }) => {
+            completions(shell)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir }) => {
+            man(dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             dashboard(&cli)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `moveday completions SHELL`: the script clap_complete writes from the same `Cli` that
+/// parses the arguments, so it cannot fall behind a new flag.
+fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "moveday", &mut script);
+    emit(&String::from_utf8_lossy(&script))
+}
+
+/// `moveday man [--dir DIR]`: the manual page from the same `Cli`, on standard output, or
+/// moveday.1 and a page per subcommand written into DIR.
+fn man(dir: Option<&std::path::Path>) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| match dir {
+        Some(dir) => anyhow::anyhow!("cannot write the manual pages into {}: {e}", dir.display()),
+        None => anyhow::anyhow!("cannot write the manual page: {e}"),
+    };
+    let page = man_page().map_err(failed)?;
+    let Some(dir) = dir else {
+        return emit(&page);
+    };
+    // clap_mangen writes a page per subcommand (and a plain moveday.1, replaced by ours).
+    let write = || -> std::io::Result<()> {
+        clap_mangen::generate_to(Cli::command(), dir)?;
+        std::fs::write(dir.join("moveday.1"), &page)
+    };
+    Ok(write().map_err(failed)?)
+}
+
+/// moveday(1): clap_mangen's sections, with `--help`'s closing text as EXAMPLES (kept as
+/// laid out: its columns would be refilled into a jumble) and NOTES.
+fn man_page() -> std::io::Result<String> {
+    use clap_mangen::roff::{Roff, roman};
+    // No `help` subcommand: it has no page of its own to point to.
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let closing = cmd
+        .get_after_help()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let (examples, notes) = closing.split_once("\n\n").unwrap_or((&closing, ""));
+    let man = clap_mangen::Man::new(cmd.after_help(None::<&str>));
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    let mut extra = Roff::new();
+    extra.control("SH", ["EXAMPLES"]).control("nf", []);
+    for line in examples.lines().filter(|l| *l != "Examples:") {
+        extra.text([roman(line)]);
+    }
+    extra.control("fi", []).control("SH", ["NOTES"]);
+    for paragraph in notes.split("\n\n") {
+        extra
+            .text([roman(paragraph.replace('\n', " "))])
+            .control("PP", []);
+    }
+    extra.to_writer(&mut out)?;
+    man.render_version_section(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// `moveday validate PATH`: the inventory's counts, or the located error.

@@ -96,10 +96,12 @@ pub struct Freshness {
     /// Older than this is `stale`.
     pub max_age: Duration,
     /// A regex whose first capture group (or whole match) is a timestamp in the body. When
-    /// absent, the `Last-Modified` header is used.
+    /// absent, or when the body gives no readable time, the `Last-Modified` header is used
+    /// (and the detail says so).
     pub fresh_regex: Option<Pattern>,
     /// `strftime` format of the captured timestamp (`%Y-%m-%d %H:%M`, read as UTC). When
-    /// absent: RFC 3339, RFC 2822 / HTTP date, or Unix seconds, tried in that order.
+    /// absent: RFC 3339, RFC 2822 / HTTP date, Unix seconds, or the layouts sites print
+    /// (the table in `probe::service::fresh`), tried in that order.
     pub fresh_format: Option<String>,
 }
 

@@ -5,3 +5,23 @@
 pub mod golden;
 pub mod netns;
 pub mod tmux;
+
+use std::time::Duration;
+
+/// The wall-clock margin a test gives the machine beyond what the code promises.
+///
+/// The tests share two cores with each other (one test binary runs them in parallel,
+/// each with its own servers) and, in CI, with whatever else the machine does: a thread can
+/// wait a second or more for a core. So a wall-clock bound here only catches a hang, or a
+/// wait for the wrong thing: every hostile peer in the tests stalls for longer than the
+/// promise plus this margin (a tarpit sleeps 5 s or more). What a test states tightly
+/// (the error says `timeout`, after at least the timeout) it asserts on what the code
+/// reports, not on the wall clock. tokio's paused clock is no cure here: with real sockets
+/// it jumps to the next timer whenever a loopback peer has not been scheduled yet, which
+/// is the same flake from the other side.
+pub const LOADED_MACHINE: Duration = Duration::from_secs(3);
+
+/// `promised`, plus the margin for a loaded machine: the bound of a wall-clock assertion.
+pub fn in_time(promised: Duration) -> Duration {
+    promised + LOADED_MACHINE
+}

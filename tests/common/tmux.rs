@@ -148,7 +148,7 @@ impl Tmux {
                 return pid.trim().parse().unwrap();
             }
             assert!(
-                start.elapsed() < Duration::from_secs(5),
+                start.elapsed() < super::in_time(Duration::from_secs(2)),
                 "moveday did not start"
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Barrier;
 
 use chrono::{DateTime, Utc};
 use moveday::journal::{self, Entry, Event, JournalWriter};
@@ -112,10 +113,19 @@ fn body(writer: &str, i: usize) -> String {
     format!("{writer}:{i}:{}", "x".repeat(len))
 }
 
-/// Appends LINES entries for `writer`, one `append` call each.
-fn append_all(path: &Path, writer: &str) {
+/// How often the two threads wait for each other (see the two-thread test).
+const MEET_EVERY: usize = 100;
+
+/// Appends LINES entries for `writer`, one `append` call each. With `meet`, the writers
+/// start together, once both handles are open, and meet again every MEET_EVERY lines.
+fn append_all(path: &Path, writer: &str, meet: Option<&Barrier>) {
     let mut w = JournalWriter::open(path).unwrap();
     for i in 0..LINES {
+        if let Some(meet) = meet
+            && i % MEET_EVERY == 0
+        {
+            meet.wait();
+        }
         w.append(&[text(i as i64, writer, body(writer, i))])
             .unwrap();
     }
@@ -155,14 +165,27 @@ fn check_whole_lines(path: &Path, writers: &[&str]) -> usize {
     who.windows(2).filter(|w| w[0] != w[1]).count()
 }
 
-/// Run as a child process by the test below (does nothing otherwise).
+/// One of the two appenders of the test below, which runs this test binary twice with
+/// `--ignored --exact journal::journal_append_child` and says in the environment where to
+/// write. A plain `cargo test` lists it as ignored; run any other way (by name, or with
+/// `--include-ignored` as CI does) it has nothing to write to and says so on stderr, and
+/// the test below is what proves anything.
 #[test]
+#[ignore = "a child process: two_processes_appending_at_once_leave_only_whole_lines runs it"]
 fn journal_append_child() {
-    if let (Ok(path), Ok(writer)) = (
+    match (
         std::env::var("MOVEDAY_TEST_JOURNAL"),
         std::env::var("MOVEDAY_TEST_WRITER"),
     ) {
-        append_all(Path::new(&path), &writer);
+        (Ok(path), Ok(writer)) => append_all(Path::new(&path), &writer, None),
+        (Err(_), Err(_)) => eprintln!(
+            "journal_append_child: not started by \
+             two_processes_appending_at_once_leave_only_whole_lines: nothing appended, nothing \
+             tested here"
+        ),
+        (path, writer) => panic!(
+            "MOVEDAY_TEST_JOURNAL ({path:?}) and MOVEDAY_TEST_WRITER ({writer:?}) go together"
+        ),
     }
 }
 
@@ -178,17 +201,26 @@ fn two_processes_appending_at_once_leave_only_whole_lines() {
                     // Its name in the test binary (`tests/it/`: module, then function).
                     "journal::journal_append_child",
                     "--exact",
+                    "--ignored",
                     "--test-threads=1",
                 ])
                 .env("MOVEDAY_TEST_JOURNAL", &path)
                 .env("MOVEDAY_TEST_WRITER", writer)
-                .stdout(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        // The child really ran the appender (a renamed test would run nothing, and pass).
+        assert!(
+            stdout.contains("test journal::journal_append_child ... ok")
+                && stdout.contains("test result: ok. 1 passed"),
+            "{stdout}"
+        );
     }
     let switches = check_whole_lines(&path, &["p1", "p2"]);
     eprintln!("two processes: the writer changed {switches} times in the file");
@@ -202,12 +234,21 @@ fn two_processes_appending_at_once_leave_only_whole_lines() {
 fn two_threads_with_their_own_handles_leave_only_whole_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.journal.jsonl");
+    // The threads meet before every MEET_EVERY lines: each stretch between meetings holds
+    // lines of both, written while both handles are open, so they overlap by construction
+    // (however the machine schedules them) and the file switches writers at least once a
+    // stretch.
+    let meet = Barrier::new(2);
     std::thread::scope(|s| {
         for writer in ["t1", "t2"] {
-            let path = &path;
-            s.spawn(move || append_all(path, writer));
+            let (path, meet) = (&path, &meet);
+            s.spawn(move || append_all(path, writer, Some(meet)));
         }
     });
     let switches = check_whole_lines(&path, &["t1", "t2"]);
     eprintln!("two threads: the writer changed {switches} times in the file");
+    assert!(
+        switches >= LINES / MEET_EVERY,
+        "{switches} switches: the threads did not overlap"
+    );
 }

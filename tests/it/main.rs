@@ -32,6 +32,7 @@ mod journal_report;
 mod lab_faults;
 mod lab_teardown;
 mod lab_tui;
+mod packaging;
 mod probes;
 mod render_scale;
 mod service_health;

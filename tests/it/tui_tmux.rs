@@ -59,10 +59,13 @@ fn a_tick_from_the_keyboard_survives_kill_9_and_reaches_a_second_instance() {
     });
     alice.keys(&["Space"]);
     wait_ticked(&alice, "alice", Duration::from_secs(3));
-    // The other instance, on the same state file, sees it within two seconds.
-    let started = Instant::now();
-    wait_ticked(&bob, "alice", Duration::from_secs(3));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // The other instance, on the same state file, sees it within two seconds (on an idle
+    // machine; the wait allows for a loaded one).
+    wait_ticked(
+        &bob,
+        "alice",
+        crate::common::in_time(Duration::from_secs(2)),
+    );
 
     // kill -9 alice's moveday: nothing to clean up, nothing flushed at exit.
     let pid = alice.moveday_pid();
@@ -184,7 +187,7 @@ fn sigterm_and_a_killed_pane_end_moveday_and_restore_the_terminal() {
     let start = Instant::now();
     while alive(pid) {
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() < crate::common::in_time(Duration::from_secs(2)),
             "moveday {pid} survived its terminal"
         );
         std::thread::sleep(Duration::from_millis(50));

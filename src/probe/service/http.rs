@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::fresh::parse_timestamp;
 use super::{ServiceResult, ServiceState, TlsTrust, size, snippet, span, tls};
-use crate::config::service::{Freshness, HttpService};
+use crate::config::service::{Freshness, HttpService, Pattern};
 use crate::probe::http_util::{self, BodyCut, error_text};
 use crate::probe::ports;
 use crate::sanitize::sanitize;
@@ -231,7 +231,10 @@ fn judge(h: &HttpService, f: Fetched, now: SystemTime) -> ServiceResult {
                     state = ServiceState::Fail;
                     errors.push(e);
                 }
-                Ok(at) => {
+                Ok((at, fallback)) => {
+                    if let Some(why) = fallback {
+                        detail.push(format!("time from Last-Modified ({why})"));
+                    }
                     let then = SystemTime::from(at);
                     match now.duration_since(then) {
                         Ok(elapsed) => {
@@ -269,44 +272,58 @@ fn judge(h: &HttpService, f: Fetched, now: SystemTime) -> ServiceResult {
     }
 }
 
-/// The content's timestamp: from `fresh_regex` on the body, else the `Last-Modified` header.
+/// The content's timestamp: from `fresh_regex` on the body, else the `Last-Modified`
+/// header. When the body gives no readable time the header is the fallback, and the second
+/// value says why it was used (for the detail).
 fn timestamp(
     f: &Freshness,
     body: &str,
     last_modified: Option<&[u8]>,
     within: &str,
-) -> Result<DateTime<Utc>, String> {
-    match &f.fresh_regex {
-        None => {
-            let raw = last_modified.ok_or_else(|| "no Last-Modified header".to_string())?;
-            let text = String::from_utf8_lossy(raw);
-            parse_timestamp(&text, None)
-                .ok_or_else(|| format!("cannot read Last-Modified \"{}\"", snippet(raw)))
-        }
-        Some(pattern) => {
-            let captures = pattern
-                .regex
-                .captures(body)
-                .ok_or_else(|| format!("fresh_regex matched nothing{within}"))?;
-            let found = captures
-                .get(1)
-                .or_else(|| captures.get(0))
-                .map(|m| m.as_str())
-                .unwrap_or_default();
-            parse_timestamp(found, f.fresh_format.as_deref()).ok_or_else(|| {
-                let how = match &f.fresh_format {
-                    Some(format) => {
-                        format!("with fresh_format \"{}\"", sanitize(format, TEXT_CHARS))
-                    }
-                    None => "as RFC 3339, RFC 2822 or Unix seconds".to_string(),
-                };
-                format!(
-                    "cannot read timestamp \"{}\" {how}",
-                    snippet(found.as_bytes())
-                )
-            })
-        }
+) -> Result<(DateTime<Utc>, Option<String>), String> {
+    let header = || {
+        let raw = last_modified.ok_or_else(|| "no Last-Modified header".to_string())?;
+        parse_timestamp(&String::from_utf8_lossy(raw), None)
+            .ok_or_else(|| format!("cannot read Last-Modified \"{}\"", snippet(raw)))
+    };
+    let Some(pattern) = &f.fresh_regex else {
+        return header().map(|at| (at, None));
+    };
+    match from_body(pattern, f.fresh_format.as_deref(), body, within) {
+        Ok(at) => Ok((at, None)),
+        Err(why) => match header() {
+            Ok(at) => Ok((at, Some(why))),
+            Err(no_header) => Err(format!("{why}; {no_header}")),
+        },
     }
+}
+
+/// The time `fresh_regex` captures in the body (its first group, else the whole match).
+fn from_body(
+    pattern: &Pattern,
+    format: Option<&str>,
+    body: &str,
+    within: &str,
+) -> Result<DateTime<Utc>, String> {
+    let captures = pattern
+        .regex
+        .captures(body)
+        .ok_or_else(|| format!("fresh_regex matched nothing{within}"))?;
+    let found = captures
+        .get(1)
+        .or_else(|| captures.get(0))
+        .map(|m| m.as_str())
+        .unwrap_or_default();
+    parse_timestamp(found, format).ok_or_else(|| {
+        let how = match format {
+            Some(format) => format!("with fresh_format \"{}\"", sanitize(format, TEXT_CHARS)),
+            None => "without fresh_format".to_string(),
+        };
+        format!(
+            "cannot read timestamp \"{}\" {how}",
+            snippet(found.as_bytes())
+        )
+    })
 }
 
 /// A reqwest error in the words the port probe uses for connect failures, or the error
