@@ -805,3 +805,50 @@ ssh = false
     assert_eq!(seen.primary_asked, vec![vec![new]], "{seen:?}");
     assert!(took <= inventory.probe.timeout + ms(300), "{took:?}");
 }
+
+/// Issue 15, item 1: a record owned by another name than the question is no answer, on the
+/// zone-server path and on the PTR path (the relay echoes the question but moves every
+/// answer record to `other.victim.test`).
+#[tokio::test]
+async fn answers_owned_by_another_name_are_not_believed() {
+    let primary = zone_server(9).await;
+    primary
+        .set_a("www.example.org", ip("192.0.2.1"), 60)
+        .await
+        .unwrap();
+    let liar = Relay::start(primary.addr(), RelayMode::OtherOwner)
+        .await
+        .unwrap();
+    // The relay does answer (the same name through the real server does).
+    assert!(
+        authoritative_lookup(
+            &DnsClient::new(),
+            primary.addr(),
+            "www.example.org",
+            ms(1000)
+        )
+        .await
+        .is_ok()
+    );
+    assert_eq!(
+        authoritative_lookup(&DnsClient::new(), liar.addr(), "www.example.org", ms(1000)).await,
+        Err(DnsError::NoRecords)
+    );
+
+    let server = DnsServer::start(any_port(), &[ZONE, "2.0.192.in-addr.arpa"])
+        .await
+        .unwrap();
+    let mail = ip("192.0.2.25");
+    server.set_ptr(mail, "mx1.example.org", 60).await.unwrap();
+    server.set_a("mx1.example.org", mail, 60).await.unwrap();
+    let liar = Relay::start(server.addr(), RelayMode::OtherOwner)
+        .await
+        .unwrap();
+    let resolver = Resolver::system(&SystemDns::Servers(vec![liar.addr()]), ms(1000));
+    assert_eq!(
+        reverse(&DnsClient::new(), &resolver, mail, ms(1000))
+            .await
+            .result,
+        Err(DnsError::NoRecords)
+    );
+}
