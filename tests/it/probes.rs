@@ -179,7 +179,7 @@ async fn http_status_codes_and_redirect_not_followed() {
     assert_eq!(moved.status, 301);
     assert_eq!(
         moved.location.as_deref(),
-        Some("https://new.example.test/\\x9b2J?x")
+        Some("https://new.example.test/\\x9b2J\\u{202e}x")
     );
     assert_eq!(
         server.requests(),
@@ -1044,4 +1044,25 @@ async fn ssh_banner_sent_slowly_is_a_timeout() {
         let out = ssh::probe(LOCALHOST, port, ms(timeout)).await;
         assert_eq!(out.result, Err(ProbeError::Timeout), "at {timeout} ms");
     }
+}
+
+/// Issue 15, item 6: line and paragraph separators and format characters from a peer
+/// (they garbled the detail pane in tmux) come out as visible escapes.
+#[tokio::test]
+async fn ssh_banner_separators_and_format_characters_are_escaped() {
+    let server = SshBannerServer::with_greeting(
+        any_port(),
+        SshGreeting::Raw(
+            "SSH-2.0-a\u{2028}b\u{2029}c\u{61c}\u{2060}\u{180e}\u{ad}\u{e0041}d\r\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+    )
+    .await
+    .unwrap();
+    let out = ssh::probe(LOCALHOST, server.addr().port(), Duration::from_secs(2)).await;
+    assert_eq!(
+        out.result.unwrap().banner,
+        "SSH-2.0-a\\u{2028}b\\u{2029}c\\u{061c}\\u{2060}\\u{180e}\\u{00ad}\\u{e0041}d"
+    );
 }
