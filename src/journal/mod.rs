@@ -123,6 +123,9 @@ pub enum Event {
         verdict: DnsVerdict,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         addresses: Vec<IpAddr>,
+        /// Addresses of the answer beyond those listed (see `probe::MAX_ANSWER_ADDRESSES`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        more: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttl: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,6 +435,10 @@ pub fn default_journal_path(inventory_path: &Path) -> PathBuf {
 /// `--journal FILE` when given, else the inventory's [default](default_journal_path).
 pub fn journal_path(given: Option<&Path>, inventory_path: &Path) -> PathBuf {
     given.map_or_else(|| default_journal_path(inventory_path), Path::to_path_buf)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -198,8 +198,10 @@ pub async fn lookup(
     if let Some(ttl) = ttl.filter(|_| !addresses.is_empty()) {
         addresses.sort();
         addresses.dedup();
+        let more = super::cap_addresses(&mut addresses);
         return Ok(DnsAnswer {
             addresses,
+            more,
             ttl,
             latency,
             authoritative: None,

@@ -675,6 +675,7 @@ async fn ask_names<T: Listener>(
         );
         let cell = result.clone().map(|auth| super::DnsAnswer {
             addresses: auth.addresses.clone(),
+            more: auth.more,
             ttl: auth.ttl,
             latency,
             authoritative: Some(auth.authoritative),

@@ -138,8 +138,11 @@ pub async fn authoritative_lookup(
             .filter_map(|(m, t)| Some((m.as_ref().ok()?, t))),
     );
     if let (true, Some(ttl)) = (!addresses.is_empty(), ttl) {
+        let mut addresses = addresses;
+        let more = super::cap_addresses(&mut addresses);
         return Ok(AuthAnswer {
             addresses,
+            more,
             ttl,
             authoritative,
         });

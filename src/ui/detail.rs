@@ -492,6 +492,9 @@ fn dns_answer(
                 let class = store::classify(inventory, config, *ip);
                 spans.push(Span::styled(ip.to_string(), address_style(view, class)));
             }
+            if a.more > 0 {
+                spans.push(Span::styled(format!(" +{} more", a.more), theme.muted()));
+            }
             spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
             match a.authoritative {
                 Some(true) => spans.push(Span::styled(" AA", theme.ok())),

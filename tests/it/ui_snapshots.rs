@@ -201,6 +201,7 @@ impl Builder {
     fn dns(&mut self, host: usize, at: u64, answers: [Result<&str, DnsError>; 3]) {
         for (resolver, answer) in answers.into_iter().enumerate() {
             let result = answer.map(|a| DnsAnswer {
+                more: 0,
                 addresses: vec![ip(a)],
                 ttl: if resolver == 2 { 3600 } else { 300 },
                 latency: ms(4.0),
@@ -1251,6 +1252,7 @@ new_ip = "203.0.113.15"
         outcome,
     };
     let answer = |a: &str, ttl: u32, aa: bool| DnsAnswer {
+        more: 0,
         addresses: vec![ip(a)],
         ttl,
         latency: ms(1.0),
@@ -1276,6 +1278,7 @@ new_ip = "203.0.113.15"
         probe(
             0,
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                more: 0,
                 addresses: vec![ip("203.0.113.11")],
                 ttl: 300,
                 authoritative: true,
@@ -1284,6 +1287,7 @@ new_ip = "203.0.113.15"
         probe(
             1,
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                more: 0,
                 addresses: vec![ip("198.51.100.15")],
                 ttl: 3600,
                 authoritative: true,

@@ -976,3 +976,36 @@ async fn reverse_dns_ends_within_its_timeout() {
     // 1.1 s is the bound; a little more for a loaded machine (before: 1.8 s).
     assert!(took < ms(1300), "took {took:?}");
 }
+
+/// Issue 15, item 5: an answer of 2,000 addresses keeps the first few dozen and counts the
+/// rest, on the resolver path and the zone-server path (both over TCP: it is truncated over
+/// UDP).
+#[tokio::test]
+async fn huge_answers_keep_a_few_dozen_addresses_and_count_the_rest() {
+    use moveday::probe::MAX_ANSWER_ADDRESSES;
+
+    let server = zone_server(3).await;
+    let many: Vec<IpAddr> = (0..2000u32)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
+        .collect();
+    server
+        .set_addresses("www.example.org", &many, 60)
+        .await
+        .unwrap();
+    let resolver = Resolver::server(server.addr(), ms(3000));
+    let answer = moveday::probe::dns::lookup(&resolver, "www.example.org", ms(3000))
+        .await
+        .unwrap();
+    assert_eq!(answer.addresses, many[..MAX_ANSWER_ADDRESSES]);
+    assert_eq!(answer.more, 2000 - MAX_ANSWER_ADDRESSES);
+    let answer = authoritative_lookup(
+        &DnsClient::new(),
+        server.addr(),
+        "www.example.org",
+        ms(3000),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.addresses, many[..MAX_ANSWER_ADDRESSES]);
+    assert_eq!(answer.more, 2000 - MAX_ANSWER_ADDRESSES);
+}
