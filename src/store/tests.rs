@@ -250,7 +250,8 @@ fn verdict_table() {
         (ok(&["192.0.2.1"]), Verdict::Other),
         (ok(&["203.0.113.13", "192.0.2.1"]), Verdict::Other),
         (Err(DnsError::NxDomain), Verdict::NxDomain),
-        (Err(DnsError::NoRecords), Verdict::NxDomain),
+        // NOERROR without records (NODATA): the name exists (issue 15, item 7).
+        (Err(DnsError::NoRecords), Verdict::NoData),
         (Err(DnsError::Timeout), Verdict::Timeout),
         (Err(DnsError::Refused), Verdict::Refused),
         (Err(DnsError::Other("SERVFAIL".into())), Verdict::Error),

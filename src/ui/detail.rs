@@ -480,7 +480,8 @@ fn dns_answer(
     let inventory = &view.state.inventory;
     let v = store::verdict(inventory, config, value);
     let verdict = verdict_label(v);
-    let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)));
+    // At least one space: "✖ nxdomain" is ten columns wide.
+    let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)).max(1));
     let mut spans = vec![Span::styled(verdict, theme.verdict(v))];
     match value {
         Ok(a) => {

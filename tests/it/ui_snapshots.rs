@@ -773,6 +773,30 @@ fn hostile_banner_does_not_reach_the_terminal() {
     }
 }
 
+/// Issue 15, item 7: a NOERROR answer without records is "nodata", not "nxdomain", and the
+/// detail pane puts a space between the verdict and its text (it printed
+/// `✖ nxdomainno A/AAAA records`).
+#[test]
+fn no_records_is_nodata_with_a_space_before_its_text() {
+    let mut state = move_state();
+    for (resolver, error) in [(0, DnsError::NoRecords), (1, DnsError::NxDomain)] {
+        store::reduce(
+            &mut state,
+            ProbeReport::Probe {
+                host: 4,
+                at: t(119),
+                outcome: Outcome::Dns(DnsOutcome {
+                    resolver,
+                    result: Err(error),
+                }),
+            },
+        );
+    }
+    let text = screen(&state, &ui_with(4), &dark(), 120, 40);
+    assert!(text.contains("✖ nodata  no A/AAAA records"), "{text}");
+    assert!(!text.contains("nxdomainno"), "{text}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The checklist pane.
 

@@ -1009,3 +1009,46 @@ async fn huge_answers_keep_a_few_dozen_addresses_and_count_the_rest() {
     assert_eq!(answer.addresses, many[..MAX_ANSWER_ADDRESSES]);
     assert_eq!(answer.more, 2000 - MAX_ANSWER_ADDRESSES);
 }
+
+/// Issue 15, item 7: a NOERROR answer without an address (the name holds only another type)
+/// is "no records" (NODATA) and its verdict `nodata`, not `nx_domain`; a name that does not
+/// exist stays NXDOMAIN.
+#[tokio::test]
+async fn a_name_without_addresses_is_nodata_not_nxdomain() {
+    use moveday::store::{self, Verdict};
+
+    let server = zone_server(4).await;
+    server
+        .set_records(
+            "mx.example.org",
+            RecordType::PTR,
+            60,
+            vec![RData::PTR(hickory_proto::rr::rdata::PTR(
+                Name::from_ascii("www.example.org.").unwrap(),
+            ))],
+        )
+        .await
+        .unwrap();
+    let text = format!(
+        "[[resolver]]\nname = \"lab\"\naddress = \"{}\"\n[[host]]\nname = \"mx\"\nfqdn = \"mx.example.org\"\n",
+        server.addr()
+    );
+    let inventory = Inventory::parse(Path::new("nodata.toml"), &text).unwrap();
+    let host = &inventory.hosts[0];
+    let resolver = Resolver::server(server.addr(), ms(1000));
+    let answer = moveday::probe::dns::lookup(&resolver, "mx.example.org", ms(1000))
+        .await
+        .map(|a| a.addresses);
+    assert_eq!(answer, Err(DnsError::NoRecords));
+    let answer = Err(DnsError::NoRecords);
+    assert_eq!(store::verdict(&inventory, host, &answer), Verdict::NoData);
+    let missing = moveday::probe::dns::lookup(&resolver, "gone.example.org", ms(1000))
+        .await
+        .map(|a| a.addresses);
+    assert_eq!(missing, Err(DnsError::NxDomain));
+    let missing = Err(DnsError::NxDomain);
+    assert_eq!(
+        store::verdict(&inventory, host, &missing),
+        Verdict::NxDomain
+    );
+}
