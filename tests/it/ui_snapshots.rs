@@ -1730,3 +1730,22 @@ fn timeline_newest_first_and_filtered_100x16() {
     assert!(!mail.contains("ACL fixed"), "{mail}");
     insta::assert_snapshot!(all);
 }
+
+/// Issue 15, item 7: a host name of ten characters is followed by a space in the timeline
+/// (it ran into the text after it).
+#[test]
+fn timeline_keeps_a_space_after_a_ten_character_host() {
+    use moveday::journal::{self, Timeline};
+    let state = State::new(services_state().inventory.clone());
+    let mut timeline = Timeline::new();
+    timeline.push(&[journal::text_event("relay moved", "ann", Some("mailrelay1"), t(50)).unwrap()]);
+    let mut ui = ui_with(0);
+    ui.screen = Some(Screen::Timeline);
+    let mut terminal = Terminal::new(TestBackend::new(100, 16)).unwrap();
+    terminal
+        .draw(|frame| ui::render_with_timeline(frame, &state, &ui, &dark(), now(), Some(&timeline)))
+        .unwrap();
+    let text = terminal.backend().to_string();
+    assert!(text.contains("mailrelay1 "), "{text}");
+    assert!(!text.contains("mailrelay1ann"), "{text}");
+}
