@@ -832,7 +832,10 @@ pub enum Verdict {
     Old,
     /// Neither old nor new.
     Other,
+    /// The name does not exist (NXDOMAIN).
     NxDomain,
+    /// The name exists, without an A or AAAA record (NOERROR, no data): not the same thing.
+    NoData,
     Timeout,
     Refused,
     Error,
@@ -845,6 +848,7 @@ impl Verdict {
             Verdict::Old => "old",
             Verdict::Other => "other",
             Verdict::NxDomain => "nxdomain",
+            Verdict::NoData => "nodata",
             Verdict::Timeout => "timeout",
             Verdict::Refused => "refused",
             Verdict::Error => "error",
@@ -856,7 +860,11 @@ impl Verdict {
             Verdict::New => "✔",
             Verdict::Old => "⚠",
             Verdict::Other => "≠",
-            Verdict::NxDomain | Verdict::Refused | Verdict::Error | Verdict::Timeout => "✖",
+            Verdict::NxDomain
+            | Verdict::NoData
+            | Verdict::Refused
+            | Verdict::Error
+            | Verdict::Timeout => "✖",
         }
     }
 }
@@ -912,7 +920,8 @@ pub fn verdict(
                 Verdict::Other
             }
         }
-        Err(DnsError::NxDomain | DnsError::NoRecords) => Verdict::NxDomain,
+        Err(DnsError::NxDomain) => Verdict::NxDomain,
+        Err(DnsError::NoRecords) => Verdict::NoData,
         Err(DnsError::Timeout) => Verdict::Timeout,
         Err(DnsError::Refused) => Verdict::Refused,
         Err(DnsError::Other(_)) => Verdict::Error,

@@ -312,6 +312,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<ProbeReport> {
                     new_ip(i)
                 };
                 Ok(DnsAnswer {
+                    more: 0,
                     addresses: vec![addr],
                     ttl: if resolver == 2 { 3600 } else { 300 },
                     latency: ms(4.0),
@@ -333,6 +334,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<ProbeReport> {
             result: Ok(entries),
         })));
         out.push(probe(Outcome::PrimaryAnswer(Ok(AuthAnswer {
+            more: 0,
             addresses: vec![new_ip(i)],
             ttl: 300,
             authoritative: true,

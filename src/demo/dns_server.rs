@@ -11,7 +11,7 @@
 //! outside every zone get REFUSED.
 //!
 //! A [`Relay`] in front of a server spoils its answers (lame, garbage, a wrong query id,
-//! truncation), for the tests of the authoritative probes.
+//! truncation, another owner), for the tests of the authoritative probes.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -401,7 +401,13 @@ pub enum RelayMode {
     WrongIdFirst,
     /// Over UDP, answers with the TC flag set and no records; over TCP, as the server does.
     Truncate,
+    /// Answers with every answer record moved to another owner, [`OTHER_OWNER`]: a server
+    /// that echoes the question but plants another name's address.
+    OtherOwner,
 }
+
+/// The owner a [`RelayMode::OtherOwner`] relay gives the records of its answers.
+pub const OTHER_OWNER: &str = "other.victim.test.";
 
 /// A loopback relay in front of a real server that spoils its answers in one way
 /// ([`RelayMode`]): how the probes meet lame servers, garbage and truncation. Over UDP and
@@ -523,7 +529,18 @@ fn spoil(mode: RelayMode, mut answer: Vec<u8>, tcp: bool) -> Vec<Vec<u8>> {
             vec![answer]
         }
         RelayMode::Truncate => vec![answer],
+        RelayMode::OtherOwner => vec![other_owner(&answer).unwrap_or(answer)],
     }
+}
+
+/// `answer` with the owner of each answer record replaced by [`OTHER_OWNER`].
+fn other_owner(answer: &[u8]) -> Option<Vec<u8>> {
+    let mut message = hickory_proto::op::Message::from_vec(answer).ok()?;
+    let other = Name::from_ascii(OTHER_OWNER).ok()?;
+    for record in &mut message.answers {
+        record.name = other.clone();
+    }
+    message.to_vec().ok()
 }
 
 /// The offset just past the (single) question of a message.

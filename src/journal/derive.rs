@@ -259,6 +259,7 @@ impl HostDiff<'_> {
                 from: prev_verdict,
                 verdict,
                 addresses: addresses(seen),
+                more: seen.value.as_ref().map_or(0, |a| a.more),
                 ttl: seen.value.as_ref().ok().map(|a| a.ttl),
                 error: seen
                     .value

@@ -123,6 +123,9 @@ pub enum Event {
         verdict: DnsVerdict,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         addresses: Vec<IpAddr>,
+        /// Addresses of the answer beyond those listed (see `probe::MAX_ANSWER_ADDRESSES`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        more: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttl: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,6 +365,7 @@ pub enum DnsVerdict {
     Old,
     Other,
     Nxdomain,
+    Nodata,
     Timeout,
     Refused,
     Error,
@@ -374,6 +378,7 @@ impl DnsVerdict {
             DnsVerdict::Old => "old",
             DnsVerdict::Other => "other",
             DnsVerdict::Nxdomain => "nxdomain",
+            DnsVerdict::Nodata => "nodata",
             DnsVerdict::Timeout => "timeout",
             DnsVerdict::Refused => "refused",
             DnsVerdict::Error => "error",
@@ -388,6 +393,7 @@ impl From<store::Verdict> for DnsVerdict {
             store::Verdict::Old => DnsVerdict::Old,
             store::Verdict::Other => DnsVerdict::Other,
             store::Verdict::NxDomain => DnsVerdict::Nxdomain,
+            store::Verdict::NoData => DnsVerdict::Nodata,
             store::Verdict::Timeout => DnsVerdict::Timeout,
             store::Verdict::Refused => DnsVerdict::Refused,
             store::Verdict::Error => DnsVerdict::Error,
@@ -432,6 +438,10 @@ pub fn default_journal_path(inventory_path: &Path) -> PathBuf {
 /// `--journal FILE` when given, else the inventory's [default](default_journal_path).
 pub fn journal_path(given: Option<&Path>, inventory_path: &Path) -> PathBuf {
     given.map_or_else(|| default_journal_path(inventory_path), Path::to_path_buf)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

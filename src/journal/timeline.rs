@@ -146,11 +146,12 @@ impl Entry {
                 from,
                 verdict,
                 addresses,
+                more,
                 error,
                 ..
             } => {
                 let from = from.map(|f| format!("{} → ", f.word())).unwrap_or_default();
-                let what = dns_answer(addresses, error.as_deref());
+                let what = dns_answer(addresses, *more, error.as_deref());
                 format!("{fqdn} at {resolver}: {from}{} ({what})", verdict.word())
             }
             Event::Zone {
@@ -260,15 +261,21 @@ fn check_outcome(
     s
 }
 
-/// A resolver's answer: its addresses, or its error.
-fn dns_answer(addresses: &[std::net::IpAddr], error: Option<&str>) -> String {
+/// A resolver's answer: its addresses ("+N more" beyond those listed), or its error.
+fn dns_answer(addresses: &[std::net::IpAddr], more: usize, error: Option<&str>) -> String {
     match (error, addresses.is_empty()) {
         (Some(e), _) => e.to_string(),
-        (None, false) => addresses
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
+        (None, false) => {
+            let mut listed = addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if more > 0 {
+                listed.push_str(&format!(" +{more} more"));
+            }
+            listed
+        }
         (None, true) => "no address".into(),
     }
 }
@@ -379,6 +386,9 @@ fn typed_note(text: &str, who: &str, host: Option<&str>) -> String {
 #[derive(Debug, Default)]
 pub struct Timeline {
     entries: Vec<Entry>,
+    /// The size of each entry's journal line, in the order of `entries`, and their sum.
+    sizes: Vec<usize>,
+    bytes: usize,
     tail: Option<Tail>,
     /// Encoded lines pushed here and not yet read back from the file, with their count.
     own: HashMap<Vec<u8>, usize>,
@@ -386,6 +396,9 @@ pub struct Timeline {
 
 /// The most entries a timeline keeps in memory (the oldest go first; the file keeps all).
 pub const MAX_TIMELINE: usize = 50_000;
+
+/// The most bytes of journal lines a timeline keeps in memory (the oldest go first).
+pub const MAX_TIMELINE_BYTES: usize = 16 * 1024 * 1024;
 
 impl Timeline {
     /// An empty timeline that follows nothing.
@@ -403,12 +416,26 @@ impl Timeline {
     }
 
     /// Adds entries this process has just recorded (before they are on disk).
+    /// An entry whose line had to be cut to fit the journal's line cap is kept as it reads
+    /// back, cut: it is matched with its own line when read back, and takes no more memory.
     pub fn push(&mut self, entries: &[Entry]) {
         for e in entries {
+            let line = encode_line(e);
+            let (entry, line) = match super::file::parse(&line, "") {
+                (mut back, _) if back.len() == 1 && back[0] == *e => (back.remove(0), line),
+                (mut back, _) if back.len() == 1 => {
+                    let back = back.remove(0);
+                    let line = encode_line(&back);
+                    (back, line)
+                }
+                // Cut down to its time and kind: it does not read back as an entry.
+                _ => continue,
+            };
+            let size = line.len();
             if self.tail.is_some() {
-                *self.own.entry(encode_line(e)).or_default() += 1;
+                *self.own.entry(line).or_default() += 1;
             }
-            self.insert(e.clone());
+            self.insert(entry, size);
         }
     }
 
@@ -441,18 +468,28 @@ impl Timeline {
                 }
                 continue;
             }
-            self.insert(e);
+            self.insert(e, line.len());
             changed = true;
         }
         (changed, warnings)
     }
 
-    fn insert(&mut self, e: Entry) {
+    fn insert(&mut self, e: Entry, size: usize) {
         // Almost always at the end; lines from other processes may be a little out of order.
         let pos = self.entries.partition_point(|x| x.at <= e.at);
         self.entries.insert(pos, e);
-        if self.entries.len() > MAX_TIMELINE {
-            self.entries.drain(..self.entries.len() - MAX_TIMELINE);
+        self.sizes.insert(pos, size);
+        self.bytes += size;
+        let mut oldest = self.entries.len().saturating_sub(MAX_TIMELINE);
+        let mut bytes = self.bytes - self.sizes[..oldest].iter().sum::<usize>();
+        while bytes > MAX_TIMELINE_BYTES && oldest + 1 < self.entries.len() {
+            bytes -= self.sizes[oldest];
+            oldest += 1;
+        }
+        if oldest > 0 {
+            self.entries.drain(..oldest);
+            self.sizes.drain(..oldest);
+            self.bytes = bytes;
         }
     }
 
@@ -581,5 +618,55 @@ mod tests {
         assert_eq!(t.poll(), (true, vec![]));
         let hosts: Vec<&str> = t.newest_first("").filter_map(Entry::host).collect();
         assert_eq!(hosts, ["vbox", "git", "www"]);
+    }
+
+    fn dns(secs: i64, addresses: usize, error: usize) -> Entry {
+        Entry {
+            at: at(secs),
+            event: Event::Dns {
+                host: "www".into(),
+                fqdn: "www.example.org".into(),
+                resolver: "isp".into(),
+                from: None,
+                verdict: crate::journal::DnsVerdict::Other,
+                addresses: (0..addresses)
+                    .map(|i| std::net::IpAddr::V4((0x0a00_0000 + i as u32).into()))
+                    .collect(),
+                more: 0,
+                ttl: Some(60),
+                error: Some("e".repeat(error)),
+            },
+        }
+    }
+
+    /// Issue 15, item 5: an entry whose line is cut to fit the journal's line cap (4,090
+    /// addresses) is matched with its own line when read back, not shown twice.
+    #[test]
+    fn an_entry_cut_to_fit_a_line_is_not_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::open(&path).unwrap();
+        let mut t = Timeline::follow(&path);
+        let huge = [dns(1, 4090, 20_000)];
+        assert!(serde_json::to_vec(&huge[0]).unwrap().len() > crate::journal::MAX_LINE);
+        t.push(&huge);
+        w.append(&huge).unwrap();
+        assert_eq!(t.poll().1, Vec::<String>::new());
+        assert_eq!(t.len(), 1);
+    }
+
+    /// Issue 15, item 5: the timeline is bounded by bytes as well as by count.
+    #[test]
+    fn the_timeline_is_bounded_by_bytes() {
+        let mut t = Timeline::new();
+        for i in 0..400 {
+            t.push(&[dns(i, 0, 60_000)]);
+        }
+        assert!(t.bytes <= MAX_TIMELINE_BYTES, "{}", t.bytes);
+        assert!(t.len() < 400 && t.len() > 200, "{}", t.len());
+        assert_eq!(t.sizes.len(), t.len());
+        assert_eq!(t.sizes.iter().sum::<usize>(), t.bytes);
+        // The newest are kept.
+        assert_eq!(t.entries().last().unwrap().at, at(399));
     }
 }

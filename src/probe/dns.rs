@@ -198,8 +198,10 @@ pub async fn lookup(
     if let Some(ttl) = ttl.filter(|_| !addresses.is_empty()) {
         addresses.sort();
         addresses.dedup();
+        let more = super::cap_addresses(&mut addresses);
         return Ok(DnsAnswer {
             addresses,
+            more,
             ttl,
             latency,
             authoritative: None,
@@ -226,14 +228,14 @@ async fn family(
         .lookup(name, rtype)
         .await
         .map_err(|e| classify(&e))?;
+    let question = super::zone::fqdn(name)?;
     let mut addresses = Vec::new();
     let mut ttl = u32::MAX;
-    for record in lookup.answers() {
+    for record in super::zone::owned_answers(lookup.answers(), &question, rtype) {
         match &record.data {
-            RData::A(a) if rtype == RecordType::A => addresses.push(IpAddr::V4(a.0)),
-            RData::AAAA(a) if rtype == RecordType::AAAA => addresses.push(IpAddr::V6(a.0)),
-            RData::CNAME(_) => {}
-            _ => continue,
+            RData::A(a) => addresses.push(IpAddr::V4(a.0)),
+            RData::AAAA(a) => addresses.push(IpAddr::V6(a.0)),
+            _ => {}
         }
         ttl = ttl.min(record.ttl);
     }
@@ -256,17 +258,17 @@ pub async fn ptr_names(
     let name = hickory_proto::rr::Name::from(ip);
     let answer = ask_servers(client, resolver, &name, RecordType::PTR, timeout).await?;
     let mut ttl = u32::MAX;
-    let mut names: Vec<String> = answer
-        .answers
-        .iter()
-        .filter_map(|record| match &record.data {
-            RData::PTR(ptr) => {
-                ttl = ttl.min(record.ttl);
-                Some(super::zone::name_text(&ptr.0))
-            }
-            _ => None,
-        })
-        .collect();
+    let mut names: Vec<String> =
+        super::zone::owned_answers(&answer.answers, &name, RecordType::PTR)
+            .into_iter()
+            .filter_map(|record| match &record.data {
+                RData::PTR(ptr) => {
+                    ttl = ttl.min(record.ttl);
+                    Some(super::zone::name_text(&ptr.0))
+                }
+                _ => None,
+            })
+            .collect();
     names.sort();
     names.dedup();
     if names.is_empty() {
@@ -289,7 +291,12 @@ pub async fn addresses_direct(
         ask_servers(client, resolver, name, RecordType::AAAA, timeout),
     )
     .await;
-    let (addresses, ttl) = super::zone::addresses_in([&a, &aaaa].into_iter().flatten());
+    let (addresses, ttl) = super::zone::addresses_in(
+        name,
+        [(&a, RecordType::A), (&aaaa, RecordType::AAAA)]
+            .into_iter()
+            .filter_map(|(m, t)| Some((m.as_ref().ok()?, t))),
+    );
     if let (false, Some(ttl)) = (addresses.is_empty(), ttl) {
         return Ok((addresses, ttl));
     }

@@ -149,7 +149,10 @@ pub struct ZoneAnswer {
 /// An answer asked of one server without recursion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthAnswer {
+    /// At most [`MAX_ANSWER_ADDRESSES`], sorted, once each.
     pub addresses: Vec<IpAddr>,
+    /// Addresses beyond those: counted, not kept.
+    pub more: usize,
     /// The TTL the server serves (the largest a cache can hold it for).
     pub ttl: u32,
     pub authoritative: bool,
@@ -375,6 +378,20 @@ pub struct DnsAnswer {
     /// The AA flag, when the server was asked without recursion because it is a primary or
     /// secondary of the name's zone (`Some(false)`: a lame server); `None` for a resolver.
     pub authoritative: Option<bool>,
+    /// Addresses of the answer beyond the first [`MAX_ANSWER_ADDRESSES`]: counted, not kept.
+    pub more: usize,
+}
+
+/// Addresses kept of one DNS answer; the rest are only counted ("+N more"): a server
+/// answering thousands of records must not flood the journal, the screen and the memory.
+pub const MAX_ANSWER_ADDRESSES: usize = 32;
+
+/// Keeps the first [`MAX_ANSWER_ADDRESSES`] of `addresses` (sorted: the lowest); returns
+/// how many were cut.
+pub(crate) fn cap_addresses(addresses: &mut Vec<IpAddr>) -> usize {
+    let more = addresses.len().saturating_sub(MAX_ANSWER_ADDRESSES);
+    addresses.truncate(MAX_ANSWER_ADDRESSES);
+    more
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -494,7 +494,11 @@ impl<T: Listener> ZoneRound<'_, T> {
         server_ref: ServerRef,
         memory: Option<ServerMemory>,
     ) -> Result<ServerMemory, Closed> {
-        let (env, timeout) = (self.env, self.inv.probe.timeout);
+        let env = self.env;
+        // One deadline for the server's whole round (its address, the SOA, every name): a
+        // silent server's cells report when the timeout is up, however many names it has.
+        let deadline = tokio::time::Instant::now() + self.inv.probe.timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let kind = match &server_ref {
             ServerRef::Address(a) => ResolverKind::Server(*a),
             ServerRef::Name(n) => ResolverKind::Named(n.clone()),
@@ -502,7 +506,7 @@ impl<T: Listener> ZoneRound<'_, T> {
         let permit = env.permit().await;
         let address = match server_ref {
             ServerRef::Address(addr) => addr,
-            ServerRef::Name(host) => match env.server_address(&host, timeout).await {
+            ServerRef::Name(host) => match env.server_address(&host, left()).await {
                 Ok(addr) => addr,
                 Err(why) => {
                     let outcome = zone_failure(self.zone, server, &host, why);
@@ -519,7 +523,7 @@ impl<T: Listener> ZoneRound<'_, T> {
             .as_ref()
             .filter(|(_, at)| at.elapsed() < NAMES_REASK)
             .map(|(answer, _)| answer);
-        let result = zone::zone_probe_since(&env.dns, address, self.name, timeout, since).await;
+        let result = zone::zone_probe_since(&env.dns, address, self.name, left(), since).await;
         drop(permit);
         let serial = result.as_ref().ok().and_then(|a| a.serial);
         // The NS set was asked unless the serial held; then it keeps its time.
@@ -540,7 +544,7 @@ impl<T: Listener> ZoneRound<'_, T> {
         };
         send_zone(self.tx, outcome).await?;
         let names = self
-            .names_if_due(server, &kind, address, serial, last_names)
+            .names_if_due(server, &kind, address, serial, last_names, deadline)
             .await?;
         Ok(ServerMemory {
             address: Some(address),
@@ -560,6 +564,7 @@ impl<T: Listener> ZoneRound<'_, T> {
         address: SocketAddr,
         serial: Option<u32>,
         last: Option<NamesAsked>,
+        deadline: tokio::time::Instant,
     ) -> Result<Option<NamesAsked>, Closed> {
         let zone = self.zone;
         let Some(resolver) = self
@@ -593,7 +598,13 @@ impl<T: Listener> ZoneRound<'_, T> {
         }
         let at = Instant::now();
         let (inv, env, hosts, tx) = (self.inv, self.env, self.hosts, self.tx);
-        let clean = ask_names(inv, env, hosts, address, resolver, primary, tx).await?;
+        let column = NamesColumn {
+            address,
+            resolver,
+            primary,
+            deadline,
+        };
+        let clean = ask_names(inv, env, hosts, &column, tx).await?;
         Ok(Some(NamesAsked { serial, at, clean }))
     }
 }
@@ -610,28 +621,49 @@ async fn send_zone<T: Listener>(tx: &mpsc::Sender<T>, outcome: ZoneOutcome) -> R
     .map_err(|_| Closed)
 }
 
-/// Asks the zone server at `address` (the matrix column `resolver`) about the name of each
-/// of `hosts`, without recursion, keeping its AA flag; the primary's answers are also the
-/// zone's view of the names. Returns whether every answer was definite.
+/// A zone server as a column of the matrix, asked about the zone's names.
+#[derive(Debug, Clone, Copy)]
+struct NamesColumn {
+    address: SocketAddr,
+    /// The matrix column.
+    resolver: usize,
+    /// The zone's primary: its answers are also the zone's view of the names.
+    primary: bool,
+    /// Every name's answer, or its timeout, by then.
+    deadline: tokio::time::Instant,
+}
+
+/// Asks the zone server of `column` about the name of each of `hosts`, without recursion,
+/// keeping its AA flag, each answer by the column's deadline. Returns whether every answer
+/// was definite.
 async fn ask_names<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
     hosts: &[HostId],
-    address: SocketAddr,
-    resolver: usize,
-    primary: bool,
+    column: &NamesColumn,
     tx: &mpsc::Sender<T>,
 ) -> Result<bool, Closed> {
-    let timeout = inv.probe.timeout;
+    let NamesColumn {
+        address,
+        resolver,
+        primary,
+        deadline,
+    } = *column;
     // A few at a time: a thousand names queued at once on the connection limit would make
     // every host's own probes wait behind them (the first picture of 1,000 hosts took
-    // twice as long).
+    // twice as long). All of them by the deadline: a name still queued then is a timeout.
     let mut answers = futures::stream::iter(hosts.iter().copied())
         .map(|host| async move {
-            let _permit = env.permit().await;
-            let fqdn = inv.hosts[host].fqdn.as_str();
             let started = Instant::now();
-            let result = zone::authoritative_lookup(&env.dns, address, fqdn, timeout).await;
+            let lookup = async {
+                let _permit = env.permit().await;
+                let fqdn = inv.hosts[host].fqdn.as_str();
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                zone::authoritative_lookup(&env.dns, address, fqdn, left).await
+            };
+            let result = tokio::time::timeout_at(deadline, lookup)
+                .await
+                .unwrap_or(Err(DnsError::Timeout));
             (host, result, started.elapsed())
         })
         .buffer_unordered(NAMES_IN_FLIGHT);
@@ -643,6 +675,7 @@ async fn ask_names<T: Listener>(
         );
         let cell = result.clone().map(|auth| super::DnsAnswer {
             addresses: auth.addresses.clone(),
+            more: auth.more,
             ttl: auth.ttl,
             latency,
             authoritative: Some(auth.authoritative),

@@ -36,8 +36,11 @@ pub async fn probe(ip: IpAddr, port: u16, timeout: Duration) -> SshOutcome {
         }),
         Ok(Err(e)) => Err(e),
         // Something that talks but never says `SSH-` (an SMTP or HTTP server on this
-        // port) is a different problem from silence: show what it said.
-        Err(_) if seen.iter().any(|b| !b.is_ascii_whitespace()) => Err(not_ssh(&seen)),
+        // port) is a different problem from silence: show what it said. A banner still
+        // arriving (sent slowly, cut off by the timeout) is a timeout.
+        Err(_) if !banner_under_way(&seen) && seen.iter().any(|b| !b.is_ascii_whitespace()) => {
+            Err(not_ssh(&seen))
+        }
         Err(_) => Err(ProbeError::Timeout),
     };
     SshOutcome { ip, port, result }
@@ -90,6 +93,17 @@ async fn read_banner(ip: IpAddr, port: u16, seen: &mut Vec<u8>) -> Result<String
             return Err(not_ssh(seen));
         }
     }
+}
+
+/// Whether the line being received when the timeout came (after the last line break) is
+/// the start of an identification line: `SS`, `SSH-2.0-Open`...
+fn banner_under_way(seen: &[u8]) -> bool {
+    let line_start = seen
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |nl| nl + 1);
+    let line = seen.get(line_start..).unwrap_or_default();
+    !line.is_empty() && (b"SSH-".starts_with(line) || line.starts_with(b"SSH-"))
 }
 
 fn not_ssh(seen: &[u8]) -> ProbeError {

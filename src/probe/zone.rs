@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::dns_client::DnsClient;
 use super::{AuthAnswer, DnsError, ZoneAnswer};
@@ -131,10 +131,18 @@ pub async fn authoritative_lookup(
         .into_iter()
         .flatten()
         .all(|message| message.metadata.authoritative);
-    let (addresses, ttl) = addresses_in([&a, &aaaa].into_iter().flatten());
+    let (addresses, ttl) = addresses_in(
+        &name,
+        [(&a, RecordType::A), (&aaaa, RecordType::AAAA)]
+            .into_iter()
+            .filter_map(|(m, t)| Some((m.as_ref().ok()?, t))),
+    );
     if let (true, Some(ttl)) = (!addresses.is_empty(), ttl) {
+        let mut addresses = addresses;
+        let more = super::cap_addresses(&mut addresses);
         return Ok(AuthAnswer {
             addresses,
+            more,
             ttl,
             authoritative,
         });
@@ -146,21 +154,22 @@ pub async fn authoritative_lookup(
     })
 }
 
-/// The addresses in the answer sections of `messages` (A and AAAA), sorted, once each, and
-/// the smallest TTL among them and the CNAMEs that led there (a chain may be cached no
-/// longer than its shortest link); `None` without any such record.
+/// The addresses in the answer sections of `messages` (A and AAAA, each answering `name`'s
+/// question of its type: see [`owned_answers`]), sorted, once each, and the smallest TTL
+/// among them and the CNAMEs that led there (a chain may be cached no longer than its
+/// shortest link); `None` without any such record.
 pub(crate) fn addresses_in<'a>(
-    messages: impl IntoIterator<Item = &'a Message>,
+    name: &Name,
+    messages: impl IntoIterator<Item = (&'a Message, RecordType)>,
 ) -> (Vec<IpAddr>, Option<u32>) {
     let mut addresses = Vec::new();
     let mut ttl: Option<u32> = None;
-    for message in messages {
-        for record in &message.answers {
+    for (message, rtype) in messages {
+        for record in owned_answers(&message.answers, name, rtype) {
             match &record.data {
                 RData::A(v4) => addresses.push(IpAddr::V4(v4.0)),
                 RData::AAAA(v6) => addresses.push(IpAddr::V6(v6.0)),
-                RData::CNAME(_) => {}
-                _ => continue,
+                _ => {}
             }
             ttl = Some(ttl.map_or(record.ttl, |t| t.min(record.ttl)));
         }
@@ -168,6 +177,43 @@ pub(crate) fn addresses_in<'a>(
     addresses.sort();
     addresses.dedup();
     (addresses, ttl)
+}
+
+/// CNAME links followed from the name asked before an answer is given up as a loop.
+const MAX_CNAME_LINKS: usize = 8;
+
+/// The records of an answer section that answer the question `name`, `rtype`: the CNAME
+/// chain from `name` and the records of type `rtype` owned by `name` or by a name that
+/// chain leads to. A record owned by any other name is not an answer, whatever the server
+/// meant by it (a record of `other.victim.test` in an answer about `a.evil.test` would
+/// otherwise be believed). The one rule of every DNS path: resolvers, zone servers, PTR.
+pub(crate) fn owned_answers<'a>(
+    records: &'a [Record],
+    name: &Name,
+    rtype: RecordType,
+) -> Vec<&'a Record> {
+    let mut owner = name.clone();
+    let mut owned = Vec::new();
+    for _ in 0..=MAX_CNAME_LINKS {
+        let mut next = None;
+        for record in records.iter().filter(|r| r.name == owner) {
+            match &record.data {
+                // One CNAME per name; a second is ignored.
+                RData::CNAME(target) if rtype != RecordType::CNAME && next.is_none() => {
+                    next = Some(target.0.clone());
+                    owned.push(record);
+                }
+                RData::CNAME(_) if rtype != RecordType::CNAME => {}
+                data if data.record_type() == rtype => owned.push(record),
+                _ => {}
+            }
+        }
+        match next {
+            Some(target) => owner = target,
+            None => break,
+        }
+    }
+    owned
 }
 
 /// `text` as a fully qualified name.
@@ -217,4 +263,71 @@ pub(crate) async fn ask(
     tokio::time::timeout(timeout, client.query(server, name, rtype, recursion))
         .await
         .map_err(|_| DnsError::Timeout)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn record(owner: &str, data: RData) -> Record {
+        Record::from_rdata(name(owner), 60, data)
+    }
+
+    fn a(owner: &str, last: u8) -> Record {
+        record(owner, RData::A(A::new(192, 0, 2, last)))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        record(owner, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn owned(records: &[Record], question: &str) -> Vec<String> {
+        owned_answers(records, &name(question), RecordType::A)
+            .iter()
+            .map(|r| format!("{} {}", r.name, r.data))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_question_and_its_cname_chain_answer() {
+        // Another owner, unrelated to the question: nothing.
+        assert!(owned(&[a("other.victim.test.", 6)], "a.evil.test.").is_empty());
+        // Owner names compare case-insensitively.
+        assert_eq!(
+            owned(&[a("WWW.example.org.", 1)], "www.example.org.").len(),
+            1
+        );
+        // A chain, in any order, with a planted record beside it.
+        let records = [
+            a("mail.example.org.", 25),
+            a("other.victim.test.", 6),
+            cname("www.example.org.", "web.example.org."),
+            cname("web.example.org.", "mail.example.org."),
+        ];
+        assert_eq!(
+            owned(&records, "www.example.org."),
+            [
+                "www.example.org. web.example.org.",
+                "web.example.org. mail.example.org.",
+                "mail.example.org. 192.0.2.25",
+            ]
+        );
+        // A CNAME from a name outside the chain leads nowhere.
+        let records = [
+            cname("other.victim.test.", "www.example.org."),
+            a("other.victim.test.", 6),
+        ];
+        assert!(owned(&records, "www.example.org.").is_empty());
+        // A loop ends.
+        let records = [
+            cname("a.example.org.", "b.example.org."),
+            cname("b.example.org.", "a.example.org."),
+        ];
+        assert_eq!(owned(&records, "a.example.org.").len(), MAX_CNAME_LINKS + 1);
+    }
 }

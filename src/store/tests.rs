@@ -105,6 +105,7 @@ fn dns(resolver: usize, result: Result<&[&str], DnsError>) -> Outcome {
     Outcome::Dns(DnsOutcome {
         resolver,
         result: result.map(|addrs| DnsAnswer {
+            more: 0,
             addresses: addrs.iter().map(|a| ip(a)).collect(),
             ttl: 300,
             latency: Duration::from_millis(1),
@@ -234,6 +235,7 @@ fn verdict_table() {
     let host = &inv.hosts[0];
     let ok = |a: &[&str]| -> Result<DnsAnswer, DnsError> {
         Ok(DnsAnswer {
+            more: 0,
             addresses: a.iter().map(|s| ip(s)).collect(),
             ttl: 60,
             latency: Duration::ZERO,
@@ -248,7 +250,8 @@ fn verdict_table() {
         (ok(&["192.0.2.1"]), Verdict::Other),
         (ok(&["203.0.113.13", "192.0.2.1"]), Verdict::Other),
         (Err(DnsError::NxDomain), Verdict::NxDomain),
-        (Err(DnsError::NoRecords), Verdict::NxDomain),
+        // NOERROR without records (NODATA): the name exists (issue 15, item 7).
+        (Err(DnsError::NoRecords), Verdict::NoData),
         (Err(DnsError::Timeout), Verdict::Timeout),
         (Err(DnsError::Refused), Verdict::Refused),
         (Err(DnsError::Other("SERVFAIL".into())), Verdict::Error),

@@ -480,7 +480,8 @@ fn dns_answer(
     let inventory = &view.state.inventory;
     let v = store::verdict(inventory, config, value);
     let verdict = verdict_label(v);
-    let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)));
+    // At least one space: "✖ nxdomain" is ten columns wide.
+    let pad = " ".repeat(10usize.saturating_sub(super::text::width(&verdict)).max(1));
     let mut spans = vec![Span::styled(verdict, theme.verdict(v))];
     match value {
         Ok(a) => {
@@ -491,6 +492,9 @@ fn dns_answer(
                 }
                 let class = store::classify(inventory, config, *ip);
                 spans.push(Span::styled(ip.to_string(), address_style(view, class)));
+            }
+            if a.more > 0 {
+                spans.push(Span::styled(format!(" +{} more", a.more), theme.muted()));
             }
             spans.push(Span::styled(format!(" ttl {}s", a.ttl), theme.muted()));
             match a.authoritative {

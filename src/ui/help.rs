@@ -279,6 +279,7 @@ fn verdict_legend(view: &View<'_>) -> Vec<Span<'static>> {
         Verdict::Other,
         Verdict::Timeout,
         Verdict::NxDomain,
+        Verdict::NoData,
         Verdict::Refused,
         Verdict::Error,
     ] {

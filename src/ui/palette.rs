@@ -36,7 +36,9 @@ impl Theme {
             Verdict::Old => self.loud(self.verdict_old),
             Verdict::Other => self.fg(self.verdict_other),
             Verdict::Timeout => self.warn(),
-            Verdict::NxDomain | Verdict::Refused | Verdict::Error => self.failed(),
+            Verdict::NxDomain | Verdict::NoData | Verdict::Refused | Verdict::Error => {
+                self.failed()
+            }
         }
     }
 

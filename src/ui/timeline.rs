@@ -4,9 +4,9 @@
 //!
 //! ```text
 //!  Timeline · the move's journal, newest first · filter: www · / filter · N note · t or Esc: back
-//! 14:03:41  www       port 80 open (was filtered)
-//! 14:02:10  www       note by ann: ACL fixed, ticket #4711
-//! 13:58:02  www       health down → degraded: port 80 filtered (ACL?)
+//! 14:03:41  www        port 80 open (was filtered)
+//! 14:02:10  www        note by ann: ACL fixed, ticket #4711
+//! 13:58:02  www        health down → degraded: port 80 filtered (ACL?)
 //! ```
 
 use ratatui::buffer::Buffer;
@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use crate::journal::{Entry, Tone};
 
 use super::View;
-use super::text::{clean, clock};
+use super::text::{clean, clock, width};
 
 /// Events shown at most (the newest; the journal file keeps everything).
 const SHOWN: usize = 2_000;
@@ -78,10 +78,37 @@ fn line(view: &View<'_>, e: &Entry) -> Line<'static> {
             format!("{}  ", clock(e.at.into(), view.ui.utc_offset)),
             theme.muted(),
         ),
-        Span::styled(
-            format!("{:<10}", clean(e.host().unwrap_or(""), 10)),
-            theme.header(),
-        ),
+        Span::styled(host_column(e.host().unwrap_or("")), theme.header()),
         Span::styled(clean(&e.summary(), 300), style),
     ])
+}
+
+/// Columns of the host's name in a line; a space always follows it.
+const HOST_COLUMNS: usize = 10;
+
+/// The host's name in [`HOST_COLUMNS`] terminal columns (cut with `…` when longer), then a
+/// space: a ten-character name ran into the text after it.
+fn host_column(host: &str) -> String {
+    let mut name = clean(host, HOST_COLUMNS);
+    while width(&name) > HOST_COLUMNS {
+        let kept = name.trim_end_matches('…').chars().count().saturating_sub(1);
+        name = clean(host, kept);
+    }
+    let pad = HOST_COLUMNS.saturating_sub(width(&name)) + 1;
+    format!("{name}{}", " ".repeat(pad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_column_always_ends_in_a_space() {
+        assert_eq!(host_column("www"), "www        ");
+        assert_eq!(host_column("mailrelay1"), "mailrelay1 ");
+        assert_eq!(host_column("mailrelay12"), "mailrelay… ");
+        // Wide characters count by their columns.
+        assert_eq!(host_column("東京東京東京"), "東京東京…  ");
+        assert_eq!(host_column(""), " ".repeat(11));
+    }
 }

@@ -259,6 +259,7 @@ new_ip = "127.0.0.13"
         outcome: Outcome::Dns(DnsOutcome {
             resolver: 0,
             result: Ok(DnsAnswer {
+                more: 0,
                 addresses: vec!["127.0.0.13".parse().unwrap()],
                 ttl: 60,
                 latency: Duration::from_millis(1),

@@ -360,6 +360,7 @@ mod fixed {
         Outcome::Dns(DnsOutcome {
             resolver,
             result: Ok(DnsAnswer {
+                more: 0,
                 addresses: addresses.iter().map(|a| ip(a)).collect(),
                 ttl,
                 latency: ms(1),
@@ -519,6 +520,7 @@ mod fixed {
                 }),
             }),
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                more: 0,
                 addresses: vec![ip(new)],
                 ttl: 86_400,
                 authoritative: true,

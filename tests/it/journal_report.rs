@@ -236,6 +236,7 @@ fn round(host: usize, secs: u64) -> Vec<ProbeReport> {
         Outcome::Dns(DnsOutcome {
             resolver: 0,
             result: Ok(DnsAnswer {
+                more: 0,
                 addresses: vec![dns_ip],
                 ttl: 300,
                 latency: Duration::from_millis(1),

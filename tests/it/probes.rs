@@ -180,7 +180,7 @@ async fn http_status_codes_and_redirect_not_followed() {
     assert_eq!(moved.status, 301);
     assert_eq!(
         moved.location.as_deref(),
-        Some("https://new.example.test/\\x9b2J?x")
+        Some("https://new.example.test/\\x9b2J\\u{202e}x")
     );
     assert_eq!(
         server.requests(),
@@ -1012,4 +1012,59 @@ async fn spawned_tasks_probe_again_on_request_and_stop_when_dropped() {
     // Every sender lives in an aborted task: the channel closes.
     let end = tokio::time::timeout(deadline, async { while rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "probe tasks still running after drop");
+}
+
+/// Issue 15, item 4: a valid banner sent slowly (one byte every 300 ms here, one a second
+/// in the report) and cut off by the timeout is a timeout, not "not an SSH banner: SS".
+#[tokio::test]
+async fn ssh_banner_sent_slowly_is_a_timeout() {
+    use tokio::io::AsyncWriteExt;
+
+    let listener = TcpListener::bind(any_port()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                for byte in b"Welcome\r\nSSH-2.0-OpenSSH_9.6\r\n" {
+                    if stream.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(ms(if *byte == b'\n' { 0 } else { 100 })).await;
+                }
+            });
+        }
+    });
+    // Cut off within "Welcome" (another line, not yet ended: not SSH), then within "SS",
+    // then within "SSH-2.0-": the last two are still a banner on its way.
+    let out = ssh::probe(LOCALHOST, port, ms(450)).await;
+    assert!(
+        matches!(&out.result, Err(ProbeError::Protocol(t)) if t.contains("Welc")),
+        "{:?}",
+        out.result
+    );
+    for timeout in [900, 1400] {
+        let out = ssh::probe(LOCALHOST, port, ms(timeout)).await;
+        assert_eq!(out.result, Err(ProbeError::Timeout), "at {timeout} ms");
+    }
+}
+
+/// Issue 15, item 6: line and paragraph separators and format characters from a peer
+/// (they garbled the detail pane in tmux) come out as visible escapes.
+#[tokio::test]
+async fn ssh_banner_separators_and_format_characters_are_escaped() {
+    let server = SshBannerServer::with_greeting(
+        any_port(),
+        SshGreeting::Raw(
+            "SSH-2.0-a\u{2028}b\u{2029}c\u{61c}\u{2060}\u{180e}\u{ad}\u{e0041}d\r\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+    )
+    .await
+    .unwrap();
+    let out = ssh::probe(LOCALHOST, server.addr().port(), Duration::from_secs(2)).await;
+    assert_eq!(
+        out.result.unwrap().banner,
+        "SSH-2.0-a\\u{2028}b\\u{2029}c\\u{061c}\\u{2060}\\u{180e}\\u{00ad}\\u{e0041}d"
+    );
 }

@@ -201,6 +201,7 @@ impl Builder {
     fn dns(&mut self, host: usize, at: u64, answers: [Result<&str, DnsError>; 3]) {
         for (resolver, answer) in answers.into_iter().enumerate() {
             let result = answer.map(|a| DnsAnswer {
+                more: 0,
                 addresses: vec![ip(a)],
                 ttl: if resolver == 2 { 3600 } else { 300 },
                 latency: ms(4.0),
@@ -772,6 +773,30 @@ fn hostile_banner_does_not_reach_the_terminal() {
     }
 }
 
+/// Issue 15, item 7: a NOERROR answer without records is "nodata", not "nxdomain", and the
+/// detail pane puts a space between the verdict and its text (it printed
+/// `✖ nxdomainno A/AAAA records`).
+#[test]
+fn no_records_is_nodata_with_a_space_before_its_text() {
+    let mut state = move_state();
+    for (resolver, error) in [(0, DnsError::NoRecords), (1, DnsError::NxDomain)] {
+        store::reduce(
+            &mut state,
+            ProbeReport::Probe {
+                host: 4,
+                at: t(119),
+                outcome: Outcome::Dns(DnsOutcome {
+                    resolver,
+                    result: Err(error),
+                }),
+            },
+        );
+    }
+    let text = screen(&state, &ui_with(4), &dark(), 120, 40);
+    assert!(text.contains("✖ nodata  no A/AAAA records"), "{text}");
+    assert!(!text.contains("nxdomainno"), "{text}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The checklist pane.
 
@@ -1251,6 +1276,7 @@ new_ip = "203.0.113.15"
         outcome,
     };
     let answer = |a: &str, ttl: u32, aa: bool| DnsAnswer {
+        more: 0,
         addresses: vec![ip(a)],
         ttl,
         latency: ms(1.0),
@@ -1276,6 +1302,7 @@ new_ip = "203.0.113.15"
         probe(
             0,
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                more: 0,
                 addresses: vec![ip("203.0.113.11")],
                 ttl: 300,
                 authoritative: true,
@@ -1284,6 +1311,7 @@ new_ip = "203.0.113.15"
         probe(
             1,
             Outcome::PrimaryAnswer(Ok(AuthAnswer {
+                more: 0,
                 addresses: vec![ip("198.51.100.15")],
                 ttl: 3600,
                 authoritative: true,
@@ -1701,4 +1729,23 @@ fn timeline_newest_first_and_filtered_100x16() {
     let mail = view("mail");
     assert!(!mail.contains("ACL fixed"), "{mail}");
     insta::assert_snapshot!(all);
+}
+
+/// Issue 15, item 7: a host name of ten characters is followed by a space in the timeline
+/// (it ran into the text after it).
+#[test]
+fn timeline_keeps_a_space_after_a_ten_character_host() {
+    use moveday::journal::{self, Timeline};
+    let state = State::new(services_state().inventory.clone());
+    let mut timeline = Timeline::new();
+    timeline.push(&[journal::text_event("relay moved", "ann", Some("mailrelay1"), t(50)).unwrap()]);
+    let mut ui = ui_with(0);
+    ui.screen = Some(Screen::Timeline);
+    let mut terminal = Terminal::new(TestBackend::new(100, 16)).unwrap();
+    terminal
+        .draw(|frame| ui::render_with_timeline(frame, &state, &ui, &dark(), now(), Some(&timeline)))
+        .unwrap();
+    let text = terminal.backend().to_string();
+    assert!(text.contains("mailrelay1 "), "{text}");
+    assert!(!text.contains("mailrelay1ann"), "{text}");
 }

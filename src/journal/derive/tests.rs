@@ -115,6 +115,7 @@ fn dns(resolver: usize, addr: Option<&str>) -> Outcome {
         resolver,
         result: match addr {
             Some(a) => Ok(DnsAnswer {
+                more: 0,
                 addresses: vec![ip(a)],
                 ttl: 60,
                 latency: Duration::from_millis(1),
