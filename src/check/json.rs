@@ -281,7 +281,8 @@ pub struct OldService {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ZoneOutput {
     pub name: String,
-    pub ns_agree: bool,
+    /// Every server that returned an NS set returned the same one; `null` when none did.
+    pub ns_agree: Option<bool>,
     pub primary: ZonePrimary,
     pub secondaries: Vec<SecondaryOutput>,
 }
@@ -729,7 +730,7 @@ fn zones(state: &State) -> Vec<ZoneOutput> {
             });
             ZoneOutput {
                 name: config.name.clone(),
-                ns_agree: store::ns_agree(state, z).unwrap_or(false),
+                ns_agree: store::ns_agree(state, z),
                 primary: ZonePrimary {
                     address: config.primary,
                     authoritative: ok(0).map(|a| a.authoritative),
