@@ -138,6 +138,9 @@ pub enum CellSource {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ResolverCell {
     pub addresses: Vec<IpAddr>,
+    /// Addresses of the answer beyond `addresses` (at most 32 are kept); only when some were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<usize>,
     /// The AA flag of a zone server's answer (`null` for a resolver).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authoritative: Option<Option<bool>>,
@@ -197,6 +200,9 @@ pub struct PtrOutput {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PrimaryOutput {
     pub addresses: Vec<IpAddr>,
+    /// Addresses of the answer beyond `addresses` (at most 32 are kept); only when some were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<usize>,
     pub authoritative: Option<bool>,
     pub error: Option<String>,
     pub ttl: Option<u32>,
@@ -514,6 +520,7 @@ fn primary(state: &State, h: &HostState) -> Option<PrimaryOutput> {
     Some(match &h.primary.as_ref()?.value {
         Ok(a) => PrimaryOutput {
             addresses: a.addresses.clone(),
+            more: Some(a.more).filter(|&m| m > 0),
             authoritative: Some(a.authoritative),
             error: None,
             ttl: Some(a.ttl),
@@ -521,6 +528,7 @@ fn primary(state: &State, h: &HostState) -> Option<PrimaryOutput> {
         },
         Err(e) => PrimaryOutput {
             addresses: Vec::new(),
+            more: None,
             authoritative: None,
             error: Some(e.to_string()),
             ttl: None,
@@ -615,6 +623,7 @@ fn cell(state: &State, host: usize, resolver: usize) -> ResolverCell {
     let rc = &state.inventory.resolvers[resolver];
     let empty = ResolverCell {
         addresses: Vec::new(),
+        more: None,
         authoritative: None,
         dns: None,
         error: None,
@@ -671,6 +680,7 @@ fn cell(state: &State, host: usize, resolver: usize) -> ResolverCell {
                 .as_ref()
                 .map(|a| a.addresses.clone())
                 .unwrap_or_default(),
+            more: seen.value.as_ref().ok().map(|a| a.more).filter(|&m| m > 0),
             authoritative: Some(seen.value.as_ref().ok().and_then(|a| a.authoritative)),
             error: seen.value.as_ref().err().map(|e| e.to_string()),
             lame: Some(lame),

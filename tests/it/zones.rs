@@ -998,6 +998,36 @@ async fn huge_answers_keep_a_few_dozen_addresses_and_count_the_rest() {
         .unwrap();
     assert_eq!(answer.addresses, many[..MAX_ANSWER_ADDRESSES]);
     assert_eq!(answer.more, 2000 - MAX_ANSWER_ADDRESSES);
+    // The JSON says how many were left out.
+    let text = format!(
+        "[[resolver]]\nname = \"lab\"\naddress = \"{}\"\n[[host]]\nname = \"www\"\nfqdn = \"www.example.org\"\n",
+        server.addr()
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("huge.toml"), &text).unwrap());
+    let column = inventory
+        .resolvers
+        .iter()
+        .position(|r| r.name == "lab")
+        .unwrap();
+    let mut state = moveday::store::State::new(inventory);
+    moveday::store::reduce(
+        &mut state,
+        ProbeReport::Probe {
+            host: 0,
+            at: std::time::SystemTime::now(),
+            outcome: Outcome::Dns(moveday::probe::DnsOutcome {
+                resolver: column,
+                result: Ok(answer),
+            }),
+        },
+    );
+    let json = moveday::check::to_json(&state);
+    let cell = &json["hosts"][0]["dns"][column];
+    assert_eq!(
+        cell["addresses"].as_array().unwrap().len(),
+        MAX_ANSWER_ADDRESSES
+    );
+    assert_eq!(cell["more"], 2000 - MAX_ANSWER_ADDRESSES);
     let answer = authoritative_lookup(
         &DnsClient::new(),
         server.addr(),
