@@ -546,13 +546,14 @@ pub fn zone_authoritative(state: &State, zone: usize, server: usize) -> Option<b
         .map(|a| a.authoritative)
 }
 
-/// Whether every server of `zone` that answered returns the same NS set (`None`: no
-/// server answered yet).
+/// Whether every server of `zone` that returned an NS set returns the same one (`None`: no
+/// server returned one yet, so there is nothing to agree or disagree about).
 pub fn ns_agree(state: &State, zone: usize) -> Option<bool> {
     let servers = state.zones.get(zone)?.servers.len();
     let mut sets = (0..servers)
         .filter_map(|i| zone_answer(state, zone, i)?.result.as_ref().ok())
-        .map(|a| &a.ns);
+        .map(|a| &a.ns)
+        .filter(|ns| !ns.is_empty());
     let first = sets.next()?;
     Some(sets.all(|s| s == first))
 }

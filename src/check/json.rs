@@ -138,6 +138,9 @@ pub enum CellSource {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ResolverCell {
     pub addresses: Vec<IpAddr>,
+    /// Addresses of the answer beyond `addresses` (at most 32 are kept); only when some were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<usize>,
     /// The AA flag of a zone server's answer (`null` for a resolver).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authoritative: Option<Option<bool>>,
@@ -197,6 +200,9 @@ pub struct PtrOutput {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PrimaryOutput {
     pub addresses: Vec<IpAddr>,
+    /// Addresses of the answer beyond `addresses` (at most 32 are kept); only when some were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<usize>,
     pub authoritative: Option<bool>,
     pub error: Option<String>,
     pub ttl: Option<u32>,
@@ -281,7 +287,8 @@ pub struct OldService {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ZoneOutput {
     pub name: String,
-    pub ns_agree: bool,
+    /// Every server that returned an NS set returned the same one; `null` when none did.
+    pub ns_agree: Option<bool>,
     pub primary: ZonePrimary,
     pub secondaries: Vec<SecondaryOutput>,
 }
@@ -513,6 +520,7 @@ fn primary(state: &State, h: &HostState) -> Option<PrimaryOutput> {
     Some(match &h.primary.as_ref()?.value {
         Ok(a) => PrimaryOutput {
             addresses: a.addresses.clone(),
+            more: Some(a.more).filter(|&m| m > 0),
             authoritative: Some(a.authoritative),
             error: None,
             ttl: Some(a.ttl),
@@ -520,6 +528,7 @@ fn primary(state: &State, h: &HostState) -> Option<PrimaryOutput> {
         },
         Err(e) => PrimaryOutput {
             addresses: Vec::new(),
+            more: None,
             authoritative: None,
             error: Some(e.to_string()),
             ttl: None,
@@ -614,6 +623,7 @@ fn cell(state: &State, host: usize, resolver: usize) -> ResolverCell {
     let rc = &state.inventory.resolvers[resolver];
     let empty = ResolverCell {
         addresses: Vec::new(),
+        more: None,
         authoritative: None,
         dns: None,
         error: None,
@@ -670,6 +680,7 @@ fn cell(state: &State, host: usize, resolver: usize) -> ResolverCell {
                 .as_ref()
                 .map(|a| a.addresses.clone())
                 .unwrap_or_default(),
+            more: seen.value.as_ref().ok().map(|a| a.more).filter(|&m| m > 0),
             authoritative: Some(seen.value.as_ref().ok().and_then(|a| a.authoritative)),
             error: seen.value.as_ref().err().map(|e| e.to_string()),
             lame: Some(lame),
@@ -729,7 +740,7 @@ fn zones(state: &State) -> Vec<ZoneOutput> {
             });
             ZoneOutput {
                 name: config.name.clone(),
-                ns_agree: store::ns_agree(state, z).unwrap_or(false),
+                ns_agree: store::ns_agree(state, z),
                 primary: ZonePrimary {
                     address: config.primary,
                     authoritative: ok(0).map(|a| a.authoritative),

@@ -113,7 +113,7 @@ fn lines(
     rows.extend(service_rows(view, config, h, index));
     rows.extend(old_ip_row(view, config, index));
     rows.extend(flaps_row(view, config, h));
-    rows.extend(dns_rows(view, config, h, width));
+    rows.extend(dns_rows(view, config, (h, index), width));
     rows.extend(hosts_rows(view, config, h, index));
     // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
     rows.extend(ptr_row(view, config, index));
@@ -435,8 +435,14 @@ fn flaps_row(view: &View<'_>, config: &HostConfig, h: &HostState) -> Option<Row>
 }
 
 /// DNS, one row per resolver, the names aligned; a wide pane also says which server was
-/// asked.
-fn dns_rows(view: &View<'_>, config: &HostConfig, h: &HostState, width: usize) -> Vec<Row> {
+/// asked. A zone server is not asked about names outside its zones: "not asked", as the
+/// matrix and the JSON say, not "waiting" forever.
+fn dns_rows(
+    view: &View<'_>,
+    config: &HostConfig,
+    (h, index): (&HostState, usize),
+    width: usize,
+) -> Vec<Row> {
     let theme = view.theme;
     let resolvers = &view.state.inventory.resolvers;
     let name_width = resolvers
@@ -451,7 +457,14 @@ fn dns_rows(view: &View<'_>, config: &HostConfig, h: &HostState, width: usize) -
                 "{:<name_width$}  ",
                 clean(&resolver.name, 32)
             ))];
+            let not_asked = matches!(store::cell(view.state, index, i), store::Cell::NotAsked);
             match h.dns.get(i).and_then(Option::as_ref) {
+                None if not_asked => {
+                    spans.push(Span::styled(
+                        "- not asked (serves other zones)",
+                        theme.muted(),
+                    ));
+                }
                 None => spans.push(Span::styled(WAITING, theme.muted())),
                 Some(Seen { value, at }) => {
                     spans.extend(dns_answer(view, config, value));
@@ -460,6 +473,7 @@ fn dns_rows(view: &View<'_>, config: &HostConfig, h: &HostState, width: usize) -
             }
             if let ResolverKind::Server(addr) = resolver.kind
                 && width >= 100
+                && !not_asked
             {
                 spans.push(Span::styled(format!(" · asked {addr}"), theme.muted()));
             }

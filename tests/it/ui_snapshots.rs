@@ -1749,3 +1749,31 @@ fn timeline_keeps_a_space_after_a_ten_character_host() {
     assert!(text.contains("mailrelay1 "), "{text}");
     assert!(!text.contains("mailrelay1ann"), "{text}");
 }
+
+/// Issue 15, item 7: a zone server is never asked about a name outside its zones; the
+/// detail pane says "not asked", as the JSON does, rather than "… waiting" forever.
+#[test]
+fn detail_says_not_asked_for_a_zone_server_of_other_zones() {
+    let text = r#"
+[[zone]]
+name = "example.org"
+primary = "127.0.0.1:5353"
+[[host]]
+name = "elsewhere"
+fqdn = "www.other.test"
+ping = false
+ssh = false
+"#;
+    let inventory = Arc::new(Inventory::parse(Path::new("zones.toml"), text).unwrap());
+    let state = State::new(inventory);
+    let screen = screen(&state, &ui_with(0), &dark(), 120, 40);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("127.0.0.1:5353") || l.contains("not asked"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("- not asked (serves other zones)"), "{screen}");
+    assert!(
+        !row.contains("waiting") && !row.contains("· asked"),
+        "{screen}"
+    );
+}

@@ -998,6 +998,36 @@ async fn huge_answers_keep_a_few_dozen_addresses_and_count_the_rest() {
         .unwrap();
     assert_eq!(answer.addresses, many[..MAX_ANSWER_ADDRESSES]);
     assert_eq!(answer.more, 2000 - MAX_ANSWER_ADDRESSES);
+    // The JSON says how many were left out.
+    let text = format!(
+        "[[resolver]]\nname = \"lab\"\naddress = \"{}\"\n[[host]]\nname = \"www\"\nfqdn = \"www.example.org\"\n",
+        server.addr()
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("huge.toml"), &text).unwrap());
+    let column = inventory
+        .resolvers
+        .iter()
+        .position(|r| r.name == "lab")
+        .unwrap();
+    let mut state = moveday::store::State::new(inventory);
+    moveday::store::reduce(
+        &mut state,
+        ProbeReport::Probe {
+            host: 0,
+            at: std::time::SystemTime::now(),
+            outcome: Outcome::Dns(moveday::probe::DnsOutcome {
+                resolver: column,
+                result: Ok(answer),
+            }),
+        },
+    );
+    let json = moveday::check::to_json(&state);
+    let cell = &json["hosts"][0]["dns"][column];
+    assert_eq!(
+        cell["addresses"].as_array().unwrap().len(),
+        MAX_ANSWER_ADDRESSES
+    );
+    assert_eq!(cell["more"], 2000 - MAX_ANSWER_ADDRESSES);
     let answer = authoritative_lookup(
         &DnsClient::new(),
         server.addr(),
@@ -1050,5 +1080,64 @@ async fn a_name_without_addresses_is_nodata_not_nxdomain() {
     assert_eq!(
         store::verdict(&inventory, host, &missing),
         Verdict::NxDomain
+    );
+}
+
+/// Issue 15, item 7: when no zone server returned an NS set (both silent here), `ns_agree`
+/// is `null` in the JSON, not `false`: nothing disagreed.
+#[tokio::test]
+async fn ns_agree_is_null_until_a_server_returns_an_ns_set() {
+    use moveday::store::{self, State};
+
+    let primary = BlackHole::bind(any_port()).await.unwrap();
+    let secondary = BlackHole::bind(any_port()).await.unwrap();
+    let system = zone_server(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let hosts_file = dir.path().join("hosts");
+    std::fs::write(&hosts_file, "127.0.0.1 localhost\n").unwrap();
+    let text = format!(
+        r#"
+hosts_file = "{hosts}"
+[probe]
+interval = "5s"
+timeout = "300ms"
+[[zone]]
+name = "example.org"
+primary = "{primary}"
+secondaries = ["{secondary}"]
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+ping = false
+ssh = false
+"#,
+        hosts = hosts_file.display(),
+        primary = primary.addr(),
+        secondary = secondary.addr(),
+    );
+    let inventory = Arc::new(Inventory::parse(Path::new("silent.toml"), &text).unwrap());
+    let env = Arc::new(ProbeEnv::with_system_dns(
+        &inventory,
+        Pinger::tcp(),
+        SystemDns::Servers(vec![system.addr()]),
+    ));
+    let (tx, mut rx) = mpsc::channel::<ProbeReport>(1024);
+    let round = tokio::spawn(scheduler::one_round(
+        inventory.clone(),
+        env,
+        tx,
+        scheduler::Scope::Dns,
+    ));
+    let mut state = State::new(inventory.clone());
+    while let Some(report) = rx.recv().await {
+        store::reduce(&mut state, report);
+    }
+    round.await.unwrap();
+    assert_eq!(store::ns_agree(&state, 0), None);
+    let json = moveday::check::to_json(&state);
+    assert_eq!(
+        json["zones"][0]["ns_agree"],
+        serde_json::Value::Null,
+        "{json}"
     );
 }
