@@ -48,12 +48,14 @@ pub struct State {
     pub ping_mode: Option<PingMode>,
     /// A one-line hint when ICMP is not available.
     pub ping_hint: Option<String>,
-    /// Who ticked what, as far as this process knows (local events merged with the file).
+    /// Who ticked what, as far as this process knows (local events merged with the file),
+    /// for the inventory's items only: the state file may hold a million others.
     pub checklist: ChecklistDoc,
     /// Warnings for the status bar, oldest first (the last few are kept).
     pub warnings: Vec<String>,
-    /// Ids in the checklist record that the inventory no longer has (kept, and reported).
-    pub orphans: Vec<String>,
+    /// How many ids the state file has that the inventory no longer has (kept in the file,
+    /// and reported), and the first few of them.
+    pub orphans: (usize, Vec<String>),
     /// One per `[[zone]]` of the inventory.
     pub zones: Vec<ZoneState>,
 }
@@ -126,7 +128,7 @@ impl State {
             ping_hint: None,
             checklist: ChecklistDoc::new(),
             warnings: Vec::new(),
-            orphans: Vec::new(),
+            orphans: (0, Vec::new()),
             zones,
         }
     }
@@ -155,7 +157,7 @@ pub enum Input {
     /// before it is on disk).
     ChecklistEvent(ChecklistEvent),
     /// The checklist record as merged with the state file (ours and other processes' ticks).
-    ChecklistSynced(ChecklistDoc),
+    ChecklistSynced(Arc<ChecklistDoc>),
     /// Something the operator must see in the status bar (a corrupt state file set aside,
     /// a write that failed, ticks for ids no longer in the inventory).
     Warning(String),
@@ -212,23 +214,20 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
     }
 }
 
-/// The checklist record as the state file has it: merged into ours, and the ids the
-/// inventory no longer has reported.
+/// The checklist record as the state file has it: its records of the inventory's items
+/// merged into ours, and the ids the inventory no longer has reported.
 fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
-    let mut changed = state.checklist.merge_from(doc);
-    let orphans: Vec<String> = state
-        .checklist
-        .orphans(&state.inventory.checklist)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let items = &state.inventory.checklist;
+    let mut changed = state.checklist.merge_items_from(doc, items);
+    let orphans = doc.orphan_summary(items, ORPHANS_SHOWN);
     if orphans != state.orphans {
-        if !orphans.is_empty() {
+        let (count, first) = &orphans;
+        if *count > 0 {
             warn(
                 state,
                 format!(
                     "the state file has ticks for ids no longer in the inventory (kept): {}",
-                    first_few(&orphans, 8)
+                    first_few(first, *count)
                 ),
             );
         }
@@ -238,16 +237,14 @@ fn reduce_synced(state: &mut State, doc: &ChecklistDoc) -> bool {
     changed
 }
 
-/// `a, b, c and 997 more`: a list that may be very long, in a line.
-fn first_few(list: &[String], shown: usize) -> String {
-    let mut text = list
-        .iter()
-        .take(shown)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if list.len() > shown {
-        text.push_str(&format!(" and {} more", list.len() - shown));
+/// How many orphan ids the status bar names.
+const ORPHANS_SHOWN: usize = 8;
+
+/// `a, b, c and 997 more`: the first few of a list of `count` that may be very long.
+fn first_few(first: &[String], count: usize) -> String {
+    let mut text = first.join(", ");
+    if count > first.len() {
+        text.push_str(&format!(" and {} more", count - first.len()));
     }
     text
 }

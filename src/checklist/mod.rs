@@ -210,6 +210,43 @@ impl ChecklistDoc {
             .map(String::as_str)
             .collect()
     }
+
+    /// How many ids recorded here `items` no longer has, and the first `shown` of them:
+    /// what a dashboard reports, without listing a state file of a million old ids.
+    pub fn orphan_summary(&self, items: &[ChecklistItem], shown: usize) -> (usize, Vec<String>) {
+        let known = items
+            .iter()
+            .filter(|i| self.items.contains_key(&i.id))
+            .count();
+        let first = self
+            .items
+            .keys()
+            .filter(|id| !items.iter().any(|i| &i.id == *id))
+            .take(shown)
+            .cloned()
+            .collect();
+        (self.items.len() - known, first)
+    }
+
+    /// [`merge_from`](Self::merge_from) for the records of `items` only: a dashboard keeps
+    /// the items it shows, whatever else the state file holds.
+    pub fn merge_items_from(&mut self, other: &ChecklistDoc, items: &[ChecklistItem]) -> bool {
+        let mut changed = other.version > self.version;
+        self.version = self.version.max(other.version);
+        for item in items {
+            let Some(theirs) = other.items.get(&item.id) else {
+                continue;
+            };
+            match self.items.get_mut(&item.id) {
+                Some(ours) => changed |= ours.merge_from(theirs),
+                None => {
+                    changed = true;
+                    self.items.insert(item.id.clone(), theirs.clone());
+                }
+            }
+        }
+        changed
+    }
 }
 
 /// An item's state as the pane shows it.

@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -469,9 +470,26 @@ pub fn commit_with(
     Ok((loaded, events))
 }
 
-/// Merges `ours` into the state file (the sync task: everything it knows).
-fn commit_doc(path: &Path, ours: &ChecklistDoc) -> Result<(Loaded, Option<Stamp>), PersistError> {
-    commit_stamped(path, |disk| (disk.merge_from(ours), !ours.items.is_empty()))
+/// Saves `ours`, everything the sync task knows, in the state file. When the file is still
+/// as the task last saw it (`seen`, its stamp taken under the lock), `ours` already holds
+/// all of it and is written as it is: `None`, no second copy of a large record read back.
+/// Otherwise another process wrote in between, and `ours` is merged into the file's record,
+/// which is returned.
+fn commit_known(
+    path: &Path,
+    ours: &ChecklistDoc,
+    seen: Option<Stamp>,
+) -> Result<(Option<Loaded>, Option<Stamp>), PersistError> {
+    let path = &locate(path)?;
+    ensure_dir(path)?;
+    let _lock = FileLock::exclusive(path)?;
+    remove_stale_temps(path);
+    if seen.is_some() && Stamp::of(path) == seen {
+        write_atomic(path, ours)?;
+        return Ok((None, Stamp::of(path)));
+    }
+    let merge = |disk: &mut ChecklistDoc| (disk.merge_from(ours), !ours.items.is_empty());
+    commit_locked(path, merge).map(|(loaded, stamp)| (Some(loaded), stamp))
 }
 
 /// Merges into the record on disk, in place (`merge` returns whether it changed the record
@@ -486,6 +504,14 @@ fn commit_stamped(
     ensure_dir(path)?;
     let _lock = FileLock::exclusive(path)?;
     remove_stale_temps(path);
+    commit_locked(path, merge)
+}
+
+/// [`commit_stamped`] once the exclusive lock is held.
+fn commit_locked(
+    path: &Path,
+    merge: impl FnOnce(&mut ChecklistDoc) -> (bool, bool),
+) -> Result<(Loaded, Option<Stamp>), PersistError> {
     let Loaded {
         doc: mut merged,
         warning,
@@ -629,7 +655,7 @@ impl Stamp {
 pub enum SyncNews {
     /// The record as merged with the state file: ours and other processes' ticks. After a
     /// commit it is the acknowledgement that our events are on disk.
-    Record(ChecklistDoc),
+    Record(Arc<ChecklistDoc>),
     /// Something the operator must see: a file set aside, a write that failed.
     Warning(String),
 }
@@ -657,7 +683,7 @@ pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
         let mut sync = SyncTask {
             path,
             reports,
-            known: ChecklistDoc::new(),
+            known: Arc::new(ChecklistDoc::new()),
             pending: Vec::new(),
             seen: None,
             failing: false,
@@ -670,8 +696,9 @@ pub fn spawn_sync<T: From<SyncNews> + Send + 'static>(
 struct SyncTask<T> {
     path: PathBuf,
     reports: mpsc::Sender<T>,
-    /// Everything read from or written to the file so far.
-    known: ChecklistDoc,
+    /// Everything read from or written to the file so far. Shared with the dashboard for
+    /// the moment it takes to merge a report, never copied while it is not.
+    known: Arc<ChecklistDoc>,
     /// Events not yet saved.
     pending: Vec<ChecklistEvent>,
     /// The file as last read or written by us.
@@ -745,9 +772,16 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                 if let Some(w) = loaded.warning {
                     self.report(SyncNews::Warning(w)).await;
                 }
-                let changed = self.known.merge_from(&loaded.doc);
+                let changed = if self.known.items.is_empty() {
+                    // The first read (or the file was all we knew): take it, not a copy.
+                    let changed = !loaded.doc.items.is_empty();
+                    self.known = Arc::new(loaded.doc);
+                    changed
+                } else {
+                    Arc::make_mut(&mut self.known).merge_from(&loaded.doc)
+                };
                 if first || changed {
-                    self.report(SyncNews::Record(self.known.clone())).await;
+                    self.report(SyncNews::Record(Arc::clone(&self.known))).await;
                 }
             }
             Ok(Err(e)) => self.report(SyncNews::Warning(e.to_string())).await,
@@ -765,26 +799,32 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
     /// record is moved to the writer and back, never copied.
     async fn flush(&mut self) {
         let mut ours = std::mem::take(&mut self.known);
+        let doc = Arc::make_mut(&mut ours);
         for event in &self.pending {
-            ours.apply(event);
+            doc.apply(event);
         }
-        let path = self.path.clone();
+        let (path, seen) = (self.path.clone(), self.seen);
         let result = tokio::task::spawn_blocking(move || {
-            let result = commit_doc(&path, &ours);
+            let result = commit_known(&path, &ours, seen);
             (ours, result)
         })
         .await;
         let error = match result {
-            Ok((ours, Ok((loaded, stamp)))) => {
-                // The record on disk has it all now: one copy is enough.
-                drop(ours);
+            Ok((ours, Ok((merged, stamp)))) => {
                 let saved = self.pending.len();
                 self.pending.clear();
                 self.seen = stamp;
-                self.known = loaded.doc;
-                if let Some(w) = loaded.warning {
-                    self.report(SyncNews::Warning(w)).await;
-                }
+                self.known = match merged {
+                    None => ours,
+                    Some(loaded) => {
+                        // The record on disk has it all now: one copy is enough.
+                        drop(ours);
+                        if let Some(w) = loaded.warning {
+                            self.report(SyncNews::Warning(w)).await;
+                        }
+                        Arc::new(loaded.doc)
+                    }
+                };
                 if self.failing {
                     self.failing = false;
                     self.report(SyncNews::Warning(format!(
@@ -793,7 +833,7 @@ impl<T: From<SyncNews> + Send + 'static> SyncTask<T> {
                     )))
                     .await;
                 }
-                self.report(SyncNews::Record(self.known.clone())).await;
+                self.report(SyncNews::Record(Arc::clone(&self.known))).await;
                 return;
             }
             Ok((ours, Err(e))) => {

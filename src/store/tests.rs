@@ -402,9 +402,12 @@ fn ping_window_restarts_when_the_target_moves() {
 }
 
 #[test]
-fn checklist_sync_merges_and_reports_orphans_once() {
+fn checklist_sync_keeps_the_inventory_items_and_counts_the_orphans_once() {
     use crate::checklist::{ChecklistDoc, ChecklistEvent, TickEvent};
-    let mut st = state();
+    let text = format!("{INVENTORY}\n[[checklist]]\nid = \"acl\"\ntext = \"Open port 80\"\n");
+    let mut st = State::new(Arc::new(
+        Inventory::parse(Path::new("t.toml"), &text).unwrap(),
+    ));
     let tick = |id: &str, secs: i64| ChecklistEvent::Tick {
         id: id.into(),
         tick: TickEvent {
@@ -415,22 +418,40 @@ fn checklist_sync_merges_and_reports_orphans_once() {
             forced: false,
         },
     };
-    assert!(reduce(&mut st, Input::ChecklistEvent(tick("gone-item", 1))));
+    assert!(reduce(&mut st, Input::ChecklistEvent(tick("acl", 1))));
     assert!(
-        !reduce(&mut st, Input::ChecklistEvent(tick("gone-item", 1))),
+        !reduce(&mut st, Input::ChecklistEvent(tick("acl", 1))),
         "same event again"
     );
+    // The file: our tick, a newer one of the same item, and twelve the inventory no longer has.
     let mut theirs = ChecklistDoc::new();
-    theirs.apply(&tick("other", 2));
-    assert!(reduce(&mut st, Input::ChecklistSynced(theirs.clone())));
-    assert!(st.checklist.is_done("other") && st.checklist.is_done("gone-item"));
+    theirs.apply(&tick("acl", 2));
+    for n in 0..12 {
+        theirs.apply(&tick(&format!("gone-{n:02}"), 3));
+    }
+    let theirs = Arc::new(theirs);
+    assert!(reduce(&mut st, Input::ChecklistSynced(Arc::clone(&theirs))));
+    assert!(st.checklist.is_done("acl"));
     assert_eq!(
-        st.orphans,
-        vec!["gone-item".to_string(), "other".to_string()]
+        st.checklist.items["acl"]
+            .tick
+            .as_ref()
+            .unwrap()
+            .at
+            .timestamp(),
+        1_800_000_002,
+        "the newer tick wins"
     );
+    assert_eq!(
+        st.checklist.items.len(),
+        1,
+        "the dashboard keeps only what it shows"
+    );
+    assert_eq!(st.orphans.0, 12);
+    assert_eq!(st.orphans.1.len(), 8, "the first few are named");
     assert_eq!(st.warnings.len(), 1);
     assert!(
-        st.warnings[0].contains("gone-item, other"),
+        st.warnings[0].contains("gone-00, gone-01") && st.warnings[0].ends_with("and 4 more"),
         "{:?}",
         st.warnings
     );

@@ -819,3 +819,53 @@ async fn a_fifo_as_the_state_file_is_a_warning_not_a_hang() {
     assert_eq!(unsaved, vec![tick]);
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_after_another_process_wrote_merges_what_it_has_not_read_yet() {
+    // The sync task writes what it knows without reading the file back when the file is as
+    // it last saw it. Here another process writes in between (and the task never polls):
+    // its tick must be merged, not overwritten.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    persist::commit(&state, &[tick_event("first", "alice")]).unwrap();
+    let (events, events_rx) = mpsc::channel(16);
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let _sync = persist::spawn_sync(
+        state.clone(),
+        events_rx,
+        reports_tx,
+        Duration::from_secs(3600),
+    );
+    assert!(
+        wait_for(&mut reports, Duration::from_secs(5), synced_with("first"))
+            .await
+            .is_some()
+    );
+    persist::commit(&state, &[tick_event("theirs", "bob")]).unwrap();
+    events.send(tick_event("ours", "alice")).await.unwrap();
+    let news = wait_for(&mut reports, Duration::from_secs(5), synced_with("ours"))
+        .await
+        .expect("our tick acknowledged");
+    let SyncNews::Record(doc) = news else {
+        unreachable!()
+    };
+    assert!(
+        doc.is_done("theirs"),
+        "the other process's tick is reported"
+    );
+    let disk = parse_strictly(&state);
+    for id in ["first", "theirs", "ours"] {
+        assert!(disk.is_done(id), "{id} lost: {disk:?}");
+    }
+    // And the next commit (the file as the task wrote it) keeps them all too.
+    events.send(tick_event("again", "alice")).await.unwrap();
+    assert!(
+        wait_for(&mut reports, Duration::from_secs(5), synced_with("again"))
+            .await
+            .is_some()
+    );
+    let disk = parse_strictly(&state);
+    for id in ["first", "theirs", "ours", "again"] {
+        assert!(disk.is_done(id), "{id} lost: {disk:?}");
+    }
+}

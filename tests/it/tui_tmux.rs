@@ -285,3 +285,87 @@ fn a_dashboard_that_cannot_save_says_so_on_the_status_bar_and_after_quitting() {
         "{lines}"
     );
 }
+
+/// The peak resident memory of a running process, in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kb * 1024
+}
+
+/// A state file of `items` ticks the inventory does not know (an old move's record), as
+/// `moveday` writes it.
+fn big_state_file(path: &std::path::Path, items: usize) -> u64 {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(out, "{{\n  \"version\": 1,\n  \"items\": {{\n").unwrap();
+    for n in 0..items {
+        let comma = if n + 1 < items { "," } else { "" };
+        writeln!(
+            out,
+            "    \"old-item-{n:07}\": {{\n      \"tick\": {{\n        \"done\": true,\n        \
+             \"who\": \"alice@box\",\n        \"at\": \"2026-11-25T17:45:01.123Z\"\n      }}\n    }}{comma}"
+        )
+        .unwrap();
+    }
+    write!(out, "  }}\n}}\n").unwrap();
+    drop(out);
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
+#[ignore = "needs tmux"]
+fn a_dashboard_on_a_large_state_file_stays_within_a_few_times_its_size() {
+    // Issue 15, item 17: 13× the file's size at peak (four copies of the record) before.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let size = big_state_file(&state, 300_000);
+    let command = format!(
+        "sh -c '{} --state {} --journal {} --who bob demo; echo EXIT=$?; sleep 60'",
+        env!("CARGO_BIN_EXE_moveday"),
+        state.display(),
+        dir.path().join("journal.jsonl").display()
+    );
+    let tmux = Tmux::start(&command, &[], (160, 40));
+    tmux.wait_for("the checklist pane", Duration::from_secs(30), |s| {
+        s.contains("Lower the TTL")
+    });
+    let pid = tmux.moveday_pid();
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("checklist focus", Duration::from_secs(3), |s| {
+        s.contains("[ ] open")
+    });
+    tmux.keys(&["Space"]);
+    wait_ticked(&tmux, "bob", Duration::from_secs(5));
+    // On disk, with every old item kept.
+    let deadline = Instant::now() + crate::common::in_time(Duration::from_secs(10));
+    let json = loop {
+        let text = std::fs::read_to_string(&state).unwrap();
+        if text.contains("\"lower-ttl\"") {
+            break serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the tick never reached the file");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(json["items"].as_object().unwrap().len(), 300_001);
+    assert_eq!(json["items"]["lower-ttl"]["tick"]["who"], "bob");
+    tmux.wait_for("the orphans' warning", Duration::from_secs(3), |s| {
+        s.contains("no longer in the inventory (kept): old-item-0000000")
+    });
+
+    let peak = peak_rss(pid);
+    let ratio = peak as f64 / size as f64;
+    println!(
+        "state file {:.1} MB, dashboard peak {:.1} MB ({ratio:.1}×)",
+        size as f64 / 1e6,
+        peak as f64 / 1e6
+    );
+    assert!(ratio < 6.0, "peak {peak} bytes for a {size}-byte file");
+    tmux.keys(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXIT=0"));
+}
