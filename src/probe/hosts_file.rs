@@ -1,13 +1,15 @@
 //! The hosts file (`/etc/hosts`): the post-mortem's trap, an old address pinned on the
 //! operator's own machine that makes a moved server look dead.
 //!
-//! The file is read afresh every round because the admin fixes it in the middle of the move.
-//! [`HostsFileCache`] makes that cheap for hundreds of hosts: one `stat` per round and host,
-//! and a re-parse only when the file changed.
+//! The file is looked at every round because the admin fixes it in the middle of the move.
+//! [`HostsFileCache`] makes that cheap for thousands of hosts: the file's directory is
+//! watched, so a round costs no system call until the file is touched; then one `stat`, and
+//! a re-parse only when the file changed.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -184,13 +186,92 @@ impl Stamp {
 
 /// A shared, change-checked view of the hosts files of an inventory.
 ///
-/// Every call stats the file; it is re-read when its size, mtime or inode changed (editors
-/// that save by rename change the inode; `>>` changes the size), and always while it was
-/// modified only seconds ago. Errors are not cached: an unreadable file is retried next
-/// time.
+/// Each file's directory is watched (inotify, through `notify`): while nothing happened to
+/// the file, a load costs a lock and nothing else, for any number of hosts, and an edit is
+/// seen by the next load after it, however soon. When something did happen, or when the
+/// directory cannot be watched (no inotify left, no directory yet), the file is `stat`ed and
+/// re-read if its size, mtime or inode changed (editors that save by rename change the
+/// inode; `>>` changes the size), and always while it was modified only seconds ago. Errors
+/// are not cached: an unreadable file is retried next time.
 #[derive(Debug, Default)]
 pub struct HostsFileCache {
-    files: Mutex<HashMap<PathBuf, (Stamp, Arc<HostsFile>)>>,
+    files: Mutex<HashMap<PathBuf, Cached>>,
+    /// How many times a file was `stat`ed (what the watch saves; for tests and benches).
+    stats: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Cached {
+    stamp: Stamp,
+    file: Arc<HostsFile>,
+    /// `None` when the directory could not be watched: then every load stats the file.
+    watch: Option<Watch>,
+}
+
+/// A watch on the directories of one hosts file (and of its target, when it is a link).
+struct Watch {
+    /// Set by the watcher's thread on any event naming the file (or a lost event); cleared
+    /// by the load that looks at the file again.
+    touched: Arc<AtomicBool>,
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Watch(touched: {})",
+            self.touched.load(Ordering::Relaxed)
+        )
+    }
+}
+
+impl Watch {
+    /// Watches the directory of `path`, and of where it leads if it is a link; `None` when
+    /// that cannot be done (the caller then stats every time).
+    fn start(path: &Path) -> Option<Watch> {
+        use notify::Watcher as _;
+        let mut watched = vec![path.to_path_buf()];
+        if let Ok(real) = std::fs::canonicalize(path)
+            && real != path
+        {
+            watched.push(real);
+        }
+        let names: Vec<std::ffi::OsString> = watched
+            .iter()
+            .filter_map(|p| p.file_name().map(ToOwned::to_owned))
+            .collect();
+        let touched = Arc::new(AtomicBool::new(true));
+        let flag = touched.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let ours = event.map_or(true, |e| {
+                    e.need_rescan()
+                        || e.paths
+                            .iter()
+                            .any(|p| p.file_name().is_some_and(|n| names.iter().any(|m| m == n)))
+                });
+                if ours {
+                    flag.store(true, Ordering::Release);
+                }
+            })
+            .ok()?;
+        for file in &watched {
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+            watcher
+                .watch(dir, notify::RecursiveMode::NonRecursive)
+                .ok()?;
+        }
+        Some(Watch {
+            touched,
+            _watcher: watcher,
+        })
+    }
+
+    /// Whether the file may have changed since the last call (which clears it).
+    fn take_touched(&self) -> bool {
+        self.touched.swap(false, Ordering::AcqRel)
+    }
 }
 
 impl HostsFileCache {
@@ -200,6 +281,10 @@ impl HostsFileCache {
 
     /// The current content of the file at `path`.
     pub async fn load(&self, path: &Path) -> Result<Arc<HostsFile>, String> {
+        if let Some(file) = self.untouched(path) {
+            return Ok(file);
+        }
+        self.stats.fetch_add(1, Ordering::Relaxed);
         let stamp = match tokio::fs::metadata(path).await {
             Ok(meta) => Some(Stamp::of(&meta)),
             Err(_) => None, // `read` below words the error.
@@ -210,26 +295,63 @@ impl HostsFileCache {
         // Stat before read: if the file changes in between, the stamp is the older one and
         // the next load reads again, never the other way round.
         let file = Arc::new(read(path).await?);
-        if let Some(stamp) = stamp.filter(Stamp::settled)
-            && let Ok(mut files) = self.files.lock()
-        {
-            files.insert(path.to_path_buf(), (stamp, file.clone()));
+        match stamp.filter(Stamp::settled) {
+            Some(stamp) => self.keep(path, stamp, file.clone()),
+            // Modified a moment ago: looked at again next time, whatever the watch says.
+            None => self.touch(path),
         }
         Ok(file)
+    }
+
+    fn touch(&self, path: &Path) {
+        if let Ok(files) = self.files.lock()
+            && let Some(watch) = files.get(path).and_then(|c| c.watch.as_ref())
+        {
+            watch.touched.store(true, Ordering::Release);
+        }
+    }
+
+    /// How many times a file was `stat`ed so far.
+    pub fn stats(&self) -> usize {
+        self.stats.load(Ordering::Relaxed)
+    }
+
+    /// The cached file, when its directory is watched and nothing has happened to it since
+    /// the last look (no system call at all).
+    fn untouched(&self, path: &Path) -> Option<Arc<HostsFile>> {
+        let files = self.files.lock().ok()?;
+        let cached = files.get(path)?;
+        match &cached.watch {
+            Some(watch) if !watch.take_touched() => Some(cached.file.clone()),
+            _ => None,
+        }
     }
 
     fn cached(&self, path: &Path, stamp: Stamp) -> Option<Arc<HostsFile>> {
         let files = self.files.lock().ok()?;
         match files.get(path) {
-            Some((seen, file)) if *seen == stamp => Some(file.clone()),
+            Some(cached) if cached.stamp == stamp => Some(cached.file.clone()),
             _ => None,
         }
+    }
+
+    /// Caches a settled version of the file, watching its directory from the first time on.
+    fn keep(&self, path: &Path, stamp: Stamp, file: Arc<HostsFile>) {
+        let Ok(mut files) = self.files.lock() else {
+            return;
+        };
+        let watch = match files.remove(path) {
+            Some(old) => old.watch,
+            None => Watch::start(path),
+        };
+        files.insert(path.to_path_buf(), Cached { stamp, file, watch });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
 
     const TEXT: &str = "\
 # a comment line
@@ -343,13 +465,78 @@ fe80::1%eth0 linklocal.example.org
             "10.0.0.1"
         );
 
-        // The admin fixes the file: the new size (and mtime) is noticed on the next load.
+        // The admin fixes the file: the new size (and mtime) is noticed at once.
         std::fs::write(&path, "192.0.2.1 a.example.org\n").unwrap();
         age(&path);
-        let f = cache.load(&path).await.unwrap();
         assert_eq!(
-            f.resolve("a.example.org").unwrap().ip.to_string(),
+            seen_within(&cache, &path, "a.example.org", "10.0.0.1").await,
             "192.0.2.1"
+        );
+    }
+
+    /// What the cache says `name` is, once it is no longer `old` (the watcher's thread
+    /// flags an edit a moment after it happens), within a second.
+    async fn seen_within(cache: &HostsFileCache, path: &Path, name: &str, old: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            let now = cache.load(path).await.ok().and_then(|f| f.resolve(name));
+            let now = now.map_or_else(|| "none".into(), |e| e.ip.to_string());
+            if now != old || std::time::Instant::now() > deadline {
+                return now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watched_file_costs_no_stat_until_it_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        let settled = |path: &Path, text: &str| {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, text).unwrap();
+            let old = SystemTime::now() - std::time::Duration::from_secs(60);
+            std::fs::File::options()
+                .write(true)
+                .open(&tmp)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+            // As editors save: a new file renamed over the old one.
+            std::fs::rename(&tmp, path).unwrap();
+        };
+        settled(&path, "10.0.0.1 a.example.org\n");
+        let cache = HostsFileCache::new();
+        let first = cache.load(&path).await.unwrap();
+        cache.load(&path).await.unwrap();
+        let stats = cache.stats();
+        for _ in 0..1000 {
+            assert!(Arc::ptr_eq(&first, &cache.load(&path).await.unwrap()));
+        }
+        assert_eq!(cache.stats(), stats, "a thousand loads, no stat");
+
+        // Another file of the directory changing costs nothing either.
+        std::fs::write(dir.path().join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        cache.load(&path).await.unwrap();
+        assert_eq!(cache.stats(), stats);
+
+        // The admin saves a fix (rename over, same size, an old mtime): seen at once.
+        settled(&path, "10.0.0.9 a.example.org\n");
+        assert_eq!(
+            seen_within(&cache, &path, "a.example.org", "10.0.0.1").await,
+            "10.0.0.9"
+        );
+        // And an append (`>>`, the same inode).
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"10.0.0.10 b.example.org\n")
+            .unwrap();
+        assert_eq!(
+            seen_within(&cache, &path, "b.example.org", "none").await,
+            "10.0.0.10"
         );
     }
 
