@@ -1,20 +1,19 @@
 //! DNS probe: ask one resolver for a host's A and AAAA records, exactly as it answers now.
 //!
-//! Every resolver is built once and reused, with its cache off (a cached answer would hide
-//! the very propagation the operator is watching), the hosts file ignored (it is probed
-//! separately, see `hosts_file`), and no retries beyond the probe's timeout.
+//! A resolver here is the list of its name servers (from the inventory, or resolv.conf for
+//! "system"), asked directly through [`DnsClient`]'s one long-lived UDP socket per server:
+//! no cache (a cached answer would hide the very propagation the operator is watching), no
+//! hosts file (it is probed separately, see `hosts_file`), no search domains, no retries
+//! beyond the probe's timeout. hickory-resolver only reads resolv.conf: through it, every
+//! query opened and closed a socket of its own.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
+use hickory_resolver::config::{ResolverConfig, ResolverOpts};
 
 use super::dns_client::DnsClient;
 use super::{DnsAnswer, DnsError};
@@ -40,11 +39,13 @@ pub enum SystemDns {
 #[derive(Clone)]
 pub struct Resolver {
     inner: Arc<Inner>,
+    /// The sockets its servers are asked through (its own until [`Resolver::sharing`]).
+    client: DnsClient,
 }
 
 enum Inner {
-    /// The resolver, and the servers it asks (for the queries made without it: PTR).
-    Ready(Box<TokioResolver>, Vec<SocketAddr>),
+    /// The servers it asks, in order.
+    Ready(Vec<SocketAddr>),
     /// The configuration could not be read: every lookup says why.
     Unavailable(String),
 }
@@ -52,7 +53,7 @@ enum Inner {
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Inner::Ready(..) => f.write_str("Resolver(ready)"),
+            Inner::Ready(_) => f.write_str("Resolver(ready)"),
             Inner::Unavailable(why) => write!(f, "Resolver(unavailable: {why})"),
         }
     }
@@ -60,10 +61,10 @@ impl fmt::Debug for Resolver {
 
 impl Resolver {
     /// The resolver for an inventory entry. `timeout` is the probe timeout.
-    pub fn for_kind(kind: &ResolverKind, timeout: Duration) -> Resolver {
+    pub fn for_kind(kind: &ResolverKind) -> Resolver {
         match kind {
-            ResolverKind::System => Resolver::system(&SystemDns::FromOs, timeout),
-            ResolverKind::Server(addr) => Resolver::server(*addr, timeout),
+            ResolverKind::System => Resolver::system(&SystemDns::FromOs),
+            ResolverKind::Server(addr) => Resolver::server(*addr),
             ResolverKind::Named(name) => Resolver::unavailable(&format!(
                 "{name} is asked only about its own zones, without recursion"
             )),
@@ -71,15 +72,15 @@ impl Resolver {
     }
 
     /// One name server, asked directly: UDP, and TCP when an answer is truncated.
-    pub fn server(addr: SocketAddr, timeout: Duration) -> Resolver {
-        Resolver::servers(&[addr], timeout)
+    pub fn server(addr: SocketAddr) -> Resolver {
+        Resolver::servers(&[addr])
     }
 
-    /// The system resolver: name servers from resolv.conf (or what `system` says), with our
-    /// cache and hosts-file settings, so it answers as the network does right now.
-    pub fn system(system: &SystemDns, timeout: Duration) -> Resolver {
+    /// The system resolver: name servers from resolv.conf (or what `system` says), asked
+    /// as every other resolver is, so it answers as the network does right now.
+    pub fn system(system: &SystemDns) -> Resolver {
         let parsed = match system {
-            SystemDns::Servers(addrs) => return Resolver::servers(addrs, timeout),
+            SystemDns::Servers(addrs) => return Resolver::servers(addrs),
             SystemDns::FromOs => read_resolv_conf(),
             SystemDns::ResolvConf(text) => hickory_resolver::system_conf::parse_resolv_conf(text)
                 .map_err(|e| {
@@ -93,49 +94,35 @@ impl Resolver {
             Ok((config, _)) if config.name_servers().is_empty() => {
                 Resolver::unavailable("no nameserver in resolv.conf")
             }
-            Ok((config, opts)) => Resolver::build(config, opts, timeout),
+            Ok((config, _)) => Resolver::from_config(&config),
             Err(why) => Resolver::unavailable(&why),
+        }
+    }
+
+    /// This resolver, asking its servers through `client`'s sockets (one per server,
+    /// shared with every other query moveday makes of that server).
+    pub fn sharing(self, client: &DnsClient) -> Resolver {
+        Resolver {
+            inner: self.inner,
+            client: client.clone(),
         }
     }
 
     /// A resolver whose every lookup fails with `why` (a configuration that cannot be read).
     pub fn unavailable(why: &str) -> Resolver {
-        Resolver {
-            inner: Arc::new(Inner::Unavailable(sanitize(why, TEXT_CHARS))),
-        }
+        Resolver::with(Inner::Unavailable(sanitize(why, TEXT_CHARS)))
     }
 
-    fn servers(addrs: &[SocketAddr], timeout: Duration) -> Resolver {
+    fn servers(addrs: &[SocketAddr]) -> Resolver {
         if addrs.is_empty() {
             return Resolver::unavailable("no name server given");
         }
-        let name_servers = addrs
-            .iter()
-            .map(|addr| {
-                let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-                for conn in &mut ns.connections {
-                    conn.port = addr.port();
-                }
-                ns
-            })
-            .collect();
-        Resolver::build(
-            ResolverConfig::from_name_servers(name_servers),
-            ResolverOpts::default(),
-            timeout,
-        )
+        Resolver::with(Inner::Ready(addrs.to_vec()))
     }
 
-    fn build(config: ResolverConfig, mut opts: ResolverOpts, timeout: Duration) -> Resolver {
-        opts.cache_size = 0;
-        opts.use_hosts_file = ResolveHosts::Never;
-        // The pool's own deadline covers every server of the resolver; one attempt, so a
-        // dead server costs one timeout, not three.
-        opts.timeout = timeout;
-        opts.attempts = 0;
-        // The answer as the server gives it, CNAMEs included.
-        opts.preserve_intermediates = true;
-        let servers = config
+    /// The name servers of a resolv.conf, each on the port it gives (53 unless said).
+    fn from_config(config: &ResolverConfig) -> Resolver {
+        let servers: Vec<SocketAddr> = config
             .name_servers()
             .iter()
             .map(|ns| {
@@ -143,14 +130,13 @@ impl Resolver {
                 SocketAddr::new(ns.ip, port)
             })
             .collect();
-        let mut builder =
-            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
-        *builder.options_mut() = opts;
-        match builder.build() {
-            Ok(resolver) => Resolver {
-                inner: Arc::new(Inner::Ready(Box::new(resolver), servers)),
-            },
-            Err(e) => Resolver::unavailable(&format!("cannot build resolver: {e}")),
+        Resolver::servers(&servers)
+    }
+
+    fn with(inner: Inner) -> Resolver {
+        Resolver {
+            inner: Arc::new(inner),
+            client: DnsClient::new(),
         }
     }
 }
@@ -173,77 +159,22 @@ pub async fn lookup(
     fqdn: &str,
     timeout: Duration,
 ) -> Result<DnsAnswer, DnsError> {
-    let resolver = match &*resolver.inner {
-        Inner::Ready(r, _) => r,
-        Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
-    };
     // Fully qualified: no search domains, exactly the name of the inventory.
-    let name = format!("{}.", fqdn.trim_end_matches('.'));
+    let name = super::zone::fqdn(fqdn)?;
     let started = Instant::now();
-    let both = futures::future::join(
-        family(resolver, &name, RecordType::A),
-        family(resolver, &name, RecordType::AAAA),
-    );
-    let (a, aaaa) = tokio::time::timeout(timeout, both)
+    let asked = addresses_direct(&resolver.client, resolver, &name, timeout);
+    let (mut addresses, ttl) = tokio::time::timeout(timeout, asked)
         .await
-        .map_err(|_| DnsError::Timeout)?;
+        .map_err(|_| DnsError::Timeout)??;
     let latency = started.elapsed();
-
-    let mut addresses = Vec::new();
-    let mut ttl: Option<u32> = None;
-    for (addrs, t) in [&a, &aaaa].into_iter().flatten() {
-        addresses.extend_from_slice(addrs);
-        ttl = Some(ttl.map_or(*t, |m| m.min(*t)));
-    }
-    if let Some(ttl) = ttl.filter(|_| !addresses.is_empty()) {
-        addresses.sort();
-        addresses.dedup();
-        let more = super::cap_addresses(&mut addresses);
-        return Ok(DnsAnswer {
-            addresses,
-            more,
-            ttl,
-            latency,
-            authoritative: None,
-        });
-    }
-    Err(match (a, aaaa) {
-        (Err(DnsError::NxDomain), _) | (_, Err(DnsError::NxDomain)) => DnsError::NxDomain,
-        (Ok(_) | Err(DnsError::NoRecords), Ok(_) | Err(DnsError::NoRecords)) => DnsError::NoRecords,
-        (Err(e), _) if e != DnsError::NoRecords => e,
-        (_, Err(e)) => e,
-        // Unreachable by the arms above; kept total without a panic.
-        _ => DnsError::NoRecords,
+    let more = super::cap_addresses(&mut addresses);
+    Ok(DnsAnswer {
+        addresses,
+        more,
+        ttl,
+        latency,
+        authoritative: None,
     })
-}
-
-/// The addresses of one family and the smallest TTL of the answer (CNAMEs included: the
-/// chain may be cached no longer than its shortest link). No address is `NoRecords`.
-async fn family(
-    resolver: &TokioResolver,
-    name: &str,
-    rtype: RecordType,
-) -> Result<(Vec<IpAddr>, u32), DnsError> {
-    let lookup = resolver
-        .lookup(name, rtype)
-        .await
-        .map_err(|e| classify(&e))?;
-    let question = super::zone::fqdn(name)?;
-    let mut addresses = Vec::new();
-    let mut ttl = u32::MAX;
-    for record in super::zone::owned_answers(lookup.answers(), &question, rtype) {
-        match &record.data {
-            RData::A(a) => addresses.push(IpAddr::V4(a.0)),
-            RData::AAAA(a) => addresses.push(IpAddr::V6(a.0)),
-            _ => {}
-        }
-        ttl = ttl.min(record.ttl);
-    }
-    if addresses.is_empty() {
-        Err(DnsError::NoRecords)
-    } else {
-        Ok((addresses, ttl))
-    }
 }
 
 /// The PTR names of `ip` as `resolver` answers them now (lower-case, sanitized, without
@@ -322,7 +253,7 @@ async fn ask_servers(
     timeout: Duration,
 ) -> Result<hickory_proto::op::Message, DnsError> {
     let servers = match &*resolver.inner {
-        Inner::Ready(_, servers) => servers,
+        Inner::Ready(servers) => servers,
         Inner::Unavailable(why) => return Err(DnsError::Other(why.clone())),
     };
     let deadline = tokio::time::Instant::now() + timeout;
@@ -341,40 +272,13 @@ async fn ask_servers(
     Err(last)
 }
 
-fn classify(e: &NetError) -> DnsError {
-    match e {
-        NetError::Timeout => DnsError::Timeout,
-        NetError::Dns(HickoryDnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
-            match *response_code {
-                ResponseCode::NXDomain => DnsError::NxDomain,
-                ResponseCode::NoError => DnsError::NoRecords,
-                ResponseCode::Refused => DnsError::Refused,
-                code => DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS)),
-            }
-        }
-        NetError::Dns(HickoryDnsError::ResponseCode(ResponseCode::Refused)) => DnsError::Refused,
-        NetError::Dns(HickoryDnsError::ResponseCode(code)) => {
-            DnsError::Other(sanitize(&code.to_string(), TEXT_CHARS))
-        }
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            // ICMP port unreachable: no DNS server there at all (not a REFUSED answer).
-            DnsError::Other("connection refused: no DNS server listening".into())
-        }
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => DnsError::Timeout,
-        other => DnsError::Other(sanitize(&other.to_string(), TEXT_CHARS)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn unreadable_system_config_is_an_error_value() {
-        let r = Resolver::system(
-            &SystemDns::ResolvConf("# nothing here\n".into()),
-            Duration::from_millis(200),
-        );
+        let r = Resolver::system(&SystemDns::ResolvConf("# nothing here\n".into()));
         let e = lookup(&r, "a.example.org", Duration::from_millis(200))
             .await
             .unwrap_err();

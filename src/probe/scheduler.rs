@@ -71,7 +71,8 @@ pub struct ProbeEnv {
     /// gives one; `ResolverKind::System` entries of `resolvers` are this same resolver.
     pub system: Resolver,
     pub http: ClientCache,
-    /// One UDP socket per DNS server for moveday's own queries (zone servers, PTR).
+    /// One UDP socket per DNS server, for every query moveday makes (resolvers, zone
+    /// servers, PTR).
     pub dns: DnsClient,
     pub hosts_files: HostsFileCache,
     pub limit: Semaphore,
@@ -91,14 +92,15 @@ impl ProbeEnv {
     /// As [`ProbeEnv::new`], with the "system" resolver taken from `system` (the demo and
     /// tests point it at an in-process server so that no query leaves the machine).
     pub fn with_system_dns(inv: &Inventory, pinger: Pinger, system: SystemDns) -> ProbeEnv {
-        let timeout = inv.probe.timeout;
-        let system = Resolver::system(&system, timeout);
+        // Every query of a server, whoever asks it, goes through its one socket.
+        let dns = DnsClient::new();
+        let system = Resolver::system(&system).sharing(&dns);
         let resolvers = inv
             .resolvers
             .iter()
             .map(|r| match &r.kind {
                 ResolverKind::System => system.clone(),
-                kind => Resolver::for_kind(kind, timeout),
+                kind => Resolver::for_kind(kind).sharing(&dns),
             })
             .collect();
         let extra_roots: Vec<CertificateDer<'static>> = inv
@@ -115,7 +117,7 @@ impl ProbeEnv {
             resolvers,
             system,
             http,
-            dns: DnsClient::new(),
+            dns,
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
             extra_roots,

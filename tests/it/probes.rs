@@ -370,7 +370,7 @@ async fn dns_server() -> DnsServer {
 async fn dns_answers_with_ttl_and_changes_show_on_the_next_lookup() {
     let server = dns_server().await;
     let serial = server.serial("example.test").await.unwrap();
-    let resolver = Resolver::server(server.addr(), Duration::from_secs(2));
+    let resolver = Resolver::server(server.addr());
     let t = Duration::from_secs(2);
 
     let s1 = server
@@ -437,7 +437,7 @@ async fn dns_answers_with_ttl_and_changes_show_on_the_next_lookup() {
 #[tokio::test]
 async fn dns_nxdomain_nodata_and_refused_are_told_apart() {
     let server = dns_server().await;
-    let resolver = Resolver::server(server.addr(), Duration::from_secs(2));
+    let resolver = Resolver::server(server.addr());
     let t = Duration::from_secs(2);
     server
         .set_a("gone.example.test", "192.0.2.1".parse().unwrap(), 60)
@@ -507,7 +507,7 @@ async fn dns_server_answers_over_tcp_too() {
 #[tokio::test]
 async fn dns_black_hole_times_out_in_time() {
     let hole = BlackHole::bind(any_port()).await.unwrap();
-    let resolver = Resolver::server(hole.addr(), ms(300));
+    let resolver = Resolver::server(hole.addr());
     let started = Instant::now();
     assert_eq!(
         dns::lookup(&resolver, "www.example.test", ms(300)).await,
@@ -528,7 +528,7 @@ async fn dns_server_not_listening_is_not_a_refused_answer() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let resolver = Resolver::server(closed, ms(300));
+    let resolver = Resolver::server(closed);
     let started = Instant::now();
     let result = dns::lookup(&resolver, "www.example.test", ms(300)).await;
     assert!(
@@ -547,19 +547,13 @@ async fn dns_system_resolver_follows_the_given_configuration() {
         .unwrap();
     // resolv.conf has no port syntax and port 53 is not ours to take: the server list
     // stands in for it, and the text form is tested on its error path.
-    let resolver = Resolver::system(
-        &SystemDns::Servers(vec![server.addr()]),
-        Duration::from_secs(2),
-    );
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]));
     let a = dns::lookup(&resolver, "sys.example.test", Duration::from_secs(2))
         .await
         .unwrap();
     assert_eq!(a.addresses, vec!["192.0.2.7".parse::<IpAddr>().unwrap()]);
 
-    let broken = Resolver::system(
-        &SystemDns::ResolvConf("search example.test\n".into()),
-        ms(200),
-    );
+    let broken = Resolver::system(&SystemDns::ResolvConf("search example.test\n".into()));
     assert!(matches!(
         dns::lookup(&broken, "sys.example.test", ms(200)).await,
         Err(DnsError::Other(_))

@@ -279,7 +279,7 @@ async fn reverse_dns_is_forward_confirmed_or_not() {
     let server = DnsServer::start(any_port(), &[ZONE, "2.0.192.in-addr.arpa"])
         .await
         .unwrap();
-    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]), ms(1000));
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]));
     let mail = ip("192.0.2.25");
     server.set_ptr(mail, "MX1.example.org", 60).await.unwrap();
     server.set_a("mx1.example.org", mail, 60).await.unwrap();
@@ -473,7 +473,7 @@ async fn loopback_ptr_is_asked_of_the_server_not_answered_locally() {
     let server = DnsServer::start(any_port(), &[ZONE, "2.77.127.in-addr.arpa"])
         .await
         .unwrap();
-    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]), ms(1000));
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server.addr()]));
     let addr = ip("127.77.2.11");
     server.set_ptr(addr, "mail.example.org", 60).await.unwrap();
     server.set_a("mail.example.org", addr, 60).await.unwrap();
@@ -844,7 +844,7 @@ async fn answers_owned_by_another_name_are_not_believed() {
     let liar = Relay::start(server.addr(), RelayMode::OtherOwner)
         .await
         .unwrap();
-    let resolver = Resolver::system(&SystemDns::Servers(vec![liar.addr()]), ms(1000));
+    let resolver = Resolver::system(&SystemDns::Servers(vec![liar.addr()]));
     assert_eq!(
         reverse(&DnsClient::new(), &resolver, mail, ms(1000))
             .await
@@ -967,7 +967,7 @@ async fn slow_ptr_server(delay: Duration) -> SocketAddr {
 #[tokio::test]
 async fn reverse_dns_ends_within_its_timeout() {
     let server = slow_ptr_server(ms(800)).await;
-    let resolver = Resolver::system(&SystemDns::Servers(vec![server]), ms(1000));
+    let resolver = Resolver::system(&SystemDns::Servers(vec![server]));
     let started = Instant::now();
     let out = reverse(&DnsClient::new(), &resolver, ip("192.0.2.25"), ms(1000)).await;
     let took = started.elapsed();
@@ -992,7 +992,7 @@ async fn huge_answers_keep_a_few_dozen_addresses_and_count_the_rest() {
         .set_addresses("www.example.org", &many, 60)
         .await
         .unwrap();
-    let resolver = Resolver::server(server.addr(), ms(3000));
+    let resolver = Resolver::server(server.addr());
     let answer = moveday::probe::dns::lookup(&resolver, "www.example.org", ms(3000))
         .await
         .unwrap();
@@ -1065,7 +1065,7 @@ async fn a_name_without_addresses_is_nodata_not_nxdomain() {
     );
     let inventory = Inventory::parse(Path::new("nodata.toml"), &text).unwrap();
     let host = &inventory.hosts[0];
-    let resolver = Resolver::server(server.addr(), ms(1000));
+    let resolver = Resolver::server(server.addr());
     let answer = moveday::probe::dns::lookup(&resolver, "mx.example.org", ms(1000))
         .await
         .map(|a| a.addresses);
