@@ -591,7 +591,24 @@ pub struct TuiOptions {
 pub const STATE_POLL: Duration = Duration::from_secs(1);
 
 /// Sets up the terminal, starts the probes and runs the dashboard until quit.
+///
+/// The dashboard runs as a task of the runtime, not on the thread that called `block_on`:
+/// a probe's report then wakes it where the probe ran, on a worker that is awake anyway.
+/// On the calling thread, every report woke a parked thread through a futex (about 30 %
+/// of the process's system calls at 8 hosts).
 pub async fn run_tui(
+    inventory: Arc<Inventory>,
+    env: Arc<ProbeEnv>,
+    options: TuiOptions,
+) -> anyhow::Result<()> {
+    match tokio::spawn(dashboard(inventory, env, options)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("the dashboard stopped: {e}")),
+    }
+}
+
+async fn dashboard(
     inventory: Arc<Inventory>,
     env: Arc<ProbeEnv>,
     options: TuiOptions,

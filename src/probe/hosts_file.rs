@@ -186,7 +186,7 @@ impl Stamp {
 
 /// A shared, change-checked view of the hosts files of an inventory.
 ///
-/// Each file's directory is watched (inotify, through `notify`): while nothing happened to
+/// Each file's directory is watched (inotify): while nothing happened to
 /// the file, a load costs a lock and nothing else, for any number of hosts, and an edit is
 /// seen by the next load after it, however soon. When something did happen, or when the
 /// directory cannot be watched (no inotify left, no directory yet), the file is `stat`ed and
@@ -208,69 +208,103 @@ struct Cached {
     watch: Option<Watch>,
 }
 
-/// A watch on the directories of one hosts file (and of its target, when it is a link).
+/// A watch on the directories of one hosts file (and of its target, when it is a link):
+/// inotify, read by a task of the runtime, for the events that change a file (not opens
+/// and reads: every program started on the machine opens files in /etc).
 struct Watch {
-    /// Set by the watcher's thread on any event naming the file (or a lost event); cleared
-    /// by the load that looks at the file again.
+    /// Set on any event naming the file, or a lost one; cleared by the load that looks at
+    /// the file again.
     touched: Arc<AtomicBool>,
-    _watcher: notify::RecommendedWatcher,
+    /// The watch ended (its directory went, events could not be read): stat every time.
+    broken: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Watch(touched: {})",
-            self.touched.load(Ordering::Relaxed)
+            "Watch(touched: {}, broken: {})",
+            self.touched.load(Ordering::Relaxed),
+            self.broken.load(Ordering::Relaxed)
         )
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
 impl Watch {
     /// Watches the directory of `path`, and of where it leads if it is a link; `None` when
-    /// that cannot be done (the caller then stats every time).
+    /// that cannot be done (the caller then stats every time). Inside a Tokio runtime.
+    #[cfg(target_os = "linux")]
     fn start(path: &Path) -> Option<Watch> {
-        use notify::Watcher as _;
-        let mut watched = vec![path.to_path_buf()];
+        use futures::StreamExt as _;
+        use inotify::{EventMask, Inotify, WatchMask};
+        let mut files = vec![path.to_path_buf()];
         if let Ok(real) = std::fs::canonicalize(path)
             && real != path
         {
-            watched.push(real);
+            files.push(real);
         }
-        let names: Vec<std::ffi::OsString> = watched
+        let inotify = Inotify::init().ok()?;
+        let mask = WatchMask::MODIFY
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::ATTRIB
+            | WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF;
+        for file in &files {
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+            inotify.watches().add(dir, mask).ok()?;
+        }
+        let names: Vec<std::ffi::OsString> = files
             .iter()
             .filter_map(|p| p.file_name().map(ToOwned::to_owned))
             .collect();
-        let touched = Arc::new(AtomicBool::new(true));
-        let flag = touched.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let ours = event.map_or(true, |e| {
-                    e.need_rescan()
-                        || e.paths
-                            .iter()
-                            .any(|p| p.file_name().is_some_and(|n| names.iter().any(|m| m == n)))
-                });
+        let mut events = inotify.into_event_stream([0u8; 4096]).ok()?;
+        let (touched, broken) = (
+            Arc::new(AtomicBool::new(true)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (flag, ended) = (touched.clone(), broken.clone());
+        let task = tokio::spawn(async move {
+            while let Some(Ok(event)) = events.next().await {
+                if event
+                    .mask
+                    .intersects(EventMask::IGNORED | EventMask::DELETE_SELF | EventMask::MOVE_SELF)
+                {
+                    break;
+                }
+                let ours = event.mask.contains(EventMask::Q_OVERFLOW)
+                    || event.name.as_ref().is_some_and(|n| names.contains(n));
                 if ours {
                     flag.store(true, Ordering::Release);
                 }
-            })
-            .ok()?;
-        for file in &watched {
-            let dir = file.parent().filter(|d| !d.as_os_str().is_empty())?;
-            watcher
-                .watch(dir, notify::RecursiveMode::NonRecursive)
-                .ok()?;
-        }
+            }
+            ended.store(true, Ordering::Release);
+        });
         Some(Watch {
             touched,
-            _watcher: watcher,
+            broken,
+            task,
         })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start(_path: &Path) -> Option<Watch> {
+        None
     }
 
     /// Whether the file may have changed since the last call (which clears it).
     fn take_touched(&self) -> bool {
-        self.touched.swap(false, Ordering::AcqRel)
+        self.touched.swap(false, Ordering::AcqRel) || self.broken.load(Ordering::Acquire)
     }
 }
 
@@ -515,8 +549,12 @@ fe80::1%eth0 linklocal.example.org
         }
         assert_eq!(cache.stats(), stats, "a thousand loads, no stat");
 
-        // Another file of the directory changing costs nothing either.
+        // Another file of the directory changing costs nothing either, nor programs
+        // reading the file (every program started opens files in /etc).
         std::fs::write(dir.path().join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+        for _ in 0..10 {
+            std::fs::read(&path).unwrap();
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         cache.load(&path).await.unwrap();
         assert_eq!(cache.stats(), stats);
