@@ -31,6 +31,17 @@
 //! - `std` floor: the same exchange with blocking `std::net` sockets on the main thread, no
 //!   runtime (socket timeouts instead).
 //!
+//! `MOVEDAY_BENCH_KINDS=http,dns` measures only the cases whose kind starts with one of
+//! those words. One case alone, to look at it under `strace -c -f` or `perf record` (the
+//! target line is what the parent passes: host 1's address, its SSH port, its URL, the
+//! first DNS server, its name, the hosts file):
+//!
+//! ```text
+//! MOVEDAY_PROBE_COST_CASE=http/moveday \
+//! MOVEDAY_PROBE_COST_TARGET="127.10.0.1 SSH_PORT http://h00001.n0.scale.example:HTTP_PORT/ 127.11.0.53:DNS_PORT h00001.n0.scale.example /etc/hosts" \
+//!     strace -c -f target/release/deps/probe_cost-HASH
+//! ```
+//!
 //! Without the right to open an ICMP socket (not root, no `net.ipv4.ping_group_range`)
 //! the ping row is skipped with a line saying why.
 
@@ -768,11 +779,18 @@ fn parent() {
     let rounds = env_number("MOVEDAY_BENCH_ROUNDS", 5);
     let (_sim, target) = simulator();
     let ping = ping_allowed();
+    let kinds: Vec<String> = std::env::var("MOVEDAY_BENCH_KINDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
     let mut cases: Vec<&str> = ROWS
         .iter()
         .flat_map(|r| [r.1, r.2, r.3])
         .chain(EXTRA.iter().map(|e| e.1))
         .filter(|c| ping.is_ok() || !c.starts_with("ping/"))
+        .filter(|c| kinds.is_empty() || kinds.iter().any(|k| c.starts_with(k.as_str())))
         .collect();
     cases.sort_unstable();
     cases.dedup();
