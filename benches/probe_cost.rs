@@ -32,7 +32,9 @@
 //!   runtime (socket timeouts instead).
 //!
 //! `MOVEDAY_BENCH_KINDS=http,dns` measures only the cases whose kind starts with one of
-//! those words. One case alone, to look at it under `strace -c -f` or `perf record` (the
+//! those words. `MOVEDAY_BENCH_EXPERIMENTS=1` adds other ways of doing the HTTP probe
+//! (reqwest with leaner settings, hyper's connection API without reqwest), not moveday's
+//! code: what a change to `probe/http.rs` could win. One case alone, to look at it under `strace -c -f` or `perf record` (the
 //! target line is what the parent passes: host 1's address, its SSH port, its URL, the
 //! first DNS server, its name, the hosts file):
 //!
@@ -101,6 +103,23 @@ const ROWS: &[(&str, &str, &str, &str)] = &[
 
 /// Measured for reference, not a row: what an uncached hosts-file check costs at least.
 const EXTRA: &[(&str, &str)] = &[("hosts file, stat + read (std)", "hosts-read/std")];
+
+/// With `MOVEDAY_BENCH_EXPERIMENTS=1`: other ways of doing the HTTP probe, not moveday's
+/// code, set against the same tokio floor (what a change to `probe/http.rs` could win).
+const EXPERIMENTS: &[(&str, &str)] = &[
+    (
+        "reqwest, moveday's client settings (a copy)",
+        "http-reqwest-copy/experiment",
+    ),
+    (
+        "reqwest, + no TCP keepalive/user timeout, no retry, one timer",
+        "http-reqwest-lean/experiment",
+    ),
+    (
+        "hyper client::conn::http1 on a tokio TcpStream, no pool",
+        "http-hyper/experiment",
+    ),
+];
 
 fn env_number(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -241,10 +260,10 @@ fn child(case: &str) {
             // In a task, on a worker, as the scheduler's probes run (not on this thread).
             rt.block_on(async move {
                 tokio::spawn(async move {
-                    if side == "moveday" {
-                        moveday_side(&kind, &target, n, warm).await
-                    } else {
-                        tokio_floor(&kind, &target, n, warm).await
+                    match side.as_str() {
+                        "moveday" => moveday_side(&kind, &target, n, warm).await,
+                        "experiment" => experiment(&kind, &target, n, warm).await,
+                        _ => tokio_floor(&kind, &target, n, warm).await,
                     }
                 })
                 .await
@@ -306,6 +325,97 @@ async fn moveday_side(kind: &str, t: &Target, n: u32, warm: u32) -> String {
                 .is_ok())
         }
         other => panic!("no moveday case {other}"),
+    }
+}
+
+/// A reqwest client as `probe/http_util.rs` builds it for `host` at `ip`; `lean` also
+/// drops what a fresh-connection probe does not need.
+fn reqwest_client(host: &str, ip: IpAddr, lean: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!(
+            "moveday/",
+            env!("CARGO_PKG_VERSION"),
+            " (move-day probe)"
+        ))
+        .resolve(host, SocketAddr::new(ip, 0));
+    let builder = if lean {
+        builder
+            .tcp_keepalive(None)
+            .tcp_keepalive_interval(None)
+            .tcp_keepalive_retries(None)
+            .tcp_user_timeout(None)
+            .retry(reqwest::retry::never())
+    } else {
+        builder
+    };
+    builder.build().unwrap()
+}
+
+/// One GET through `client` as `probe/http.rs` does it (the URL parsed per probe, the
+/// body read by chunks), under the outer timeout; with `request_timeout` reqwest's own too.
+async fn reqwest_get(client: &reqwest::Client, url: &str, request_timeout: bool) -> bool {
+    let get = async {
+        let url = reqwest::Url::parse(url).ok()?;
+        let request = client.get(url);
+        let request = if request_timeout {
+            request.timeout(TIMEOUT)
+        } else {
+            request
+        };
+        let mut response = request.send().await.ok()?;
+        let ok = response.status() == 200;
+        while let Some(_chunk) = response.chunk().await.ok()? {}
+        Some(ok)
+    };
+    bounded(get).await.ok().flatten() == Some(true)
+}
+
+/// Other ways of doing the HTTP probe (see [`EXPERIMENTS`]).
+async fn experiment(kind: &str, t: &Target, n: u32, warm: u32) -> String {
+    use http_body_util::BodyExt as _;
+    let ip = IpAddr::V4(t.ip);
+    let host = t.authority.rsplit_once(':').unwrap().0.to_string();
+    match kind {
+        "http-reqwest-copy" => {
+            let client = reqwest_client(&host, ip, false);
+            timed!(n, warm, |_i| reqwest_get(&client, &t.http_url, true).await)
+        }
+        "http-reqwest-lean" => {
+            let client = reqwest_client(&host, ip, true);
+            timed!(n, warm, |_i| reqwest_get(&client, &t.http_url, false).await)
+        }
+        "http-hyper" => timed!(n, warm, |_i| {
+            let get = async {
+                let stream = tokio::net::TcpStream::connect((ip, t.http_port))
+                    .await
+                    .ok()?;
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.ok()?;
+                let request = hyper::Request::get("/")
+                    .header(hyper::header::HOST, t.authority.as_str())
+                    .header(hyper::header::USER_AGENT, "moveday/0.1.0 (move-day probe)")
+                    .header(hyper::header::ACCEPT, "*/*")
+                    .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                    .ok()?;
+                let response = async {
+                    let response = sender.send_request(request).await.ok()?;
+                    let ok = response.status() == 200;
+                    response.into_body().collect().await.ok()?;
+                    Some(ok)
+                };
+                // The connection is driven here, not spawned: no task per probe.
+                let (mut conn, mut response) = (std::pin::pin!(conn), std::pin::pin!(response));
+                tokio::select! {
+                    r = &mut response => r,
+                    _ = &mut conn => response.await,
+                }
+            };
+            bounded(get).await.ok().flatten() == Some(true)
+        }),
+        other => panic!("no experiment {other}"),
     }
 }
 
@@ -779,6 +889,7 @@ fn parent() {
     let rounds = env_number("MOVEDAY_BENCH_ROUNDS", 5);
     let (_sim, target) = simulator();
     let ping = ping_allowed();
+    let experiments = std::env::var("MOVEDAY_BENCH_EXPERIMENTS").is_ok_and(|v| v == "1");
     let kinds: Vec<String> = std::env::var("MOVEDAY_BENCH_KINDS")
         .unwrap_or_default()
         .split(',')
@@ -789,6 +900,7 @@ fn parent() {
         .iter()
         .flat_map(|r| [r.1, r.2, r.3])
         .chain(EXTRA.iter().map(|e| e.1))
+        .chain(EXPERIMENTS.iter().map(|e| e.1).filter(|_| experiments))
         .filter(|c| ping.is_ok() || !c.starts_with("ping/"))
         .filter(|c| kinds.is_empty() || kinds.iter().any(|k| c.starts_with(k.as_str())))
         .collect();
@@ -859,6 +971,15 @@ fn print_table(figures: &BTreeMap<&str, PerProbe>, rounds: u32) {
     for (what, case) in EXTRA {
         if let Some(p) = get(case) {
             println!("{what}: {:.1} µs CPU per check", p.cpu);
+        }
+    }
+    for (what, case) in EXPERIMENTS {
+        if let Some(p) = get(case) {
+            println!(
+                "experiment, http GET by {what}: {:.1} µs CPU per probe, {} the tokio floor",
+                p.cpu,
+                ratio(Some(p), get("http/tokio"))
+            );
         }
     }
 }
