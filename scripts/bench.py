@@ -16,6 +16,8 @@ Scenarios:
             keys are typed every 200 ms, CPU and peak RSS
   icmp      one ICMP round of 1,000 loopback addresses (cargo bench --bench icmp_round),
             CPU against `fping -i0` on the same addresses
+  kinds     CPU of one probe of each kind as moveday does it, against a bare tokio and a
+            std::net loop doing the same exchange (cargo bench --bench probe_cost)
 
 Nothing here leaves loopback: the simulator's hosts are 127.10.0.0/16, its DNS servers
 127.11.0.53-55.
@@ -436,6 +438,27 @@ def icmp(hosts, results):
     log(f"icmp: moveday {results['icmp_moveday_ms']} ms, fping {results['icmp_fping_ms']:.1f} ms CPU per round")
 
 
+def kinds(results):
+    """Per probe kind against its floor: `cargo bench --bench probe_cost` runs its own
+    simulator and prints a table, kept whole for the output."""
+    out = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", "probe_cost"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    lines = out.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("per probe kind")), None)
+    if start is None:
+        log(f"kinds: no result\n{out.stdout}\n{out.stderr}")
+        return
+    results["kinds_table"] = "\n".join(lines[start:])
+    for line in lines[start:]:
+        m = re.match(r"\| (.+?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)× \|", line)
+        if m:
+            log(f"kinds: {m.group(1)}: {m.group(2)} µs against {m.group(3)} µs, {m.group(4)}×")
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -480,7 +503,7 @@ def table(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one 20 s idle window, 3 runs, 30 s of keys")
-    ap.add_argument("--only", nargs="*", choices=["idle", "first", "comeback", "scale", "icmp"])
+    ap.add_argument("--only", nargs="*", choices=["idle", "first", "comeback", "scale", "icmp", "kinds"])
     ap.add_argument("--hosts", type=int, default=1000, help="hosts of the scale and icmp scenarios")
     ap.add_argument("--no-gping", action="store_true", help="skip the gping comparison of the idle scenario")
     args = ap.parse_args()
@@ -490,7 +513,7 @@ def main():
         raise SystemExit(f"{BIN} is missing: run scripts/bench.sh (it builds it)")
     if not shutil.which("tmux"):
         raise SystemExit("tmux is needed (apt-get install tmux)")
-    only = set(args.only or ["idle", "first", "comeback", "scale", "icmp"])
+    only = set(args.only or ["idle", "first", "comeback", "scale", "icmp", "kinds"])
     windows, seconds, runs, keys = (1, 20, 3, 30) if args.quick else (3, 60, 5, 60)
     results = {}
     work = Path(tempfile.mkdtemp(prefix="moveday-bench-"))
@@ -505,11 +528,15 @@ def main():
         scale(work, args.hosts, keys, results)
     if "icmp" in only:
         icmp(args.hosts, results)
+    if "kinds" in only:
+        kinds(results)
     cpu = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", cpu)
     print(f"machine: {os.cpu_count()} cores, {model.group(1) if model else '?'}; "
           f"kernel {os.uname().release}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(table(results))
+    if "kinds_table" in results:
+        print(results.pop("kinds_table"))
     print(f"raw: {results}")
 
 
