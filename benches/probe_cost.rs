@@ -82,7 +82,7 @@ const ROWS: &[(&str, &str, &str, &str)] = &[
     ("ssh banner", "ssh/moveday", "ssh/tokio", "ssh/std"),
     ("http GET", "http/moveday", "http/tokio", "http/std"),
     (
-        "dns A+AAAA, dns::lookup (hickory)",
+        "dns A+AAAA, dns::lookup (the resolver columns)",
         "dns-lookup/moveday",
         "dns/tokio",
         "dns/std",
