@@ -158,6 +158,9 @@ impl DnsClient {
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
         let socket = UdpSocket::bind(local).await.map_err(|e| io_error(&e))?;
+        // Every host's questions to this server come back on this one socket.
+        #[cfg(target_os = "linux")]
+        super::grow_receive_buffer(std::os::fd::AsRawFd::as_raw_fd(&socket), 4 << 20);
         socket.connect(server).await.map_err(|e| io_error(&e))?;
         let socket = Arc::new(socket);
         let pending: Arc<Pending> = Arc::default();

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Url};
@@ -40,7 +40,7 @@ pub struct ClientCache {
     clients: Mutex<HashMap<(String, IpAddr), Client>>,
     /// Roots trusted beyond the system store (the inventory's `ca_file`, the demo's CA).
     roots: Vec<CertificateDer<'static>>,
-    tls: Arc<OnceLock<Result<rustls::ClientConfig, String>>>,
+    tls: tokio::sync::OnceCell<Result<rustls::ClientConfig, String>>,
 }
 
 impl ClientCache {
@@ -62,9 +62,9 @@ impl ClientCache {
         self.len() == 0
     }
 
-    /// The client for (`host`, `ip`), built on first use. Building takes milliseconds of
-    /// CPU (it loads the TLS roots), so it runs on the blocking pool, not on a probe's
-    /// clock or an async worker.
+    /// The client for (`host`, `ip`), built on first use. The TLS configuration it shares
+    /// with every client takes milliseconds to build (it loads the TLS roots): once, on the
+    /// blocking pool.
     async fn get(&self, host: &str, ip: IpAddr) -> Result<Client, ProbeError> {
         let key = (host.to_string(), ip);
         if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(&key).cloned()) {
@@ -72,19 +72,27 @@ impl ClientCache {
         }
         // Built outside the lock: two probes racing build twice, and nobody waits behind a
         // mutex.
-        let owned = host.to_string();
-        let (roots, tls) = (self.roots.clone(), self.tls.clone());
-        let client = tokio::task::spawn_blocking(move || {
-            let tls = tls.get_or_init(|| {
-                TlsTrust::with_extra_roots(roots).and_then(|trust| trust.client_config())
-            });
-            match tls {
-                Ok(tls) => build_client(&owned, ip, tls.clone()),
-                Err(e) => Err(ProbeError::Io(format!("cannot set up HTTP client: {e}"))),
+        let tls = self
+            .tls
+            .get_or_init(|| async {
+                // Reading the system's trust store takes a moment: once, off the workers,
+                // while every other first probe waits for it here.
+                let roots = self.roots.clone();
+                tokio::task::spawn_blocking(move || {
+                    TlsTrust::with_extra_roots(roots).and_then(|trust| trust.client_config())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            })
+            .await;
+        // Building a client is quick once the TLS configuration exists: done here, where a
+        // blocking task per client started hundreds of threads at 10,000 hosts.
+        let client = match tls {
+            Ok(tls) => build_client(host, ip, tls.clone())?,
+            Err(e) => {
+                return Err(ProbeError::Io(format!("cannot set up HTTP client: {e}")));
             }
-        })
-        .await
-        .map_err(|e| ProbeError::Io(format!("cannot set up HTTP client: {e}")))??;
+        };
         if let Ok(mut clients) = self.clients.lock() {
             if clients.len() >= MAX_CLIENTS {
                 clients.clear();

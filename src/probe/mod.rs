@@ -423,3 +423,28 @@ pub struct HostsEntry {
     /// 1-based line in the hosts file.
     pub line: usize,
 }
+
+/// Asks for a receive buffer of `bytes` on the socket `fd`: `SO_RCVBUFFORCE` as root, else
+/// `SO_RCVBUF` (which the kernel caps at `net.core.rmem_max`). Best effort: the shared
+/// sockets (ICMP, one UDP socket per DNS server) still work with the default of about
+/// 200 kB, only a round of thousands of hosts overflows it and each lost reply is a false
+/// timeout.
+#[cfg(target_os = "linux")]
+pub(crate) fn grow_receive_buffer(fd: std::os::fd::RawFd, bytes: libc::c_int) {
+    let size = bytes.to_ne_bytes();
+    let set = |name: libc::c_int| {
+        // SAFETY: `fd` is an open socket; `size` is a live buffer of its length.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                name,
+                size.as_ptr().cast(),
+                size.len() as libc::socklen_t,
+            ) == 0
+        }
+    };
+    if !set(libc::SO_RCVBUFFORCE) {
+        set(libc::SO_RCVBUF);
+    }
+}

@@ -275,10 +275,7 @@ fn tune_socket(client: &Client, kind: ICMP) {
             ) == 0
         }
     };
-    let size = ICMP_RCVBUF.to_ne_bytes();
-    if !set(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size) {
-        set(libc::SOL_SOCKET, libc::SO_RCVBUF, &size);
-    }
+    super::grow_receive_buffer(fd, ICMP_RCVBUF);
     let mut kind_of_socket: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: fd is open; the out-pointers are live and of the right size.

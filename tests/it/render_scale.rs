@@ -226,10 +226,10 @@ fn timeline_window_newest_first_and_scrolled_to_the_oldest() {
     let terminal = draw(&state, &timeline, &ui);
     let screen = terminal.backend().to_string();
     let lines: Vec<&str> = screen.lines().collect();
-    let oldest_shown = &timeline.entries()[timeline.len() - 2_000];
+    let oldest_shown = timeline.get(timeline.len() - 2_000).unwrap();
     let last_entry = first_entry + drawn.screen_rows - 1;
     assert_shows(lines[last_entry], oldest_shown);
-    let one_before = &timeline.entries()[timeline.len() - 2_000 + 1];
+    let one_before = timeline.get(timeline.len() - 2_000 + 1).unwrap();
     assert_shows(lines[last_entry - 1], one_before);
 
     // A filter narrows the lines to one host's, and the window to them.
