@@ -350,6 +350,7 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     let mut last = None;
     for _ in 0..20 {
         let udp = UdpSocket::bind(addr).await?;
+        grow_receive_buffer(&udp);
         let bound = udp.local_addr()?;
         match TcpListener::bind(bound).await {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -359,6 +360,39 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     }
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free port")))
 }
+
+/// Receive buffer of the server's UDP sockets. The kernel's default (about 200 kB, a few
+/// hundred queries) overflowed when a round of 10,000 hosts asked the scale demo's primary
+/// thousands of questions at once: every query dropped was a false `timeout` in moveday's
+/// resolver columns, which the benchmark then counted against moveday.
+#[cfg(target_os = "linux")]
+const UDP_RCVBUF: libc::c_int = 4 << 20;
+
+/// Best effort: `SO_RCVBUFFORCE` as root, else `SO_RCVBUF` up to `net.core.rmem_max`.
+#[cfg(target_os = "linux")]
+fn grow_receive_buffer(udp: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size = UDP_RCVBUF.to_ne_bytes();
+    for name in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: the descriptor is the socket's own, open while `udp` lives; `size` is a
+        // live buffer of the length given.
+        let set = unsafe {
+            libc::setsockopt(
+                udp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                name,
+                size.as_ptr().cast(),
+                size.len() as libc::socklen_t,
+            ) == 0
+        };
+        if set {
+            return;
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn grow_receive_buffer(_udp: &UdpSocket) {}
 
 /// A DNS "server" that never answers: a bound UDP socket nobody reads, and a TCP listener
 /// that never accepts. Resolver timeouts are tested against it.
