@@ -202,18 +202,18 @@ pub fn spawn<T: Listener>(
         });
     }
     let count = inv.hosts.len().max(1) as f64;
-    // Later rounds are spread over the whole interval: ten thousand hosts at 30 s are
-    // about 2,000 probes a second, not 60,000 in the same second every 30.
-    let spread = inv.probe.interval;
     for host in 0..inv.hosts.len() {
-        let stagger = spread.mul_f64(host as f64 / count);
+        // Later rounds are spread over the whole interval: ten thousand hosts at 30 s are
+        // about 2,000 probes a second, not 60,000 in the same second every 30. Each host's
+        // second round comes sooner than an interval after its first, never later.
+        let first_gap = inv.probe.interval.mul_f64((host + 1) as f64 / count);
         set.spawn(host_loop(
             inv.clone(),
             env.clone(),
             host,
             tx.clone(),
             probe_now.clone(),
-            stagger,
+            first_gap,
         ));
     }
     for zone in 0..inv.zones.len() {
@@ -297,12 +297,12 @@ async fn host_loop<T: Listener>(
     host: HostId,
     tx: mpsc::Sender<T>,
     mut probe_now: watch::Receiver<u64>,
-    stagger: Duration,
+    first_gap: Duration,
 ) {
     // The first round of every host starts at once, so the first full picture takes one
-    // timeout (the connection limit keeps a big inventory from bursting); the stagger
+    // timeout (the connection limit keeps a big inventory from bursting); `first_gap`
     // spreads the later rounds over the interval.
-    let mut extra = stagger;
+    let mut gap = first_gap;
     let mut memory = HostMemory::default();
     loop {
         // A press during this round starts the next one right after it; presses before
@@ -316,7 +316,7 @@ async fn host_loop<T: Listener>(
             return;
         }
         let pressed = tokio::select! {
-            _ = tokio::time::sleep_until(started + inv.probe.interval + extra) => false,
+            _ = tokio::time::sleep_until(started + gap) => false,
             _ = probe_now_signal(&mut probe_now) => true,
             _ = tx.closed() => return,
         };
@@ -324,7 +324,7 @@ async fn host_loop<T: Listener>(
             // "Probe now" asks everything again.
             memory = HostMemory::default();
         }
-        extra = Duration::ZERO;
+        gap = inv.probe.interval;
     }
 }
 
