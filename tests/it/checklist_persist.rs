@@ -705,24 +705,35 @@ async fn a_tick_that_cannot_be_written_is_kept_and_retried() {
         .unwrap();
 }
 
+/// `id` ticked in the state file, then a sync task started on it (polling every `poll`)
+/// that has reported it: the task's event sender, its reports, its handle.
+async fn sync_after_a_tick(
+    state: &Path,
+    id: &'static str,
+    poll: Duration,
+) -> (
+    mpsc::Sender<ChecklistEvent>,
+    mpsc::Receiver<SyncNews>,
+    tokio::task::JoinHandle<Vec<ChecklistEvent>>,
+) {
+    persist::commit(state, &[tick_event(id, "alice")]).unwrap();
+    let (events, events_rx) = mpsc::channel(16);
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let sync = persist::spawn_sync(state.to_path_buf(), events_rx, reports_tx, poll);
+    assert!(
+        wait_for(&mut reports, Duration::from_secs(5), synced_with(id))
+            .await
+            .is_some()
+    );
+    (events, reports, sync)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_task_reports_a_corrupt_file_and_rewrites_what_it_knows() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    persist::commit(&state, &[tick_event("item-1", "alice")]).unwrap();
-    let (events, events_rx) = mpsc::channel(16);
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let _sync = persist::spawn_sync(
-        state.clone(),
-        events_rx,
-        reports_tx,
-        Duration::from_millis(100),
-    );
-    assert!(
-        wait_for(&mut reports, Duration::from_secs(2), synced_with("item-1"))
-            .await
-            .is_some()
-    );
+    let (events, mut reports, _sync) =
+        sync_after_a_tick(&state, "item-1", Duration::from_millis(100)).await;
 
     // Someone clobbers the file; the poll sets it aside and says so.
     std::fs::write(&state, b"{ oops").unwrap();
@@ -827,20 +838,8 @@ async fn a_commit_after_another_process_wrote_merges_what_it_has_not_read_yet() 
     // its tick must be merged, not overwritten.
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    persist::commit(&state, &[tick_event("first", "alice")]).unwrap();
-    let (events, events_rx) = mpsc::channel(16);
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let _sync = persist::spawn_sync(
-        state.clone(),
-        events_rx,
-        reports_tx,
-        Duration::from_secs(3600),
-    );
-    assert!(
-        wait_for(&mut reports, Duration::from_secs(5), synced_with("first"))
-            .await
-            .is_some()
-    );
+    let (events, mut reports, _sync) =
+        sync_after_a_tick(&state, "first", Duration::from_secs(3600)).await;
     persist::commit(&state, &[tick_event("theirs", "bob")]).unwrap();
     events.send(tick_event("ours", "alice")).await.unwrap();
     let news = wait_for(&mut reports, Duration::from_secs(5), synced_with("ours"))
