@@ -202,11 +202,9 @@ pub fn spawn<T: Listener>(
         });
     }
     let count = inv.hosts.len().max(1) as f64;
+    let (spread, early) = stagger(inv.probe.interval, inv.hosts.len());
     for host in 0..inv.hosts.len() {
-        // Later rounds are spread over the whole interval: ten thousand hosts at 30 s are
-        // about 2,000 probes a second, not 60,000 in the same second every 30. Each host's
-        // second round comes sooner than an interval after its first, never later.
-        let first_gap = inv.probe.interval.mul_f64((host + 1) as f64 / count);
+        let first_gap = inv.probe.interval + spread.mul_f64(host as f64 / count) - early;
         set.spawn(host_loop(
             inv.clone(),
             env.clone(),
@@ -226,6 +224,23 @@ pub fn spawn<T: Listener>(
         ));
     }
     set
+}
+
+/// Later rounds of all hosts are spread over at least this long (or the interval).
+const MIN_STAGGER: Duration = Duration::from_secs(1);
+
+/// ...and over this long per host, up to the interval: ten thousand hosts at 30 s make
+/// about 2,000 probes a second, not 60,000 in the same second every 30.
+const STAGGER_PER_HOST: Duration = Duration::from_millis(3);
+
+/// How long later rounds are spread over (`spread`), and how much sooner than an interval
+/// after its first round the first host's second round starts (`early`), so that no gap
+/// between two rounds of a host is longer than the interval and [`MIN_STAGGER`]. Up to a
+/// few hundred hosts this is the interval plus a share of 1 s, as it always was.
+fn stagger(interval: Duration, hosts: usize) -> (Duration, Duration) {
+    let per_host = STAGGER_PER_HOST.saturating_mul(u32::try_from(hosts).unwrap_or(u32::MAX));
+    let spread = per_host.max(MIN_STAGGER).min(interval);
+    (spread, spread.saturating_sub(MIN_STAGGER))
 }
 
 /// What a round probes.
@@ -1035,5 +1050,30 @@ mod tests {
         assert_eq!(ptr_next(&answer(3600, false), now, second), now);
         assert_eq!(ptr_next(&Err(DnsError::NxDomain), now, second), now);
         assert_eq!(ptr_next(&Err(DnsError::Timeout), now, second), now);
+    }
+
+    #[test]
+    fn later_rounds_spread_with_the_inventory_and_no_gap_grows() {
+        let s = Duration::from_secs;
+        // Up to a few hundred hosts: a share of 1 s after the interval, as always.
+        assert_eq!(stagger(s(1), 8), (s(1), Duration::ZERO));
+        assert_eq!(stagger(s(30), 300), (s(1), Duration::ZERO));
+        assert_eq!(
+            stagger(Duration::from_millis(500), 8).0,
+            Duration::from_millis(500)
+        );
+        // Ten thousand at 30 s: over the whole interval; 1,000 at 5 s: over 3 s.
+        assert_eq!(stagger(s(30), 10_000), (s(30), s(29)));
+        assert_eq!(stagger(s(5), 1_000), (s(3), s(2)));
+        // No host waits longer than the interval and 1 s for its second round.
+        for (interval, hosts) in [(s(30), 10_000), (s(5), 1_000), (s(1), 8), (s(60), 65_000)] {
+            let (spread, early) = stagger(interval, hosts);
+            let last = interval + spread.mul_f64((hosts - 1) as f64 / hosts as f64) - early;
+            assert!(
+                last <= interval + MIN_STAGGER,
+                "{interval:?} {hosts}: {last:?}"
+            );
+            assert!(interval >= early, "{interval:?} {hosts}");
+        }
     }
 }
