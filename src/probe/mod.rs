@@ -4,6 +4,7 @@
 //! Nothing in here knows about the terminal. Outcomes are plain values; every error is a
 //! value ([`ProbeError`]) shown to the operator, never a panic.
 
+pub mod delegation;
 pub mod dns;
 pub mod dns_client;
 pub mod hosts_file;
