@@ -64,6 +64,11 @@ pub enum ProbeReport {
         primary: bool,
         at: SystemTime,
     },
+    /// A zone's parent servers were asked for its delegation (`[[zone]] parent`).
+    Delegation {
+        at: SystemTime,
+        outcome: delegation::DelegationOutcome,
+    },
 }
 
 /// The result of one probe of one host.
