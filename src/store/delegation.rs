@@ -31,8 +31,8 @@ pub enum GlueVerdict {
 /// One NS name's glue at one parent server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct GlueView {
-    pub name: String,
     pub addresses: Vec<IpAddr>,
+    pub name: String,
     pub verdict: GlueVerdict,
 }
 
@@ -41,22 +41,24 @@ pub struct GlueView {
 pub struct ParentView {
     /// `"ip"` (port 53) or `"ip:port"`.
     pub address: String,
-    /// The NS names it delegates to, sorted.
-    pub ns: Vec<String>,
-    pub glue: Vec<GlueView>,
     /// Why it gave no referral (`null` when it did).
     pub error: Option<String>,
+    /// One per NS name inside the zone and per other NS name it has glue for.
+    pub glue: Vec<GlueView>,
+    /// The NS names it delegates to, sorted.
+    pub ns: Vec<String>,
 }
 
 /// A zone's delegation, weighed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DelegationView {
-    pub servers: Vec<ParentView>,
     /// Every parent that answered gives the NS set the zone's primary gives (`null` until
     /// both are known).
     pub agrees_with_zone: Option<bool>,
     /// The NS sets agree, every parent answered, and every glue name is `new`.
     pub ok: bool,
+    /// One per `parent` server, in inventory order.
+    pub servers: Vec<ParentView>,
     /// What is wrong, in words, the worst first; `alarm` when it must be fixed at the
     /// registrar (old glue, or an NS set that differs).
     #[serde(skip)]
