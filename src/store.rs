@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::checklist::persist::SyncNews;
 use crate::checklist::{ChecklistDoc, ChecklistEvent};
 use crate::config::{Damping, HostConfig, Inventory};
+use crate::probe::delegation::DelegationOutcome;
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
 use crate::probe::{
@@ -25,8 +26,10 @@ use crate::probe::{
 };
 
 pub mod damping;
+mod delegation;
 mod links;
 pub use damping::{Damped, Damper};
+pub use delegation::{DelegationView, GlueVerdict, GlueView, ParentView, delegation};
 pub use links::{LinkState, evidence, item_status, link_name, link_state, link_words};
 
 /// How many recent pings the loss figure covers.
@@ -65,6 +68,8 @@ pub struct State {
 pub struct ZoneState {
     /// 0 is the primary, then the secondaries in inventory order.
     pub servers: Vec<ZoneServerState>,
+    /// The delegation as the parent's servers last served it (`[[zone]] parent`).
+    pub delegation: Option<Seen<DelegationOutcome>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -203,6 +208,7 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
             primary,
             at,
         } => names_current(state, zone, resolver, primary, at),
+        ProbeReport::Delegation { at, outcome } => reduce_delegation(state, at, outcome),
         ProbeReport::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;
@@ -379,6 +385,7 @@ fn inventory_zones(inv: &Inventory) -> Vec<ZoneState> {
         .iter()
         .map(|z| ZoneState {
             servers: vec![ZoneServerState::default(); 1 + z.secondaries.len()],
+            delegation: None,
         })
         .collect()
 }
@@ -414,6 +421,20 @@ fn reduce_zone(state: &mut State, at: SystemTime, outcome: ZoneOutcome) -> bool 
         }
     }
     *zone != before
+}
+
+/// A zone's delegation was asked: the latest is kept (what it means is [`delegation`]).
+/// Visible only when the answers changed.
+fn reduce_delegation(state: &mut State, at: SystemTime, outcome: DelegationOutcome) -> bool {
+    let Some(zone) = state.zones.get_mut(outcome.zone) else {
+        return false;
+    };
+    let changed = zone
+        .delegation
+        .as_ref()
+        .is_none_or(|seen| seen.value != outcome);
+    zone.delegation = Some(Seen { at, value: outcome });
+    changed
 }
 
 /// Compares two SOA serials with RFC 1982 serial number arithmetic (32-bit): `None` when
@@ -888,7 +909,14 @@ pub fn classify(inv: &Inventory, host: &HostConfig, ip: IpAddr) -> AddressClass 
         AddressClass::New
     } else if host.old_ip == Some(ip) {
         AddressClass::Old
-    } else if inv.new_network.is_some_and(|n| n.contains(&ip)) {
+    } else {
+        classify_in_networks(inv, ip)
+    }
+}
+
+/// Whether `ip` is inside the move's new or old network.
+pub fn classify_in_networks(inv: &Inventory, ip: IpAddr) -> AddressClass {
+    if inv.new_network.is_some_and(|n| n.contains(&ip)) {
         AddressClass::New
     } else if inv.old_network.is_some_and(|n| n.contains(&ip)) {
         AddressClass::Old

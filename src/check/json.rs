@@ -286,6 +286,9 @@ pub struct OldService {
 /// A zone: its primary's and secondaries' serials, and whether they agree on the NS set.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ZoneOutput {
+    /// The zone's delegation at its parent (`[[zone]] parent`): `null` when the zone names
+    /// no parent servers, or they have not been asked yet.
+    pub delegation: Option<store::DelegationView>,
     pub name: String,
     /// Every server that returned an NS set returned the same one; `null` when none did.
     pub ns_agree: Option<bool>,
@@ -739,6 +742,7 @@ fn zones(state: &State) -> Vec<ZoneOutput> {
                 }
             });
             ZoneOutput {
+                delegation: store::delegation(state, z),
                 name: config.name.clone(),
                 ns_agree: store::ns_agree(state, z),
                 primary: ZonePrimary {

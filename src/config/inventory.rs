@@ -56,6 +56,8 @@ pub struct Inventory {
     pub zones: Vec<ZoneConfig>,
     /// A TTL above this is flagged as not lowered for the move (default 300 s).
     pub long_ttl: Duration,
+    /// How often each zone's parent servers are asked for its delegation (default 60 s).
+    pub delegation_every: Duration,
     /// The advertised downtime window (`[move] window_start`, `window_end`), if given.
     pub window_start: Option<chrono::DateTime<chrono::Utc>>,
     pub window_end: Option<chrono::DateTime<chrono::Utc>>,
@@ -68,6 +70,9 @@ pub struct ZoneConfig {
     pub name: String,
     pub primary: SocketAddr,
     pub secondaries: Vec<SecondaryConfig>,
+    /// The parent zone's servers, asked for the delegation (NS and glue); empty when the
+    /// inventory names none.
+    pub parent: Vec<SocketAddr>,
 }
 
 /// One secondary of a zone, and who runs it.
@@ -270,7 +275,7 @@ impl Inventory {
         let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &err)?;
         let zones = dns::zones(raw.zone, &err)?;
         dns::attach_zone_servers(&mut resolvers, &zones);
-        let long_ttl = settings::long_ttl(raw.dns, &err)?;
+        let dns_settings = settings::dns_table(raw.dns, &err)?;
 
         Ok(Inventory {
             path: path.to_path_buf(),
@@ -284,7 +289,8 @@ impl Inventory {
             checklist,
             phases,
             zones,
-            long_ttl,
+            long_ttl: dns_settings.long_ttl,
+            delegation_every: dns_settings.delegation_every,
             window_start: the_move.window_start,
             window_end: the_move.window_end,
         })
@@ -464,6 +470,54 @@ role = "Mail"
         .unwrap_err();
         assert!(e.message.contains("not a secondary"), "{e}");
         assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn zone_parent_servers_are_addresses_and_their_errors_are_located() {
+        let zone = "[[zone]]\nname = \"example.org\"\nprimary = \"203.0.113.10\"\n";
+        let inv = parse(&format!(
+            "{zone}parent = [\"192.0.2.1\", \"[::1]:5353\"]\n[dns]\ndelegation_every = \"5m\"\n"
+        ))
+        .unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "192.0.2.1:53".parse().unwrap(),
+            "[::1]:5353".parse().unwrap(),
+        ];
+        assert_eq!(inv.zones[0].parent, want);
+        assert_eq!(inv.delegation_every, Duration::from_secs(300));
+        let inv = parse(zone).unwrap();
+        assert!(inv.zones[0].parent.is_empty());
+        assert_eq!(inv.delegation_every, Duration::from_secs(60));
+        // `[dns] delegation_every` is in `limits::DELEGATION_EVERY`, both ends accepted.
+        for every in ["1s", "1d"] {
+            parse(&format!("[dns]\ndelegation_every = \"{every}\"\n")).unwrap();
+        }
+        for (every, message) in [
+            ("999ms", "delegation_every must be at least 1s"),
+            ("86401s", "delegation_every must be at most 1d"),
+        ] {
+            let e = parse(&format!("[dns]\ndelegation_every = \"{every}\"\n")).unwrap_err();
+            assert_eq!((e.line, e.col), (2, 20), "{e}");
+            assert_eq!(e.message, message);
+        }
+        for (text, at, message) in [
+            (
+                "parent = [\"192.0.2.1\", \"a.gtld-servers.net\"]\n",
+                (4, 24),
+                "invalid parent server `a.gtld-servers.net`",
+            ),
+            ("parent = [\"192.0.2.1:0\"]\n", (4, 11), "port 0"),
+            (
+                "parent = [\"192.0.2.1\", \"192.0.2.1:53\"]\n",
+                (4, 24),
+                "listed twice",
+            ),
+            ("parent = []\n", (4, 10), "at least one server"),
+        ] {
+            let e = parse(&format!("{zone}{text}")).unwrap_err();
+            assert_eq!((e.line, e.col), at, "{e}");
+            assert!(e.message.contains(message), "{e}");
+        }
     }
 
     const SERVICES: &str = r#"

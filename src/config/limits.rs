@@ -21,6 +21,10 @@ pub const MAX_AGE: RangeInclusive<Duration> =
 /// `[dns] long_ttl`: a TTL above it was not lowered for the move.
 pub const LONG_TTL: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(7 * 86_400);
+/// `[dns] delegation_every`: how often a zone's parent is asked for its delegation (it
+/// changes slowly; a registrar takes hours).
+pub const DELEGATION_EVERY: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

@@ -4,6 +4,7 @@
 //! Nothing in here knows about the terminal. Outcomes are plain values; every error is a
 //! value ([`ProbeError`]) shown to the operator, never a panic.
 
+pub mod delegation;
 pub mod dns;
 pub mod dns_client;
 pub mod hosts_file;
@@ -62,6 +63,11 @@ pub enum ProbeReport {
         /// Whether the server is the zone's primary (its answers are also the zone's view).
         primary: bool,
         at: SystemTime,
+    },
+    /// A zone's parent servers were asked for its delegation (`[[zone]] parent`).
+    Delegation {
+        at: SystemTime,
+        outcome: delegation::DelegationOutcome,
     },
 }
 

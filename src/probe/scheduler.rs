@@ -18,7 +18,8 @@
 //! zone's SOA serial and NS set, all at once, each reported (`ProbeReport::Zone`) as it ends;
 //! and, when a server's serial says they may have changed, about the names of the zone's
 //! hosts, without recursion, AA kept (their matrix cells, and the primary's view of each
-//! name). A name's own round does not ask its zone's servers.
+//! name). A name's own round does not ask its zone's servers. A zone with `parent` servers
+//! has its delegation asked of them too, every `delegation_every` (`ProbeReport::Delegation`).
 //!
 //! Rounds start every `interval` (the first at once; later ones spread evenly over the
 //! interval, so that thousands of hosts make a steady load, not a burst), or at once when
@@ -44,7 +45,7 @@ use super::ping::Pinger;
 use super::service::{ServiceResult, TlsTrust};
 use super::{
     DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, ProbeReport, Target,
-    TargetSource, ZoneOutcome, ptr, ssh, zone,
+    TargetSource, ZoneOutcome, delegation, ptr, ssh, zone,
 };
 use super::{OldOutcome, PortsOutcome, ServiceOutcome, ports, service};
 use crate::config::{HostConfig, Inventory, ResolverKind, ServerRef};
@@ -274,7 +275,8 @@ pub async fn one_round<T: Listener>(
     for zone in 0..inv.zones.len() {
         let (inv, env, tx) = (inv.clone(), env.clone(), tx.clone());
         set.spawn(async move {
-            let _ = zone_round(&inv, &env, zone, &tx, None, true).await;
+            let round = zone_round(&inv, &env, zone, &tx, None, true);
+            let _ = futures::future::join(round, delegation_round(&inv, &env, zone, &tx)).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -399,7 +401,9 @@ struct NamesAsked {
     clean: bool,
 }
 
-/// Probes one zone's servers every interval (the first round at once) and on "probe now".
+/// Probes one zone's servers every interval (the first round at once) and on "probe now";
+/// and, when the zone names its `parent` servers, its delegation every `delegation_every`
+/// (it changes slowly) and on "probe now".
 async fn zone_loop<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
@@ -408,23 +412,77 @@ async fn zone_loop<T: Listener>(
     mut probe_now: watch::Receiver<u64>,
 ) {
     let servers = inv.zones.get(zone).map_or(0, |z| 1 + z.secondaries.len());
+    let has_parent = inv.zones.get(zone).is_some_and(|z| !z.parent.is_empty());
     let mut asked: Vec<ServerMemory> = vec![ServerMemory::default(); servers];
     let mut pressed = false;
+    let started = Instant::now();
+    let (mut next_round, mut next_delegation) = (started, started);
     loop {
         probe_now.borrow_and_update();
-        let started = Instant::now();
-        if zone_round(&inv, &env, zone, &tx, Some(&mut asked), pressed)
-            .await
-            .is_err()
+        let now = Instant::now();
+        let round_due = pressed || now >= next_round;
+        let delegation_due = has_parent && (pressed || now >= next_delegation);
+        if round_due {
+            next_round = now + inv.probe.interval;
+        }
+        if delegation_due {
+            next_delegation = now + inv.delegation_every;
+        }
+        let round = async {
+            match round_due {
+                true => zone_round(&inv, &env, zone, &tx, Some(&mut asked), pressed).await,
+                false => Ok(()),
+            }
+        };
+        let delegation = async {
+            match delegation_due {
+                true => delegation_round(&inv, &env, zone, &tx).await,
+                false => Ok(()),
+            }
+        };
+        if let (Err(Closed), _) | (_, Err(Closed)) = futures::future::join(round, delegation).await
         {
             return;
         }
+        let wake = match has_parent {
+            true => next_round.min(next_delegation),
+            false => next_round,
+        };
         pressed = tokio::select! {
-            _ = tokio::time::sleep_until(started + inv.probe.interval) => false,
+            _ = tokio::time::sleep_until(wake) => false,
             _ = probe_now_signal(&mut probe_now) => true,
             _ = tx.closed() => return,
         };
     }
+}
+
+/// Asks the parent servers of one zone for its delegation (nothing without `parent`), and
+/// the zone's primary for the addresses of the in-zone NS names they give; reports it.
+async fn delegation_round<T: Listener>(
+    inv: &Inventory,
+    env: &ProbeEnv,
+    zone: usize,
+    tx: &mpsc::Sender<T>,
+) -> Result<(), Closed> {
+    let Some(config) = inv.zones.get(zone).filter(|z| !z.parent.is_empty()) else {
+        return Ok(());
+    };
+    let permit = env.permit().await;
+    let outcome = delegation::delegation_probe(
+        &env.dns,
+        zone,
+        &config.name,
+        &config.parent,
+        config.primary,
+        inv.probe.timeout,
+    )
+    .await;
+    drop(permit);
+    let report = ProbeReport::Delegation {
+        at: SystemTime::now(),
+        outcome,
+    };
+    tx.send(report.into()).await.map_err(|_| Closed)
 }
 
 /// Asks the primary (server 0) and every secondary (1..) of one zone at once for the SOA

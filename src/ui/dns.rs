@@ -448,6 +448,15 @@ fn zone_line(view: &View<'_>, z: usize) -> Line<'static> {
         };
         spans.push(Span::styled(format!("{text}{call}"), style));
     }
+    // The delegation shows here only when it must be fixed at the registrar.
+    if let Some(d) = store::delegation(state, z).filter(|d| d.alarm)
+        && let Some(words) = d.problems.first()
+    {
+        spans.push(Span::styled(
+            format!(" · ✖ {}", clean(words, 200)),
+            theme.failed(),
+        ));
+    }
     Line::from(spans)
 }
 

@@ -1,11 +1,13 @@
 //! The zones view (`z`): per zone, every server's SOA serial against the primary's (RFC 1982
 //! arithmetic), how long a lagging secondary has been behind and whom to call, the AA flag,
-//! the NS set each server returns and whether they agree; then each inventory name of the
+//! the NS set each server returns and whether they agree, the delegation at the parent
+//! (`[[zone]] parent`: its NS set and glue); then each inventory name of the
 //! zone with the TTL its primary serves (flagged when still long) and its reverse DNS.
 //!
 //! ```text
 //!  Zones · SOA serials, NS sets, who to call · d: resolvers · z or Esc: back ─────────────
 //! example.org  NS ✔ all servers agree: ns-master.example.org ns2.example.net
+//!   Delegation  ✖ parent glue for ns-master.example.org is still 198.51.100.10 (old): upd…
 //!   Server            Role       Serial                  AA  Contact           NS set
 //!   203.0.113.10      primary    2026112502              AA                    ns-master.example.org …
 //!   192.0.2.53        secondary  2026112501 ⚠ behind 3m  AA  ☎ Aleksi, +358 …  = primary
@@ -120,6 +122,7 @@ fn zone_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
         Span::styled(format!("{}  ", clean(&config.name, 80)), theme.header()),
         Span::styled(clean(&agree_text, 200), agree_style),
     ])];
+    out.extend(delegation_line(view, z));
 
     let mut rows = vec![
         ["Server", "Role", "Serial", "AA", "Contact", "NS set"]
@@ -147,6 +150,45 @@ fn zone_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
     out.extend(table(rows, theme.header()));
     out.extend(names_table(view, z));
     out
+}
+
+/// The zone's delegation at its parent (nothing when the zone names no `parent`): the NS
+/// set and glue when they agree with the zone, else what is wrong in words, red when it must
+/// be fixed at the registrar (old glue, a different NS set).
+fn delegation_line(view: &View<'_>, z: usize) -> Option<Line<'static>> {
+    let theme = view.theme;
+    let config = view.state.inventory.zones.get(z)?;
+    if config.parent.is_empty() {
+        return None;
+    }
+    let (text, style) = match store::delegation(view.state, z) {
+        None => ("… asking the parent".to_string(), theme.muted()),
+        Some(d) if d.ok => {
+            let ns = d.servers.first().map_or(String::new(), |s| s.ns.join(" "));
+            (
+                format!("✔ the parent agrees with the zone: {ns}, glue new"),
+                theme.ok(),
+            )
+        }
+        Some(d) => {
+            let words = match d.problems.is_empty() {
+                true => "waiting for the zone's own NS set".to_string(),
+                false => d.problems.join("; "),
+            };
+            let style = if d.alarm {
+                theme.failed()
+            } else if d.problems.is_empty() {
+                theme.muted()
+            } else {
+                theme.warn()
+            };
+            (format!("✖ {words}"), style)
+        }
+    };
+    Some(Line::from(vec![
+        Span::styled("  Delegation  ", theme.header()),
+        Span::styled(clean(&text, 400), style),
+    ]))
 }
 
 /// Server `i` of zone `z` (0 the primary): its address, role, serial against the

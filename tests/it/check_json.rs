@@ -315,6 +315,7 @@ mod fixed {
     use std::time::{Duration, SystemTime};
 
     use moveday::config::Inventory;
+    use moveday::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
     use moveday::probe::ports::{PortResult, PortState};
     use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
     use moveday::probe::{
@@ -452,6 +453,36 @@ mod fixed {
                 server,
                 address: Some(SocketAddr::new(ip(address), 53)),
                 result,
+            },
+        }
+    }
+
+    /// The parent's two servers: the first still holds ns1's old glue, the second the new
+    /// one (the primary serves the new).
+    fn delegation() -> ProbeReport {
+        let ns = vec!["ns1.example.org".to_string(), "ns2.example.net".to_string()];
+        let parent = |address: &str, glue: &str| ParentAnswer {
+            address: address.parse().unwrap(),
+            result: Ok(Referral {
+                ns: ns.clone(),
+                glue: vec![Glue {
+                    name: "ns1.example.org".into(),
+                    addresses: vec![ip(glue)],
+                    more: 0,
+                }],
+            }),
+        };
+        ProbeReport::Delegation {
+            at: t(2),
+            outcome: DelegationOutcome {
+                zone: 0,
+                servers: vec![
+                    parent("192.0.2.1:53", "198.51.100.53"),
+                    parent("192.0.2.2:5353", "203.0.113.53"),
+                ],
+                primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
+                    .into_iter()
+                    .collect(),
             },
         }
     }
@@ -659,6 +690,7 @@ mod fixed {
             zone(0, "203.0.113.10", soa(2026112502, true)),
             zone(1, "192.0.2.54", soa(2026112501, true)),
             zone(2, "192.0.2.55", Err(DnsError::Timeout)),
+            delegation(),
         ] {
             store::reduce(&mut state, report);
         }

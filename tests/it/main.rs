@@ -23,6 +23,7 @@ mod check_json;
 mod checklist_cli;
 mod checklist_persist;
 mod cli;
+mod delegation;
 mod demo;
 mod demo_scale;
 mod inventories;

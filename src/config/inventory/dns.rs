@@ -30,6 +30,7 @@ pub(super) struct RawZone {
     #[serde(default)]
     secondaries: Vec<Spanned<String>>,
     contact: Option<Spanned<Contact>>,
+    parent: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `contact = "who runs them all"` or `contact = { "192.0.2.53" = "Aleksi, +358 ..." }`.
@@ -144,13 +145,50 @@ pub(super) fn zones(raw: Vec<RawZone>, err: Located) -> Result<Vec<ZoneConfig>, 
         if let Some(contact) = z.contact {
             assign_contacts(contact, &mut secondaries, &name, err)?;
         }
+        let parent = match &z.parent {
+            Some(list) => parent(list, err)?,
+            None => Vec::new(),
+        };
         zones.push(ZoneConfig {
             name,
             primary: z.primary.into_inner().0,
             secondaries,
+            parent,
         });
     }
     Ok(zones)
+}
+
+/// `parent = ["ip" | "ip:port", ...]`: the parent zone's servers, by address (there is no
+/// resolver to trust for their names), at least one, each once.
+fn parent(
+    list: &Spanned<Vec<Spanned<String>>>,
+    err: Located,
+) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+    if list.get_ref().is_empty() {
+        return Err(err(
+            list.span(),
+            "parent must list at least one server (or be left out)".into(),
+        ));
+    }
+    let mut servers = Vec::new();
+    for entry in list.get_ref() {
+        let text = entry.get_ref().trim();
+        let addr = parse_server_addr(text).map_err(|why| {
+            err(
+                entry.span(),
+                format!("invalid parent server `{text}`: {why}"),
+            )
+        })?;
+        if servers.contains(&addr) {
+            return Err(err(
+                entry.span(),
+                format!("parent server `{text}` is listed twice"),
+            ));
+        }
+        servers.push(addr);
+    }
+    Ok(servers)
 }
 
 /// One of `secondaries`: `"ip"`, `"ip:port"` or a host name (looked up before each query).

@@ -40,6 +40,7 @@ pub(super) struct RawProbe {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDns {
     long_ttl: Option<Spanned<Dur>>,
+    delegation_every: Option<Spanned<Dur>>,
 }
 
 /// What `[move]` says, checked.
@@ -222,10 +223,25 @@ pub(super) fn hosts_file(
     }
 }
 
-/// `[dns] long_ttl`: a TTL above it was not lowered for the move (default 300 s).
-pub(super) fn long_ttl(raw: Option<RawDns>, err: Located) -> Result<Duration, ConfigError> {
-    match raw.and_then(|d| d.long_ttl) {
-        None => Ok(Duration::from_secs(300)),
-        Some(d) => duration_within(&d, "long_ttl", &limits::LONG_TTL, err),
-    }
+/// What `[dns]` says, checked.
+pub(super) struct DnsTable {
+    /// A TTL above it was not lowered for the move (default 300 s).
+    pub(super) long_ttl: Duration,
+    /// How often each zone's parent is asked for the delegation (default 60 s).
+    pub(super) delegation_every: Duration,
+}
+
+/// `[dns]`: `long_ttl` and `delegation_every`, each in its range.
+pub(super) fn dns_table(raw: Option<RawDns>, err: Located) -> Result<DnsTable, ConfigError> {
+    let (long_ttl, every) = raw.map_or((None, None), |d| (d.long_ttl, d.delegation_every));
+    Ok(DnsTable {
+        long_ttl: match long_ttl {
+            None => Duration::from_secs(300),
+            Some(d) => duration_within(&d, "long_ttl", &limits::LONG_TTL, err)?,
+        },
+        delegation_every: match every {
+            None => Duration::from_secs(60),
+            Some(d) => duration_within(&d, "delegation_every", &limits::DELEGATION_EVERY, err)?,
+        },
+    })
 }
