@@ -4,6 +4,7 @@
 
 pub mod golden;
 pub mod netns;
+pub mod scripted_dns;
 pub mod tmux;
 
 use std::time::Duration;
@@ -24,4 +25,26 @@ pub const LOADED_MACHINE: Duration = Duration::from_secs(3);
 /// `promised`, plus the margin for a loaded machine: the bound of a wall-clock assertion.
 pub fn in_time(promised: Duration) -> Duration {
     promised + LOADED_MACHINE
+}
+
+/// Applies probe reports to `state` until `done(state)` holds; returns how long that took.
+/// Fails the test after `limit`, with what `what` says of the state then.
+pub async fn reduce_until(
+    state: &mut moveday::store::State,
+    rx: &mut tokio::sync::mpsc::Receiver<moveday::probe::ProbeReport>,
+    limit: Duration,
+    done: impl Fn(&moveday::store::State) -> bool,
+    what: impl Fn(&moveday::store::State) -> String,
+) -> Duration {
+    let started = std::time::Instant::now();
+    while !done(state) {
+        let left = limit.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(report)) => {
+                moveday::store::reduce(state, report);
+            }
+            _ => panic!("not within {limit:?}: {}", what(state)),
+        }
+    }
+    started.elapsed()
 }

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use moveday::config::{Inventory, Theme};
@@ -57,30 +56,12 @@ type Referral = Arc<Mutex<(Vec<Record>, Vec<Record>)>>;
 /// A parent zone's server: answers every NS question with a referral (no AA, no answer
 /// section), the sections taken from `referral` at that moment.
 async fn parent_server(referral: Referral) -> SocketAddr {
-    let socket = Arc::new(tokio::net::UdpSocket::bind(any_port()).await.unwrap());
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buffer = vec![0u8; 4096];
-        while let Ok((len, peer)) = socket.recv_from(&mut buffer).await {
-            let Ok(query) = Message::from_vec(&buffer[..len]) else {
-                continue;
-            };
-            let Some(question) = query.queries.first().cloned() else {
-                continue;
-            };
-            if question.query_type() != RecordType::NS {
-                continue;
-            }
-            let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
-            reply.metadata.message_type = MessageType::Response;
-            reply.add_query(question);
-            let (authorities, additionals) = referral.lock().unwrap().clone();
-            reply.authorities = authorities;
-            reply.additionals = additionals;
-            let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
-        }
-    });
-    addr
+    crate::common::scripted_dns::start(RecordType::NS, Duration::ZERO, move |_, reply| {
+        let (authorities, additionals) = referral.lock().unwrap().clone();
+        reply.authorities = authorities;
+        reply.additionals = additionals;
+    })
+    .await
 }
 
 /// The zone's primary: `example.org` with its NS `ns1.example.org` at the new address.
@@ -131,17 +112,10 @@ async fn until(
     limit: Duration,
     done: impl Fn(&State) -> bool,
 ) -> Duration {
-    let started = Instant::now();
-    while !done(state) {
-        let left = limit.saturating_sub(started.elapsed());
-        match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Some(report)) => {
-                store::reduce(state, report);
-            }
-            _ => panic!("not within {limit:?}: {:?}", store::delegation(state, 0)),
-        }
-    }
-    started.elapsed()
+    crate::common::reduce_until(state, rx, limit, done, |state| {
+        format!("{:?}", store::delegation(state, 0))
+    })
+    .await
 }
 
 fn verdict(state: &State) -> Option<GlueVerdict> {

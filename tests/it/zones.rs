@@ -558,17 +558,7 @@ ssh = false
         limit: Duration,
         done: impl Fn(&State) -> bool,
     ) -> Duration {
-        let started = Instant::now();
-        while !done(state) {
-            let left = limit.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, rx.recv()).await {
-                Ok(Some(report)) => {
-                    store::reduce(state, report);
-                }
-                _ => panic!("not within {limit:?}"),
-            }
-        }
-        started.elapsed()
+        crate::common::reduce_until(state, rx, limit, done, |_| String::new()).await
     }
     let serials = |state: &State| {
         (
@@ -925,40 +915,17 @@ primary = "{primary}"
 /// A server that answers a PTR question with `mx1.example.org` after `delay`, and never
 /// answers anything else.
 async fn slow_ptr_server(delay: Duration) -> SocketAddr {
-    use hickory_proto::op::{Message, MessageType};
     use hickory_proto::rr::Record;
     use hickory_proto::rr::rdata::PTR;
 
-    let socket = Arc::new(tokio::net::UdpSocket::bind(any_port()).await.unwrap());
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buffer = vec![0u8; 4096];
-        while let Ok((len, peer)) = socket.recv_from(&mut buffer).await {
-            let Ok(query) = Message::from_vec(&buffer[..len]) else {
-                continue;
-            };
-            let Some(question) = query.queries.first().cloned() else {
-                continue;
-            };
-            if question.query_type() != RecordType::PTR {
-                continue;
-            }
-            let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
-            reply.metadata.message_type = MessageType::Response;
-            reply.add_query(question.clone());
-            reply.add_answer(Record::from_rdata(
-                question.name().clone(),
-                60,
-                RData::PTR(PTR(Name::from_ascii("mx1.example.org.").unwrap())),
-            ));
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
-            });
-        }
-    });
-    addr
+    crate::common::scripted_dns::start(RecordType::PTR, delay, |question, reply| {
+        reply.add_answer(Record::from_rdata(
+            question.name().clone(),
+            60,
+            RData::PTR(PTR(Name::from_ascii("mx1.example.org.").unwrap())),
+        ));
+    })
+    .await
 }
 
 /// Issue 15, item 3: the PTR probe (the PTR, then the forward lookup) ends within its
