@@ -48,3 +48,12 @@ pub async fn reduce_until(
     }
     started.elapsed()
 }
+
+/// Makes a FIFO at `path` (`mkfifo`): a state file or journal that would block a reader.
+pub fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}

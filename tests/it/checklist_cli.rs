@@ -530,13 +530,7 @@ fn a_state_path_that_is_no_regular_file_is_refused_and_left_alone() {
     let s = setup();
     let dir = s.dir.path();
     let fifo = dir.join("fifo.json");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::common::mkfifo(&fifo);
     // A link to /dev/null: the device is reached through it (moving the link aside, as
     // before, is safe even as root, where moving /dev/null itself would not be).
     let null_link = dir.join("null.json");

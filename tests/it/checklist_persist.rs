@@ -797,13 +797,7 @@ async fn the_sync_task_hands_back_what_it_could_not_save() {
 async fn a_fifo_as_the_state_file_is_a_warning_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("state.json");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::common::mkfifo(&fifo);
     let (events, events_rx) = mpsc::channel(16);
     let (reports_tx, mut reports) = mpsc::channel::<SyncNews>(64);
     let sync = persist::spawn_sync(

@@ -227,13 +227,7 @@ fn no_color_draws_without_colours_but_keeps_words_and_symbols() {
 fn a_dashboard_that_cannot_save_says_so_on_the_status_bar_and_after_quitting() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo.json");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::common::mkfifo(&fifo);
     // A file where the state directory should be: nothing can be written under it (even
     // as root, unlike a read-only directory).
     let blocker = dir.path().join("blocker");
