@@ -384,7 +384,7 @@ mod tests {
             (
                 "key \"k\" { algorithm hmac-sha256; };",
                 1,
-                35,
+                5,
                 "has no `secret`",
             ),
             ("key \"k\" { secret \"AAEC\" };", 1, 25, "expected `;`"),
