@@ -244,7 +244,7 @@ async fn the_canary_names_who_followed_and_who_never_did() {
         .split("## Canary runs")
         .nth(1)
         .unwrap_or_else(|| panic!("no canary section: {report}"));
-    assert!(section.contains(&format!("- example.org, ")), "{section}");
+    assert!(section.contains("- example.org, "), "{section}");
     assert!(
         section.contains(&format!(", serial {serial}.")),
         "{section}"
