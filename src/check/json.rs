@@ -388,6 +388,8 @@ pub enum CanaryState {
     Followed,
     Waiting,
     Late,
+    /// The primary refused the update: nothing to pick up.
+    NotAsked,
 }
 
 impl CanaryOutput {
@@ -410,6 +412,7 @@ impl CanaryOutput {
                     store::SecondaryVerdict::Followed(_) => CanaryState::Followed,
                     store::SecondaryVerdict::Waiting => CanaryState::Waiting,
                     store::SecondaryVerdict::Late => CanaryState::Late,
+                    store::SecondaryVerdict::NotAsked => CanaryState::NotAsked,
                 },
                 text_after_s: s.text_after.map(secs),
                 words: v.words.clone(),

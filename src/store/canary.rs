@@ -156,6 +156,8 @@ pub enum SecondaryVerdict {
     Waiting,
     /// The deadline passed (or the run ended) and it never served the canary.
     Late,
+    /// Nothing was written (the primary refused the update): it was not asked.
+    NotAsked,
 }
 
 /// One secondary of a run, named, with its verdict and its words.
@@ -220,6 +222,7 @@ fn secondary_view(
     let error = last.and_then(|r| r.as_ref().err()).map(ToString::to_string);
     let verdict = match s.followed_after {
         Some(after) => SecondaryVerdict::Followed(after),
+        None if run.write_error.is_some() => SecondaryVerdict::NotAsked,
         None if run.over() => SecondaryVerdict::Late,
         None => SecondaryVerdict::Waiting,
     };
@@ -230,6 +233,7 @@ fn secondary_view(
         SecondaryVerdict::Waiting => {
             format!("{name} {}: waiting", serves(serial, error.as_deref()))
         }
+        SecondaryVerdict::NotAsked => format!("{name} not asked: nothing was written"),
         SecondaryVerdict::Late => {
             let waited = run
                 .written

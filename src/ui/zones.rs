@@ -227,6 +227,7 @@ fn canary_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
             store::SecondaryVerdict::Followed(_) => ("✔", theme.ok()),
             store::SecondaryVerdict::Waiting => ("…", theme.muted()),
             store::SecondaryVerdict::Late => ("✖", theme.failed()),
+            store::SecondaryVerdict::NotAsked => ("-", theme.muted()),
         };
         out.push(Line::from(vec![
             Span::raw("              "),

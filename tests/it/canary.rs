@@ -330,6 +330,14 @@ async fn a_wrong_key_is_notauth_and_no_key_writes_nothing() {
     );
     assert_eq!(json["written_at"], Value::Null);
     assert_eq!(json["done"], true);
+    // No secondary is blamed for a canary that was never written.
+    assert_eq!(json["secondaries"][0]["state"], "not_asked", "{json:#}");
+    assert!(
+        json["secondaries"][0]["words"]
+            .as_str()
+            .unwrap()
+            .ends_with("not asked: nothing was written")
+    );
     assert_eq!(z.desk.updates(), 0);
 
     // No canary_key: nothing is sent at all; bad input.
