@@ -55,8 +55,14 @@ pub struct DelegationView {
     /// Every parent that answered gives the NS set the zone's primary gives (`null` until
     /// both are known).
     pub agrees_with_zone: Option<bool>,
+    /// Why the parent's servers are not known: the zone names no `parent`, and the system
+    /// resolver did not give them (`null` when they are known).
+    pub error: Option<String>,
     /// The NS sets agree, every parent answered, and every glue name is `new`.
     pub ok: bool,
+    /// The parent zone whose servers the system resolver gave (`org`, `.` for the root);
+    /// `null` when the inventory lists them (`[[zone]] parent`).
+    pub parent_zone: Option<String>,
     /// One per `parent` server, in inventory order.
     pub servers: Vec<ParentView>,
     /// What is wrong, in words, the worst first; `alarm` when it must be fixed at the
@@ -67,8 +73,7 @@ pub struct DelegationView {
     pub alarm: bool,
 }
 
-/// Zone `zone`'s delegation as last asked (`None`: the zone has no `parent`, or it has not
-/// been asked yet).
+/// Zone `zone`'s delegation as last asked (`None`: it has not been asked yet).
 pub fn delegation(state: &State, zone: usize) -> Option<DelegationView> {
     let seen = state.zones.get(zone)?.delegation.as_ref()?;
     let zone_ns = zone_answer(state, zone, 0)
@@ -83,6 +88,21 @@ fn weigh(
     outcome: &DelegationOutcome,
     zone_ns: Option<&[String]>,
 ) -> DelegationView {
+    let parent_zone = match &outcome.found {
+        Some(Ok(found)) => Some(found.zone.clone()),
+        Some(Err(e)) => {
+            return DelegationView {
+                agrees_with_zone: None,
+                error: Some(format!("parent servers unknown: {e}")),
+                ok: false,
+                parent_zone: None,
+                servers: Vec::new(),
+                problems: vec![format!("parent servers unknown: {e}")],
+                alarm: false,
+            };
+        }
+        None => None,
+    };
     let servers: Vec<ParentView> = outcome
         .servers
         .iter()
@@ -119,7 +139,9 @@ fn weigh(
     DelegationView {
         servers,
         agrees_with_zone,
+        error: None,
         ok,
+        parent_zone,
         problems,
         alarm,
     }
@@ -243,6 +265,7 @@ mod tests {
         let ip = |t: &&str| t.parse::<IpAddr>().unwrap();
         DelegationOutcome {
             zone: 0,
+            found: None,
             servers: vec![ParentAnswer {
                 address: "192.0.2.1:53".parse().unwrap(),
                 result: Ok(Referral {
