@@ -73,6 +73,35 @@ pub struct DelegationView {
     pub alarm: bool,
 }
 
+impl DelegationView {
+    /// Each glue name once, over every parent server: the worst verdict any of them gives
+    /// (old, then other, then missing, then new) and every address they give; by name.
+    pub fn glue_by_name(&self) -> Vec<GlueView> {
+        let rank = |v: GlueVerdict| match v {
+            GlueVerdict::Old => 3,
+            GlueVerdict::Other => 2,
+            GlueVerdict::Missing => 1,
+            GlueVerdict::New => 0,
+        };
+        let mut merged: Vec<GlueView> = Vec::new();
+        for glue in self.servers.iter().flat_map(|s| &s.glue) {
+            match merged.iter_mut().find(|m| m.name == glue.name) {
+                Some(m) => {
+                    if rank(glue.verdict) > rank(m.verdict) {
+                        m.verdict = glue.verdict;
+                    }
+                    m.addresses.extend(&glue.addresses);
+                    m.addresses.sort();
+                    m.addresses.dedup();
+                }
+                None => merged.push(glue.clone()),
+            }
+        }
+        merged.sort_by(|a, b| a.name.cmp(&b.name));
+        merged
+    }
+}
+
 /// Zone `zone`'s delegation as last asked (`None`: it has not been asked yet).
 pub fn delegation(state: &State, zone: usize) -> Option<DelegationView> {
     let seen = state.zones.get(zone)?.delegation.as_ref()?;
