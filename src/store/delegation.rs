@@ -71,6 +71,9 @@ pub struct DelegationView {
     pub problems: Vec<String>,
     #[serde(skip)]
     pub alarm: bool,
+    /// How many of `problems` (the first ones) are alarms.
+    #[serde(skip)]
+    pub alarms: usize,
 }
 
 impl DelegationView {
@@ -128,6 +131,7 @@ fn weigh(
                 servers: Vec::new(),
                 problems: vec![format!("parent servers unknown: {e}")],
                 alarm: false,
+                alarms: 0,
             };
         }
         None => None,
@@ -158,7 +162,7 @@ fn weigh(
         (Some(ns), false) => Some(answered.iter().all(|s| s.ns == ns)),
         _ => None,
     };
-    let (problems, alarm) = problems(&servers, zone_ns, agrees_with_zone);
+    let (problems, alarms) = problems(&servers, zone_ns, agrees_with_zone);
     let ok = agrees_with_zone == Some(true)
         && answered.len() == servers.len()
         && servers
@@ -172,7 +176,8 @@ fn weigh(
         ok,
         parent_zone,
         problems,
-        alarm,
+        alarm: alarms > 0,
+        alarms,
     }
 }
 
@@ -211,12 +216,13 @@ fn glue_view(inv: &Inventory, outcome: &DelegationOutcome, glue: &Glue) -> GlueV
     }
 }
 
-/// What is wrong with the delegation, in words, once each, and whether it is an alarm.
+/// What is wrong with the delegation, in words, once each, the alarms first, and how many
+/// of them are alarms.
 fn problems(
     servers: &[ParentView],
     zone_ns: Option<&[String]>,
     agrees: Option<bool>,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, usize) {
     let mut alarms = Vec::new();
     let mut notes = Vec::new();
     for glue in servers.iter().flat_map(|s| &s.glue) {
@@ -269,9 +275,9 @@ fn problems(
             notes.push(format!("parent {}: {e}", s.address));
         }
     }
-    let alarm = !alarms.is_empty();
+    let count = alarms.len();
     alarms.extend(notes);
-    (alarms, alarm)
+    (alarms, count)
 }
 
 #[cfg(test)]

@@ -186,6 +186,15 @@ parent = ["{parent}"]
     assert_eq!(style_of(&zones, OLD_WORDS), theme.failed().fg, "{text}");
     let matrix = render(&state, Screen::Resolvers);
     assert!(matrix.backend().to_string().contains(OLD_WORDS));
+    // `moveday check`: said in words, and it fails the check.
+    let table = moveday::check::to_table(&state);
+    assert!(
+        table.contains(&format!(
+            "\nalarm: zone example.org delegation: {OLD_WORDS}\n"
+        )),
+        "{table}"
+    );
+    assert_eq!(moveday::check::exit_code(&state), 1);
     let json = moveday::check::to_json(&state);
     let delegation = &json["zones"][0]["delegation"];
     assert_eq!(delegation["ok"], false, "{delegation:#}");
@@ -213,6 +222,10 @@ parent = ["{parent}"]
         "{zones}"
     );
     assert!(!zones.contains("registrar"), "{zones}");
+    // No host, and nothing to fix at the registrar: the check passes, and says nothing.
+    assert_eq!(moveday::check::exit_code(&state), 0);
+    let table = moveday::check::to_table(&state);
+    assert!(!table.contains("delegation"), "{table}");
     assert_eq!(
         moveday::check::to_json(&state)["zones"][0]["delegation"]["ok"],
         true
@@ -388,6 +401,7 @@ async fn without_parent_the_system_resolver_names_the_parent_servers() {
             assert_eq!(delegation["parent_zone"], "org", "{delegation:#}");
             assert_eq!(delegation["error"], serde_json::Value::Null);
             assert_eq!(style_of(&zones, OLD_WORDS), theme.failed().fg, "{screen}");
+            assert_eq!(moveday::check::exit_code(&state), 1);
         } else {
             let words = "parent servers unknown: the system resolver's NS of org: timeout";
             assert_eq!(d.error.as_deref(), Some(words), "{d:?}");
@@ -395,6 +409,15 @@ async fn without_parent_the_system_resolver_names_the_parent_servers() {
             assert_eq!(delegation["error"], words, "{delegation:#}");
             assert_eq!(delegation["ok"], false);
             assert!(screen.contains(words), "{screen}");
+            // Amber is a warning under `check`'s table; it does not fail the check.
+            let table = moveday::check::to_table(&state);
+            assert!(
+                table.contains(&format!(
+                    "\nwarning: zone example.org delegation: {words}\n"
+                )),
+                "{table}"
+            );
+            assert_eq!(moveday::check::exit_code(&state), 0);
             assert_eq!(style_of(&zones, words), theme.warn().fg, "{screen}");
         }
     }
