@@ -13,6 +13,7 @@ use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use moveday::config::{Inventory, Theme};
 use moveday::demo::dns_server::{BlackHole, DnsServer};
+use moveday::demo::parent_server::ParentServer;
 use moveday::probe::delegation::{delegation_probe, find_parents};
 use moveday::probe::dns::SystemDns;
 use moveday::probe::dns_client::DnsClient;
@@ -421,4 +422,62 @@ async fn without_parent_the_system_resolver_names_the_parent_servers() {
             assert_eq!(style_of(&zones, words), theme.warn().fg, "{screen}");
         }
     }
+}
+
+/// The demo's parent server (a referral with the glue, which hickory's own zone handler
+/// does not give): the old glue, then the registrar's change; glue only for names inside
+/// the zone; a question outside its delegations refused.
+#[tokio::test]
+async fn the_demo_parent_serves_a_referral_with_glue_that_can_change() {
+    let primary = primary().await;
+    primary
+        .set_records(
+            ZONE,
+            RecordType::NS,
+            300,
+            vec![
+                RData::NS(NS(name("ns1.example.org."))),
+                RData::NS(NS(name("ns.partner.net."))),
+            ],
+        )
+        .await
+        .unwrap();
+    let parent = ParentServer::start(any_port()).await.unwrap();
+    parent
+        .delegate(ZONE, &["ns1.example.org", "ns.partner.net"])
+        .unwrap();
+    parent
+        .set_glue("ns1.example.org", OLD.parse().unwrap())
+        .unwrap();
+    parent
+        .set_glue("ns.partner.net", "192.0.2.99".parse().unwrap())
+        .unwrap();
+    let client = DnsClient::new();
+    let parents = [parent.addr()];
+    let ask = || delegation_probe(&client, 0, ZONE, &parents, primary.addr(), ms(1000));
+    let outcome = ask().await;
+    let referral = outcome.servers[0].result.as_ref().unwrap();
+    assert_eq!(referral.ns, ["ns.partner.net", "ns1.example.org"]);
+    let glue: Vec<(&str, Vec<IpAddr>)> = referral
+        .glue
+        .iter()
+        .map(|g| (g.name.as_str(), g.addresses.clone()))
+        .collect();
+    assert_eq!(glue, [("ns1.example.org", vec![OLD.parse().unwrap()])]);
+    parent
+        .set_glue("ns1.example.org", NEW.parse().unwrap())
+        .unwrap();
+    let outcome = ask().await;
+    let referral = outcome.servers[0].result.as_ref().unwrap();
+    assert_eq!(referral.glue[0].addresses, [NEW.parse::<IpAddr>().unwrap()]);
+    let outside = delegation_probe(
+        &client,
+        0,
+        "example.com",
+        &[parent.addr()],
+        primary.addr(),
+        ms(1000),
+    )
+    .await;
+    assert_eq!(outside.servers[0].result, Err(DnsError::Refused));
 }
