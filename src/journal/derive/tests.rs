@@ -585,6 +585,11 @@ fn delegation_changes_are_recorded_once_each() {
             "parent glue for ns1.example.org is still 198.51.100.53 (old): update it at the registrar"
         ]
     );
+    assert_eq!(
+        e[0].summary(),
+        "example.org delegation: parent glue for ns1.example.org is still 198.51.100.53 (old): update it at the registrar"
+    );
+    assert_eq!(e[0].tone(), crate::journal::Tone::Bad);
     assert!(
         reduce(&mut s, delegation_report("198.51.100.53", 1))
             .1
@@ -609,6 +614,11 @@ fn delegation_changes_are_recorded_once_each() {
     };
     assert!(*ok && !alarm);
     assert_eq!(glue[0].verdict, crate::journal::GlueKind::New);
+    assert_eq!(
+        e[0].summary(),
+        "example.org delegation: ok (glue ns1.example.org new 203.0.113.53)"
+    );
+    assert_eq!(e[0].tone(), crate::journal::Tone::Good);
     assert_eq!(e[0].event.kind(), "delegation");
     assert!(
         reduce(&mut s, delegation_report("203.0.113.53", 4))
