@@ -48,6 +48,7 @@ pub mod dns_server;
 pub mod parent_server;
 pub mod scale;
 pub mod servers;
+pub mod update;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
