@@ -170,8 +170,13 @@ fn delegation_line(view: &View<'_>, z: usize) -> Option<Line<'static>> {
                 .parent_zone
                 .as_ref()
                 .map_or(String::new(), |p| format!(" ({p}, by the system resolver)"));
+            // Glue is only needed for NS names inside the zone.
+            let glue = match d.servers.iter().all(|s| s.glue.is_empty()) {
+                true => "no glue needed",
+                false => "glue new",
+            };
             (
-                format!("✔ the parent{parent} agrees with the zone: {ns}, glue new"),
+                format!("✔ the parent{parent} agrees with the zone: {ns}, {glue}"),
                 theme.ok(),
             )
         }

@@ -276,4 +276,18 @@ async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
     assert!(moveday::store::link_state(&state, &glue).is_green());
     let reverse = moveday::store::delegation(&state, 1).expect("the reverse zone's delegation");
     assert!(reverse.ok, "{reverse:?}");
+    let mut ui = moveday::ui::UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
+    ui.screen = Some(moveday::ui::Screen::Zones);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 60)).unwrap();
+    let theme = moveday::config::Theme::by_name("dark").unwrap();
+    terminal
+        .draw(|f| moveday::ui::render(f, &state, &ui, &theme, SystemTime::now()))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    for line in [
+        "Delegation  ✔ the parent agrees with the zone: ns-master.example.org, glue new",
+        "Delegation  ✔ the parent agrees with the zone: ns-master.example.org, no glue needed",
+    ] {
+        assert!(screen.contains(line), "{screen}");
+    }
 }
