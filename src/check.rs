@@ -141,13 +141,36 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// Exit code of `check`: 0 when every host is up, 1 otherwise.
+/// Exit code of `check`: 0 when every host is up and no zone's delegation must be fixed at
+/// the registrar (old glue, a parent NS set that differs: red in the zones view), 1
+/// otherwise.
 pub fn exit_code(state: &State) -> i32 {
-    if state.hosts.iter().all(|h| h.health == Health::Up) {
-        0
-    } else {
-        1
+    let hosts_up = state.hosts.iter().all(|h| h.health == Health::Up);
+    let delegations_fine = (0..state.inventory.zones.len())
+        .all(|z| !store::delegation(state, z).is_some_and(|d| d.alarm));
+    if hosts_up && delegations_fine { 0 } else { 1 }
+}
+
+/// Each zone's delegation problems, in words, as lines under `check`'s table: `alarm:`
+/// for what must be fixed at the registrar (it fails the check), `warning:` for the rest
+/// (a parent that did not answer, glue the primary does not serve, parent servers not
+/// found).
+fn delegation_lines(state: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    for (z, config) in state.inventory.zones.iter().enumerate() {
+        let Some(d) = store::delegation(state, z) else {
+            continue;
+        };
+        for (i, problem) in d.problems.iter().enumerate() {
+            // The alarms come first in `problems`; the rest are notes.
+            let word = if i < d.alarms { "alarm" } else { "warning" };
+            out.push(format!(
+                "{word}: zone {} delegation: {problem}",
+                config.name
+            ));
+        }
     }
+    out
 }
 
 fn ms(d: Duration) -> f64 {
@@ -257,6 +280,9 @@ pub fn to_table(state: &State) -> String {
     }
     for w in warnings {
         out.push_str(&format!("warning: {}\n", shown_line(&w)));
+    }
+    for line in delegation_lines(state) {
+        out.push_str(&format!("{}\n", shown_line(&line)));
     }
     // Why each host that is not up is not: ports, services, flaps, PTR.
     for (config, h) in inv.hosts.iter().zip(&state.hosts) {

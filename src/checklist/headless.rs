@@ -32,10 +32,7 @@ fn local(at: DateTime<Utc>) -> String {
 }
 
 fn check_name(inv: &Inventory, item: &ChecklistItem) -> Option<String> {
-    item.check.map(|link| {
-        let host = inv.hosts.get(link.host).map_or("?", |h| h.name.as_str());
-        format!("{host}.{}", link.probe.name())
-    })
+    item.check.map(|link| link.name(inv))
 }
 
 /// Without live probes: open, done, or done-by-check when the tick carries evidence.

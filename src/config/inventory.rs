@@ -119,12 +119,65 @@ pub struct ChecklistItem {
     pub check: Option<CheckLink>,
 }
 
-/// `check = "HOST.PROBE"`: an item linked to a live probe of a host.
+/// `check = "HOST.PROBE"` or `check = "zone:ZONE.CHECK"`: an item linked to a live probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckLink {
-    /// Index into `Inventory::hosts`.
-    pub host: usize,
-    pub probe: LinkedProbe,
+pub enum CheckLink {
+    /// A probe of a host: `vbox.http`.
+    Host {
+        /// Index into `Inventory::hosts`.
+        host: usize,
+        probe: LinkedProbe,
+    },
+    /// A check of a zone: `zone:example.org.delegation`.
+    Zone {
+        /// Index into `Inventory::zones`.
+        zone: usize,
+        check: LinkedZoneCheck,
+    },
+}
+
+impl CheckLink {
+    /// The link as written in the inventory: `vbox.http`, `zone:example.org.delegation`
+    /// (`?` for an index the inventory does not have). Not sanitized.
+    pub fn name(&self, inv: &Inventory) -> String {
+        match *self {
+            CheckLink::Host { host, probe } => {
+                let host = inv.hosts.get(host).map_or("?", |h| h.name.as_str());
+                format!("{host}.{}", probe.name())
+            }
+            CheckLink::Zone { zone, check } => {
+                let zone = inv.zones.get(zone).map_or("?", |z| z.name.as_str());
+                format!("zone:{zone}.{}", check.name())
+            }
+        }
+    }
+
+    /// The probe's or check's own name: `http`, `delegation`.
+    pub fn probe_name(&self) -> &'static str {
+        match self {
+            CheckLink::Host { probe, .. } => probe.name(),
+            CheckLink::Zone { check, .. } => check.name(),
+        }
+    }
+}
+
+/// The checks of a zone a checklist item can be linked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkedZoneCheck {
+    /// The parent's NS set agrees with the zone's and every glue is new.
+    Delegation,
+}
+
+impl LinkedZoneCheck {
+    pub const ALL: [(&'static str, LinkedZoneCheck); 1] =
+        [("delegation", LinkedZoneCheck::Delegation)];
+
+    pub fn name(self) -> &'static str {
+        LinkedZoneCheck::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// The probes a checklist item can be linked to.
@@ -288,8 +341,8 @@ impl Inventory {
         let hosts_file = settings::hosts_file(raw.hosts_file, probe_hosts_file, path, &err)?;
         let mut resolvers = dns::resolvers(raw.resolver, &err)?;
         let hosts = host::hosts(raw.host, &probe, &err)?;
-        let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &err)?;
         let zones = dns::zones(raw.zone, path, &err)?;
+        let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &zones, &err)?;
         dns::attach_zone_servers(&mut resolvers, &zones);
         let dns_settings = settings::dns_table(raw.dns, &err)?;
 

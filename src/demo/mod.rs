@@ -30,6 +30,8 @@
 //! 55 the admin fixes the hosts file: vbox turns green
 //! 65 the stale lock file is removed: planet updates again
 //! 70 mail's PTR fixed (it said the provider's default name: no FCrDNS, a mail alarm)
+//! 90 the registrar's change lands: the parent's glue for ns-master, the old address
+//!    until then (the Delegation line red), points at the new one
 //! each DNS change reaches the "system" cache 15 s later, the zone's secondary (ns2) 25 s
 //! later, and the "public" cache 40 s later. drawable's TTL was never lowered (3600 s), so
 //! caches may serve its old address for an hour.
@@ -43,6 +45,7 @@
 
 pub mod certs;
 pub mod dns_server;
+pub mod parent_server;
 pub mod scale;
 pub mod servers;
 pub mod update;
@@ -67,6 +70,7 @@ use crate::probe::ping::{Pinger, Reachability};
 use crate::probe::scheduler::ProbeEnv;
 use certs::{DemoCa, days};
 use dns_server::DnsServer;
+use parent_server::ParentServer;
 use servers::{
     ClosedPort, Gate, HttpReply, HttpRequest, HttpServer, SmtpServer, SshBannerServer, TcpServer,
 };
@@ -105,6 +109,11 @@ const GIT_BLIP_AT: u64 = 35;
 /// What is left of git's certificate at start: 9 days (and a half, so it reads "9 days"
 /// all demo long), inside the default `warn_days` of 14.
 const GIT_CERT_LEFT: Duration = Duration::from_secs(9 * 86_400 + 12 * 3600);
+/// When the registrar's change of ns-master's glue reaches the parent zone's servers.
+const REGISTRAR_GLUE_AT: u64 = 90;
+/// How often the demo asks the parent for the delegation, at real time (the inventory's
+/// minimum is 1 s).
+const DELEGATION_EVERY: Duration = Duration::from_secs(10);
 
 /// The fastest `--speed`.
 pub const MAX_SPEED: u32 = 100;
@@ -368,6 +377,14 @@ impl Demo {
         )
         .await
         .context("demo: cannot start the secondary DNS server")?;
+        let parent = ParentServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 57))))
+            .await
+            .context("demo: cannot start the parent zone's server")?;
+        delegate(
+            &[&primary, &system_cache, &public_cache, &secondary],
+            &parent,
+        )
+        .await?;
         for s in &SCRIPT {
             for server in [&primary, &system_cache, &public_cache, &secondary] {
                 server
@@ -404,7 +421,12 @@ impl Demo {
             &inventory_toml(
                 &hosts,
                 &hosts_file,
-                [primary.addr(), public_cache.addr(), secondary.addr()],
+                [
+                    primary.addr(),
+                    public_cache.addr(),
+                    secondary.addr(),
+                    parent.addr(),
+                ],
                 demo_window(Utc::now(), pace),
                 pace,
             ),
@@ -416,6 +438,7 @@ impl Demo {
         let script = tokio::spawn(run_script(
             hosts,
             [primary, system_cache, public_cache, secondary],
+            parent,
             network.clone(),
             hosts_file.clone(),
             story,
@@ -459,6 +482,27 @@ impl Demo {
         ProbeEnv::with_system_dns(&self.inventory, self.pinger(), self.system_dns())
             .with_extra_roots(vec![self.ca_certificate()])
     }
+}
+
+/// Both zones name ns-master as their name server (at every zone server), and the parent
+/// delegates them to it, with the glue of ns-master at its OLD address: the registrar has
+/// not changed it yet.
+async fn delegate(zone_servers: &[&DnsServer], parent: &ParentServer) -> anyhow::Result<()> {
+    let ns_master = fqdn("ns-master");
+    let ns = hickory_proto::rr::Name::from_ascii(format!("{ns_master}."))?;
+    for zone in [ZONE, REVERSE_ZONE] {
+        for server in zone_servers {
+            let data = vec![hickory_proto::rr::RData::NS(hickory_proto::rr::rdata::NS(
+                ns.clone(),
+            ))];
+            server
+                .set_records(zone, hickory_proto::rr::RecordType::NS, TTL, data)
+                .await?;
+        }
+        parent.delegate(zone, &[&ns_master])?;
+    }
+    parent.set_glue(&ns_master, old_ip(SCRIPT[host_index("ns-master")].octet))?;
+    Ok(())
 }
 
 /// The host's web server, as the move starts: down, or dropped by the "new ACL"; git's
@@ -628,7 +672,7 @@ fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>)
 fn inventory_toml(
     hosts: &[DemoHost],
     hosts_file: &Path,
-    [primary, public, secondary]: [SocketAddr; 3],
+    [primary, public, secondary, parent]: [SocketAddr; 4],
     window: (DateTime<Utc>, DateTime<Utc>),
     pace: Pace,
 ) -> String {
@@ -647,14 +691,17 @@ fn inventory_toml(
          [[resolver]]\nname = \"ns-master\"\naddress = \"{primary}\"\n\n\
          [[resolver]]\nname = \"public\"\naddress = \"{public}\"\n\n\
          [[resolver]]\nname = \"ns2\"\naddress = \"{secondary}\"\n\n\
+         [dns]\ndelegation_every = \"{delegation_every}\"\n\n\
          [[zone]]\nname = \"{ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
-         contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"\n\n\
+         contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"\nparent = [\"{parent}\"]\n\n\
          [[zone]]\nname = \"{REVERSE_ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
-         contact = \"noc@dc2.example.net (the new provider's reverse DNS)\"",
+         contact = \"noc@dc2.example.net (the new provider's reverse DNS)\"\nparent = [\"{parent}\"]",
         hosts_file = hosts_file.display().to_string(),
         window_start = crate::timefmt::rfc3339(window.0),
         window_end = crate::timefmt::rfc3339(window.1),
         interval = humantime::format_duration(interval),
+        delegation_every =
+            humantime::format_duration(pace.of(DELEGATION_EVERY).max(Duration::from_secs(1))),
         timeout = humantime::format_duration(timeout),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
@@ -777,6 +824,12 @@ text = "New addresses in the zone on ns-master, serial bumped"
 check = "ns-master.dns"
 
 [[checklist]]
+id = "registrar-glue"
+phase = "move"
+text = "ns-master's glue at the registrar points at its new address"
+check = "zone:example.org.delegation"
+
+[[checklist]]
 id = "ns-master-up"
 phase = "move"
 text = "ns-master up on the new network"
@@ -883,6 +936,8 @@ enum Step {
     FixPlanet,
     /// git's web server answers one request with 503.
     GitBlip,
+    /// The registrar's change lands: the parent's glue for ns-master is the new address.
+    RegistrarGlue,
 }
 
 fn timeline() -> Vec<(u64, Step)> {
@@ -910,6 +965,7 @@ fn timeline() -> Vec<(u64, Step)> {
     steps.push((OLD_MAIL_OFF_AT, Step::OldMailOff));
     steps.push((PLANET_FIXED_AT, Step::FixPlanet));
     steps.push((GIT_BLIP_AT, Step::GitBlip));
+    steps.push((REGISTRAR_GLUE_AT, Step::RegistrarGlue));
     steps.sort_by_key(|(t, _)| *t);
     steps
 }
@@ -922,6 +978,7 @@ fn host_index(name: &str) -> usize {
 async fn run_script(
     hosts: Vec<DemoHost>,
     dns: [DnsServer; 4],
+    parent: ParentServer,
     network: Arc<Network>,
     hosts_file: PathBuf,
     story: Story,
@@ -976,6 +1033,10 @@ async fn run_script(
             }
             Step::FixPlanet => story.planet_frozen.store(false, Ordering::Relaxed),
             Step::GitBlip => story.git_blip.store(true, Ordering::Relaxed),
+            Step::RegistrarGlue => {
+                let s = &SCRIPT[host_index("ns-master")];
+                let _ = parent.set_glue(&fqdn(s.name), new_ip(s.octet));
+            }
         }
     }
     // Keep the servers alive until the demo is dropped.

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::{
-    AddressKind, CheckState, DnsVerdict, Entry, Event, ProbeKind, StartHost, StartItem, ZoneRole,
+    AddressKind, CheckState, DnsVerdict, Entry, Event, GlueEntry, ProbeKind, StartHost, StartItem,
+    ZoneRole,
 };
 use crate::checklist::ChecklistEvent;
 use crate::config::{HostConfig, Inventory, ResolverKind};
@@ -21,7 +22,9 @@ use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
 use crate::probe::{ProbeReport, ZoneOutcome};
 use crate::sanitize::sanitize;
-use crate::store::{self, Check, HostState, Input, Seen, State, ZoneServerState, ZoneState};
+use crate::store::{
+    self, Check, DelegationView, HostState, Input, Seen, State, ZoneServerState, ZoneState,
+};
 
 /// Longest free text kept in a `text` or `note` event, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -67,13 +70,31 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) 
             let Some(before) = state.zones.get(zone).cloned() else {
                 return (store::reduce(state, report), vec![]);
             };
+            // The zone's own NS set weighs in the delegation (does the parent agree?).
+            let delegation_before = store::delegation(state, zone);
             let changed = store::reduce(state, report);
-            let entries = if changed {
-                zone_events(&state.inventory, zone, &before, &state.zones[zone], at)
-            } else {
-                Vec::new()
-            };
+            let mut entries = Vec::new();
+            if changed {
+                entries = zone_events(&state.inventory, zone, &before, &state.zones[zone], at);
+                let after = store::delegation(state, zone);
+                entries.extend(delegation_event(
+                    &state.inventory,
+                    zone,
+                    delegation_before.as_ref(),
+                    after.as_ref(),
+                    at,
+                ));
+            }
             (changed, entries)
+        }
+        Input::Probe(ProbeReport::Delegation { at, outcome }) => {
+            let zone = outcome.zone;
+            let before = store::delegation(state, zone);
+            let changed = store::reduce(state, ProbeReport::Delegation { at, outcome });
+            let after = store::delegation(state, zone);
+            let entries =
+                delegation_event(&state.inventory, zone, before.as_ref(), after.as_ref(), at);
+            (changed, entries.into_iter().collect())
         }
         Input::Probe(ProbeReport::Canary { zone, event }) => {
             let at = canary_time(&event);
@@ -500,6 +521,53 @@ pub fn zone_events(
         ));
     }
     out
+}
+
+/// What changed in zone `zone`'s delegation between `before` and `after`: a glue name's
+/// verdict or addresses, whether the parent agrees with the zone, whether it is all ok,
+/// whether the parent's servers are known. The first look is a change (from nothing).
+pub fn delegation_event(
+    inv: &Inventory,
+    zone: usize,
+    before: Option<&DelegationView>,
+    after: Option<&DelegationView>,
+    at: SystemTime,
+) -> Option<Entry> {
+    let config = inv.zones.get(zone)?;
+    let after = after?;
+    let key = |d: &DelegationView| (d.ok, d.agrees_with_zone, d.error.clone(), d.glue_by_name());
+    if before.map(key) == Some(key(after)) {
+        return None;
+    }
+    let glue = after
+        .glue_by_name()
+        .into_iter()
+        .map(|g| GlueEntry {
+            name: g.name,
+            verdict: g.verdict.into(),
+            addresses: g.addresses,
+        })
+        .collect();
+    Some(entry(
+        at,
+        Event::Delegation {
+            zone: config.name.clone(),
+            ok: after.ok,
+            alarm: after.alarm,
+            agrees_with_zone: after.agrees_with_zone,
+            glue,
+            problems: after
+                .problems
+                .iter()
+                .take(MAX_REASONS)
+                .map(|p| sanitize(p, MAX_DETAIL_CHARS))
+                .collect(),
+            error: after
+                .error
+                .as_deref()
+                .map(|e| sanitize(e, MAX_DETAIL_CHARS)),
+        },
+    ))
 }
 
 fn serial_of(server: &ZoneServerState) -> Option<u32> {

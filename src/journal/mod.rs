@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::store::{self, Damped};
 
 pub use derive::{
-    checklist_event, host_events, reduce, start_event, stop_event, text_event, zone_events,
+    checklist_event, delegation_event, host_events, reduce, start_event, stop_event, text_event,
+    zone_events,
 };
 pub use file::{JournalError, JournalWriter, Tail, encode_line, parse, read};
 pub use task::{Journal, spawn_writer};
@@ -145,6 +146,28 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A zone's delegation at its parent changed: a glue name's verdict or addresses,
+    /// whether the parent's NS set agrees with the zone's, whether it is all ok, or whether
+    /// the parent's servers are known.
+    Delegation {
+        zone: String,
+        /// The NS sets agree, every parent answered, and every glue name is `new`.
+        ok: bool,
+        /// It must be fixed at the registrar (old glue, or an NS set that differs).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        alarm: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agrees_with_zone: Option<bool>,
+        /// Every glue name, its verdict the worst any parent server gives.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        glue: Vec<GlueEntry>,
+        /// What is wrong, in words, the worst first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        problems: Vec<String>,
+        /// Why the parent's servers are not known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The address a host's probes aim at changed (or stopped resolving).
     Target {
         host: String,
@@ -238,12 +261,13 @@ pub enum Event {
 }
 
 /// The `kind`s this version reads; lines of other kinds are skipped.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "start",
     "health",
     "check",
     "dns",
     "zone",
+    "delegation",
     "target",
     "hosts_file",
     "old",
@@ -263,6 +287,7 @@ impl Event {
             Event::Check { .. } => "check",
             Event::Dns { .. } => "dns",
             Event::Zone { .. } => "zone",
+            Event::Delegation { .. } => "delegation",
             Event::Target { .. } => "target",
             Event::HostsFile { .. } => "hosts_file",
             Event::Old { .. } => "old",
@@ -443,6 +468,48 @@ impl From<store::AddressClass> for AddressKind {
             store::AddressClass::New => AddressKind::New,
             store::AddressClass::Old => AddressKind::Old,
             store::AddressClass::Other => AddressKind::Other,
+        }
+    }
+}
+
+/// The parent's glue for one NS name, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GlueEntry {
+    pub name: String,
+    pub verdict: GlueKind,
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Where the parent's glue for a name points (`store::GlueVerdict`, kept apart so that the
+/// file format does not change when the model does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GlueKind {
+    New,
+    Old,
+    Other,
+    Missing,
+}
+
+impl GlueKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            GlueKind::New => "new",
+            GlueKind::Old => "old",
+            GlueKind::Other => "other",
+            GlueKind::Missing => "missing",
+        }
+    }
+}
+
+impl From<store::GlueVerdict> for GlueKind {
+    fn from(v: store::GlueVerdict) -> Self {
+        match v {
+            store::GlueVerdict::New => GlueKind::New,
+            store::GlueVerdict::Old => GlueKind::Old,
+            store::GlueVerdict::Other => GlueKind::Other,
+            store::GlueVerdict::Missing => GlueKind::Missing,
         }
     }
 }

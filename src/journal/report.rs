@@ -6,6 +6,7 @@
 //! sets the scene: periods are cut at `since` and lists start there.
 
 mod canary;
+mod delegation;
 mod escape;
 mod hosts;
 mod markdown;
@@ -19,7 +20,9 @@ use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, HostHealth, StartItem};
+use super::{
+    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, GlueKind, HostHealth, StartItem,
+};
 use crate::checklist::ChecklistDoc;
 use crate::config::Inventory;
 use crate::schema::SchemaVersion;
@@ -224,6 +227,42 @@ pub struct ZoneReport {
     pub primary: Option<String>,
     pub primary_serials: Vec<SerialChange>,
     pub secondaries: Vec<SecondaryReport>,
+    /// The zone's delegation at its parent (`null` when the journal has none).
+    pub delegation: Option<DelegationReport>,
+}
+
+/// A zone's delegation at its parent over the report.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct DelegationReport {
+    /// The first time the parent agreed with the zone and every glue was new.
+    pub first_ok: Option<DateTime<Utc>>,
+    pub ok_at_end: bool,
+    /// What was wrong at the end, in words, the worst first.
+    pub problems_at_end: Vec<String>,
+    /// Why the parent's servers were not known at the end.
+    pub error_at_end: Option<String>,
+    /// One per glue name, by first appearance.
+    pub glue: Vec<GlueReport>,
+}
+
+/// The parent's glue for one NS name over the report.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GlueReport {
+    pub name: String,
+    /// When the parent's glue first pointed at the new address (`new`).
+    pub first_new: Option<DateTime<Utc>>,
+    /// Its addresses then.
+    pub new_addresses: Vec<std::net::IpAddr>,
+    pub verdict_at_end: GlueKind,
+    pub addresses_at_end: Vec<std::net::IpAddr>,
+    pub history: Vec<GlueChange>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GlueChange {
+    pub at: DateTime<Utc>,
+    pub verdict: GlueKind,
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -299,7 +338,7 @@ pub struct NoteReport {
 /// Something not green at the end.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OpenItem {
-    /// `host`, `dns`, `hosts_file`, `old_address`, `zone` or `checklist`.
+    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation` or `checklist`.
     pub kind: &'static str,
     pub subject: String,
     pub text: String,

@@ -6,7 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use super::{
-    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, HostHealth, Tail, encode_line,
+    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, GlueEntry, HostHealth, Tail,
+    encode_line,
 };
 use crate::store;
 
@@ -49,6 +50,7 @@ impl Entry {
         match &self.event {
             Event::Dns { fqdn, .. } => has(fqdn),
             Event::Zone { zone, server, .. } => has(zone) || has(server),
+            Event::Delegation { zone, .. } => has(zone),
             Event::Canary { zone, server, .. } => has(zone) || server.as_deref().is_some_and(has),
             Event::Text { text, .. } | Event::Note { text, .. } => has(text),
             Event::Tick { id, .. } => has(id),
@@ -86,6 +88,11 @@ impl Entry {
                     Tone::Neutral
                 }
             }
+            Event::Delegation { ok, alarm, .. } => match (ok, alarm) {
+                (true, _) => Tone::Good,
+                (false, true) => Tone::Bad,
+                (false, false) => Tone::Warn,
+            },
             Event::Target { address, error, .. } => match (address, error) {
                 (_, Some(_)) => Tone::Bad,
                 (Some(AddressKind::Old), _) => Tone::Warn,
@@ -178,6 +185,13 @@ impl Entry {
                     zone_serial(*serial, *behind, *primary_serial)
                 ),
             },
+            Event::Delegation {
+                zone,
+                ok,
+                glue,
+                problems,
+                ..
+            } => delegation_change(zone, *ok, glue, problems),
             Event::Target {
                 host,
                 ip,
@@ -292,6 +306,27 @@ fn stopped(reason: Option<&str>) -> String {
     match reason {
         Some(r) => format!("moveday stopped ({r})"),
         None => "moveday stopped".into(),
+    }
+}
+
+/// `example.org delegation: ok (glue ns1.example.org new 203.0.113.53)`, or what is wrong.
+fn delegation_change(zone: &str, ok: bool, glue: &[GlueEntry], problems: &[String]) -> String {
+    if !ok && let Some(first) = problems.first() {
+        return format!("{zone} delegation: {first}");
+    }
+    let glue: Vec<String> = glue
+        .iter()
+        .map(|g| {
+            let ips: Vec<String> = g.addresses.iter().map(ToString::to_string).collect();
+            format!("{} {} {}", g.name, g.verdict.word(), ips.join(" "))
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    let word = if ok { "ok" } else { "not ok yet" };
+    match glue.is_empty() {
+        true => format!("{zone} delegation: {word}"),
+        false => format!("{zone} delegation: {word} (glue {})", glue.join(", ")),
     }
 }
 

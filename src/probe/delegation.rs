@@ -6,6 +6,10 @@
 //! The registrar is the slowest part of a move: glue still holding the old address of
 //! ns-master sends every resolver whose cache expires to the old datacenter.
 //!
+//! Without `[[zone]] parent`, the parent's servers are found through the system resolver
+//! first ([`find_parents`]): the NS set of the nearest enclosing zone (`example.org` ->
+//! `org` -> the root), and those names' addresses, asked again each time.
+//!
 //! ```text
 //! parent 1 ─┐  NS? (no recursion)  ─> NS set (owner: the zone), glue (owner: an NS name)
 //! parent 2 ─┤                            │
@@ -21,6 +25,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::time::Instant;
 
+use super::dns::{self, Resolver};
 use super::dns_client::DnsClient;
 use super::zone::{ask, authoritative_lookup, fqdn, name_text};
 use super::{DnsError, MAX_ANSWER_ADDRESSES, cap_addresses};
@@ -28,15 +33,100 @@ use super::{DnsError, MAX_ANSWER_ADDRESSES, cap_addresses};
 /// NS names kept of one referral (a parent delegating to thousands is hostile, or broken).
 pub const MAX_DELEGATION_NS: usize = 32;
 
+/// Parent servers found through the system resolver that are asked, at most.
+pub const MAX_FOUND_PARENTS: usize = 8;
+
 /// One zone's delegation, as its parent servers and its primary serve it now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DelegationOutcome {
     /// Index into `Inventory::zones`.
     pub zone: usize,
+    /// How the parent servers were found through the system resolver (`None`: the
+    /// inventory lists them). When they could not be, `servers` is empty.
+    pub found: Option<Result<FoundParents, DnsError>>,
     /// One per `parent` server, in inventory order.
     pub servers: Vec<ParentAnswer>,
     /// What the zone's primary serves for each in-zone NS name a parent named, by name.
     pub primary: BTreeMap<String, Result<Vec<IpAddr>, DnsError>>,
+}
+
+/// The parent zone's servers as the system resolver gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundParents {
+    /// The parent zone: `org`, or `.` for the root.
+    pub zone: String,
+    /// At most [`MAX_FOUND_PARENTS`], in the order of their NS names.
+    pub servers: Vec<SocketAddr>,
+}
+
+/// The servers of `zone`'s parent, found through `resolver` (the system resolver) within
+/// `timeout`: walking up from the zone's parent name (`example.org` -> `org` -> `.`), the
+/// first name with an NS set is the parent zone, and its NS names' addresses (on `port`,
+/// 53 but in tests) are its servers. A name without NS records is no zone cut: the walk
+/// goes on; any other failure ends it, as does a parent whose servers have no address.
+pub async fn find_parents(
+    client: &DnsClient,
+    resolver: &Resolver,
+    zone: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<FoundParents, DnsError> {
+    let deadline = Instant::now() + timeout;
+    let mut parent = fqdn(zone)?.base_name();
+    let names = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match dns::ns_names(client, resolver, &parent, left).await {
+            Ok(names) => break names,
+            Err(DnsError::NoRecords | DnsError::NxDomain) if !parent.is_root() => {
+                parent = parent.base_name();
+            }
+            Err(e) => {
+                let why = match e {
+                    DnsError::NoRecords => "no NS records".to_string(),
+                    e => e.to_string(),
+                };
+                return Err(DnsError::Other(format!(
+                    "the system resolver's NS of {}: {why}",
+                    zone_text(&parent)
+                )));
+            }
+        }
+    };
+    let lookups = names.iter().take(MAX_FOUND_PARENTS).map(|ns| async move {
+        let name = fqdn(ns).ok()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        dns::addresses_direct(client, resolver, &name, left)
+            .await
+            .ok()
+    });
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for (addresses, _) in join_all(lookups).await.into_iter().flatten() {
+        for ip in addresses {
+            let server = SocketAddr::new(ip, port);
+            if servers.len() < MAX_FOUND_PARENTS && !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
+    }
+    if servers.is_empty() {
+        return Err(DnsError::Other(format!(
+            "no address for the servers of {} ({})",
+            zone_text(&parent),
+            names.join(" ")
+        )));
+    }
+    Ok(FoundParents {
+        zone: zone_text(&parent),
+        servers,
+    })
+}
+
+/// A zone's name as shown: `org`, or `.` for the root.
+fn zone_text(name: &Name) -> String {
+    match name.is_root() {
+        true => ".".to_string(),
+        false => name_text(name),
+    }
 }
 
 /// What one parent server says about the zone.
@@ -111,6 +201,7 @@ pub async fn delegation_probe(
     }
     DelegationOutcome {
         zone: zone_index,
+        found: None,
         servers,
         primary: primary_serves,
     }

@@ -207,6 +207,32 @@ pub async fn ptr_names(
     }
 }
 
+/// The NS names of `name` as `resolver`'s servers answer them (recursion desired):
+/// lower-case, sanitized, sorted, once each. No NS record owned by `name` (not a zone cut)
+/// is `NoRecords`.
+pub async fn ns_names(
+    client: &DnsClient,
+    resolver: &Resolver,
+    name: &hickory_proto::rr::Name,
+    timeout: Duration,
+) -> Result<Vec<String>, DnsError> {
+    let answer = ask_servers(client, resolver, name, RecordType::NS, timeout).await?;
+    let mut names: Vec<String> = super::zone::owned_answers(&answer.answers, name, RecordType::NS)
+        .into_iter()
+        .filter_map(|record| match &record.data {
+            // Only NS records owned by the name asked: a CNAME at a zone cut is no zone.
+            RData::NS(ns) if record.name == *name => Some(super::zone::name_text(&ns.0)),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    match names.is_empty() {
+        true => Err(DnsError::NoRecords),
+        false => Ok(names),
+    }
+}
+
 /// The A and AAAA records of `name` (asked at once) as `resolver`'s servers answer them,
 /// and their smallest TTL (CNAMEs included). No address is `NoRecords`.
 pub async fn addresses_direct(

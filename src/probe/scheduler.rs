@@ -74,6 +74,9 @@ pub struct ProbeEnv {
     pub dns: DnsClient,
     pub hosts_files: HostsFileCache,
     pub limit: Semaphore,
+    /// The port of parent servers found through the system resolver (53; tests serve a
+    /// parent on an unprivileged loopback port).
+    parent_port: u16,
     /// Roots trusted beyond the system store (the inventory's `ca_file`, the demo's CA).
     extra_roots: Vec<CertificateDer<'static>>,
     /// The trust store of the certificate checks, loaded at the first TLS probe (reading
@@ -118,6 +121,7 @@ impl ProbeEnv {
             dns,
             hosts_files: HostsFileCache::new(),
             limit: Semaphore::new(MAX_CONCURRENT_PROBES),
+            parent_port: 53,
             extra_roots,
             trust: OnceCell::new(),
         }
@@ -140,6 +144,13 @@ impl ProbeEnv {
                 .and_then(|i| self.resolvers.get(i))
                 .unwrap_or(&self.system),
         }
+    }
+
+    /// Asks parent servers found through the system resolver on `port` instead of 53
+    /// (tests: a loopback parent cannot take port 53 without root).
+    pub fn with_parent_port(mut self, port: u16) -> ProbeEnv {
+        self.parent_port = port;
+        self
     }
 
     /// Trusts `roots` beyond the system store and the inventory's `ca_file` (the demo's
@@ -406,8 +417,7 @@ struct NamesAsked {
 }
 
 /// Probes one zone's servers every interval (the first round at once) and on "probe now";
-/// and, when the zone names its `parent` servers, its delegation every `delegation_every`
-/// (it changes slowly) and on "probe now".
+/// and its delegation every `delegation_every` (it changes slowly) and on "probe now".
 async fn zone_loop<T: Listener>(
     inv: Arc<Inventory>,
     env: Arc<ProbeEnv>,
@@ -416,7 +426,6 @@ async fn zone_loop<T: Listener>(
     mut probe_now: watch::Receiver<u64>,
 ) {
     let servers = inv.zones.get(zone).map_or(0, |z| 1 + z.secondaries.len());
-    let has_parent = inv.zones.get(zone).is_some_and(|z| !z.parent.is_empty());
     let mut asked: Vec<ServerMemory> = vec![ServerMemory::default(); servers];
     let mut pressed = false;
     let started = Instant::now();
@@ -425,7 +434,7 @@ async fn zone_loop<T: Listener>(
         probe_now.borrow_and_update();
         let now = Instant::now();
         let round_due = pressed || now >= next_round;
-        let delegation_due = has_parent && (pressed || now >= next_delegation);
+        let delegation_due = pressed || now >= next_delegation;
         if round_due {
             next_round = now + inv.probe.interval;
         }
@@ -448,10 +457,7 @@ async fn zone_loop<T: Listener>(
         {
             return;
         }
-        let wake = match has_parent {
-            true => next_round.min(next_delegation),
-            false => next_round,
-        };
+        let wake = next_round.min(next_delegation);
         pressed = tokio::select! {
             _ = tokio::time::sleep_until(wake) => false,
             _ = probe_now_signal(&mut probe_now) => true,
@@ -460,27 +466,62 @@ async fn zone_loop<T: Listener>(
     }
 }
 
-/// Asks the parent servers of one zone for its delegation (nothing without `parent`), and
-/// the zone's primary for the addresses of the in-zone NS names they give; reports it.
+/// Asks the parent servers of one zone for its delegation (the inventory's `parent`, or
+/// else those the system resolver names, found again each time), and the zone's primary
+/// for the addresses of the in-zone NS names they give; reports it.
 async fn delegation_round<T: Listener>(
     inv: &Inventory,
     env: &ProbeEnv,
     zone: usize,
     tx: &mpsc::Sender<T>,
 ) -> Result<(), Closed> {
-    let Some(config) = inv.zones.get(zone).filter(|z| !z.parent.is_empty()) else {
+    let Some(config) = inv.zones.get(zone) else {
         return Ok(());
     };
     let permit = env.permit().await;
-    let outcome = delegation::delegation_probe(
-        &env.dns,
-        zone,
-        &config.name,
-        &config.parent,
-        config.primary,
-        inv.probe.timeout,
-    )
-    .await;
+    let timeout = inv.probe.timeout;
+    let outcome = if config.parent.is_empty() {
+        let found = delegation::find_parents(
+            &env.dns,
+            &env.system,
+            &config.name,
+            env.parent_port,
+            timeout,
+        )
+        .await;
+        let servers = found.as_ref().map_or(&[][..], |f| &f.servers[..]);
+        let mut outcome = match servers.is_empty() {
+            true => delegation::DelegationOutcome {
+                zone,
+                found: None,
+                servers: Vec::new(),
+                primary: Default::default(),
+            },
+            false => {
+                delegation::delegation_probe(
+                    &env.dns,
+                    zone,
+                    &config.name,
+                    servers,
+                    config.primary,
+                    timeout,
+                )
+                .await
+            }
+        };
+        outcome.found = Some(found);
+        outcome
+    } else {
+        delegation::delegation_probe(
+            &env.dns,
+            zone,
+            &config.name,
+            &config.parent,
+            config.primary,
+            timeout,
+        )
+        .await
+    };
     drop(permit);
     let report = ProbeReport::Delegation {
         at: SystemTime::now(),

@@ -55,8 +55,14 @@ pub struct DelegationView {
     /// Every parent that answered gives the NS set the zone's primary gives (`null` until
     /// both are known).
     pub agrees_with_zone: Option<bool>,
+    /// Why the parent's servers are not known: the zone names no `parent`, and the system
+    /// resolver did not give them (`null` when they are known).
+    pub error: Option<String>,
     /// The NS sets agree, every parent answered, and every glue name is `new`.
     pub ok: bool,
+    /// The parent zone whose servers the system resolver gave (`org`, `.` for the root);
+    /// `null` when the inventory lists them (`[[zone]] parent`).
+    pub parent_zone: Option<String>,
     /// One per `parent` server, in inventory order.
     pub servers: Vec<ParentView>,
     /// What is wrong, in words, the worst first; `alarm` when it must be fixed at the
@@ -65,10 +71,41 @@ pub struct DelegationView {
     pub problems: Vec<String>,
     #[serde(skip)]
     pub alarm: bool,
+    /// How many of `problems` (the first ones) are alarms.
+    #[serde(skip)]
+    pub alarms: usize,
 }
 
-/// Zone `zone`'s delegation as last asked (`None`: the zone has no `parent`, or it has not
-/// been asked yet).
+impl DelegationView {
+    /// Each glue name once, over every parent server: the worst verdict any of them gives
+    /// (old, then other, then missing, then new) and every address they give; by name.
+    pub fn glue_by_name(&self) -> Vec<GlueView> {
+        let rank = |v: GlueVerdict| match v {
+            GlueVerdict::Old => 3,
+            GlueVerdict::Other => 2,
+            GlueVerdict::Missing => 1,
+            GlueVerdict::New => 0,
+        };
+        let mut merged: Vec<GlueView> = Vec::new();
+        for glue in self.servers.iter().flat_map(|s| &s.glue) {
+            match merged.iter_mut().find(|m| m.name == glue.name) {
+                Some(m) => {
+                    if rank(glue.verdict) > rank(m.verdict) {
+                        m.verdict = glue.verdict;
+                    }
+                    m.addresses.extend(&glue.addresses);
+                    m.addresses.sort();
+                    m.addresses.dedup();
+                }
+                None => merged.push(glue.clone()),
+            }
+        }
+        merged.sort_by(|a, b| a.name.cmp(&b.name));
+        merged
+    }
+}
+
+/// Zone `zone`'s delegation as last asked (`None`: it has not been asked yet).
 pub fn delegation(state: &State, zone: usize) -> Option<DelegationView> {
     let seen = state.zones.get(zone)?.delegation.as_ref()?;
     let zone_ns = zone_answer(state, zone, 0)
@@ -83,6 +120,22 @@ fn weigh(
     outcome: &DelegationOutcome,
     zone_ns: Option<&[String]>,
 ) -> DelegationView {
+    let parent_zone = match &outcome.found {
+        Some(Ok(found)) => Some(found.zone.clone()),
+        Some(Err(e)) => {
+            return DelegationView {
+                agrees_with_zone: None,
+                error: Some(format!("parent servers unknown: {e}")),
+                ok: false,
+                parent_zone: None,
+                servers: Vec::new(),
+                problems: vec![format!("parent servers unknown: {e}")],
+                alarm: false,
+                alarms: 0,
+            };
+        }
+        None => None,
+    };
     let servers: Vec<ParentView> = outcome
         .servers
         .iter()
@@ -109,7 +162,7 @@ fn weigh(
         (Some(ns), false) => Some(answered.iter().all(|s| s.ns == ns)),
         _ => None,
     };
-    let (problems, alarm) = problems(&servers, zone_ns, agrees_with_zone);
+    let (problems, alarms) = problems(&servers, zone_ns, agrees_with_zone);
     let ok = agrees_with_zone == Some(true)
         && answered.len() == servers.len()
         && servers
@@ -119,9 +172,12 @@ fn weigh(
     DelegationView {
         servers,
         agrees_with_zone,
+        error: None,
         ok,
+        parent_zone,
         problems,
-        alarm,
+        alarm: alarms > 0,
+        alarms,
     }
 }
 
@@ -160,12 +216,13 @@ fn glue_view(inv: &Inventory, outcome: &DelegationOutcome, glue: &Glue) -> GlueV
     }
 }
 
-/// What is wrong with the delegation, in words, once each, and whether it is an alarm.
+/// What is wrong with the delegation, in words, once each, the alarms first, and how many
+/// of them are alarms.
 fn problems(
     servers: &[ParentView],
     zone_ns: Option<&[String]>,
     agrees: Option<bool>,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, usize) {
     let mut alarms = Vec::new();
     let mut notes = Vec::new();
     for glue in servers.iter().flat_map(|s| &s.glue) {
@@ -218,9 +275,9 @@ fn problems(
             notes.push(format!("parent {}: {e}", s.address));
         }
     }
-    let alarm = !alarms.is_empty();
+    let count = alarms.len();
     alarms.extend(notes);
-    (alarms, alarm)
+    (alarms, count)
 }
 
 #[cfg(test)]
@@ -243,6 +300,7 @@ mod tests {
         let ip = |t: &&str| t.parse::<IpAddr>().unwrap();
         DelegationOutcome {
             zone: 0,
+            found: None,
             servers: vec![ParentAnswer {
                 address: "192.0.2.1:53".parse().unwrap(),
                 result: Ok(Referral {

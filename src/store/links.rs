@@ -5,7 +5,7 @@
 //! in the state file, so the record does not depend on how a screen words things.
 
 use crate::checklist::{ChecklistDoc, ItemStatus};
-use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe};
+use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe, LinkedZoneCheck};
 use crate::sanitize::sanitize;
 
 use super::{Health, HostsFlag, Seen, State, Verdict, hosts_flag, verdict};
@@ -37,22 +37,45 @@ impl LinkState {
     }
 }
 
+fn word(ok: bool, text: String) -> LinkState {
+    if ok {
+        LinkState::Green(text)
+    } else {
+        LinkState::Red(text)
+    }
+}
+
 /// The linked probe's live state, with a few words of evidence.
 pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
-    let Some(h) = state.hosts.get(link.host) else {
+    match *link {
+        CheckLink::Host { host, probe } => host_link_state(state, host, probe),
+        CheckLink::Zone { zone, check } => zone_link_state(state, zone, check),
+    }
+}
+
+/// A zone's check: the delegation is green when it is ok (the parent's NS set agrees with
+/// the zone's and every glue is new).
+fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkState {
+    match check {
+        LinkedZoneCheck::Delegation => match super::delegation(state, zone) {
+            None => LinkState::Pending,
+            Some(d) if d.ok => {
+                LinkState::Green("delegation ok: the parent agrees, glue new".into())
+            }
+            Some(d) if d.problems.is_empty() => LinkState::Pending,
+            Some(d) => LinkState::Red(format!("delegation {}", d.problems.join("; "))),
+        },
+    }
+}
+
+fn host_link_state(state: &State, host: usize, probe: LinkedProbe) -> LinkState {
+    let Some(h) = state.hosts.get(host) else {
         return LinkState::Pending;
     };
-    let Some(config) = state.inventory.hosts.get(link.host) else {
+    let Some(config) = state.inventory.hosts.get(host) else {
         return LinkState::Pending;
     };
-    let word = |ok: bool, text: String| {
-        if ok {
-            LinkState::Green(text)
-        } else {
-            LinkState::Red(text)
-        }
-    };
-    match link.probe {
+    match probe {
         LinkedProbe::Health => match h.health {
             Health::Unknown => LinkState::Pending,
             health => word(health == Health::Up, format!("health {}", health.word())),
@@ -100,7 +123,7 @@ pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
                 )
             }
         }
-        LinkedProbe::HostsFile => match hosts_flag(state, link.host) {
+        LinkedProbe::HostsFile => match hosts_flag(state, host) {
             None => LinkState::Pending,
             Some(flag) => word(
                 matches!(flag, HostsFlag::Absent | HostsFlag::Agrees),
@@ -123,14 +146,9 @@ pub fn item_status(state: &State, doc: &ChecklistDoc, item: &ChecklistItem) -> I
     }
 }
 
-/// `vbox.http`: the host and probe an item is linked to.
+/// `vbox.http`, `zone:example.org.delegation`: what an item is linked to.
 pub fn link_name(state: &State, link: &CheckLink) -> String {
-    let host = state
-        .inventory
-        .hosts
-        .get(link.host)
-        .map_or("?", |h| h.name.as_str());
-    format!("{}.{}", sanitize(host, 64), link.probe.name())
+    sanitize(&link.name(&state.inventory), 200)
 }
 
 /// What the linked probe says without repeating the probe's name: `200 from 203.0.113.13`,
@@ -139,7 +157,7 @@ pub fn link_words(link: &CheckLink, state: &LinkState) -> String {
     match state {
         LinkState::Pending => "pending".to_string(),
         LinkState::Green(detail) | LinkState::Red(detail) => {
-            let prefix = format!("{} ", link.probe.name().replace('_', " "));
+            let prefix = format!("{} ", link.probe_name().replace('_', " "));
             sanitize(detail.strip_prefix(&prefix).unwrap_or(detail), 200)
         }
     }
@@ -149,4 +167,97 @@ pub fn link_words(link: &CheckLink, state: &LinkState) -> String {
 /// `vbox.http: 200 from 203.0.113.13`.
 pub fn evidence(state: &State, link: &CheckLink, live: &LinkState) -> String {
     format!("{}: {}", link_name(state, link), link_words(link, live))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::config::Inventory;
+    use crate::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
+    use crate::probe::{ProbeReport, ZoneAnswer, ZoneOutcome};
+
+    fn delegation(glue: &str) -> ProbeReport {
+        let ip = |t: &str| t.parse::<std::net::IpAddr>().unwrap();
+        ProbeReport::Delegation {
+            at: SystemTime::now(),
+            outcome: DelegationOutcome {
+                zone: 0,
+                found: None,
+                servers: vec![ParentAnswer {
+                    address: "192.0.2.1:53".parse().unwrap(),
+                    result: Ok(Referral {
+                        ns: vec!["ns1.example.org".into()],
+                        glue: vec![Glue {
+                            name: "ns1.example.org".into(),
+                            addresses: vec![ip(glue)],
+                            more: 0,
+                        }],
+                    }),
+                }],
+                primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
+                    .into_iter()
+                    .collect(),
+            },
+        }
+    }
+
+    /// `zone:example.org.delegation`: pending until asked, red with the words while the
+    /// glue is old, green once the parent agrees and every glue is new.
+    #[test]
+    fn a_zone_delegation_link_is_green_when_the_delegation_is_ok() {
+        let inv = Inventory::parse(
+            Path::new("inv.toml"),
+            "[move]\nold_network = \"198.51.100.0/24\"\nnew_network = \"203.0.113.0/24\"\n\
+             [[zone]]\nname = \"example.org\"\nprimary = \"192.0.2.10\"\n\
+             [[checklist]]\nid = \"glue\"\ntext = \"glue at the registrar\"\n\
+             check = \"zone:Example.org.delegation\"\n",
+        )
+        .unwrap();
+        let link = inv.checklist[0].check.unwrap();
+        assert_eq!(
+            link,
+            CheckLink::Zone {
+                zone: 0,
+                check: LinkedZoneCheck::Delegation
+            }
+        );
+        let mut state = State::new(Arc::new(inv));
+        assert_eq!(link_name(&state, &link), "zone:example.org.delegation");
+        assert_eq!(link_state(&state, &link), LinkState::Pending);
+        super::super::reduce(
+            &mut state,
+            ProbeReport::Zone {
+                at: SystemTime::now(),
+                outcome: ZoneOutcome {
+                    zone: 0,
+                    server: 0,
+                    address: None,
+                    result: Ok(ZoneAnswer {
+                        serial: Some(1),
+                        ns: vec!["ns1.example.org".into()],
+                        authoritative: true,
+                        latency: Duration::from_millis(1),
+                    }),
+                },
+            },
+        );
+        super::super::reduce(&mut state, delegation("198.51.100.53"));
+        let red = link_state(&state, &link);
+        assert!(red.is_red(), "{red:?}");
+        assert_eq!(
+            link_words(&link, &red),
+            "parent glue for ns1.example.org is still 198.51.100.53 (old): update it at the registrar"
+        );
+        super::super::reduce(&mut state, delegation("203.0.113.53"));
+        let green = link_state(&state, &link);
+        assert!(green.is_green(), "{green:?}");
+        assert_eq!(
+            evidence(&state, &link, &green),
+            "zone:example.org.delegation: ok: the parent agrees, glue new"
+        );
+    }
 }

@@ -153,21 +153,30 @@ fn zone_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
     out
 }
 
-/// The zone's delegation at its parent (nothing when the zone names no `parent`): the NS
-/// set and glue when they agree with the zone, else what is wrong in words, red when it must
-/// be fixed at the registrar (old glue, a different NS set).
+/// The zone's delegation at its parent (nothing before the first answer when the zone names
+/// no `parent`: its servers are being found through the system resolver): the NS set and
+/// glue when they agree with the zone, else what is wrong in words, red when it must be
+/// fixed at the registrar (old glue, a different NS set), amber when the parent's servers
+/// are not known.
 fn delegation_line(view: &View<'_>, z: usize) -> Option<Line<'static>> {
     let theme = view.theme;
     let config = view.state.inventory.zones.get(z)?;
-    if config.parent.is_empty() {
-        return None;
-    }
     let (text, style) = match store::delegation(view.state, z) {
+        None if config.parent.is_empty() => return None,
         None => ("… asking the parent".to_string(), theme.muted()),
         Some(d) if d.ok => {
             let ns = d.servers.first().map_or(String::new(), |s| s.ns.join(" "));
+            let parent = d
+                .parent_zone
+                .as_ref()
+                .map_or(String::new(), |p| format!(" ({p}, by the system resolver)"));
+            // Glue is only needed for NS names inside the zone.
+            let glue = match d.servers.iter().all(|s| s.glue.is_empty()) {
+                true => "no glue needed",
+                false => "glue new",
+            };
             (
-                format!("✔ the parent agrees with the zone: {ns}, glue new"),
+                format!("✔ the parent{parent} agrees with the zone: {ns}, {glue}"),
                 theme.ok(),
             )
         }

@@ -476,6 +476,7 @@ mod fixed {
             at: t(2),
             outcome: DelegationOutcome {
                 zone: 0,
+                found: None,
                 servers: vec![
                     parent("192.0.2.1:53", "198.51.100.53"),
                     parent("192.0.2.2:5353", "203.0.113.53"),

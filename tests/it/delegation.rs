@@ -13,7 +13,8 @@ use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use moveday::config::{Inventory, Theme};
 use moveday::demo::dns_server::{BlackHole, DnsServer};
-use moveday::probe::delegation::delegation_probe;
+use moveday::demo::parent_server::ParentServer;
+use moveday::probe::delegation::{delegation_probe, find_parents};
 use moveday::probe::dns::SystemDns;
 use moveday::probe::dns_client::DnsClient;
 use moveday::probe::ping::Pinger;
@@ -186,6 +187,15 @@ parent = ["{parent}"]
     assert_eq!(style_of(&zones, OLD_WORDS), theme.failed().fg, "{text}");
     let matrix = render(&state, Screen::Resolvers);
     assert!(matrix.backend().to_string().contains(OLD_WORDS));
+    // `moveday check`: said in words, and it fails the check.
+    let table = moveday::check::to_table(&state);
+    assert!(
+        table.contains(&format!(
+            "\nalarm: zone example.org delegation: {OLD_WORDS}\n"
+        )),
+        "{table}"
+    );
+    assert_eq!(moveday::check::exit_code(&state), 1);
     let json = moveday::check::to_json(&state);
     let delegation = &json["zones"][0]["delegation"];
     assert_eq!(delegation["ok"], false, "{delegation:#}");
@@ -213,6 +223,10 @@ parent = ["{parent}"]
         "{zones}"
     );
     assert!(!zones.contains("registrar"), "{zones}");
+    // No host, and nothing to fix at the registrar: the check passes, and says nothing.
+    assert_eq!(moveday::check::exit_code(&state), 0);
+    let table = moveday::check::to_table(&state);
+    assert!(!table.contains("delegation"), "{table}");
     assert_eq!(
         moveday::check::to_json(&state)["zones"][0]["delegation"]["ok"],
         true
@@ -290,4 +304,180 @@ async fn a_silent_parent_ends_within_the_timeout() {
     assert!(took < ms(300 + 200), "took {took:?}");
     assert_eq!(outcome.servers[0].result, Err(DnsError::Timeout));
     assert!(outcome.servers[1].result.is_ok(), "{outcome:?}");
+}
+
+/// The "system resolver" of the discovery tests: serves `org` (its NS `ns1.org`) with
+/// `ns1.org` at 127.0.0.1, so that the parent it names is on loopback.
+async fn system_serving_org() -> DnsServer {
+    let system = DnsServer::start(any_port(), &["org"]).await.unwrap();
+    system
+        .set_a("ns1.org", IpAddr::V4(Ipv4Addr::LOCALHOST), 300)
+        .await
+        .unwrap();
+    system
+}
+
+/// Without `parent`, the parent's servers are found through the system resolver: walking
+/// up from `x.sub.org` (`sub.org` is no zone, NXDOMAIN) to `org`, whose NS name's address
+/// is the parent server, asked on the port the environment says.
+#[tokio::test]
+async fn the_parent_is_found_through_the_system_resolver_walking_up() {
+    let system = system_serving_org().await;
+    let resolver = moveday::probe::dns::Resolver::system(&SystemDns::Servers(vec![system.addr()]));
+    let client = DnsClient::new();
+    for zone in ["example.org", "x.sub.org"] {
+        let found = find_parents(&client, &resolver, zone, 5353, ms(1000))
+            .await
+            .unwrap();
+        assert_eq!(found.zone, "org", "{zone}");
+        assert_eq!(found.servers, ["127.0.0.1:5353".parse().unwrap()], "{zone}");
+    }
+    // A resolver that never answers: an error that says what was asked, within the timeout.
+    let hole = BlackHole::bind(any_port()).await.unwrap();
+    let silent = moveday::probe::dns::Resolver::system(&SystemDns::Servers(vec![hole.addr()]));
+    let started = Instant::now();
+    let e = find_parents(&client, &silent, ZONE, 53, ms(300))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < crate::common::in_time(ms(300)));
+    assert_eq!(
+        e,
+        DnsError::Other("the system resolver's NS of org: timeout".into())
+    );
+    // The parent's NS names without an address: said so.
+    system.remove("ns1.org").await.unwrap();
+    let e = find_parents(&client, &resolver, ZONE, 53, ms(1000))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        DnsError::Other("no address for the servers of org (ns1.org)".into())
+    );
+}
+
+/// The dashboard without `parent`: the parent found through the (loopback) system
+/// resolver serves the old glue, named red as with `parent`, with the parent zone in the
+/// JSON; a system resolver that cannot say is an amber "parent servers unknown: ..." on
+/// the Delegation line, not a crash, and never a red alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_parent_the_system_resolver_names_the_parent_servers() {
+    let primary = primary().await;
+    let system = system_serving_org().await;
+    let parent = parent_server(Arc::new(Mutex::new(referral(OLD)))).await;
+    let hole = BlackHole::bind(any_port()).await.unwrap();
+    let theme = Theme::by_name("dark").unwrap();
+    for (resolver, found) in [(system.addr(), true), (hole.addr(), false)] {
+        let text = format!(
+            "[move]\nold_network = \"198.51.100.0/24\"\nnew_network = \"203.0.113.0/24\"\n\
+             [probe]\ninterval = \"400ms\"\ntimeout = \"300ms\"\n[dns]\ndelegation_every = \"1s\"\n\
+             [[zone]]\nname = \"example.org\"\nprimary = \"{}\"\n",
+            primary.addr()
+        );
+        let inventory = Arc::new(Inventory::parse(Path::new("found.toml"), &text).unwrap());
+        let env = ProbeEnv::with_system_dns(
+            &inventory,
+            Pinger::tcp(),
+            SystemDns::Servers(vec![resolver]),
+        )
+        .with_parent_port(parent.port());
+        let (tx, mut rx) = mpsc::channel(1024);
+        let (_now_tx, now_rx) = tokio::sync::watch::channel(0u64);
+        let _tasks = scheduler::spawn(inventory.clone(), Arc::new(env), tx, now_rx);
+        let mut state = State::new(inventory.clone());
+        until(&mut state, &mut rx, ms(3000), |s| {
+            store::delegation(s, 0).is_some_and(|d| d.error.is_some() || !d.servers.is_empty())
+                && store::ns_agree(s, 0).is_some()
+        })
+        .await;
+        let d = store::delegation(&state, 0).unwrap();
+        let json = moveday::check::to_json(&state);
+        let delegation = &json["zones"][0]["delegation"];
+        let zones = render(&state, Screen::Zones);
+        let screen = zones.backend().to_string();
+        if found {
+            assert_eq!(d.parent_zone.as_deref(), Some("org"), "{d:?}");
+            assert_eq!(d.servers[0].address, parent.to_string(), "{d:?}");
+            assert_eq!(d.problems, [OLD_WORDS], "{d:?}");
+            assert!(d.alarm && !d.ok, "{d:?}");
+            assert_eq!(delegation["parent_zone"], "org", "{delegation:#}");
+            assert_eq!(delegation["error"], serde_json::Value::Null);
+            assert_eq!(style_of(&zones, OLD_WORDS), theme.failed().fg, "{screen}");
+            assert_eq!(moveday::check::exit_code(&state), 1);
+        } else {
+            let words = "parent servers unknown: the system resolver's NS of org: timeout";
+            assert_eq!(d.error.as_deref(), Some(words), "{d:?}");
+            assert!(!d.alarm && !d.ok && d.servers.is_empty(), "{d:?}");
+            assert_eq!(delegation["error"], words, "{delegation:#}");
+            assert_eq!(delegation["ok"], false);
+            assert!(screen.contains(words), "{screen}");
+            // Amber is a warning under `check`'s table; it does not fail the check.
+            let table = moveday::check::to_table(&state);
+            assert!(
+                table.contains(&format!(
+                    "\nwarning: zone example.org delegation: {words}\n"
+                )),
+                "{table}"
+            );
+            assert_eq!(moveday::check::exit_code(&state), 0);
+            assert_eq!(style_of(&zones, words), theme.warn().fg, "{screen}");
+        }
+    }
+}
+
+/// The demo's parent server (a referral with the glue, which hickory's own zone handler
+/// does not give): the old glue, then the registrar's change; glue only for names inside
+/// the zone; a question outside its delegations refused.
+#[tokio::test]
+async fn the_demo_parent_serves_a_referral_with_glue_that_can_change() {
+    let primary = primary().await;
+    primary
+        .set_records(
+            ZONE,
+            RecordType::NS,
+            300,
+            vec![
+                RData::NS(NS(name("ns1.example.org."))),
+                RData::NS(NS(name("ns.partner.net."))),
+            ],
+        )
+        .await
+        .unwrap();
+    let parent = ParentServer::start(any_port()).await.unwrap();
+    parent
+        .delegate(ZONE, &["ns1.example.org", "ns.partner.net"])
+        .unwrap();
+    parent
+        .set_glue("ns1.example.org", OLD.parse().unwrap())
+        .unwrap();
+    parent
+        .set_glue("ns.partner.net", "192.0.2.99".parse().unwrap())
+        .unwrap();
+    let client = DnsClient::new();
+    let parents = [parent.addr()];
+    let ask = || delegation_probe(&client, 0, ZONE, &parents, primary.addr(), ms(1000));
+    let outcome = ask().await;
+    let referral = outcome.servers[0].result.as_ref().unwrap();
+    assert_eq!(referral.ns, ["ns.partner.net", "ns1.example.org"]);
+    let glue: Vec<(&str, Vec<IpAddr>)> = referral
+        .glue
+        .iter()
+        .map(|g| (g.name.as_str(), g.addresses.clone()))
+        .collect();
+    assert_eq!(glue, [("ns1.example.org", vec![OLD.parse().unwrap()])]);
+    parent
+        .set_glue("ns1.example.org", NEW.parse().unwrap())
+        .unwrap();
+    let outcome = ask().await;
+    let referral = outcome.servers[0].result.as_ref().unwrap();
+    assert_eq!(referral.glue[0].addresses, [NEW.parse::<IpAddr>().unwrap()]);
+    let outside = delegation_probe(
+        &client,
+        0,
+        "example.com",
+        &[parent.addr()],
+        primary.addr(),
+        ms(1000),
+    )
+    .await;
+    assert_eq!(outside.servers[0].result, Err(DnsError::Refused));
 }

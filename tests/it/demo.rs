@@ -209,3 +209,85 @@ async fn the_demo_shows_a_dropped_port_a_stale_page_an_expiring_certificate_and_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The registrar's delay: the demo's parent serves ns-master's OLD glue until 90 s of the
+/// script, so the example.org Delegation is red (and its checklist item with it), then
+/// new once the change lands, within a delegation_every; the reverse zone, delegated to
+/// ns-master without glue, agrees throughout. Played 30 times faster (90 s in 3 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
+    const SPEED: u32 = 30;
+    let started = Instant::now();
+    let demo = Demo::start_at(moveday::demo::Pace::faster(SPEED).unwrap())
+        .await
+        .expect("the demo starts");
+    let inv = Arc::new(demo.inventory().clone());
+    assert_eq!(inv.delegation_every, Duration::from_secs(1));
+    let env = Arc::new(demo.probe_env());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let (_now_tx, now_rx) = tokio::sync::watch::channel(0u64);
+    let _tasks = moveday::probe::scheduler::spawn(inv.clone(), env, tx, now_rx);
+    let mut state = State::new(inv.clone());
+    let glue = inv
+        .checklist
+        .iter()
+        .find(|i| i.id == "registrar-glue")
+        .and_then(|i| i.check)
+        .expect("the demo links registrar-glue to the delegation");
+    let what = |s: &State| format!("{:?}", moveday::store::delegation(s, 0));
+    crate::common::reduce_until(
+        &mut state,
+        &mut rx,
+        Duration::from_secs(2),
+        |s| moveday::store::delegation(s, 0).is_some_and(|d| d.alarm),
+        what,
+    )
+    .await;
+    let registrar_at = Duration::from_secs(90) / SPEED;
+    assert!(
+        started.elapsed() < registrar_at,
+        "red only seen after {:?}",
+        started.elapsed()
+    );
+    let d = moveday::store::delegation(&state, 0).unwrap();
+    assert_eq!(
+        d.problems[0],
+        "parent glue for ns-master.example.org is still 127.77.1.10 (old): update it at the registrar"
+    );
+    assert!(moveday::store::link_state(&state, &glue).is_red());
+    crate::common::reduce_until(
+        &mut state,
+        &mut rx,
+        crate::common::in_time(registrar_at + Duration::from_secs(2)),
+        |s| moveday::store::delegation(s, 0).is_some_and(|d| d.ok),
+        what,
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took >= registrar_at,
+        "green after {took:?}, before the change"
+    );
+    let d = moveday::store::delegation(&state, 0).unwrap();
+    assert_eq!(
+        d.servers[0].glue[0].addresses,
+        ["127.77.2.10".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(moveday::store::link_state(&state, &glue).is_green());
+    let reverse = moveday::store::delegation(&state, 1).expect("the reverse zone's delegation");
+    assert!(reverse.ok, "{reverse:?}");
+    let mut ui = moveday::ui::UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
+    ui.screen = Some(moveday::ui::Screen::Zones);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 60)).unwrap();
+    let theme = moveday::config::Theme::by_name("dark").unwrap();
+    terminal
+        .draw(|f| moveday::ui::render(f, &state, &ui, &theme, SystemTime::now()))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    for line in [
+        "Delegation  ✔ the parent agrees with the zone: ns-master.example.org, glue new",
+        "Delegation  ✔ the parent agrees with the zone: ns-master.example.org, no glue needed",
+    ] {
+        assert!(screen.contains(line), "{screen}");
+    }
+}

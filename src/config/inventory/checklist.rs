@@ -1,5 +1,6 @@
 //! `[[checklist]]`: the move plan, in file order, each item optionally linked to a live
-//! probe of a host (`check = "HOST.PROBE"`).
+//! probe of a host (`check = "HOST.PROBE"`) or a check of a zone
+//! (`check = "zone:ZONE.CHECK"`).
 
 use std::collections::HashSet;
 
@@ -8,7 +9,7 @@ use toml::Spanned;
 
 use super::super::ConfigError;
 use super::values::Located;
-use super::{CheckLink, ChecklistItem, HostConfig, LinkedProbe};
+use super::{CheckLink, ChecklistItem, HostConfig, LinkedProbe, LinkedZoneCheck, ZoneConfig};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,10 +21,11 @@ pub(super) struct RawChecklistItem {
 }
 
 /// The plan's items and its phases, in order of first appearance. Links are checked
-/// against `hosts`, so this table is read after `[[host]]`.
+/// against `hosts` and `zones`, so this table is read after `[[host]]` and `[[zone]]`.
 pub(super) fn checklist(
     raw: Vec<RawChecklistItem>,
     hosts: &[HostConfig],
+    zones: &[ZoneConfig],
     err: Located,
 ) -> Result<(Vec<ChecklistItem>, Vec<String>), ConfigError> {
     let mut checklist = Vec::new();
@@ -67,7 +69,12 @@ pub(super) fn checklist(
         let check = match c.check {
             None => None,
             Some(link) => {
-                Some(parse_link(link.get_ref(), hosts).map_err(|why| err(link.span(), why))?)
+                let text = link.get_ref();
+                let parsed = match text.trim().strip_prefix("zone:") {
+                    Some(rest) => parse_zone_link(text, rest, zones),
+                    None => parse_link(text, hosts),
+                };
+                Some(parsed.map_err(|why| err(link.span(), why))?)
             }
         };
         if !phases.contains(&phase) {
@@ -129,5 +136,49 @@ fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
             h.name
         ));
     }
-    Ok(CheckLink { host, probe })
+    Ok(CheckLink::Host { host, probe })
+}
+
+/// `"zone:ZONE.CHECK"` (`rest` is what follows `zone:`) against the inventory's zones.
+fn parse_zone_link(text: &str, rest: &str, zones: &[ZoneConfig]) -> Result<CheckLink, String> {
+    let checks = || {
+        LinkedZoneCheck::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((zone_name, check_name)) = rest.rsplit_once('.') else {
+        return Err(format!(
+            "invalid check `{text}`: expected \"zone:ZONE.CHECK\" (for example \"zone:example.org.delegation\"; checks: {})",
+            checks()
+        ));
+    };
+    let wanted = zone_name.trim_end_matches('.');
+    let Some(zone) = zones
+        .iter()
+        .position(|z| z.name.eq_ignore_ascii_case(wanted))
+    else {
+        let known: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
+        return Err(match known.is_empty() {
+            true => format!(
+                "check `{text}` names an unknown zone `{zone_name}`: the inventory has no [[zone]]"
+            ),
+            false => format!(
+                "check `{text}` names an unknown zone `{zone_name}`; zones: {}",
+                known.join(", ")
+            ),
+        });
+    };
+    let Some(check) = LinkedZoneCheck::ALL
+        .iter()
+        .find(|(n, _)| *n == check_name)
+        .map(|(_, c)| *c)
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown zone check `{check_name}`; zone checks: {}",
+            checks()
+        ));
+    };
+    Ok(CheckLink::Zone { zone, check })
 }

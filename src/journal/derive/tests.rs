@@ -525,3 +525,104 @@ fn start_names_the_hosts_window_and_plan() {
     );
     assert_eq!(checklist[0].id, "x");
 }
+
+fn delegation_report(glue: &str, secs: u64) -> ProbeReport {
+    use crate::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
+    ProbeReport::Delegation {
+        at: t(secs),
+        outcome: DelegationOutcome {
+            zone: 0,
+            found: None,
+            servers: vec![ParentAnswer {
+                address: "192.0.2.1:53".parse().unwrap(),
+                result: Ok(Referral {
+                    ns: vec!["ns1.example.org".into()],
+                    glue: vec![Glue {
+                        name: "ns1.example.org".into(),
+                        addresses: vec![ip(glue)],
+                        more: 0,
+                    }],
+                }),
+            }],
+            primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
+                .into_iter()
+                .collect(),
+        },
+    }
+}
+
+/// The delegation is recorded when it changes: the first look, the zone's own NS set
+/// arriving (now the parent can agree), the glue turning new (ok flips); not when the
+/// same referral comes again.
+#[test]
+fn delegation_changes_are_recorded_once_each() {
+    let mut s = state();
+    let e = reduce(&mut s, delegation_report("198.51.100.53", 0)).1;
+    let Event::Delegation {
+        ok,
+        alarm,
+        agrees_with_zone,
+        glue,
+        problems,
+        ..
+    } = &e[0].event
+    else {
+        panic!("{e:?}")
+    };
+    assert!(!ok && *alarm);
+    assert_eq!(*agrees_with_zone, None);
+    assert_eq!(
+        glue,
+        &[GlueEntry {
+            name: "ns1.example.org".into(),
+            verdict: crate::journal::GlueKind::Old,
+            addresses: vec![ip("198.51.100.53")],
+        }]
+    );
+    assert_eq!(
+        problems,
+        &[
+            "parent glue for ns1.example.org is still 198.51.100.53 (old): update it at the registrar"
+        ]
+    );
+    assert_eq!(
+        e[0].summary(),
+        "example.org delegation: parent glue for ns1.example.org is still 198.51.100.53 (old): update it at the registrar"
+    );
+    assert_eq!(e[0].tone(), crate::journal::Tone::Bad);
+    assert!(
+        reduce(&mut s, delegation_report("198.51.100.53", 1))
+            .1
+            .is_empty()
+    );
+    // The primary's NS set: the parent agrees with it (a zone entry and a delegation one).
+    let e = reduce(&mut s, zone_report(0, 1, 2)).1;
+    assert_eq!(kinds(&e), ["zone", "delegation"]);
+    let Event::Delegation {
+        agrees_with_zone, ..
+    } = &e[1].event
+    else {
+        unreachable!()
+    };
+    assert_eq!(*agrees_with_zone, Some(true));
+    let e = reduce(&mut s, delegation_report("203.0.113.53", 3)).1;
+    let Event::Delegation {
+        ok, alarm, glue, ..
+    } = &e[0].event
+    else {
+        panic!("{e:?}")
+    };
+    assert!(*ok && !alarm);
+    assert_eq!(glue[0].verdict, crate::journal::GlueKind::New);
+    assert_eq!(
+        e[0].summary(),
+        "example.org delegation: ok (glue ns1.example.org new 203.0.113.53)"
+    );
+    assert_eq!(e[0].tone(), crate::journal::Tone::Good);
+    assert_eq!(e[0].event.kind(), "delegation");
+    assert!(
+        reduce(&mut s, delegation_report("203.0.113.53", 4))
+            .1
+            .is_empty()
+    );
+}

@@ -806,6 +806,48 @@ fn zones(out: &mut String, pm: &PostMortem, clock: &Clock) {
         for s in &z.secondaries {
             secondary_line(out, &z.zone, s, clock);
         }
+        if let Some(d) = &z.delegation {
+            delegation_lines(out, &z.zone, d, clock);
+        }
+    }
+}
+
+/// When the parent's glue for each NS name first pointed at the new address (or that it
+/// never did), and what was still wrong with the delegation at the end.
+fn delegation_lines(out: &mut String, zone: &str, d: &super::DelegationReport, clock: &Clock) {
+    for g in &d.glue {
+        let text = match g.first_new {
+            Some(at) if at <= clock.from => format!(
+                "parent glue for {} pointed at {} (new) from the start",
+                g.name,
+                ips(&g.new_addresses)
+            ),
+            Some(at) => format!(
+                "parent glue for {} first pointed at {} (new) at {}, {} after the start",
+                g.name,
+                ips(&g.new_addresses),
+                clock.time(at),
+                clock.dur((at - clock.from).num_seconds())
+            ),
+            None => format!(
+                "parent glue for {} never pointed at the new address: {} ({}) at the end",
+                g.name,
+                ips(&g.addresses_at_end),
+                g.verdict_at_end.word()
+            ),
+        };
+        let _ = writeln!(out, "- {zone}: {text}.");
+    }
+    if let Some(e) = &d.error_at_end {
+        let _ = writeln!(out, "- {zone}: {e} at the end.");
+    } else if !d.ok_at_end {
+        for p in d
+            .problems_at_end
+            .iter()
+            .filter(|p| !p.starts_with("parent glue for"))
+        {
+            let _ = writeln!(out, "- {zone}: {p} at the end.");
+        }
     }
 }
 

@@ -86,7 +86,15 @@ impl<'a> Replay<'a> {
     pub(super) fn zones(&self) -> Vec<ZoneReport> {
         let servers = self.zone_servers();
         let mut zone_names: Vec<String> = Vec::new();
-        for ((zone, _), _, _) in &servers {
+        let delegated = self.sorted.iter().filter_map(|e| match &e.event {
+            Event::Delegation { zone, .. } => Some(zone),
+            _ => None,
+        });
+        for zone in servers
+            .iter()
+            .map(|((zone, _), _, _)| zone)
+            .chain(delegated)
+        {
             if !zone_names.contains(zone) {
                 zone_names.push(zone.clone());
             }
@@ -98,6 +106,7 @@ impl<'a> Replay<'a> {
                 primary: None,
                 primary_serials: Vec::new(),
                 secondaries: Vec::new(),
+                delegation: self.delegation(&zone),
             };
             for ((_, server), primary, list) in servers.iter().filter(|(k, _, _)| k.0 == zone) {
                 if *primary {

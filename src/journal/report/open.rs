@@ -22,6 +22,7 @@ pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
         for s in &z.secondaries {
             out.extend(secondary_out_of_step(&z.zone, s));
         }
+        out.extend(delegation_not_ok(&z.zone, z.delegation.as_ref()));
     }
     out.extend(canary_laggards(pm));
     out.extend(pm.checklist.not_done.iter().map(not_done));
@@ -168,6 +169,18 @@ fn secondary_out_of_step(zone: &str, s: &SecondaryReport) -> Option<OpenItem> {
         kind: "zone",
         subject: zone.to_string(),
         text,
+    })
+}
+
+fn delegation_not_ok(zone: &str, d: Option<&super::DelegationReport>) -> Option<OpenItem> {
+    let d = d.filter(|d| !d.ok_at_end)?;
+    Some(OpenItem {
+        kind: "delegation",
+        subject: zone.to_string(),
+        text: match d.problems_at_end.is_empty() {
+            true => "the parent's delegation is not confirmed".to_string(),
+            false => d.problems_at_end.join("; "),
+        },
     })
 }
 

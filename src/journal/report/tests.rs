@@ -402,3 +402,72 @@ fn a_long_journal_of_flapping_is_reported_in_linear_time() {
     // Generous (a loaded machine, a debug build): the fix takes well under a second.
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
 }
+
+fn delegation(hm: &str, verdict: crate::journal::GlueKind, ip: &str) -> Entry {
+    let ok = verdict == crate::journal::GlueKind::New;
+    Entry {
+        at: at(hm),
+        event: Event::Delegation {
+            zone: "example.org".into(),
+            ok,
+            alarm: !ok,
+            agrees_with_zone: Some(true),
+            glue: vec![crate::journal::GlueEntry {
+                name: "ns-master.example.org".into(),
+                verdict,
+                addresses: vec![ip.parse().unwrap()],
+            }],
+            problems: match ok {
+                true => vec![],
+                false => vec![format!(
+                    "parent glue for ns-master.example.org is still {ip} (old): update it at the registrar"
+                )],
+            },
+            error: None,
+        },
+    }
+}
+
+/// The report says when the parent's glue first pointed at the new address, or that it
+/// never did (and names it still open).
+#[test]
+fn the_report_says_when_the_glue_first_pointed_at_the_new_address() {
+    use crate::journal::GlueKind::{New, Old};
+    let fixed = [
+        delegation("12:19", Old, "198.51.100.10"),
+        delegation("14:32", New, "203.0.113.10"),
+        delegation("15:00", Old, "198.51.100.10"),
+        delegation("15:10", New, "203.0.113.10"),
+    ];
+    let pm = build(&fixed, Sources::default(), "j", None, vec![]);
+    let d = pm.zones[0].delegation.as_ref().unwrap();
+    assert_eq!(d.glue[0].first_new, Some(at("14:32")));
+    assert_eq!(d.first_ok, Some(at("14:32")));
+    assert_eq!(d.glue[0].history.len(), 4);
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    assert!(
+        md.contains("- example.org: parent glue for ns-master.example.org first pointed at 203.0.113.10 (new) at 14:32, 2h 13m after the start."),
+        "{md}"
+    );
+    assert!(pm.still_open.is_empty(), "{:?}", pm.still_open);
+
+    let never = [delegation("12:19", Old, "198.51.100.10")];
+    let pm = build(&never, Sources::default(), "j", None, vec![]);
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    assert!(
+        md.contains("- example.org: parent glue for ns-master.example.org never pointed at the new address: 198.51.100.10 (old) at the end."),
+        "{md}"
+    );
+    assert_eq!(pm.still_open[0].kind, "delegation");
+    assert!(
+        pm.still_open[0].text.contains("registrar"),
+        "{:?}",
+        pm.still_open
+    );
+}
