@@ -3,6 +3,7 @@
 //! The same reducer as the TUI builds the state, so the two can never disagree. The JSON's
 //! types are in [`json`].
 
+pub mod canary;
 pub mod json;
 
 use std::sync::Arc;

@@ -118,6 +118,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the canary to a zone's primary and watch every secondary pick it up: exit 0
+    /// when all did by the deadline, 1 when not (or the primary refused the update)
+    ///
+    /// Sends the zone's primary an RFC 2136 update, signed with the zone's canary_key
+    /// (TSIG), that replaces the TXT record _moveday-canary.ZONE with the time and who; then
+    /// asks every secondary, every canary_every and without recursion, for the SOA serial
+    /// and that TXT, until each serves both or the deadline passes. A secondary that never
+    /// does is named with its contact. Without canary_key nothing is written: the canary
+    /// record is the only thing moveday ever writes to a zone. Every step goes into the
+    /// journal.
+    Canary {
+        /// The zone, as the inventory's [[zone]] name gives it
+        #[arg(value_name = "ZONE")]
+        zone: String,
+        /// Print the run as JSON at the end instead of text as it goes
+        #[arg(long)]
+        json: bool,
+        /// How long the secondaries have to follow, from the write (1s to 1d) [default: the
+        /// inventory's canary_deadline, 10m]
+        #[arg(long, value_name = "DURATION", value_parser = canary_deadline)]
+        deadline: Option<std::time::Duration>,
+    },
     /// Check an inventory file for errors without probing anything
     Validate {
         /// The inventory to check
@@ -329,6 +351,11 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Validate { path }) => validate(&path),
+        Some(Command::Canary {
+            zone,
+            json,
+            deadline,
+        }) => canary(&cli, &zone, json, deadline),
         Some(Command::Check { json }) => {
             let state = probe_once(&cli.inventory, Scope::Everything)?;
             print_result(
@@ -566,6 +593,81 @@ fn journal_ticks(cli: &Cli, events: &[checklist::ChecklistEvent]) {
     {
         say!("moveday: warning: not written to the journal: {e}");
     }
+}
+
+/// `--deadline`: a duration in `[dns] canary_deadline`'s range.
+fn canary_deadline(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    let range = moveday::config::limits::CANARY_DEADLINE;
+    if range.contains(&d) {
+        Ok(d)
+    } else {
+        Err("must be between 1s and 1d".into())
+    }
+}
+
+/// `moveday canary ZONE`: one run, its steps printed as they happen (or the JSON at the
+/// end) and journaled.
+fn canary(
+    cli: &Cli,
+    zone: &str,
+    json: bool,
+    deadline: Option<std::time::Duration>,
+) -> Result<ExitCode, Failure> {
+    use moveday::probe::canary::CanaryPlan;
+    let inv = Arc::new(Inventory::load(&cli.inventory)?);
+    let z = check::canary::find_zone(&inv, zone).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = &inv.zones[z];
+    let Some(key_path) = &config.canary_key else {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "zone {} has no canary_key: moveday writes to a zone only with a TSIG key the inventory names",
+            config.name
+        )));
+    };
+    let key = moveday::config::load_tsig_key(key_path)?;
+    if let Some(w) = &key.warning {
+        say!("moveday: warning: {w}");
+    }
+    let who = who(cli.who.as_deref())?;
+    let deadline = deadline.unwrap_or(inv.canary_deadline);
+    let plan = CanaryPlan::for_zone(&inv, z, key.key, &who, deadline)
+        .ok_or_else(|| anyhow::anyhow!("zone {zone} vanished"))?;
+    let journal_path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
+    let mut writer = journal::JournalWriter::open(&journal_path)
+        .map_err(|e| say!("moveday: warning: the run is not journaled: {e}"))
+        .ok();
+    let rt = runtime()?;
+    let state = rt.block_on(async {
+        let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
+        check::canary::run(inv.clone(), env, plan, |entry| {
+            if let Some(w) = writer.as_mut()
+                && let Err(e) = w.append(std::slice::from_ref(entry)).and_then(|()| w.sync())
+            {
+                say!("moveday: warning: journal {}: {e}", journal_path.display());
+                writer = None;
+            }
+            if !json {
+                let at = chrono::DateTime::<chrono::Local>::from(entry.at);
+                // The run goes on whoever reads: a closed output is no reason to stop it.
+                let _ = emit(&format!("{} {}\n", at.format("%H:%M:%S"), entry.summary()));
+            }
+        })
+        .await
+    });
+    let view = moveday::store::canary(&state, z);
+    let ok = view.as_ref().is_some_and(|v| v.run.all_followed());
+    if json {
+        let output = view.as_ref().map(|v| check::json::CanaryCommandOutput {
+            schema: Default::default(),
+            zone: config.name.clone(),
+            run: check::json::CanaryOutput::new(v),
+        });
+        let text = serde_json::to_string_pretty(&output).map_err(|e| Failure::Other(e.into()))?;
+        emit(&format!("{text}\n"))?;
+    } else if let Some(v) = &view {
+        emit(&format!("{}: {}\n", config.name, v.summary))?;
+    }
+    Ok(ExitCode::from(if ok { 0 } else { 1 }))
 }
 
 /// `moveday demo [--speed N]`: the scripted move, one record for every run wherever it is

@@ -25,9 +25,14 @@ use crate::probe::{
     ServiceOutcome, SshOutcome, Target, ZoneOutcome,
 };
 
+mod canary;
 pub mod damping;
 mod delegation;
 mod links;
+pub use canary::{
+    CanaryRun, CanarySecondary, CanarySecondaryView, CanaryView, SecondaryVerdict, canary,
+    canary_zones, late_words as canary_late_words, seconds as canary_seconds,
+};
 pub use damping::{Damped, Damper};
 pub use delegation::{DelegationView, GlueVerdict, GlueView, ParentView, delegation};
 pub use links::{LinkState, evidence, item_status, link_name, link_state, link_words};
@@ -70,6 +75,8 @@ pub struct ZoneState {
     pub servers: Vec<ZoneServerState>,
     /// The delegation as the parent's servers last served it (`[[zone]] parent`).
     pub delegation: Option<Seen<DelegationOutcome>>,
+    /// The last canary run (`moveday canary`, `C` in the zones view).
+    pub canary: Option<CanaryRun>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -209,6 +216,7 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
             at,
         } => names_current(state, zone, resolver, primary, at),
         ProbeReport::Delegation { at, outcome } => reduce_delegation(state, at, outcome),
+        ProbeReport::Canary { zone, event } => canary::reduce_canary(state, zone, event),
         ProbeReport::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;
@@ -386,6 +394,7 @@ fn inventory_zones(inv: &Inventory) -> Vec<ZoneState> {
         .map(|z| ZoneState {
             servers: vec![ZoneServerState::default(); 1 + z.secondaries.len()],
             delegation: None,
+            canary: None,
         })
         .collect()
 }

@@ -286,6 +286,9 @@ pub struct OldService {
 /// A zone: its primary's and secondaries' serials, and whether they agree on the NS set.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ZoneOutput {
+    /// The zone's last canary run in this process (`moveday canary`, `C` in the
+    /// dashboard): `null` when none ran.
+    pub canary: Option<CanaryOutput>,
     /// The zone's delegation at its parent (`[[zone]] parent`): `null` when the zone names
     /// no parent servers, or they have not been asked yet.
     pub delegation: Option<store::DelegationView>,
@@ -319,6 +322,112 @@ pub struct SecondaryOutput {
     pub ns: Option<Vec<String>>,
     pub serial: Option<u32>,
     pub server: String,
+}
+
+/// `moveday canary ZONE --json`: one canary run, from the write to the deadline.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CanaryCommandOutput {
+    pub schema: SchemaVersion,
+    pub zone: String,
+    #[serde(flatten)]
+    pub run: CanaryOutput,
+}
+
+/// A canary run: the TXT written to the primary, and each secondary's pick-up.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CanaryOutput {
+    /// How long the secondaries had, from the write, in seconds.
+    pub deadline_s: f64,
+    /// The run is over (every secondary followed, the deadline passed, or the write failed).
+    pub done: bool,
+    /// Why the canary was not written (the primary and its rcode), if it was not.
+    pub error: Option<String>,
+    /// Written, and every secondary picked it up.
+    pub ok: bool,
+    pub primary: SocketAddr,
+    /// In inventory order.
+    pub secondaries: Vec<CanarySecondaryOutput>,
+    /// The serial the primary served after the write (`null`: not read back).
+    pub serial: Option<u32>,
+    /// When the run began (RFC 3339).
+    pub started_at: String,
+    /// The TXT text written to `_moveday-canary.ZONE`.
+    pub text: String,
+    /// When the primary took the update (RFC 3339); `null` until then, or if it refused.
+    pub written_at: Option<String>,
+}
+
+/// One secondary in a canary run.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CanarySecondaryOutput {
+    /// The address asked (a secondary given by name is looked up).
+    pub address: Option<SocketAddr>,
+    pub contact: Option<String>,
+    /// Its last error, when the last question failed.
+    pub error: Option<String>,
+    /// Seconds from the write until it served the new serial and the new text; `null`
+    /// while it has not.
+    pub picked_up_after_s: Option<f64>,
+    /// The serial it served last.
+    pub serial: Option<u32>,
+    /// Seconds until it served the new serial.
+    pub serial_after_s: Option<f64>,
+    /// As the inventory names it.
+    pub server: String,
+    pub state: CanaryState,
+    /// Seconds until it served the new text.
+    pub text_after_s: Option<f64>,
+    /// The sentence the screen shows.
+    pub words: String,
+}
+
+/// A secondary's standing in a canary run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryState {
+    Followed,
+    Waiting,
+    Late,
+}
+
+impl CanaryOutput {
+    pub fn new(view: &store::CanaryView<'_>) -> CanaryOutput {
+        let run = view.run;
+        let secs = |d: std::time::Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
+        let secondaries = view
+            .secondaries
+            .iter()
+            .zip(&run.secondaries)
+            .map(|(v, s)| CanarySecondaryOutput {
+                address: s.address,
+                contact: v.contact.clone(),
+                error: v.error.clone(),
+                picked_up_after_s: s.followed_after.map(secs),
+                serial: v.serial,
+                serial_after_s: s.serial_after.map(secs),
+                server: v.server.clone(),
+                state: match v.verdict {
+                    store::SecondaryVerdict::Followed(_) => CanaryState::Followed,
+                    store::SecondaryVerdict::Waiting => CanaryState::Waiting,
+                    store::SecondaryVerdict::Late => CanaryState::Late,
+                },
+                text_after_s: s.text_after.map(secs),
+                words: v.words.clone(),
+            })
+            .collect();
+        CanaryOutput {
+            deadline_s: secs(run.deadline),
+            done: run.over(),
+            error: run.write_error.as_ref().map(ToString::to_string),
+            ok: run.all_followed(),
+            primary: run.primary,
+            secondaries,
+            serial: run.serial(),
+            started_at: rfc3339(run.started_at),
+            text: run.text.clone(),
+            written_at: run.written.as_ref().map(|(at, _)| rfc3339(*at)),
+        }
+    }
 }
 
 /// `moveday dns --json`: the resolver matrix once.
@@ -742,6 +851,7 @@ fn zones(state: &State) -> Vec<ZoneOutput> {
                 }
             });
             ZoneOutput {
+                canary: store::canary(state, z).map(|v| CanaryOutput::new(&v)),
                 delegation: store::delegation(state, z),
                 name: config.name.clone(),
                 ns_agree: store::ns_agree(state, z),

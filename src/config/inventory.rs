@@ -58,6 +58,10 @@ pub struct Inventory {
     pub long_ttl: Duration,
     /// How often each zone's parent servers are asked for its delegation (default 60 s).
     pub delegation_every: Duration,
+    /// How long a canary run waits for every secondary to follow (default 10 min).
+    pub canary_deadline: Duration,
+    /// How often a canary run asks each secondary (default 2 s).
+    pub canary_every: Duration,
     /// The advertised downtime window (`[move] window_start`, `window_end`), if given.
     pub window_start: Option<chrono::DateTime<chrono::Utc>>,
     pub window_end: Option<chrono::DateTime<chrono::Utc>>,
@@ -73,6 +77,9 @@ pub struct ZoneConfig {
     /// The parent zone's servers, asked for the delegation (NS and glue); empty when the
     /// inventory names none.
     pub parent: Vec<SocketAddr>,
+    /// The TSIG key file allowed to write the canary record (`canary_key`, relative to the
+    /// inventory); read when a canary run starts. Without it moveday never writes.
+    pub canary_key: Option<PathBuf>,
 }
 
 /// One secondary of a zone, and who runs it.
@@ -246,7 +253,12 @@ impl Inventory {
     /// Reads and validates an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
         let source = super::read_config(path, "inventory")?;
-        Inventory::parse(path, &source)
+        let inventory = Inventory::parse(path, &source)?;
+        // A canary key that cannot be used is bad input now, not when a run starts.
+        for key in inventory.zones.iter().filter_map(|z| z.canary_key.as_deref()) {
+            super::load_tsig_key(key)?;
+        }
+        Ok(inventory)
     }
 
     /// Validates inventory text; `path` is used for messages only.
@@ -273,7 +285,7 @@ impl Inventory {
         let mut resolvers = dns::resolvers(raw.resolver, &err)?;
         let hosts = host::hosts(raw.host, &probe, &err)?;
         let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &err)?;
-        let zones = dns::zones(raw.zone, &err)?;
+        let zones = dns::zones(raw.zone, path, &err)?;
         dns::attach_zone_servers(&mut resolvers, &zones);
         let dns_settings = settings::dns_table(raw.dns, &err)?;
 
@@ -291,6 +303,8 @@ impl Inventory {
             zones,
             long_ttl: dns_settings.long_ttl,
             delegation_every: dns_settings.delegation_every,
+            canary_deadline: dns_settings.canary_deadline,
+            canary_every: dns_settings.canary_every,
             window_start: the_move.window_start,
             window_end: the_move.window_end,
         })

@@ -25,6 +25,12 @@ pub const LONG_TTL: RangeInclusive<Duration> =
 /// changes slowly; a registrar takes hours).
 pub const DELEGATION_EVERY: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(86_400);
+/// `[dns] canary_deadline`: how long a canary run waits for every secondary.
+pub const CANARY_DEADLINE: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
+/// `[dns] canary_every`: how often a canary run asks each secondary.
+pub const CANARY_EVERY: RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(600);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod limits;
 pub mod service;
 pub mod theme;
+pub mod tsig_key;
 
 pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config};
 pub use inventory::{
@@ -18,6 +19,7 @@ pub use service::{
     TcpService, TlsService,
 };
 pub use theme::Theme;
+pub use tsig_key::{LoadedKey, TsigAlgorithm, TsigKey, load_tsig_key};
 
 impl Inventory {
     /// The inventory zone that holds `fqdn` (the longest matching zone name).

@@ -346,7 +346,7 @@ fn fqdn(name: &str) -> Result<Name, DnsServerError> {
 }
 
 /// Binds UDP and TCP on the same port; for port 0, retries until a port is free for both.
-async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+pub(super) async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     let mut last = None;
     for _ in 0..20 {
         let udp = UdpSocket::bind(addr).await?;
@@ -518,7 +518,7 @@ impl Relay {
 }
 
 /// Asks `upstream` over UDP, waiting at most two seconds.
-async fn forward(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+pub(super) async fn forward(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
     let socket = UdpSocket::bind(SocketAddr::new(upstream.ip(), 0)).await?;
     socket.connect(upstream).await?;
     socket.send(query).await?;

@@ -45,6 +45,7 @@ pub mod certs;
 pub mod dns_server;
 pub mod scale;
 pub mod servers;
+pub mod update;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;

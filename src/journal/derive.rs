@@ -18,6 +18,7 @@ use crate::checklist::ChecklistEvent;
 use crate::config::{HostConfig, Inventory, ResolverKind};
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
+use crate::probe::canary::CanaryEvent;
 use crate::probe::{ProbeReport, ZoneOutcome};
 use crate::sanitize::sanitize;
 use crate::store::{self, Check, HostState, Input, Seen, State, ZoneServerState, ZoneState};
@@ -74,12 +75,36 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) 
             };
             (changed, entries)
         }
+        Input::Probe(ProbeReport::Canary { zone, event }) => {
+            let at = canary_time(&event);
+            let before = state.zones.get(zone).and_then(|z| z.canary.clone());
+            let changed = store::reduce(state, ProbeReport::Canary { zone, event });
+            let after = state.zones.get(zone).and_then(|z| z.canary.as_ref());
+            let entries = match after {
+                Some(after) if changed => {
+                    canary::canary_events(&state.inventory, zone, before.as_ref(), after, at)
+                }
+                _ => Vec::new(),
+            };
+            (changed, entries)
+        }
         Input::ChecklistEvent(event) => {
             let entry = checklist_event(&event);
             let changed = store::reduce(state, Input::ChecklistEvent(event));
             (changed, vec![entry])
         }
         other => (store::reduce(state, other), Vec::new()),
+    }
+}
+
+/// When a canary step happened.
+fn canary_time(event: &CanaryEvent) -> SystemTime {
+    match event {
+        CanaryEvent::Started { at, .. }
+        | CanaryEvent::Written { at, .. }
+        | CanaryEvent::WriteFailed { at, .. }
+        | CanaryEvent::Poll { at, .. }
+        | CanaryEvent::Finished { at } => *at,
     }
 }
 
@@ -569,5 +594,6 @@ pub fn text_event(text: &str, who: &str, host: Option<&str>, at: SystemTime) -> 
     ))
 }
 
+mod canary;
 #[cfg(test)]
 mod tests;

@@ -202,6 +202,31 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
     },
+    /// A step of a canary run on a zone (`moveday canary`, `C` in the zones view).
+    Canary {
+        zone: String,
+        step: CanaryStep,
+        /// The primary (`started`, `written`, `refused`) or the secondary (`followed`,
+        /// `late`), as the inventory names it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<String>,
+        /// The serial the canary was written with (`written`), or the one the secondary
+        /// served (`followed`, `late`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<u32>,
+        /// Seconds from the write to the secondary serving the canary (`followed`), or
+        /// waited in vain (`late`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_s: Option<f64>,
+        /// The canary's TXT text (`started`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// Why the update was refused, or the secondary's last error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A moveday stopped watching.
     Stop {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,7 +238,7 @@ pub enum Event {
 }
 
 /// The `kind`s this version reads; lines of other kinds are skipped.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     "start",
     "health",
     "check",
@@ -225,6 +250,7 @@ pub const KINDS: [&str; 12] = [
     "tick",
     "note",
     "text",
+    "canary",
     "stop",
 ];
 
@@ -243,6 +269,7 @@ impl Event {
             Event::Tick { .. } => "tick",
             Event::Note { .. } => "note",
             Event::Text { .. } => "text",
+            Event::Canary { .. } => "canary",
             Event::Stop { .. } => "stop",
         }
     }
@@ -418,6 +445,24 @@ impl From<store::AddressClass> for AddressKind {
             store::AddressClass::Other => AddressKind::Other,
         }
     }
+}
+
+/// The steps of a canary run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryStep {
+    /// The update is on its way to the primary.
+    Started,
+    /// The primary took it.
+    Written,
+    /// The primary refused it (or never answered): nothing was written.
+    Refused,
+    /// A secondary serves the new serial and text.
+    Followed,
+    /// The run ended and this secondary never served the canary.
+    Late,
+    /// The run ended.
+    Finished,
 }
 
 /// A zone server's part.

@@ -5,7 +5,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
-use super::{AddressKind, CheckState, DnsVerdict, Entry, Event, HostHealth, Tail, encode_line};
+use super::{
+    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, HostHealth, Tail, encode_line,
+};
+use crate::store;
 
 /// How an entry reads: good news, bad news, a warning, or neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,7 @@ impl Entry {
         match &self.event {
             Event::Dns { fqdn, .. } => has(fqdn),
             Event::Zone { zone, server, .. } => has(zone) || has(server),
+            Event::Canary { zone, server, .. } => has(zone) || server.as_deref().is_some_and(has),
             Event::Text { text, .. } | Event::Note { text, .. } => has(text),
             Event::Tick { id, .. } => has(id),
             _ => false,
@@ -98,6 +102,11 @@ impl Entry {
                     Tone::Neutral
                 }
             }
+            Event::Canary { step, .. } => match step {
+                CanaryStep::Refused | CanaryStep::Late => Tone::Bad,
+                CanaryStep::Followed => Tone::Good,
+                _ => Tone::Neutral,
+            },
             Event::Tick {
                 done: true, forced, ..
             } => {
@@ -198,11 +207,73 @@ impl Entry {
             } => tick(id, *done, who, *forced, evidence.as_deref()),
             Event::Note { id, text, who } => note(id, text, who),
             Event::Text { text, who, host } => typed_note(text, who, host.as_deref()),
+            Event::Canary {
+                zone,
+                step,
+                server,
+                contact,
+                serial,
+                after_s,
+                text,
+                error,
+            } => canary_step(
+                zone,
+                *step,
+                &CanaryFacts {
+                    server: server.as_deref().unwrap_or("?"),
+                    contact: contact.as_deref(),
+                    serial: *serial,
+                    after_s: *after_s,
+                    text: text.as_deref(),
+                    error: error.as_deref(),
+                },
+            ),
         }
     }
 }
 
 // The summaries of the longer kinds of entry, one function each.
+
+/// The fields of a canary entry.
+struct CanaryFacts<'a> {
+    server: &'a str,
+    contact: Option<&'a str>,
+    serial: Option<u32>,
+    after_s: Option<f64>,
+    text: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+fn canary_step(zone: &str, step: CanaryStep, f: &CanaryFacts<'_>) -> String {
+    let after = f
+        .after_s
+        .map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 1e9)));
+    match step {
+        CanaryStep::Started => format!(
+            "canary for {zone}: writing \"{}\" to {}",
+            f.text.unwrap_or(""),
+            f.server
+        ),
+        CanaryStep::Written => match f.serial {
+            Some(serial) => format!("canary for {zone} written at {}: serial {serial}", f.server),
+            None => format!("canary for {zone} written at {}", f.server),
+        },
+        CanaryStep::Refused => format!(
+            "canary for {zone} not written: {}",
+            f.error.unwrap_or("refused")
+        ),
+        CanaryStep::Followed => format!(
+            "canary for {zone}: {} picked it up after {}",
+            f.server,
+            after.map_or_else(|| "?".into(), store::canary_seconds)
+        ),
+        CanaryStep::Late => format!(
+            "canary for {zone}: {}",
+            store::canary_late_words(f.server, f.serial, f.error, after, f.contact)
+        ),
+        CanaryStep::Finished => format!("canary run for {zone} over"),
+    }
+}
 
 fn started(name: &str, who: Option<&str>, hosts: usize) -> String {
     let by = who.map(|w| format!(" by {w}")).unwrap_or_default();

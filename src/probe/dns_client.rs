@@ -277,6 +277,21 @@ async fn tcp_exchange(
     name: &Name,
     rtype: RecordType,
 ) -> Result<Message, DnsError> {
+    tcp_round_trip(server, request, |answer| {
+        answer.metadata.id == id && answers(answer, name, rtype)
+    })
+    .await
+    .map(|(answer, _)| answer)
+}
+
+/// Sends `request` over a fresh TCP connection to `server` and reads answers until one is
+/// `wanted`: that answer, and its bytes (a signed answer is verified over them). No
+/// timeout of its own (the caller bounds it).
+pub(crate) async fn tcp_round_trip(
+    server: SocketAddr,
+    request: &[u8],
+    wanted: impl Fn(&Message) -> bool,
+) -> Result<(Message, Vec<u8>), DnsError> {
     let mut stream = TcpStream::connect(server).await.map_err(|e| io_error(&e))?;
     let len = u16::try_from(request.len())
         .map_err(|_| DnsError::Other("query too long for TCP".into()))?;
@@ -293,8 +308,8 @@ async fn tcp_exchange(
             .map_err(|e| io_error(&e))?;
         let answer = Message::from_vec(&buffer)
             .map_err(|e| DnsError::Other(sanitize(&format!("garbage answer: {e}"), TEXT_CHARS)))?;
-        if answer.metadata.id == id && answers(&answer, name, rtype) {
-            return Ok(answer);
+        if wanted(&answer) {
+            return Ok((answer, buffer));
         }
     }
 }

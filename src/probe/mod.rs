@@ -4,6 +4,7 @@
 //! Nothing in here knows about the terminal. Outcomes are plain values; every error is a
 //! value ([`ProbeError`]) shown to the operator, never a panic.
 
+pub mod canary;
 pub mod delegation;
 pub mod dns;
 pub mod dns_client;
@@ -68,6 +69,11 @@ pub enum ProbeReport {
     Delegation {
         at: SystemTime,
         outcome: delegation::DelegationOutcome,
+    },
+    /// A step of a canary run on a zone (`moveday canary`, `C` in the zones view).
+    Canary {
+        zone: usize,
+        event: canary::CanaryEvent,
     },
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -31,6 +32,7 @@ pub(super) struct RawZone {
     secondaries: Vec<Spanned<String>>,
     contact: Option<Spanned<Contact>>,
     parent: Option<Spanned<Vec<Spanned<String>>>>,
+    canary_key: Option<Spanned<String>>,
 }
 
 /// `contact = "who runs them all"` or `contact = { "192.0.2.53" = "Aleksi, +358 ..." }`.
@@ -117,7 +119,11 @@ pub(super) fn resolvers(
 }
 
 /// `[[zone]]`, in file order; zone names are unique.
-pub(super) fn zones(raw: Vec<RawZone>, err: Located) -> Result<Vec<ZoneConfig>, ConfigError> {
+pub(super) fn zones(
+    raw: Vec<RawZone>,
+    path: &Path,
+    err: Located,
+) -> Result<Vec<ZoneConfig>, ConfigError> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
     for z in raw {
         let name = z
@@ -149,11 +155,20 @@ pub(super) fn zones(raw: Vec<RawZone>, err: Located) -> Result<Vec<ZoneConfig>, 
             Some(list) => parent(list, err)?,
             None => Vec::new(),
         };
+        let canary_key = match z.canary_key {
+            Some(key) if key.get_ref().trim().is_empty() => {
+                return Err(err(key.span(), "canary_key must not be empty".into()));
+            }
+            // Relative to the inventory, like hosts_file and ca_file.
+            Some(key) => Some(path.parent().unwrap_or(Path::new(".")).join(key.into_inner())),
+            None => None,
+        };
         zones.push(ZoneConfig {
             name,
             primary: z.primary.into_inner().0,
             secondaries,
             parent,
+            canary_key,
         });
     }
     Ok(zones)

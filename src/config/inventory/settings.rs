@@ -41,6 +41,8 @@ pub(super) struct RawProbe {
 pub(super) struct RawDns {
     long_ttl: Option<Spanned<Dur>>,
     delegation_every: Option<Spanned<Dur>>,
+    canary_deadline: Option<Spanned<Dur>>,
+    canary_every: Option<Spanned<Dur>>,
 }
 
 /// What `[move]` says, checked.
@@ -229,19 +231,39 @@ pub(super) struct DnsTable {
     pub(super) long_ttl: Duration,
     /// How often each zone's parent is asked for the delegation (default 60 s).
     pub(super) delegation_every: Duration,
+    /// How long a canary run waits for every secondary (default 10 min).
+    pub(super) canary_deadline: Duration,
+    /// How often a canary run asks each secondary (default 2 s).
+    pub(super) canary_every: Duration,
 }
 
-/// `[dns]`: `long_ttl` and `delegation_every`, each in its range.
+/// `[dns]`: `long_ttl`, `delegation_every`, `canary_deadline` and `canary_every`, each in
+/// its range.
 pub(super) fn dns_table(raw: Option<RawDns>, err: Located) -> Result<DnsTable, ConfigError> {
-    let (long_ttl, every) = raw.map_or((None, None), |d| (d.long_ttl, d.delegation_every));
+    let raw = raw.unwrap_or(RawDns {
+        long_ttl: None,
+        delegation_every: None,
+        canary_deadline: None,
+        canary_every: None,
+    });
+    let within = |value: Option<Spanned<Dur>>, key: &str, default: u64, range| match value {
+        None => Ok(Duration::from_millis(default)),
+        Some(d) => duration_within(&d, key, range, err),
+    };
     Ok(DnsTable {
-        long_ttl: match long_ttl {
-            None => Duration::from_secs(300),
-            Some(d) => duration_within(&d, "long_ttl", &limits::LONG_TTL, err)?,
-        },
-        delegation_every: match every {
-            None => Duration::from_secs(60),
-            Some(d) => duration_within(&d, "delegation_every", &limits::DELEGATION_EVERY, err)?,
-        },
+        long_ttl: within(raw.long_ttl, "long_ttl", 300_000, &limits::LONG_TTL)?,
+        delegation_every: within(
+            raw.delegation_every,
+            "delegation_every",
+            60_000,
+            &limits::DELEGATION_EVERY,
+        )?,
+        canary_deadline: within(
+            raw.canary_deadline,
+            "canary_deadline",
+            600_000,
+            &limits::CANARY_DEADLINE,
+        )?,
+        canary_every: within(raw.canary_every, "canary_every", 2_000, &limits::CANARY_EVERY)?,
     })
 }
