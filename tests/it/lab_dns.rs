@@ -342,8 +342,8 @@ fn the_primary_takes_signed_updates_and_only_ns2_follows() {
 
 // ------------------------------------------------------------------- the canary
 
-/// `moveday canary example.org` on the laptop with `inventory` and `args`: exit code, stdout,
-/// stderr, how long it took.
+/// `moveday canary example.org` on the laptop with `inventory` and `args`, journaling into
+/// the lab: exit code, stdout, stderr, how long it took.
 fn canary(
     lab: &Lab,
     inventory: &std::path::Path,
@@ -355,6 +355,9 @@ fn canary(
         .args(args)
         .arg("--inventory")
         .arg(inventory)
+        .arg("--journal")
+        .arg(lab.dir.join("canary.journal.jsonl"))
+        .args(["--who", "lab-tester"])
         .stdin(std::process::Stdio::null())
         .output()
         .expect("moveday canary");
@@ -366,28 +369,30 @@ fn canary(
     )
 }
 
-/// `secondaries[]` entry for the server at `address` (its `server` is `address:53`; ns3,
-/// given by name in the inventory, may be shown by that name).
-fn secondary<'a>(run: &'a Value, address: &str, name: &str) -> &'a Value {
+/// `secondaries[]` entry of the server at `address` (`address:53` where it was asked).
+fn secondary<'a>(run: &'a Value, address: &str) -> &'a Value {
     run["secondaries"]
         .as_array()
         .unwrap_or_else(|| panic!("no secondaries[] in {run:#}"))
         .iter()
-        .find(|s| s["server"] == format!("{address}:53") || s["server"] == name)
-        .unwrap_or_else(|| panic!("no secondary {address} ({name}) in {run:#}"))
+        .find(|s| s["address"] == format!("{address}:53"))
+        .unwrap_or_else(|| panic!("no secondary at {address} in {run:#}"))
 }
 
 /// The canary run headless: ns2 picks it up within seconds, ns3 is named with its contact
-/// at the deadline (exit 1), in JSON and in words; a wrong key is the primary's NOTAUTH.
-/// Then `C` and `y` in the zones view run it from the dashboard.
+/// and the serial it still serves at the deadline (exit 1), in JSON and in words; a wrong
+/// key is the primary's NOTAUTH and changes nothing. Then `C` and `y` in the zones view
+/// run it from the dashboard. Every expectation is checked (`Findings`), so a product bug
+/// in one part shows beside the rest.
 #[test]
 #[ignore = "needs root, tmux and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
 fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     let started = Instant::now();
     tmux::require();
-    let lab = Lab::start(&[("MDLAB_CANARY_KEY", "1")]);
+    let lab = Lab::start(&[]);
     eprintln!("lab {} up in {:.1?}", lab.prefix, lab.setup);
-    let deadline = Duration::from_secs(6);
+    let mut f = lab::Findings::default();
+    let deadline = Duration::from_secs(5);
 
     // ------------------------------------------------------------ --json
     let (code, stdout, stderr, took) = canary(
@@ -398,76 +403,133 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     eprintln!("--- moveday canary --json: exit {code:?} after {took:.1?}\n{stdout}{stderr}");
     let run: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("canary --json: {e}\n{stdout}\n{stderr}"));
-    assert_eq!(code, Some(1), "{run:#}");
-    assert!(run["schema"].is_u64(), "{run:#}");
-    assert_eq!(run["zone"], "example.org", "{run:#}");
-    assert_eq!(run["primary"], format!("{PRIMARY}:53"), "{run:#}");
-    assert_eq!(run["done"], true, "{run:#}");
-    assert_eq!(run["ok"], false, "{run:#}");
-    assert_eq!(run["error"], Value::Null, "{run:#}");
-    assert_eq!(
-        run["deadline_s"].as_f64(),
-        Some(deadline.as_secs_f64()),
-        "{run:#}"
-    );
+    f.expect(code == Some(1), "--json: exit 1 (ns3 never follows)", &run);
+    for (field, expected) in [
+        ("zone", json!("example.org")),
+        ("primary", json!(format!("{PRIMARY}:53"))),
+        ("done", json!(true)),
+        ("ok", json!(false)),
+        ("error", Value::Null),
+        ("deadline_s", json!(deadline.as_secs_f64())),
+    ] {
+        f.expect(
+            run[field] == expected,
+            &format!("--json: {field} is {expected}, got {}", run[field]),
+            "",
+        );
+    }
+    f.expect(run["schema"].is_u64(), "--json: a schema version", &run);
     let written = run["serial"].as_u64().unwrap_or_else(|| panic!("{run:#}"));
-    assert!(written > u64::from(SERIAL_NEW), "{run:#}");
+    f.expect(
+        written == u64::from(SERIAL_NEW) + 1,
+        &format!("--json: the primary's serial went up by one: {written}"),
+        "",
+    );
     let text = run["text"].as_str().unwrap_or_else(|| panic!("{run:#}"));
     let when = run["written_at"]
         .as_str()
         .unwrap_or_else(|| panic!("{run:#}"));
-    assert!(
+    f.expect(
         chrono::DateTime::parse_from_rfc3339(when).is_ok(),
-        "written_at {when:?}"
+        &format!("--json: written_at {when:?} is RFC 3339"),
+        "",
     );
-    assert!(
-        text.starts_with(when) && text.contains('@'),
-        "text {text:?}"
+    f.expect(
+        text.starts_with(when.get(..16).unwrap_or(when)) && text.ends_with(" lab-tester"),
+        &format!("--json: the text {text:?} is the time and who"),
+        "",
     );
-    // What the primary and ns2 serve now is that record.
-    assert_eq!(serial(&lab, PRIMARY), Some(written as u32));
-    assert_eq!(canary_txt(&lab, PRIMARY), format!("\"{text}\""));
-    assert_eq!(canary_txt(&lab, NS2), format!("\"{text}\""));
+    // What the primary and ns2 serve now is that record; ns3 has neither.
+    f.expect(
+        serial(&lab, PRIMARY) == Some(written as u32)
+            && canary_txt(&lab, PRIMARY) == format!("\"{text}\"")
+            && canary_txt(&lab, NS2) == format!("\"{text}\""),
+        "dig: the primary and ns2 serve the canary",
+        format!("{} / {}", canary_txt(&lab, PRIMARY), canary_txt(&lab, NS2)),
+    );
+    f.expect(
+        serial(&lab, NS3) == Some(SERIAL_OLD) && canary_txt(&lab, NS3).is_empty(),
+        "dig: ns3 serves neither",
+        canary_txt(&lab, NS3),
+    );
 
-    let ns2 = secondary(&run, NS2, "ns2.example.org");
-    let after = ns2["picked_up_after_s"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{run:#}"));
-    eprintln!("    ns2 picked the canary up after {after:.2} s");
-    assert!(after < 3.0, "ns2 picked it up after {after} s: {run:#}");
-    assert_eq!(ns2["serial"], written, "{run:#}");
-    assert_eq!(ns2["txt_seen"], true, "{run:#}");
-    assert_eq!(ns2["error"], Value::Null, "{run:#}");
+    let ns2 = secondary(&run, NS2);
+    let after = ns2["picked_up_after_s"].as_f64();
+    eprintln!("    ns2 picked the canary up after {after:?} s");
+    f.expect(
+        after.is_some_and(|s| s < 3.0),
+        &format!("--json: ns2 picked it up within seconds ({after:?} s)"),
+        ns2,
+    );
+    f.expect(
+        ns2["serial"] == written
+            && !ns2["text_after_s"].is_null()
+            && ns2["error"].is_null()
+            && ns2["state"] == "followed",
+        "--json: ns2 serves the serial and the text, no error, followed",
+        ns2,
+    );
 
-    let ns3 = secondary(&run, NS3, "ns3.example.org");
-    assert_eq!(ns3["picked_up_after_s"], Value::Null, "{run:#}");
-    assert_eq!(ns3["serial"], SERIAL_OLD, "{run:#}");
-    assert_eq!(ns3["txt_seen"], false, "{run:#}");
-    assert_eq!(ns3["contact"], NS3_CONTACT, "{run:#}");
-    assert!(
-        took >= deadline && took < deadline + Duration::from_secs(5),
-        "the run took {took:?} with a deadline of {deadline:?}"
+    let ns3 = secondary(&run, NS3);
+    f.expect(
+        ns3["server"] == "ns3.example.org" && ns3["contact"] == NS3_CONTACT,
+        "--json: ns3 by its inventory name, with its contact",
+        ns3,
+    );
+    f.expect(
+        ns3["picked_up_after_s"].is_null()
+            && ns3["text_after_s"].is_null()
+            && ns3["state"] == "late",
+        "--json: ns3 never picked it up: late",
+        ns3,
+    );
+    f.expect(
+        ns3["serial"] == SERIAL_OLD && ns3["error"].is_null(),
+        &format!(
+            "--json: ns3 still serves {SERIAL_OLD} at the deadline (serial {}, error {})",
+            ns3["serial"], ns3["error"]
+        ),
+        ns3,
+    );
+    f.expect(
+        took >= deadline && took < deadline + Duration::from_secs(4),
+        &format!("--json: the run ends at its deadline ({took:.1?}, deadline {deadline:?})"),
+        "",
     );
 
     // ------------------------------------------------------------ in words
     let (code, stdout, stderr, took) = canary(&lab, &lab.inventory, &["--deadline", "3s"]);
     eprintln!("--- moveday canary: exit {code:?} after {took:.1?}\n{stdout}{stderr}");
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    f.expect(code == Some(1), "words: exit 1", "");
     let ns3_line = stdout
         .lines()
-        .find(|l| l.contains("ns3.example.org") && l.contains("still serves serial"))
-        .unwrap_or_else(|| panic!("ns3 not named:\n{stdout}"));
-    assert!(ns3_line.contains(&SERIAL_OLD.to_string()), "{ns3_line}");
-    assert!(stdout.contains(NS3_CONTACT), "{stdout}");
-    assert!(!stderr.contains("readable"), "a 0600 key warned: {stderr}");
+        .find(|l| l.contains("ns3.example.org") && l.contains(NS3_CONTACT))
+        .unwrap_or_default();
+    f.expect(
+        ns3_line.contains(&format!("still serves serial {SERIAL_OLD}")),
+        "words: ns3.example.org still serves serial 2009121201, with its contact",
+        &stdout,
+    );
+    f.expect(
+        stdout
+            .lines()
+            .any(|l| l.contains(NS2) && l.contains("picked it up")),
+        "words: ns2 picked it up",
+        &stdout,
+    );
+    f.expect(
+        !stderr.contains("warning"),
+        "words: no warning for a 0600 key",
+        &stderr,
+    );
 
     // ------------------------------------------------------------ a wrong key
     let wrong = lab.dir.join("inventory-wrong-key.toml");
-    let text = std::fs::read_to_string(&lab.inventory).unwrap();
-    assert!(text.contains("keys/moveday-canary.key"), "{text}");
+    let inventory = std::fs::read_to_string(&lab.inventory).unwrap();
+    assert!(inventory.contains("keys/moveday-canary.key"), "{inventory}");
     std::fs::write(
         &wrong,
-        text.replace("keys/moveday-canary.key", "keys/unknown.key"),
+        inventory.replace("keys/moveday-canary.key", "keys/unknown.key"),
     )
     .unwrap();
     let before = serial(&lab, PRIMARY);
@@ -475,21 +537,28 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     eprintln!(
         "--- moveday canary with a wrong key: exit {code:?} after {took:.1?}\n{stdout}{stderr}"
     );
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    f.expect(code == Some(1), "wrong key: exit 1", "");
+    let error = serde_json::from_str::<Value>(&stdout)
+        .ok()
+        .and_then(|run| run["error"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    f.expect(
+        error.contains(PRIMARY) && error.contains("NOTAUTH"),
+        &format!("wrong key: the JSON error names the primary and NOTAUTH: {error:?}"),
+        &stdout,
+    );
+    f.expect(
+        serial(&lab, PRIMARY) == before,
+        "wrong key: the zone is unchanged",
+        "",
+    );
+    let (code, stdout, stderr, _) = canary(&lab, &wrong, &["--deadline", "3s"]);
     let said = format!("{stdout}{stderr}");
-    assert!(said.contains(PRIMARY) && said.contains("NOTAUTH"), "{said}");
-    if let Ok(run) = serde_json::from_str::<Value>(&stdout) {
-        let error = run["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains(PRIMARY) && error.contains("NOTAUTH"),
-            "{run:#}"
-        );
-        assert_eq!(run["ok"], false, "{run:#}");
-    }
-    assert_eq!(
-        serial(&lab, PRIMARY),
-        before,
-        "a refused update changed the zone"
+    eprintln!("--- the same in words: exit {code:?}\n{said}");
+    f.expect(
+        code == Some(1) && said.contains(PRIMARY) && said.contains("NOTAUTH"),
+        "wrong key, in words: exit 1, the primary and NOTAUTH named",
+        &said,
     );
 
     // ------------------------------------------------------------ C in the zones view
@@ -498,30 +567,42 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     tmux.wait_for("the zones view", Duration::from_secs(10), |s| {
         s.contains("2009121201") && s.contains("behind")
     });
-    tmux.key("C");
-    let screen = tmux.wait_for("the confirmation", Duration::from_secs(5), |s| {
-        s.contains("canary") && (s.contains("y/n") || s.contains("[y]") || s.contains("y:"))
-    });
-    eprintln!("--- after C:\n{}", lines_with(&screen, "canary"));
     let before = serial(&lab, PRIMARY);
-    tmux.key("y");
-    let (screen, took) =
-        tmux.wait_for_timed("ns2 picked the canary up", Duration::from_secs(10), |s| {
-            s.to_lowercase().contains("canary")
-                && s.lines()
-                    .any(|l| (l.contains("ns2") || l.contains(NS2)) && l.contains("picked up"))
-        });
-    eprintln!(
-        "--- the zones view {took:.1?} after y:\n{}",
-        lines_with(&screen, "canary")
+    tmux.key("C");
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen();
+    eprintln!("--- after C:\n{}", lines_with(&screen, "canary"));
+    f.expect(
+        screen.to_lowercase().contains("canary") && serial(&lab, PRIMARY) == before,
+        "C: asks before it writes (nothing written yet)",
+        &screen,
     );
-    eprintln!("{}", lines_with(&screen, "picked up"));
-    assert!(
+    tmux.key("y");
+    let picked = within(Duration::from_secs(10), || {
+        let s = tmux.screen();
+        s.to_lowercase().contains("canary")
+            && s.lines()
+                .any(|l| l.contains(NS2) && l.contains("picked up"))
+    });
+    let screen = tmux.screen();
+    eprintln!(
+        "--- the zones view {picked:.1?} after y:\n{}\n{}",
+        lines_with(&screen, "canary"),
+        lines_with(&screen, "picked up")
+    );
+    f.expect(
+        picked.is_some(),
+        "y: the zones view shows ns2 picked up the canary",
+        &screen,
+    );
+    f.expect(
         serial(&lab, PRIMARY) > before,
-        "the run from the dashboard wrote nothing"
+        "y: the run from the dashboard wrote the canary",
+        "",
     );
 
     finish(lab, tmux, started, "lab canary test");
+    f.finish("the_canary_reaches_ns2_within_seconds_and_never_ns3");
 }
 
 fn lines_with(screen: &str, word: &str) -> String {

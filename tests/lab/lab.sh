@@ -27,9 +27,10 @@
 #   ping                  answers `ok pong`
 #
 # Environment: MDLAB_INTERVAL, MDLAB_TIMEOUT (the generated inventory's probe interval and
-# timeout, default 1s each); MDLAB_DELEGATION_EVERY (its [dns] delegation_every, default
-# 2s); MDLAB_CANARY_KEY=1 writes the zone's canary_key (keys/moveday-canary.key) into the
-# inventory; MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that
+# timeout, default 1s each); MDLAB_DELEGATION_EVERY, MDLAB_CANARY_EVERY,
+# MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
+# default 2s, 500ms and 20s); MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of
+# the inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that
 # step: the teardown test).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
@@ -494,10 +495,11 @@ up() {
   wait_for_servers
   fail_at daemons
   local canary_key="canary_key = \"keys/$KEY_NAME.key\"   # the primary takes its updates"
-  [ "${MDLAB_CANARY_KEY:-0}" = 1 ] || canary_key="# canary_key = \"keys/$KEY_NAME.key\" (MDLAB_CANARY_KEY=1)"
+  [ "${MDLAB_CANARY_KEY:-1}" != 0 ] || canary_key="# canary_key left out (MDLAB_CANARY_KEY=0)"
   render inventory.toml "$LAB/inventory.toml" PREFIX="$P" LAB="$LAB" NET="$NEW" \
     INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}" \
-    DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key"
+    DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key" \
+    CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}"
 }
 
 # ------------------------------------------------------------------- fault commands
