@@ -641,7 +641,9 @@ fn canary(
         let env = Arc::new(ProbeEnv::new(&inv, Pinger::detect().0));
         check::canary::run(inv.clone(), env, plan, |entry| {
             if let Some(w) = writer.as_mut()
-                && let Err(e) = w.append(std::slice::from_ref(entry)).and_then(|()| w.sync())
+                && let Err(e) = w
+                    .append(std::slice::from_ref(entry))
+                    .and_then(|()| w.sync())
             {
                 say!("moveday: warning: journal {}: {e}", journal_path.display());
                 writer = None;

@@ -11,9 +11,9 @@ use tokio::sync::mpsc;
 
 use crate::config::Inventory;
 use crate::journal::{self, Entry};
+use crate::probe::ProbeReport;
 use crate::probe::canary::{self, CanaryPlan};
 use crate::probe::scheduler::ProbeEnv;
-use crate::probe::ProbeReport;
 use crate::store::State;
 
 /// The zone of `inv` named `name` (any case, with or without the final dot), or why not.
@@ -58,7 +58,10 @@ pub async fn run(
     }
     // The run ended (its sender is gone); a panic in it is a bug, not a result.
     if let Err(e) = task.await {
-        crate::store::reduce(&mut state, crate::store::Input::Warning(format!("canary run failed: {e}")));
+        crate::store::reduce(
+            &mut state,
+            crate::store::Input::Warning(format!("canary run failed: {e}")),
+        );
     }
     state
 }

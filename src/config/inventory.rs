@@ -255,7 +255,11 @@ impl Inventory {
         let source = super::read_config(path, "inventory")?;
         let inventory = Inventory::parse(path, &source)?;
         // A canary key that cannot be used is bad input now, not when a run starts.
-        for key in inventory.zones.iter().filter_map(|z| z.canary_key.as_deref()) {
+        for key in inventory
+            .zones
+            .iter()
+            .filter_map(|z| z.canary_key.as_deref())
+        {
             super::load_tsig_key(key)?;
         }
         Ok(inventory)

@@ -177,7 +177,10 @@ fn tokenize(path: &Path, text: &str) -> Result<Vec<(Tok, Range<usize>)>, ConfigE
                 if bytes[i + 1 + n] == b'\n' {
                     return Err(located(path, text, i..i + 1, "quote never closed".into()));
                 }
-                out.push((Tok::Quoted(text[i + 1..i + 1 + n].to_string()), i..i + n + 2));
+                out.push((
+                    Tok::Quoted(text[i + 1..i + 1 + n].to_string()),
+                    i..i + n + 2,
+                ));
                 i += n + 2;
             }
             _ => {
@@ -255,12 +258,12 @@ impl Parser<'_> {
         self.expect(&Tok::Close, "`}`")?;
         self.expect(&Tok::Semi, "`;` after `}`")?;
         if self.at < self.tokens.len() {
-            return Err(self.error(
-                "more than one statement: a canary key file holds exactly one key".into(),
-            ));
+            return Err(self
+                .error("more than one statement: a canary key file holds exactly one key".into()));
         }
         let algorithm = algorithm.unwrap_or(TsigAlgorithm::HmacSha256);
         let Some(secret) = secret else {
+            self.at = 1;
             return Err(self.error(format!("key `{name}` has no `secret`")));
         };
         Ok(TsigKey {
@@ -366,14 +369,39 @@ mod tests {
         let cases = [
             ("", 1, 1, "no key in the file"),
             ("zone \"x\" {};", 1, 1, "expected `key`"),
-            ("key \"k\" { algorithm hmac-md5; secret \"AAEC\"; };", 1, 21, "not supported"),
-            ("key \"k\" {\n secret \"not base64!\";\n};", 2, 9, "not base64"),
-            ("key \"k\" { algorithm hmac-sha256; };", 1, 35, "has no `secret`"),
+            (
+                "key \"k\" { algorithm hmac-md5; secret \"AAEC\"; };",
+                1,
+                21,
+                "not supported",
+            ),
+            (
+                "key \"k\" {\n secret \"not base64!\";\n};",
+                2,
+                9,
+                "not base64",
+            ),
+            (
+                "key \"k\" { algorithm hmac-sha256; };",
+                1,
+                5,
+                "has no `secret`",
+            ),
             ("key \"k\" { secret \"AAEC\" };", 1, 25, "expected `;`"),
-            ("key \"k\" { secret \"AAEC\"; };\nkey \"j\" { secret \"AAEC\"; };", 2, 1, "exactly one key"),
+            (
+                "key \"k\" { secret \"AAEC\"; };\nkey \"j\" { secret \"AAEC\"; };",
+                2,
+                1,
+                "exactly one key",
+            ),
             ("key \"k\" { secret \"AAEC; };", 1, 18, "quote never closed"),
             ("key \"k\" { owner x; };", 1, 11, "unknown clause"),
-            ("key \"k\" { secret \"AAEC\"; secret \"AAEC\"; };", 1, 26, "given twice"),
+            (
+                "key \"k\" { secret \"AAEC\"; secret \"AAEC\"; };",
+                1,
+                26,
+                "given twice",
+            ),
         ];
         for (text, line, col, words) in cases {
             let e = parse(text).unwrap_err();
@@ -394,7 +422,10 @@ mod tests {
         assert_eq!(load_tsig_key(&path).unwrap().warning, None);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let warning = load_tsig_key(&path).unwrap().warning.unwrap();
-        assert!(warning.contains("readable by others (mode 0644)"), "{warning}");
+        assert!(
+            warning.contains("readable by others (mode 0644)"),
+            "{warning}"
+        );
         let e = load_tsig_key(dir.path()).unwrap_err();
         assert!(e.message.contains("not a regular file"), "{e}");
     }

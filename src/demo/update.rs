@@ -160,13 +160,8 @@ impl Desk {
         let Ok(unsigned) = response.to_vec() else {
             return encode(reply(ResponseCode::ServFail));
         };
-        let context = TSigResponseContext::new(
-            id,
-            now,
-            self.signer.clone(),
-            request_mac,
-            None::<TsigError>,
-        );
+        let context =
+            TSigResponseContext::new(id, now, self.signer.clone(), request_mac, None::<TsigError>);
         let mut response = response;
         match context.sign(&unsigned) {
             Ok(tsig) => {

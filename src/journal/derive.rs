@@ -16,9 +16,9 @@ use super::{
 };
 use crate::checklist::ChecklistEvent;
 use crate::config::{HostConfig, Inventory, ResolverKind};
+use crate::probe::canary::CanaryEvent;
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
-use crate::probe::canary::CanaryEvent;
 use crate::probe::{ProbeReport, ZoneOutcome};
 use crate::sanitize::sanitize;
 use crate::store::{self, Check, HostState, Input, Seen, State, ZoneServerState, ZoneState};

@@ -207,27 +207,7 @@ impl Entry {
             } => tick(id, *done, who, *forced, evidence.as_deref()),
             Event::Note { id, text, who } => note(id, text, who),
             Event::Text { text, who, host } => typed_note(text, who, host.as_deref()),
-            Event::Canary {
-                zone,
-                step,
-                server,
-                contact,
-                serial,
-                after_s,
-                text,
-                error,
-            } => canary_step(
-                zone,
-                *step,
-                &CanaryFacts {
-                    server: server.as_deref().unwrap_or("?"),
-                    contact: contact.as_deref(),
-                    serial: *serial,
-                    after_s: *after_s,
-                    text: text.as_deref(),
-                    error: error.as_deref(),
-                },
-            ),
+            Event::Canary { .. } => canary_summary(&self.event),
         }
     }
 }
@@ -242,6 +222,31 @@ struct CanaryFacts<'a> {
     after_s: Option<f64>,
     text: Option<&'a str>,
     error: Option<&'a str>,
+}
+
+fn canary_summary(event: &Event) -> String {
+    let Event::Canary {
+        zone,
+        step,
+        server,
+        contact,
+        serial,
+        after_s,
+        text,
+        error,
+    } = event
+    else {
+        return String::new();
+    };
+    let facts = CanaryFacts {
+        server: server.as_deref().unwrap_or("?"),
+        contact: contact.as_deref(),
+        serial: *serial,
+        after_s: *after_s,
+        text: text.as_deref(),
+        error: error.as_deref(),
+    };
+    canary_step(zone, *step, &facts)
 }
 
 fn canary_step(zone: &str, step: CanaryStep, f: &CanaryFacts<'_>) -> String {

@@ -97,7 +97,11 @@ impl CanaryPlan {
             zone,
             zone_name: config.name.clone(),
             primary: config.primary,
-            secondaries: config.secondaries.iter().map(|s| s.server.clone()).collect(),
+            secondaries: config
+                .secondaries
+                .iter()
+                .map(|s| s.server.clone())
+                .collect(),
             key,
             text: canary_text(SystemTime::now(), who),
             every: inv.canary_every,
@@ -267,7 +271,8 @@ pub async fn write_canary(
             .map(|e| sanitize(&format!("{e:?}"), 40).to_uppercase());
         return Err(UpdateError::Refused {
             primary,
-            rcode: sanitize(&answer.metadata.response_code.to_string(), 40).to_uppercase(),
+            // The RFC's mnemonic (NOTAUTH, REFUSED), as dig and BIND's logs say it.
+            rcode: sanitize(&format!("{:?}", answer.metadata.response_code), 40).to_uppercase(),
             tsig,
         });
     }
@@ -320,12 +325,17 @@ pub async fn poll_secondary(
 
 /// A TXT record's strings, joined, as text (escaped, capped).
 fn txt_string(txt: &TXT) -> String {
-    let bytes: Vec<u8> = txt.txt_data.iter().flat_map(|s| s.iter().copied()).collect();
+    let bytes: Vec<u8> = txt
+        .txt_data
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .collect();
     sanitize(&String::from_utf8_lossy(&bytes), TEXT_CHARS)
 }
 
 /// Runs the canary: writes it, then asks the secondaries that have not followed, every
-/// `plan.every`, until all have or `plan.deadline` has passed since the write. Every step
+/// `plan.every`, until all have or `plan.deadline` has passed since the write (so it
+/// ends within the deadline and one timeout). Every step
 /// is sent on `tx` as a [`ProbeReport::Canary`]; the run ends with `Finished` (or
 /// `WriteFailed`). Returns early when nobody listens any more.
 pub async fn run<T: Listener>(env: &ProbeEnv, plan: CanaryPlan, tx: mpsc::Sender<T>) {
@@ -396,20 +406,21 @@ pub async fn run<T: Listener>(env: &ProbeEnv, plan: CanaryPlan, tx: mpsc::Sender
     let mut waiting: Vec<usize> = (0..plan.secondaries.len()).collect();
     let mut round = tokio::time::interval_at(Instant::now(), plan.every);
     round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !waiting.is_empty() && Instant::now() < deadline {
+    // A round starts only before the deadline; its questions get the whole timeout (a
+    // round cut short would report a timeout of its own making).
+    while !waiting.is_empty() {
         round.tick().await;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = plan.timeout.min(left);
+        if Instant::now() >= deadline {
+            break;
+        }
+        let timeout = plan.timeout;
         let polls = waiting.iter().map(|&i| async move {
-            let (address, result) = poll_one(env, &plan, i, timeout).await;
+            let (address, result) = poll_one(env, plan, i, timeout).await;
             (i, address, result)
         });
         let mut followed = Vec::new();
         for (i, address, result) in join_all(polls).await {
-            if result
-                .as_ref()
-                .is_ok_and(|p| p.follows(want, &plan.text))
-            {
+            if result.as_ref().is_ok_and(|p| p.follows(want, &plan.text)) {
                 followed.push(i);
             }
             let event = CanaryEvent::Poll {

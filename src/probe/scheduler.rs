@@ -169,7 +169,11 @@ impl ProbeEnv {
     }
 
     /// The address of a DNS server given by name (port 53), through the system resolver.
-    pub(crate) async fn server_address(&self, name: &str, timeout: Duration) -> Result<SocketAddr, String> {
+    pub(crate) async fn server_address(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<SocketAddr, String> {
         let answer = dns::lookup(&self.system, name, timeout)
             .await
             .map_err(|e| e.to_string())?;

@@ -38,6 +38,8 @@ pub struct CanarySecondary {
     pub address: Option<SocketAddr>,
     /// Its last answer.
     pub last: Option<Seen<Result<CanaryPoll, DnsError>>>,
+    /// The serial it served last (kept through a question that failed since).
+    pub serial: Option<u32>,
     /// How long after the write it first served the new serial, the new text, and both.
     pub serial_after: Option<Duration>,
     pub text_after: Option<Duration>,
@@ -59,11 +61,7 @@ impl CanaryRun {
 
     /// Whether every secondary followed.
     pub fn all_followed(&self) -> bool {
-        self.written.is_some()
-            && self
-                .secondaries
-                .iter()
-                .all(|s| s.followed_after.is_some())
+        self.written.is_some() && self.secondaries.iter().all(|s| s.followed_after.is_some())
     }
 }
 
@@ -138,6 +136,9 @@ fn step(run: &mut CanaryRun, event: CanaryEvent) -> bool {
                 if s.followed_after.is_none() && poll.follows(serial, &text) {
                     s.followed_after = Some(after);
                 }
+            }
+            if let Ok(poll) = &result {
+                s.serial = poll.serial.or(s.serial);
             }
             s.address = address.or(s.address);
             s.last = Some(Seen { at, value: result });
@@ -215,7 +216,7 @@ fn secondary_view(
 ) -> CanarySecondaryView {
     let name = server.to_string();
     let last = s.last.as_ref().map(|seen| &seen.value);
-    let serial = last.and_then(|r| r.as_ref().ok()).and_then(|p| p.serial);
+    let serial = s.serial;
     let error = last.and_then(|r| r.as_ref().err()).map(ToString::to_string);
     let verdict = match s.followed_after {
         Some(after) => SecondaryVerdict::Followed(after),
@@ -226,7 +227,9 @@ fn secondary_view(
         SecondaryVerdict::Followed(after) => {
             format!("{name} picked up the canary after {}", seconds(*after))
         }
-        SecondaryVerdict::Waiting => format!("{name} {}: waiting", serves(serial, error.as_deref())),
+        SecondaryVerdict::Waiting => {
+            format!("{name} {}: waiting", serves(serial, error.as_deref()))
+        }
         SecondaryVerdict::Late => {
             let waited = run
                 .written
@@ -249,8 +252,9 @@ fn secondary_view(
 /// What a secondary serves, in words.
 fn serves(serial: Option<u32>, error: Option<&str>) -> String {
     match (serial, error) {
-        (_, Some(e)) => format!("does not answer ({e})"),
         (Some(serial), None) => format!("still serves serial {serial}"),
+        (Some(serial), Some(e)) => format!("still serves serial {serial} (then: {e})"),
+        (None, Some(e)) => format!("does not answer ({e})"),
         (None, None) => "was never asked".to_string(),
     }
 }
@@ -266,7 +270,12 @@ pub fn late_words(
     contact: Option<&str>,
 ) -> String {
     let after = waited
-        .map(|w| format!(" after {}", crate::config::inventory::duration_text(round_seconds(w))))
+        .map(|w| {
+            format!(
+                " after {}",
+                crate::config::inventory::duration_text(round_seconds(w))
+            )
+        })
         .unwrap_or_default();
     let call = contact.map(|c| format!(" Call {c}.")).unwrap_or_default();
     format!(

@@ -19,6 +19,7 @@ mod common;
 mod lab;
 
 mod app_loop;
+mod canary;
 mod check_json;
 mod checklist_cli;
 mod checklist_persist;

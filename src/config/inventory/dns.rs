@@ -160,7 +160,11 @@ pub(super) fn zones(
                 return Err(err(key.span(), "canary_key must not be empty".into()));
             }
             // Relative to the inventory, like hosts_file and ca_file.
-            Some(key) => Some(path.parent().unwrap_or(Path::new(".")).join(key.into_inner())),
+            Some(key) => Some(
+                path.parent()
+                    .unwrap_or(Path::new("."))
+                    .join(key.into_inner()),
+            ),
             None => None,
         };
         zones.push(ZoneConfig {

@@ -264,6 +264,11 @@ pub(super) fn dns_table(raw: Option<RawDns>, err: Located) -> Result<DnsTable, C
             600_000,
             &limits::CANARY_DEADLINE,
         )?,
-        canary_every: within(raw.canary_every, "canary_every", 2_000, &limits::CANARY_EVERY)?,
+        canary_every: within(
+            raw.canary_every,
+            "canary_every",
+            2_000,
+            &limits::CANARY_EVERY,
+        )?,
     })
 }

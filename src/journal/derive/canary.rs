@@ -41,7 +41,10 @@ pub(super) fn canary_events(
         events.push(with(CanaryStep::Written, &|f| {
             f.server = Some(primary.clone());
             f.serial = serial.as_ref().ok().copied();
-            f.error = serial.as_ref().err().map(|e| format!("serial not read back: {e}"));
+            f.error = serial
+                .as_ref()
+                .err()
+                .map(|e| format!("serial not read back: {e}"));
         }));
     }
     if let Some(error) = &after.write_error
@@ -52,7 +55,8 @@ pub(super) fn canary_events(
             f.error = Some(error.to_string());
         }));
     }
-    let finished_now = after.finished_at.is_some() && before.is_none_or(|b| b.finished_at.is_none());
+    let finished_now =
+        after.finished_at.is_some() && before.is_none_or(|b| b.finished_at.is_none());
     for (i, s) in after.secondaries.iter().enumerate() {
         let was = before.and_then(|b| b.secondaries.get(i));
         let server = config.secondaries.get(i);
@@ -64,7 +68,7 @@ pub(super) fn canary_events(
         {
             events.push(with(CanaryStep::Followed, &|f| {
                 f.server = Some(name.clone());
-                f.serial = last.and_then(|r| r.as_ref().ok()).and_then(|p| p.serial);
+                f.serial = s.serial;
                 f.after_s = Some(seconds(after_s));
             }));
         } else if finished_now && after.write_error.is_none() && s.followed_after.is_none() {
@@ -76,7 +80,7 @@ pub(super) fn canary_events(
             events.push(with(CanaryStep::Late, &|f| {
                 f.server = Some(name.clone());
                 f.contact = contact.clone();
-                f.serial = last.and_then(|r| r.as_ref().ok()).and_then(|p| p.serial);
+                f.serial = s.serial;
                 f.after_s = waited.map(seconds);
                 f.error = last.and_then(|r| r.as_ref().err()).map(ToString::to_string);
             }));

@@ -1,0 +1,389 @@
+//! Issue 17, the secondary canary, on loopback: a primary that takes TSIG-signed updates
+//! (`demo::update::UpdateDesk` in front of an in-process hickory server), one secondary
+//! that transfers from it (a copier, as a secondary that gets the NOTIFY does) and one
+//! that never does (still pointed at the old primary). `moveday canary` writes, names who
+//! followed and how fast, names the laggard with its contact at the deadline, exits 1, and
+//! journals every step; a wrong key is NOTAUTH, no key means nothing is written.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::rr::RData;
+use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::TXT;
+use moveday::config::{TsigAlgorithm, TsigKey};
+use moveday::demo::dns_server::DnsServer;
+use moveday::demo::update::UpdateDesk;
+use moveday::probe::canary::{canary_name, poll_secondary, write_canary};
+use moveday::probe::dns_client::DnsClient;
+use serde_json::Value;
+
+const ZONE: &str = "example.org";
+const SECRET_B64: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";
+const CONTACT: &str = "Aleksi, +358 40 123";
+
+fn any_port() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)
+}
+
+fn key(name: &str) -> TsigKey {
+    TsigKey {
+        name: name.into(),
+        algorithm: TsigAlgorithm::HmacSha256,
+        secret: b"secret-secret-secret-secret-32b".to_vec(),
+    }
+}
+
+fn key_file(dir: &Path, name: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("{name}.key"));
+    std::fs::write(
+        &path,
+        format!("key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{SECRET_B64}\";\n}};\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// A zone's servers: the primary (behind its update desk), a secondary that follows it
+/// within `lag`, and one that never does.
+struct Zone {
+    primary: Arc<DnsServer>,
+    desk: UpdateDesk,
+    good: Arc<DnsServer>,
+    stuck: DnsServer,
+    _copier: tokio::task::JoinHandle<()>,
+}
+
+async fn zone(lag: Duration) -> Zone {
+    let primary = Arc::new(DnsServer::start(any_port(), &[ZONE]).await.unwrap());
+    primary.set_serial(ZONE, 2009121202).await.unwrap();
+    let desk = UpdateDesk::start(primary.clone(), &key("moveday-canary"))
+        .await
+        .unwrap();
+    let good = Arc::new(DnsServer::start(any_port(), &[ZONE]).await.unwrap());
+    good.set_serial(ZONE, 2009121202).await.unwrap();
+    let stuck = DnsServer::start(any_port(), &[ZONE]).await.unwrap();
+    stuck.set_serial(ZONE, 2009121101).await.unwrap();
+    // The good secondary's "transfer": what the primary serves, `lag` later.
+    let (from, to) = (primary.clone(), good.clone());
+    let copier = tokio::spawn(async move {
+        let client = DnsClient::new();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let Ok(now) = poll_secondary(&client, from.addr(), ZONE, Duration::from_secs(1)).await
+            else {
+                continue;
+            };
+            let (Some(serial), Some(text)) = (now.serial, now.txt.first().cloned()) else {
+                continue;
+            };
+            if to.serial(ZONE).await == Some(serial) {
+                continue;
+            }
+            tokio::time::sleep(lag).await;
+            let txt = RData::TXT(TXT::new(vec![text]));
+            to.set_records(&canary_name(ZONE), RecordType::TXT, 60, vec![txt])
+                .await
+                .unwrap();
+            to.set_serial(ZONE, serial).await.unwrap();
+        }
+    });
+    Zone {
+        primary,
+        desk,
+        good,
+        stuck,
+        _copier: copier,
+    }
+}
+
+/// The inventory of the zone, with `canary_key` (when given) and fast canary settings.
+fn inventory(dir: &Path, z: &Zone, key: Option<&Path>, secondaries: &[SocketAddr]) -> PathBuf {
+    let key = key
+        .map(|k| format!("canary_key = \"{}\"\n", k.display()))
+        .unwrap_or_default();
+    let list: Vec<String> = secondaries.iter().map(|s| format!("\"{s}\"")).collect();
+    let stuck = z.stuck.addr();
+    let contact = if secondaries.contains(&stuck) {
+        format!("contact = {{ \"{stuck}\" = \"{CONTACT}\" }}\n")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "[move]\nname = \"canary\"\n\n[probe]\ntimeout = \"1s\"\n\n\
+         [dns]\ncanary_every = \"100ms\"\ncanary_deadline = \"10m\"\n\n\
+         [[resolver]]\nname = \"primary\"\naddress = \"{primary}\"\n\n\
+         [[zone]]\nname = \"{ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [{list}]\n{contact}{key}",
+        primary = z.desk.addr(),
+        list = list.join(", "),
+    );
+    let path = dir.join("inventory.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn canary(inventory: &Path, journal: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .arg("canary")
+        .arg(ZONE)
+        .arg("--inventory")
+        .arg(inventory)
+        .arg("--journal")
+        .arg(journal)
+        .args(["--who", "ana@laptop"])
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_canary_names_who_followed_and_who_never_did() {
+    let z = zone(Duration::from_millis(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "moveday-canary", 0o600);
+    let inv = inventory(dir.path(), &z, Some(&key), &[z.good.addr(), z.stuck.addr()]);
+    let journal = dir.path().join("journal.jsonl");
+    let out = canary(&inv, &journal, &["--json", "--deadline", "3s"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["zone"], ZONE);
+    assert_eq!(json["done"], true);
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["error"], Value::Null);
+    assert_eq!(json["primary"], z.desk.addr().to_string());
+    assert!(
+        json["text"].as_str().unwrap().ends_with(" ana@laptop"),
+        "{json:#}"
+    );
+    assert!(json["written_at"].is_string());
+    // The update bumped the primary's serial, and it carries the canary.
+    let serial = json["serial"].as_u64().unwrap() as u32;
+    assert!(serial > 2009121202, "{json:#}");
+    assert_eq!(z.primary.serial(ZONE).await, Some(serial));
+    assert_eq!(z.desk.updates(), 1);
+
+    let [good, stuck] = json["secondaries"].as_array().unwrap().as_slice() else {
+        panic!("{json:#}");
+    };
+    assert_eq!(good["server"], z.good.addr().to_string());
+    assert_eq!(good["state"], "followed");
+    let after = good["picked_up_after_s"].as_f64().unwrap();
+    assert!((0.2..3.0).contains(&after), "{json:#}");
+    assert_eq!(good["serial"].as_u64(), Some(u64::from(serial)));
+    assert!(
+        good["words"]
+            .as_str()
+            .unwrap()
+            .contains("picked up the canary after")
+    );
+
+    assert_eq!(stuck["state"], "late");
+    assert_eq!(stuck["picked_up_after_s"], Value::Null);
+    assert_eq!(stuck["serial"], 2009121101);
+    assert_eq!(stuck["contact"], CONTACT);
+    let words = stuck["words"].as_str().unwrap();
+    assert!(
+        words.contains(&format!(
+            "{} still serves serial 2009121101 after 3s: is it still transferring from the old primary? Call {CONTACT}.",
+            z.stuck.addr()
+        )),
+        "{words}"
+    );
+
+    // Every step is in the journal, in order.
+    let (entries, skipped) = moveday::journal::read(&journal).unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let steps: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            moveday::journal::Event::Canary { step, .. } => Some(
+                serde_json::to_value(step)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        ["started", "written", "followed", "late", "finished"]
+    );
+    let late = entries
+        .iter()
+        .find(|e| e.summary().contains("still serves"))
+        .unwrap();
+    assert!(late.summary().contains(CONTACT), "{}", late.summary());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_secondary_following_is_exit_0_with_the_steps_printed() {
+    let z = zone(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "moveday-canary", 0o640);
+    let inv = inventory(dir.path(), &z, Some(&key), &[z.good.addr()]);
+    let journal = dir.path().join("journal.jsonl");
+    let started = std::time::Instant::now();
+    let out = canary(&inv, &journal, &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    // Done as soon as everyone followed, not at the 10-minute deadline.
+    assert!(started.elapsed() < crate::common::in_time(Duration::from_secs(2)));
+    assert!(
+        stdout.contains("canary for example.org: writing \""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "canary for example.org written at {}: serial",
+            z.desk.addr()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{} picked it up after", z.good.addr())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("all 1 secondaries picked it up"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_key_is_notauth_and_no_key_writes_nothing() {
+    let z = zone(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+
+    // A key the primary does not know: NOTAUTH, TSIG BADKEY, the primary named; exit 1.
+    let other = key_file(dir.path(), "someone-else", 0o644);
+    let inv = inventory(dir.path(), &z, Some(&other), &[z.good.addr()]);
+    let out = canary(&inv, &journal, &["--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    // The key file is readable by others: said once, before anything is sent.
+    assert!(
+        stderr.contains("readable by others (mode 0644)"),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = json["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "primary {} refused the update: NOTAUTH (TSIG BADKEY)",
+            z.desk.addr()
+        )
+    );
+    assert_eq!(json["written_at"], Value::Null);
+    assert_eq!(json["done"], true);
+    assert_eq!(z.desk.updates(), 0);
+
+    // No canary_key: nothing is sent at all; bad input.
+    let inv = inventory(dir.path(), &z, None, &[z.good.addr()]);
+    let out = canary(&inv, &journal, &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("zone example.org has no canary_key"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unknown zone and a broken key file are bad input too, named.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .args(["canary", "example.com", "--inventory"])
+        .arg(&inv)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no [[zone]] `example.com`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let broken = dir.path().join("broken.key");
+    std::fs::write(&broken, "key \"k\" {\n\tsecret \"%%%\";\n};\n").unwrap();
+    let inv = inventory(dir.path(), &z, Some(&broken), &[z.good.addr()]);
+    let out = canary(&inv, &journal, &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("broken.key:2:9: the secret is not base64"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("%%%"), "{stderr}");
+    assert_eq!(z.desk.updates(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsigned_or_forged_success_is_not_believed() {
+    // A "primary" that answers every update NOERROR without signing: anyone on the path.
+    let listener = tokio::net::TcpListener::bind(any_port()).await.unwrap();
+    let fake = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let len = stream.read_u16().await.unwrap();
+            let mut request = vec![0u8; usize::from(len)];
+            stream.read_exact(&mut request).await.unwrap();
+            let request = Message::from_vec(&request).unwrap();
+            let mut reply = Message::response(request.metadata.id, OpCode::Update);
+            reply.metadata.message_type = MessageType::Response;
+            let bytes = reply.to_vec().unwrap();
+            let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&bytes);
+            stream.write_all(&framed).await.unwrap();
+        }
+    });
+    let result = write_canary(
+        &key("moveday-canary"),
+        ZONE,
+        fake,
+        "t",
+        Duration::from_secs(2),
+    )
+    .await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "primary {fake} answered without a valid signature of the key"
+        )),
+        "{error}"
+    );
+    // A silent primary: a timeout, within the timeout.
+    let hole = moveday::demo::dns_server::BlackHole::bind(any_port())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let result = write_canary(
+        &key("moveday-canary"),
+        ZONE,
+        hole.addr(),
+        "t",
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("no answer to the update within")
+    );
+    assert!(started.elapsed() < crate::common::in_time(Duration::from_millis(300)));
+}
