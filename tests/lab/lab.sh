@@ -29,9 +29,10 @@
 # Environment: MDLAB_INTERVAL, MDLAB_TIMEOUT (the generated inventory's probe interval and
 # timeout, default 1s each); MDLAB_DELEGATION_EVERY, MDLAB_CANARY_EVERY,
 # MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
-# default 2s, 500ms and 20s); MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of
-# the inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that
-# step: the teardown test).
+# default 2s, 500ms and 20s); MDLAB_CANARY_KEY=0 leaves the zone's canary_key
+# (keys/moveday-canary.key) out of the inventory (moveday then refuses to write to the
+# zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that step: the teardown
+# test).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
 # package missing), 1 setup failed, 128+N a signal.
@@ -44,7 +45,7 @@ TEMPLATES=$SRC/templates
 NEW=203.0.113
 OLD=198.51.100
 RESOLVER_IP=$NEW.53
-PARENT_IP=$NEW.54
+ORG_IP=$NEW.54
 LAPTOP_IP=$NEW.100
 GATEWAY_IP=$NEW.1
 SERIAL_OLD=2009121201
@@ -71,7 +72,7 @@ LAB=""               # the lab's directory (configs, keys, logs, pages)
 LAPTOP=$P-laptop
 BRIDGE=$P-br
 RESOLVER=$P-resolver
-PARENT_NS=$P-parent
+ORG_NS=$P-parent
 TORN_DOWN=0
 PARENT=${MDLAB_PARENT:-$PPID}
 
@@ -275,7 +276,7 @@ EOF
     attach "$P-$h" "$(ip_of "$h")"
   done
   attach "$RESOLVER" "$RESOLVER_IP"
-  attach "$PARENT_NS" "$PARENT_IP"
+  attach "$ORG_NS" "$ORG_IP"
   attach "$LAPTOP" "$LAPTOP_IP"
   ip -n "$LAPTOP" route add "$OLD.0/24" via "$GATEWAY_IP"
 
@@ -404,13 +405,13 @@ update_allowed() {
 org_zone() {
   local zone=$LAB/hosts/parent/named/org.zone
   ORG_SERIAL=$((ORG_SERIAL + 1))
-  render org.zone "$zone.new" IP="$PARENT_IP" NET="$NEW" SERIAL="$ORG_SERIAL" MASTER_GLUE="$1"
+  render org.zone "$zone.new" IP="$ORG_IP" NET="$NEW" SERIAL="$ORG_SERIAL" MASTER_GLUE="$1"
   mv "$zone.new" "$zone"
 }
 
 # glue_is ADDRESS: the parent's referral for example.org has ns-master's glue at ADDRESS.
 glue_is() {
-  [ "$(ip netns exec "$LAPTOP" dig +norecurse +time=1 +tries=1 "@$PARENT_IP" example.org NS |
+  [ "$(ip netns exec "$LAPTOP" dig +norecurse +time=1 +tries=1 "@$ORG_IP" example.org NS |
     awk '$1 == "ns-master.example.org." && $4 == "A" {print $5}')" = "$1" ]
 }
 
@@ -419,7 +420,7 @@ glue_is() {
 start_parent() {
   mkdir -p "$LAB/hosts/parent/named"
   org_zone "$OLD.10"
-  start_named parent parent "$PARENT_NS" "$PARENT_IP"
+  start_named parent parent "$ORG_NS" "$ORG_IP"
 }
 
 # The zone's story: the primary serves the pre-move zone; the laptop's resolver looks up
