@@ -120,13 +120,16 @@ fn colour_at(raw_screen: &str, text: &str) -> Option<u32> {
     fg
 }
 
-/// moveday's dashboard on the laptop, in a tmux of the lab's own.
+/// moveday's dashboard on the laptop, in a tmux of the lab's own, its state file and
+/// journal `NAME-state.json` and `NAME.journal.jsonl` in the lab.
 fn dashboard(lab: &Lab, name: &str) -> Tmux {
     let command = format!(
-        "sh -c '{} --inventory {} --state {} --who lab-tester; echo EXIT=$?; sleep 60'",
+        "sh -c '{} --inventory {} --state {} --journal {} --who lab-tester; echo EXIT=$?; \
+         sleep 60'",
         env!("CARGO_BIN_EXE_moveday"),
         lab.inventory.display(),
-        lab.dir.join(format!("{name}-state.json")).display()
+        lab.dir.join(format!("{name}-state.json")).display(),
+        lab.dir.join(format!("{name}.journal.jsonl")).display()
     );
     let tmux = Tmux::start_via(
         lab.on_laptop(&[]),
@@ -138,6 +141,28 @@ fn dashboard(lab: &Lab, name: &str) -> Tmux {
         s.contains("Hosts (8)")
     });
     tmux
+}
+
+/// `moveday report --format md` of the journal `NAME.journal.jsonl` in the lab (the state
+/// file `NAME-state.json`): exit code and the report (stderr after it).
+fn report(lab: &Lab, name: &str) -> (Option<i32>, String) {
+    let journal = lab.dir.join(format!("{name}.journal.jsonl"));
+    let state = lab.dir.join(format!("{name}-state.json"));
+    let out = lab.moveday(&[
+        "report",
+        "--format",
+        "md",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
 }
 
 /// Quits the dashboard, tears the lab down and checks nothing is left.
@@ -167,7 +192,7 @@ fn the_parents_old_glue_is_named_red_until_the_registrar_fixes_it() {
     let d = delegation(&lab, "with the old glue");
     assert_delegation(&d, "198.51.100.10", "old");
 
-    let tmux = dashboard(&lab, "glue");
+    let tmux = dashboard(&lab, "delegation");
     tmux.key("z");
     let (screen, _) = tmux.wait_for_timed("the old glue, in words", Duration::from_secs(10), |s| {
         s.contains(OLD_WORDS)
@@ -216,7 +241,27 @@ fn the_parents_old_glue_is_named_red_until_the_registrar_fixes_it() {
     let d = delegation(&lab, "after break-glue");
     assert_delegation(&d, "198.51.100.10", "old");
 
+    // The report (from the dashboard's journal) says when the glue first pointed at the
+    // new address.
+    tmux.key("q");
+    tmux.wait_for("moveday exits", Duration::from_secs(5), |s| {
+        s.contains("EXIT=0")
+    });
+    let (code, text) = report(&lab, "delegation");
+    let glue_lines = lines_with(&text, "glue");
+    eprintln!("--- moveday report (exit {code:?}), its lines on the glue:\n{glue_lines}");
+    let mut f = lab::Findings::default();
+    f.expect(code == Some(0), "report: exit 0", &text);
+    f.expect(
+        glue_lines
+            .lines()
+            .any(|l| l.contains("ns-master.example.org") && l.contains(PRIMARY)),
+        "report: when ns-master's glue first pointed at the new address",
+        &text,
+    );
+
     finish(lab, tmux, started, "lab glue test");
+    f.finish("the_parents_old_glue_is_named_red_until_the_registrar_fixes_it");
 }
 
 // ------------------------------------------------------------------- the primary's key
@@ -599,6 +644,22 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
         serial(&lab, PRIMARY) > before,
         "y: the run from the dashboard wrote the canary",
         "",
+    );
+
+    // The report has a canary section: the runs of the command line (their journal) name
+    // ns3 and whom to call.
+    let (code, text) = report(&lab, "canary");
+    eprintln!(
+        "--- moveday report (exit {code:?}), its canary lines:\n{}",
+        lines_with(&text, "canary")
+    );
+    f.expect(code == Some(0), "report: exit 0", &text);
+    f.expect(
+        text.to_lowercase().contains("canary")
+            && text.contains("ns3.example.org")
+            && text.contains("Aleksi"),
+        "report: a canary section naming ns3 and its contact",
+        &text,
     );
 
     finish(lab, tmux, started, "lab canary test");
