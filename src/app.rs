@@ -25,6 +25,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::checklist::{ChecklistEvent, persist};
 use crate::config::{Inventory, Theme};
 use crate::probe::ProbeReport;
+use crate::probe::canary::CanaryPlan;
 use crate::probe::scheduler::{self, ProbeEnv};
 use crate::store::{self, Input, State};
 use crate::ui::{self, Effect, UiState};
@@ -97,6 +98,73 @@ pub struct LoopInputs<E, S> {
     /// Where every key and frame is timestamped (`--trace-frames`), for measuring the
     /// keystroke-to-frame latency.
     pub trace: Option<FrameTrace>,
+    /// Starts the canary runs `C` asks for (none: `C` only says it cannot).
+    pub canary: Option<CanaryStarter>,
+}
+
+/// Starts the dashboard's canary runs (`C`): the zone's key file is read then (so a fixed
+/// file is read again), and the run's steps go to the store like any probe's report.
+pub struct CanaryStarter {
+    env: Arc<ProbeEnv>,
+    reports: mpsc::Sender<Input>,
+    runs: tokio::task::JoinSet<()>,
+}
+
+impl CanaryStarter {
+    pub fn new(env: Arc<ProbeEnv>, reports: mpsc::Sender<Input>) -> CanaryStarter {
+        CanaryStarter {
+            env,
+            reports,
+            runs: tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Starts a run of zone `zone`, written by `who`, with the inventory's deadline.
+    fn start(&mut self, inv: &Arc<Inventory>, zone: usize, who: &str) {
+        let (env, reports, inv, who) = (
+            self.env.clone(),
+            self.reports.clone(),
+            inv.clone(),
+            who.to_string(),
+        );
+        self.runs.spawn(async move {
+            let warn = |text: String| {
+                let reports = reports.clone();
+                async move { reports.send(Input::Warning(text)).await }
+            };
+            let Some(zone_config) = inv.zones.get(zone) else {
+                return;
+            };
+            let Some(path) = zone_config.canary_key.clone() else {
+                let _ = warn(format!(
+                    "zone {} has no canary_key: nothing written",
+                    zone_config.name
+                ))
+                .await;
+                return;
+            };
+            let loaded =
+                tokio::task::spawn_blocking(move || crate::config::load_tsig_key(&path)).await;
+            let key = match loaded {
+                Ok(Ok(key)) => key,
+                Ok(Err(e)) => {
+                    let _ = warn(format!("canary for {} not written: {e}", zone_config.name)).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = warn(format!("canary for {} not written: {e}", zone_config.name)).await;
+                    return;
+                }
+            };
+            if let Some(w) = key.warning {
+                let _ = warn(w).await;
+            }
+            let plan = CanaryPlan::for_zone(&inv, zone, key.key, &who, inv.canary_deadline);
+            if let Some(plan) = plan {
+                crate::probe::canary::run(&env, plan, reports).await;
+            }
+        });
+    }
 }
 
 /// `--trace-frames FILE`: one line per key read and per frame drawn, with the wall clock
@@ -194,6 +262,7 @@ where
         timeline,
         bell,
         trace,
+        canary,
     } = inputs;
     let mut dashboard = Dashboard {
         terminal,
@@ -206,6 +275,7 @@ where
         timeline,
         bell,
         trace,
+        canary,
         stats: LoopStats::default(),
         cause: "first",
         reports_since: 0,
@@ -291,6 +361,7 @@ struct Dashboard<'a, B: Backend> {
     timeline: Option<crate::journal::Timeline>,
     bell: Option<Box<dyn FnMut() + Send>>,
     trace: Option<FrameTrace>,
+    canary: Option<CanaryStarter>,
     stats: LoopStats,
     /// Why the next frame is drawn (for the trace).
     cause: &'static str,
@@ -384,6 +455,10 @@ where
                 );
                 self.record(entry.into_iter().collect());
             }
+            Effect::Canary(zone) => match self.canary.as_mut() {
+                Some(starter) => starter.start(&self.state.inventory, zone, &self.ui.who),
+                None => self.ui.set_message("canary runs are not available here"),
+            },
             Effect::None => {}
         }
         self.redraw("key");
@@ -654,6 +729,7 @@ async fn dashboard(
         &options.who,
         SystemTime::now(),
     )]);
+    let canary = CanaryStarter::new(env.clone(), tx.clone());
     let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
     let mut state = State::new(inventory);
     let mut ui = UiState::new(local_offset()).with_who(&options.who);
@@ -686,6 +762,7 @@ async fn dashboard(
                 }) as Box<dyn FnMut() + Send>
             }),
             trace,
+            canary: Some(canary),
         },
     )
     .await;

@@ -85,6 +85,7 @@ pub const HELP_LINES: &[&[Action]] = &[
     &[Action::ToggleTimeline],
     &[Action::Filter],
     &[Action::JournalNote],
+    &[Action::Canary],
     &[Action::ToggleHelp],
     &[Action::Close],
     &[Action::Quit],

@@ -59,6 +59,8 @@ pub enum Action {
     Filter,
     /// `N`: write a note into the move's journal.
     JournalNote,
+    /// `C`: in the zones view, write the canary to a zone's primary (asks first).
+    Canary,
     ToggleHelp,
     /// Esc: closes the help, the full checklist, a pane's focus, a warning, the detail.
     Close,
@@ -67,7 +69,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -89,6 +91,7 @@ impl Action {
         Action::ToggleTimeline,
         Action::Filter,
         Action::JournalNote,
+        Action::Canary,
         Action::ToggleHelp,
         Action::Close,
         Action::Quit,
@@ -118,6 +121,7 @@ impl Action {
             Action::ToggleTimeline => "timeline: everything that changed, newest first / back",
             Action::Filter => "timeline: filter by host or word (empty clears)",
             Action::JournalNote => "write a note into the move's journal",
+            Action::Canary => "zones: write the canary and watch the secondaries",
             Action::ToggleHelp => "show / hide this help",
             Action::Close => "close: help, full checklist, focus, warning, detail",
             Action::Quit => "quit",
@@ -159,6 +163,8 @@ pub enum Effect {
     Checklist(ChecklistEvent),
     /// Write this note (already sanitized, by `ui.who`) into the move's journal.
     JournalNote(String),
+    /// Start a canary run on this zone (index into `Inventory::zones`), written by `ui.who`.
+    Canary(usize),
     Quit,
 }
 
@@ -212,6 +218,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(KeyCode::Char('t'), Action::ToggleTimeline),
     bind(KeyCode::Char('/'), Action::Filter),
     bind(KeyCode::Char('N'), Action::JournalNote),
+    bind(KeyCode::Char('C'), Action::Canary),
     bind(KeyCode::Char('?'), Action::ToggleHelp),
     bind(KeyCode::Esc, Action::Close),
     bind(KeyCode::Char('q'), Action::Quit),
@@ -307,6 +314,7 @@ pub fn on_key(ui: &mut UiState, key: KeyEvent, state: &State, now: SystemTime) -
         Mode::Normal => action_for(key, ui).map(|action| apply(ui, action, state, now)),
         Mode::Edit(editor) => Some(edit_key(ui, editor, key, state, now)),
         Mode::Confirm(confirm) => Some(confirm_key(ui, confirm, key, state, now)),
+        Mode::ConfirmCanary(ask) => Some(canary::confirm_key(ui, &ask, key)),
     }
 }
 
@@ -558,6 +566,7 @@ pub fn apply(ui: &mut UiState, action: Action, state: &State, now: SystemTime) -
             open_editor(ui, EditTarget::TimelineFilter, ui.timeline_filter.clone());
         }
         Action::JournalNote => open_editor(ui, EditTarget::JournalNote, String::new()),
+        Action::Canary => canary::ask(ui, state),
         Action::ToggleHelp => {
             ui.help_visible = !ui.help_visible;
             ui.help_scroll = 0;
@@ -813,6 +822,7 @@ fn scroll(pos: usize, action: Action, max: usize, page: usize) -> usize {
     }
 }
 
+mod canary;
 #[cfg(test)]
 mod tests {
     use super::*;

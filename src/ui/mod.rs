@@ -31,7 +31,8 @@ use crate::store::State;
 
 pub use keys::{Action, Binding, Effect, KEYMAP, action_for, apply, on_key, on_tick};
 pub use state::{
-    Confirm, Drawn, EditTarget, Editor, Focus, MESSAGE_TTL, Mode, Screen, UiState, UndoEntry,
+    CanaryAsk, Confirm, Drawn, EditTarget, Editor, Focus, MESSAGE_TTL, Mode, Screen, UiState,
+    UndoEntry,
 };
 
 /// Everything a frame is drawn from.
@@ -181,6 +182,9 @@ pub fn draw(area: Rect, buf: &mut Buffer, view: &View<'_>) -> Drawn {
         } else {
             (0, 0)
         };
+        // The editor (the timeline's `/` filter) and the questions (`C`) open over a
+        // screen too.
+        prompt::render(area, buf, view);
         return drawn;
     }
     // The focused pane's border is lit; when it is not on screen, the grid's is.

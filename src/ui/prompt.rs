@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::View;
-use super::state::{Confirm, EditTarget, Editor, Mode};
+use super::state::{CanaryAsk, Confirm, EditTarget, Editor, Mode};
 use super::text::{clean, width, wrap};
 
 /// Draws the open editor or confirmation, if any, centred in `area`.
@@ -17,6 +17,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>) {
         Mode::Normal => {}
         Mode::Edit(editor) => render_editor(area, buf, view, editor),
         Mode::Confirm(confirm) => render_confirm(area, buf, view, confirm),
+        Mode::ConfirmCanary(ask) => render_canary(area, buf, view, ask),
     }
 }
 
@@ -137,6 +138,67 @@ fn render_confirm(area: Rect, buf: &mut Buffer, view: &View<'_>, confirm: &Confi
         height,
         Line::styled(format!(" Tick {}? ", clean(&confirm.id, 40)), theme.title()),
         " y ticks anyway · any other key cancels ",
+    );
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let inner = Rect::new(
+        inner.x.saturating_add(1),
+        inner.y,
+        inner.width.saturating_sub(2),
+        inner.height,
+    );
+    for (row, line) in lines.iter().take(usize::from(inner.height)).enumerate() {
+        let y = inner.y + u16::try_from(row).unwrap_or(u16::MAX);
+        buf.set_line(inner.x, y, line, inner.width);
+    }
+}
+
+/// "Write the canary?": what will be written where, and the key for each zone.
+fn render_canary(area: Rect, buf: &mut Buffer, view: &View<'_>, ask: &CanaryAsk) {
+    let theme = view.theme;
+    let popup_width = area.width.saturating_sub(4).min(76);
+    if popup_width < 8 || area.height < 3 {
+        return;
+    }
+    let inner_width = usize::from(popup_width.saturating_sub(4));
+    let mut lines = wrap(
+        Vec::new(),
+        vec![Span::raw(
+            "Sends the zone's primary a TSIG-signed update of _moveday-canary.ZONE TXT (the only \
+             record moveday writes), then asks every secondary until it serves it.",
+        )],
+        inner_width,
+        0,
+    );
+    let single = ask.zones.len() == 1;
+    for (n, (_, name, primary)) in ask.zones.iter().enumerate().take(9) {
+        let key = if single {
+            "y".to_string()
+        } else {
+            (n + 1).to_string()
+        };
+        let body = vec![
+            Span::styled(key, theme.key()),
+            Span::raw("  "),
+            Span::styled(clean(name, 60), theme.title()),
+            Span::raw(format!(" at its primary {}", clean(primary, 60))),
+        ];
+        lines.extend(wrap(Vec::new(), body, inner_width, 3));
+    }
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let bottom = if single {
+        " y writes · any other key cancels "
+    } else {
+        " a number writes · any other key cancels "
+    };
+    let (rect, block) = popup(
+        area,
+        buf,
+        view,
+        popup_width,
+        height,
+        Line::styled(" Write the canary? ", theme.title()),
+        bottom,
     );
     let inner = block.inner(rect);
     block.render(rect, buf);

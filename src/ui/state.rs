@@ -36,6 +36,16 @@ pub enum Mode {
     Edit(Editor),
     /// "Tick anyway?" is asked; `y` ticks, any other key cancels.
     Confirm(Confirm),
+    /// "Write the canary?" is asked (`C` in the zones view): `y`, or the zone's number
+    /// when several zones have a key, writes; any other key cancels.
+    ConfirmCanary(CanaryAsk),
+}
+
+/// The zones a canary may be written to (those with a `canary_key`), asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryAsk {
+    /// Index into `Inventory::zones`, the zone's name and its primary, in inventory order.
+    pub zones: Vec<(usize, String, String)>,
 }
 
 /// The one-line editor (`n` for a note, `w` for the operator name).

@@ -123,6 +123,7 @@ fn zone_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
         Span::styled(clean(&agree_text, 200), agree_style),
     ])];
     out.extend(delegation_line(view, z));
+    out.extend(canary_lines(view, z));
 
     let mut rows = vec![
         ["Server", "Role", "Serial", "AA", "Contact", "NS set"]
@@ -189,6 +190,50 @@ fn delegation_line(view: &View<'_>, z: usize) -> Option<Line<'static>> {
         Span::styled("  Delegation  ", theme.header()),
         Span::styled(clean(&text, 400), style),
     ]))
+}
+
+/// The zone's canary (`canary_key`): how the last run stands, then one line per
+/// secondary (✔ picked up after 1.2s, … waiting, ✖ late with whom to call); without a
+/// run, how to start one.
+fn canary_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
+    let theme = view.theme;
+    let Some(config) = view.state.inventory.zones.get(z) else {
+        return Vec::new();
+    };
+    if config.canary_key.is_none() {
+        return Vec::new();
+    }
+    let head = |text: String, style| {
+        Line::from(vec![
+            Span::styled("  Canary      ", theme.header()),
+            Span::styled(clean(&text, 400), style),
+        ])
+    };
+    let Some(v) = store::canary(view.state, z) else {
+        return vec![head(
+            "C writes _moveday-canary to the primary and watches every secondary pick it up"
+                .to_string(),
+            theme.muted(),
+        )];
+    };
+    let (mark, style) = match (v.alarm, v.run.over()) {
+        (true, _) => ("✖", theme.failed()),
+        (false, true) => ("✔", theme.ok()),
+        (false, false) => ("…", theme.warn()),
+    };
+    let mut out = vec![head(format!("{mark} {}", v.summary), style)];
+    for s in &v.secondaries {
+        let (mark, style) = match s.verdict {
+            store::SecondaryVerdict::Followed(_) => ("✔", theme.ok()),
+            store::SecondaryVerdict::Waiting => ("…", theme.muted()),
+            store::SecondaryVerdict::Late => ("✖", theme.failed()),
+        };
+        out.push(Line::from(vec![
+            Span::raw("              "),
+            Span::styled(format!("{mark} {}", clean(&s.words, 400)), style),
+        ]));
+    }
+    out
 }
 
 /// Server `i` of zone `z` (0 the primary): its address, role, serial against the

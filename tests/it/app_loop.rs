@@ -88,6 +88,7 @@ fn start_with(
                 timeline: None,
                 bell,
                 trace,
+                canary: None,
             },
         )
         .await

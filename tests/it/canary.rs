@@ -387,3 +387,94 @@ async fn an_unsigned_or_forged_success_is_not_believed() {
     );
     assert!(started.elapsed() < crate::common::in_time(Duration::from_millis(300)));
 }
+
+fn render_zones(state: &moveday::store::State, ui: &moveday::ui::UiState) -> String {
+    use ratatui::{Terminal, backend::TestBackend};
+    let mut terminal = Terminal::new(TestBackend::new(200, 24)).unwrap();
+    let theme = moveday::config::Theme::by_name("dark").unwrap();
+    terminal
+        .draw(|frame| moveday::ui::render(frame, state, ui, &theme, std::time::SystemTime::now()))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+/// `C` in the zones view asks first, names the zone and its primary, and `y` starts the
+/// run; the zones view then shows the run: the laggard red with its contact.
+#[tokio::test(flavor = "multi_thread")]
+async fn c_in_the_zones_view_asks_then_the_view_shows_the_run() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use moveday::ui::{Effect, Mode, Screen, UiState};
+    let z = zone(Duration::from_millis(100)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "moveday-canary", 0o600);
+    let path = inventory(dir.path(), &z, Some(&key), &[z.good.addr(), z.stuck.addr()]);
+    let inv = Arc::new(moveday::config::Inventory::load(&path).unwrap());
+    let state = moveday::store::State::new(inv.clone());
+    let mut ui = UiState::new(chrono::FixedOffset::east_opt(0).unwrap()).with_who("ana@laptop");
+    let press = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let now = std::time::SystemTime::now();
+
+    // Outside the zones view `C` only says where it works.
+    assert_eq!(
+        moveday::ui::on_key(&mut ui, press('C'), &state, now),
+        Some(Effect::None)
+    );
+    assert_eq!(ui.mode, Mode::Normal);
+    ui.screen = Some(Screen::Zones);
+    assert!(render_zones(&state, &ui).contains("C writes _moveday-canary to the primary"));
+    // Asked; anything but y cancels.
+    moveday::ui::on_key(&mut ui, press('C'), &state, now);
+    let asked = render_zones(&state, &ui);
+    assert!(asked.contains("Write the canary?"), "{asked}");
+    assert!(
+        asked.contains(&format!("example.org at its primary {}", z.desk.addr())),
+        "{asked}"
+    );
+    assert_eq!(
+        moveday::ui::on_key(&mut ui, press('n'), &state, now),
+        Some(Effect::None)
+    );
+    assert_eq!(z.desk.updates(), 0);
+    moveday::ui::on_key(&mut ui, press('C'), &state, now);
+    assert_eq!(
+        moveday::ui::on_key(&mut ui, press('y'), &state, now),
+        Some(Effect::Canary(0))
+    );
+
+    // The run the app starts for that effect, reduced into the dashboard's state.
+    let loaded = moveday::config::load_tsig_key(&key).unwrap();
+    let plan = moveday::probe::canary::CanaryPlan::for_zone(
+        &inv,
+        0,
+        loaded.key,
+        &ui.who,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let env = Arc::new(moveday::probe::scheduler::ProbeEnv::new(
+        &inv,
+        moveday::probe::ping::Pinger::detect().0,
+    ));
+    let state = moveday::check::canary::run(inv.clone(), env, plan, |_| {}).await;
+    let screen = render_zones(&state, &ui);
+    assert!(screen.contains("✖ serial"), "{screen}");
+    assert!(
+        screen.contains("1 of 2 secondaries never picked it up"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("✔ {} picked up the canary after", z.good.addr())),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "✖ {} still serves serial 2009121101 after 2s",
+            z.stuck.addr()
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains(CONTACT), "{screen}");
+    // A run already over may be started again.
+    moveday::ui::on_key(&mut ui, press('C'), &state, now);
+    assert!(matches!(ui.mode, Mode::ConfirmCanary(_)));
+}

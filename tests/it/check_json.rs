@@ -776,6 +776,10 @@ fn committed_json_schemas_are_those_of_the_output_types() {
         ("dns.schema.json", json_schema::<DnsOutput>()),
         ("checklist.schema.json", json_schema::<ChecklistOutput>()),
         ("report.schema.json", json_schema::<PostMortem>()),
+        (
+            "canary.schema.json",
+            json_schema::<moveday::check::json::CanaryCommandOutput>(),
+        ),
     ];
     for (name, text) in schemas {
         let schema: Value = serde_json::from_str(&text).unwrap();
