@@ -32,6 +32,8 @@ const SERIAL_NEW: u32 = 2009121202;
 const NS3_CONTACT: &str = "Aleksi at axu.tm, +358 40 123 4567";
 /// The generated inventory's `[dns] delegation_every` and `[probe] timeout`.
 const DELEGATION_EVERY: Duration = Duration::from_secs(2);
+/// The canary test's `[dns] canary_deadline` (`MDLAB_CANARY_DEADLINE`): the dashboard's run.
+const CANARY_DEADLINE: Duration = Duration::from_secs(6);
 const TIMEOUT: Duration = Duration::from_secs(1);
 const OLD_WORDS: &str = "parent glue for ns-master.example.org is still 198.51.100.10 (old): update it at the registrar";
 
@@ -388,7 +390,8 @@ fn the_primary_takes_signed_updates_and_only_ns2_follows() {
 // ------------------------------------------------------------------- the canary
 
 /// `moveday canary example.org` on the laptop with `inventory` and `args`, journaling into
-/// the lab: exit code, stdout, stderr, how long it took.
+/// the lab's `move.journal.jsonl` (the dashboard's too): exit code, stdout, stderr, how
+/// long it took.
 fn canary(
     lab: &Lab,
     inventory: &std::path::Path,
@@ -401,7 +404,7 @@ fn canary(
         .arg("--inventory")
         .arg(inventory)
         .arg("--journal")
-        .arg(lab.dir.join("canary.journal.jsonl"))
+        .arg(lab.dir.join("move.journal.jsonl"))
         .args(["--who", "lab-tester"])
         .stdin(std::process::Stdio::null())
         .output()
@@ -434,7 +437,10 @@ fn secondary<'a>(run: &'a Value, address: &str) -> &'a Value {
 fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     let started = Instant::now();
     tmux::require();
-    let lab = Lab::start(&[]);
+    let lab = Lab::start(&[(
+        "MDLAB_CANARY_DEADLINE",
+        &format!("{}s", CANARY_DEADLINE.as_secs()),
+    )]);
     eprintln!("lab {} up in {:.1?}", lab.prefix, lab.setup);
     let mut f = lab::Findings::default();
     let deadline = Duration::from_secs(5);
@@ -607,37 +613,38 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
     );
 
     // ------------------------------------------------------------ C in the zones view
-    let tmux = dashboard(&lab, "canary");
+    let tmux = dashboard(&lab, "move");
     tmux.key("z");
     tmux.wait_for("the zones view", Duration::from_secs(10), |s| {
         s.contains("2009121201") && s.contains("behind")
     });
     let before = serial(&lab, PRIMARY);
     tmux.key("C");
-    std::thread::sleep(Duration::from_millis(500));
+    let asked = within(Duration::from_secs(5), || {
+        tmux.screen().contains("Write the canary?")
+    });
     let screen = tmux.screen();
     eprintln!("--- after C:\n{}", lines_with(&screen, "canary"));
     f.expect(
-        screen.to_lowercase().contains("canary") && serial(&lab, PRIMARY) == before,
-        "C: asks before it writes (nothing written yet)",
+        asked.is_some() && serial(&lab, PRIMARY) == before,
+        "C: asks before it writes (\"Write the canary?\", nothing written yet)",
         &screen,
     );
     tmux.key("y");
+    let confirmed = Instant::now();
     let picked = within(Duration::from_secs(10), || {
-        let s = tmux.screen();
-        s.to_lowercase().contains("canary")
-            && s.lines()
-                .any(|l| l.contains(NS2) && l.contains("picked up"))
+        tmux.screen()
+            .lines()
+            .any(|l| l.contains(NS2) && l.contains("picked up"))
     });
     let screen = tmux.screen();
     eprintln!(
-        "--- the zones view {picked:.1?} after y:\n{}\n{}",
-        lines_with(&screen, "canary"),
-        lines_with(&screen, "picked up")
+        "--- the zones view {picked:.1?} after y:\n{}",
+        lines_with(&screen, "canary")
     );
     f.expect(
-        picked.is_some(),
-        "y: the zones view shows ns2 picked up the canary",
+        picked.is_some() && lines_with(&screen, "canary").contains("Canary"),
+        "y: the zones view's Canary line shows ns2 picked it up",
         &screen,
     );
     f.expect(
@@ -645,14 +652,50 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
         "y: the run from the dashboard wrote the canary",
         "",
     );
+    // Until the deadline (the lab's canary_deadline) ns3 is waited for; then it is named
+    // red, with whom to call.
+    let late_line = |s: &str| {
+        s.lines()
+            .find(|l| {
+                l.contains("✖ ns3.example.org")
+                    && l.contains(&format!("still serves serial {SERIAL_OLD}"))
+            })
+            .map(str::to_string)
+    };
+    let late = within(CANARY_DEADLINE + Duration::from_secs(5), || {
+        late_line(&tmux.screen()).is_some()
+    })
+    .map(|_| confirmed.elapsed());
+    let screen = tmux.screen();
+    eprintln!(
+        "--- the zones view {late:.1?} after y:\n{}",
+        lines_with(&screen, "canary")
+    );
+    eprintln!("{}", late_line(&screen).unwrap_or_default());
+    f.expect(
+        late.is_some_and(|t| t >= CANARY_DEADLINE - Duration::from_secs(1))
+            && late_line(&screen).is_some_and(|l| l.contains("Aleksi")),
+        &format!(
+            "the zones view names ns3 at the deadline ({CANARY_DEADLINE:?}), still serving \
+             2009121201, with its contact (after {late:.1?})"
+        ),
+        &screen,
+    );
+    f.expect(
+        colour_at(&tmux.screen_with_escapes(), "✖ ns3.example.org")
+            .is_some_and(|c| c == 31 || c == 91),
+        "the zones view: the late ns3 is red",
+        "",
+    );
 
     // The report has a canary section: the runs of the command line (their journal) name
     // ns3 and whom to call.
-    let (code, text) = report(&lab, "canary");
+    let (code, text) = report(&lab, "move");
     eprintln!(
         "--- moveday report (exit {code:?}), its canary lines:\n{}",
         lines_with(&text, "canary")
     );
+    eprintln!("{text}");
     f.expect(code == Some(0), "report: exit 0", &text);
     f.expect(
         text.to_lowercase().contains("canary")
