@@ -121,6 +121,8 @@ impl CanaryStarter {
 
     /// Starts a run of zone `zone`, written by `who`, with the inventory's deadline.
     fn start(&mut self, inv: &Arc<Inventory>, zone: usize, who: &str) {
+        // Runs that ended are let go of (the set keeps them until joined).
+        while self.runs.try_join_next().is_some() {}
         let (env, reports, inv, who) = (
             self.env.clone(),
             self.reports.clone(),

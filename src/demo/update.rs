@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm as HickoryAlgorithm, TsigError};
-use hickory_proto::rr::{DNSClass, Name, TSigResponseContext, TSigner};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType, TSigResponseContext, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::dns_server::{DnsServer, bind_pair, forward};
@@ -172,9 +172,10 @@ impl Desk {
         }
     }
 
-    /// Applies the update section: RRset deletions (class ANY) and additions (class IN,
-    /// which here replace the RRset: enough for a canary) of names inside the zone.
-    /// Prerequisites are not supported (moveday sends none).
+    /// Applies the update section: RRset deletions (class ANY) and additions (class IN) of
+    /// names inside the zone, each RRset's outcome written at once (one serial bump per
+    /// RRset, as a primary bumps once per update). Prerequisites are not supported
+    /// (moveday sends none).
     async fn apply(&self, message: &Message) -> ResponseCode {
         let Some(zone) = message.queries.first() else {
             return ResponseCode::FormErr;
@@ -183,32 +184,36 @@ impl Desk {
         if !message.answers.is_empty() {
             return ResponseCode::NotImp;
         }
+        // (name, type) -> the records it ends with, in the order first touched.
+        let mut outcome: Vec<((Name, RecordType), u32, Vec<RData>)> = Vec::new();
         for record in &message.authorities {
             if !zone.zone_of(&record.name) {
                 return ResponseCode::NotZone;
             }
-        }
-        let name_of = |n: &Name| n.to_ascii();
-        for record in &message.authorities {
-            let result = match record.dns_class {
-                DNSClass::ANY => {
-                    self.server
-                        .set_records(&name_of(&record.name), record.record_type(), 0, Vec::new())
-                        .await
+            let key = (record.name.clone(), record.record_type());
+            let at = match outcome.iter().position(|(k, _, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    outcome.push((key, 0, Vec::new()));
+                    outcome.len() - 1
                 }
+            };
+            let slot = &mut outcome[at];
+            match record.dns_class {
+                DNSClass::ANY => slot.2.clear(),
                 DNSClass::IN => {
-                    self.server
-                        .set_records(
-                            &name_of(&record.name),
-                            record.record_type(),
-                            record.ttl,
-                            vec![record.data.clone()],
-                        )
-                        .await
+                    slot.1 = record.ttl;
+                    slot.2.push(record.data.clone());
                 }
                 _ => return ResponseCode::NotImp,
-            };
-            if result.is_err() {
+            }
+        }
+        for ((name, rtype), ttl, rdata) in outcome {
+            let written = self
+                .server
+                .set_records(&name.to_ascii(), rtype, ttl, rdata)
+                .await;
+            if written.is_err() {
                 return ResponseCode::ServFail;
             }
         }

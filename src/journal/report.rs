@@ -5,6 +5,7 @@
 //! for a mailing list, in local time. With a `since` time, what happened before it only
 //! sets the scene: periods are cut at `since` and lists start there.
 
+mod canary;
 mod escape;
 mod hosts;
 mod markdown;
@@ -18,11 +19,12 @@ use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{AddressKind, CheckState, DnsVerdict, Entry, Event, HostHealth, StartItem};
+use super::{AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, HostHealth, StartItem};
 use crate::checklist::ChecklistDoc;
 use crate::config::Inventory;
 use crate::schema::SchemaVersion;
 
+pub use canary::{CanaryRunReport, CanarySecondaryReport};
 pub use escape::json;
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
 
@@ -48,6 +50,8 @@ pub struct PostMortem {
     pub hosts: Vec<HostReport>,
     pub dns: Vec<NameReport>,
     pub zones: Vec<ZoneReport>,
+    /// Every canary run (`moveday canary`, `C`), in time order.
+    pub canaries: Vec<CanaryRunReport>,
     pub checklist: ChecklistReport,
     pub notes: Vec<NoteReport>,
     pub still_open: Vec<OpenItem>,
@@ -564,6 +568,7 @@ pub fn build(
         hosts: Vec::new(),
         dns: Vec::new(),
         zones: Vec::new(),
+        canaries: Vec::new(),
         checklist: ChecklistReport::default(),
         notes: Vec::new(),
         still_open: Vec::new(),
@@ -586,6 +591,13 @@ pub fn build(
     pm.all_green = replay.all_green(health_changes);
     pm.dns = replay.dns(&pm.hosts);
     pm.zones = replay.zones();
+    let within: Vec<&Entry> = replay
+        .sorted
+        .iter()
+        .copied()
+        .filter(|e| replay.in_range(e.at))
+        .collect();
+    pm.canaries = canary::canary_runs(&within);
     pm.checklist = replay.checklist();
     pm.notes = replay.notes();
     pm.still_open = open::still_open(&pm);

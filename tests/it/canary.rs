@@ -172,7 +172,8 @@ async fn the_canary_names_who_followed_and_who_never_did() {
     assert!(json["written_at"].is_string());
     // The update bumped the primary's serial, and it carries the canary.
     let serial = json["serial"].as_u64().unwrap() as u32;
-    assert!(serial > 2009121202, "{json:#}");
+    // One update, one bump.
+    assert_eq!(serial, 2009121203, "{json:#}");
     assert_eq!(z.primary.serial(ZONE).await, Some(serial));
     assert_eq!(z.desk.updates(), 1);
 
@@ -229,6 +230,42 @@ async fn the_canary_names_who_followed_and_who_never_did() {
         .find(|e| e.summary().contains("still serves"))
         .unwrap();
     assert!(late.summary().contains(CONTACT), "{}", late.summary());
+
+    // The report has the run: who picked it up, who never did and whom to call.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"))
+        .arg("report")
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let section = report
+        .split("## Canary runs")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no canary section: {report}"));
+    assert!(section.contains("- example.org, "), "{section}");
+    assert!(
+        section.contains(&format!(", serial {serial}.")),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!("  - {} picked it up after ", z.good.addr())),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!(
+            "  - {} still serves serial 2009121101 after 3s: is it still transferring from the old primary? Call {CONTACT}.",
+            z.stuck.addr()
+        )),
+        "{section}"
+    );
+    let open = report.split("## Still open").nth(1).unwrap();
+    assert!(
+        open.contains("never picked up the last canary (call Aleksi"),
+        "{open}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

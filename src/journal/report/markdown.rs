@@ -174,6 +174,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
     probes(&mut out, pm, &clock);
     dns(&mut out, pm, &clock);
     zones(&mut out, pm, &clock);
+    canaries(&mut out, pm, &clock);
     checklist(&mut out, pm, &clock);
     notes(&mut out, pm, &clock);
     still_open(&mut out, pm, &clock, to);
@@ -804,6 +805,59 @@ fn zones(out: &mut String, pm: &PostMortem, clock: &Clock) {
         }
         for s in &z.secondaries {
             secondary_line(out, &z.zone, s, clock);
+        }
+    }
+}
+
+/// Each canary run: what was written where and when, then who picked it up how fast and
+/// who never did (with whom to call).
+fn canaries(out: &mut String, pm: &PostMortem, clock: &Clock) {
+    if pm.canaries.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Canary runs\n");
+    for run in &pm.canaries {
+        let text = run
+            .text
+            .as_deref()
+            .map(|t| format!(" \"{t}\""))
+            .unwrap_or_default();
+        let primary = run.primary.as_deref().unwrap_or("the primary");
+        let head = match (&run.refused, run.written, run.serial) {
+            (Some(why), _, _) => format!("not written: {why}"),
+            (None, Some(at), Some(serial)) => {
+                format!(
+                    "written{text} at {primary} at {}, serial {serial}",
+                    clock.time(at)
+                )
+            }
+            (None, Some(at), None) => format!("written{text} at {primary} at {}", clock.time(at)),
+            (None, None, _) => format!("not acknowledged by {primary}"),
+        };
+        let _ = writeln!(out, "- {}, {}: {head}.", run.zone, clock.time(run.started));
+        for s in &run.secondaries {
+            let after = s
+                .after_s
+                .map(|a| std::time::Duration::from_secs_f64(a.clamp(0.0, 1e9)));
+            let line = if s.late {
+                crate::store::canary_late_words(
+                    &s.server,
+                    s.serial,
+                    s.error.as_deref(),
+                    after,
+                    s.contact.as_deref(),
+                )
+            } else {
+                format!(
+                    "{} picked it up after {}.",
+                    s.server,
+                    after.map_or_else(|| "?".into(), crate::store::canary_seconds)
+                )
+            };
+            let _ = writeln!(out, "  - {line}");
+        }
+        if run.finished.is_none() && run.refused.is_none() {
+            let _ = writeln!(out, "  - the journal ends before the run did.");
         }
     }
 }

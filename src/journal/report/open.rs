@@ -6,8 +6,9 @@ use super::{
     SecondaryReport, StartItem, serial_word,
 };
 
-/// Hosts not up, names not new, old addresses still in use, secondaries out of step and
-/// checklist items not done, in that order.
+/// Hosts not up, names not new, old addresses still in use, secondaries out of step,
+/// secondaries that never picked up their zone's last canary and checklist items not done,
+/// in that order.
 pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
     let mut out: Vec<OpenItem> = pm.hosts.iter().filter_map(host_not_up).collect();
     for name in &pm.dns {
@@ -22,7 +23,33 @@ pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
             out.extend(secondary_out_of_step(&z.zone, s));
         }
     }
+    out.extend(canary_laggards(pm));
     out.extend(pm.checklist.not_done.iter().map(not_done));
+    out
+}
+
+/// The secondaries that never picked up their zone's last canary.
+fn canary_laggards(pm: &PostMortem) -> Vec<OpenItem> {
+    let mut out = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for run in pm.canaries.iter().rev() {
+        if seen.contains(&run.zone.as_str()) {
+            continue;
+        }
+        seen.push(&run.zone);
+        for s in run.secondaries.iter().filter(|s| s.late) {
+            let call = s
+                .contact
+                .as_deref()
+                .map(|c| format!(" (call {c})"))
+                .unwrap_or_default();
+            out.push(OpenItem {
+                kind: "canary",
+                subject: format!("{} at {}", run.zone, s.server),
+                text: format!("never picked up the last canary{call}"),
+            });
+        }
+    }
     out
 }
 
