@@ -152,10 +152,10 @@ fn every_fault_of_the_move_is_detected_and_healthy_hosts_stay_green() {
 
     // ---------------------------------------------------------------- the lab itself
     // Every namespace under the run's prefix: eight hosts, the bridge, the resolver, the
-    // laptop.
+    // parent zone's server, the laptop.
     let mut namespaces = lab.namespaces();
     namespaces.sort();
-    assert_eq!(namespaces.len(), 11, "{namespaces:?}");
+    assert_eq!(namespaces.len(), 12, "{namespaces:?}");
     // The old network: the laptop has a route there, and nobody answers.
     let route = lab
         .on_laptop(&["ip", "route", "get", &old_ip("vbox")])

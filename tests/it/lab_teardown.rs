@@ -49,7 +49,7 @@ fn sigterm_tears_the_lab_down() {
     lab::require();
     let _beside = lab::beside_others();
     let mut lab = Lab::spawn(&[]).unwrap_or_else(|e| panic!("the lab did not come up: {e}"));
-    assert_eq!(lab.namespaces().len(), 11);
+    assert_eq!(lab.namespaces().len(), 12);
     kill(lab.pid() as i32, libc::SIGTERM);
     let ended = lab.wait();
     assert_eq!(ended.code, Some(143), "{}", ended.stderr);

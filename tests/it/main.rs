@@ -31,6 +31,7 @@ mod inventories;
 mod journal;
 mod journal_demo;
 mod journal_report;
+mod lab_dns;
 mod lab_faults;
 mod lab_teardown;
 mod lab_tui;

@@ -22,11 +22,17 @@
 #   close-port HOST PORT  nginx on HOST stops listening on PORT (nothing listens: refused)
 #   link-down HOST        HOST's network link goes down (the host is off the network)
 #   link-up HOST          and comes back
+#   fix-glue              the parent (org.) publishes ns-master's glue at its NEW address
+#   break-glue            and back at the OLD one (as the lab starts)
 #   ping                  answers `ok pong`
 #
 # Environment: MDLAB_INTERVAL, MDLAB_TIMEOUT (the generated inventory's probe interval and
-# timeout, default 1s each); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that
-# step: the teardown test).
+# timeout, default 1s each); MDLAB_DELEGATION_EVERY, MDLAB_CANARY_EVERY,
+# MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
+# default 2s, 500ms and 20s); MDLAB_CANARY_KEY=0 leaves the zone's canary_key
+# (keys/moveday-canary.key) out of the inventory (moveday then refuses to write to the
+# zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that step: the teardown
+# test).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
 # package missing), 1 setup failed, 128+N a signal.
@@ -39,10 +45,13 @@ TEMPLATES=$SRC/templates
 NEW=203.0.113
 OLD=198.51.100
 RESOLVER_IP=$NEW.53
+ORG_IP=$NEW.54
 LAPTOP_IP=$NEW.100
 GATEWAY_IP=$NEW.1
 SERIAL_OLD=2009121201
 SERIAL_NEW=2009121202
+ORG_SERIAL=2009120101 # the parent's (org.) serial, bumped by fix-glue and break-glue
+KEY_NAME=moveday-canary
 HOSTS=(ns-master mail git vbox drawable www build jabber)
 declare -A OCTET=([ns-master]=10 [mail]=11 [git]=12 [vbox]=13 [drawable]=14 [www]=15
   [build]=16 [jabber]=17)
@@ -63,6 +72,7 @@ LAB=""               # the lab's directory (configs, keys, logs, pages)
 LAPTOP=$P-laptop
 BRIDGE=$P-br
 RESOLVER=$P-resolver
+ORG_NS=$P-parent
 TORN_DOWN=0
 PARENT=${MDLAB_PARENT:-$PPID}
 
@@ -80,7 +90,8 @@ prerequisites() {
     echo "not root: network namespaces need it" >&2
     return 3
   fi
-  for tool in ip nft sshd nginx named dig ssh-keygen openssl ping ss unshare timeout; do
+  for tool in ip nft sshd nginx named dig nsupdate tsig-keygen ssh-keygen openssl ping ss unshare \
+    timeout; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -265,6 +276,7 @@ EOF
     attach "$P-$h" "$(ip_of "$h")"
   done
   attach "$RESOLVER" "$RESOLVER_IP"
+  attach "$ORG_NS" "$ORG_IP"
   attach "$LAPTOP" "$LAPTOP_IP"
   ip -n "$LAPTOP" route add "$OLD.0/24" via "$GATEWAY_IP"
 
@@ -356,8 +368,59 @@ start_named() { # ROLE NAME NS IP [PRIMARY]: named -g (foreground, log to stderr
   local role=$1 name=$2 ns=$3 ip=$4 primary=${5:-} dir=$LAB/hosts/$2
   mkdir -p "$dir/named"
   render "named-$role.conf" "$dir/named.conf" HOST="$name" IP="$ip" HOSTDIR="$dir" NET="$NEW" \
-    PRIMARY="$primary"
+    PRIMARY="$primary" KEYFILE="$LAB/keys/$KEY_NAME.key" UPDATE=""
   spawn "$ns" "$LAB/logs/named-$name.log" /usr/sbin/named -g -n 1 -c "$dir/named.conf"
+}
+
+# The canary's TSIG key, which may update example.org at the primary, and a key the primary
+# does not know (a wrong key: NOTAUTH). Read by root only, as a key on an admin's laptop.
+keys() {
+  mkdir -m 700 "$LAB/keys"
+  (
+    umask 077
+    tsig-keygen -a hmac-sha256 "$KEY_NAME" >"$LAB/keys/$KEY_NAME.key"
+    tsig-keygen -a hmac-sha256 moveday-unknown >"$LAB/keys/unknown.key"
+  ) || die "tsig-keygen failed"
+}
+
+# allow_updates: from now on the primary takes updates of example.org signed with the
+# canary's key. Only now: named never reloads a dynamic zone from its file (SIGHUP keeps
+# what it has, journal and all), and the move before this was a new file and SIGHUP.
+allow_updates() {
+  local dir=$LAB/hosts/ns-master
+  render named-primary.conf "$dir/named.conf" HOST=ns-master IP="$NEW.10" HOSTDIR="$dir" \
+    NET="$NEW" KEYFILE="$LAB/keys/$KEY_NAME.key" UPDATE="allow-update { key \"$KEY_NAME\"; };"
+  kill -HUP "$(cat "$dir/named.pid")"
+  wait_until 20 "the primary to take signed updates" update_allowed
+}
+
+# update_allowed: a signed update whose only content is a prerequisite (the zone exists)
+# is answered NOERROR, and changes nothing (no serial bump), once updates are allowed.
+update_allowed() {
+  printf 'server %s\nzone example.org\nprereq yxdomain example.org\nsend\n' "$NEW.10" |
+    ip netns exec "$LAPTOP" nsupdate -t 2 -k "$LAB/keys/$KEY_NAME.key"
+}
+
+# org_zone GLUE: the parent's zone (org.) with ns-master's glue at GLUE, a new serial.
+org_zone() {
+  local zone=$LAB/hosts/parent/named/org.zone
+  ORG_SERIAL=$((ORG_SERIAL + 1))
+  render org.zone "$zone.new" IP="$ORG_IP" NET="$NEW" SERIAL="$ORG_SERIAL" MASTER_GLUE="$1"
+  mv "$zone.new" "$zone"
+}
+
+# glue_is ADDRESS: the parent's referral for example.org has ns-master's glue at ADDRESS.
+glue_is() {
+  [ "$(ip netns exec "$LAPTOP" dig +norecurse +time=1 +tries=1 "@$ORG_IP" example.org NS |
+    awk '$1 == "ns-master.example.org." && $4 == "A" {print $5}')" = "$1" ]
+}
+
+# The parent: BIND authoritative for org., delegating example.org to the zone's own NS set,
+# with glue for the in-zone names; the registrar still has ns-master's old address.
+start_parent() {
+  mkdir -p "$LAB/hosts/parent/named"
+  org_zone "$OLD.10"
+  start_named parent parent "$ORG_NS" "$ORG_IP"
 }
 
 # The zone's story: the primary serves the pre-move zone; the laptop's resolver looks up
@@ -370,6 +433,7 @@ build_dns() {
   mkdir -p "$LAB/hosts/ns-master/named" "$LAB/hosts/drawable/named"
   zone_file "$zone" "$OLD" "$SERIAL_OLD" 300
   cp "$TEMPLATES/reverse.zone" "$LAB/hosts/ns-master/named/reverse.zone"
+  start_parent
   start_named primary ns-master "$P-ns-master" "$primary"
   start_named resolver resolver "$RESOLVER" "$RESOLVER_IP" "$primary"
   # ns3, on drawable: still pointed at the old primary's address, with the zone it got
@@ -392,6 +456,8 @@ build_dns() {
   wait_until 20 "the primary's new serial" serial_is "$primary" "$SERIAL_NEW"
   wait_until 20 "ns2 on git to transfer the new serial" serial_is "$NEW.12" "$SERIAL_NEW"
   serial_is "$NEW.14" "$SERIAL_OLD" || die "ns3 should still serve the old serial"
+  allow_updates
+  wait_until 20 "the parent's delegation with the old glue" glue_is "$OLD.10"
 }
 
 wait_for_servers() {
@@ -420,6 +486,7 @@ up() {
   build_network
   fail_at network
   pki
+  keys
   local h
   for h in "${HOSTS[@]}"; do
     start_host "$h"
@@ -428,8 +495,12 @@ up() {
   fail_at dns
   wait_for_servers
   fail_at daemons
+  local canary_key="canary_key = \"keys/$KEY_NAME.key\"   # the primary takes its updates"
+  [ "${MDLAB_CANARY_KEY:-1}" != 0 ] || canary_key="# canary_key left out (MDLAB_CANARY_KEY=0)"
   render inventory.toml "$LAB/inventory.toml" PREFIX="$P" LAB="$LAB" NET="$NEW" \
-    INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}"
+    INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}" \
+    DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key" \
+    CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}"
 }
 
 # ------------------------------------------------------------------- fault commands
@@ -511,6 +582,28 @@ cmd_close_port() {
   echo "ok nothing listens on $1:$2"
 }
 
+cmd_glue() { # ADDRESS: the parent publishes ns-master's glue at ADDRESS
+  org_zone "$1"
+  local pid deadline=$((SECONDS + 10)) polls=0
+  pid=$(cat "$LAB/hosts/parent/named.pid")
+  kill -HUP "$pid"
+  until glue_is "$1"; do
+    [ $SECONDS -lt $deadline ] || {
+      echo "error the parent still does not serve ns-master's glue at $1"
+      return 0
+    }
+    # named rereads a zone file only when its mtime is newer than its last load: should
+    # the two fall in one tick of the clock, touch it and ask again.
+    polls=$((polls + 1))
+    if [ $((polls % 20)) = 0 ]; then
+      touch "$LAB/hosts/parent/named/org.zone"
+      kill -HUP "$pid"
+    fi
+    sleep 0.05
+  done
+  echo "ok the parent's glue for ns-master.example.org is $1 (org. serial $ORG_SERIAL)"
+}
+
 cmd_link() { # HOST up|down
   host_arg "$1" || return 0
   ip -n "$P-$1" link set eth0 "$2"
@@ -536,6 +629,8 @@ serve() {
       close-port) cmd_close_port "${a:-}" "${b:-}" ;;
       link-down) cmd_link "${a:-}" down ;;
       link-up) cmd_link "${a:-}" up ;;
+      fix-glue) cmd_glue "$NEW.10" ;;
+      break-glue) cmd_glue "$OLD.10" ;;
       *) echo "error unknown command '$cmd'" ;;
       esac
     else
@@ -566,7 +661,7 @@ run)
 The lab is up. In another terminal:
     ip netns exec $LAPTOP $(command -v moveday || echo target/debug/moveday) -i $LAB/inventory.toml
 Type commands (pin-old vbox, drop-port git 80, stale www, close-port jabber 5222,
-link-down build, link-up build); Ctrl-D or Ctrl-C tears the lab down.
+link-down build, link-up build, fix-glue, break-glue); Ctrl-D or Ctrl-C tears the lab down.
 EOF
   fi
   echo "READY prefix=$P dir=$LAB laptop=$LAPTOP inventory=$LAB/inventory.toml"

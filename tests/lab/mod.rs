@@ -186,10 +186,14 @@ impl Lab {
     }
 
     /// `argv` inside the laptop's namespace, where its own /etc/hosts and
-    /// /etc/resolv.conf are in place.
+    /// /etc/resolv.conf are in place. `XDG_STATE_HOME` is the lab's `state/`: moveday's
+    /// default state file and journal (`~/.local/state/moveday/`) stay in the lab and go
+    /// with it.
     pub fn on_laptop(&self, argv: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.laptop]).args(argv);
+        cmd.args(["netns", "exec", &self.laptop])
+            .args(argv)
+            .env("XDG_STATE_HOME", self.dir.join("state"));
         cmd
     }
 
