@@ -172,6 +172,17 @@ fn every_fault_of_the_move_is_detected_and_healthy_hosts_stay_green() {
     let banner = lab::ssh_banner(&lab, &new_ip("vbox")).unwrap();
     assert!(banner.starts_with("SSH-2.0-OpenSSH"), "{banner}");
 
+    // ---------------------------------------------------------------- the registrar
+    // The parent still has ns-master's old glue: check fails on that alone (every host is
+    // up), until the registrar's change lands (lab_dns follows the glue itself).
+    let (code, json, _) = lab.check_json();
+    f.expect(
+        code == Some(1) && json["zones"][0]["delegation"]["ok"] == false,
+        &format!("old glue: check exits 1 with the delegation not ok, got {code:?}"),
+        &json["zones"][0]["delegation"].to_string(),
+    );
+    lab.command("fix-glue");
+
     // ---------------------------------------------------------------- after the move
     // The health faults are not there yet: every host must be up. The DNS faults (2, 3)
     // are, since they were made before the zone changed.
