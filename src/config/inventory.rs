@@ -252,6 +252,15 @@ pub struct ResolverConfig {
     pub implied: bool,
 }
 
+impl ResolverConfig {
+    /// Whether this column is asked about a name in zone `zone` (`None`: in no inventory
+    /// zone): a `[[resolver]]` is asked about every name, a server added for its zones
+    /// only about the names in them.
+    pub fn asks_about(&self, zone: Option<usize>) -> bool {
+        !self.implied || zone.is_some_and(|z| self.serves.contains(&z))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolverKind {
     /// The operating system's configuration (`/etc/resolv.conf`).

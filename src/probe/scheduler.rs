@@ -961,7 +961,7 @@ async fn ask_resolvers<'a, T: Listener>(
             // A server of the name's zone: the zone's task asks it.
             continue;
         }
-        if rc.implied {
+        if !rc.asks_about(zone) {
             // A zone server added only for its zones: not asked about other names.
             continue;
         }

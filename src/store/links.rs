@@ -106,14 +106,22 @@ fn host_link_state(state: &State, host: usize, probe: LinkedProbe) -> LinkState 
             },
         },
         LinkedProbe::Dns => {
-            // Green when every resolver answers the new address.
-            let verdicts: Vec<Verdict> = h
+            // Green when every resolver asked about the name answers the new address (a
+            // zone server added for another zone is not asked: its empty slot is no wait).
+            let zone = state.inventory.zone_of(&config.fqdn);
+            let asked: Vec<_> = h
                 .dns
+                .iter()
+                .zip(&state.inventory.resolvers)
+                .filter(|(_, rc)| rc.asks_about(zone))
+                .map(|(slot, _)| slot)
+                .collect();
+            let verdicts: Vec<Verdict> = asked
                 .iter()
                 .filter_map(|slot| slot.as_ref())
                 .map(|seen| verdict(&state.inventory, config, &seen.value))
                 .collect();
-            if verdicts.len() < h.dns.len() {
+            if verdicts.len() < asked.len() {
                 LinkState::Pending
             } else {
                 let new = verdicts.iter().filter(|v| **v == Verdict::New).count();

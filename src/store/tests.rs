@@ -701,3 +701,27 @@ fn a_new_target_address_starts_its_checks_undamped() {
     reduce(&mut st, probe(0, 3, target("203.0.113.13")));
     assert!(st.hosts[0].damp.is_empty());
 }
+
+/// A zone server named only by another zone (an implied column) is never asked about a
+/// host's name: its empty cell does not keep the host's `dns` link pending.
+#[test]
+fn a_dns_link_waits_only_for_the_columns_asked_about_the_name() {
+    let text = format!(
+        "{INVENTORY}\n[[zone]]\nname = \"113.0.203.in-addr.arpa\"\nprimary = \"203.0.113.10\"\n\
+         secondaries = [\"192.0.2.99\"]\n\n\
+         [[checklist]]\nid = \"vbox-dns\"\ntext = \"vbox resolves to the new address\"\ncheck = \"vbox.dns\"\n"
+    );
+    let inv = Arc::new(Inventory::parse(Path::new("t.toml"), &text).unwrap());
+    assert_eq!(inv.resolvers.len(), 3, "{:?}", inv.resolvers);
+    assert!(inv.resolvers[2].implied);
+    let mut st = State::new(inv.clone());
+    let link = inv.checklist[0].check.clone().unwrap();
+    reduce(&mut st, probe(0, 1, dns(0, Ok(&["203.0.113.13"]))));
+    assert_eq!(link_state(&st, &link), LinkState::Pending);
+    reduce(&mut st, probe(0, 1, dns(1, Ok(&["203.0.113.13"]))));
+    assert!(
+        link_state(&st, &link).is_green(),
+        "{:?}",
+        link_state(&st, &link)
+    );
+}
