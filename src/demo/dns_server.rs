@@ -226,6 +226,23 @@ impl DnsServer {
         soa_of(&records, &zone.origin).map(|soa| soa.serial)
     }
 
+    /// The TTL and records of one type at `name` (`None`: none, or outside the zones).
+    pub async fn records(&self, name: &str, rtype: RecordType) -> Option<(u32, Vec<RData>)> {
+        let name = fqdn(name).ok()?;
+        let zone = self
+            .zones
+            .iter()
+            .filter(|z| z.origin.zone_of(&name))
+            .max_by_key(|z| z.origin.num_labels())?;
+        let records = zone.handler.records().await;
+        let set = records.get(&RrKey::new(LowerName::new(&name), rtype))?;
+        let rdata = set
+            .records_without_rrsigs()
+            .map(|r| r.data.clone())
+            .collect();
+        Some((set.ttl(), rdata))
+    }
+
     /// Sets the SOA serial of the zone `zone` to exactly `serial` (no bump): a secondary
     /// left behind, or a serial about to wrap.
     pub async fn set_serial(&self, zone: &str, serial: u32) -> Result<(), DnsServerError> {

@@ -43,6 +43,7 @@
 //! are DNS data shown on screen, not clocks of the script (the caches are simulated by
 //! the lags), and stay as they are.
 
+mod canary;
 pub mod certs;
 pub mod dns_server;
 pub mod parent_server;
@@ -114,6 +115,9 @@ const REGISTRAR_GLUE_AT: u64 = 90;
 /// How often the demo asks the parent for the delegation, at real time (the inventory's
 /// minimum is 1 s).
 const DELEGATION_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a canary run gives the secondaries, at real time (ns2 takes `SECONDARY_LAG`).
+const CANARY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The fastest `--speed`.
 pub const MAX_SPEED: u32 = 100;
@@ -354,47 +358,7 @@ impl Demo {
 
     /// As [`Demo::start`], with the script played at `pace`.
     pub async fn start_at(pace: Pace) -> anyhow::Result<Demo> {
-        let any = |ip: IpAddr| SocketAddr::new(ip, 0);
-        let dns_ip = IpAddr::V4(Ipv4Addr::new(127, 77, 0, 53));
-        let primary = DnsServer::start(any(dns_ip), &[ZONE, REVERSE_ZONE])
-            .await
-            .context("demo: cannot start the primary DNS server")?;
-        let system_cache = DnsServer::start(
-            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 54))),
-            &[ZONE, REVERSE_ZONE],
-        )
-        .await
-        .context("demo: cannot start the simulated system resolver")?;
-        let public_cache = DnsServer::start(
-            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 55))),
-            &[ZONE, REVERSE_ZONE],
-        )
-        .await
-        .context("demo: cannot start the simulated public resolver")?;
-        let secondary = DnsServer::start(
-            any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 56))),
-            &[ZONE, REVERSE_ZONE],
-        )
-        .await
-        .context("demo: cannot start the secondary DNS server")?;
-        let parent = ParentServer::start(any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, 57))))
-            .await
-            .context("demo: cannot start the parent zone's server")?;
-        delegate(
-            &[&primary, &system_cache, &public_cache, &secondary],
-            &parent,
-        )
-        .await?;
-        for s in &SCRIPT {
-            for server in [&primary, &system_cache, &public_cache, &secondary] {
-                server
-                    .set_a(&fqdn(s.name), old_ip(s.octet), ttl_of(s.name))
-                    .await?;
-                server
-                    .set_ptr(new_ip(s.octet), &ptr_name(s.name, false), TTL)
-                    .await?;
-            }
-        }
+        let ([primary, system_cache, public_cache, secondary], parent) = start_dns().await?;
 
         let ca = DemoCa::new()?;
         let story = Story {
@@ -415,6 +379,13 @@ impl Demo {
             .with_context(|| format!("demo: cannot create {}", dir.display()))?;
         let hosts_file = dir.join("hosts");
         write_hosts_file(&hosts_file, true)?;
+        let canary = canary::start(
+            primary.clone(),
+            secondary.clone(),
+            &dir,
+            pace.of(Duration::from_secs(SECONDARY_LAG)),
+        )
+        .await?;
 
         let inventory = Inventory::parse(
             Path::new("<demo inventory>"),
@@ -422,11 +393,13 @@ impl Demo {
                 &hosts,
                 &hosts_file,
                 [
-                    primary.addr(),
+                    canary.desk.addr(),
                     public_cache.addr(),
                     secondary.addr(),
                     parent.addr(),
+                    canary.ns3.addr(),
                 ],
+                &canary.key,
                 demo_window(Utc::now(), pace),
                 pace,
             ),
@@ -437,8 +410,11 @@ impl Demo {
         let network = Arc::new(Network::default());
         let script = tokio::spawn(run_script(
             hosts,
-            [primary, system_cache, public_cache, secondary],
-            parent,
+            DemoDns {
+                servers: [primary, system_cache, public_cache, secondary],
+                parent,
+                _canary: canary,
+            },
             network.clone(),
             hosts_file.clone(),
             story,
@@ -503,6 +479,43 @@ async fn delegate(zone_servers: &[&DnsServer], parent: &ParentServer) -> anyhow:
     }
     parent.set_glue(&ns_master, old_ip(SCRIPT[host_index("ns-master")].octet))?;
     Ok(())
+}
+
+/// The demo's DNS servers as the move starts: the primary (ns-master), the two simulated
+/// caches, ns2, every one serving the old addresses and the PTRs' first names; and the
+/// parent, delegating both zones to ns-master with its old glue.
+async fn start_dns() -> anyhow::Result<([Arc<DnsServer>; 4], ParentServer)> {
+    let any = |ip: IpAddr| SocketAddr::new(ip, 0);
+    let at = |octet: u8| any(IpAddr::V4(Ipv4Addr::new(127, 77, 0, octet)));
+    let zones = [ZONE, REVERSE_ZONE];
+    let start = |octet: u8, what: &'static str| async move {
+        DnsServer::start(at(octet), &zones)
+            .await
+            .map(Arc::new)
+            .with_context(|| format!("demo: cannot start {what}"))
+    };
+    let servers = [
+        start(53, "the primary DNS server").await?,
+        start(54, "the simulated system resolver").await?,
+        start(55, "the simulated public resolver").await?,
+        start(56, "the secondary DNS server").await?,
+    ];
+    let parent = ParentServer::start(at(57))
+        .await
+        .context("demo: cannot start the parent zone's server")?;
+    let refs: Vec<&DnsServer> = servers.iter().map(|s| &**s).collect();
+    delegate(&refs, &parent).await?;
+    for s in &SCRIPT {
+        for server in &servers {
+            server
+                .set_a(&fqdn(s.name), old_ip(s.octet), ttl_of(s.name))
+                .await?;
+            server
+                .set_ptr(new_ip(s.octet), &ptr_name(s.name, false), TTL)
+                .await?;
+        }
+    }
+    Ok((servers, parent))
 }
 
 /// The host's web server, as the move starts: down, or dropped by the "new ACL"; git's
@@ -672,7 +685,8 @@ fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>)
 fn inventory_toml(
     hosts: &[DemoHost],
     hosts_file: &Path,
-    [primary, public, secondary, parent]: [SocketAddr; 4],
+    [primary, public, secondary, parent, ns3]: [SocketAddr; 5],
+    canary_key: &Path,
     window: (DateTime<Utc>, DateTime<Utc>),
     pace: Pace,
 ) -> String {
@@ -691,11 +705,15 @@ fn inventory_toml(
          [[resolver]]\nname = \"ns-master\"\naddress = \"{primary}\"\n\n\
          [[resolver]]\nname = \"public\"\naddress = \"{public}\"\n\n\
          [[resolver]]\nname = \"ns2\"\naddress = \"{secondary}\"\n\n\
-         [dns]\ndelegation_every = \"{delegation_every}\"\n\n\
+         [dns]\ndelegation_every = \"{delegation_every}\"\n\
+         canary_deadline = \"{canary_deadline}\"\ncanary_every = \"{canary_every}\"\n\n\
          [[zone]]\nname = \"{ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
          contact = \"Aleksi at axu.tm, +358 40 123 4567 (demo)\"\nparent = [\"{parent}\"]\n\n\
-         [[zone]]\nname = \"{REVERSE_ZONE}\"\nprimary = \"{primary}\"\nsecondaries = [\"{secondary}\"]\n\
-         contact = \"noc@dc2.example.net (the new provider's reverse DNS)\"\nparent = [\"{parent}\"]",
+         [[zone]]\nname = \"{REVERSE_ZONE}\"\nprimary = \"{primary}\"\n\
+         secondaries = [\"{secondary}\", \"{ns3}\"]\n\
+         contact = {{ \"{secondary}\" = \"noc@dc2.example.net (the new provider's reverse DNS)\", \
+         \"{ns3}\" = \"Jaana at partner.example, +358 40 765 4321 (demo)\" }}\n\
+         parent = [\"{parent}\"]\ncanary_key = {canary_key:?}",
         hosts_file = hosts_file.display().to_string(),
         window_start = crate::timefmt::rfc3339(window.0),
         window_end = crate::timefmt::rfc3339(window.1),
@@ -703,6 +721,13 @@ fn inventory_toml(
         delegation_every =
             humantime::format_duration(pace.of(DELEGATION_EVERY).max(Duration::from_secs(1))),
         timeout = humantime::format_duration(timeout),
+        canary_deadline =
+            humantime::format_duration(pace.of(CANARY_DEADLINE).max(Duration::from_secs(1))),
+        canary_every = humantime::format_duration(
+            pace.of(Duration::from_secs(1))
+                .max(Duration::from_millis(100))
+        ),
+        canary_key = canary_key.display().to_string(),
     );
     for (s, h) in SCRIPT.iter().zip(hosts) {
         let _ = writeln!(
@@ -975,15 +1000,27 @@ fn host_index(name: &str) -> usize {
     SCRIPT.iter().position(|s| s.name == name).unwrap_or(0)
 }
 
+/// The demo's DNS servers, owned by the script: the primary, the two caches, ns2, the
+/// parent, and the canary's (ns-master's update desk, ns3).
+struct DemoDns {
+    servers: [Arc<DnsServer>; 4],
+    parent: ParentServer,
+    _canary: canary::CanaryStage,
+}
+
 async fn run_script(
     hosts: Vec<DemoHost>,
-    dns: [DnsServer; 4],
-    parent: ParentServer,
+    dns: DemoDns,
     network: Arc<Network>,
     hosts_file: PathBuf,
     story: Story,
     pace: Pace,
 ) {
+    let DemoDns {
+        servers: dns,
+        parent,
+        _canary,
+    } = dns;
     let start = Instant::now();
     for (at, step) in timeline() {
         tokio::time::sleep_until(start + pace.of(Duration::from_secs(at))).await;

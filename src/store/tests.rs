@@ -715,7 +715,7 @@ fn a_dns_link_waits_only_for_the_columns_asked_about_the_name() {
     assert_eq!(inv.resolvers.len(), 3, "{:?}", inv.resolvers);
     assert!(inv.resolvers[2].implied);
     let mut st = State::new(inv.clone());
-    let link = inv.checklist[0].check.clone().unwrap();
+    let link = inv.checklist[0].check.unwrap();
     reduce(&mut st, probe(0, 1, dns(0, Ok(&["203.0.113.13"]))));
     assert_eq!(link_state(&st, &link), LinkState::Pending);
     reduce(&mut st, probe(0, 1, dns(1, Ok(&["203.0.113.13"]))));

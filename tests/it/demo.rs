@@ -291,3 +291,55 @@ async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
         assert!(screen.contains(line), "{screen}");
     }
 }
+
+/// The demo's canary: the reverse zone has a canary_key; a run written to ns-master
+/// reaches ns2 after its usual lag and never ns3 (still on the old primary), which is
+/// named with its contact at the deadline. Played 30 times faster (ns2's 25 s in under a
+/// second, the minute's deadline in 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_canary_reaches_ns2_and_never_ns3() {
+    const SPEED: u32 = 30;
+    let demo = Demo::start_at(moveday::demo::Pace::faster(SPEED).unwrap())
+        .await
+        .expect("the demo starts");
+    let inv = Arc::new(demo.inventory().clone());
+    let zone = check::canary::find_zone(&inv, "2.77.127.in-addr.arpa").unwrap();
+    let key_path = inv.zones[zone].canary_key.clone().expect("a canary_key");
+    assert!(inv.zones[0].canary_key.is_none());
+    let key = moveday::config::load_tsig_key(&key_path).unwrap();
+    assert_eq!(key.warning, None, "the demo's key is the owner's only");
+    assert_eq!(inv.canary_deadline, Duration::from_secs(2));
+    let plan = moveday::probe::canary::CanaryPlan::for_zone(
+        &inv,
+        zone,
+        key.key,
+        "ann@t61",
+        inv.canary_deadline,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let state = check::canary::run(inv.clone(), Arc::new(demo.probe_env()), plan, |_| {}).await;
+    assert!(started.elapsed() < crate::common::in_time(Duration::from_secs(3)));
+    let view = moveday::store::canary(&state, zone).unwrap();
+    assert!(view.run.write_error.is_none(), "{:?}", view.run.write_error);
+    let [ns2, ns3] = view.secondaries.as_slice() else {
+        panic!("{view:?}");
+    };
+    let moveday::store::SecondaryVerdict::Followed(after) = ns2.verdict else {
+        panic!("ns2: {ns2:?}");
+    };
+    // The demo's lag of 25 s, played 30 times faster.
+    assert!(after >= Duration::from_millis(700), "{after:?}");
+    assert_eq!(
+        ns3.verdict,
+        moveday::store::SecondaryVerdict::Late,
+        "{ns3:?}"
+    );
+    assert!(
+        ns3.words
+            .contains("is it still transferring from the old primary? Call Jaana"),
+        "{}",
+        ns3.words
+    );
+    assert!(view.alarm);
+}

@@ -179,7 +179,7 @@ fn every_fault_of_the_move_is_detected_and_healthy_hosts_stay_green() {
     f.expect(
         code == Some(1) && json["zones"][0]["delegation"]["ok"] == false,
         &format!("old glue: check exits 1 with the delegation not ok, got {code:?}"),
-        &json["zones"][0]["delegation"].to_string(),
+        json["zones"][0]["delegation"].to_string(),
     );
     lab.command("fix-glue");
 

@@ -145,8 +145,15 @@ fn demo_shows_the_move_and_quits_cleanly_on_q() {
 
     // Select vbox (the fourth row) and see why it looks dead.
     tmux.keys(&["j", "j", "j"]);
+    // (Its target line says it; the hosts file's own line is further down the pane since
+    // the demo's reverse zone has a second secondary, ns3.)
     tmux.wait_for("vbox in the detail pane", Duration::from_secs(3), |s| {
-        s.contains("vbox · vbox.example.org") && s.contains("line 3 points vbox.example.org at OLD")
+        s.contains("vbox · vbox.example.org")
+            && s.contains("/hosts, ahead of DNS ⚠ the OLD address")
+    });
+    tmux.keys(&["Tab", "G"]);
+    tmux.wait_for("vbox's hosts-file line", Duration::from_secs(3), |s| {
+        s.contains("line 3 points vbox.example.org at OLD")
     });
 
     tmux.keys(&["q"]);
