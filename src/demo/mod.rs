@@ -32,6 +32,9 @@
 //! 70 mail's PTR fixed (it said the provider's default name: no FCrDNS, a mail alarm)
 //! 90 the registrar's change lands: the parent's glue for ns-master, the old address
 //!    until then (the Delegation line red), points at the new one
+//! any time: `C` in the zones view writes the reverse zone's canary (its canary_key is
+//!    written beside the hosts file); ns2 picks it up 25 s later, ns3 (the partner's
+//!    secondary, still on the old primary) never: red at the one-minute deadline
 //! each DNS change reaches the "system" cache 15 s later, the zone's secondary (ns2) 25 s
 //! later, and the "public" cache 40 s later. drawable's TTL was never lowered (3600 s), so
 //! caches may serve its old address for an hour.
