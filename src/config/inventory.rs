@@ -166,11 +166,15 @@ impl CheckLink {
 pub enum LinkedZoneCheck {
     /// The parent's NS set agrees with the zone's and every glue is new.
     Delegation,
+    /// The zone's last canary run reached every secondary (`canary_key`).
+    Canary,
 }
 
 impl LinkedZoneCheck {
-    pub const ALL: [(&'static str, LinkedZoneCheck); 1] =
-        [("delegation", LinkedZoneCheck::Delegation)];
+    pub const ALL: [(&'static str, LinkedZoneCheck); 2] = [
+        ("delegation", LinkedZoneCheck::Delegation),
+        ("canary", LinkedZoneCheck::Canary),
+    ];
 
     pub fn name(self) -> &'static str {
         LinkedZoneCheck::ALL

@@ -828,6 +828,7 @@ text = "Lower the TTL of every moving name to 60 s, two days ahead"
 id = "contact-secondaries"
 phase = "before"
 text = "Tell every secondary DNS operator the new master IP"
+check = "zone:2.77.127.in-addr.arpa.canary"
 
 [[checklist]]
 id = "review-acl"

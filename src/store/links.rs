@@ -65,6 +65,11 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
             Some(d) if d.problems.is_empty() => LinkState::Pending,
             Some(d) => LinkState::Red(format!("delegation {}", d.problems.join("; "))),
         },
+        LinkedZoneCheck::Canary => match super::canary(state, zone) {
+            Some(c) if c.run.all_followed() => LinkState::Green(format!("canary {}", c.summary)),
+            Some(c) if c.run.over() => LinkState::Red(format!("canary {}", c.summary)),
+            _ => LinkState::Pending,
+        },
     }
 }
 

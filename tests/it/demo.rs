@@ -342,4 +342,20 @@ async fn the_demo_canary_reaches_ns2_and_never_ns3() {
         ns3.words
     );
     assert!(view.alarm);
+    // "Tell every secondary DNS operator the new master IP" is linked to the canary: red,
+    // with the run's words, until the partner is told.
+    let item = inv
+        .checklist
+        .iter()
+        .find(|i| i.id == "contact-secondaries")
+        .unwrap();
+    let link = moveday::store::link_state(&state, item.check.as_ref().unwrap());
+    assert!(link.is_red(), "{link:?}");
+    assert!(
+        link.detail().contains("canary serial")
+            && link
+                .detail()
+                .contains("1 of 2 secondaries never picked it up"),
+        "{link:?}"
+    );
 }

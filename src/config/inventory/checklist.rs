@@ -180,5 +180,11 @@ fn parse_zone_link(text: &str, rest: &str, zones: &[ZoneConfig]) -> Result<Check
             checks()
         ));
     };
+    if check == LinkedZoneCheck::Canary && zones[zone].canary_key.is_none() {
+        return Err(format!(
+            "check `{text}`: zone `{}` has no canary_key, so no canary is ever written to it",
+            zones[zone].name
+        ));
+    }
     Ok(CheckLink::Zone { zone, check })
 }
