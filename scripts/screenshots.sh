@@ -16,6 +16,7 @@ shoot() { # name width height seconds [keys...]
   t new-session -d -s "$name" -x "$w" -y "$h" "$bin --state $scratch/$name.json --journal $scratch/$name.jsonl --who ann@t61 ${DEMO:-demo}"
   sleep "$secs"
   for k in "$@"; do t send-keys -t "$name" "$k"; sleep 0.3; done
+  sleep "${AFTER:-0}"
   t capture-pane -p -t "$name" > "$out/$name.txt"
   t capture-pane -e -p -t "$name" > "$scratch/$name.ansi"
   t kill-session -t "$name"
@@ -49,6 +50,10 @@ shoot checklist-160x40-30s 160 40 30 Tab Tab Space j Space n 'axu.tm: list both 
 shoot dns-view-130x30-30s 130 30 30 d &
 # The zones view: serials, the lagging secondary with whom to call, TTLs, reverse DNS.
 shoot zones-view-130x30-30s 130 30 30 z &
+# The canary: written at 5 s to the reverse zone (z, C, y); ns2 picks it up after its 25 s,
+# ns3 (still on the old primary) is named red with its contact at the one-minute deadline.
+# The parent's glue for ns-master is still old (the registrar's change lands at 90 s).
+AFTER=64 shoot zones-canary-130x40-70s 130 40 5 z C y &
 # Ports and services: the filtered web port, the stale planet page, the expiring certificate.
 shoot services-view-140x30-20s 140 30 20 p &
 shoot timeline-140x30-40s 140 30 40 t &
