@@ -296,6 +296,34 @@ fn glue_address(record: &Record) -> Option<IpAddr> {
     }
 }
 
+/// A report of one parent (192.0.2.1) delegating `example.org` to `ns1.example.org` with
+/// `glue`, the primary serving ns1 at 203.0.113.53: the model's and the journal's tests.
+#[cfg(test)]
+pub(crate) fn one_referral(glue: &str, at: std::time::SystemTime) -> super::ProbeReport {
+    let ip = |t: &str| t.parse::<IpAddr>().expect("an address");
+    super::ProbeReport::Delegation {
+        at,
+        outcome: DelegationOutcome {
+            zone: 0,
+            found: None,
+            servers: vec![ParentAnswer {
+                address: "192.0.2.1:53".parse().expect("an address"),
+                result: Ok(Referral {
+                    ns: vec!["ns1.example.org".into()],
+                    glue: vec![Glue {
+                        name: "ns1.example.org".into(),
+                        addresses: vec![ip(glue)],
+                        more: 0,
+                    }],
+                }),
+            }],
+            primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
+                .into_iter()
+                .collect(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

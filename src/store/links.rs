@@ -190,32 +190,10 @@ mod tests {
 
     use super::*;
     use crate::config::Inventory;
-    use crate::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
     use crate::probe::{ProbeReport, ZoneAnswer, ZoneOutcome};
 
     fn delegation(glue: &str) -> ProbeReport {
-        let ip = |t: &str| t.parse::<std::net::IpAddr>().unwrap();
-        ProbeReport::Delegation {
-            at: SystemTime::now(),
-            outcome: DelegationOutcome {
-                zone: 0,
-                found: None,
-                servers: vec![ParentAnswer {
-                    address: "192.0.2.1:53".parse().unwrap(),
-                    result: Ok(Referral {
-                        ns: vec!["ns1.example.org".into()],
-                        glue: vec![Glue {
-                            name: "ns1.example.org".into(),
-                            addresses: vec![ip(glue)],
-                            more: 0,
-                        }],
-                    }),
-                }],
-                primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
-                    .into_iter()
-                    .collect(),
-            },
-        }
+        crate::probe::delegation::one_referral(glue, SystemTime::now())
     }
 
     /// `zone:example.org.delegation`: pending until asked, red with the words while the

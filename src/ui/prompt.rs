@@ -139,18 +139,7 @@ fn render_confirm(area: Rect, buf: &mut Buffer, view: &View<'_>, confirm: &Confi
         Line::styled(format!(" Tick {}? ", clean(&confirm.id, 40)), theme.title()),
         " y ticks anyway · any other key cancels ",
     );
-    let inner = block.inner(rect);
-    block.render(rect, buf);
-    let inner = Rect::new(
-        inner.x.saturating_add(1),
-        inner.y,
-        inner.width.saturating_sub(2),
-        inner.height,
-    );
-    for (row, line) in lines.iter().take(usize::from(inner.height)).enumerate() {
-        let y = inner.y + u16::try_from(row).unwrap_or(u16::MAX);
-        buf.set_line(inner.x, y, line, inner.width);
-    }
+    draw_lines(rect, block, buf, &lines);
 }
 
 /// "Write the canary?": what will be written where, and the key for each zone.
@@ -200,6 +189,11 @@ fn render_canary(area: Rect, buf: &mut Buffer, view: &View<'_>, ask: &CanaryAsk)
         Line::styled(" Write the canary? ", theme.title()),
         bottom,
     );
+    draw_lines(rect, block, buf, &lines);
+}
+
+/// Draws the popup's border and its lines inside, a column in from each side.
+fn draw_lines(rect: Rect, block: Block<'_>, buf: &mut Buffer, lines: &[Line<'_>]) {
     let inner = block.inner(rect);
     block.render(rect, buf);
     let inner = Rect::new(

@@ -527,28 +527,7 @@ fn start_names_the_hosts_window_and_plan() {
 }
 
 fn delegation_report(glue: &str, secs: u64) -> ProbeReport {
-    use crate::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
-    ProbeReport::Delegation {
-        at: t(secs),
-        outcome: DelegationOutcome {
-            zone: 0,
-            found: None,
-            servers: vec![ParentAnswer {
-                address: "192.0.2.1:53".parse().unwrap(),
-                result: Ok(Referral {
-                    ns: vec!["ns1.example.org".into()],
-                    glue: vec![Glue {
-                        name: "ns1.example.org".into(),
-                        addresses: vec![ip(glue)],
-                        more: 0,
-                    }],
-                }),
-            }],
-            primary: [("ns1.example.org".to_string(), Ok(vec![ip("203.0.113.53")]))]
-                .into_iter()
-                .collect(),
-        },
-    }
+    crate::probe::delegation::one_referral(glue, t(secs))
 }
 
 /// The delegation is recorded when it changes: the first look, the zone's own NS set
