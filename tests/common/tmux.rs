@@ -29,6 +29,16 @@ pub fn unique_name(what: &str) -> String {
     )
 }
 
+/// `$TMPDIR/moveday-tests-PID/state`: the state home of every dashboard this test run
+/// starts in tmux (shared, as a user's home would be, by the instances of one test).
+pub fn test_state_home() -> std::path::PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("moveday-tests-{}", std::process::id()))
+        .join("state");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
 impl Tmux {
     /// Starts `command` in a detached session of `w`×`h`, with `env` set; fails the test
     /// when tmux is missing.
@@ -39,7 +49,12 @@ impl Tmux {
         };
         let (w, h) = (w.to_string(), h.to_string());
         let mut args = vec!["new-session", "-d", "-x", &w, "-y", &h, "-s", "t"];
-        let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // The dashboard's default state file and journal go under XDG_STATE_HOME: a
+        // directory of this test run's, never the home of whoever runs the tests.
+        if !env.iter().any(|e| e.starts_with("XDG_STATE_HOME=")) {
+            env.push(format!("XDG_STATE_HOME={}", test_state_home().display()));
+        }
         for e in &env {
             args.extend(["-e", e.as_str()]);
         }
