@@ -107,7 +107,16 @@ pub struct LoopInputs<E, S> {
 pub struct CanaryStarter {
     env: Arc<ProbeEnv>,
     reports: mpsc::Sender<Input>,
-    runs: tokio::task::JoinSet<()>,
+    /// The run of each zone, while it goes: one at a time per zone.
+    runs: std::collections::HashMap<usize, tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for CanaryStarter {
+    fn drop(&mut self) {
+        for run in self.runs.values() {
+            run.abort();
+        }
+    }
 }
 
 impl CanaryStarter {
@@ -115,21 +124,25 @@ impl CanaryStarter {
         CanaryStarter {
             env,
             reports,
-            runs: tokio::task::JoinSet::new(),
+            runs: std::collections::HashMap::new(),
         }
     }
 
-    /// Starts a run of zone `zone`, written by `who`, with the inventory's deadline.
-    fn start(&mut self, inv: &Arc<Inventory>, zone: usize, who: &str) {
-        // Runs that ended are let go of (the set keeps them until joined).
-        while self.runs.try_join_next().is_some() {}
+    /// Starts a run of zone `zone`, written by `who`, with the inventory's deadline;
+    /// returns false when a run of that zone is still going (from its `C` until its end,
+    /// the key's reading included).
+    fn start(&mut self, inv: &Arc<Inventory>, zone: usize, who: &str) -> bool {
+        self.runs.retain(|_, run| !run.is_finished());
+        if self.runs.contains_key(&zone) {
+            return false;
+        }
         let (env, reports, inv, who) = (
             self.env.clone(),
             self.reports.clone(),
             inv.clone(),
             who.to_string(),
         );
-        self.runs.spawn(async move {
+        let run = tokio::spawn(async move {
             let warn = |text: String| {
                 let reports = reports.clone();
                 async move { reports.send(Input::Warning(text)).await }
@@ -161,11 +174,15 @@ impl CanaryStarter {
             if let Some(w) = key.warning {
                 let _ = warn(w).await;
             }
-            let plan = CanaryPlan::for_zone(&inv, zone, key.key, &who, inv.canary_deadline);
-            if let Some(plan) = plan {
-                crate::probe::canary::run(&env, plan, reports).await;
+            match CanaryPlan::for_zone(&inv, zone, key.key, &who, inv.canary_deadline) {
+                Ok(plan) => crate::probe::canary::run(&env, plan, reports).await,
+                Err(e) => {
+                    let _ = warn(e).await;
+                }
             }
         });
+        self.runs.insert(zone, run);
+        true
     }
 }
 
@@ -458,7 +475,12 @@ where
                 self.record(entry.into_iter().collect());
             }
             Effect::Canary(zone) => match self.canary.as_mut() {
-                Some(starter) => starter.start(&self.state.inventory, zone, &self.ui.who),
+                Some(starter) => {
+                    if !starter.start(&self.state.inventory, zone, &self.ui.who) {
+                        self.ui
+                            .set_message("a canary run of that zone is still going");
+                    }
+                }
                 None => self.ui.set_message("canary runs are not available here"),
             },
             Effect::None => {}

@@ -602,7 +602,11 @@ fn canary_deadline(text: &str) -> Result<std::time::Duration, String> {
     if range.contains(&d) {
         Ok(d)
     } else {
-        Err("must be between 1s and 1d".into())
+        Err(format!(
+            "must be between {} and {}",
+            moveday::config::inventory::duration_text(*range.start()),
+            moveday::config::inventory::duration_text(*range.end())
+        ))
     }
 }
 
@@ -631,7 +635,7 @@ fn canary(
     let who = who(cli.who.as_deref())?;
     let deadline = deadline.unwrap_or(inv.canary_deadline);
     let plan = CanaryPlan::for_zone(&inv, z, key.key, &who, deadline)
-        .ok_or_else(|| anyhow::anyhow!("zone {zone} vanished"))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let journal_path = journal::journal_path(cli.journal.as_deref(), &cli.inventory);
     let mut writer = journal::JournalWriter::open(&journal_path)
         .map_err(|e| say!("moveday: warning: the run is not journaled: {e}"))
@@ -657,7 +661,7 @@ fn canary(
         .await
     });
     let view = moveday::store::canary(&state, z);
-    let ok = view.as_ref().is_some_and(|v| v.run.all_followed());
+    let ok = view.as_ref().is_some_and(|v| v.run.all_picked_up());
     if json {
         let output = view.as_ref().map(|v| check::json::CanaryCommandOutput {
             schema: Default::default(),

@@ -216,7 +216,7 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
             at,
         } => names_current(state, zone, resolver, primary, at),
         ProbeReport::Delegation { at, outcome } => reduce_delegation(state, at, outcome),
-        ProbeReport::Canary { zone, event } => canary::reduce_canary(state, zone, event),
+        ProbeReport::Canary { zone, run, event } => canary::reduce_canary(state, zone, &run, event),
         ProbeReport::RoundDone { host, .. } => match state.hosts.get_mut(host) {
             Some(h) => {
                 h.rounds += 1;

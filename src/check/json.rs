@@ -385,7 +385,7 @@ pub struct CanarySecondaryOutput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryState {
-    Followed,
+    PickedUp,
     Waiting,
     Late,
     /// The primary refused the update: nothing to pick up.
@@ -404,12 +404,12 @@ impl CanaryOutput {
                 address: s.address,
                 contact: v.contact.clone(),
                 error: v.error.clone(),
-                picked_up_after_s: s.followed_after.map(secs),
+                picked_up_after_s: s.picked_up_after.map(secs),
                 serial: v.serial,
                 serial_after_s: s.serial_after.map(secs),
                 server: v.server.clone(),
                 state: match v.verdict {
-                    store::SecondaryVerdict::Followed(_) => CanaryState::Followed,
+                    store::SecondaryVerdict::PickedUp(_) => CanaryState::PickedUp,
                     store::SecondaryVerdict::Waiting => CanaryState::Waiting,
                     store::SecondaryVerdict::Late => CanaryState::Late,
                     store::SecondaryVerdict::NotAsked => CanaryState::NotAsked,
@@ -422,7 +422,7 @@ impl CanaryOutput {
             deadline_s: secs(run.deadline),
             done: run.over(),
             error: run.write_error.as_ref().map(ToString::to_string),
-            ok: run.all_followed(),
+            ok: run.all_picked_up(),
             primary: run.primary,
             secondaries,
             serial: run.serial(),

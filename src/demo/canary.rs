@@ -126,10 +126,17 @@ fn write_key(path: &Path, key: &TsigKey) -> std::io::Result<()> {
         key.algorithm.name(),
         data_encoding::BASE64.encode(&key.secret)
     );
+    // A fresh file, never through a link someone planted in the (shared) temp directory,
+    // and never someone else's file: a leftover is removed (a link is removed, not
+    // followed), then the file is created anew.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600)
         .open(path)?;
     file.write_all(text.as_bytes())

@@ -377,9 +377,7 @@ impl Demo {
             );
         }
 
-        let dir = std::env::temp_dir().join(format!("moveday-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("demo: cannot create {}", dir.display()))?;
+        let dir = private_dir().context("demo: cannot create its directory")?;
         let hosts_file = dir.join("hosts");
         write_hosts_file(&hosts_file, true)?;
         let canary = canary::start(
@@ -482,6 +480,25 @@ async fn delegate(zone_servers: &[&DnsServer], parent: &ParentServer) -> anyhow:
     }
     parent.set_glue(&ns_master, old_ip(SCRIPT[host_index("ns-master")].octet))?;
     Ok(())
+}
+
+/// A new directory of the demo's own in the temp directory (`moveday-demo-PID-N`, mode
+/// 0700): its hosts file and canary key. Created, never reused: two demos in one process
+/// (the tests) do not share a key, and a directory someone else made is never written
+/// into.
+fn private_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o700);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("moveday-demo-{}-{n}", std::process::id()));
+        match builder.create(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => continue,
+            other => return other.map(|()| dir),
+        }
+    }
 }
 
 /// The demo's DNS servers as the move starts: the primary (ns-master), the two simulated

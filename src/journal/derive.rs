@@ -96,10 +96,10 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) 
                 delegation_event(&state.inventory, zone, before.as_ref(), after.as_ref(), at);
             (changed, entries.into_iter().collect())
         }
-        Input::Probe(ProbeReport::Canary { zone, event }) => {
+        Input::Probe(ProbeReport::Canary { zone, run, event }) => {
             let at = canary_time(&event);
             let before = state.zones.get(zone).and_then(|z| z.canary.clone());
-            let changed = store::reduce(state, ProbeReport::Canary { zone, event });
+            let changed = store::reduce(state, ProbeReport::Canary { zone, run, event });
             let after = state.zones.get(zone).and_then(|z| z.canary.as_ref());
             let entries = match after {
                 Some(after) if changed => {

@@ -228,8 +228,12 @@ pub enum Event {
     /// A step of a canary run on a zone (`moveday canary`, `C` in the zones view).
     Canary {
         zone: String,
+        /// The run's canary text, on every step: which run it belongs to (several
+        /// movedays may share a journal).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<String>,
         step: CanaryStep,
-        /// The primary (`started`, `written`, `refused`) or the secondary (`followed`,
+        /// The primary (`started`, `written`, `not_written`) or the secondary (`picked_up`,
         /// `late`), as the inventory names it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         server: Option<String>,
@@ -243,7 +247,7 @@ pub enum Event {
         /// waited in vain (`late`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after_s: Option<f64>,
-        /// The canary's TXT text (`started`).
+        /// The canary's TXT text (`started`; the same as `run`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
         /// Why the update was refused, or the secondary's last error.
@@ -523,9 +527,10 @@ pub enum CanaryStep {
     /// The primary took it.
     Written,
     /// The primary refused it (or never answered): nothing was written.
-    Refused,
-    /// A secondary serves the new serial and text.
-    Followed,
+    NotWritten,
+    /// A secondary serves the new serial (or, when the serial was not read back, the new
+    /// text).
+    PickedUp,
     /// The run ended and this secondary never served the canary.
     Late,
     /// The run ended.

@@ -110,8 +110,8 @@ impl Entry {
                 }
             }
             Event::Canary { step, .. } => match step {
-                CanaryStep::Refused | CanaryStep::Late => Tone::Bad,
-                CanaryStep::Followed => Tone::Good,
+                CanaryStep::NotWritten | CanaryStep::Late => Tone::Bad,
+                CanaryStep::PickedUp => Tone::Good,
                 _ => Tone::Neutral,
             },
             Event::Tick {
@@ -241,6 +241,7 @@ struct CanaryFacts<'a> {
 fn canary_summary(event: &Event) -> String {
     let Event::Canary {
         zone,
+        run: _,
         step,
         server,
         contact,
@@ -277,11 +278,11 @@ fn canary_step(zone: &str, step: CanaryStep, f: &CanaryFacts<'_>) -> String {
             Some(serial) => format!("canary for {zone} written at {}: serial {serial}", f.server),
             None => format!("canary for {zone} written at {}", f.server),
         },
-        CanaryStep::Refused => format!(
+        CanaryStep::NotWritten => format!(
             "canary for {zone} not written: {}",
             f.error.unwrap_or("refused")
         ),
-        CanaryStep::Followed => format!(
+        CanaryStep::PickedUp => format!(
             "canary for {zone}: {} picked it up after {}",
             f.server,
             after.map_or_else(|| "?".into(), store::canary_seconds)

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use super::dns_client::{DnsClient, tcp_round_trip};
 use super::scheduler::{Listener, ProbeEnv};
-use super::zone::{ask, fqdn};
+use super::zone::{ask, fqdn, zone_serial};
 use super::{DnsError, ProbeReport};
 use crate::config::{Inventory, ServerRef, TsigAlgorithm, TsigKey};
 use crate::sanitize::sanitize;
@@ -50,17 +50,27 @@ pub fn canary_name(zone: &str) -> String {
     format!("{CANARY_LABEL}.{zone}")
 }
 
-/// The canary's text: when it was written and by whom.
+/// The canary's text: when it was written and by whom; at most [`MAX_TXT_BYTES`] bytes
+/// (a TXT string's limit), cut on a character boundary.
 pub fn canary_text(at: SystemTime, who: &str) -> String {
     let at: chrono::DateTime<chrono::Utc> = at.into();
-    sanitize(
+    let mut text = sanitize(
         &format!(
             "{} {who}",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
         TEXT_CHARS,
-    )
+    );
+    let mut end = text.len().min(MAX_TXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
 }
+
+/// The longest string one TXT record carries.
+pub const MAX_TXT_BYTES: usize = 255;
 
 /// What one canary run needs.
 #[derive(Debug, Clone)]
@@ -84,16 +94,26 @@ pub struct CanaryPlan {
 
 impl CanaryPlan {
     /// The run of zone `zone` of `inv`, written by `who` with `key`, the secondaries given
-    /// `deadline` (the inventory's `canary_deadline` unless the caller says otherwise).
+    /// `deadline` (the inventory's `canary_deadline` unless the caller says otherwise); or
+    /// why there can be none.
     pub fn for_zone(
         inv: &Inventory,
         zone: usize,
         key: TsigKey,
         who: &str,
         deadline: Duration,
-    ) -> Option<CanaryPlan> {
-        let config = inv.zones.get(zone)?;
-        Some(CanaryPlan {
+    ) -> Result<CanaryPlan, String> {
+        let config = inv
+            .zones
+            .get(zone)
+            .ok_or_else(|| format!("no zone {zone} in the inventory"))?;
+        if config.secondaries.is_empty() {
+            return Err(format!(
+                "zone {} has no secondaries: a canary would prove nothing",
+                config.name
+            ));
+        }
+        Ok(CanaryPlan {
             zone,
             zone_name: config.name.clone(),
             primary: config.primary,
@@ -137,7 +157,7 @@ pub enum CanaryEvent {
         address: Option<SocketAddr>,
         result: Result<CanaryPoll, DnsError>,
     },
-    /// Every secondary followed, or the deadline passed.
+    /// Every secondary picked it up, or the deadline passed.
     Finished { at: SystemTime },
 }
 
@@ -166,9 +186,15 @@ impl CanaryPoll {
         self.txt.iter().any(|t| t == text)
     }
 
-    /// The rule of a run: a secondary follows when it serves both.
+    /// The rule of a run: a secondary has picked the canary up when it serves the serial
+    /// the primary wrote it with, or a later one (a secondary serving serial S has every
+    /// change up to S, even when a later canary has replaced this one's text); when the
+    /// primary's serial could not be read back, when it serves the text.
     pub fn follows(&self, serial: Option<u32>, text: &str) -> bool {
-        self.has_serial(serial) && self.has_text(text)
+        match serial {
+            Some(_) => self.has_serial(serial),
+            None => self.has_text(text),
+        }
     }
 }
 
@@ -302,10 +328,14 @@ pub async fn poll_secondary(
         ask(client, server, &apex, RecordType::SOA, false, timeout),
         ask(client, server, &name, RecordType::TXT, false, timeout),
     );
-    let serial = soa?.answers.iter().find_map(|r| match &r.data {
-        RData::SOA(s) if r.name == apex => Some(s.serial),
-        _ => None,
-    });
+    let soa = soa?;
+    if !soa.metadata.authoritative {
+        // A lame secondary (answering from a cache, or for another zone) serves nothing.
+        return Err(DnsError::Other(
+            "answers without authority (AA): not serving the zone".into(),
+        ));
+    }
+    let serial = zone_serial(&soa, &apex);
     let txt = match txt {
         Ok(answer) => answer
             .answers
@@ -333,21 +363,58 @@ fn txt_string(txt: &TXT) -> String {
     sanitize(&String::from_utf8_lossy(&bytes), TEXT_CHARS)
 }
 
-/// Runs the canary: writes it, then asks the secondaries that have not followed, every
-/// `plan.every`, until all have or `plan.deadline` has passed since the write (so it
-/// ends within the deadline and one timeout). Every step
-/// is sent on `tx` as a [`ProbeReport::Canary`]; the run ends with `Finished` (or
-/// `WriteFailed`). Returns early when nobody listens any more.
+/// Runs the canary: writes it, then asks the secondaries that have not picked it up,
+/// every `plan.every`, until all have or `plan.deadline` has passed since the write. It
+/// ends within the update's timeout, the read-back's, the deadline and one more timeout
+/// (a round started before the deadline keeps its whole timeout). Every step is sent on
+/// `tx` as a [`ProbeReport::Canary`] carrying the run's text (its identity); the run ends
+/// with `Finished` (or `WriteFailed`). Returns early when nobody listens any more.
 pub async fn run<T: Listener>(env: &ProbeEnv, plan: CanaryPlan, tx: mpsc::Sender<T>) {
-    let send = |event: CanaryEvent| {
-        let tx = tx.clone();
-        let zone = plan.zone;
-        async move {
-            tx.send(ProbeReport::Canary { zone, event }.into())
-                .await
-                .is_ok()
-        }
+    let reporter = Reporter {
+        tx,
+        zone: plan.zone,
+        run: plan.text.clone(),
     };
+    let Some(want) = write_and_read_back(env, &plan, &reporter).await else {
+        return;
+    };
+    let deadline = Instant::now() + plan.deadline;
+    if poll_rounds(env, &plan, want, deadline, &reporter).await {
+        reporter
+            .send(CanaryEvent::Finished {
+                at: SystemTime::now(),
+            })
+            .await;
+    }
+}
+
+/// Sends a run's steps.
+struct Reporter<T> {
+    tx: mpsc::Sender<T>,
+    zone: usize,
+    run: String,
+}
+
+impl<T: Listener> Reporter<T> {
+    /// Whether anyone still listens.
+    async fn send(&self, event: CanaryEvent) -> bool {
+        let report = ProbeReport::Canary {
+            zone: self.zone,
+            run: self.run.clone(),
+            event,
+        };
+        self.tx.send(report.into()).await.is_ok()
+    }
+}
+
+/// Starts the run, writes the canary and reads the primary's serial back: the serial
+/// the secondaries must serve (`Some(None)`: not read back, the text decides); `None`
+/// when the write failed or nobody listens.
+async fn write_and_read_back<T: Listener>(
+    env: &ProbeEnv,
+    plan: &CanaryPlan,
+    reporter: &Reporter<T>,
+) -> Option<Option<u32>> {
     let started = CanaryEvent::Started {
         at: SystemTime::now(),
         primary: plan.primary,
@@ -355,90 +422,81 @@ pub async fn run<T: Listener>(env: &ProbeEnv, plan: CanaryPlan, tx: mpsc::Sender
         secondaries: plan.secondaries.len(),
         deadline: plan.deadline,
     };
-    if !send(started).await {
-        return;
+    if !reporter.send(started).await {
+        return None;
     }
-    let written = write_canary(
-        &plan.key,
-        &plan.zone_name,
-        plan.primary,
-        &plan.text,
-        plan.timeout,
-    )
-    .await;
-    if let Err(error) = written {
-        send(CanaryEvent::WriteFailed {
-            at: SystemTime::now(),
-            error,
-        })
-        .await;
-        return;
+    let (key, zone) = (&plan.key, &plan.zone_name);
+    if let Err(error) = write_canary(key, zone, plan.primary, &plan.text, plan.timeout).await {
+        let at = SystemTime::now();
+        reporter.send(CanaryEvent::WriteFailed { at, error }).await;
+        return None;
     }
-    let deadline = Instant::now() + plan.deadline;
-    let serial = ask(
-        &env.dns,
-        plan.primary,
-        &fqdn(&plan.zone_name).unwrap_or_else(|_| Name::root()),
-        RecordType::SOA,
-        false,
-        plan.timeout,
-    )
-    .await
-    .and_then(|soa| {
-        soa.answers
-            .iter()
-            .find_map(|r| match &r.data {
-                RData::SOA(s) => Some(s.serial),
-                _ => None,
-            })
-            .ok_or(DnsError::NoRecords)
-    });
+    let serial = match fqdn(zone) {
+        Ok(apex) => ask(
+            &env.dns,
+            plan.primary,
+            &apex,
+            RecordType::SOA,
+            false,
+            plan.timeout,
+        )
+        .await
+        .and_then(|soa| zone_serial(&soa, &apex).ok_or(DnsError::NoRecords)),
+        Err(e) => Err(e),
+    };
     let want = serial.as_ref().ok().copied();
-    if !send(CanaryEvent::Written {
-        at: SystemTime::now(),
-        serial,
-    })
-    .await
-    {
-        return;
-    }
-    let plan = &plan;
+    let at = SystemTime::now();
+    reporter
+        .send(CanaryEvent::Written { at, serial })
+        .await
+        .then_some(want)
+}
+
+/// Asks the secondaries that have not picked the canary up, a round every `plan.every`,
+/// until all have or `deadline` has passed. Returns whether anyone still listens.
+async fn poll_rounds<T: Listener>(
+    env: &ProbeEnv,
+    plan: &CanaryPlan,
+    want: Option<u32>,
+    deadline: Instant,
+    reporter: &Reporter<T>,
+) -> bool {
     let mut waiting: Vec<usize> = (0..plan.secondaries.len()).collect();
     let mut round = tokio::time::interval_at(Instant::now(), plan.every);
     round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // A round starts only before the deadline; its questions get the whole timeout (a
-    // round cut short would report a timeout of its own making).
+    // A round starts only before the deadline (the wait for it is cut at the deadline);
+    // its questions get the whole timeout (a round cut short would report a timeout of
+    // its own making).
     while !waiting.is_empty() {
-        round.tick().await;
-        if Instant::now() >= deadline {
+        if tokio::time::timeout_at(deadline, round.tick())
+            .await
+            .is_err()
+        {
             break;
         }
-        let timeout = plan.timeout;
         let polls = waiting.iter().map(|&i| async move {
-            let (address, result) = poll_one(env, plan, i, timeout).await;
+            let (address, result) = poll_one(env, plan, i, plan.timeout).await;
             (i, address, result)
         });
-        let mut followed = Vec::new();
+        let mut picked_up = Vec::new();
         for (i, address, result) in join_all(polls).await {
             if result.as_ref().is_ok_and(|p| p.follows(want, &plan.text)) {
-                followed.push(i);
+                picked_up.push(i);
             }
+            let at = SystemTime::now();
             let event = CanaryEvent::Poll {
-                at: SystemTime::now(),
+                at,
                 secondary: i,
                 address,
                 result,
             };
-            if !send(event).await {
-                return;
+            if !reporter.send(event).await {
+                return false;
             }
         }
-        waiting.retain(|i| !followed.contains(i));
+        waiting.retain(|i| !picked_up.contains(i));
     }
-    send(CanaryEvent::Finished {
-        at: SystemTime::now(),
-    })
-    .await;
+    true
 }
 
 /// Asks secondary `i` of the plan (its name looked up first when it is given by name).
@@ -475,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    fn a_secondary_follows_with_the_serial_and_the_text() {
+    fn a_secondary_follows_with_the_serial_or_else_the_text() {
         let poll = |serial, txt: &[&str]| CanaryPoll {
             serial,
             txt: txt.iter().map(|t| t.to_string()).collect(),
@@ -484,10 +542,19 @@ mod tests {
         assert!(poll(Some(7), &[text]).follows(Some(7), text));
         assert!(poll(Some(8), &[text]).follows(Some(7), text));
         assert!(!poll(Some(6), &[text]).follows(Some(7), text));
-        assert!(!poll(Some(7), &["older"]).follows(Some(7), text));
+        // A later canary replaced the text: serial 7 still holds this run's change.
+        assert!(poll(Some(7), &["older"]).follows(Some(7), text));
         // The primary's serial unknown: the text alone decides.
         assert!(poll(None, &[text]).follows(None, text));
         assert!(!poll(Some(7), &[]).follows(None, text));
+    }
+
+    #[test]
+    fn the_text_fits_one_txt_string() {
+        let who = "ä".repeat(200);
+        let text = canary_text(SystemTime::UNIX_EPOCH, &who);
+        assert!(text.len() <= MAX_TXT_BYTES, "{}", text.len());
+        assert!(text.starts_with("1970-01-01T00:00:00Z ä"));
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub enum ProbeReport {
     /// A step of a canary run on a zone (`moveday canary`, `C` in the zones view).
     Canary {
         zone: usize,
+        /// The run's canary text: which run the step belongs to.
+        run: String,
         event: canary::CanaryEvent,
     },
 }

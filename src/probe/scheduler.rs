@@ -480,6 +480,10 @@ async fn delegation_round<T: Listener>(
     };
     let permit = env.permit().await;
     let timeout = inv.probe.timeout;
+    // One deadline for the round, however many steps it takes: finding the parent's
+    // servers, then asking them.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
     let outcome = if config.parent.is_empty() {
         let found = delegation::find_parents(
             &env.dns,
@@ -504,7 +508,7 @@ async fn delegation_round<T: Listener>(
                     &config.name,
                     servers,
                     config.primary,
-                    timeout,
+                    left(),
                 )
                 .await
             }

@@ -20,6 +20,15 @@ use crate::sanitize::sanitize;
 /// Characters of an error text or a DNS name shown.
 const TEXT_CHARS: usize = 160;
 
+/// The serial of the SOA owned by `apex` in an answer (`None`: none there; a record of
+/// another owner counts for nothing).
+pub fn zone_serial(answer: &Message, apex: &Name) -> Option<u32> {
+    answer.answers.iter().find_map(|r| match &r.data {
+        RData::SOA(s) if r.name == *apex => Some(s.serial),
+        _ => None,
+    })
+}
+
 /// Asks `server` for the SOA and the NS set of `zone`'s apex (both at once, within
 /// `timeout`), without recursion.
 ///
@@ -65,10 +74,7 @@ pub async fn zone_probe_since(
             None,
         ),
     };
-    let serial = soa.answers.iter().find_map(|r| match &r.data {
-        RData::SOA(s) if r.name == apex => Some(s.serial),
-        _ => None,
-    });
+    let serial = zone_serial(&soa, &apex);
     let authoritative = soa.metadata.authoritative;
     let names = match (ns, last) {
         (Some(ns), _) => ns_names(&ns, &apex),

@@ -1,5 +1,5 @@
-//! A canary run as the model keeps it, and what it means: who followed the canary and how
-//! fast, who is still waiting, who never followed by the deadline.
+//! A canary run as the model keeps it, and what it means: who picked the canary up and how
+//! fast, who is still waiting, who never did by the deadline.
 //!
 //! The run's steps arrive as [`CanaryEvent`]s (`probe::canary::run`); the rule "a
 //! secondary follows when it serves the new serial and the new text" is
@@ -43,7 +43,7 @@ pub struct CanarySecondary {
     /// How long after the write it first served the new serial, the new text, and both.
     pub serial_after: Option<Duration>,
     pub text_after: Option<Duration>,
-    pub followed_after: Option<Duration>,
+    pub picked_up_after: Option<Duration>,
 }
 
 impl CanaryRun {
@@ -60,13 +60,15 @@ impl CanaryRun {
     }
 
     /// Whether every secondary followed.
-    pub fn all_followed(&self) -> bool {
-        self.written.is_some() && self.secondaries.iter().all(|s| s.followed_after.is_some())
+    pub fn all_picked_up(&self) -> bool {
+        self.written.is_some() && self.secondaries.iter().all(|s| s.picked_up_after.is_some())
     }
 }
 
-/// Applies one step of zone `zone`'s run. Returns whether anything changed.
-pub(super) fn reduce_canary(state: &mut State, zone: usize, event: CanaryEvent) -> bool {
+/// Applies one step of zone `zone`'s run `run` (its text). A step of another run than
+/// the zone's last started one (a second dashboard's, an earlier one's) changes nothing.
+/// Returns whether anything changed.
+pub(super) fn reduce_canary(state: &mut State, zone: usize, run: &str, event: CanaryEvent) -> bool {
     let Some(slot) = state.zones.get_mut(zone) else {
         return false;
     };
@@ -91,7 +93,7 @@ pub(super) fn reduce_canary(state: &mut State, zone: usize, event: CanaryEvent) 
             true
         }
         event => match slot.canary.as_mut() {
-            Some(run) if !run.over() => step(run, event),
+            Some(current) if current.text == run && !current.over() => step(current, event),
             _ => false,
         },
     }
@@ -133,8 +135,8 @@ fn step(run: &mut CanaryRun, event: CanaryEvent) -> bool {
                 if s.text_after.is_none() && poll.has_text(&text) {
                     s.text_after = Some(after);
                 }
-                if s.followed_after.is_none() && poll.follows(serial, &text) {
-                    s.followed_after = Some(after);
+                if s.picked_up_after.is_none() && poll.follows(serial, &text) {
+                    s.picked_up_after = Some(after);
                 }
             }
             if let Ok(poll) = &result {
@@ -151,7 +153,7 @@ fn step(run: &mut CanaryRun, event: CanaryEvent) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SecondaryVerdict {
     /// It serves the canary, this long after the write.
-    Followed(Duration),
+    PickedUp(Duration),
     /// Not yet; the run goes on.
     Waiting,
     /// The deadline passed (or the run ended) and it never served the canary.
@@ -220,14 +222,14 @@ fn secondary_view(
     let last = s.last.as_ref().map(|seen| &seen.value);
     let serial = s.serial;
     let error = last.and_then(|r| r.as_ref().err()).map(ToString::to_string);
-    let verdict = match s.followed_after {
-        Some(after) => SecondaryVerdict::Followed(after),
+    let verdict = match s.picked_up_after {
+        Some(after) => SecondaryVerdict::PickedUp(after),
         None if run.write_error.is_some() => SecondaryVerdict::NotAsked,
         None if run.over() => SecondaryVerdict::Late,
         None => SecondaryVerdict::Waiting,
     };
     let words = match &verdict {
-        SecondaryVerdict::Followed(after) => {
+        SecondaryVerdict::PickedUp(after) => {
             format!("{name} picked up the canary after {}", seconds(*after))
         }
         SecondaryVerdict::Waiting => {
@@ -235,12 +237,7 @@ fn secondary_view(
         }
         SecondaryVerdict::NotAsked => format!("{name} not asked: nothing was written"),
         SecondaryVerdict::Late => {
-            let waited = run
-                .written
-                .as_ref()
-                .zip(run.finished_at)
-                .map(|((w, _), f)| f.duration_since(*w).unwrap_or_default());
-            late_words(&name, serial, error.as_deref(), waited, contact)
+            late_words(&name, serial, error.as_deref(), Some(run.deadline), contact)
         }
     };
     CanarySecondaryView {
@@ -299,7 +296,7 @@ fn summary(run: &CanaryRun, secondaries: &[CanarySecondaryView], late: usize) ->
     };
     let followed = secondaries
         .iter()
-        .filter(|s| matches!(s.verdict, SecondaryVerdict::Followed(_)))
+        .filter(|s| matches!(s.verdict, SecondaryVerdict::PickedUp(_)))
         .count();
     let total = secondaries.len();
     match (run.over(), late) {

@@ -66,7 +66,7 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
             Some(d) => LinkState::Red(format!("delegation {}", d.problems.join("; "))),
         },
         LinkedZoneCheck::Canary => match super::canary(state, zone) {
-            Some(c) if c.run.all_followed() => LinkState::Green(format!("canary {}", c.summary)),
+            Some(c) if c.run.all_picked_up() => LinkState::Green(format!("canary {}", c.summary)),
             Some(c) if c.run.over() => LinkState::Red(format!("canary {}", c.summary)),
             _ => LinkState::Pending,
         },

@@ -233,7 +233,7 @@ fn canary_lines(view: &View<'_>, z: usize) -> Vec<Line<'static>> {
     let mut out = vec![head(format!("{mark} {}", v.summary), style)];
     for s in &v.secondaries {
         let (mark, style) = match s.verdict {
-            store::SecondaryVerdict::Followed(_) => ("✔", theme.ok()),
+            store::SecondaryVerdict::PickedUp(_) => ("✔", theme.ok()),
             store::SecondaryVerdict::Waiting => ("…", theme.muted()),
             store::SecondaryVerdict::Late => ("✖", theme.failed()),
             store::SecondaryVerdict::NotAsked => ("-", theme.muted()),

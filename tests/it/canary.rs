@@ -181,7 +181,7 @@ async fn the_canary_names_who_followed_and_who_never_did() {
         panic!("{json:#}");
     };
     assert_eq!(good["server"], z.good.addr().to_string());
-    assert_eq!(good["state"], "followed");
+    assert_eq!(good["state"], "picked_up");
     let after = good["picked_up_after_s"].as_f64().unwrap();
     assert!((0.2..3.0).contains(&after), "{json:#}");
     assert_eq!(good["serial"].as_u64(), Some(u64::from(serial)));
@@ -223,7 +223,7 @@ async fn the_canary_names_who_followed_and_who_never_did() {
         .collect();
     assert_eq!(
         steps,
-        ["started", "written", "followed", "late", "finished"]
+        ["started", "written", "picked_up", "late", "finished"]
     );
     let late = entries
         .iter()

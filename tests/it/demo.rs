@@ -213,10 +213,12 @@ async fn the_demo_shows_a_dropped_port_a_stale_page_an_expiring_certificate_and_
 /// The registrar's delay: the demo's parent serves ns-master's OLD glue until 90 s of the
 /// script, so the example.org Delegation is red (and its checklist item with it), then
 /// new once the change lands, within a delegation_every; the reverse zone, delegated to
-/// ns-master without glue, agrees throughout. Played 30 times faster (90 s in 3 s).
+/// ns-master without glue, agrees throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
-    const SPEED: u32 = 30;
+    // 10 times faster: the registrar's 90 s in 9 s, room for a loaded machine to see red
+    // first.
+    const SPEED: u32 = 10;
     let started = Instant::now();
     let demo = Demo::start_at(moveday::demo::Pace::faster(SPEED).unwrap())
         .await
@@ -238,7 +240,7 @@ async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
     crate::common::reduce_until(
         &mut state,
         &mut rx,
-        Duration::from_secs(2),
+        crate::common::in_time(Duration::from_secs(2)),
         |s| moveday::store::delegation(s, 0).is_some_and(|d| d.alarm),
         what,
     )
@@ -294,11 +296,11 @@ async fn the_demo_parent_glue_is_old_until_the_registrar_change_lands() {
 
 /// The demo's canary: the reverse zone has a canary_key; a run written to ns-master
 /// reaches ns2 after its usual lag and never ns3 (still on the old primary), which is
-/// named with its contact at the deadline. Played 30 times faster (ns2's 25 s in under a
-/// second, the minute's deadline in 2 s).
+/// named with its contact at the deadline. Played 10 times faster (ns2's 25 s in 2.5 s,
+/// the minute's deadline in 6 s: room for a loaded machine on both sides).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_canary_reaches_ns2_and_never_ns3() {
-    const SPEED: u32 = 30;
+    const SPEED: u32 = 10;
     let demo = Demo::start_at(moveday::demo::Pace::faster(SPEED).unwrap())
         .await
         .expect("the demo starts");
@@ -308,7 +310,7 @@ async fn the_demo_canary_reaches_ns2_and_never_ns3() {
     assert!(inv.zones[0].canary_key.is_none());
     let key = moveday::config::load_tsig_key(&key_path).unwrap();
     assert_eq!(key.warning, None, "the demo's key is the owner's only");
-    assert_eq!(inv.canary_deadline, Duration::from_secs(2));
+    assert_eq!(inv.canary_deadline, Duration::from_secs(6));
     let plan = moveday::probe::canary::CanaryPlan::for_zone(
         &inv,
         zone,
@@ -319,17 +321,19 @@ async fn the_demo_canary_reaches_ns2_and_never_ns3() {
     .unwrap();
     let started = Instant::now();
     let state = check::canary::run(inv.clone(), Arc::new(demo.probe_env()), plan, |_| {}).await;
-    assert!(started.elapsed() < crate::common::in_time(Duration::from_secs(3)));
+    // The deadline, one more timeout, and the write and the read-back's.
+    let promised = inv.canary_deadline + inv.probe.timeout * 3;
+    assert!(started.elapsed() < crate::common::in_time(promised));
     let view = moveday::store::canary(&state, zone).unwrap();
     assert!(view.run.write_error.is_none(), "{:?}", view.run.write_error);
     let [ns2, ns3] = view.secondaries.as_slice() else {
         panic!("{view:?}");
     };
-    let moveday::store::SecondaryVerdict::Followed(after) = ns2.verdict else {
+    let moveday::store::SecondaryVerdict::PickedUp(after) = ns2.verdict else {
         panic!("ns2: {ns2:?}");
     };
-    // The demo's lag of 25 s, played 30 times faster.
-    assert!(after >= Duration::from_millis(700), "{after:?}");
+    // The demo's lag of 25 s, played 10 times faster.
+    assert!(after >= Duration::from_millis(2400), "{after:?}");
     assert_eq!(
         ns3.verdict,
         moveday::store::SecondaryVerdict::Late,

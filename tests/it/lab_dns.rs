@@ -518,7 +518,7 @@ fn the_canary_reaches_ns2_within_seconds_and_never_ns3() {
         ns2["serial"] == written
             && !ns2["text_after_s"].is_null()
             && ns2["error"].is_null()
-            && ns2["state"] == "followed",
+            && ns2["state"] == "picked_up",
         "--json: ns2 serves the serial and the text, no error, followed",
         ns2,
     );

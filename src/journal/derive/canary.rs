@@ -23,7 +23,7 @@ pub(super) fn canary_events(
     let with = |step, f: &dyn Fn(&mut CanaryFields)| {
         let mut fields = CanaryFields::default();
         f(&mut fields);
-        fields.into_event(config.name.clone(), step)
+        fields.into_event(config.name.clone(), after.text.clone(), step)
     };
     let same_run = before.is_some_and(|b| b.started_at == after.started_at);
     let before = before.filter(|_| same_run);
@@ -50,7 +50,7 @@ pub(super) fn canary_events(
     if let Some(error) = &after.write_error
         && before.is_none_or(|b| b.write_error.is_none())
     {
-        events.push(with(CanaryStep::Refused, &|f| {
+        events.push(with(CanaryStep::NotWritten, &|f| {
             f.server = Some(primary.clone());
             f.error = Some(error.to_string());
         }));
@@ -63,20 +63,17 @@ pub(super) fn canary_events(
         let name = server.map_or_else(|| format!("secondary {i}"), |c| c.server.to_string());
         let contact = server.and_then(|c| c.contact.clone());
         let last = s.last.as_ref().map(|seen| &seen.value);
-        if let Some(after_s) = s.followed_after
-            && was.is_none_or(|w| w.followed_after.is_none())
+        if let Some(after_s) = s.picked_up_after
+            && was.is_none_or(|w| w.picked_up_after.is_none())
         {
-            events.push(with(CanaryStep::Followed, &|f| {
+            events.push(with(CanaryStep::PickedUp, &|f| {
                 f.server = Some(name.clone());
                 f.serial = s.serial;
                 f.after_s = Some(seconds(after_s));
             }));
-        } else if finished_now && after.write_error.is_none() && s.followed_after.is_none() {
-            let waited = after
-                .written
-                .as_ref()
-                .zip(after.finished_at)
-                .map(|((w, _), end)| end.duration_since(*w).unwrap_or_default());
+        } else if finished_now && after.write_error.is_none() && s.picked_up_after.is_none() {
+            // Late is said at the deadline: "after 10m", as the screen says it.
+            let waited = Some(after.deadline);
             events.push(with(CanaryStep::Late, &|f| {
                 f.server = Some(name.clone());
                 f.contact = contact.clone();
@@ -108,9 +105,10 @@ struct CanaryFields {
 }
 
 impl CanaryFields {
-    fn into_event(self, zone: String, step: CanaryStep) -> Event {
+    fn into_event(self, zone: String, run: String, step: CanaryStep) -> Event {
         Event::Canary {
             zone,
+            run: Some(run),
             step,
             server: self.server,
             contact: self.contact,

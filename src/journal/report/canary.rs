@@ -20,8 +20,8 @@ pub struct CanaryRunReport {
     /// When the primary took it, and the serial it carried.
     pub written: Option<DateTime<Utc>>,
     pub serial: Option<u32>,
-    /// Why it was not written (the primary and its rcode).
-    pub refused: Option<String>,
+    /// Why it was not written (the primary and its rcode, or no answer).
+    pub not_written: Option<String>,
     /// The run's end (`null`: the journal ends first).
     pub finished: Option<DateTime<Utc>>,
     pub secondaries: Vec<CanarySecondaryReport>,
@@ -45,6 +45,7 @@ pub(super) fn canary_runs(sorted: &[&Entry]) -> Vec<CanaryRunReport> {
     for e in sorted {
         let Event::Canary {
             zone,
+            run: run_text,
             step,
             server,
             contact,
@@ -61,21 +62,22 @@ pub(super) fn canary_runs(sorted: &[&Entry]) -> Vec<CanaryRunReport> {
                 zone: zone.clone(),
                 started: e.at,
                 primary: server.clone(),
-                text: text.clone(),
+                text: text.clone().or_else(|| run_text.clone()),
                 written: None,
                 serial: None,
-                refused: None,
+                not_written: None,
                 finished: None,
                 secondaries: Vec::new(),
             });
             continue;
         }
-        // A step belongs to the zone's last run that has not ended.
-        let Some(run) = runs
-            .iter_mut()
-            .rev()
-            .find(|r| r.zone == *zone && r.finished.is_none())
-        else {
+        // A step belongs to its run (by its text), or, in a journal without run texts,
+        // to the zone's last run that has not ended.
+        let Some(run) = runs.iter_mut().rev().find(|r| {
+            r.zone == *zone
+                && r.finished.is_none()
+                && run_text.as_ref().is_none_or(|t| r.text.as_ref() == Some(t))
+        }) else {
             continue;
         };
         let secondary = |late| CanarySecondaryReport {
@@ -92,11 +94,11 @@ pub(super) fn canary_runs(sorted: &[&Entry]) -> Vec<CanaryRunReport> {
                 run.written = Some(e.at);
                 run.serial = *serial;
             }
-            CanaryStep::Refused => {
-                run.refused = error.clone();
+            CanaryStep::NotWritten => {
+                run.not_written = error.clone();
                 run.finished = Some(e.at);
             }
-            CanaryStep::Followed => run.secondaries.push(secondary(false)),
+            CanaryStep::PickedUp => run.secondaries.push(secondary(false)),
             CanaryStep::Late => run.secondaries.push(secondary(true)),
             CanaryStep::Finished => run.finished = Some(e.at),
         }

@@ -865,7 +865,7 @@ fn canaries(out: &mut String, pm: &PostMortem, clock: &Clock) {
             .map(|t| format!(" \"{t}\""))
             .unwrap_or_default();
         let primary = run.primary.as_deref().unwrap_or("the primary");
-        let head = match (&run.refused, run.written, run.serial) {
+        let head = match (&run.not_written, run.written, run.serial) {
             (Some(why), _, _) => format!("not written: {why}"),
             (None, Some(at), Some(serial)) => {
                 format!(
@@ -898,7 +898,7 @@ fn canaries(out: &mut String, pm: &PostMortem, clock: &Clock) {
             };
             let _ = writeln!(out, "  - {line}");
         }
-        if run.finished.is_none() && run.refused.is_none() {
+        if run.finished.is_none() && run.not_written.is_none() {
             let _ = writeln!(out, "  - the journal ends before the run did.");
         }
     }

@@ -18,10 +18,12 @@ pub(super) fn ask(ui: &mut UiState, state: &State) {
         return;
     }
     let inv = &state.inventory;
-    let keyed: Vec<usize> = store::canary_zones(inv).collect();
+    let keyed: Vec<usize> = store::canary_zones(inv)
+        .filter(|&z| !inv.zones[z].secondaries.is_empty())
+        .collect();
     if keyed.is_empty() {
         ui.set_message(
-            "no zone has a canary_key: moveday writes to a zone only with a TSIG key the inventory names",
+            "no zone with secondaries has a canary_key: moveday writes to a zone only with a TSIG key the inventory names",
         );
         return;
     }
