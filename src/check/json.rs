@@ -289,8 +289,8 @@ pub struct ZoneOutput {
     /// The zone's last canary run in this process (`moveday canary`, `C` in the
     /// dashboard): `null` when none ran.
     pub canary: Option<CanaryOutput>,
-    /// The zone's delegation at its parent (`[[zone]] parent`): `null` when the zone names
-    /// no parent servers, or they have not been asked yet.
+    /// The zone's delegation at its parent's servers (`[[zone]] parent`, or found through
+    /// the system resolver): `null` until they have been asked.
     pub delegation: Option<store::DelegationView>,
     pub name: String,
     /// Every server that returned an NS set returned the same one; `null` when none did.

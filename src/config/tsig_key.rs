@@ -44,6 +44,17 @@ impl TsigAlgorithm {
     }
 }
 
+impl From<TsigAlgorithm> for hickory_proto::rr::rdata::tsig::TsigAlgorithm {
+    fn from(a: TsigAlgorithm) -> Self {
+        use hickory_proto::rr::rdata::tsig::TsigAlgorithm as Hickory;
+        match a {
+            TsigAlgorithm::HmacSha256 => Hickory::HmacSha256,
+            TsigAlgorithm::HmacSha384 => Hickory::HmacSha384,
+            TsigAlgorithm::HmacSha512 => Hickory::HmacSha512,
+        }
+    }
+}
+
 /// A TSIG key: its name (as the server knows it), its HMAC and its secret. `Debug` never
 /// shows the secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::tsig::{TsigAlgorithm as HickoryAlgorithm, TsigError};
+use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType, TSigResponseContext, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::dns_server::{DnsServer, bind_pair, forward};
-use crate::config::{TsigAlgorithm, TsigKey};
+use crate::config::TsigKey;
 
 /// A primary taking signed updates; stops when dropped.
 pub struct UpdateDesk {
@@ -41,11 +41,7 @@ impl UpdateDesk {
         let upstream = server.addr();
         let (udp, tcp) = bind_pair(SocketAddr::new(upstream.ip(), 0)).await?;
         let addr = udp.local_addr()?;
-        let algorithm = match key.algorithm {
-            TsigAlgorithm::HmacSha256 => HickoryAlgorithm::HmacSha256,
-            TsigAlgorithm::HmacSha384 => HickoryAlgorithm::HmacSha384,
-            TsigAlgorithm::HmacSha512 => HickoryAlgorithm::HmacSha512,
-        };
+        let algorithm = key.algorithm.into();
         let name = Name::from_ascii(&key.name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let signer = TSigner::new(key.secret.clone(), algorithm, name, 300)
@@ -174,7 +170,8 @@ impl Desk {
 
     /// Applies the update section: RRset deletions (class ANY) and additions (class IN) of
     /// names inside the zone, each RRset's outcome written at once (one serial bump per
-    /// RRset, as a primary bumps once per update). Prerequisites are not supported
+    /// RRset touched: one for the canary's delete-and-add, as a primary bumps once per
+    /// update). Prerequisites are not supported
     /// (moveday sends none).
     async fn apply(&self, message: &Message) -> ResponseCode {
         let Some(zone) = message.queries.first() else {

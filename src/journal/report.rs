@@ -338,7 +338,8 @@ pub struct NoteReport {
 /// Something not green at the end.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OpenItem {
-    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation` or `checklist`.
+    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation`, `canary` or
+    /// `checklist`.
     pub kind: &'static str,
     pub subject: String,
     pub text: String,

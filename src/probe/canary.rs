@@ -22,7 +22,6 @@ use std::time::{Duration, SystemTime};
 use futures::future::join_all;
 use hickory_proto::op::{Message, ResponseCode, UpdateMessage, update_message};
 use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::rdata::tsig::TsigAlgorithm as HickoryAlgorithm;
 use hickory_proto::rr::{Name, RData, Record, RecordType, SerialNumber, TSigVerifier, TSigner};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,7 +30,7 @@ use super::dns_client::{DnsClient, tcp_round_trip};
 use super::scheduler::{Listener, ProbeEnv};
 use super::zone::{ask, fqdn, zone_serial};
 use super::{DnsError, ProbeReport};
-use crate::config::{Inventory, ServerRef, TsigAlgorithm, TsigKey};
+use crate::config::{Inventory, ServerRef, TsigKey};
 use crate::sanitize::sanitize;
 
 /// The first label of the canary record: `_moveday-canary.ZONE`.
@@ -225,14 +224,6 @@ pub enum UpdateError {
     Other { primary: SocketAddr, why: String },
 }
 
-fn algorithm(a: TsigAlgorithm) -> HickoryAlgorithm {
-    match a {
-        TsigAlgorithm::HmacSha256 => HickoryAlgorithm::HmacSha256,
-        TsigAlgorithm::HmacSha384 => HickoryAlgorithm::HmacSha384,
-        TsigAlgorithm::HmacSha512 => HickoryAlgorithm::HmacSha512,
-    }
-}
-
 /// The update: in `zone`, replace the canary TXT with `text` (delete the RRset, add the
 /// record), signed with `key` at `now`.
 fn update_request(
@@ -253,7 +244,7 @@ fn update_request(
     let key_name = Name::from_ascii(&key.name).map_err(|e| format!("key name: {e}"))?;
     let signer = TSigner::new(
         key.secret.clone(),
-        algorithm(key.algorithm),
+        key.algorithm.into(),
         key_name,
         TSIG_FUDGE,
     )
