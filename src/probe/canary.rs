@@ -513,6 +513,7 @@ async fn poll_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TsigAlgorithm;
 
     #[test]
     fn serial_arithmetic() {

@@ -294,6 +294,11 @@ fn canary_txt(lab: &Lab, server: &str) -> String {
 /// `nsupdate -k key` on the laptop: replaces the canary TXT with `text`. Exit code and
 /// what it said.
 fn nsupdate(lab: &Lab, key: &str, text: &str) -> (Option<i32>, String) {
+    nsupdate_name(lab, key, "_moveday-canary.example.org", text)
+}
+
+/// As [`nsupdate`], of the TXT at `name`.
+fn nsupdate_name(lab: &Lab, key: &str, name: &str, text: &str) -> (Option<i32>, String) {
     use std::io::Write as _;
     let mut child = lab
         .on_laptop(&["nsupdate", "-t", "3", "-k"])
@@ -306,8 +311,8 @@ fn nsupdate(lab: &Lab, key: &str, text: &str) -> (Option<i32>, String) {
     write!(
         child.stdin.take().unwrap(),
         "server {PRIMARY}\nzone example.org\n\
-         update delete _moveday-canary.example.org TXT\n\
-         update add _moveday-canary.example.org 60 TXT \"{text}\"\nsend\n"
+         update delete {name} TXT\n\
+         update add {name} 60 TXT \"{text}\"\nsend\n"
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
@@ -357,6 +362,14 @@ fn the_primary_takes_signed_updates_and_only_ns2_follows() {
     assert!(said.contains("NOTAUTH"), "{said}");
     assert_eq!(serial(&lab, PRIMARY), Some(SERIAL_NEW));
     assert_eq!(canary_txt(&lab, PRIMARY), "");
+
+    // The key may write the canary's name and nothing else (update-policy): BIND holds
+    // moveday to its word.
+    let (code, said) = nsupdate_name(&lab, "moveday-canary.key", "www.example.org", "x");
+    eprintln!("--- nsupdate of another name with the canary's key: exit {code:?}: {said}");
+    assert_ne!(code, Some(0), "{said}");
+    assert!(said.contains("REFUSED"), "{said}");
+    assert_eq!(serial(&lab, PRIMARY), Some(SERIAL_NEW));
 
     let text = format!("by hand {}", std::process::id());
     let (code, said) = nsupdate(&lab, "moveday-canary.key", &text);

@@ -383,13 +383,15 @@ keys() {
   ) || die "tsig-keygen failed"
 }
 
-# allow_updates: from now on the primary takes updates of example.org signed with the
-# canary's key. Only now: named never reloads a dynamic zone from its file (SIGHUP keeps
+# allow_updates: from now on the primary takes updates signed with the canary's key, of
+# `_moveday-canary.example.org TXT` only (update-policy: BIND itself holds moveday to
+# writing nothing else). Only now: named never reloads a dynamic zone from its file (SIGHUP keeps
 # what it has, journal and all), and the move before this was a new file and SIGHUP.
 allow_updates() {
   local dir=$LAB/hosts/ns-master
   render named-primary.conf "$dir/named.conf" HOST=ns-master IP="$NEW.10" HOSTDIR="$dir" \
-    NET="$NEW" KEYFILE="$LAB/keys/$KEY_NAME.key" UPDATE="allow-update { key \"$KEY_NAME\"; };"
+    NET="$NEW" KEYFILE="$LAB/keys/$KEY_NAME.key" \
+    UPDATE="update-policy { grant \"$KEY_NAME\" name _moveday-canary.example.org. TXT; };"
   kill -HUP "$(cat "$dir/named.pid")"
   wait_until 20 "the primary to take signed updates" update_allowed
 }
