@@ -519,7 +519,7 @@ pub enum Cell<'a> {
 /// Whether `host` sends mail (`role = "mail"`, `"mx"` or `"smtp"`): reverse DNS that does
 /// not resolve back gets its mail deferred or rejected by the big providers.
 pub fn is_mail(host: &HostConfig) -> bool {
-    matches!(host.role.as_deref(), Some("mail" | "mx" | "smtp"))
+    host.is_mail()
 }
 
 /// The reverse-DNS problem of a mail host, in a few words (`None`: fine, not a mail host,

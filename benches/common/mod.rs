@@ -283,6 +283,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<ProbeReport> {
                 service,
                 ip,
                 result: ServiceResult {
+                    smtp_names: None,
                     state: if ok {
                         ServiceState::Ok
                     } else {

@@ -6,13 +6,14 @@
 //!
 //! One file per table validates it: `settings` (`[move]`, `[probe]`, `hosts_file`, `[dns]`),
 //! `dns` (`[[resolver]]`, `[[zone]]`), `host` (`[[host]]`), `host_service`
-//! (`[[host.service]]`) and `checklist` (`[[checklist]]`); `values` holds the values
+//! (`[[host.service]]`), `mail` (`[mail]`, `mail_domains`) and `checklist` (`[[checklist]]`); `values` holds the values
 //! several tables share (addresses, durations, ports, host names, damping).
 
 mod checklist;
 mod dns;
 mod host;
 mod host_service;
+mod mail;
 mod settings;
 mod values;
 
@@ -28,6 +29,7 @@ use toml::Spanned;
 use super::ConfigError;
 use super::service::{Damping, ServiceConfig};
 
+pub use mail::{DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, MAIL_ROLES};
 pub use settings::load_ca_file;
 pub use values::duration_text;
 
@@ -65,6 +67,32 @@ pub struct Inventory {
     /// The advertised downtime window (`[move] window_start`, `window_end`), if given.
     pub window_start: Option<chrono::DateTime<chrono::Utc>>,
     pub window_end: Option<chrono::DateTime<chrono::Utc>>,
+    /// `[mail]`: the blocklists asked about every mail host's new address.
+    pub mail: MailSettings,
+}
+
+/// `[mail]`: which DNS blocklists (DNSBL) are asked about the new address of every mail
+/// host, how often, and through which server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// Blocklist zones (`zen.spamhaus.org`), lower-case, without the trailing dot; empty:
+    /// none asked. Default [`DEFAULT_DNSBL`].
+    pub dnsbl: Vec<String>,
+    /// Each zone is asked about an address at most this often (default 10 min): public
+    /// lists limit their use.
+    pub dnsbl_every: std::time::Duration,
+    /// The server asked (`None`: the system resolver).
+    pub dnsbl_resolver: Option<SocketAddr>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            dnsbl: DEFAULT_DNSBL.iter().map(|z| z.to_string()).collect(),
+            dnsbl_every: DEFAULT_DNSBL_EVERY,
+            dnsbl_resolver: None,
+        }
+    }
 }
 
 /// A zone served by a primary and its secondaries.
@@ -313,6 +341,19 @@ pub struct HostConfig {
     pub probe_old: bool,
     /// Flap damping thresholds (the `[probe]` defaults unless the host sets its own).
     pub damping: Damping,
+    /// The mail domains the host serves (`mail_domains`; by default the domain of its
+    /// fqdn), lower-case, without the trailing dot; empty on a host that is no mail host.
+    pub mail_domains: Vec<String>,
+}
+
+impl HostConfig {
+    /// Whether the host sends or receives mail (`role = "mail"`, `"mx"` or `"smtp"`): its
+    /// reverse DNS, SPF, blocklists, MX and HELO name matter.
+    pub fn is_mail(&self) -> bool {
+        self.role
+            .as_deref()
+            .is_some_and(|r| MAIL_ROLES.contains(&r))
+    }
 }
 
 impl Inventory {
@@ -365,6 +406,7 @@ impl Inventory {
         let (checklist, phases) = checklist::checklist(raw.checklist, &hosts, &zones, &err)?;
         dns::attach_zone_servers(&mut resolvers, &zones);
         let dns_settings = settings::dns_table(raw.dns, &err)?;
+        let mail = mail::mail_table(raw.mail, &err)?;
 
         Ok(Inventory {
             path: path.to_path_buf(),
@@ -384,6 +426,7 @@ impl Inventory {
             canary_every: dns_settings.canary_every,
             window_start: the_move.window_start,
             window_end: the_move.window_end,
+            mail,
         })
     }
 
@@ -411,6 +454,7 @@ struct RawInventory {
     #[serde(default)]
     zone: Vec<dns::RawZone>,
     dns: Option<settings::RawDns>,
+    mail: Option<mail::RawMail>,
 }
 
 #[cfg(test)]
@@ -944,6 +988,117 @@ port = 5280
             "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\n[[host]]\nname = \"b\"\nfqdn = \"b.org\"\n[[host.service]]\nname = \"cert\"\nkind = \"tls\"\n",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn mail_domains_default_to_the_fqdns_domain_on_mail_hosts_only() {
+        let inv = parse(
+            "[[host]]\nname = \"mail\"\nfqdn = \"Mail.Example.org\"\nrole = \"MX\"\n\
+             [[host]]\nname = \"smtp\"\nfqdn = \"smtp.example.org\"\nrole = \"smtp\"\n\
+             mail_domains = [\"example.org\", \"Lists.Example.org.\"]\n\
+             [[host]]\nname = \"www\"\nfqdn = \"www.example.org\"\n\
+             [[host]]\nname = \"bare\"\nfqdn = \"localhost\"\nrole = \"mail\"\n",
+        )
+        .unwrap();
+        assert_eq!(inv.hosts[0].mail_domains, ["example.org"]);
+        assert!(inv.hosts[0].is_mail());
+        assert_eq!(
+            inv.hosts[1].mail_domains,
+            ["example.org", "lists.example.org"]
+        );
+        assert!(inv.hosts[2].mail_domains.is_empty() && !inv.hosts[2].is_mail());
+        assert!(
+            inv.hosts[3].mail_domains.is_empty(),
+            "a one-label fqdn has no domain"
+        );
+        assert_eq!(inv.mail, MailSettings::default());
+        assert_eq!(inv.mail.dnsbl, DEFAULT_DNSBL);
+        assert_eq!(inv.mail.dnsbl_every, Duration::from_secs(600));
+
+        let e = parse("[[host]]\nname = \"www\"\nfqdn = \"www.example.org\"\nmail_domains = [\"example.org\"]\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 16), "{e}");
+        assert!(
+            e.message.starts_with("mail_domains applies to a mail host"),
+            "{e}"
+        );
+        let host = "[[host]]\nname = \"m\"\nfqdn = \"m.example.org\"\nrole = \"mail\"\n";
+        let e = parse(&format!("{host}mail_domains = [\"a.org\", \"b..org\"]\n")).unwrap_err();
+        assert_eq!((e.line, e.col), (5, 26), "{e}");
+        assert_eq!(
+            e.message,
+            "invalid mail domain `b..org`: it has an empty label"
+        );
+        let e = parse(&format!("{host}mail_domains = [\"a.org\", \"A.org\"]\n")).unwrap_err();
+        assert_eq!(e.message, "mail domain `a.org` is listed twice");
+        let e = parse(&format!("{host}mail_domains = []\n")).unwrap_err();
+        assert!(
+            e.message.starts_with("mail_domains must list at least one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_mail_table_is_checked() {
+        let inv = parse(
+            "[mail]\ndnsbl = [\"BL.example.\", \"dnsbl.test\"]\ndnsbl_every = \"1h\"\ndnsbl_resolver = \"127.0.0.1:5353\"\n",
+        )
+        .unwrap();
+        assert_eq!(inv.mail.dnsbl, ["bl.example", "dnsbl.test"]);
+        assert_eq!(inv.mail.dnsbl_every, Duration::from_secs(3600));
+        assert_eq!(
+            inv.mail.dnsbl_resolver,
+            Some("127.0.0.1:5353".parse().unwrap())
+        );
+        assert!(
+            parse("[mail]\ndnsbl = []\n").unwrap().mail.dnsbl.is_empty(),
+            "none asked"
+        );
+        assert_eq!(
+            parse("[mail]\ndnsbl_resolver = \"192.0.2.1\"\n")
+                .unwrap()
+                .mail
+                .dnsbl_resolver,
+            Some("192.0.2.1:53".parse().unwrap())
+        );
+        let cases = [
+            (
+                "[mail]\ndnsbl_every = \"59s\"\n",
+                (2, 15),
+                "dnsbl_every must be at least 60s",
+            ),
+            (
+                "[mail]\ndnsbl_every = \"86401s\"\n",
+                (2, 15),
+                "dnsbl_every must be at most 1d",
+            ),
+            (
+                "[mail]\ndnsbl = [\"a.test\", \"a.test.\"]\n",
+                (2, 20),
+                "dnsbl zone `a.test` is listed twice",
+            ),
+            (
+                "[mail]\ndnsbl = [\"-a.test\"]\n",
+                (2, 10),
+                "invalid dnsbl zone `-a.test`: a label starts or ends with `-`",
+            ),
+            (
+                "[mail]\ndnsbl_resolver = \"ns.example\"\n",
+                (2, 18),
+                "invalid dnsbl_resolver `ns.example`",
+            ),
+            (
+                "[mail]\ndnsbl_resolver = \"127.0.0.1:0\"\n",
+                (2, 18),
+                "invalid dnsbl_resolver `127.0.0.1:0`: port 0",
+            ),
+        ];
+        for (text, at, want) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.col), at, "{text}: {e}");
+            assert!(e.message.starts_with(want), "{text}: {e}");
+        }
+        parse("[mail]\ndnsbl_every = \"1m\"\n").unwrap();
+        parse("[mail]\ndnsbl_every = \"1d\"\n").unwrap();
     }
 
     /// Every number of the inventory has a range (`config::limits`): both ends are

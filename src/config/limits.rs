@@ -31,6 +31,10 @@ pub const CANARY_DEADLINE: RangeInclusive<Duration> =
 /// `[dns] canary_every`: how often a canary run asks each secondary.
 pub const CANARY_EVERY: RangeInclusive<Duration> =
     Duration::from_millis(100)..=Duration::from_secs(600);
+/// `[mail] dnsbl_every`: how often a blocklist zone is asked about one address (public
+/// lists limit their use; a listing comes and goes in hours).
+pub const DNSBL_EVERY: RangeInclusive<Duration> =
+    Duration::from_secs(60)..=Duration::from_secs(86_400);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

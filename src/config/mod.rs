@@ -11,8 +11,9 @@ pub mod tsig_key;
 
 pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config};
 pub use inventory::{
-    CheckLink, ChecklistItem, HostConfig, Inventory, LinkedProbe, LinkedZoneCheck, ProbeSettings,
-    ResolverConfig, ResolverKind, SecondaryConfig, ServerRef, ZoneConfig, load_ca_file,
+    CheckLink, ChecklistItem, DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, HostConfig, Inventory,
+    LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, ProbeSettings, ResolverConfig,
+    ResolverKind, SecondaryConfig, ServerRef, ZoneConfig, load_ca_file,
 };
 pub use service::{
     BodyMatch, Damping, Freshness, HttpService, Pattern, ServiceConfig, ServiceKind, SmtpService,

@@ -108,6 +108,15 @@ impl Resolver {
         }
     }
 
+    /// The servers it asks, in order (for an evaluator that must ask the same ones: SPF),
+    /// or why there are none.
+    pub fn server_list(&self) -> Result<&[SocketAddr], DnsError> {
+        match &*self.inner {
+            Inner::Ready(servers) => Ok(servers),
+            Inner::Unavailable(why) => Err(DnsError::Other(why.clone())),
+        }
+    }
+
     /// A resolver whose every lookup fails with `why` (a configuration that cannot be read).
     pub fn unavailable(why: &str) -> Resolver {
         Resolver::with(Inner::Unavailable(sanitize(why, TEXT_CHARS)))
@@ -269,7 +278,7 @@ pub async fn addresses_direct(
 /// Asked directly rather than through the resolver: hickory answers 127/8 and ::1 itself
 /// ("localhost", RFC 6761), which would hide what the servers say, and opens a socket per
 /// query.
-async fn ask_servers(
+pub(crate) async fn ask_servers(
     client: &DnsClient,
     resolver: &Resolver,
     name: &hickory_proto::rr::Name,

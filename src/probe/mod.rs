@@ -11,6 +11,7 @@ pub mod dns_client;
 pub mod hosts_file;
 pub mod http;
 mod http_util;
+pub mod mail;
 pub mod ping;
 pub mod ports;
 pub mod ptr;

@@ -608,6 +608,7 @@ fn planet(state: crate::probe::service::ServiceState) -> Outcome {
         service: 0,
         ip: ip("203.0.113.12"),
         result: ServiceResult {
+            smtp_names: None,
             state,
             detail: "200 OK".into(),
             error: (state != crate::probe::service::ServiceState::Ok)

@@ -428,6 +428,7 @@ mod fixed {
 
     fn service(state: ServiceState, detail: &str, error: Option<&str>) -> ServiceResult {
         ServiceResult {
+            smtp_names: None,
             state,
             detail: detail.into(),
             error: error.map(String::from),
@@ -501,6 +502,7 @@ mod fixed {
     fn mail(at: u64) -> Vec<(usize, u64, Outcome)> {
         let new = "203.0.113.25";
         let webmail = ServiceResult {
+            smtp_names: None,
             age: Some(Duration::from_secs(3600)),
             cert: Some(CertInfo {
                 subject: "CN=mail.example.org".into(),

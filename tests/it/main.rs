@@ -35,6 +35,7 @@ mod lab_dns;
 mod lab_faults;
 mod lab_teardown;
 mod lab_tui;
+mod mail_probes;
 mod packaging;
 mod probes;
 mod render_scale;

@@ -1491,6 +1491,7 @@ port = 5222
         detail: detail.map(str::to_string),
     };
     let result = |state: ServiceState, detail: &str, error: Option<&str>| ServiceResult {
+        smtp_names: None,
         state,
         detail: detail.into(),
         error: error.map(str::to_string),

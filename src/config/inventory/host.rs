@@ -1,5 +1,5 @@
 //! `[[host]]`: one host being moved, its addresses, the probes to run against it, its
-//! expected ports and its `[[host.service]]` entries.
+//! expected ports, its mail domains and its `[[host.service]]` entries.
 
 use std::collections::HashSet;
 
@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::super::ConfigError;
 use super::super::service::ServiceConfig;
 use super::host_service::{RawService, parse_service};
+use super::mail::mail_domains;
 use super::values::{Ip, Located, SshSetting, check_hostname, damping, port_number};
 use super::{HostConfig, ProbeSettings};
 
@@ -23,6 +24,7 @@ pub(super) struct RawHost {
     ssh: Option<SshSetting>,
     http: Option<Spanned<String>>,
     role: Option<String>,
+    mail_domains: Option<Spanned<Vec<Spanned<String>>>>,
     ports: Option<Vec<Spanned<i64>>>,
     probe_old: Option<Spanned<bool>>,
     fail_after: Option<Spanned<i64>>,
@@ -87,6 +89,11 @@ fn host(
     };
     let damping = damping(probe.damping, h.fail_after, h.recover_after, err)?;
     let services = services(h.service, &hname, err)?;
+    let role = h
+        .role
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty());
+    let mail_domains = mail_domains(h.mail_domains, role.as_deref(), &fqdn, err)?;
     Ok(HostConfig {
         name: hname,
         fqdn,
@@ -95,14 +102,12 @@ fn host(
         ping: h.ping.unwrap_or(true),
         ssh: h.ssh.map_or(Some(22), |s| s.0),
         http,
-        role: h
-            .role
-            .map(|r| r.trim().to_ascii_lowercase())
-            .filter(|r| !r.is_empty()),
+        role,
         ports,
         services,
         probe_old,
         damping,
+        mail_domains,
     })
 }
 

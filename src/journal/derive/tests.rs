@@ -100,6 +100,7 @@ fn planet(state: ServiceState) -> Outcome {
         service: 0,
         ip: ip(NEW),
         result: ServiceResult {
+            smtp_names: None,
             state,
             detail: "connected".into(),
             error: (state != ServiceState::Ok).then(|| format!("planet {}", state.word())),

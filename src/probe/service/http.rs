@@ -84,6 +84,7 @@ fn merge(content: ServiceResult, cert: ServiceResult) -> ServiceResult {
         content.detail
     };
     ServiceResult {
+        smtp_names: None,
         state,
         detail,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
@@ -263,6 +264,7 @@ fn judge(h: &HttpService, f: Fetched, now: SystemTime) -> ServiceResult {
         }
     }
     ServiceResult {
+        smtp_names: None,
         state,
         detail: detail.join(" · "),
         error: (!errors.is_empty()).then(|| errors.join("; ")),

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::config::service::{ServiceConfig, ServiceKind};
 
+pub use smtp::announced_name;
 pub use tls::TlsTrust;
 
 /// How a service is doing, ordered from best to worst so that the worst of several is
@@ -95,6 +96,27 @@ pub struct ServiceResult {
     pub age: Option<Duration>,
     /// The certificate, for `tls` and `https`.
     pub cert: Option<CertInfo>,
+    /// The names an `smtp` service announced (its 220 banner, its EHLO reply), for the HELO
+    /// check of a mail host (`probe::mail::helo_check`).
+    pub smtp_names: Option<SmtpNames>,
+}
+
+/// The names an SMTP server announced about itself: the first word of its 220 banner and
+/// of its EHLO reply (`250-mail.example.org Hello ...`), lower-case, without a trailing
+/// dot, sanitized; `None` when that line is empty. A receiver compares the name the sender
+/// gives in *its* EHLO, which the MTA usually takes from the same setting (Postfix's
+/// `myhostname`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SmtpNames {
+    pub banner: Option<String>,
+    pub ehlo: Option<String>,
+}
+
+impl SmtpNames {
+    /// The name the server goes by: the EHLO reply's, else the banner's.
+    pub fn name(&self) -> Option<&str> {
+        self.ehlo.as_deref().or(self.banner.as_deref())
+    }
 }
 
 impl ServiceResult {
@@ -105,6 +127,7 @@ impl ServiceResult {
         latency: Duration,
     ) -> ServiceResult {
         ServiceResult {
+            smtp_names: None,
             state: ServiceState::Fail,
             detail: detail.into(),
             error: Some(error.into()),

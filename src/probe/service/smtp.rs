@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::{ServiceResult, ServiceState, snippet};
+use super::{ServiceResult, ServiceState, SmtpNames, snippet};
 use crate::config::service::SmtpService;
 use crate::probe::ports;
 use crate::sanitize::sanitize;
@@ -82,6 +82,12 @@ pub(super) async fn probe(
         Err(e) => return ServiceResult::fail(e, format!("220 {greeting}"), started.elapsed()),
     };
     let latency = started.elapsed();
+    let names = SmtpNames {
+        banner: banner.lines.first().and_then(|l| announced_name(l)),
+        ehlo: (ehlo_reply.code == 250)
+            .then(|| ehlo_reply.lines.first().and_then(|l| announced_name(l)))
+            .flatten(),
+    };
     if ehlo_reply.code != 250 {
         let error = format!(
             "EHLO answered {} {}",
@@ -89,7 +95,9 @@ pub(super) async fn probe(
             ehlo_reply.first_text()
         );
         conn.quit().await;
-        return ServiceResult::fail(error.trim_end(), format!("220 {greeting}"), latency);
+        let mut result = ServiceResult::fail(error.trim_end(), format!("220 {greeting}"), latency);
+        result.smtp_names = Some(names);
+        return result;
     }
     let starttls = ehlo_reply.lines.iter().skip(1).any(|line| {
         line.split_whitespace()
@@ -110,6 +118,7 @@ pub(super) async fn probe(
         (ServiceState::Ok, None)
     };
     ServiceResult {
+        smtp_names: Some(names),
         state,
         detail,
         error,
@@ -117,6 +126,19 @@ pub(super) async fn probe(
         age: None,
         cert: None,
     }
+}
+
+/// The name a server announces at the start of a reply line's text (`mail.example.org
+/// ESMTP Postfix`, `mail.example.org Hello client`): the first word, lower-case, without a
+/// trailing dot, capped; `None` for an empty line or a first word that is no host name or
+/// address literal (`[192.0.2.1]`), so nothing but those characters is ever kept.
+pub fn announced_name(text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?;
+    let plausible = word.len() <= 255
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'));
+    plausible.then(|| sanitize(&word.trim_end_matches('.').to_ascii_lowercase(), TEXT_CHARS))
 }
 
 /// One SMTP reply: the code of its last line and the text of each line (raw, unsanitized;

@@ -35,6 +35,7 @@ pub(super) async fn probe(
     };
     let connected = started.elapsed();
     let ok = |detail: String, latency| ServiceResult {
+        smtp_names: None,
         state: ServiceState::Ok,
         detail,
         error: None,

@@ -307,6 +307,7 @@ fn judge_result(
         detail.push(version_word(version));
     }
     ServiceResult {
+        smtp_names: None,
         state,
         detail: detail.join(" · "),
         error,
