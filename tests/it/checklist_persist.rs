@@ -42,6 +42,8 @@ fn tick_command(inv: &Path, state: &Path, id: &str, who: &str) -> Command {
         .arg("--state")
         .arg(state)
         .args(["tick", id, "--who", who])
+        // Its journal goes beside the state file, never under the tester's home.
+        .env("XDG_STATE_HOME", state.parent().unwrap_or(Path::new(".")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
