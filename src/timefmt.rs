@@ -1,11 +1,17 @@
 //! How moveday writes a time for machines: RFC 3339 in UTC, whole seconds
-//! (`2026-11-25T17:45:01Z`), in every JSON output and generated file. Said once here.
+//! (`2026-11-25T17:45:01Z`), in every JSON output and generated file; a duration as
+//! seconds to the millisecond. Said once here.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// `at` as RFC 3339 in UTC with whole seconds: `2026-11-25T17:45:01Z`.
 pub fn rfc3339(at: impl Into<DateTime<Utc>>) -> String {
     at.into().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A duration as seconds to the millisecond (`1.234`), as JSON and the journal give them.
+pub fn seconds_ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -18,8 +18,7 @@ use crate::store::State;
 
 /// The zone of `inv` named `name` (any case, with or without the final dot), or why not.
 pub fn find_zone(inv: &Inventory, name: &str) -> Result<usize, String> {
-    let wanted = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    if let Some(i) = inv.zones.iter().position(|z| z.name == wanted) {
+    if let Some(i) = inv.zone_named(name) {
         return Ok(i);
     }
     let known: Vec<&str> = inv.zones.iter().map(|z| z.name.as_str()).collect();

@@ -395,7 +395,7 @@ pub enum CanaryState {
 impl CanaryOutput {
     pub fn new(view: &store::CanaryView<'_>) -> CanaryOutput {
         let run = view.run;
-        let secs = |d: std::time::Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
+        let secs = crate::timefmt::seconds_ms;
         let secondaries = view
             .secondaries
             .iter()

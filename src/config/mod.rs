@@ -23,6 +23,11 @@ pub use theme::Theme;
 pub use tsig_key::{LoadedKey, TsigAlgorithm, TsigKey, load_tsig_key};
 
 impl Inventory {
+    /// The zone named `name` (any case, with or without the final dot).
+    pub fn zone_named(&self, name: &str) -> Option<usize> {
+        zone_named(&self.zones, name)
+    }
+
     /// The inventory zone that holds `fqdn` (the longest matching zone name).
     pub fn zone_of(&self, fqdn: &str) -> Option<usize> {
         self.zones
@@ -35,4 +40,11 @@ impl Inventory {
             .max_by_key(|(_, z)| z.name.len())
             .map(|(i, _)| i)
     }
+}
+
+/// The zone of `zones` named `name` (any case, with or without the final dot): the one
+/// rule for a zone named on the command line or in a checklist link.
+pub fn zone_named(zones: &[ZoneConfig], name: &str) -> Option<usize> {
+    let wanted = name.trim().trim_end_matches('.');
+    zones.iter().position(|z| z.name.eq_ignore_ascii_case(wanted))
 }

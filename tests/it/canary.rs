@@ -523,3 +523,94 @@ async fn c_in_the_zones_view_asks_then_the_view_shows_the_run() {
     moveday::ui::on_key(&mut ui, press('C'), &state, now);
     assert!(matches!(ui.mode, Mode::ConfirmCanary(_)));
 }
+
+/// The dashboard's own starter (`C`, then `y`, in the running loop): it reads the key,
+/// writes once however often `C y` is pressed while the run goes, and the run's steps
+/// reach the screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_writes_one_canary_per_zone_at_a_time() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use futures::StreamExt;
+    let z = zone(Duration::from_millis(100)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "moveday-canary", 0o600);
+    let path = inventory(dir.path(), &z, Some(&key), &[z.good.addr(), z.stuck.addr()]);
+    // A short deadline for the test: the inventory's canary_deadline is what `C` uses.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("canary_deadline = \"10m\"", "canary_deadline = \"2s\""),
+    )
+    .unwrap();
+    let inv = Arc::new(moveday::config::Inventory::load(&path).unwrap());
+    assert_eq!(inv.canary_deadline, Duration::from_secs(2));
+    let env = Arc::new(moveday::probe::scheduler::ProbeEnv::new(
+        &inv,
+        moveday::probe::ping::Pinger::detect().0,
+    ));
+    let (keys, key_rx) = futures::channel::mpsc::unbounded::<std::io::Result<Event>>();
+    let (reports, report_rx) = tokio::sync::mpsc::channel(64);
+    let (probe_now, _probe_now_rx) = tokio::sync::watch::channel(0u64);
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let loop_inv = inv.clone();
+    let done = tokio::spawn(async move {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).unwrap();
+        let mut state = moveday::store::State::new(loop_inv);
+        let mut ui = moveday::ui::UiState::new(chrono::FixedOffset::east_opt(0).unwrap())
+            .with_who("ana@laptop");
+        moveday::app::run_loop(
+            &mut terminal,
+            &mut state,
+            &mut ui,
+            &moveday::config::Theme::monochrome(),
+            moveday::app::LoopInputs {
+                events: key_rx.boxed(),
+                reports: report_rx,
+                probe_now,
+                shutdown: async {
+                    let _ = stop_rx.await;
+                },
+                tick: Duration::from_secs(3600),
+                checklist: None,
+                journal: None,
+                timeline: None,
+                bell: None,
+                trace: None,
+                canary: Some(moveday::app::CanaryStarter::new(env, reports.clone())),
+            },
+        )
+        .await
+        .unwrap();
+        terminal.backend().to_string()
+    });
+    let press = |c: char| {
+        keys.unbounded_send(Ok(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        ))))
+        .unwrap();
+    };
+    press('z');
+    // `C y` twice at once: the second finds the run going (its key is still being read,
+    // or its steps have begun) and writes nothing.
+    for c in ['C', 'y', 'C', 'y'] {
+        press(c);
+    }
+    // The deadline, and room for a loaded machine.
+    tokio::time::sleep(crate::common::in_time(Duration::from_secs(3))).await;
+    let _ = stop.send(());
+    let screen = done.await.unwrap();
+    assert_eq!(z.desk.updates(), 1, "{screen}");
+    assert!(
+        screen.contains(&format!("✔ {} picked up the canary after", z.good.addr())),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "✖ {} still serves serial 2009121101 after 2s",
+            z.stuck.addr()
+        )),
+        "{screen}"
+    );
+}

@@ -154,11 +154,7 @@ fn parse_zone_link(text: &str, rest: &str, zones: &[ZoneConfig]) -> Result<Check
             checks()
         ));
     };
-    let wanted = zone_name.trim_end_matches('.');
-    let Some(zone) = zones
-        .iter()
-        .position(|z| z.name.eq_ignore_ascii_case(wanted))
-    else {
+    let Some(zone) = super::super::zone_named(zones, zone_name) else {
         let known: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
         return Err(match known.is_empty() {
             true => format!(

@@ -69,7 +69,7 @@ pub(super) fn canary_events(
             events.push(with(CanaryStep::PickedUp, &|f| {
                 f.server = Some(name.clone());
                 f.serial = s.serial;
-                f.after_s = Some(seconds(after_s));
+                f.after_s = Some(crate::timefmt::seconds_ms(after_s));
             }));
         } else if finished_now && after.write_error.is_none() && s.picked_up_after.is_none() {
             // Late is said at the deadline: "after 10m", as the screen says it.
@@ -78,7 +78,7 @@ pub(super) fn canary_events(
                 f.server = Some(name.clone());
                 f.contact = contact.clone();
                 f.serial = s.serial;
-                f.after_s = waited.map(seconds);
+                f.after_s = waited.map(crate::timefmt::seconds_ms);
                 f.error = last.and_then(|r| r.as_ref().err()).map(ToString::to_string);
             }));
         }
@@ -87,11 +87,6 @@ pub(super) fn canary_events(
         events.push(with(CanaryStep::Finished, &|_| {}));
     }
     events.into_iter().map(|e| entry(at, e)).collect()
-}
-
-/// Seconds, to the millisecond.
-fn seconds(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 #[derive(Default)]
