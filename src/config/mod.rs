@@ -46,5 +46,7 @@ impl Inventory {
 /// rule for a zone named on the command line or in a checklist link.
 pub fn zone_named(zones: &[ZoneConfig], name: &str) -> Option<usize> {
     let wanted = name.trim().trim_end_matches('.');
-    zones.iter().position(|z| z.name.eq_ignore_ascii_case(wanted))
+    zones
+        .iter()
+        .position(|z| z.name.eq_ignore_ascii_case(wanted))
 }

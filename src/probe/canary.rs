@@ -346,12 +346,7 @@ pub async fn poll_secondary(
 
 /// A TXT record's strings, joined, as text (escaped, capped).
 fn txt_string(txt: &TXT) -> String {
-    let bytes: Vec<u8> = txt
-        .txt_data
-        .iter()
-        .flat_map(|s| s.iter().copied())
-        .collect();
-    sanitize(&String::from_utf8_lossy(&bytes), TEXT_CHARS)
+    sanitize(&super::zone::txt_text(txt), TEXT_CHARS)
 }
 
 /// Runs the canary: writes it, then asks the secondaries that have not picked it up,

@@ -20,6 +20,18 @@ use crate::sanitize::sanitize;
 /// Characters of an error text or a DNS name shown.
 const TEXT_CHARS: usize = 160;
 
+/// A TXT record's strings joined, as text (not yet sanitized: each caller caps it for
+/// its use). The one rule for reading a TXT record.
+pub fn txt_text(txt: &hickory_proto::rr::rdata::TXT) -> String {
+    // Joined as bytes first: a character may be split across two strings.
+    let bytes: Vec<u8> = txt
+        .txt_data
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// The serial of the SOA owned by `apex` in an answer (`None`: none there; a record of
 /// another owner counts for nothing).
 pub fn zone_serial(answer: &Message, apex: &Name) -> Option<u32> {

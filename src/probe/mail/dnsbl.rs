@@ -178,12 +178,7 @@ async fn reason(
     let texts: Vec<String> = owned_answers(&message.answers, name, RecordType::TXT)
         .into_iter()
         .filter_map(|r| match &r.data {
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part).into_owned())
-                    .collect::<String>(),
-            ),
+            RData::TXT(txt) => Some(super::super::zone::txt_text(txt)),
             _ => None,
         })
         .take(MAX_CODES)

@@ -228,12 +228,7 @@ async fn spf_record(
     let record = owned_answers(&message.answers, &name, RecordType::TXT)
         .into_iter()
         .filter_map(|r| match &r.data {
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part).into_owned())
-                    .collect::<String>(),
-            ),
+            RData::TXT(txt) => Some(super::super::zone::txt_text(txt)),
             _ => None,
         })
         .find(|text| is_spf(text));
