@@ -124,10 +124,11 @@ enum Command {
     /// Sends the zone's primary an RFC 2136 update, signed with the zone's canary_key
     /// (TSIG), that replaces the TXT record _moveday-canary.ZONE with the time and who; then
     /// asks every secondary, every canary_every and without recursion, for the SOA serial
-    /// and that TXT, until each serves both or the deadline passes. A secondary that never
-    /// does is named with its contact. Without canary_key nothing is written: the canary
-    /// record is the only thing moveday ever writes to a zone. Every step goes into the
-    /// journal.
+    /// and that TXT, until each serves the new serial (or, when the primary's could not be
+    /// read back, the new text) or the deadline passes. A secondary that never does is
+    /// named with its contact. Without canary_key nothing is written: the canary record is
+    /// the only thing moveday ever writes to a zone. Each step (written, each secondary
+    /// picking it up or late, the end) goes into the journal.
     Canary {
         /// The zone, as the inventory's [[zone]] name gives it
         #[arg(value_name = "ZONE")]
