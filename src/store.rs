@@ -29,6 +29,7 @@ mod canary;
 pub mod damping;
 mod delegation;
 mod links;
+pub mod mail;
 pub use canary::{
     CanaryRun, CanarySecondary, CanarySecondaryView, CanaryView, SecondaryVerdict, canary,
     canary_zones, late_words as canary_late_words, seconds as canary_seconds,
