@@ -65,8 +65,8 @@ pub async fn run(
     state
 }
 
-/// The longest a run may take: the update's timeout, the read-back, the deadline, and a
-/// last round of questions.
+/// The longest a run may take: the update's timeout, the read-back's, the deadline (the
+/// wait for a round is cut there), and the last round's timeout.
 pub fn time_limit(inv: &Inventory, deadline: Duration) -> Duration {
-    deadline + inv.probe.timeout.saturating_mul(3) + inv.canary_every
+    deadline + inv.probe.timeout.saturating_mul(3)
 }

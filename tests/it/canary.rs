@@ -154,7 +154,13 @@ async fn the_canary_names_who_followed_and_who_never_did() {
     let key = key_file(dir.path(), "moveday-canary", 0o600);
     let inv = inventory(dir.path(), &z, Some(&key), &[z.good.addr(), z.stuck.addr()]);
     let journal = dir.path().join("journal.jsonl");
+    let started = std::time::Instant::now();
     let out = canary(&inv, &journal, &["--json", "--deadline", "3s"]).await;
+    let limit = moveday::check::canary::time_limit(
+        &moveday::config::Inventory::load(&inv).unwrap(),
+        Duration::from_secs(3),
+    );
+    assert!(started.elapsed() < crate::common::in_time(limit));
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");

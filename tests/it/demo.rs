@@ -321,8 +321,7 @@ async fn the_demo_canary_reaches_ns2_and_never_ns3() {
     .unwrap();
     let started = Instant::now();
     let state = check::canary::run(inv.clone(), Arc::new(demo.probe_env()), plan, |_| {}).await;
-    // The deadline, one more timeout, and the write and the read-back's.
-    let promised = inv.canary_deadline + inv.probe.timeout * 3;
+    let promised = check::canary::time_limit(&inv, inv.canary_deadline);
     assert!(started.elapsed() < crate::common::in_time(promised));
     let view = moveday::store::canary(&state, zone).unwrap();
     assert!(view.run.write_error.is_none(), "{:?}", view.run.write_error);

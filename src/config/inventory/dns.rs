@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::super::ConfigError;
-use super::values::{Located, ResolverAddr, check_hostname, parse_server_addr};
+use super::values::{Located, ResolverAddr, check_hostname, dns_name, parse_server_addr};
 use super::{ResolverConfig, ResolverKind, SecondaryConfig, ServerRef, ZoneConfig};
 
 #[derive(Deserialize)]
@@ -126,18 +126,7 @@ pub(super) fn zones(
 ) -> Result<Vec<ZoneConfig>, ConfigError> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
     for z in raw {
-        let name = z
-            .name
-            .get_ref()
-            .trim()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        if let Err(why) = check_hostname(&name) {
-            return Err(err(
-                z.name.span(),
-                format!("invalid zone name `{}`: {why}", z.name.get_ref()),
-            ));
-        }
+        let name = dns_name(&z.name, "zone name", err)?;
         if zones.iter().any(|other| other.name == name) {
             return Err(err(z.name.span(), format!("duplicate zone `{name}`")));
         }

@@ -10,7 +10,7 @@ use super::super::ConfigError;
 use super::super::service::ServiceConfig;
 use super::host_service::{RawService, parse_service};
 use super::mail::mail_domains;
-use super::values::{Ip, Located, SshSetting, check_hostname, damping, port_number};
+use super::values::{Ip, Located, SshSetting, damping, dns_name, port_number};
 use super::{HostConfig, ProbeSettings};
 
 #[derive(Deserialize)]
@@ -61,18 +61,7 @@ fn host(
     probe: &ProbeSettings,
     err: Located,
 ) -> Result<HostConfig, ConfigError> {
-    let fqdn = h
-        .fqdn
-        .get_ref()
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    if let Err(why) = check_hostname(&fqdn) {
-        return Err(err(
-            h.fqdn.span(),
-            format!("invalid fqdn `{}`: {why}", h.fqdn.get_ref()),
-        ));
-    }
+    let fqdn = dns_name(&h.fqdn, "fqdn", err)?;
     let http = h.http.map(|u| http_url(u, err)).transpose()?;
     let old_ip = h.old_ip.map(|a| a.0);
     let ports = ports(h.ports.unwrap_or_default(), err)?;

@@ -19,7 +19,7 @@ use super::super::service::{
     MAX_WARN_DAYS, Pattern, ServiceConfig, ServiceKind, SmtpService, TcpService, TlsService,
     is_valid_strftime, short_regex_error,
 };
-use super::values::{Dur, Located, check_hostname, duration_within, port_number};
+use super::values::{Dur, Located, check_hostname, dns_name, duration_within, port_number};
 
 /// `kind = "..."` of a `[[host.service]]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,20 +323,7 @@ fn tls_service(
 ) -> Result<TlsService, ConfigError> {
     let server_name = match &s.server_name {
         None => None,
-        Some(n) => {
-            let name = n
-                .get_ref()
-                .trim()
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
-            check_hostname(&name).map_err(|why| {
-                err(
-                    n.span(),
-                    format!("invalid server_name `{}`: {why}", n.get_ref()),
-                )
-            })?;
-            Some(name)
-        }
+        Some(n) => Some(dns_name(n, "server_name", err)?),
     };
     Ok(TlsService {
         port: service_port(s, name, Kind::Tls, Some(443), err)?,

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::super::{ConfigError, limits};
 use super::MailSettings;
-use super::values::{Dur, Located, check_hostname, duration_within, parse_server_addr};
+use super::values::{Dur, Located, dns_name, duration_within, parse_server_addr};
 
 /// The blocklist zones asked when `[mail] dnsbl` is not given: well-known public DNSBLs.
 /// Each is a public service with usage limits (a volume cap, no queries through big public
@@ -69,17 +69,7 @@ fn domain_list(
 ) -> Result<Vec<String>, ConfigError> {
     let mut names: Vec<String> = Vec::new();
     for entry in list {
-        let name = entry
-            .get_ref()
-            .trim()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        if let Err(why) = check_hostname(&name) {
-            return Err(err(
-                entry.span(),
-                format!("invalid {what} `{}`: {why}", entry.get_ref()),
-            ));
-        }
+        let name = dns_name(entry, what, err)?;
         if names.contains(&name) {
             return Err(err(
                 entry.span(),

@@ -109,6 +109,28 @@ pub(super) fn damping(
     })
 }
 
+/// A DNS name from the file (a zone, an fqdn, a server name, a mail domain): trimmed,
+/// without the trailing dot, lower-case, and a host name; or "invalid WHAT `...`: why" at
+/// its place.
+pub(super) fn dns_name(
+    raw: &Spanned<String>,
+    what: &str,
+    err: Located,
+) -> Result<String, ConfigError> {
+    let name = raw
+        .get_ref()
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    check_hostname(&name).map_err(|why| {
+        err(
+            raw.span(),
+            format!("invalid {what} `{}`: {why}", raw.get_ref()),
+        )
+    })?;
+    Ok(name)
+}
+
 /// RFC 1123 host name rules, loosely: labels of letters, digits, `-` and `_`.
 pub(super) fn check_hostname(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
