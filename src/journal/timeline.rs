@@ -36,15 +36,15 @@ impl Entry {
     }
 
     /// Whether the entry matches a pane's filter: its host (or, for a zone, the zone's
-    /// name; for a note, its text) contains `filter`, ignoring case. An empty filter
-    /// matches everything.
+    /// name; for a note, its text) or its kind (`canary`, `delegation`, `tick`, ...)
+    /// contains `filter`, ignoring case. An empty filter matches everything.
     pub fn matches(&self, filter: &str) -> bool {
         let filter = filter.trim().to_lowercase();
         if filter.is_empty() {
             return true;
         }
         let has = |s: &str| s.to_lowercase().contains(&filter);
-        if self.host().is_some_and(has) {
+        if self.host().is_some_and(has) || has(self.event.kind()) {
             return true;
         }
         match &self.event {
@@ -713,6 +713,8 @@ mod tests {
         );
         assert_eq!(tick.tone(), Tone::Warn);
         assert!(tick.matches("acl") && !tick.matches("www"));
+        // Its kind matches too: `/tick` shows every tick, `/canary` every canary step.
+        assert!(tick.matches("TICK") && !tick.matches("canary"));
     }
 
     #[test]

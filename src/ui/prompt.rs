@@ -61,7 +61,7 @@ fn render_editor(area: Rect, buf: &mut Buffer, view: &View<'_>, editor: &Editor)
             " Enter saves · Esc cancels ",
         ),
         EditTarget::TimelineFilter => (
-            " Filter the timeline (host, zone or word) ".to_string(),
+            " Filter the timeline (host, zone, word or kind) ".to_string(),
             " Enter applies · Esc cancels · empty shows all ",
         ),
         EditTarget::JournalNote => (
