@@ -224,16 +224,20 @@ pub enum LinkedProbe {
     Dns,
     /// The hosts file has no entry for the host, or one that agrees with DNS.
     HostsFile,
+    /// A mail host's mail is clean: SPF passes for the new address in every mail domain,
+    /// no blocklist lists it, and its reverse DNS resolves back.
+    Mail,
 }
 
 impl LinkedProbe {
-    pub const ALL: [(&'static str, LinkedProbe); 6] = [
+    pub const ALL: [(&'static str, LinkedProbe); 7] = [
         ("health", LinkedProbe::Health),
         ("ping", LinkedProbe::Ping),
         ("ssh", LinkedProbe::Ssh),
         ("http", LinkedProbe::Http),
         ("dns", LinkedProbe::Dns),
         ("hosts_file", LinkedProbe::HostsFile),
+        ("mail", LinkedProbe::Mail),
     ];
 
     pub fn name(self) -> &'static str {
