@@ -17,13 +17,13 @@
 //!
 //! ```text
 //!  0 the new firewall drops www's web port (filtered); planet's page was last updated 3
-//!    days ago (a stale lock file); the old mail server (127.77.1.11) still takes mail
+//!    days ago (a stale lock file); the old mail server (127.77.1.11) still takes mail;
+//!    example.org's SPF record authorizes only mail's OLD address, and the demo blocklist
+//!    (bl.demo.test, the demo's own server: never a public list) lists its new one
 //!  3 ns-master up          4 www up: SSH and HTTPS answer, planet stale, web port filtered
 //!  5 jabber: DNS flips, the host never comes back (c2s and s2s ports refused)
 //!  6 git up: its certificate expires in 9 days (warn)
-//!  8 mail up: SMTP banner, EHLO with STARTTLS; example.org's SPF record authorizes only
-//!    mail's OLD address, and the demo blocklist (bl.demo.test, the demo's own) lists its
-//!    new one, with a reason
+//!  8 mail up: SMTP banner, EHLO with STARTTLS
 //! 20 vbox up, but the hosts file sends probes to its OLD address
 //! 26 drawable up          35 git's web answers 503 once (one probe: recovers on retry)
 //! 40 build up: buildbot's worker port open, its web port left closed
