@@ -17,6 +17,7 @@ use crate::checklist::persist::SyncNews;
 use crate::checklist::{ChecklistDoc, ChecklistEvent};
 use crate::config::{Damping, HostConfig, Inventory};
 use crate::probe::delegation::DelegationOutcome;
+use crate::probe::mail::{DnsblOutcome, MailOutcome};
 use crate::probe::ports::PortState;
 use crate::probe::service::ServiceState;
 use crate::probe::{
@@ -112,6 +113,10 @@ pub struct HostState {
     pub services: Vec<Option<Seen<ServiceOutcome>>>,
     /// The old address, asked the same questions (`probe_old`).
     pub old: Option<Seen<OldOutcome>>,
+    /// A mail host's domains (MX, SPF), as last asked.
+    pub mail: Option<Seen<MailOutcome>>,
+    /// The blocklists' last answers about a mail host's new address.
+    pub dnsbl: Option<Seen<DnsblOutcome>>,
     /// Flap damping of every check that has reported.
     pub damp: BTreeMap<Check, Damper>,
     /// Overall health and since when it has been so.
@@ -371,6 +376,8 @@ fn record_outcome(h: &mut HostState, at: SystemTime, outcome: Outcome, cfg: Damp
         }
         Outcome::Ptr(p) => h.ptr = Some(Seen { at, value: p }),
         Outcome::PrimaryAnswer(a) => h.primary = Some(Seen { at, value: a }),
+        Outcome::Mail(m) => h.mail = Some(Seen { at, value: m }),
+        Outcome::Dnsbl(d) => h.dnsbl = Some(Seen { at, value: d }),
     }
 }
 
@@ -752,6 +759,17 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
         if health == Health::Up {
             health = Health::Degraded;
         }
+    }
+    // SPF that does not pass, a listing, an MX still on the old address: receivers defer
+    // or reject (degraded). A HELO name that is not the PTR: some may (a reason only).
+    for problem in mail::mail_view(config, h)
+        .map(|v| v.problems)
+        .unwrap_or_default()
+    {
+        if problem.weight == mail::MailWeight::Degraded && health == Health::Up {
+            health = Health::Degraded;
+        }
+        reasons.push(format!("mail: {}", problem.words));
     }
     (health, reasons)
 }

@@ -95,6 +95,9 @@ name = "example.org to the new datacenter"
 old_network = "198.18.0.0/16"
 new_network = "198.19.0.0/16"
 
+[mail]
+dnsbl = []    # never a public blocklist from a benchmark
+
 [probe]
 interval = "2s"
 timeout = "1s"

@@ -22,6 +22,10 @@ use crate::schema::SchemaVersion;
 use crate::store::{self, Health, HostState, HostsFlag, Seen, State, Verdict};
 use crate::timefmt::rfc3339;
 
+mod mail;
+
+pub use mail::MailOutput;
+
 /// `moveday check --json`: one probe round of every host.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CheckOutput {
@@ -63,6 +67,8 @@ pub struct HostOutput {
     /// This machine's hosts file about the host's name.
     pub hosts_file: Option<HostsFileOutput>,
     pub http: Option<HttpOutput>,
+    /// A mail host's MX, SPF, blocklists and HELO (`null` on other hosts).
+    pub mail: Option<MailOutput>,
     pub name: String,
     pub new_ip: Option<IpAddr>,
     /// The ports and services asked of `old_ip` (`probe_old`).
@@ -536,6 +542,7 @@ fn host(state: &State, i: usize) -> HostOutput {
         health,
         hosts_file: hosts_file(state, i),
         http: http(h),
+        mail: mail::mail(config, h),
         name: config.name.clone(),
         new_ip: config.new_ip,
         old: old(config, h),

@@ -224,16 +224,20 @@ pub enum LinkedProbe {
     Dns,
     /// The hosts file has no entry for the host, or one that agrees with DNS.
     HostsFile,
+    /// A mail host's mail is clean: SPF passes for the new address in every mail domain,
+    /// no blocklist lists it, and its reverse DNS resolves back.
+    Mail,
 }
 
 impl LinkedProbe {
-    pub const ALL: [(&'static str, LinkedProbe); 6] = [
+    pub const ALL: [(&'static str, LinkedProbe); 7] = [
         ("health", LinkedProbe::Health),
         ("ping", LinkedProbe::Ping),
         ("ssh", LinkedProbe::Ssh),
         ("http", LinkedProbe::Http),
         ("dns", LinkedProbe::Dns),
         ("hosts_file", LinkedProbe::HostsFile),
+        ("mail", LinkedProbe::Mail),
     ];
 
     pub fn name(self) -> &'static str {
@@ -1064,7 +1068,12 @@ port = 5280
             (
                 "[mail]\ndnsbl_every = \"59s\"\n",
                 (2, 15),
-                "dnsbl_every must be at least 60s",
+                "dnsbl_every below 1m needs a dnsbl_resolver of your own",
+            ),
+            (
+                "[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"500ms\"\n",
+                (3, 15),
+                "dnsbl_every must be at least 1s",
             ),
             (
                 "[mail]\ndnsbl_every = \"86401s\"\n",
@@ -1099,6 +1108,7 @@ port = 5280
         }
         parse("[mail]\ndnsbl_every = \"1m\"\n").unwrap();
         parse("[mail]\ndnsbl_every = \"1d\"\n").unwrap();
+        parse("[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"1s\"\n").unwrap();
     }
 
     /// Every number of the inventory has a range (`config::limits`): both ends are

@@ -32,9 +32,12 @@ pub const CANARY_DEADLINE: RangeInclusive<Duration> =
 pub const CANARY_EVERY: RangeInclusive<Duration> =
     Duration::from_millis(100)..=Duration::from_secs(600);
 /// `[mail] dnsbl_every`: how often a blocklist zone is asked about one address (public
-/// lists limit their use; a listing comes and goes in hours).
+/// lists limit their use; a listing comes and goes in hours). Below
+/// [`DNSBL_EVERY_PUBLIC`] only with a `dnsbl_resolver` of one's own.
 pub const DNSBL_EVERY: RangeInclusive<Duration> =
-    Duration::from_secs(60)..=Duration::from_secs(86_400);
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
+/// The shortest `dnsbl_every` through the system resolver, where the lists are public.
+pub const DNSBL_EVERY_PUBLIC: Duration = Duration::from_secs(60);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

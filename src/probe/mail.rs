@@ -13,6 +13,7 @@
 //! answers owned by the name asked (or a CNAME chain from it). Names and texts from the
 //! network are sanitized and capped.
 
+mod desk;
 mod dnsbl;
 mod spf;
 
@@ -29,6 +30,7 @@ use super::service::SmtpNames;
 use super::zone::{fqdn, name_text, owned_answers};
 use super::{DnsError, cap_addresses};
 
+pub use desk::{DnsblOutcome, MailDesk, MailDomain, MailOutcome};
 pub use dnsbl::{DnsblAnswer, DnsblCache, DnsblCheck, REFUSAL_WORDS, dnsbl, dnsbl_name};
 pub use spf::{MAX_SPF_RECORD_CHARS, SpfCheck, SpfEvaluator, SpfOutcome, SpfResult, spf};
 

@@ -101,6 +101,10 @@ pub enum Outcome {
     /// The same ports and services asked of `old_ip` (`probe_old = true`): is traffic still
     /// reaching the old datacenter?
     Old(OldOutcome),
+    /// A mail host's domains: MX and SPF.
+    Mail(mail::MailOutcome),
+    /// What the blocklists say about a mail host's new address.
+    Dnsbl(mail::DnsblOutcome),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,6 +41,7 @@ use super::dns::{self, Resolver, SystemDns};
 use super::dns_client::DnsClient;
 use super::hosts_file::{HostsFile, HostsFileCache};
 use super::http::{self, ClientCache};
+use super::mail::MailDesk;
 use super::ping::Pinger;
 use super::service::{ServiceResult, TlsTrust};
 use super::{
@@ -82,6 +83,8 @@ pub struct ProbeEnv {
     /// The trust store of the certificate checks, loaded at the first TLS probe (reading
     /// the system store takes a moment; hosts without TLS services never pay for it).
     trust: OnceCell<Result<TlsTrust, String>>,
+    /// What the mail hosts' checks share (SPF evaluator, blocklist cache).
+    mail: MailDesk,
 }
 
 impl ProbeEnv {
@@ -113,6 +116,7 @@ impl ProbeEnv {
         // The plain `http =` probe trusts the inventory's CA too.
         let mut http = ClientCache::new();
         http.add_roots(extra_roots.iter().cloned());
+        let mail = MailDesk::new(&inv.mail, &dns);
         ProbeEnv {
             pinger: Arc::new(pinger),
             resolvers,
@@ -124,6 +128,7 @@ impl ProbeEnv {
             parent_port: 53,
             extra_roots,
             trust: OnceCell::new(),
+            mail,
         }
     }
 
@@ -925,6 +930,9 @@ async fn round<T: Listener>(
     if let (true, Some(old_ip), Scope::Everything) = (config.probe_old, config.old_ip, scope) {
         probes.push(probe_old_address(env, config, old_ip, timeout));
     }
+    if config.is_mail() && scope == Scope::Everything {
+        probe_mail(inv, env, config, &mut probes);
+    }
     while let Some(outcomes) = probes.next().await {
         for outcome in outcomes {
             if let (Outcome::Ptr(ptr), Some(memory)) = (&outcome, memory.as_deref_mut()) {
@@ -988,6 +996,30 @@ async fn ask_resolvers<'a, T: Listener>(
         }));
     }
     Ok(())
+}
+
+/// Adds to `probes` a mail host's own checks: its domains' MX and SPF every round (a fix
+/// must show at once), the blocklists when due (`[mail] dnsbl_every`).
+fn probe_mail<'a>(
+    inv: &'a Inventory,
+    env: &'a ProbeEnv,
+    config: &'a HostConfig,
+    probes: &mut RoundProbes<'a>,
+) {
+    let timeout = inv.probe.timeout;
+    let resolver = env.ptr_resolver(inv);
+    probes.push(Box::pin(async move {
+        let _permit = env.permit().await;
+        let outcome = env.mail.domains(&env.dns, resolver, config, timeout).await;
+        vec![Outcome::Mail(outcome)]
+    }));
+    if let Some(ip) = config.new_ip {
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            let outcome = env.mail.blocklists(&env.dns, resolver, ip, timeout).await;
+            outcome.map(Outcome::Dnsbl).into_iter().collect()
+        }));
+    }
 }
 
 /// Adds to `probes` what is asked of the round's target `ip`: ping, SSH, the `http =` URL,

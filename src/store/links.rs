@@ -73,6 +73,22 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
     }
 }
 
+/// "Mail is clean", or the heaviest problem; pending until every domain and list answered.
+fn mail_link_state(config: &crate::config::HostConfig, h: &super::HostState) -> LinkState {
+    let Some(view) = super::mail::mail_view(config, h) else {
+        return LinkState::Pending;
+    };
+    if view.clean {
+        return LinkState::Green("mail clean: SPF pass, not listed, PTR confirmed".into());
+    }
+    let ptr = super::ptr_alarm(config, h);
+    match (view.problems.first(), ptr) {
+        (Some(p), _) => LinkState::Red(format!("mail: {}", p.words)),
+        (None, Some(alarm)) => LinkState::Red(format!("mail: {alarm}")),
+        (None, None) => LinkState::Pending,
+    }
+}
+
 fn host_link_state(state: &State, host: usize, probe: LinkedProbe) -> LinkState {
     let Some(h) = state.hosts.get(host) else {
         return LinkState::Pending;
@@ -136,6 +152,7 @@ fn host_link_state(state: &State, host: usize, probe: LinkedProbe) -> LinkState 
                 )
             }
         }
+        LinkedProbe::Mail => mail_link_state(config, h),
         LinkedProbe::HostsFile => match hosts_flag(state, host) {
             None => LinkState::Pending,
             Some(flag) => word(

@@ -2,11 +2,63 @@
 //! blocklist and HELO results become problems in words, each with its weight (degraded or
 //! warn), for health, the detail pane, the JSON and the journal to share.
 //!
-//! Pure: it judges probe outcomes it is given (`probe::mail`); it asks nothing. The
-//! scheduler's mail task and the model's slots for its results are still to come; until
-//! then nothing calls this but its tests.
+//! Pure: it judges the probe outcomes a host's state holds (`probe::mail`); it asks
+//! nothing. [`mail_view`] is what everyone else reads.
 
-use crate::probe::mail::{DnsblAnswer, DnsblCheck, HeloCheck, MxOutcome, SpfOutcome, SpfResult};
+use crate::config::HostConfig;
+use crate::probe::mail::{
+    DnsblAnswer, DnsblCheck, HeloCheck, MailDomain, MxOutcome, SpfOutcome, SpfResult, helo_check,
+};
+
+use super::HostState;
+
+/// A mail host's mail, judged: what the screen, the JSON, health and the journal show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailView<'a> {
+    /// Its domains as last asked (empty before the first answer).
+    pub domains: &'a [MailDomain],
+    /// The blocklists' last answers about its new address.
+    pub dnsbl: &'a [DnsblCheck],
+    /// The name its SMTP service announced, against the PTR and MX names (`None`: no SMTP
+    /// service, or it announced nothing yet).
+    pub helo: Option<HeloCheck>,
+    /// Every problem, heaviest first.
+    pub problems: Vec<MailProblem>,
+    /// "Mail is clean": SPF passes for the new address in every domain, no list has it,
+    /// and its reverse DNS resolves back.
+    pub clean: bool,
+}
+
+/// `host`'s mail, judged (`None`: not a mail host).
+pub fn mail_view<'a>(config: &HostConfig, h: &'a HostState) -> Option<MailView<'a>> {
+    if !config.is_mail() {
+        return None;
+    }
+    let domains: &[MailDomain] = h.mail.as_ref().map_or(&[], |m| &m.value.domains);
+    let dnsbl: &[DnsblCheck] = h.dnsbl.as_ref().map_or(&[], |d| &d.value.checks);
+    let ptr = h.ptr.as_ref().and_then(|p| p.value.result.as_ref().ok());
+    let ptr_names: &[String] = ptr.map_or(&[], |p| &p.names);
+    let mx_names: Vec<String> = domains
+        .iter()
+        .filter_map(|d| d.mx.result.as_ref().ok())
+        .flat_map(|a| a.hosts.iter().map(|h| h.name.clone()))
+        .collect();
+    let helo = h
+        .services
+        .iter()
+        .flatten()
+        .find_map(|s| s.value.result.smtp_names.as_ref())
+        .and_then(|names| helo_check(names, ptr_names, &mx_names));
+    let problems = mail_problems(domains, dnsbl, helo.as_ref());
+    let clean = mail_clean(domains, dnsbl) && ptr.is_some_and(|p| p.forward_confirmed);
+    Some(MailView {
+        domains,
+        dnsbl,
+        helo,
+        problems,
+        clean,
+    })
+}
 
 /// How much a mail problem weighs: receivers reject or defer (`Degraded`), or may
 /// (`Warn`).
@@ -128,15 +180,14 @@ pub fn helo_problems(helo: &HeloCheck) -> Vec<MailProblem> {
 
 /// Every problem of a mail host, heaviest first (the order they were found otherwise).
 pub fn mail_problems(
-    mx: &[MxOutcome],
-    spf: &[SpfOutcome],
+    domains: &[MailDomain],
     dnsbl: &[DnsblCheck],
     helo: Option<&HeloCheck>,
 ) -> Vec<MailProblem> {
-    let mut out: Vec<MailProblem> = mx
+    let mut out: Vec<MailProblem> = domains
         .iter()
-        .flat_map(mx_problems)
-        .chain(spf.iter().flat_map(spf_problems))
+        .flat_map(|d| mx_problems(&d.mx))
+        .chain(domains.iter().flat_map(|d| spf_problems(&d.spf)))
         .chain(dnsbl.iter().flat_map(dnsbl_problems))
         .chain(helo.into_iter().flat_map(helo_problems))
         .collect();
@@ -144,14 +195,20 @@ pub fn mail_problems(
     out
 }
 
-/// "Mail is clean": SPF passes for the new address in every domain, no list has it, and
-/// every domain was answered (the checklist's "release the mail backlog" waits for it).
-pub fn mail_clean(mx: &[MxOutcome], spf: &[SpfOutcome], dnsbl: &[DnsblCheck]) -> bool {
-    mail_problems(mx, spf, dnsbl, None)
+/// SPF passes for the new address in every domain, no list has it, nothing weighs
+/// `Degraded`, and every domain was answered (reverse DNS is [`mail_view`]'s to add).
+fn mail_clean(domains: &[MailDomain], dnsbl: &[DnsblCheck]) -> bool {
+    mail_problems(domains, dnsbl, None)
         .iter()
         .all(|p| p.weight < MailWeight::Degraded)
-        && !spf.is_empty()
-        && spf.iter().all(|s| s.new_ip.is_some())
+        && !domains.is_empty()
+        && domains.iter().all(|d| {
+            d.spf
+                .new_ip
+                .as_ref()
+                .is_some_and(|c| c.result == SpfResult::Pass)
+        })
+        && !dnsbl.iter().any(DnsblCheck::listed)
 }
 
 #[cfg(test)]
@@ -283,19 +340,21 @@ mod tests {
 
     #[test]
     fn clean_mail_and_the_order_of_problems() {
-        let clean = [spf(SpfResult::Pass, SpfResult::Fail)];
+        let domain = |mx, spf| [MailDomain { mx, spf }];
+        let clean = domain(mx(true, false), spf(SpfResult::Pass, SpfResult::Fail));
         let not_listed = [listing(Ok(DnsblAnswer::NotListed))];
-        assert!(mail_clean(&[mx(true, false)], &clean, &not_listed));
+        assert!(mail_clean(&clean, &not_listed));
         // Nothing asked yet is not clean.
-        assert!(!mail_clean(&[], &[], &[]));
-        let old_spf = [spf(SpfResult::Fail, SpfResult::Pass)];
-        assert!(!mail_clean(&[mx(true, false)], &old_spf, &not_listed));
+        assert!(!mail_clean(&[], &[]));
+        let old_spf = domain(mx(true, false), spf(SpfResult::Fail, SpfResult::Pass));
+        assert!(!mail_clean(&old_spf, &not_listed));
+        let old_spf = domain(mx(false, false), spf(SpfResult::Fail, SpfResult::Pass));
         let helo = HeloCheck {
             name: "x".into(),
             matches_ptr: false,
             matches_mx: false,
         };
-        let all = mail_problems(&[mx(false, false)], &old_spf, &not_listed, Some(&helo));
+        let all = mail_problems(&old_spf, &not_listed, Some(&helo));
         let weights: Vec<MailWeight> = all.iter().map(|p| p.weight).collect();
         assert_eq!(
             weights,

@@ -118,6 +118,9 @@ fn lines(
     // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
     rows.extend(ptr_row(view, config, index));
     rows.extend(ttl_row(view, config, index));
+    // A mail host's SPF, MX, blocklists and HELO name.
+    let mail = super::mail::rows(view, index, false).unwrap_or_default();
+    rows.extend(group("Mail", mail.iter().map(|r| r.sentence(view))));
 
     let mut out = Vec::new();
     for (label, body) in rows {

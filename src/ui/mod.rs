@@ -11,6 +11,7 @@ pub mod dns;
 pub mod grid;
 pub mod help;
 pub mod keys;
+mod mail;
 mod palette;
 pub mod prompt;
 pub mod services;

@@ -203,6 +203,16 @@ fn problems(view: &View<'_>) -> Vec<String> {
         if h.old.as_ref().is_some_and(|o| o.value.answering()) {
             out.push(format!("{} old address answers", clean(&config.name, 30)));
         }
+        let mail = store::mail::mail_view(config, h).map(|m| m.problems);
+        for p in mail.unwrap_or_default() {
+            if p.weight == store::mail::MailWeight::Degraded {
+                out.push(format!(
+                    "{} mail: {}",
+                    clean(&config.name, 30),
+                    clean(&p.words, 80)
+                ));
+            }
+        }
     }
     out
 }
@@ -247,6 +257,7 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
             "No host has `ports` or `[[host.service]]` in the inventory.",
             theme.muted(),
         ));
+        out.extend(mail_section(view));
         return out;
     }
     out.extend(table(view, rows));
@@ -256,6 +267,38 @@ fn lines(view: &View<'_>) -> Vec<Line<'static>> {
             theme.muted(),
         ));
     }
+    out.extend(mail_section(view));
+    out
+}
+
+/// The mail hosts' SPF, MX, every blocklist and HELO name, as a table of their own.
+fn mail_section(view: &View<'_>) -> Vec<Line<'static>> {
+    let mut rows: Vec<Row> = Vec::new();
+    for (i, config) in view.state.inventory.hosts.iter().enumerate() {
+        let Some(mail) = super::mail::rows(view, i, true) else {
+            continue;
+        };
+        for (n, r) in mail.into_iter().enumerate() {
+            let host = if n == 0 {
+                clean(&config.name, 40)
+            } else {
+                String::new()
+            };
+            let check = format!("{} {}", r.kind, r.subject).trim_end().to_string();
+            rows.push((host, check, r.state, r.style, r.detail));
+        }
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![
+        Line::raw(""),
+        Line::styled(
+            "Mail: what receivers check before they take the backlog (SPF, MX, blocklists, HELO)",
+            view.theme.header(),
+        ),
+    ];
+    out.extend(table(view, rows));
     out
 }
 

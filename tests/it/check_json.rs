@@ -316,6 +316,10 @@ mod fixed {
 
     use moveday::config::Inventory;
     use moveday::probe::delegation::{DelegationOutcome, Glue, ParentAnswer, Referral};
+    use moveday::probe::mail::{
+        DnsblAnswer, DnsblCheck, DnsblOutcome, MailDomain, MailOutcome, MxAnswer, MxHost,
+        MxOutcome, SpfCheck, SpfOutcome, SpfResult,
+    };
     use moveday::probe::ports::{PortResult, PortState};
     use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
     use moveday::probe::{
@@ -581,11 +585,77 @@ mod fixed {
             service_of(0, new, webmail),
             service_of(1, new, timeout()),
             Outcome::Old(old),
+            mail_domains(),
+            blocklists(new),
         ]
         .into_iter()
         .enumerate()
         .map(|(k, outcome)| (MAIL, at + k as u64, outcome))
         .collect()
+    }
+
+    /// example.org's MX points at mail's new address; its SPF still authorizes only the old.
+    fn mail_domains() -> Outcome {
+        let check = |address: &str, result| SpfCheck {
+            ip: ip(address),
+            result,
+            why: None,
+        };
+        Outcome::Mail(MailOutcome {
+            domains: vec![MailDomain {
+                mx: MxOutcome {
+                    domain: "example.org".into(),
+                    result: Ok(MxAnswer {
+                        hosts: vec![MxHost {
+                            preference: 10,
+                            name: "mail.example.org".into(),
+                            addresses: Ok(vec![ip("203.0.113.25")]),
+                            more: 0,
+                        }],
+                        more: 0,
+                        null_mx: false,
+                        points_here: true,
+                        old: false,
+                        ttl: 300,
+                    }),
+                },
+                spf: SpfOutcome {
+                    domain: "example.org".into(),
+                    record: Ok(Some("v=spf1 ip4:198.51.100.25 -all".into())),
+                    new_ip: Some(check("203.0.113.25", SpfResult::Fail)),
+                    old_ip: Some(check("198.51.100.25", SpfResult::Pass)),
+                },
+            }],
+        })
+    }
+
+    /// One list has the new address, one will not answer this asker, one does not list it.
+    fn blocklists(address: &str) -> Outcome {
+        let check = |zone: &str, result| DnsblCheck {
+            zone: zone.into(),
+            ip: ip(address),
+            result: Ok(result),
+        };
+        Outcome::Dnsbl(DnsblOutcome {
+            ip: ip(address),
+            checks: vec![
+                check(
+                    "bl.example.net",
+                    DnsblAnswer::Listed {
+                        codes: vec!["127.0.0.2".parse().unwrap()],
+                        reason: Some("Listed: backlog burst, see https://bl.example.net/".into()),
+                        ttl: 900,
+                    },
+                ),
+                check(
+                    "big.example.com",
+                    DnsblAnswer::Refused {
+                        code: "127.255.255.254".parse().unwrap(),
+                    },
+                ),
+                check("small.example.com", DnsblAnswer::NotListed),
+            ],
+        })
     }
 
     /// The reports of `pinned`: the hosts file sends its probes to the old address.

@@ -406,3 +406,177 @@ async fn a_silent_server_ends_every_mail_probe_within_its_timeout() {
     assert!(started.elapsed() < bound, "{:?}", started.elapsed());
     assert_eq!(out.result, Err(DnsError::Timeout));
 }
+
+// ------------------------------------------------------------- a mail host's rounds
+
+mod rounds {
+    //! The scheduler's mail checks on a mail host, end to end on loopback: its rounds ask
+    //! the domain's MX and SPF and the blocklist, the model judges them (health, reasons,
+    //! "mail is clean"), and a blocklist is asked again only after `dnsbl_every`.
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use moveday::config::Inventory;
+    use moveday::probe::dns::SystemDns;
+    use moveday::probe::ping::Pinger;
+    use moveday::probe::scheduler::{self, ProbeEnv, Scope};
+    use moveday::probe::{Outcome, ProbeReport, PtrAnswer};
+    use moveday::store::{self, Health, State};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    fn inventory(dns: SocketAddr) -> Arc<Inventory> {
+        let text = format!(
+            r#"
+[[resolver]]
+name = "lab"
+address = "{dns}"
+
+[mail]
+dnsbl = ["bl.test"]
+dnsbl_every = "2s"
+dnsbl_resolver = "{dns}"
+
+[[host]]
+name = "mail"
+fqdn = "mail.example.org"
+old_ip = "{OLD}"
+new_ip = "{NEW}"
+role = "mail"
+ping = false
+ssh = false
+ports = [1]
+"#
+        );
+        Arc::new(Inventory::parse(Path::new("mail.toml"), &text).unwrap())
+    }
+
+    /// One round of every host; the reports it sent.
+    async fn round(inv: &Arc<Inventory>, env: &Arc<ProbeEnv>) -> Vec<ProbeReport> {
+        let (tx, mut rx) = mpsc::channel(256);
+        let task = tokio::spawn(scheduler::one_round(
+            inv.clone(),
+            env.clone(),
+            tx,
+            Scope::Everything,
+        ));
+        let mut reports = Vec::new();
+        while let Some(r) = rx.recv().await {
+            reports.push(r);
+        }
+        task.await.unwrap();
+        reports
+    }
+
+    fn has(reports: &[ProbeReport], what: fn(&Outcome) -> bool) -> bool {
+        reports
+            .iter()
+            .any(|r| matches!(r, ProbeReport::Probe { outcome, .. } if what(outcome)))
+    }
+
+    #[tokio::test]
+    async fn a_mail_hosts_rounds_judge_spf_and_the_blocklist_and_then_find_it_clean() {
+        let zones = ["example.org", "bl.test", "113.0.203.in-addr.arpa"];
+        let dns = DnsServer::start(any_port(), &zones).await.unwrap();
+        dns.set_records(
+            "example.org",
+            RecordType::MX,
+            300,
+            vec![RData::MX(MX::new(10, name("mail.example.org.")))],
+        )
+        .await
+        .unwrap();
+        dns.set_a("mail.example.org", ip(NEW), 300).await.unwrap();
+        dns.set_records(
+            "example.org",
+            RecordType::TXT,
+            60,
+            txt(&format!("v=spf1 ip4:{OLD} -all")),
+        )
+        .await
+        .unwrap();
+        dns.set_ptr(ip(NEW), "mail.example.org", 300).await.unwrap();
+        let listed = dnsbl_name(ip(NEW), "bl.test");
+        // A listing is cached for its TTL when that is longer than `dnsbl_every`.
+        dns.set_a(&listed, ip("127.0.0.2"), 1).await.unwrap();
+        dns.set_records(&listed, RecordType::TXT, 1, txt("burst of \u{1b}[31mspam"))
+            .await
+            .unwrap();
+
+        let inv = inventory(dns.addr());
+        let env = Arc::new(ProbeEnv::with_system_dns(
+            &inv,
+            Pinger::detect().0,
+            SystemDns::Servers(vec![dns.addr()]),
+        ));
+        let mut state = State::new(inv.clone());
+        let started = Instant::now();
+        for r in round(&inv, &env).await {
+            store::reduce(&mut state, r);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let view = store::mail::mail_view(&inv.hosts[0], &state.hosts[0]).unwrap();
+        let spf = &view.domains[0].spf;
+        assert_eq!(spf.new_ip.as_ref().unwrap().result, SpfResult::Fail);
+        assert_eq!(spf.old_ip.as_ref().unwrap().result, SpfResult::Pass);
+        assert!(view.domains[0].mx.result.as_ref().unwrap().points_here);
+        assert!(view.dnsbl[0].listed());
+        assert!(!view.clean);
+        let (health, reasons) = store::health(&inv.hosts[0], &state.hosts[0]);
+        let words = reasons.join("; ");
+        assert!(
+            words.contains("SPF of example.org authorizes only the old address (fail for the new)"),
+            "{words}"
+        );
+        // The list's reason, its escape sequence made harmless.
+        assert!(
+            words.contains("203.0.113.25 is listed on bl.test: burst of \\x1b[31mspam"),
+            "{words}"
+        );
+        assert!(!words.contains('\u{1b}'), "{words}");
+        // The port probe fails (nothing on 1): down. Mail's problems are reasons whatever
+        // the rest says.
+        assert_ne!(health, Health::Up);
+
+        // At once again: the list is not due (2 s), SPF and MX are asked every round.
+        let again = round(&inv, &env).await;
+        assert!(has(&again, |o| matches!(o, Outcome::Mail(_))));
+        assert!(!has(&again, |o| matches!(o, Outcome::Dnsbl(_))));
+
+        // The fixes: SPF for the new address, delisted. Once the list is due, clean.
+        dns.set_records(
+            "example.org",
+            RecordType::TXT,
+            60,
+            txt(&format!("v=spf1 ip4:{NEW} -all")),
+        )
+        .await
+        .unwrap();
+        dns.remove(&listed).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        for r in round(&inv, &env).await {
+            store::reduce(&mut state, r);
+        }
+        let view = store::mail::mail_view(&inv.hosts[0], &state.hosts[0]).unwrap();
+        assert_eq!(view.dnsbl[0].result, Ok(DnsblAnswer::NotListed));
+        assert!(view.problems.is_empty(), "{:?}", view.problems);
+        let ptr = state.hosts[0].ptr.as_ref().map(|p| p.value.result.clone());
+        assert!(
+            matches!(
+                ptr,
+                Some(Ok(PtrAnswer {
+                    forward_confirmed: true,
+                    ..
+                }))
+            ),
+            "{ptr:?}"
+        );
+        assert!(view.clean);
+    }
+}

@@ -765,6 +765,8 @@ fn kind(outcome: &Outcome) -> &'static str {
         Outcome::Ports(_) => "ports",
         Outcome::Service(_) => "service",
         Outcome::Old(_) => "old",
+        Outcome::Mail(_) => "mail",
+        Outcome::Dnsbl(_) => "dnsbl",
     }
 }
 

@@ -1778,3 +1778,115 @@ ssh = false
         "{screen}"
     );
 }
+
+/// `zone_trouble_state`'s mail host, with its mail checks in: SPF still authorizes only the
+/// old address, one list has it (with a hostile reason), one refuses to answer, the MX
+/// points here, and the SMTP service says HELO with a name that is not its PTR's.
+fn mail_trouble_state() -> State {
+    use moveday::probe::mail::{
+        DnsblAnswer, DnsblCheck, DnsblOutcome, MailDomain, MailOutcome, MxAnswer, MxHost,
+        MxOutcome, SpfCheck, SpfOutcome, SpfResult,
+    };
+    use moveday::probe::{Outcome, ProbeReport};
+    let mut state = zone_trouble_state();
+    let new = ip("203.0.113.11");
+    let check = |address: &str, result| SpfCheck {
+        ip: ip(address),
+        result,
+        why: None,
+    };
+    let domains = MailOutcome {
+        domains: vec![MailDomain {
+            mx: MxOutcome {
+                domain: "example.org".into(),
+                result: Ok(MxAnswer {
+                    hosts: vec![MxHost {
+                        preference: 10,
+                        name: "mail.example.org".into(),
+                        addresses: Ok(vec![new]),
+                        more: 0,
+                    }],
+                    more: 0,
+                    null_mx: false,
+                    points_here: true,
+                    old: false,
+                    ttl: 300,
+                }),
+            },
+            spf: SpfOutcome {
+                domain: "example.org".into(),
+                record: Ok(Some("v=spf1 ip4:198.51.100.11 -all".into())),
+                new_ip: Some(check("203.0.113.11", SpfResult::Fail)),
+                old_ip: Some(check("198.51.100.11", SpfResult::Pass)),
+            },
+        }],
+    };
+    let list = |zone: &str, result| DnsblCheck {
+        zone: zone.into(),
+        ip: new,
+        result: Ok(result),
+    };
+    let lists = DnsblOutcome {
+        ip: new,
+        checks: vec![
+            list(
+                "bl.example.net",
+                DnsblAnswer::Listed {
+                    codes: vec!["127.0.0.2".parse().unwrap()],
+                    reason: Some("backlog burst \\x1b[2J see https://bl.example.net/".into()),
+                    ttl: 900,
+                },
+            ),
+            list(
+                "big.example.com",
+                DnsblAnswer::Refused {
+                    code: "127.255.255.254".parse().unwrap(),
+                },
+            ),
+            list("small.example.com", DnsblAnswer::NotListed),
+        ],
+    };
+    for outcome in [Outcome::Mail(domains), Outcome::Dnsbl(lists)] {
+        store::reduce(
+            &mut state,
+            ProbeReport::Probe {
+                host: 0,
+                at: t(100),
+                outcome,
+            },
+        );
+    }
+    state
+}
+
+#[test]
+fn mail_in_the_detail_pane_and_the_services_view_120x30() {
+    let state = mail_trouble_state();
+    let ui = ui_with(0);
+    let text = screen(&state, &ui, &dark(), 120, 30);
+    for want in [
+        "✖ SPF fail · example.org: authorizes only the old address (198.51.100.11 passes)",
+        "✔ MX here · example.org: mail.example.org → 203.0.113.11",
+        "✖ DNSBL listed · bl.example.net: 203.0.113.11: backlog burst",
+        "⚠ DNSBL refused · big.example.com: blocked by the list's usage policy",
+        "✔ DNSBL not listed: 1 list",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    assert!(!text.contains('\u{1b}'));
+    insta::assert_snapshot!("mail_detail", text);
+
+    let mut ui = ui_with(0);
+    ui.screen = Some(Screen::Services);
+    let text = screen(&state, &ui, &dark(), 120, 30);
+    for want in [
+        "Mail: what receivers check",
+        "SPF example.org",
+        "DNSBL small.example.com",
+        "✔ not listed",
+        "mail mail: SPF of example.org authorizes only the old address",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    insta::assert_snapshot!("mail_services", text);
+}

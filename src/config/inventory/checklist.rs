@@ -128,8 +128,15 @@ fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
         LinkedProbe::Ping => h.ping,
         LinkedProbe::Ssh => h.ssh.is_some(),
         LinkedProbe::Http => h.http.is_some(),
+        LinkedProbe::Mail => h.is_mail(),
         LinkedProbe::Health | LinkedProbe::Dns | LinkedProbe::HostsFile => true,
     };
+    if !configured && probe == LinkedProbe::Mail {
+        return Err(format!(
+            "check `{text}`: host `{}` is not a mail host (role = \"mail\", \"mx\" or \"smtp\")",
+            h.name
+        ));
+    }
     if !configured {
         return Err(format!(
             "check `{text}`: host `{}` has no {probe_name} probe configured",

@@ -32,7 +32,8 @@ pub(super) struct RawMail {
     dnsbl_resolver: Option<Spanned<String>>,
 }
 
-/// `[mail]`, checked: zones are host names, once each; `dnsbl_every` in its range;
+/// `[mail]`, checked: zones are host names, once each; `dnsbl_every` in its range, and
+/// under a minute only with a `dnsbl_resolver` (a lab's or a demo's own lists);
 /// `dnsbl_resolver` an `"ip"` or `"ip:port"`.
 pub(super) fn mail_table(raw: Option<RawMail>, err: Located) -> Result<MailSettings, ConfigError> {
     let Some(raw) = raw else {
@@ -47,6 +48,17 @@ pub(super) fn mail_table(raw: Option<RawMail>, err: Located) -> Result<MailSetti
         Some(d) => duration_within(d, "dnsbl_every", &limits::DNSBL_EVERY, err)?,
     };
     let dnsbl_resolver = raw.dnsbl_resolver.map(|r| server(&r, err)).transpose()?;
+    if let Some(d) = &raw.dnsbl_every
+        && dnsbl_every < limits::DNSBL_EVERY_PUBLIC
+        && dnsbl_resolver.is_none()
+    {
+        return Err(err(
+            d.span(),
+            "dnsbl_every below 1m needs a dnsbl_resolver of your own: public lists limit how \
+             often they are asked"
+                .into(),
+        ));
+    }
     Ok(MailSettings {
         dnsbl,
         dnsbl_every,
