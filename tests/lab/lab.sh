@@ -35,10 +35,11 @@
 # Environment: MDLAB_INTERVAL, MDLAB_TIMEOUT (the generated inventory's probe interval and
 # timeout, default 1s each); MDLAB_DELEGATION_EVERY, MDLAB_CANARY_EVERY,
 # MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
-# default 2s, 500ms and 20s); MDLAB_DNSBL_EVERY (its [mail] dnsbl_every, default 1m); MDLAB_CANARY_KEY=0 leaves the zone's canary_key
-# (keys/moveday-canary.key) out of the inventory (moveday then refuses to write to the
-# zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that step: the teardown
-# test).
+# default 2s, 500ms and 20s); MDLAB_DNSBL_EVERY (its [mail] dnsbl_every, default 2s:
+# under a minute only with a dnsbl_resolver of one's own, the lab's resolver here);
+# MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of the
+# inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons
+# (fail on purpose after that step: the teardown test).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
 # package missing), 1 setup failed, 128+N a signal.
@@ -532,7 +533,7 @@ up() {
     INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}" \
     DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key" \
     CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}" \
-    DNSBL_EVERY="${MDLAB_DNSBL_EVERY:-1m}"
+    DNSBL_EVERY="${MDLAB_DNSBL_EVERY:-2s}"
 }
 
 # ------------------------------------------------------------------- fault commands
