@@ -37,7 +37,8 @@
 # MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
 # default 2s, 500ms and 20s); MDLAB_DNSBL_EVERY (its [mail] dnsbl_every, default 2s:
 # under a minute only with a dnsbl_resolver of one's own, the lab's resolver here);
-# MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of the
+# MDLAB_MAIL_FAULTS=0 starts with mail's SPF fixed and nothing listed (no update: the
+# zone's serials stay as they are); MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of the
 # inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons
 # (fail on purpose after that step: the teardown test).
 #
@@ -375,9 +376,14 @@ start_host() { # HOST: sshd, and nginx where the host serves HTTP
   spawn "$ns" "$LAB/logs/nginx-$h.log" /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
 }
 
-zone_file() { # OUT NET SERIAL TTL
-  render example.org.zone "$1" NET="$2" SERIAL="$3" TTL="$4"
+zone_file() { # OUT NET SERIAL TTL [SPF]
+  render example.org.zone "$1" NET="$2" SERIAL="$3" TTL="$4" SPF="${5:-$SPF_OLD}"
 }
+
+# Whether the lab starts with mail's faults (MDLAB_MAIL_FAULTS, default 1): SPF authorizing
+# only the old address, the new address listed. With 0 the move's zone file already has the
+# new SPF and the blocklist lists nothing: tests about other faults keep the zone's serials.
+mail_faults() { [ "${MDLAB_MAIL_FAULTS:-1}" != 0 ]; }
 
 start_named() { # ROLE NAME NS IP [PRIMARY]: named -g (foreground, log to stderr)
   local role=$1 name=$2 ns=$3 ip=$4 primary=${5:-} dir=$LAB/hosts/$2
@@ -446,8 +452,12 @@ glue_is() {
 start_parent() {
   mkdir -p "$LAB/hosts/parent/named"
   org_zone "$OLD.10"
+  local listing="; nothing listed (MDLAB_MAIL_FAULTS=0)"
+  mail_faults && listing="; mail's new address ($NEW.11), listed: code 127.0.0.2 and the list's reason.
+11.113.0.203        IN A    127.0.0.2
+11.113.0.203        IN TXT  \"$DNSBL_REASON\""
   render dnsbl.lab.test.zone "$LAB/hosts/parent/named/$DNSBL_ZONE.zone" IP="$ORG_IP" \
-    REASON="$DNSBL_REASON"
+    LISTING="$listing"
   start_named parent parent "$ORG_NS" "$ORG_IP"
 }
 
@@ -478,7 +488,9 @@ build_dns() {
   wait_until 20 "ns3 on drawable to load its old zone" serial_is "$NEW.14" "$SERIAL_OLD"
 
   # The move: new addresses, new serial, reload (SIGHUP: named rereads changed zone files).
-  zone_file "$zone.new" "$NEW" "$SERIAL_NEW" 60
+  local spf=$SPF_NEW listed=no
+  mail_faults && spf=$SPF_OLD listed=yes
+  zone_file "$zone.new" "$NEW" "$SERIAL_NEW" 60 "$spf"
   cat "$zone.new" >"$zone" && rm "$zone.new"
   kill -HUP "$(cat "$LAB/hosts/ns-master/named.pid")"
   wait_until 20 "the primary's new serial" serial_is "$primary" "$SERIAL_NEW"
@@ -486,10 +498,10 @@ build_dns() {
   serial_is "$NEW.14" "$SERIAL_OLD" || die "ns3 should still serve the old serial"
   allow_updates
   wait_until 20 "the parent's delegation with the old glue" glue_is "$OLD.10"
-  # Mail: through the laptop's resolver, SPF authorizes only the old address and the
-  # blocklist lists the new one.
-  wait_until 20 "the resolver to serve example.org's old-only SPF" spf_is "$SPF_OLD"
-  wait_until 20 "the resolver to serve the blocklist's listing" listed_is yes
+  # Mail, through the laptop's resolver: SPF authorizes only the old address and the
+  # blocklist lists the new one (unless MDLAB_MAIL_FAULTS=0).
+  wait_until 20 "the resolver to serve example.org's SPF \"$spf\"" spf_is "$spf"
+  wait_until 20 "the resolver to serve the blocklist (listed: $listed)" listed_is "$listed"
 }
 
 wait_for_servers() {
