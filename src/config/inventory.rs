@@ -15,6 +15,7 @@ mod host;
 mod host_service;
 mod mail;
 mod settings;
+mod ssh;
 mod values;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use super::service::{Damping, ServiceConfig};
 
 pub use mail::{DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, MAIL_ROLES};
 pub use settings::load_ca_file;
+pub use ssh::{DEFAULT_REMOTE_MOVEDAY, DEFAULT_VANTAGE_EVERY, SshSettings, VantageConfig};
 pub use values::duration_text;
 
 /// The validated inventory of a move.
@@ -69,6 +71,10 @@ pub struct Inventory {
     pub window_end: Option<chrono::DateTime<chrono::Utc>>,
     /// `[mail]`: the blocklists asked about every mail host's new address.
     pub mail: MailSettings,
+    /// `[ssh]`: options given to every ssh moveday runs.
+    pub ssh: SshSettings,
+    /// `[[vantage]]`: other machines' movedays, asked over SSH.
+    pub vantages: Vec<VantageConfig>,
 }
 
 /// `[mail]`: which DNS blocklists (DNSBL) are asked about the new address of every mail
@@ -411,6 +417,8 @@ impl Inventory {
         dns::attach_zone_servers(&mut resolvers, &zones);
         let dns_settings = settings::dns_table(raw.dns, &err)?;
         let mail = mail::mail_table(raw.mail, &err)?;
+        let ssh = ssh::ssh_table(raw.ssh, &err)?;
+        let vantages = ssh::vantages(raw.vantage, &err)?;
 
         Ok(Inventory {
             path: path.to_path_buf(),
@@ -431,6 +439,8 @@ impl Inventory {
             window_start: the_move.window_start,
             window_end: the_move.window_end,
             mail,
+            ssh,
+            vantages,
         })
     }
 
@@ -459,6 +469,9 @@ struct RawInventory {
     zone: Vec<dns::RawZone>,
     dns: Option<settings::RawDns>,
     mail: Option<mail::RawMail>,
+    ssh: Option<ssh::RawSsh>,
+    #[serde(default)]
+    vantage: Vec<ssh::RawVantage>,
 }
 
 #[cfg(test)]
@@ -1109,6 +1122,58 @@ port = 5280
         parse("[mail]\ndnsbl_every = \"1m\"\n").unwrap();
         parse("[mail]\ndnsbl_every = \"1d\"\n").unwrap();
         parse("[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"1s\"\n").unwrap();
+    }
+
+    #[test]
+    fn vantages_and_ssh_options_are_checked() {
+        let inv = parse(
+            "[ssh]\noptions = [\"-o\", \"StrictHostKeyChecking=accept-new\"]\n\
+             [[vantage]]\nname = \"office\"\nssh = \"admin@bastion.example.org\"\n\
+             ssh_options = [\"-i\", \"~/.ssh/move\"]\nevery = \"1h\"\n\
+             [[vantage]]\nname = \"eu-1\"\nssh = \"eu\"\nmoveday = \"~/bin/moveday\"\n",
+        )
+        .unwrap();
+        assert_eq!(inv.ssh.options, ["-o", "StrictHostKeyChecking=accept-new"]);
+        assert_eq!(inv.vantages.len(), 2);
+        assert_eq!(inv.vantages[0].moveday, "moveday");
+        assert_eq!(inv.vantages[0].ssh_options, ["-i", "~/.ssh/move"]);
+        assert_eq!(inv.vantages[0].every, Duration::from_secs(3600));
+        assert_eq!(inv.vantages[1].moveday, "~/bin/moveday");
+        assert_eq!(inv.vantages[1].every, Duration::from_secs(30));
+        let v = "[[vantage]]\nname = \"office\"\n";
+        for (text, want) in [
+            (
+                format!("{v}ssh = \"-oProxyCommand=x\"\n"),
+                "invalid ssh destination `-oProxyCommand=x`: it starts with `-`",
+            ),
+            (
+                format!("{v}ssh = \"a b\"\n"),
+                "invalid ssh destination `a b`: it contains a space",
+            ),
+            (
+                format!("{v}ssh = \"a\"\nmoveday = \"moveday; rm -rf /\"\n"),
+                "invalid moveday `moveday; rm -rf /`",
+            ),
+            (
+                format!("{v}ssh = \"a\"\nevery = \"1s\"\n"),
+                "every must be at least 5s",
+            ),
+            (
+                format!("{v}ssh = \"a\"\n{v}ssh = \"b\"\n"),
+                "vantage `office` is defined twice",
+            ),
+            (
+                "[[vantage]]\nname = \"a b\"\nssh = \"a\"\n".to_string(),
+                "invalid vantage name `a b`",
+            ),
+            (
+                "[ssh]\noptions = [\"\"]\n".to_string(),
+                "[ssh] options: an argument is empty",
+            ),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.starts_with(want), "{text}: {e}");
+        }
     }
 
     /// Every number of the inventory has a range (`config::limits`): both ends are

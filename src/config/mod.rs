@@ -13,7 +13,7 @@ pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config};
 pub use inventory::{
     CheckLink, ChecklistItem, DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, HostConfig, Inventory,
     LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, ProbeSettings, ResolverConfig,
-    ResolverKind, SecondaryConfig, ServerRef, ZoneConfig, load_ca_file,
+    ResolverKind, SecondaryConfig, ServerRef, SshSettings, VantageConfig, ZoneConfig, load_ca_file,
 };
 pub use service::{
     BodyMatch, Damping, Freshness, HttpService, Pattern, ServiceConfig, ServiceKind, SmtpService,

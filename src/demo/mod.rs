@@ -17,7 +17,9 @@
 //!
 //! ```text
 //!  0 the new firewall drops www's web port (filtered); planet's page was last updated 3
-//!    days ago (a stale lock file); the old mail server (127.77.1.11) still takes mail
+//!    days ago (a stale lock file); the old mail server (127.77.1.11) still takes mail;
+//!    example.org's SPF record authorizes only mail's OLD address, and the demo blocklist
+//!    (bl.demo.test, the demo's own server: never a public list) lists its new one
 //!  3 ns-master up          4 www up: SSH and HTTPS answer, planet stale, web port filtered
 //!  5 jabber: DNS flips, the host never comes back (c2s and s2s ports refused)
 //!  6 git up: its certificate expires in 9 days (warn)
@@ -28,8 +30,11 @@
 //! 45 the ACL is fixed: www's web port opens
 //! 50 the old mail server is switched off: nothing answers at the old address any more
 //! 55 the admin fixes the hosts file: vbox turns green
+//! 60 mail's DNS fixed: its SPF record authorizes the new address, its PTR (it said the
+//!    provider's default name: no FCrDNS, a mail alarm) names mail.example.org
 //! 65 the stale lock file is removed: planet updates again
-//! 70 mail's PTR fixed (it said the provider's default name: no FCrDNS, a mail alarm)
+//! 75 the demo blocklist delists mail's new address; with both fixes in the system cache
+//!    by now, mail is clean and "release the mail backlog slowly" turns green
 //! 90 the registrar's change lands: the parent's glue for ns-master, the old address
 //!    until then (the Delegation line red), points at the new one
 //! any time: `C` in the zones view writes the reverse zone's canary (its canary_key is
@@ -49,6 +54,7 @@
 mod canary;
 pub mod certs;
 pub mod dns_server;
+mod mail;
 pub mod parent_server;
 pub mod scale;
 pub mod servers;
@@ -87,9 +93,9 @@ const REVERSE_ZONE: &str = "2.77.127.in-addr.arpa";
 const LONG_TTL_HOST: &str = "drawable";
 const LONG_TTL: u32 = 3600;
 /// mail's PTR first says the provider's default name (no forward match: big providers
-/// defer such mail) until the admin asks for it to be fixed.
+/// defer such mail) until the admin asks for it to be fixed, with the SPF record, at
+/// [`mail::MAIL_DNS_FIXED_AT`].
 const MAIL_PTR_DEFAULT: &str = "host-11.dc2.example.net";
-const MAIL_PTR_FIXED_AT: u64 = 70;
 /// TTL the primary serves (lowered before the move, as the post-mortem advises).
 const TTL: u32 = 60;
 /// How long the simulated caches lag behind the primary.
@@ -362,6 +368,7 @@ impl Demo {
     /// As [`Demo::start`], with the script played at `pace`.
     pub async fn start_at(pace: Pace) -> anyhow::Result<Demo> {
         let ([primary, system_cache, public_cache, secondary], parent) = start_dns().await?;
+        let blocklist = mail::Blocklist::start().await?;
 
         let ca = DemoCa::new()?;
         let story = Story {
@@ -399,6 +406,7 @@ impl Demo {
                     secondary.addr(),
                     parent.addr(),
                     canary.ns3.addr(),
+                    blocklist.addr(),
                 ],
                 &canary.key,
                 demo_window(Utc::now(), pace),
@@ -415,6 +423,7 @@ impl Demo {
                 servers: [primary, system_cache, public_cache, secondary],
                 parent,
                 _canary: canary,
+                blocklist,
             },
             network.clone(),
             hosts_file.clone(),
@@ -525,6 +534,9 @@ async fn start_dns() -> anyhow::Result<([Arc<DnsServer>; 4], ParentServer)> {
         .context("demo: cannot start the parent zone's server")?;
     let refs: Vec<&DnsServer> = servers.iter().map(|s| &**s).collect();
     delegate(&refs, &parent).await?;
+    for server in &servers {
+        mail::serve_domain(server).await?;
+    }
     for s in &SCRIPT {
         for server in &servers {
             server
@@ -690,7 +702,7 @@ fn planet_page(updated: DateTime<Utc>) -> HttpReply {
 }
 
 /// The advertised window of the simulated move: from now, two minutes of the script (its
-/// last fix lands at 70 s), to the second.
+/// last fix lands at 75 s), to the second.
 fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = now.with_nanosecond(0).unwrap_or(now);
     let length = pace
@@ -705,7 +717,7 @@ fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>)
 fn inventory_toml(
     hosts: &[DemoHost],
     hosts_file: &Path,
-    [primary, public, secondary, parent, ns3]: [SocketAddr; 5],
+    [primary, public, secondary, parent, ns3, blocklist]: [SocketAddr; 6],
     canary_key: &Path,
     window: (DateTime<Utc>, DateTime<Utc>),
     pace: Pace,
@@ -749,6 +761,7 @@ fn inventory_toml(
         ),
         canary_key = canary_key.display().to_string(),
     );
+    let _ = writeln!(t, "\n{}", mail::mail_table(blocklist, pace));
     for (s, h) in SCRIPT.iter().zip(hosts) {
         let _ = writeln!(
             t,
@@ -932,6 +945,7 @@ check = "jabber.health"
 id = "mail-slow-start"
 phase = "after"
 text = "Release the mail backlog slowly; watch Google and Yahoo deferrals"
+check = "mail.mail"
 "#;
 
 /// The demo's hosts file: with the stale vbox entry until the admin fixes it.
@@ -971,10 +985,12 @@ enum Step {
         host: usize,
     },
     FixHostsFile,
-    /// DNS server `server` learns mail's corrected PTR.
-    MailPtr {
+    /// DNS server `server` learns mail's corrected PTR and SPF record.
+    MailDns {
         server: usize,
     },
+    /// The demo blocklist drops mail's new address.
+    Delist,
     /// The rule for www's web port is added to the ACL.
     FixAcl,
     OldMailOff,
@@ -1005,8 +1021,9 @@ fn timeline() -> Vec<(u64, Step)> {
         (2, PUBLIC_CACHE_LAG),
         (3, SECONDARY_LAG),
     ] {
-        steps.push((MAIL_PTR_FIXED_AT + lag, Step::MailPtr { server }));
+        steps.push((mail::MAIL_DNS_FIXED_AT + lag, Step::MailDns { server }));
     }
+    steps.push((mail::DELISTED_AT, Step::Delist));
     steps.push((ACL_FIXED_AT, Step::FixAcl));
     steps.push((OLD_MAIL_OFF_AT, Step::OldMailOff));
     steps.push((PLANET_FIXED_AT, Step::FixPlanet));
@@ -1022,11 +1039,12 @@ fn host_index(name: &str) -> usize {
 }
 
 /// The demo's DNS servers, owned by the script: the primary, the two caches, ns2, the
-/// parent, and the canary's (ns-master's update desk, ns3).
+/// parent, the canary's (ns-master's update desk, ns3) and the demo blocklist.
 struct DemoDns {
     servers: [Arc<DnsServer>; 4],
     parent: ParentServer,
     _canary: canary::CanaryStage,
+    blocklist: mail::Blocklist,
 }
 
 async fn run_script(
@@ -1041,6 +1059,7 @@ async fn run_script(
         servers: dns,
         parent,
         _canary,
+        blocklist,
     } = dns;
     let start = Instant::now();
     for (at, step) in timeline() {
@@ -1073,11 +1092,15 @@ async fn run_script(
             Step::FixHostsFile => {
                 let _ = write_hosts_file(&hosts_file, false);
             }
-            Step::MailPtr { server } => {
-                let mail = &SCRIPT[host_index("mail")];
+            Step::MailDns { server } => {
+                let host = &SCRIPT[host_index("mail")];
                 let _ = dns[server]
-                    .set_ptr(new_ip(mail.octet), &ptr_name(mail.name, true), TTL)
+                    .set_ptr(new_ip(host.octet), &ptr_name(host.name, true), TTL)
                     .await;
+                let _ = mail::set_spf(&dns[server], true).await;
+            }
+            Step::Delist => {
+                let _ = blocklist.delist().await;
             }
             Step::FixAcl => {
                 if let Some(http) = &hosts[host_index("www")].http {

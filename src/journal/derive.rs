@@ -155,6 +155,7 @@ pub fn host_events(
     events.extend(diff.dns());
     events.extend(diff.hosts_file());
     events.extend(diff.old_address());
+    events.extend(mail::mail_events(&config.name, before, after));
     events.into_iter().map(|event| entry(at, event)).collect()
 }
 
@@ -663,5 +664,6 @@ pub fn text_event(text: &str, who: &str, host: Option<&str>, at: SystemTime) -> 
 }
 
 mod canary;
+mod mail;
 #[cfg(test)]
 mod tests;

@@ -202,6 +202,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A mail host's mail check changed its verdict: a domain's SPF for the new address
+    /// (`spf`), a domain's MX (`mx`), or a blocklist's answer about the new address
+    /// (`dnsbl`).
+    Mail {
+        host: String,
+        check: MailCheck,
+        /// The domain (`spf`, `mx`) or the list's zone (`dnsbl`).
+        subject: String,
+        /// `spf`: pass, fail, softfail, neutral, none, permerror, temperror; `mx`: here,
+        /// old, elsewhere, none, null, error; `dnsbl`: listed, not_listed, refused, error.
+        result: String,
+        /// The address judged (the new one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<IpAddr>,
+        /// The record, the list's reason, or what went wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// A checklist item was ticked (`done`) or unticked.
     Tick {
         id: String,
@@ -265,7 +283,7 @@ pub enum Event {
 }
 
 /// The `kind`s this version reads; lines of other kinds are skipped.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 15] = [
     "start",
     "health",
     "check",
@@ -275,6 +293,7 @@ pub const KINDS: [&str; 14] = [
     "target",
     "hosts_file",
     "old",
+    "mail",
     "tick",
     "note",
     "text",
@@ -295,6 +314,7 @@ impl Event {
             Event::Target { .. } => "target",
             Event::HostsFile { .. } => "hosts_file",
             Event::Old { .. } => "old",
+            Event::Mail { .. } => "mail",
             Event::Tick { .. } => "tick",
             Event::Note { .. } => "note",
             Event::Text { .. } => "text",
@@ -302,6 +322,15 @@ impl Event {
             Event::Stop { .. } => "stop",
         }
     }
+}
+
+/// Which mail check a `mail` event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MailCheck {
+    Spf,
+    Mx,
+    Dnsbl,
 }
 
 /// A host named in a `start` event.

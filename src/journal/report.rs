@@ -9,6 +9,7 @@ mod canary;
 mod delegation;
 mod escape;
 mod hosts;
+mod mail;
 mod markdown;
 mod names;
 mod open;
@@ -29,6 +30,7 @@ use crate::schema::SchemaVersion;
 
 pub use canary::{CanaryRunReport, CanarySecondaryReport};
 pub use escape::json;
+pub use mail::{ListingReport, MailReport, SpfReport};
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
 
 /// The report, as facts. Times are UTC; durations in seconds.
@@ -55,6 +57,8 @@ pub struct PostMortem {
     pub zones: Vec<ZoneReport>,
     /// Every canary run (`moveday canary`, `C`), in time order.
     pub canaries: Vec<CanaryRunReport>,
+    /// Each mail host's SPF and blocklist listings.
+    pub mail: Vec<MailReport>,
     pub checklist: ChecklistReport,
     pub notes: Vec<NoteReport>,
     pub still_open: Vec<OpenItem>,
@@ -338,7 +342,7 @@ pub struct NoteReport {
 /// Something not green at the end.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OpenItem {
-    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation`, `canary` or
+    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation`, `canary`, `mail` or
     /// `checklist`.
     pub kind: &'static str,
     pub subject: String,
@@ -609,6 +613,7 @@ pub fn build(
         dns: Vec::new(),
         zones: Vec::new(),
         canaries: Vec::new(),
+        mail: Vec::new(),
         checklist: ChecklistReport::default(),
         notes: Vec::new(),
         still_open: Vec::new(),
@@ -638,6 +643,7 @@ pub fn build(
         .filter(|e| replay.in_range(e.at))
         .collect();
     pm.canaries = canary::canary_runs(&within);
+    pm.mail = mail::mail_reports(&replay.sorted, from);
     pm.checklist = replay.checklist();
     pm.notes = replay.notes();
     pm.still_open = open::still_open(&pm);

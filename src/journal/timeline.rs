@@ -6,8 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use super::{
-    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, GlueEntry, HostHealth, Tail,
-    encode_line,
+    AddressKind, CanaryStep, CheckState, DnsVerdict, Entry, Event, GlueEntry, HostHealth,
+    MailCheck, Tail, encode_line,
 };
 use crate::store;
 
@@ -29,7 +29,8 @@ impl Entry {
             | Event::Dns { host, .. }
             | Event::Target { host, .. }
             | Event::HostsFile { host, .. }
-            | Event::Old { host, .. } => Some(host),
+            | Event::Old { host, .. }
+            | Event::Mail { host, .. } => Some(host),
             Event::Text { host, .. } => host.as_deref(),
             _ => None,
         }
@@ -54,6 +55,7 @@ impl Entry {
             Event::Canary { zone, server, .. } => has(zone) || server.as_deref().is_some_and(has),
             Event::Text { text, .. } | Event::Note { text, .. } => has(text),
             Event::Tick { id, .. } => has(id),
+            Event::Mail { subject, .. } => has(subject),
             _ => false,
         }
     }
@@ -109,6 +111,7 @@ impl Entry {
                     Tone::Neutral
                 }
             }
+            Event::Mail { check, result, .. } => mail_tone(*check, result),
             Event::Canary { step, .. } => match step {
                 CanaryStep::NotWritten | CanaryStep::Late => Tone::Bad,
                 CanaryStep::PickedUp => Tone::Good,
@@ -222,7 +225,52 @@ impl Entry {
             Event::Note { id, text, who } => note(id, text, who),
             Event::Text { text, who, host } => typed_note(text, who, host.as_deref()),
             Event::Canary { .. } => canary_summary(&self.event),
+            Event::Mail { .. } => mail_summary(&self.event),
         }
+    }
+}
+
+/// A mail verdict: good (SPF pass, MX here, not listed), bad (listed, SPF failing, MX on
+/// the old address), or amber.
+fn mail_tone(check: MailCheck, result: &str) -> Tone {
+    match (check, result) {
+        (MailCheck::Spf, "pass") | (MailCheck::Mx, "here") | (MailCheck::Dnsbl, "not_listed") => {
+            Tone::Good
+        }
+        (MailCheck::Spf, "fail" | "softfail" | "permerror")
+        | (MailCheck::Mx, "old" | "null")
+        | (MailCheck::Dnsbl, "listed") => Tone::Bad,
+        _ => Tone::Warn,
+    }
+}
+
+/// `mail SPF of example.org: pass for 203.0.113.11`, `mail: 203.0.113.11 listed on
+/// bl.example.net (reason)`, `mail MX of example.org: here (mail.example.org)`.
+fn mail_summary(event: &Event) -> String {
+    let Event::Mail {
+        host,
+        check,
+        subject,
+        result,
+        ip,
+        detail,
+    } = event
+    else {
+        return String::new();
+    };
+    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let why = detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    match check {
+        MailCheck::Spf => format!("{host} SPF of {subject}: {result} for {ip}{why}"),
+        MailCheck::Mx => format!("{host} MX of {subject}: {result}{why}"),
+        MailCheck::Dnsbl => match result.as_str() {
+            "listed" => format!("{host}: {ip} listed on {subject}{why}"),
+            "not_listed" => format!("{host}: {ip} not listed on {subject}"),
+            other => format!("{host}: {subject} {other}{why}"),
+        },
     }
 }
 

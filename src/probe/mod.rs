@@ -18,6 +18,7 @@ pub mod ptr;
 pub mod scheduler;
 pub mod service;
 pub mod ssh;
+pub mod ssh_run;
 pub mod zone;
 
 use std::fmt;

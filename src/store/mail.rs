@@ -195,6 +195,30 @@ pub fn mail_problems(
     out
 }
 
+/// A domain's MX in a word: `here` (a name resolves to the new address), `old` (one still
+/// resolves to the old), `elsewhere`, `none` (no MX record), `null` (a null MX), `error`.
+pub fn mx_word(mx: &MxOutcome) -> &'static str {
+    match &mx.result {
+        Err(_) => "error",
+        Ok(a) if a.null_mx => "null",
+        Ok(a) if a.old => "old",
+        Ok(a) if a.hosts.is_empty() => "none",
+        Ok(a) if a.points_here => "here",
+        Ok(_) => "elsewhere",
+    }
+}
+
+/// A blocklist's answer in a word: `listed`, `not_listed`, `refused` (the list would not
+/// answer this asker), `error`.
+pub fn dnsbl_word(check: &DnsblCheck) -> &'static str {
+    match &check.result {
+        Ok(DnsblAnswer::Listed { .. }) => "listed",
+        Ok(DnsblAnswer::NotListed) => "not_listed",
+        Ok(DnsblAnswer::Refused { .. }) => "refused",
+        Err(_) => "error",
+    }
+}
+
 /// SPF passes for the new address in every domain, no list has it, nothing weighs
 /// `Degraded`, and every domain was answered (reverse DNS is [`mail_view`]'s to add).
 fn mail_clean(domains: &[MailDomain], dnsbl: &[DnsblCheck]) -> bool {

@@ -14,6 +14,7 @@ use moveday::probe::ports::PortState;
 use moveday::probe::scheduler::Scope;
 use moveday::probe::service::{ServiceResult, ServiceState};
 use moveday::store::State;
+use serde_json::Value;
 
 /// mail comes back 8 s after start.
 const MAIL_UP_AT: Duration = Duration::from_secs(8);
@@ -360,5 +361,129 @@ async fn the_demo_canary_reaches_ns2_and_never_ns3() {
                 .detail()
                 .contains("1 of 2 secondaries never picked it up"),
         "{link:?}"
+    );
+}
+
+/// The demo's mail story (issue 18), 10 times faster: until 60 s of the script example.org's
+/// SPF record authorizes only mail's old address and the demo's own blocklist lists its
+/// new one, with a reason, so "release the mail backlog slowly" is red; the fixes (SPF and
+/// PTR at 60 s, in the system cache 15 s later) and the delisting at 75 s make mail clean
+/// and the item green. Read through `check --json`'s `hosts[].mail`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_mail_fails_spf_and_is_listed_until_it_is_fixed_and_delisted() {
+    const SPEED: u32 = 10;
+    let fixed_at = Duration::from_secs(60) / SPEED;
+    let clean_at = Duration::from_secs(75) / SPEED;
+    let started = Instant::now();
+    let demo = Demo::start_at(moveday::demo::Pace::faster(SPEED).unwrap())
+        .await
+        .expect("the demo starts");
+    let inv = Arc::new(demo.inventory().clone());
+    // The demo's own list only, asked at the demo's own server, every second at this pace.
+    assert_eq!(inv.mail.dnsbl, ["bl.demo.test"]);
+    assert_eq!(inv.mail.dnsbl_every, Duration::from_secs(1));
+    let list_server = inv.mail.dnsbl_resolver.expect("the demo's list server");
+    assert_eq!(list_server.ip().to_string(), "127.77.0.59");
+    let item = inv
+        .checklist
+        .iter()
+        .find(|i| i.id == "mail-slow-start")
+        .and_then(|i| i.check)
+        .expect("the demo links mail-slow-start to mail.mail");
+    let mail = inv.hosts.iter().position(|h| h.name == "mail").unwrap();
+    assert_eq!(inv.hosts[mail].mail_domains, ["example.org"]);
+
+    let env = Arc::new(demo.probe_env());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let (_now_tx, now_rx) = tokio::sync::watch::channel(0u64);
+    let _tasks = moveday::probe::scheduler::spawn(inv.clone(), env, tx, now_rx);
+    let mut state = State::new(inv.clone());
+    let json = move |s: &State| {
+        let out = serde_json::to_value(check::json::CheckOutput::new(s)).unwrap();
+        out["hosts"][mail]["mail"].clone()
+    };
+    let what = |s: &State| format!("{:#}", json(s));
+
+    // Before the fixes: SPF fails for the new address and passes for the old; the list has
+    // the new address, with its reason; the SMTP banner's name is not the PTR's yet.
+    crate::common::reduce_until(
+        &mut state,
+        &mut rx,
+        crate::common::in_time(Duration::from_secs(2)),
+        |s| {
+            let m = json(s);
+            m["dnsbl"][0]["listed"] == true
+                && m["domains"][0]["spf"]["result"] == "fail"
+                && m["helo"]["matches_ptr"] == false
+        },
+        what,
+    )
+    .await;
+    assert!(
+        started.elapsed() < fixed_at,
+        "the old SPF and the listing only seen after {:?}",
+        started.elapsed()
+    );
+    eprintln!(
+        "the old SPF, the listing and the HELO warning seen after {:?}",
+        started.elapsed()
+    );
+    let before = json(&state);
+    let spf = &before["domains"][0]["spf"];
+    assert_eq!(before["domains"][0]["domain"], "example.org", "{before:#}");
+    assert_eq!(spf["old_ip_result"], "pass", "{before:#}");
+    assert_eq!(spf["record"], "v=spf1 ip4:127.77.1.11 -all", "{before:#}");
+    let listing = &before["dnsbl"][0];
+    assert_eq!(listing["zone"], "bl.demo.test", "{before:#}");
+    assert_eq!(listing["ip"], "127.77.2.11", "{before:#}");
+    assert!(
+        listing["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("demo blocklist: a burst of mail")),
+        "{before:#}"
+    );
+    assert_eq!(before["helo"]["name"], "mail.example.org", "{before:#}");
+    assert_eq!(before["clean"], false, "{before:#}");
+    let problems = before["problems"].to_string();
+    for words in [
+        "SPF of example.org authorizes only the old address (fail for the new)",
+        "127.77.2.11 is listed on bl.demo.test: demo blocklist",
+    ] {
+        assert!(problems.contains(words), "no {words:?} in {problems}");
+    }
+    let link = moveday::store::link_state(&state, &item);
+    assert!(link.is_red(), "{link:?}");
+
+    // After the delisting (and the fixes in the system cache): clean, the item green.
+    crate::common::reduce_until(
+        &mut state,
+        &mut rx,
+        crate::common::in_time(clean_at + Duration::from_secs(2)),
+        |s| moveday::store::link_state(s, &item).is_green(),
+        what,
+    )
+    .await;
+    let took = started.elapsed();
+    eprintln!("mail clean, the item green, after {took:?} (delisted at {clean_at:?})");
+    assert!(
+        took >= clean_at,
+        "green after {took:?}, before the delisting"
+    );
+    let after = json(&state);
+    let spf = &after["domains"][0]["spf"];
+    assert_eq!(spf["result"], "pass", "{after:#}");
+    assert_eq!(spf["record"], "v=spf1 ip4:127.77.2.11 -all", "{after:#}");
+    assert_eq!(after["dnsbl"][0]["listed"], false, "{after:#}");
+    assert_eq!(after["dnsbl"][0]["reason"], Value::Null, "{after:#}");
+    assert_eq!(after["clean"], true, "{after:#}");
+    assert_eq!(after["helo"]["matches_ptr"], true, "{after:#}");
+    assert!(
+        after["domains"][0]["mx"]["points_here"] == true,
+        "{after:#}"
+    );
+    let link = moveday::store::link_state(&state, &item);
+    assert_eq!(
+        link.detail(),
+        "mail clean: SPF pass, not listed, PTR confirmed"
     );
 }

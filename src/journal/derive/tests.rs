@@ -606,3 +606,156 @@ fn delegation_changes_are_recorded_once_each() {
             .is_empty()
     );
 }
+
+/// A mail host's SPF and blocklist verdicts are journaled when they change (not on every
+/// round), and the report says when SPF first passed and when the listing came and went.
+#[test]
+fn mail_verdicts_are_journaled_on_change_and_reported() {
+    use crate::journal::MailCheck;
+    use crate::journal::report::{Sources, TimeZoneChoice, build, markdown_in};
+    use crate::probe::mail::SpfResult;
+    let domains = mail_domains;
+    let list = mail_listed;
+    let inv = "[mail]\ndnsbl = [\"bl.test\"]\n\n[[host]]\nname = \"mail\"\n\
+               fqdn = \"mail.example.org\"\nold_ip = \"198.51.100.11\"\n\
+               new_ip = \"203.0.113.11\"\nrole = \"mail\"\n";
+    let mut state = State::new(Arc::new(
+        Inventory::parse(Path::new("m.toml"), inv).unwrap(),
+    ));
+    let mut journal = Vec::new();
+    let first = apply(&mut state, 10, domains(SpfResult::Fail));
+    let mail_events = |entries: &[Entry]| -> Vec<(MailCheck, String)> {
+        entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Mail { check, result, .. } => Some((*check, result.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        mail_events(&first),
+        [
+            (MailCheck::Spf, "fail".into()),
+            (MailCheck::Mx, "none".into())
+        ]
+    );
+    journal.extend(first);
+    // The same verdicts again: nothing new.
+    assert!(mail_events(&apply(&mut state, 15, domains(SpfResult::Fail))).is_empty());
+    for (secs, outcome) in [
+        (20, list(true)),
+        (25, list(true)),
+        (70, domains(SpfResult::Pass)),
+        (95, list(false)),
+    ] {
+        journal.extend(apply(&mut state, secs, outcome));
+    }
+    let events: Vec<(MailCheck, String)> = mail_events(&journal);
+    assert_eq!(
+        events,
+        [
+            (MailCheck::Spf, "fail".into()),
+            (MailCheck::Mx, "none".into()),
+            (MailCheck::Dnsbl, "listed".into()),
+            (MailCheck::Spf, "pass".into()),
+            (MailCheck::Dnsbl, "not_listed".into()),
+        ]
+    );
+    let pm = build(&journal, Sources::default(), "j", None, vec![]);
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    assert!(
+        md.contains("- mail: SPF of example.org first passed for the new address at"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- mail: 203.0.113.11 listed on bl.test at")
+            && md.contains("(backlog burst), cleared at")
+            && md.contains("after 1m 15s"),
+        "{md}"
+    );
+    assert!(
+        pm.still_open.iter().all(|o| o.kind != "mail"),
+        "{:?}",
+        pm.still_open
+    );
+
+    // Cut before the fixes: both are still open.
+    let before_fixes: Vec<Entry> = journal
+        .iter()
+        .filter(|e| e.at < utc(t(70)))
+        .cloned()
+        .collect();
+    let pm = build(&before_fixes, Sources::default(), "j", None, vec![]);
+    let open: Vec<&str> = pm
+        .still_open
+        .iter()
+        .filter(|o| o.kind == "mail")
+        .map(|o| o.text.as_str())
+        .collect();
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert_eq!(
+        open[0],
+        "SPF of example.org authorizes only the old address (fail for the new)"
+    );
+    assert_eq!(open[1], "203.0.113.11 still listed on bl.test");
+}
+
+/// example.org's MX (none) and SPF (authorizing the old address; `new` for the new one).
+fn mail_domains(new: crate::probe::mail::SpfResult) -> Outcome {
+    use crate::probe::mail::{
+        MailDomain, MailOutcome, MxAnswer, MxOutcome, SpfCheck, SpfOutcome, SpfResult,
+    };
+    Outcome::Mail(MailOutcome {
+        domains: vec![MailDomain {
+            mx: MxOutcome {
+                domain: "example.org".into(),
+                result: Ok(MxAnswer {
+                    hosts: vec![],
+                    more: 0,
+                    null_mx: false,
+                    points_here: false,
+                    old: false,
+                    ttl: 0,
+                }),
+            },
+            spf: SpfOutcome {
+                domain: "example.org".into(),
+                record: Ok(Some("v=spf1 ip4:198.51.100.11 -all".into())),
+                new_ip: Some(SpfCheck {
+                    ip: ip("203.0.113.11"),
+                    result: new,
+                    why: None,
+                }),
+                old_ip: Some(SpfCheck {
+                    ip: ip("198.51.100.11"),
+                    result: SpfResult::Pass,
+                    why: None,
+                }),
+            },
+        }],
+    })
+}
+
+/// bl.test's answer about 203.0.113.11.
+fn mail_listed(listed: bool) -> Outcome {
+    use crate::probe::mail::{DnsblAnswer, DnsblCheck, DnsblOutcome};
+    Outcome::Dnsbl(DnsblOutcome {
+        ip: ip("203.0.113.11"),
+        checks: vec![DnsblCheck {
+            zone: "bl.test".into(),
+            ip: ip("203.0.113.11"),
+            result: Ok(match listed {
+                true => DnsblAnswer::Listed {
+                    codes: vec!["127.0.0.2".parse().unwrap()],
+                    reason: Some("backlog burst".into()),
+                    ttl: 60,
+                },
+                false => DnsblAnswer::NotListed,
+            }),
+        }],
+    })
+}

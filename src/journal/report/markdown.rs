@@ -175,6 +175,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
     dns(&mut out, pm, &clock);
     zones(&mut out, pm, &clock);
     canaries(&mut out, pm, &clock);
+    mail(&mut out, pm, &clock);
     checklist(&mut out, pm, &clock);
     notes(&mut out, pm, &clock);
     still_open(&mut out, pm, &clock, to);
@@ -847,6 +848,59 @@ fn delegation_lines(out: &mut String, zone: &str, d: &super::DelegationReport, c
             .filter(|p| !p.starts_with("parent glue for"))
         {
             let _ = writeln!(out, "- {zone}: {p} at the end.");
+        }
+    }
+}
+
+/// Each mail host: when each domain's SPF first passed for the new address, and each
+/// listing of it on a blocklist, from when to when.
+fn mail(out: &mut String, pm: &PostMortem, clock: &Clock) {
+    if pm.mail.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Mail\n");
+    for m in &pm.mail {
+        for s in &m.spf {
+            let text = match s.first_pass {
+                Some(at) if at <= clock.from => format!(
+                    "SPF of {} passed for the new address from the start",
+                    s.domain
+                ),
+                Some(at) => format!(
+                    "SPF of {} first passed for the new address at {}, {} after the start",
+                    s.domain,
+                    clock.time(at),
+                    clock.dur((at - clock.from).num_seconds())
+                ),
+                None => format!(
+                    "SPF of {} never passed for the new address ({} at the end)",
+                    s.domain, s.result_at_end
+                ),
+            };
+            let _ = writeln!(out, "- {}: {text}.", m.host);
+        }
+        for l in &m.listings {
+            let ip = l.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "it".into());
+            let why = l
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let end = match l.cleared {
+                Some(at) => format!(
+                    ", cleared at {} after {}",
+                    clock.time(at),
+                    clock.dur((at - l.listed).num_seconds())
+                ),
+                None => ", still listed at the end".into(),
+            };
+            let _ = writeln!(
+                out,
+                "- {}: {ip} listed on {} at {}{why}{end}.",
+                m.host,
+                l.zone,
+                clock.time(l.listed)
+            );
         }
     }
 }

@@ -25,7 +25,39 @@ pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
         out.extend(delegation_not_ok(&z.zone, z.delegation.as_ref()));
     }
     out.extend(canary_laggards(pm));
+    out.extend(mail_not_clean(pm));
     out.extend(pm.checklist.not_done.iter().map(not_done));
+    out
+}
+
+/// SPF that does not pass for the new address at the end, and listings not cleared.
+fn mail_not_clean(pm: &PostMortem) -> Vec<OpenItem> {
+    let mut out = Vec::new();
+    for m in &pm.mail {
+        for s in m.spf.iter().filter(|s| s.result_at_end != "pass") {
+            // The problem's words when the journal has them ("SPF of example.org
+            // authorizes only the old address (fail for the new)").
+            let text = s.detail_at_end.clone().unwrap_or_else(|| {
+                format!(
+                    "SPF of {} says {} for the new address",
+                    s.domain, s.result_at_end
+                )
+            });
+            out.push(OpenItem {
+                kind: "mail",
+                subject: m.host.clone(),
+                text,
+            });
+        }
+        for l in m.listings.iter().filter(|l| l.cleared.is_none()) {
+            let ip = l.ip.map(|ip| format!("{ip} ")).unwrap_or_default();
+            out.push(OpenItem {
+                kind: "mail",
+                subject: m.host.clone(),
+                text: format!("{ip}still listed on {}", l.zone),
+            });
+        }
+    }
     out
 }
 
