@@ -128,6 +128,33 @@ fn expect_listing(f: &mut Findings, mail: &Value, when: &str, listed: bool) {
     );
 }
 
+/// `nsupdate` with the canary's key, replacing example.org's SPF by `+all`: exit code and
+/// what it said.
+fn canary_key_writes_spf(lab: &Lab) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let mut child = lab
+        .on_laptop(&["nsupdate", "-t", "3", "-k"])
+        .arg(lab.dir.join("keys/moveday-canary.key"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsupdate");
+    write!(
+        child.stdin.take().unwrap(),
+        "server 203.0.113.10\nzone example.org\nupdate delete example.org. TXT\n\
+         update add example.org. 1 TXT \"v=spf1 +all\"\nsend\n"
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), said)
+}
+
 /// moveday's dashboard on the laptop in a tmux of the lab's own, journaling into the lab,
 /// with mail (the grid's second host) selected.
 fn dashboard(lab: &Lab) -> Tmux {
@@ -243,6 +270,15 @@ fn spf_and_the_blocklist_degrade_mail_until_fixed() {
         mail["helo"].is_null(),
         "the lab's mail runs no SMTP server: no HELO name",
         &mail["helo"],
+    );
+
+    // The SPF fix is the lab's admin key's to make: the canary's key may still write only
+    // its canary (its grant was not widened for the lab's mail).
+    let (code, said) = canary_key_writes_spf(&lab);
+    f.expect(
+        code != Some(0) && said.contains("REFUSED"),
+        "the canary's key may not write example.org's SPF: REFUSED",
+        &said,
     );
 
     // ------------------------------------------------------------ the detail pane, broken
