@@ -78,7 +78,7 @@ pub fn vantages(state: &State) -> Vec<VantageOutput> {
                 ok,
                 error,
                 at: vs.last.as_ref().map(|s| rfc3339(s.at)),
-                took_ms: vs.took.map(|d| super::ms(d)),
+                took_ms: vs.took.map(super::ms),
                 hosts_file,
                 hosts: state
                     .hosts
