@@ -55,9 +55,6 @@ impl ConfigError {
 /// past this it is not a configuration file (`/dev/zero`, a log given by mistake).
 pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The text of a configuration file (`what`: "inventory", "theme"): a regular file or a
-/// pipe, at most [`MAX_CONFIG_BYTES`], UTF-8, or a clear error: the line and column of
-/// the first byte that is not UTF-8.
 /// `what` from stdin (`--inventory -`), at most [`MAX_CONFIG_BYTES`], as UTF-8.
 pub fn read_stdin(what: &str) -> Result<String, ConfigError> {
     use std::io::Read as _;
@@ -81,6 +78,9 @@ pub fn read_stdin(what: &str) -> Result<String, ConfigError> {
         .map_err(|_| ConfigError::file(path, format!("{what} on stdin is not UTF-8")))
 }
 
+/// The text of a configuration file (`what`: "inventory", "theme"): a regular file or a
+/// pipe, at most [`MAX_CONFIG_BYTES`], UTF-8, or a clear error: the line and column of
+/// the first byte that is not UTF-8.
 pub fn read_config(path: &Path, what: &str) -> Result<String, ConfigError> {
     use std::io::Read as _;
     let cannot = |e: std::io::Error| ConfigError::file(path, format!("cannot read {what}: {e}"));

@@ -421,7 +421,8 @@ impl Inventory {
 
     /// Another machine's plan (`--inventory -`): validated as a file is, but its paths are
     /// not read (they name that machine's files): the hosts file is this machine's
-    /// `/etc/hosts`, TLS trusts this machine's store, no canary key, no vantage, no ssh.
+    /// `/etc/hosts`, TLS trusts this machine's store, no canary key, no vantage, no ssh, no
+    /// blocklist.
     pub fn parse_stdin(source: &str) -> Result<Inventory, ConfigError> {
         let mut inv = Inventory::parse_from(Path::new("-"), source, Origin::Stdin)?;
         inv.hosts_file = PathBuf::from(SYSTEM_HOSTS_FILE);
@@ -431,6 +432,10 @@ impl Inventory {
         }
         inv.vantages.clear();
         inv.ssh = SshSettings::default();
+        // The laptop asks the blocklists, within their usage limits; a vantage (a new
+        // process every run, with an empty cache) would ask them every run.
+        inv.mail.dnsbl.clear();
+        inv.mail.dnsbl_resolver = None;
         Ok(inv)
     }
 
@@ -1124,11 +1129,11 @@ port = 5280
             (
                 "[mail]\ndnsbl_every = \"59s\"\n",
                 (2, 15),
-                "dnsbl_every below 1m needs a dnsbl_resolver of your own",
+                "dnsbl_every below 1m needs lists of your own",
             ),
             (
-                "[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"500ms\"\n",
-                (3, 15),
+                "[mail]\ndnsbl = [\"bl.test\"]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"500ms\"\n",
+                (4, 15),
                 "dnsbl_every must be at least 1s",
             ),
             (
@@ -1164,7 +1169,11 @@ port = 5280
         }
         parse("[mail]\ndnsbl_every = \"1m\"\n").unwrap();
         parse("[mail]\ndnsbl_every = \"1d\"\n").unwrap();
-        parse("[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"1s\"\n").unwrap();
+        parse("[mail]\ndnsbl = [\"bl.test\"]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"1s\"\n").unwrap();
+        // A resolver of one's own in front of the public lists is not enough.
+        assert!(
+            parse("[mail]\ndnsbl_resolver = \"127.0.0.1:5353\"\ndnsbl_every = \"1s\"\n").is_err()
+        );
     }
 
     #[test]

@@ -264,31 +264,39 @@ async fn vantage_loop<T: Listener>(
     loop {
         probe_now.borrow_and_update();
         let started = Instant::now();
-        if ask_vantage(&inv, v, &tx).await.is_err() {
+        let Ok(persistent) = ask_vantage(&inv, v, &tx).await else {
             return;
-        }
+        };
+        // A refused key is not asked again every few seconds: "probe now" does it sooner.
+        let wait = match persistent {
+            true => every.max(vantage::PERSISTENT_BACKOFF),
+            false => every,
+        };
         tokio::select! {
-            _ = tokio::time::sleep_until(started + every) => {}
+            _ = tokio::time::sleep_until(started + wait) => {}
             _ = probe_now_signal(&mut probe_now) => {}
             _ = tx.closed() => return,
         }
     }
 }
 
-/// One run of vantage `v`, reported (given up if nobody listens any more).
+/// One run of vantage `v`, reported (given up if nobody listens any more); whether its
+/// failure is persistent.
 async fn ask_vantage<T: Listener>(
     inv: &Inventory,
     v: usize,
     tx: &mpsc::Sender<T>,
-) -> Result<(), Closed> {
+) -> Result<bool, Closed> {
     let outcome = tokio::select! {
         outcome = vantage::ask(inv, v) => outcome,
         _ = tx.closed() => return Err(Closed),
     };
+    let persistent = outcome.persistent;
     let at = SystemTime::now();
     tx.send(ProbeReport::Vantage { at, outcome }.into())
         .await
-        .map_err(|_| Closed)
+        .map_err(|_| Closed)?;
+    Ok(persistent)
 }
 
 /// Later rounds of all hosts are spread over at least this long (or the interval).

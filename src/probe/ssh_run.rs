@@ -84,8 +84,10 @@ pub enum SshError {
 pub enum SshFailure {
     /// The server refused every key (BatchMode asks for nothing else).
     AuthRefused,
-    /// The server's host key is not known (or changed).
+    /// The server's host key is not known.
     HostKey,
+    /// The server's host key is not the one known: maybe another machine in the middle.
+    HostKeyChanged,
     /// No connection (refused, unreachable, a name that does not resolve), with ssh's line.
     Connect(String),
     /// The remote shell did not find the command (exit 127).
@@ -100,8 +102,12 @@ impl SshFailure {
                 format!("authentication refused by {on} (BatchMode: no key was accepted)")
             }
             SshFailure::HostKey => format!(
-                "host key of {on} unknown or changed: connect once by hand, or give \
+                "host key of {on} unknown: connect once by hand, or give \
                  -o StrictHostKeyChecking=accept-new in [ssh] options"
+            ),
+            SshFailure::HostKeyChanged => format!(
+                "host key of {on} CHANGED: check the new key another way before \
+                 ssh-keygen -R (it may be another machine in the middle)"
             ),
             SshFailure::Connect(line) => format!("cannot connect to {on}: {line}"),
             SshFailure::NotFound => format!("{program} not found on {on}"),
@@ -114,10 +120,12 @@ pub fn failure(output: &SshOutput) -> Option<SshFailure> {
     let err = output.stderr.as_str();
     match output.status {
         Some(255) if err.contains("Permission denied") => Some(SshFailure::AuthRefused),
+        Some(255) if err.contains("IDENTIFICATION HAS CHANGED") => Some(SshFailure::HostKeyChanged),
         Some(255) if err.contains("Host key verification failed") => Some(SshFailure::HostKey),
         Some(255) => Some(SshFailure::Connect(last_line(err))),
+        // The remote shell's "not found". A "command not found" on stderr with another
+        // status is the remote's login files talking (a .bashrc line), not the command.
         Some(127) => Some(SshFailure::NotFound),
-        _ if err.contains("command not found") => Some(SshFailure::NotFound),
         _ => None,
     }
 }
@@ -292,6 +300,14 @@ mod tests {
         );
         let missing = output(127, "bash: line 1: moveday: command not found\n");
         assert_eq!(failure(&missing), Some(SshFailure::NotFound));
+        // A noisy .bashrc on a run that worked is no failure.
+        let noisy = output(0, ".bashrc: line 9: pyenv: command not found\n");
+        assert_eq!(failure(&noisy), None);
+        let changed = output(
+            255,
+            "@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n",
+        );
+        assert_eq!(failure(&changed), Some(SshFailure::HostKeyChanged));
         assert_eq!(
             SshFailure::NotFound.words("moveday", "office"),
             "moveday not found on office"

@@ -34,7 +34,15 @@ pub struct VantageOutcome {
     pub vantage: usize,
     pub result: Result<RemoteView, String>,
     pub took: Duration,
+    /// The failure will not go away by itself (a refused key, an unknown host key, no
+    /// moveday there, another schema): asking again every `every` only knocks on the
+    /// bastion's door (fail2ban), so the next run waits for [`PERSISTENT_BACKOFF`] or "probe
+    /// now".
+    pub persistent: bool,
 }
+
+/// How long a vantage whose failure is persistent waits before it is asked again.
+pub const PERSISTENT_BACKOFF: Duration = Duration::from_secs(300);
 
 /// What the remote moveday saw.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,13 +94,18 @@ pub async fn ask(inv: &Inventory, index: usize) -> VantageOutcome {
             vantage: index,
             result: Err("no such vantage".into()),
             took: Duration::ZERO,
+            persistent: true,
         };
     };
-    let result = run(inv, v).await;
+    let (result, persistent) = match run(inv, v).await {
+        Ok(view) => (Ok(view), false),
+        Err((why, persistent)) => (Err(why), persistent),
+    };
     VantageOutcome {
         vantage: index,
         result,
         took: started.elapsed(),
+        persistent,
     }
 }
 
@@ -114,7 +127,8 @@ pub fn command(inv: &Inventory, v: &VantageConfig) -> SshCommand {
     }
 }
 
-async fn run(inv: &Inventory, v: &VantageConfig) -> Result<RemoteView, String> {
+/// The remote's view, or why not and whether that is persistent.
+async fn run(inv: &Inventory, v: &VantageConfig) -> Result<RemoteView, (String, bool)> {
     let cmd = command(inv, v);
     let output = ssh_run::run(
         &cmd,
@@ -125,20 +139,23 @@ async fn run(inv: &Inventory, v: &VantageConfig) -> Result<RemoteView, String> {
     .await
     .map_err(|e| match e {
         SshError::Timeout(limit) => format!(
-            "{} answered nothing in {} (its every): too slow",
-            v.name,
+            "no answer within {} (every): the remote check or the connection is too slow",
             crate::config::inventory::duration_text(limit)
         ),
         other => other.to_string(),
-    })?;
+    })
+    .map_err(|why| (why, false))?;
     if let Some(f) = failure(&output) {
-        return Err(f.words(&v.moveday, &v.name));
+        let persistent = !matches!(f, ssh_run::SshFailure::Connect(_));
+        return Err((f.words(&v.moveday, &v.name), persistent));
     }
     if output.truncated {
-        return Err(format!(
-            "{} wrote more than {} MiB: not read",
-            v.name,
-            MAX_REMOTE_OUTPUT / (1024 * 1024)
+        return Err((
+            format!(
+                "more than {} MiB of output: not read",
+                MAX_REMOTE_OUTPUT / (1024 * 1024)
+            ),
+            false,
         ));
     }
     // `check` exits 0 (all up) or 1 (not all up) with its JSON; 2 is bad input.
@@ -146,20 +163,56 @@ async fn run(inv: &Inventory, v: &VantageConfig) -> Result<RemoteView, String> {
         let code = output
             .status
             .map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
-        return Err(format!(
-            "moveday on {} failed ({code}): {}",
-            v.name,
-            ssh_run::last_line(&output.stderr)
+        return Err((
+            format!(
+                "its moveday failed ({code}): {}",
+                ssh_run::last_line(&output.stderr)
+            ),
+            false,
         ));
     }
-    parse(inv, &output.stdout).map_err(|why| format!("{}: {why}", v.name))
+    parse(inv, &output.stdout).map_err(|why| {
+        let persistent = why.contains("JSON schema");
+        (why, persistent)
+    })
+}
+
+/// Hosts read of a remote's output (a plan may have ten thousand; more is hostile).
+const MAX_REMOTE_HOSTS: usize = 100_000;
+
+/// A list of at most `N` items: the rest are skipped without being kept, so a hostile
+/// remote's millions of empty entries cost no memory.
+fn capped<'de, D, T, const N: usize>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Capped<T, const N: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Capped<T, N> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while out.len() < N {
+                match seq.next_element()? {
+                    Some(item) => out.push(item),
+                    None => return Ok(out),
+                }
+            }
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Capped::<T, N>(std::marker::PhantomData))
 }
 
 /// The parts of a remote `check --json` read here (everything else is ignored).
 #[derive(Deserialize)]
 struct Wire {
     schema: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped::<_, _, MAX_REMOTE_HOSTS>")]
     hosts: Vec<WireHost>,
     #[serde(default)]
     stdin_plan: Option<WirePlan>,
@@ -176,9 +229,9 @@ struct WireHost {
     #[serde(default)]
     health: RemoteHealth,
     target: Option<IpAddr>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped::<_, _, MAX_REASONS>")]
     reasons: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped::<_, _, MAX_CELLS>")]
     dns: Vec<WireDns>,
 }
 
@@ -188,7 +241,7 @@ struct WireDns {
     resolver: String,
     #[serde(default)]
     server: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped::<_, _, MAX_ADDRESSES>")]
     addresses: Vec<IpAddr>,
     verdict: Option<String>,
     error: Option<String>,
@@ -323,5 +376,13 @@ mod tests {
             ["203.0.113.13".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(view.hosts_file.as_deref(), Some("/etc/hosts"));
+
+        // A million reasons are skipped, not kept.
+        let many = format!(
+            r#"{{"schema": 1, "hosts": [{{"name": "vbox", "reasons": [{}"last"]}}]}}"#,
+            "\"\",".repeat(1_000_000)
+        );
+        let view = parse(&inv, many.as_bytes()).unwrap();
+        assert_eq!(view.hosts[0].reasons.len(), MAX_REASONS);
     }
 }

@@ -81,11 +81,19 @@ fn mail_link_state(config: &crate::config::HostConfig, h: &super::HostState) -> 
     if view.clean {
         return LinkState::Green("mail clean: SPF pass, not listed, PTR confirmed".into());
     }
+    // What blocks "clean" first: a problem receivers act on, then reverse DNS, then a
+    // warning (a list that would not answer is no "not listed").
+    let heaviest = view
+        .problems
+        .iter()
+        .find(|p| p.weight == super::mail::MailWeight::Degraded);
     let ptr = super::ptr_alarm(config, h);
-    match (view.problems.first(), ptr) {
-        (Some(p), _) => LinkState::Red(format!("mail: {}", p.words)),
-        (None, Some(alarm)) => LinkState::Red(format!("mail: {alarm}")),
-        (None, None) => LinkState::Pending,
+    match (heaviest, ptr, view.problems.first()) {
+        (Some(p), _, _) => LinkState::Red(format!("mail: {}", p.words)),
+        (None, Some(alarm), _) => LinkState::Red(format!("mail: {alarm}")),
+        (None, None, Some(p)) => LinkState::Red(format!("mail: {}", p.words)),
+        // Not clean, nothing wrong: a domain or a list has not answered yet.
+        (None, None, None) => LinkState::Pending,
     }
 }
 

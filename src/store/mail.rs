@@ -19,6 +19,8 @@ pub struct MailView<'a> {
     pub domains: &'a [MailDomain],
     /// The blocklists' last answers about its new address.
     pub dnsbl: &'a [DnsblCheck],
+    /// Every configured list has answered at least once (none configured counts).
+    pub lists_answered: bool,
     /// The name its SMTP service announced, against the PTR and MX names (`None`: no SMTP
     /// service, or it announced nothing yet).
     pub helo: Option<HeloCheck>,
@@ -36,6 +38,7 @@ pub fn mail_view<'a>(config: &HostConfig, h: &'a HostState) -> Option<MailView<'
     }
     let domains: &[MailDomain] = h.mail.as_ref().map_or(&[], |m| &m.value.domains);
     let dnsbl: &[DnsblCheck] = h.dnsbl.as_ref().map_or(&[], |d| &d.value.checks);
+    let lists_answered = h.dnsbl.is_some();
     let ptr = h.ptr.as_ref().and_then(|p| p.value.result.as_ref().ok());
     let ptr_names: &[String] = ptr.map_or(&[], |p| &p.names);
     let mx_names: Vec<String> = domains
@@ -50,10 +53,12 @@ pub fn mail_view<'a>(config: &HostConfig, h: &'a HostState) -> Option<MailView<'
         .find_map(|s| s.value.result.smtp_names.as_ref())
         .and_then(|names| helo_check(names, ptr_names, &mx_names));
     let problems = mail_problems(domains, dnsbl, helo.as_ref());
-    let clean = mail_clean(domains, dnsbl) && ptr.is_some_and(|p| p.forward_confirmed);
+    let clean =
+        lists_answered && mail_clean(domains, dnsbl) && ptr.is_some_and(|p| p.forward_confirmed);
     Some(MailView {
         domains,
         dnsbl,
+        lists_answered,
         helo,
         problems,
         clean,
@@ -219,8 +224,10 @@ pub fn dnsbl_word(check: &DnsblCheck) -> &'static str {
     }
 }
 
-/// SPF passes for the new address in every domain, no list has it, nothing weighs
-/// `Degraded`, and every domain was answered (reverse DNS is [`mail_view`]'s to add).
+/// SPF passes for the new address in every domain, every list that answered said "not
+/// listed" (a refusal or an error is no such answer), nothing weighs `Degraded`, and every
+/// domain was answered (that every list answered, and reverse DNS, are [`mail_view`]'s to
+/// add).
 fn mail_clean(domains: &[MailDomain], dnsbl: &[DnsblCheck]) -> bool {
     mail_problems(domains, dnsbl, None)
         .iter()
@@ -232,7 +239,9 @@ fn mail_clean(domains: &[MailDomain], dnsbl: &[DnsblCheck]) -> bool {
                 .as_ref()
                 .is_some_and(|c| c.result == SpfResult::Pass)
         })
-        && !dnsbl.iter().any(DnsblCheck::listed)
+        && dnsbl
+            .iter()
+            .all(|c| matches!(c.result, Ok(DnsblAnswer::NotListed)))
 }
 
 #[cfg(test)]

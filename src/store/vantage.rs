@@ -44,7 +44,23 @@ pub(super) fn reduce_vantage(state: &mut State, at: SystemTime, outcome: Vantage
         return false;
     };
     let before = vs.clone();
+    let plan = state.inventory.hosts.len();
     let (summary, view) = match outcome.result {
+        // Several hosts and not one up from there: its own network is the likelier cause,
+        // not every host at once.
+        Ok(view)
+            if plan > 1
+                && view.hosts.len() > 1
+                && !view.hosts.iter().any(|h| h.health == RemoteHealth::Up) =>
+        {
+            (
+                Err(format!(
+                    "it sees none of {} hosts up: is its own network down?",
+                    view.hosts.len()
+                )),
+                None,
+            )
+        }
         Ok(view) => (
             Ok(VantageSummary {
                 hosts_file: view.hosts_file.clone(),

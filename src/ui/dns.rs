@@ -92,15 +92,11 @@ fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
 fn vantage_cell(view: &View<'_>, v: usize, host: usize) -> (String, Style) {
     let theme = view.theme;
     let Some(seen) = crate::store::vantage::remote_view(view.state, v, host) else {
-        let failed = view
-            .state
-            .vantages
-            .get(v)
-            .and_then(|vs| vs.last.as_ref())
-            .is_some_and(|last| last.value.is_err());
-        return match failed {
-            true => ("⚠ no view".into(), theme.warn()),
-            false => (WAITING.into(), theme.muted()),
+        let last = view.state.vantages.get(v).and_then(|vs| vs.last.as_ref());
+        return match last.map(|l| l.value.is_ok()) {
+            Some(false) => ("⚠ no view".into(), theme.warn()),
+            Some(true) => ("- not seen".into(), theme.muted()),
+            None => (WAITING.into(), theme.muted()),
         };
     };
     let Some(d) = seen.host.dns.iter().find(|d| d.server == "system") else {

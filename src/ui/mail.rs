@@ -15,7 +15,7 @@ use ratatui::text::Span;
 use crate::probe::mail::{
     DnsblAnswer, DnsblCheck, HeloCheck, MailDomain, MxAnswer, REFUSAL_WORDS, SpfOutcome, SpfResult,
 };
-use crate::store::mail::{MailView, mail_view};
+use crate::store::mail::{MailView, mail_view, mx_word};
 
 use super::View;
 use super::text::clean;
@@ -110,9 +110,9 @@ fn spf_row(view: &View<'_>, spf: &SpfOutcome) -> MailRow {
     };
     let old = spf.old_ip.as_ref();
     let word = new.result.word();
+    // Anything but pass degrades the host (`store::mail::spf_problems`).
     let look = match new.result {
         SpfResult::Pass => Look::Ok(word),
-        SpfResult::TempError | SpfResult::None => Look::Warn(word),
         _ => Look::Bad(word),
     };
     let mut detail = Vec::new();
@@ -146,16 +146,11 @@ fn mx_row(view: &View<'_>, domain: &MailDomain) -> MailRow {
             Err(e) => format!("{} ({e})", h.name),
         })
         .collect();
-    let look = if answer.null_mx {
-        Look::Bad("null")
-    } else if answer.old {
-        Look::Bad("old")
-    } else if answer.hosts.is_empty() {
-        Look::Warn("none")
-    } else if answer.points_here {
-        Look::Ok("here")
-    } else {
-        Look::Warn("elsewhere")
+    // The word is the model's (`mx_word`); degraded ones are ✖, warnings ⚠.
+    let look = match mx_word(&domain.mx) {
+        "here" => Look::Ok("here"),
+        word @ ("old" | "null") => Look::Bad(word),
+        word => Look::Warn(word),
     };
     let detail = match (answer.null_mx, answer.hosts.is_empty()) {
         (true, _) => "a null MX: the domain takes no mail".to_string(),

@@ -818,6 +818,7 @@ mod fixed {
                         hosts_file: Some("/etc/hosts".into()),
                     }),
                     took: Duration::from_millis(1500),
+                    persistent: false,
                 },
             },
             ProbeReport::Vantage {
@@ -828,6 +829,7 @@ mod fixed {
                         "authentication refused by eu (BatchMode: no key was accepted)".into(),
                     ),
                     took: Duration::from_millis(300),
+                    persistent: false,
                 },
             },
         ]

@@ -1984,6 +1984,7 @@ ssh = false
                     hosts_file: Some("/etc/hosts".into()),
                 }),
                 took: Duration::from_millis(900),
+                persistent: false,
             },
         },
         ProbeReport::Vantage {
@@ -1992,6 +1993,7 @@ ssh = false
                 vantage: 1,
                 result: Err("authentication refused by eu (BatchMode: no key was accepted)".into()),
                 took: Duration::from_millis(200),
+                persistent: false,
             },
         },
     ] {

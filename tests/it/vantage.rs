@@ -119,19 +119,19 @@ async fn check_asks_every_vantage_and_says_what_went_wrong_with_each() {
         error("refused")
     );
     assert!(
-        error("new-key").starts_with("host key of new-key unknown or changed"),
+        error("new-key").starts_with("host key of new-key unknown"),
         "{}",
         error("new-key")
     );
     assert_eq!(error("bare"), format!("{moveday} not found on bare"));
     assert!(
-        error("junk").starts_with("junk: unreadable output"),
+        error("junk").starts_with("unreadable output"),
         "{}",
         error("junk")
     );
     assert!(!error("junk").contains('\u{1b}'));
     assert!(
-        error("slowpoke").contains("answered nothing in 5s"),
+        error("slowpoke").starts_with("no answer within 5s (every)"),
         "{}",
         v("slowpoke")
     );

@@ -39,6 +39,7 @@ pub(super) fn mail_table(raw: Option<RawMail>, err: Located) -> Result<MailSetti
     let Some(raw) = raw else {
         return Ok(MailSettings::default());
     };
+    let own_lists = raw.dnsbl.is_some();
     let dnsbl = match raw.dnsbl {
         None => MailSettings::default().dnsbl,
         Some(list) => domain_list(&list, "dnsbl zone", err)?,
@@ -50,12 +51,12 @@ pub(super) fn mail_table(raw: Option<RawMail>, err: Located) -> Result<MailSetti
     let dnsbl_resolver = raw.dnsbl_resolver.map(|r| server(&r, err)).transpose()?;
     if let Some(d) = &raw.dnsbl_every
         && dnsbl_every < limits::DNSBL_EVERY_PUBLIC
-        && dnsbl_resolver.is_none()
+        && (dnsbl_resolver.is_none() || !own_lists)
     {
         return Err(err(
             d.span(),
-            "dnsbl_every below 1m needs a dnsbl_resolver of your own: public lists limit how \
-             often they are asked"
+            "dnsbl_every below 1m needs lists of your own (dnsbl zones and a dnsbl_resolver): \
+             public lists limit how often they are asked"
                 .into(),
         ));
     }

@@ -149,8 +149,18 @@ pub(super) fn ssh_destination(raw: &Spanned<String>, err: Located) -> Result<Str
     }
 }
 
+/// ssh options that run a command on this side (a shell, from a shared inventory): never
+/// taken, in any spelling (`-oProxyCommand=…`, `-o ProxyCommand …`).
+const LOCAL_COMMAND_OPTIONS: [&str; 4] = [
+    "proxycommand",
+    "localcommand",
+    "permitlocalcommand",
+    "knownhostscommand",
+];
+
 /// Extra ssh arguments (`["-i", "~/.ssh/move"]`): each one argument, handed to ssh as it
-/// is (no shell on this side), without control characters; at most 32.
+/// is (no shell on this side), without control or invisible characters; at most 32; none
+/// of the options that would run a local command ([`LOCAL_COMMAND_OPTIONS`]).
 pub(super) fn ssh_options(
     list: &[Spanned<String>],
     what: &str,
@@ -162,18 +172,40 @@ pub(super) fn ssh_options(
             format!("{what}: at most 32 arguments"),
         ));
     }
-    list.iter()
-        .map(|o| {
-            let text = o.get_ref();
-            if text.is_empty() || text.chars().any(char::is_control) {
-                return Err(err(
-                    o.span(),
-                    format!("{what}: an argument is empty or has a control character"),
-                ));
-            }
-            Ok(text.clone())
-        })
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for o in list {
+        let text = o.get_ref();
+        if text.is_empty() || crate::sanitize::sanitize(text, usize::MAX) != *text {
+            return Err(err(
+                o.span(),
+                format!("{what}: an argument is empty or has a control or invisible character"),
+            ));
+        }
+        // `-oKey=value`, or `-o` then `Key=value` / `Key value`.
+        let option = match (out.last().map(String::as_str), text.strip_prefix("-o")) {
+            (_, Some(rest)) if !rest.is_empty() => Some(rest),
+            (Some("-o"), _) => Some(text.as_str()),
+            _ => None,
+        };
+        let key = option.map(|o| {
+            o.trim()
+                .split(|c: char| c == '=' || c.is_whitespace())
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        });
+        if let Some(key) = key.filter(|k| LOCAL_COMMAND_OPTIONS.contains(&k.as_str())) {
+            return Err(err(
+                o.span(),
+                format!(
+                    "{what}: `{key}` runs a command on this machine; moveday never gives it to ssh \
+                     (put it in your own ~/.ssh/config if you need it)"
+                ),
+            ));
+        }
+        out.push(text.clone());
+    }
+    Ok(out)
 }
 
 /// The remote moveday: a path or a name, of characters a shell leaves alone (`/`, `.`,

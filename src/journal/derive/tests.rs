@@ -801,6 +801,7 @@ fn vantage_views_are_journaled_and_disagreement_is_a_reason() {
                 hosts_file: Some("/etc/hosts".into()),
             }),
             took: Duration::from_secs(1),
+            persistent: false,
         },
     };
     let (_, entries) = reduce(&mut state, from_office(20, RemoteHealth::Up));
@@ -845,6 +846,7 @@ fn vantage_views_are_journaled_and_disagreement_is_a_reason() {
                 vantage: 0,
                 result: Err("authentication refused by office".into()),
                 took: Duration::from_millis(200),
+                persistent: false,
             },
         },
     );
