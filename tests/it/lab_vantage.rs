@@ -10,6 +10,7 @@
 //!   file"; the office used its own /etc/hosts.
 //! - The office with a key it does not know: "authentication refused".
 //! - The office without moveday on its PATH: "moveday not found on office".
+//! - The dashboard: the grid's office column says up where vbox's own health says down.
 //!
 //! Needs root and the lab's packages: ignored by a plain `cargo test`, run by
 //! `cargo test -- --include-ignored`, where a machine without them fails it.
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::tmux::{self, Tmux};
 use crate::lab::{Findings, Lab, dns, host, reasons, summary};
 use serde_json::Value;
 
@@ -273,4 +275,70 @@ fn the_office_sees_vbox_up_where_the_laptop_sees_it_down_and_its_failures_are_in
     );
     f.finish("lab_vantage");
     eprintln!("lab vantage test done in {:.1?}", started.elapsed());
+}
+
+/// The grid row of `host`: `<symbol> <health> <host> ...`.
+fn row<'a>(screen: &'a str, host: &str) -> Option<&'a str> {
+    screen.lines().find(|line| {
+        let mut words = line.split_whitespace();
+        matches!(words.next(), Some("●" | "◐" | "✖" | "?"))
+            && words.next().is_some()
+            && words.next() == Some(host)
+    })
+}
+
+/// The text of `line` from character `at` on, `width` characters.
+fn cell(line: &str, at: usize, width: usize) -> String {
+    line.chars().skip(at).take(width).collect()
+}
+
+/// The grid's header row (with `Host`) has an `office` column, vbox's own health says down
+/// and its cell under `office` says up (`● up`).
+fn office_column_says_up(screen: &str) -> bool {
+    let Some(header) = screen.lines().find(|l| {
+        l.split('│').next().is_some_and(|grid| {
+            let words: Vec<&str> = grid.split_whitespace().collect();
+            words.contains(&"Host") && words.contains(&"office")
+        })
+    }) else {
+        return false;
+    };
+    let grid = header.split('│').next().unwrap_or(header);
+    let at = grid[..grid.find("office").unwrap()].chars().count();
+    row(screen, "vbox").is_some_and(|r| {
+        r.split('│').next().unwrap_or(r).contains("✖ down") && {
+            let c = cell(r, at, "office".len() + 2);
+            c.contains('●') && c.contains("up")
+        }
+    })
+}
+
+#[test]
+#[ignore = "needs root, tmux and the lab's packages (sshd, nginx, BIND): see tests/lab/README.md"]
+fn the_grid_has_an_office_column_that_says_up_where_vbox_is_down_here() {
+    tmux::require();
+    let lab = office_lab();
+    let command = format!(
+        "sh -c '{} --inventory {}; echo EXIT=$?; sleep 60'",
+        env!("CARGO_BIN_EXE_moveday"),
+        lab.inventory.display(),
+    );
+    let tmux = Tmux::start_via(
+        lab.on_laptop(&[]),
+        &format!("{}-tui", lab.prefix),
+        &command,
+        (200, 40),
+    );
+    // The office is asked at start, then every EVERY; vbox goes down here after
+    // fail_after probes of 1 s.
+    let (screen, took) = tmux.wait_for_timed(
+        "the office column: vbox up there, down here",
+        EVERY + Duration::from_secs(20),
+        office_column_says_up,
+    );
+    eprintln!("--- the grid after {took:.1?}:\n{screen}");
+    tmux.key("q");
+    tmux.wait_for_timed("moveday exits", Duration::from_secs(5), |s| {
+        s.contains("EXIT=0")
+    });
 }
