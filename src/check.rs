@@ -51,9 +51,26 @@ pub fn round_limit(inv: &Inventory) -> Duration {
     inv.probe.timeout.saturating_mul(timeouts) + ROUND_SLACK
 }
 
-/// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`].
+/// How long `check`'s first round may take: [`round_limit`], or, with `[[vantage]]`s
+/// (asked in that round only), the longest `every` and [`ROUND_SLACK`] when longer: a
+/// vantage's run is bounded by its `every` and says "too slow" then, and the remote's own
+/// check of the plan takes as long as ours, so the round limit alone would cut it off
+/// before it could say anything.
+pub fn first_round_limit(inv: &Inventory) -> Duration {
+    let vantages = inv
+        .vantages
+        .iter()
+        .map(|v| v.every + ROUND_SLACK)
+        .max()
+        .unwrap_or_default();
+    round_limit(inv).max(vantages)
+}
+
+/// The longest `check` can take: [`first_round_limit`], then [`round_limit`] for each
+/// retry round ([`max_rounds`] in all); `dns` asks no vantage and ends within
+/// [`max_rounds`] × [`round_limit`].
 pub fn time_limit(inv: &Inventory) -> Duration {
-    round_limit(inv).saturating_mul(max_rounds(inv))
+    first_round_limit(inv) + round_limit(inv).saturating_mul(max_rounds(inv).saturating_sub(1))
 }
 
 /// Runs one probe round of every host and returns the resulting state.
@@ -65,6 +82,10 @@ pub fn time_limit(inv: &Inventory) -> Duration {
 pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
     let limit = round_limit(&inventory);
+    let first = match scope {
+        Scope::Everything => first_round_limit(&inventory),
+        Scope::Dns => limit,
+    };
     let (tx, rx) = mpsc::channel::<ProbeReport>(1024);
     let round = tokio::spawn(scheduler::one_round(
         inventory.clone(),
@@ -72,7 +93,7 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
         tx,
         scope,
     ));
-    collect(&mut state, rx, round, limit).await;
+    collect(&mut state, rx, round, first).await;
     if scope == Scope::Everything {
         let most = max_rounds(&inventory);
         for _ in 1..most {
@@ -456,6 +477,20 @@ mod tests {
             .collect();
         let inv = inventory(&hosts);
         assert_eq!(round_limit(&inv), Duration::from_secs(2 + 2) + ROUND_SLACK);
+    }
+
+    /// A vantage is asked in the first round, which waits for it up to its `every` (its
+    /// run says "too slow" then): the round limit alone would cut it off without a word.
+    #[test]
+    fn the_first_round_waits_for_a_vantage_up_to_its_every() {
+        let inv = inventory(
+            "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[vantage]]\nname = \"office\"\nssh = \"office\"\nevery = \"10s\"\n",
+        );
+        assert_eq!(round_limit(&inv), Duration::from_secs(3));
+        assert_eq!(first_round_limit(&inv), Duration::from_secs(11));
+        assert_eq!(time_limit(&inv), Duration::from_secs(11 + 3));
+        let inv = inventory("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n");
+        assert_eq!(first_round_limit(&inv), round_limit(&inv));
     }
 
     /// A round that never ends (a probe that overstays its timeout) is cut off at the
