@@ -10,6 +10,8 @@
 //!   file"; the office used its own /etc/hosts.
 //! - The office with a key it does not know: "authentication refused".
 //! - The office without moveday on its PATH: "moveday not found on office".
+//! - Its host key unknown, a remote that never answers (too slow, given up at its `every`),
+//!   a remote moveday of another JSON schema: each in words.
 //! - The dashboard: the grid's office column says up where vbox's own health says down.
 //!
 //! Needs root and the lab's packages: ignored by a plain `cargo test`, run by
@@ -68,18 +70,37 @@ fn check(lab: &Lab, inventory: &Path) -> (Option<i32>, Value, Duration) {
     (out.status.code(), json, took)
 }
 
-/// The lab's inventory with `from` replaced by `to` (once, and it must be there), written
-/// beside it (its relative paths still hold).
-fn variant(lab: &Lab, name: &str, from: &str, to: &str) -> PathBuf {
-    let text = std::fs::read_to_string(&lab.inventory).unwrap();
-    assert_eq!(
-        text.matches(from).count(),
-        1,
-        "{from:?} once in the lab's inventory:\n{text}"
-    );
+/// The lab's inventory with each `from` replaced by its `to` (each must be there once),
+/// written beside it (its relative paths still hold).
+fn variant(lab: &Lab, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(&lab.inventory).unwrap();
+    for (from, to) in edits {
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "{from:?} once in the lab's inventory:\n{text}"
+        );
+        text = text.replace(from, to);
+    }
     let path = lab.dir.join(format!("inventory-{name}.toml"));
-    std::fs::write(&path, text.replace(from, to)).unwrap();
+    std::fs::write(&path, text).unwrap();
     path
+}
+
+/// An executable script in the lab's directory (the office sees the same file system),
+/// standing in for the office's moveday.
+fn script(lab: &Lab, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = lab.dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `error` of the office's run, when it gave no view.
+fn office_error(json: &Value) -> Option<&str> {
+    let v = office(json);
+    (v["ok"] == false).then(|| v["error"].as_str()).flatten()
 }
 
 fn office(json: &Value) -> &Value {
@@ -214,8 +235,10 @@ fn the_office_sees_vbox_up_where_the_laptop_sees_it_down_and_its_failures_are_in
     let badkey = variant(
         &lab,
         "badkey",
-        &format!("\"{}\"]", key.display()),
-        &format!("\"{}-unknown\"]", key.display()),
+        &[(
+            &format!("\"{}\"]", key.display()),
+            &format!("\"{}-unknown\"]", key.display()),
+        )],
     );
     let (code, json, took) = check(&lab, &badkey);
     log_run(&json, "with keys/office-unknown", code, took);
@@ -240,12 +263,8 @@ fn the_office_sees_vbox_up_where_the_laptop_sees_it_down_and_its_failures_are_in
     );
 
     // ------------------------------------------------------------ no moveday on the office
-    let missing = variant(
-        &lab,
-        "missing",
-        &format!("moveday = \"{}\"", env!("CARGO_BIN_EXE_moveday")),
-        "moveday = \"moveday\"",
-    );
+    let our_moveday = format!("moveday = \"{}\"", env!("CARGO_BIN_EXE_moveday"));
+    let missing = variant(&lab, "missing", &[(&our_moveday, "moveday = \"moveday\"")]);
     let (code, json, took) = check(&lab, &missing);
     log_run(&json, "with moveday = \"moveday\"", code, took);
     let v = office(&json);
@@ -257,6 +276,74 @@ fn the_office_sees_vbox_up_where_the_laptop_sees_it_down_and_its_failures_are_in
         "no moveday on the office's PATH: \"moveday not found on office\" (is a moveday \
          installed on root's PATH here?)",
         format!("{v:#}"),
+    );
+
+    // ------------------------------------------------------------ its host key unknown
+    let known = lab.dir.join("known_hosts");
+    let empty = lab.dir.join("known_hosts-empty");
+    std::fs::write(&empty, "").unwrap();
+    let unknown_host = variant(
+        &lab,
+        "hostkey",
+        &[(
+            &format!("UserKnownHostsFile={}", known.display()),
+            &format!("UserKnownHostsFile={}", empty.display()),
+        )],
+    );
+    let (code, json, took) = check(&lab, &unknown_host);
+    log_run(&json, "with an empty known_hosts", code, took);
+    f.expect(
+        office_error(&json).is_some_and(|e| e.starts_with("host key of office unknown")),
+        "an office whose host key is not known: \"host key of office unknown …\"",
+        format!("{:#}", office(&json)),
+    );
+
+    // ------------------------------------------------------------ too slow, another schema
+    let slow = script(&lab, "slow-moveday", "exec sleep 30");
+    let slow = variant(
+        &lab,
+        "slow",
+        &[
+            (&our_moveday, &format!("moveday = \"{slow}\"")),
+            ("every = \"10s\"", "every = \"5s\""),
+        ],
+    );
+    let (code, json, took) = check(&lab, &slow);
+    log_run(
+        &json,
+        "with a moveday that never answers (every 5s)",
+        code,
+        took,
+    );
+    let v = office(&json);
+    f.expect(
+        office_error(&json) == Some("office answered nothing in 5s (its every): too slow"),
+        "a remote that never answers: too slow, after its every",
+        format!("{v:#}"),
+    );
+    f.expect(
+        v["took_ms"]
+            .as_f64()
+            .is_some_and(|ms| (5000.0..5000.0 + 3000.0).contains(&ms)),
+        "the slow run was given up at its every (5 s), not much later",
+        &v["took_ms"],
+    );
+    let other = script(
+        &lab,
+        "other-moveday",
+        "cat >/dev/null; echo '{\"schema\": 999, \"hosts\": []}'",
+    );
+    let other = variant(
+        &lab,
+        "schema",
+        &[(&our_moveday, &format!("moveday = \"{other}\""))],
+    );
+    let (code, json, took) = check(&lab, &other);
+    log_run(&json, "with a moveday of another schema", code, took);
+    f.expect(
+        office_error(&json).is_some_and(|e| e.contains("writes JSON schema 999")),
+        "a remote of another schema: said so",
+        format!("{:#}", office(&json)),
     );
 
     // ------------------------------------------------------------ nothing left
