@@ -51,26 +51,20 @@ pub fn round_limit(inv: &Inventory) -> Duration {
     inv.probe.timeout.saturating_mul(timeouts) + ROUND_SLACK
 }
 
-/// How long `check`'s first round may take: [`round_limit`], or, with `[[vantage]]`s
-/// (asked in that round only), the longest `every` and [`ROUND_SLACK`] when longer: a
-/// vantage's run is bounded by its `every` and says "too slow" then, and the remote's own
-/// check of the plan takes as long as ours, so the round limit alone would cut it off
-/// before it could say anything.
-pub fn first_round_limit(inv: &Inventory) -> Duration {
-    let vantages = inv
-        .vantages
+/// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`], the first
+/// round at least as long as the slowest vantage point may take.
+pub fn time_limit(inv: &Inventory) -> Duration {
+    let round = round_limit(inv);
+    round.saturating_mul(max_rounds(inv).saturating_sub(1)) + round.max(vantage_limit(inv))
+}
+
+/// How long the vantage points may take: the longest `every`, and a moment to report.
+fn vantage_limit(inv: &Inventory) -> Duration {
+    inv.vantages
         .iter()
         .map(|v| v.every + ROUND_SLACK)
         .max()
-        .unwrap_or_default();
-    round_limit(inv).max(vantages)
-}
-
-/// The longest `check` can take: [`first_round_limit`], then [`round_limit`] for each
-/// retry round ([`max_rounds`] in all); `dns` asks no vantage and ends within
-/// [`max_rounds`] × [`round_limit`].
-pub fn time_limit(inv: &Inventory) -> Duration {
-    first_round_limit(inv) + round_limit(inv).saturating_mul(max_rounds(inv).saturating_sub(1))
+        .unwrap_or_default()
 }
 
 /// Runs one probe round of every host and returns the resulting state.
@@ -82,10 +76,6 @@ pub fn time_limit(inv: &Inventory) -> Duration {
 pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) -> State {
     let mut state = State::new(inventory.clone());
     let limit = round_limit(&inventory);
-    let first = match scope {
-        Scope::Everything => first_round_limit(&inventory),
-        Scope::Dns => limit,
-    };
     let (tx, rx) = mpsc::channel::<ProbeReport>(1024);
     let round = tokio::spawn(scheduler::one_round(
         inventory.clone(),
@@ -93,6 +83,11 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
         tx,
         scope,
     ));
+    // The first round also waits for the vantage points, each bounded by its `every`.
+    let first = match scope {
+        Scope::Everything => limit.max(vantage_limit(&inventory)),
+        Scope::Dns => limit,
+    };
     collect(&mut state, rx, round, first).await;
     if scope == Scope::Everything {
         let most = max_rounds(&inventory);
@@ -299,6 +294,9 @@ pub fn to_table(state: &State) -> String {
     if let Some(hint) = &state.ping_hint {
         out.push_str(&format!("hint: {}\n", shown_line(hint)));
     }
+    if let Some(plan) = json::vantage_note(state) {
+        out.push_str(&format!("note: {}\n", plan.note));
+    }
     for w in warnings {
         out.push_str(&format!("warning: {}\n", shown_line(&w)));
     }
@@ -315,7 +313,44 @@ pub fn to_table(state: &State) -> String {
             }
         }
     }
+    for line in vantage_lines(state) {
+        out.push_str(&format!("{}\n", shown_line(&line)));
+    }
     out
+}
+
+/// One line per vantage point: how many hosts it sees up, or why it gave no view.
+fn vantage_lines(state: &State) -> Vec<String> {
+    let inv = &state.inventory;
+    inv.vantages
+        .iter()
+        .zip(&state.vantages)
+        .enumerate()
+        .map(|(v, (config, vs))| match &vs.last {
+            Some(Seen { value: Ok(_), .. }) => {
+                let seen: Vec<_> = state
+                    .hosts
+                    .iter()
+                    .filter_map(|h| h.remote.get(v)?.as_ref())
+                    .collect();
+                let up = seen
+                    .iter()
+                    .filter(|s| s.host.health == crate::probe::vantage::RemoteHealth::Up)
+                    .count();
+                format!(
+                    "vantage {}: {up} of {} hosts up from there",
+                    config.name,
+                    seen.len()
+                )
+            }
+            Some(Seen {
+                value: Err(why), ..
+            }) => {
+                format!("vantage {}: no view: {why}", config.name)
+            }
+            None => format!("vantage {}: no answer", config.name),
+        })
+        .collect()
 }
 
 /// The TARGET column: the address, and why when it is not `new_ip`.
@@ -477,20 +512,6 @@ mod tests {
             .collect();
         let inv = inventory(&hosts);
         assert_eq!(round_limit(&inv), Duration::from_secs(2 + 2) + ROUND_SLACK);
-    }
-
-    /// A vantage is asked in the first round, which waits for it up to its `every` (its
-    /// run says "too slow" then): the round limit alone would cut it off without a word.
-    #[test]
-    fn the_first_round_waits_for_a_vantage_up_to_its_every() {
-        let inv = inventory(
-            "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[vantage]]\nname = \"office\"\nssh = \"office\"\nevery = \"10s\"\n",
-        );
-        assert_eq!(round_limit(&inv), Duration::from_secs(3));
-        assert_eq!(first_round_limit(&inv), Duration::from_secs(11));
-        assert_eq!(time_limit(&inv), Duration::from_secs(11 + 3));
-        let inv = inventory("[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n");
-        assert_eq!(first_round_limit(&inv), round_limit(&inv));
     }
 
     /// A round that never ends (a probe that overstays its timeout) is cut off at the

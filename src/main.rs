@@ -106,8 +106,7 @@ enum Command {
     /// wait for a slot); what has not answered by then is not counted. So check ends within
     /// fail_after × (2 × timeout + 1 s): 6 s with the defaults (timeout 1s, fail_after 2),
     /// and at most 20 × (2 × 60 s + 1 s), the largest the inventory allows, for up to 256
-    /// probes. A [[vantage]] is asked once, in the first round, which then waits for it up
-    /// to its every and a second (its run is given up at its every: "too slow").
+    /// probes.
     Check {
         /// Print JSON instead of a table
         #[arg(long)]
