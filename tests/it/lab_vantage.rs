@@ -12,7 +12,8 @@
 //! - The office without moveday on its PATH: "moveday not found on office".
 //! - Its host key unknown, a remote that never answers (too slow, given up at its `every`),
 //!   a remote moveday of another JSON schema: each in words.
-//! - The dashboard: the grid's office column says up where vbox's own health says down.
+//! - The dashboard: the grid's office column says up where vbox's own health says down,
+//!   and vbox's detail pane shows what the office saw.
 //!
 //! Needs root and the lab's packages: ignored by a plain `cargo test`, run by
 //! `cargo test -- --include-ignored`, where a machine without them fails it.
@@ -424,6 +425,27 @@ fn the_grid_has_an_office_column_that_says_up_where_vbox_is_down_here() {
         office_column_says_up,
     );
     eprintln!("--- the grid after {took:.1?}:\n{screen}");
+    // vbox's detail: what the office saw, and why vbox looks dead here.
+    for _ in 0..3 {
+        tmux.key("j");
+    }
+    let screen = tmux.wait_for(
+        "vbox's detail, seen from office",
+        Duration::from_secs(5),
+        |s| {
+            s.contains("vbox · vbox.example.org")
+                && s.lines().any(|l| {
+                    l.starts_with("Seen") && l.contains("from office ● up") && l.contains(VBOX_NEW)
+                })
+                && s.contains("up from office")
+        },
+    );
+    let detail: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("Health") || l.starts_with("Seen") || l.starts_with("Target"))
+        .map(|l| l.split('│').next().unwrap_or(l).trim_end())
+        .collect();
+    eprintln!("--- vbox's detail:\n{}", detail.join("\n"));
     tmux.key("q");
     tmux.wait_for_timed("moveday exits", Duration::from_secs(5), |s| {
         s.contains("EXIT=0")
