@@ -36,6 +36,7 @@ mod lab_faults;
 mod lab_mail;
 mod lab_teardown;
 mod lab_tui;
+mod lab_vantage;
 mod mail_probes;
 mod packaging;
 mod probes;

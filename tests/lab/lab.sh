@@ -41,6 +41,11 @@
 # zone's serials stay as they are); MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of the
 # inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons
 # (fail on purpose after that step: the teardown test).
+# MDLAB_OFFICE=1 also builds the office, a vantage point on another subnet (100.64.7.0/24,
+# routed through the bridge namespace) with its own resolver, hosts file and sshd, and puts
+# it in the inventory as `[[vantage]] office`: MDLAB_MOVEDAY is its remote command (an
+# absolute path: the namespaces share the file system; default "moveday"),
+# MDLAB_VANTAGE_EVERY its every (default 10s).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
 # package missing), 1 setup failed, 128+N a signal.
@@ -81,7 +86,12 @@ declare -A SITES=(
   [jabber]="5222:jabber.example.org:jabber 5269:jabber.example.org:jabber"
 )
 STATE_DIR=${TMPDIR:-/tmp}
-INSTALL_HINT="apt-get install openssh-server nginx-light bind9 bind9-dnsutils nftables iproute2 iputils-ping openssl"
+INSTALL_HINT="apt-get install openssh-server openssh-client nginx-light bind9 bind9-dnsutils nftables iproute2 iputils-ping openssl"
+
+# The office (MDLAB_OFFICE=1): a vantage point on another subnet, routed to the lab.
+OFFICE_NET=100.64.7
+OFFICE_IP=$OFFICE_NET.10
+OFFICE_GW=$OFFICE_NET.1 # the bridge namespace's side of the office's link
 
 P=mdlab$$            # every namespace, directory and file of this lab starts with it
 LAB=""               # the lab's directory (configs, keys, logs, pages)
@@ -89,6 +99,7 @@ LAPTOP=$P-laptop
 BRIDGE=$P-br
 RESOLVER=$P-resolver
 ORG_NS=$P-parent
+OFFICE=$P-office
 TORN_DOWN=0
 PARENT=${MDLAB_PARENT:-$PPID}
 
@@ -106,8 +117,8 @@ prerequisites() {
     echo "not root: network namespaces need it" >&2
     return 3
   fi
-  for tool in ip nft sshd nginx named dig nsupdate tsig-keygen ssh-keygen openssl ping ss unshare \
-    timeout; do
+  for tool in ip nft sshd ssh nginx named dig nsupdate tsig-keygen ssh-keygen openssl ping ss \
+    unshare timeout; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -226,7 +237,7 @@ teardown() {
   read -ra stuck <<<"$(jobs -rp | tr '\n' ' ')"
   [ ${#stuck[@]} -eq 0 ] || kill -KILL "${stuck[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "/etc/netns/$LAPTOP"
+  rm -rf "/etc/netns/$LAPTOP" "/etc/netns/$OFFICE"
   if [ -n "$LAB" ]; then
     if [ "$status" != 0 ] && [ -d "$LAB/logs" ]; then
       # A failed setup: show the daemons' complaints before their files go.
@@ -520,6 +531,110 @@ wait_for_servers() {
   done
 }
 
+# ------------------------------------------------------------------- the office
+
+# The office (MDLAB_OFFICE=1): a vantage point where the lab's laptop is not. Another subnet,
+# routed to the lab through the bridge namespace; its own caching resolver (which never saw
+# drawable's old address) and its own hosts file (without the laptop's pinned entries); an
+# sshd that takes one key, the laptop's keys/office. moveday there is the same binary as
+# on the laptop (MDLAB_MOVEDAY): the namespaces share the file system.
+office_wanted() { [ "${MDLAB_OFFICE:-0}" = 1 ]; }
+
+build_office() {
+  local dir=$LAB/hosts/office ns
+  mkdir -p "$dir/named"
+  # The link: a veth pair from the bridge namespace, which routes between br0 and it (it
+  # still drops whatever is for the old network, in prerouting). The office's one route
+  # goes to the lab; every namespace of the lab gets its route back to the office.
+  ip netns add "$OFFICE"
+  ip -n "$BRIDGE" link add v-office type veth peer name eth0 netns "$OFFICE"
+  ip -n "$BRIDGE" addr add "$OFFICE_GW/24" dev v-office
+  ip -n "$BRIDGE" link set v-office up
+  ip netns exec "$BRIDGE" sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$OFFICE" addr add "$OFFICE_IP/24" dev eth0
+  ip -n "$OFFICE" link set eth0 up
+  ip -n "$OFFICE" link set lo up
+  ip -n "$OFFICE" route add "$NEW.0/24" via "$OFFICE_GW"
+  for ns in $(our_namespaces "$P"); do
+    case $ns in "$BRIDGE" | "$OFFICE") continue ;; esac
+    ip -n "$ns" route add "$OFFICE_NET.0/24" via "$GATEWAY_IP"
+  done
+
+  # Its own hosts file (nothing pinned) and resolv.conf: its own caching resolver, on its
+  # own address, forwarding the move's zones to the primary as the laptop's does. Started
+  # after the move, it never cached an old answer: drawable and vbox resolve to their new
+  # addresses there.
+  mkdir -p "/etc/netns/$OFFICE"
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n# lab %s: the office'"'"'s hosts file (nothing pinned)\n' \
+    "$P" >"/etc/netns/$OFFICE/hosts"
+  printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$OFFICE_IP" >"/etc/netns/$OFFICE/resolv.conf"
+  render named-resolver.conf "$dir/named.conf" IP="$OFFICE_IP" HOSTDIR="$dir" \
+    NET="$OFFICE_NET" PRIMARY="$NEW.10" DNSBL_SERVER="$ORG_IP"
+  spawn "$OFFICE" "$LAB/logs/named-office.log" /usr/sbin/named -g -n 1 -c "$dir/named.conf"
+
+  # sshd, key authentication only: keys/office (the laptop's) is authorized,
+  # keys/office-unknown is a key the office does not know. The lab's known_hosts has the
+  # office's host key: the laptop knows the office before it asks.
+  ssh-keygen -q -t ed25519 -N '' -C "office lab $P" -f "$dir/ssh_host_ed25519_key"
+  ssh-keygen -q -t ed25519 -N '' -C "the laptop's key for the office, lab $P" -f "$LAB/keys/office"
+  ssh-keygen -q -t ed25519 -N '' -C "a key the office does not know, lab $P" \
+    -f "$LAB/keys/office-unknown"
+  (umask 077 && cp "$LAB/keys/office.pub" "$dir/authorized_keys")
+  printf '%s %s\n' "$OFFICE_IP" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
+    >"$LAB/known_hosts"
+  render sshd_config-office "$dir/sshd_config" IP="$OFFICE_IP" HOSTDIR="$dir"
+  spawn "$OFFICE" "$LAB/logs/sshd-office.log" sh -c \
+    'mount -t tmpfs -o mode=755,size=1m lab /run && mkdir -m 755 /run/sshd && exec "$@"' \
+    sshd /usr/sbin/sshd -D -e -f "$dir/sshd_config"
+}
+
+office_answers() { # NAME ADDRESS: the office's resolver resolves NAME to ADDRESS
+  [ "$(ip netns exec "$OFFICE" dig +short +time=1 +tries=1 "@$OFFICE_IP" "$1" A)" = "$2" ]
+}
+
+# office_ssh KEY: the laptop logs in to the office with keys/KEY (and runs `true`).
+office_ssh() {
+  ip netns exec "$LAPTOP" ssh -T -o BatchMode=yes -o ConnectTimeout=2 \
+    -o UserKnownHostsFile="$LAB/known_hosts" -o StrictHostKeyChecking=yes \
+    -o IdentitiesOnly=yes -i "$LAB/keys/$1" -- "root@$OFFICE_IP" true
+}
+
+wait_for_office() {
+  wait_until 20 "sshd on the office" listening "$OFFICE" 22
+  wait_until 20 "the office's resolver" office_answers drawable.example.org "$NEW.14"
+  office_answers vbox.example.org "$NEW.13" || die "the office's resolver does not know vbox"
+  ip netns exec "$OFFICE" ping -q -c 1 -W 2 "$NEW.13" >/dev/null ||
+    die "vbox does not answer ping from the office"
+  office_ssh office 2>>"$LAB/logs/ssh-office.log" ||
+    die "the laptop cannot log in to the office with keys/office (see logs/ssh-office.log)"
+  if office_ssh office-unknown 2>>"$LAB/logs/ssh-office.log"; then
+    die "the office let keys/office-unknown in"
+  fi
+}
+
+# The inventory's [ssh] and [[vantage]] office (a comment without the office).
+office_inventory() {
+  if ! office_wanted; then
+    echo "# No vantage point: MDLAB_OFFICE=1 builds the office and adds it here."
+    return
+  fi
+  cat <<EOF
+[ssh]
+# Given to every ssh moveday runs: the office's host key is in the lab's known_hosts
+# (lab.sh wrote it) and nothing else is trusted; only the key given with -i is offered.
+options = ["-o", "UserKnownHostsFile=$LAB/known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes"]
+
+[[vantage]]
+# Another subnet ($OFFICE_NET.0/24), its own resolver and hosts file. Its moveday is the
+# same binary as the laptop's (the namespaces share the file system).
+name = "office"
+ssh = "root@$OFFICE_IP"
+moveday = "${MDLAB_MOVEDAY:-moveday}"
+ssh_options = ["-i", "$LAB/keys/office"]
+every = "${MDLAB_VANTAGE_EVERY:-10s}"
+EOF
+}
+
 fail_at() { [ "${MDLAB_FAIL_AT:-}" != "$1" ] || die "failing after '$1' on purpose (MDLAB_FAIL_AT)"; }
 
 up() {
@@ -537,7 +652,9 @@ up() {
   done
   build_dns
   fail_at dns
+  office_wanted && build_office
   wait_for_servers
+  office_wanted && wait_for_office
   fail_at daemons
   local canary_key="canary_key = \"keys/$KEY_NAME.key\"   # the primary takes its updates"
   [ "${MDLAB_CANARY_KEY:-1}" != 0 ] || canary_key="# canary_key left out (MDLAB_CANARY_KEY=0)"
@@ -545,7 +662,7 @@ up() {
     INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}" \
     DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key" \
     CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}" \
-    DNSBL_EVERY="${MDLAB_DNSBL_EVERY:-2s}"
+    DNSBL_EVERY="${MDLAB_DNSBL_EVERY:-2s}" OFFICE="$(office_inventory)"
 }
 
 # ------------------------------------------------------------------- fault commands
