@@ -6,6 +6,7 @@
 
 use crate::checklist::{ChecklistDoc, ItemStatus};
 use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe, LinkedZoneCheck};
+use crate::probe::service::ServiceState;
 use crate::sanitize::sanitize;
 
 use super::{Health, HostsFlag, Seen, State, Verdict, hosts_flag, verdict};
@@ -49,6 +50,7 @@ fn word(ok: bool, text: String) -> LinkState {
 pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
     match *link {
         CheckLink::Host { host, probe } => host_link_state(state, host, probe),
+        CheckLink::Service { host, service } => service_link_state(state, host, service),
         CheckLink::Zone { zone, check } => zone_link_state(state, zone, check),
     }
 }
@@ -70,6 +72,31 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
             Some(c) if c.run.over() => LinkState::Red(format!("canary {}", c.summary)),
             _ => LinkState::Pending,
         },
+    }
+}
+
+/// A service by name: green when it is ok, with its detail; red with why it is not.
+fn service_link_state(state: &State, host: usize, service: usize) -> LinkState {
+    let name = state
+        .inventory
+        .hosts
+        .get(host)
+        .and_then(|h| h.services.get(service))
+        .map_or("service", |s| s.name.as_str());
+    let Some(Seen { value, .. }) = state
+        .hosts
+        .get(host)
+        .and_then(|h| h.services.get(service))
+        .and_then(Option::as_ref)
+    else {
+        return LinkState::Pending;
+    };
+    let r = &value.result;
+    let name = sanitize(name, 40);
+    match &r.error {
+        None if r.state == ServiceState::Ok => LinkState::Green(format!("{name}: {}", r.detail)),
+        Some(why) => LinkState::Red(format!("{name} {}: {why}", r.state.word())),
+        None => LinkState::Red(format!("{name} {}: {}", r.state.word(), r.detail)),
     }
 }
 

@@ -433,6 +433,7 @@ mod fixed {
     fn service(state: ServiceState, detail: &str, error: Option<&str>) -> ServiceResult {
         ServiceResult {
             smtp_names: None,
+            command: None,
             state,
             detail: detail.into(),
             error: error.map(String::from),
@@ -507,8 +508,9 @@ mod fixed {
         let new = "203.0.113.25";
         let webmail = ServiceResult {
             smtp_names: None,
+            command: None,
             age: Some(Duration::from_secs(3600)),
-            cert: Some(CertInfo {
+            cert: Some(Box::new(CertInfo {
                 subject: "CN=mail.example.org".into(),
                 issuer: "CN=Example CA".into(),
                 not_after: t(90 * 86_400),
@@ -516,7 +518,7 @@ mod fixed {
                 name_matches: true,
                 trusted: false,
                 chain_error: Some("invalid peer certificate: UnknownIssuer".into()),
-            }),
+            })),
             ..service(ServiceState::Ok, "200 OK · 12 KiB · updated 1h ago", None)
         };
         let timeout = || service(ServiceState::Fail, "", Some("timeout"));
