@@ -24,6 +24,7 @@ mod check_json;
 mod checklist_cli;
 mod checklist_persist;
 mod cli;
+mod command_services;
 mod delegation;
 mod demo;
 mod demo_scale;
