@@ -56,6 +56,9 @@ shoot zones-view-130x30-30s 130 30 30 z &
 AFTER=64 shoot zones-canary-130x40-70s 130 40 5 z C y &
 # Ports and services: the filtered web port, the stale planet page, the expiring certificate.
 shoot services-view-140x30-20s 140 30 20 p &
+# Mail (the second host): SPF authorizes only the old address and the demo's blocklist
+# lists the new one (both fixed at 60 and 75 s); the Mail lines of the detail pane.
+shoot mail-detail-130x40-30s 130 40 30 j &
 shoot timeline-140x30-40s 140 30 40 t &
 DEMO="demo --hosts 1000" shoot scale-1000-hosts-200x60 200 60 15 G k k k &
 wait

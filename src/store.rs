@@ -25,12 +25,14 @@ use crate::probe::{
     Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError, ProbeReport, PtrOutcome, ResolverId,
     ServiceOutcome, SshOutcome, Target, ZoneOutcome,
 };
+pub use vantage::{FromVantage, VantageState};
 
 mod canary;
 pub mod damping;
 mod delegation;
 mod links;
 pub mod mail;
+pub mod vantage;
 pub use canary::{
     CanaryRun, CanarySecondary, CanarySecondaryView, CanaryView, SecondaryVerdict, canary,
     canary_zones, late_words as canary_late_words, seconds as canary_seconds,
@@ -68,6 +70,8 @@ pub struct State {
     pub orphans: (usize, Vec<String>),
     /// One per `[[zone]]` of the inventory.
     pub zones: Vec<ZoneState>,
+    /// One per `[[vantage]]` of the inventory.
+    pub vantages: Vec<VantageState>,
 }
 
 /// What the servers of one zone say.
@@ -117,6 +121,8 @@ pub struct HostState {
     pub mail: Option<Seen<MailOutcome>>,
     /// The blocklists' last answers about a mail host's new address.
     pub dnsbl: Option<Seen<DnsblOutcome>>,
+    /// One slot per `[[vantage]]`: the host as that vantage last saw it.
+    pub remote: Vec<Option<FromVantage>>,
     /// Flap damping of every check that has reported.
     pub damp: BTreeMap<Check, Damper>,
     /// Overall health and since when it has been so.
@@ -130,12 +136,14 @@ impl State {
     pub fn new(inventory: Arc<Inventory>) -> State {
         let zones = inventory_zones(&inventory);
         let resolvers = inventory.resolvers.len();
+        let vantages = vec![VantageState::default(); inventory.vantages.len()];
         let hosts = inventory
             .hosts
             .iter()
             .map(|config| HostState {
                 dns: vec![None; resolvers],
                 services: vec![None; config.services.len()],
+                remote: vec![None; inventory.vantages.len()],
                 ..HostState::default()
             })
             .collect();
@@ -148,6 +156,7 @@ impl State {
             warnings: Vec::new(),
             orphans: (0, Vec::new()),
             zones,
+            vantages,
         }
     }
 
@@ -231,6 +240,7 @@ fn reduce_probe(state: &mut State, report: ProbeReport) -> bool {
             None => false,
         },
         ProbeReport::Probe { host, at, outcome } => reduce_outcome(state, host, at, outcome),
+        ProbeReport::Vantage { at, outcome } => vantage::reduce_vantage(state, at, outcome),
     }
 }
 
@@ -770,6 +780,13 @@ pub fn health(config: &HostConfig, h: &HostState) -> (Health, Vec<String>) {
             health = Health::Degraded;
         }
         reasons.push(format!("mail: {}", problem.words));
+    }
+    // Another vantage point sees it otherwise: is it this laptop, or them?
+    if let Some((why, degrades)) = vantage::disagreement(h, health) {
+        if degrades && health == Health::Up {
+            health = Health::Degraded;
+        }
+        reasons.push(why);
     }
     (health, reasons)
 }

@@ -23,8 +23,10 @@ use crate::store::{self, Health, HostState, HostsFlag, Seen, State, Verdict};
 use crate::timefmt::rfc3339;
 
 mod mail;
+mod vantage;
 
 pub use mail::MailOutput;
+pub use vantage::{StdinPlanOutput, VantageOutput};
 
 /// `moveday check --json`: one probe round of every host.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -41,7 +43,11 @@ pub struct CheckOutput {
     pub ping_hint: Option<String>,
     /// How pings were sent.
     pub ping_mode: Option<PingMode>,
+    /// On a vantage point (`--inventory -`): the files it used instead of the plan's.
+    pub stdin_plan: Option<StdinPlanOutput>,
     pub summary: HealthSummary,
+    /// One per `[[vantage]]`: what each other vantage point saw.
+    pub vantages: Vec<VantageOutput>,
     /// One per `[[zone]]`.
     pub zones: Vec<ZoneOutput>,
 }
@@ -492,12 +498,14 @@ impl CheckOutput {
             move_name: inv.name.clone(),
             ping_hint: state.ping_hint.clone(),
             ping_mode: state.ping_mode,
+            stdin_plan: vantage::stdin_plan(state),
             summary: HealthSummary {
                 degraded,
                 down,
                 unknown,
                 up,
             },
+            vantages: vantage::vantages(state),
             zones: zones(state),
         }
     }

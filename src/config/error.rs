@@ -58,6 +58,29 @@ pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 /// The text of a configuration file (`what`: "inventory", "theme"): a regular file or a
 /// pipe, at most [`MAX_CONFIG_BYTES`], UTF-8, or a clear error: the line and column of
 /// the first byte that is not UTF-8.
+/// `what` from stdin (`--inventory -`), at most [`MAX_CONFIG_BYTES`], as UTF-8.
+pub fn read_stdin(what: &str) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let path = Path::new("-");
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ConfigError::file(path, format!("cannot read {what} from stdin: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::file(
+            path,
+            format!(
+                "cannot read {what} from stdin: larger than {} MiB",
+                MAX_CONFIG_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ConfigError::file(path, format!("{what} on stdin is not UTF-8")))
+}
+
 pub fn read_config(path: &Path, what: &str) -> Result<String, ConfigError> {
     use std::io::Read as _;
     let cannot = |e: std::io::Error| ConfigError::file(path, format!("cannot read {what}: {e}"));

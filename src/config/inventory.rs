@@ -75,7 +75,25 @@ pub struct Inventory {
     pub ssh: SshSettings,
     /// `[[vantage]]`: other machines' movedays, asked over SSH.
     pub vantages: Vec<VantageConfig>,
+    /// The text it was read from (what a vantage is given on its stdin).
+    pub source: std::sync::Arc<str>,
+    /// Where it came from: a file of this machine, or another machine's plan on stdin.
+    pub origin: Origin,
 }
+
+/// Where an inventory came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A file on this machine: its paths (hosts file, CA file, keys) are this machine's.
+    File,
+    /// Another machine's plan, on stdin (`--inventory -`, as a vantage point runs it): the
+    /// paths it names are that machine's, so this one uses its own `/etc/hosts` and trust
+    /// store, writes nothing, and contacts no vantage itself.
+    Stdin,
+}
+
+/// The hosts file a vantage point uses, whatever the plan names.
+pub const SYSTEM_HOSTS_FILE: &str = "/etc/hosts";
 
 /// `[mail]`: which DNS blocklists (DNSBL) are asked about the new address of every mail
 /// host, how often, and through which server.
@@ -386,6 +404,9 @@ impl HostConfig {
 impl Inventory {
     /// Reads and validates an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, ConfigError> {
+        if path == Path::new("-") {
+            return Inventory::parse_stdin(&super::read_stdin("inventory")?);
+        }
         let source = super::read_config(path, "inventory")?;
         let inventory = Inventory::parse(path, &source)?;
         // A canary key that cannot be used is bad input now, not when a run starts; one
@@ -412,6 +433,25 @@ impl Inventory {
     /// reported: `[move]`, `[probe]`, `hosts_file`, `[[resolver]]`, `[[host]]` (with its
     /// services), `[[checklist]]` (whose links name hosts), `[[zone]]`.
     pub fn parse(path: &Path, source: &str) -> Result<Inventory, ConfigError> {
+        Inventory::parse_from(path, source, Origin::File)
+    }
+
+    /// Another machine's plan (`--inventory -`): validated as a file is, but its paths are
+    /// not read (they name that machine's files): the hosts file is this machine's
+    /// `/etc/hosts`, TLS trusts this machine's store, no canary key, no vantage, no ssh.
+    pub fn parse_stdin(source: &str) -> Result<Inventory, ConfigError> {
+        let mut inv = Inventory::parse_from(Path::new("-"), source, Origin::Stdin)?;
+        inv.hosts_file = PathBuf::from(SYSTEM_HOSTS_FILE);
+        inv.probe.ca_file = None;
+        for zone in &mut inv.zones {
+            zone.canary_key = None;
+        }
+        inv.vantages.clear();
+        inv.ssh = SshSettings::default();
+        Ok(inv)
+    }
+
+    fn parse_from(path: &Path, source: &str, origin: Origin) -> Result<Inventory, ConfigError> {
         let raw: RawInventory = toml::from_str(source).map_err(|e| {
             let mut err = ConfigError::from_toml(path, source, &e);
             // TOML puts a key after a [table] header into that table: a common slip for
@@ -425,7 +465,8 @@ impl Inventory {
             |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, span, msg);
 
         let the_move = settings::move_table(raw.r#move, path, &err)?;
-        let (probe, probe_hosts_file) = settings::probe_table(raw.probe, path, &err)?;
+        let files = (origin == Origin::File).then_some(path);
+        let (probe, probe_hosts_file) = settings::probe_table(raw.probe, files, &err)?;
         let hosts_file = settings::hosts_file(raw.hosts_file, probe_hosts_file, path, &err)?;
         let mut resolvers = dns::resolvers(raw.resolver, &err)?;
         let hosts = host::hosts(raw.host, &probe, &err)?;
@@ -458,6 +499,8 @@ impl Inventory {
             mail,
             ssh,
             vantages,
+            source: source.into(),
+            origin,
         })
     }
 

@@ -9,10 +9,10 @@ pub mod service;
 pub mod theme;
 pub mod tsig_key;
 
-pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config};
+pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config, read_stdin};
 pub use inventory::{
     CheckLink, ChecklistItem, DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, HostConfig, Inventory,
-    LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, ProbeSettings, ResolverConfig,
+    LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, Origin, ProbeSettings, ResolverConfig,
     ResolverKind, SecondaryConfig, ServerRef, SshSettings, VantageConfig, ZoneConfig, load_ca_file,
 };
 pub use service::{

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod service;
 pub mod ssh;
 pub mod ssh_run;
+pub mod vantage;
 pub mod zone;
 
 use std::fmt;
@@ -78,6 +79,11 @@ pub enum ProbeReport {
         /// The run's canary text: which run the step belongs to.
         run: String,
         event: canary::CanaryEvent,
+    },
+    /// A vantage point's moveday answered (or did not).
+    Vantage {
+        at: SystemTime,
+        outcome: vantage::VantageOutcome,
     },
 }
 

@@ -44,6 +44,7 @@ use super::http::{self, ClientCache};
 use super::mail::MailDesk;
 use super::ping::Pinger;
 use super::service::{ServiceResult, TlsTrust};
+use super::vantage;
 use super::{
     DnsError, DnsOutcome, HostId, HostsFileOutcome, Outcome, ProbeError, ProbeReport, Target,
     TargetSource, ZoneOutcome, delegation, ptr, ssh, zone,
@@ -245,7 +246,50 @@ pub fn spawn<T: Listener>(
             probe_now.clone(),
         ));
     }
+    for v in 0..inv.vantages.len() {
+        set.spawn(vantage_loop(inv.clone(), v, tx.clone(), probe_now.clone()));
+    }
     set
+}
+
+/// Asks vantage `v` at once, then every `every` (a run is bounded by it) and on "probe now".
+async fn vantage_loop<T: Listener>(
+    inv: Arc<Inventory>,
+    v: usize,
+    tx: mpsc::Sender<T>,
+    mut probe_now: watch::Receiver<u64>,
+) {
+    let Some(every) = inv.vantages.get(v).map(|c| c.every) else {
+        return;
+    };
+    loop {
+        probe_now.borrow_and_update();
+        let started = Instant::now();
+        if ask_vantage(&inv, v, &tx).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + every) => {}
+            _ = probe_now_signal(&mut probe_now) => {}
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+/// One run of vantage `v`, reported (given up if nobody listens any more).
+async fn ask_vantage<T: Listener>(
+    inv: &Inventory,
+    v: usize,
+    tx: &mpsc::Sender<T>,
+) -> Result<(), Closed> {
+    let outcome = tokio::select! {
+        outcome = vantage::ask(inv, v) => outcome,
+        _ = tx.closed() => return Err(Closed),
+    };
+    let at = SystemTime::now();
+    tx.send(ProbeReport::Vantage { at, outcome }.into())
+        .await
+        .map_err(|_| Closed)
 }
 
 /// Later rounds of all hosts are spread over at least this long (or the interval).
@@ -299,6 +343,14 @@ pub async fn one_round<T: Listener>(
             let round = zone_round(&inv, &env, zone, &tx, None, true);
             let _ = futures::future::join(round, delegation_round(&inv, &env, zone, &tx)).await;
         });
+    }
+    if scope == Scope::Everything {
+        for v in 0..inv.vantages.len() {
+            let (inv, tx) = (inv.clone(), tx.clone());
+            set.spawn(async move {
+                let _ = ask_vantage(&inv, v, &tx).await;
+            });
+        }
     }
     while set.join_next().await.is_some() {}
 }

@@ -112,15 +112,15 @@ fn lines(
     }
     rows.extend(service_rows(view, config, h, index));
     rows.extend(old_ip_row(view, config, index));
+    // A mail host's SPF, MX, blocklists and HELO name: what receivers judge it by.
+    let mail = super::mail::rows(view, index, false).unwrap_or_default();
+    rows.extend(group("Mail", mail.iter().map(|r| r.sentence(view))));
     rows.extend(flaps_row(view, config, h));
     rows.extend(dns_rows(view, config, (h, index), width));
     rows.extend(hosts_rows(view, config, h, index));
     // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
     rows.extend(ptr_row(view, config, index));
     rows.extend(ttl_row(view, config, index));
-    // A mail host's SPF, MX, blocklists and HELO name.
-    let mail = super::mail::rows(view, index, false).unwrap_or_default();
-    rows.extend(group("Mail", mail.iter().map(|r| r.sentence(view))));
 
     let mut out = Vec::new();
     for (label, body) in rows {

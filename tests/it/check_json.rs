@@ -777,7 +777,62 @@ mod fixed {
         for host in 0..state.hosts.len() {
             store::reduce(&mut state, ProbeReport::RoundDone { host, at: t(100) });
         }
+        for report in vantages() {
+            store::reduce(&mut state, report);
+        }
         state
+    }
+
+    /// The office sees pinned up (its hosts file has no stale entry) and dark down; the
+    /// other vantage refuses the key.
+    fn vantages() -> [ProbeReport; 2] {
+        use moveday::probe::vantage::{
+            RemoteDns, RemoteHealth, RemoteHost, RemoteView, VantageOutcome,
+        };
+        let host = |name: &str, health, target: &str, reasons: &[&str]| RemoteHost {
+            name: name.into(),
+            health,
+            target: Some(ip(target)),
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            dns: vec![RemoteDns {
+                resolver: "system".into(),
+                server: "system".into(),
+                addresses: vec![ip(target)],
+                verdict: Some("new".into()),
+                error: None,
+            }],
+        };
+        [
+            ProbeReport::Vantage {
+                at: t(110),
+                outcome: VantageOutcome {
+                    vantage: 0,
+                    result: Ok(RemoteView {
+                        hosts: vec![
+                            host("pinned", RemoteHealth::Up, "203.0.113.11", &[]),
+                            host(
+                                "dark",
+                                RemoteHealth::Down,
+                                "203.0.113.12",
+                                &["ping timeout"],
+                            ),
+                        ],
+                        hosts_file: Some("/etc/hosts".into()),
+                    }),
+                    took: Duration::from_millis(1500),
+                },
+            },
+            ProbeReport::Vantage {
+                at: t(111),
+                outcome: VantageOutcome {
+                    vantage: 1,
+                    result: Err(
+                        "authentication refused by eu (BatchMode: no key was accepted)".into(),
+                    ),
+                    took: Duration::from_millis(300),
+                },
+            },
+        ]
     }
 }
 

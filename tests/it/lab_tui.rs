@@ -52,6 +52,8 @@ fn the_dashboard_shows_the_faults_sees_a_host_come_back_and_records_a_tick() {
     let mut lab = Lab::start(&[
         ("MDLAB_INTERVAL", &format!("{}s", INTERVAL.as_secs())),
         ("MDLAB_TIMEOUT", &format!("{}s", TIMEOUT.as_secs())),
+        // Mail's SPF and blocklist faults are lab_mail's: mail is healthy here.
+        ("MDLAB_MAIL_FAULTS", "0"),
     ]);
     eprintln!("lab {} up in {:.1?}", lab.prefix, lab.setup);
     for command in [

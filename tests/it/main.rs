@@ -34,6 +34,7 @@ mod journal_demo;
 mod journal_report;
 mod lab_dns;
 mod lab_faults;
+mod lab_mail;
 mod lab_teardown;
 mod lab_tui;
 mod mail_probes;

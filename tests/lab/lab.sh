@@ -24,15 +24,23 @@
 #   link-up HOST          and comes back
 #   fix-glue              the parent (org.) publishes ns-master's glue at its NEW address
 #   break-glue            and back at the OLD one (as the lab starts)
+#   fix-spf [both]        example.org's SPF authorizes mail's NEW address (with `both`, the
+#                         old one too): a signed update with the lab's admin key
+#   break-spf             and only the OLD one again (as the lab starts)
+#   delist                the lab's blocklist (dnsbl.lab.test) no longer lists mail's new
+#                         address
+#   relist                and lists it again (as the lab starts)
 #   ping                  answers `ok pong`
 #
 # Environment: MDLAB_INTERVAL, MDLAB_TIMEOUT (the generated inventory's probe interval and
 # timeout, default 1s each); MDLAB_DELEGATION_EVERY, MDLAB_CANARY_EVERY,
 # MDLAB_CANARY_DEADLINE (its [dns] delegation_every, canary_every and canary_deadline,
-# default 2s, 500ms and 20s); MDLAB_CANARY_KEY=0 leaves the zone's canary_key
-# (keys/moveday-canary.key) out of the inventory (moveday then refuses to write to the
-# zone); MDLAB_FAIL_AT=network|dns|daemons (fail on purpose after that step: the teardown
-# test).
+# default 2s, 500ms and 20s); MDLAB_DNSBL_EVERY (its [mail] dnsbl_every, default 2s:
+# under a minute only with a dnsbl_resolver of one's own, the lab's resolver here);
+# MDLAB_MAIL_FAULTS=0 starts with mail's SPF fixed and nothing listed (no update: the
+# zone's serials stay as they are); MDLAB_CANARY_KEY=0 leaves the zone's canary_key (keys/moveday-canary.key) out of the
+# inventory (moveday then refuses to write to the zone); MDLAB_FAIL_AT=network|dns|daemons
+# (fail on purpose after that step: the teardown test).
 #
 # Exit codes: 0 torn down after end of input, 3 a lab cannot be built here (not root, a
 # package missing), 1 setup failed, 128+N a signal.
@@ -52,6 +60,14 @@ SERIAL_OLD=2009121201
 SERIAL_NEW=2009121202
 ORG_SERIAL=2009120101 # the parent's (org.) serial, bumped by fix-glue and break-glue
 KEY_NAME=moveday-canary
+ADMIN_KEY_NAME=lab-admin # the lab's own admin key: SPF at the primary, the blocklist's listings
+MAIL_DOMAIN=example.org
+SPF_OLD="v=spf1 ip4:$OLD.11 -all"
+SPF_NEW="v=spf1 ip4:$NEW.11 -all"
+SPF_BOTH="v=spf1 ip4:$OLD.11 ip4:$NEW.11 -all"
+DNSBL_ZONE=dnsbl.lab.test
+DNSBL_NAME=11.113.0.203.$DNSBL_ZONE # mail's new address, reversed, under the list's zone
+DNSBL_REASON="Listed in the lab: backlog burst, see https://$DNSBL_ZONE/$NEW.11"
 HOSTS=(ns-master mail git vbox drawable www build jabber)
 declare -A OCTET=([ns-master]=10 [mail]=11 [git]=12 [vbox]=13 [drawable]=14 [www]=15
   [build]=16 [jabber]=17)
@@ -360,38 +376,50 @@ start_host() { # HOST: sshd, and nginx where the host serves HTTP
   spawn "$ns" "$LAB/logs/nginx-$h.log" /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
 }
 
-zone_file() { # OUT NET SERIAL TTL
-  render example.org.zone "$1" NET="$2" SERIAL="$3" TTL="$4"
+zone_file() { # OUT NET SERIAL TTL [SPF]
+  render example.org.zone "$1" NET="$2" SERIAL="$3" TTL="$4" SPF="${5:-$SPF_OLD}"
 }
+
+# Whether the lab starts with mail's faults (MDLAB_MAIL_FAULTS, default 1): SPF authorizing
+# only the old address, the new address listed. With 0 the move's zone file already has the
+# new SPF and the blocklist lists nothing: tests about other faults keep the zone's serials.
+mail_faults() { [ "${MDLAB_MAIL_FAULTS:-1}" != 0 ]; }
 
 start_named() { # ROLE NAME NS IP [PRIMARY]: named -g (foreground, log to stderr)
   local role=$1 name=$2 ns=$3 ip=$4 primary=${5:-} dir=$LAB/hosts/$2
   mkdir -p "$dir/named"
   render "named-$role.conf" "$dir/named.conf" HOST="$name" IP="$ip" HOSTDIR="$dir" NET="$NEW" \
-    PRIMARY="$primary" KEYFILE="$LAB/keys/$KEY_NAME.key" UPDATE=""
+    PRIMARY="$primary" KEYFILE="$LAB/keys/$KEY_NAME.key" UPDATE="" \
+    ADMIN_KEYFILE="$LAB/keys/$ADMIN_KEY_NAME.key" ADMIN_KEY_NAME="$ADMIN_KEY_NAME" \
+    DNSBL_SERVER="$ORG_IP"
   spawn "$ns" "$LAB/logs/named-$name.log" /usr/sbin/named -g -n 1 -c "$dir/named.conf"
 }
 
 # The canary's TSIG key, which may update example.org at the primary, and a key the primary
 # does not know (a wrong key: NOTAUTH). Read by root only, as a key on an admin's laptop.
+# And the lab's own admin key (never moveday's): it may write any name of example.org at
+# the primary (fix-spf, break-spf) and of dnsbl.lab.test at the parent (delist, relist).
 keys() {
   mkdir -m 700 "$LAB/keys"
   (
     umask 077
     tsig-keygen -a hmac-sha256 "$KEY_NAME" >"$LAB/keys/$KEY_NAME.key"
     tsig-keygen -a hmac-sha256 moveday-unknown >"$LAB/keys/unknown.key"
+    tsig-keygen -a hmac-sha256 "$ADMIN_KEY_NAME" >"$LAB/keys/$ADMIN_KEY_NAME.key"
   ) || die "tsig-keygen failed"
 }
 
 # allow_updates: from now on the primary takes updates signed with the canary's key, of
 # `_moveday-canary.example.org TXT` only (update-policy: BIND itself holds moveday to
-# writing nothing else). Only now: named never reloads a dynamic zone from its file (SIGHUP keeps
+# writing nothing else), and with the lab's admin key, of any name (the lab's SPF commands).
+# Only now: named never reloads a dynamic zone from its file (SIGHUP keeps
 # what it has, journal and all), and the move before this was a new file and SIGHUP.
 allow_updates() {
   local dir=$LAB/hosts/ns-master
   render named-primary.conf "$dir/named.conf" HOST=ns-master IP="$NEW.10" HOSTDIR="$dir" \
-    NET="$NEW" KEYFILE="$LAB/keys/$KEY_NAME.key" \
-    UPDATE="update-policy { grant \"$KEY_NAME\" name _moveday-canary.example.org. TXT; };"
+    NET="$NEW" KEYFILE="$LAB/keys/$KEY_NAME.key" ADMIN_KEYFILE="$LAB/keys/$ADMIN_KEY_NAME.key" \
+    UPDATE="update-policy { grant \"$KEY_NAME\" name _moveday-canary.example.org. TXT; \
+grant \"$ADMIN_KEY_NAME\" zonesub ANY; };"
   kill -HUP "$(cat "$dir/named.pid")"
   wait_until 20 "the primary to take signed updates" update_allowed
 }
@@ -418,10 +446,18 @@ glue_is() {
 }
 
 # The parent: BIND authoritative for org., delegating example.org to the zone's own NS set,
-# with glue for the in-zone names; the registrar still has ns-master's old address.
+# with glue for the in-zone names; the registrar still has ns-master's old address. And
+# the lab's blocklist, dnsbl.lab.test, listing mail's new address (a dynamic zone: its
+# file is read once, then delist and relist are signed updates).
 start_parent() {
   mkdir -p "$LAB/hosts/parent/named"
   org_zone "$OLD.10"
+  local listing="; nothing listed (MDLAB_MAIL_FAULTS=0)"
+  mail_faults && listing="; mail's new address ($NEW.11), listed: code 127.0.0.2 and the list's reason.
+11.113.0.203        IN A    127.0.0.2
+11.113.0.203        IN TXT  \"$DNSBL_REASON\""
+  render dnsbl.lab.test.zone "$LAB/hosts/parent/named/$DNSBL_ZONE.zone" IP="$ORG_IP" \
+    LISTING="$listing"
   start_named parent parent "$ORG_NS" "$ORG_IP"
 }
 
@@ -452,7 +488,9 @@ build_dns() {
   wait_until 20 "ns3 on drawable to load its old zone" serial_is "$NEW.14" "$SERIAL_OLD"
 
   # The move: new addresses, new serial, reload (SIGHUP: named rereads changed zone files).
-  zone_file "$zone.new" "$NEW" "$SERIAL_NEW" 60
+  local spf=$SPF_NEW listed=no
+  mail_faults && spf=$SPF_OLD listed=yes
+  zone_file "$zone.new" "$NEW" "$SERIAL_NEW" 60 "$spf"
   cat "$zone.new" >"$zone" && rm "$zone.new"
   kill -HUP "$(cat "$LAB/hosts/ns-master/named.pid")"
   wait_until 20 "the primary's new serial" serial_is "$primary" "$SERIAL_NEW"
@@ -460,6 +498,10 @@ build_dns() {
   serial_is "$NEW.14" "$SERIAL_OLD" || die "ns3 should still serve the old serial"
   allow_updates
   wait_until 20 "the parent's delegation with the old glue" glue_is "$OLD.10"
+  # Mail, through the laptop's resolver: SPF authorizes only the old address and the
+  # blocklist lists the new one (unless MDLAB_MAIL_FAULTS=0).
+  wait_until 20 "the resolver to serve example.org's SPF \"$spf\"" spf_is "$spf"
+  wait_until 20 "the resolver to serve the blocklist (listed: $listed)" listed_is "$listed"
 }
 
 wait_for_servers() {
@@ -502,7 +544,8 @@ up() {
   render inventory.toml "$LAB/inventory.toml" PREFIX="$P" LAB="$LAB" NET="$NEW" \
     INTERVAL="${MDLAB_INTERVAL:-1s}" TIMEOUT="${MDLAB_TIMEOUT:-1s}" \
     DELEGATION_EVERY="${MDLAB_DELEGATION_EVERY:-2s}" CANARY_KEY="$canary_key" \
-    CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}"
+    CANARY_EVERY="${MDLAB_CANARY_EVERY:-500ms}" CANARY_DEADLINE="${MDLAB_CANARY_DEADLINE:-20s}" \
+    DNSBL_EVERY="${MDLAB_DNSBL_EVERY:-2s}"
 }
 
 # ------------------------------------------------------------------- fault commands
@@ -606,6 +649,82 @@ cmd_glue() { # ADDRESS: the parent publishes ns-master's glue at ADDRESS
   echo "ok the parent's glue for ns-master.example.org is $1 (org. serial $ORG_SERIAL)"
 }
 
+# admin_update SERVER ZONE LINES: a dynamic update signed with the lab's admin key, sent
+# from the laptop (as the admin's own updates would be). Its output goes to the lab's log.
+admin_update() {
+  printf 'server %s\nzone %s\n%s\nsend\n' "$1" "$2" "$3" |
+    ip netns exec "$LAPTOP" nsupdate -t 3 -k "$LAB/keys/$ADMIN_KEY_NAME.key" \
+      >>"$LAB/logs/nsupdate.log" 2>&1
+}
+
+# spf_is TEXT: the laptop's resolver answers example.org's TXT (its one record) with TEXT.
+spf_is() {
+  [ "$(ip netns exec "$LAPTOP" dig +short +time=1 +tries=1 "@$RESOLVER_IP" "$MAIL_DOMAIN" TXT)" = "\"$1\"" ]
+}
+
+# listed_is yes|no: the laptop's resolver answers the blocklist's question about mail's new
+# address with the listing (127.0.0.2 and the reason), or with NXDOMAIN.
+listed_is() {
+  local status a txt
+  status=$(ip netns exec "$LAPTOP" dig +time=1 +tries=1 "@$RESOLVER_IP" "$DNSBL_NAME" A |
+    sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
+  if [ "$1" = no ]; then
+    [ "$status" = NXDOMAIN ]
+    return
+  fi
+  a=$(ip netns exec "$LAPTOP" dig +short +time=1 +tries=1 "@$RESOLVER_IP" "$DNSBL_NAME" A)
+  txt=$(ip netns exec "$LAPTOP" dig +short +time=1 +tries=1 "@$RESOLVER_IP" "$DNSBL_NAME" TXT)
+  [ "$status" = NOERROR ] && [ "$a" = 127.0.0.2 ] && [ "$txt" = "\"$DNSBL_REASON\"" ]
+}
+
+# until_resolver WHAT COMMAND...: polls (50 ms) until the laptop's resolver answers as
+# COMMAND wants, at most 10 s (its cache holds these records 1 s); the command's answer.
+until_resolver() {
+  local what=$1 deadline=$((SECONDS + 10))
+  shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || {
+      echo "error the laptop's resolver does not serve $what after 10 s"
+      return 0
+    }
+    sleep 0.05
+  done
+  echo "ok the laptop's resolver serves $what"
+}
+
+cmd_spf() { # old|new|both: example.org's SPF record authorizes mail's OLD, NEW or both addresses
+  local text
+  case ${1:-new} in
+  old) text=$SPF_OLD ;;
+  new | "") text=$SPF_NEW ;;
+  both) text=$SPF_BOTH ;;
+  *)
+    echo "error fix-spf [both]"
+    return 0
+    ;;
+  esac
+  admin_update "$NEW.10" "$MAIL_DOMAIN" "update delete $MAIL_DOMAIN. TXT
+update add $MAIL_DOMAIN. 1 TXT \"$text\"" || {
+    echo "error the primary refused the update (see $LAB/logs/nsupdate.log)"
+    return 0
+  }
+  until_resolver "example.org's SPF \"$text\"" spf_is "$text"
+}
+
+cmd_listing() { # yes|no: the blocklist lists mail's new address, or not
+  local lines="update delete $DNSBL_NAME."
+  [ "$1" = no ] || lines="$lines
+update add $DNSBL_NAME. 1 A 127.0.0.2
+update add $DNSBL_NAME. 1 TXT \"$DNSBL_REASON\""
+  admin_update "$ORG_IP" "$DNSBL_ZONE" "$lines" || {
+    echo "error the blocklist's server refused the update (see $LAB/logs/nsupdate.log)"
+    return 0
+  }
+  local what="$DNSBL_NAME as listed"
+  [ "$1" = yes ] || what="NXDOMAIN for $DNSBL_NAME (delisted)"
+  until_resolver "$what" listed_is "$1"
+}
+
 cmd_link() { # HOST up|down
   host_arg "$1" || return 0
   ip -n "$P-$1" link set eth0 "$2"
@@ -633,6 +752,10 @@ serve() {
       link-up) cmd_link "${a:-}" up ;;
       fix-glue) cmd_glue "$NEW.10" ;;
       break-glue) cmd_glue "$OLD.10" ;;
+      fix-spf) cmd_spf "${a:-}" ;;
+      break-spf) cmd_spf old ;;
+      delist) cmd_listing no ;;
+      relist) cmd_listing yes ;;
       *) echo "error unknown command '$cmd'" ;;
       esac
     else
@@ -663,7 +786,8 @@ run)
 The lab is up. In another terminal:
     ip netns exec $LAPTOP $(command -v moveday || echo target/debug/moveday) -i $LAB/inventory.toml
 Type commands (pin-old vbox, drop-port git 80, stale www, close-port jabber 5222,
-link-down build, link-up build, fix-glue, break-glue); Ctrl-D or Ctrl-C tears the lab down.
+link-down build, link-up build, fix-glue, break-glue, fix-spf, fix-spf both, break-spf,
+delist, relist); Ctrl-D or Ctrl-C tears the lab down.
 EOF
   fi
   echo "READY prefix=$P dir=$LAB laptop=$LAPTOP inventory=$LAB/inventory.toml"

@@ -132,7 +132,7 @@ fn move_window(
 /// unchecked: [`hosts_file`] weighs it against the top-level one.
 pub(super) fn probe_table(
     raw: Option<RawProbe>,
-    path: &Path,
+    path: Option<&Path>,
     err: Located,
 ) -> Result<(ProbeSettings, Option<Spanned<String>>), ConfigError> {
     let mut probe = ProbeSettings::default();
@@ -166,7 +166,8 @@ pub(super) fn probe_table(
         probe.probe_old = o;
     }
     probe.damping = damping(probe.damping, p.fail_after, p.recover_after, err)?;
-    if let Some(ca) = p.ca_file {
+    // Without a path (an inventory from another machine) its files are not this machine's.
+    if let (Some(ca), Some(path)) = (p.ca_file, path) {
         probe.ca_file = Some(ca_file(&ca, path, err)?);
     }
     Ok((probe, p.hosts_file))
