@@ -321,7 +321,7 @@ mod fixed {
         MxOutcome, SpfCheck, SpfOutcome, SpfResult,
     };
     use moveday::probe::ports::{PortResult, PortState};
-    use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
+    use moveday::probe::service::{CertInfo, CommandRun, ServiceResult, ServiceState};
     use moveday::probe::{
         AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome,
         HttpResponse, OldOutcome, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError,
@@ -725,11 +725,30 @@ mod fixed {
             service_of(0, new, service(ServiceState::Ok, "connected", None)),
             dns(ISP, &[new], 60, None),
             dns(PRIMARY, &[new], 60, Some(true)),
+            service_of(2, new, sweep()),
+            service_of(2, new, sweep()),
         ]
         .into_iter()
         .enumerate()
         .map(|(k, outcome)| (DARK, at + k as u64, outcome))
         .collect()
+    }
+
+    /// `dark`'s old-address sweep: a file that names an old address.
+    fn sweep() -> ServiceResult {
+        ServiceResult {
+            command: Some(Box::new(CommandRun {
+                exit_status: Some(0),
+                output: "/etc/nginx/conf.d/upstream.conf".into(),
+                lines: 1,
+                truncated: false,
+            })),
+            ..service(
+                ServiceState::Fail,
+                "exit 0 · 1 line",
+                Some("output not empty (1 line): /etc/nginx/conf.d/upstream.conf"),
+            )
+        }
     }
 
     /// The reports of `gone`: no address, and an unreadable hosts file.
