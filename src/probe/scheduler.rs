@@ -1306,6 +1306,40 @@ mod tests {
     use super::*;
     use crate::probe::PtrAnswer;
 
+    /// A command service runs at most every `every` in the host's loop (a little early
+    /// rather than a round late); one without `every` runs each round, and `check` (no
+    /// memory) runs them all.
+    #[test]
+    fn a_command_service_runs_when_due() {
+        let inv = Inventory::parse(
+            std::path::Path::new("inv.toml"),
+            "[[host]]\nname = \"mail\"\nfqdn = \"mail.example.org\"\n\
+             [[host.service]]\nname = \"web\"\nkind = \"tcp\"\nport = 80\n\
+             [[host.service]]\nname = \"queue\"\nkind = \"command\"\nrun = \"wc -l\"\nevery = \"1m\"\n\
+             [[host.service]]\nname = \"each\"\nkind = \"command\"\nrun = \"true\"\n",
+        )
+        .unwrap();
+        let config = &inv.hosts[0];
+        let slack = Duration::from_millis(200);
+        let start = Instant::now();
+        assert_eq!(commands_due(config, None, start, slack), [1, 2]);
+        let mut memory = HostMemory::default();
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(
+            commands_due(config, Some(&mut memory), at(0), slack),
+            [1, 2]
+        );
+        assert_eq!(commands_due(config, Some(&mut memory), at(2), slack), [2]);
+        assert_eq!(commands_due(config, Some(&mut memory), at(58), slack), [2]);
+        // Within the slack of its minute: now rather than a round late.
+        let almost = at(60) - Duration::from_millis(100);
+        assert_eq!(
+            commands_due(config, Some(&mut memory), almost, slack),
+            [1, 2]
+        );
+        assert_eq!(commands_due(config, Some(&mut memory), at(62), slack), [2]);
+    }
+
     fn answer(ttl: u32, forward_confirmed: bool) -> Result<PtrAnswer, DnsError> {
         Ok(PtrAnswer {
             names: vec!["mail.example.org".into()],

@@ -76,7 +76,7 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
 }
 
 /// A service by name: green when it is ok, with its detail; red with why it is not
-/// (`service warn: degraded: 1203 above max 1000`; the name is the link's).
+/// (`service warn: 1203 above max 1000`; the name is the link's).
 fn service_link_state(state: &State, host: usize, service: usize) -> LinkState {
     let Some(Seen { value, .. }) = state
         .hosts
@@ -328,14 +328,14 @@ mod tests {
             report(
                 ServiceState::Warn,
                 "exit 0 · 1 line · 1203",
-                Some("degraded: 1203 above max 1000"),
+                Some("1203 above max 1000"),
             ),
         );
         let live = link_state(&state, &link);
         assert!(live.is_red());
         assert_eq!(
             evidence(&state, &link, &live),
-            "mail.service:mail-queue: warn: degraded: 1203 above max 1000"
+            "mail.service:mail-queue: warn: 1203 above max 1000"
         );
         super::super::reduce(
             &mut state,

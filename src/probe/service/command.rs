@@ -175,14 +175,14 @@ fn check(
             detail.push_str(&format!(" · {}", fmt_number(n)));
             if let Some(hi) = max.filter(|hi| n > *hi) {
                 return Ok(Some(format!(
-                    "degraded: {} above max {}",
+                    "{} above max {}",
                     fmt_number(n),
                     fmt_number(hi)
                 )));
             }
             if let Some(lo) = min.filter(|lo| n < *lo) {
                 return Ok(Some(format!(
-                    "degraded: {} below min {}",
+                    "{} below min {}",
                     fmt_number(n),
                     fmt_number(lo)
                 )));

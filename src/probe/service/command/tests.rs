@@ -32,7 +32,7 @@ fn a_number_above_max_is_degraded_with_the_number() {
     let c = service(number(None, Some(1000.0)));
     let r = judge(&c, &output(0, "  1203\n", ""), "mail");
     assert_eq!(r.state, ServiceState::Warn);
-    assert_eq!(r.error.as_deref(), Some("degraded: 1203 above max 1000"));
+    assert_eq!(r.error.as_deref(), Some("1203 above max 1000"));
     assert_eq!(r.detail, "exit 0 · 1 line · 1203");
     let run = r.command.unwrap();
     assert_eq!(
@@ -47,7 +47,7 @@ fn a_number_above_max_is_degraded_with_the_number() {
         &output(0, "0.25 load\n", ""),
         "m",
     );
-    assert_eq!(low.error.as_deref(), Some("degraded: 0.25 below min 0.5"));
+    assert_eq!(low.error.as_deref(), Some("0.25 below min 0.5"));
     let text = judge(&c, &output(0, "postqueue: fatal\n", ""), "mail");
     assert_eq!(text.state, ServiceState::Fail);
     assert_eq!(
