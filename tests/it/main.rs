@@ -32,6 +32,7 @@ mod inventories;
 mod journal;
 mod journal_demo;
 mod journal_report;
+mod lab_commands;
 mod lab_dns;
 mod lab_faults;
 mod lab_mail;
