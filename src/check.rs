@@ -65,9 +65,20 @@ pub fn round_limit(inv: &Inventory) -> Duration {
     probes.max(inv.probe.timeout + slowest_command) + ROUND_SLACK
 }
 
-/// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`].
+/// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`], the first
+/// round at least as long as the slowest vantage point may take.
 pub fn time_limit(inv: &Inventory) -> Duration {
-    round_limit(inv).saturating_mul(max_rounds(inv))
+    let round = round_limit(inv);
+    round.saturating_mul(max_rounds(inv).saturating_sub(1)) + round.max(vantage_limit(inv))
+}
+
+/// How long the vantage points may take: the longest `every`, and a moment to report.
+fn vantage_limit(inv: &Inventory) -> Duration {
+    inv.vantages
+        .iter()
+        .map(|v| v.every + ROUND_SLACK)
+        .max()
+        .unwrap_or_default()
 }
 
 /// Runs one probe round of every host and returns the resulting state.
@@ -86,7 +97,12 @@ pub async fn run(inventory: Arc<Inventory>, env: Arc<ProbeEnv>, scope: Scope) ->
         tx,
         scope,
     ));
-    collect(&mut state, rx, round, limit).await;
+    // The first round also waits for the vantage points, each bounded by its `every`.
+    let first = match scope {
+        Scope::Everything => limit.max(vantage_limit(&inventory)),
+        Scope::Dns => limit,
+    };
+    collect(&mut state, rx, round, first).await;
     if scope == Scope::Everything {
         let most = max_rounds(&inventory);
         for _ in 1..most {
@@ -292,6 +308,9 @@ pub fn to_table(state: &State) -> String {
     if let Some(hint) = &state.ping_hint {
         out.push_str(&format!("hint: {}\n", shown_line(hint)));
     }
+    if let Some(plan) = json::vantage_note(state) {
+        out.push_str(&format!("note: {}\n", plan.note));
+    }
     for w in warnings {
         out.push_str(&format!("warning: {}\n", shown_line(&w)));
     }
@@ -308,7 +327,44 @@ pub fn to_table(state: &State) -> String {
             }
         }
     }
+    for line in vantage_lines(state) {
+        out.push_str(&format!("{}\n", shown_line(&line)));
+    }
     out
+}
+
+/// One line per vantage point: how many hosts it sees up, or why it gave no view.
+fn vantage_lines(state: &State) -> Vec<String> {
+    let inv = &state.inventory;
+    inv.vantages
+        .iter()
+        .zip(&state.vantages)
+        .enumerate()
+        .map(|(v, (config, vs))| match &vs.last {
+            Some(Seen { value: Ok(_), .. }) => {
+                let seen: Vec<_> = state
+                    .hosts
+                    .iter()
+                    .filter_map(|h| h.remote.get(v)?.as_ref())
+                    .collect();
+                let up = seen
+                    .iter()
+                    .filter(|s| s.host.health == crate::probe::vantage::RemoteHealth::Up)
+                    .count();
+                format!(
+                    "vantage {}: {up} of {} hosts up from there",
+                    config.name,
+                    seen.len()
+                )
+            }
+            Some(Seen {
+                value: Err(why), ..
+            }) => {
+                format!("vantage {}: no view: {why}", config.name)
+            }
+            None => format!("vantage {}: no answer", config.name),
+        })
+        .collect()
 }
 
 /// The TARGET column: the address, and why when it is not `new_ip`.

@@ -26,7 +26,7 @@ mod mail;
 mod vantage;
 
 pub use mail::MailOutput;
-pub use vantage::{StdinPlanOutput, VantageOutput};
+pub use vantage::{StdinPlanOutput, VantageOutput, stdin_plan as vantage_note};
 
 /// `moveday check --json`: one probe round of every host.
 #[derive(Debug, Clone, Serialize, JsonSchema)]

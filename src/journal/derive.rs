@@ -109,6 +109,37 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) 
             };
             (changed, entries)
         }
+        Input::Probe(ProbeReport::Vantage { at, outcome }) => {
+            let v = outcome.vantage;
+            let before = state.vantages.get(v).cloned().unwrap_or_default();
+            let hosts_before: Vec<_> = state
+                .hosts
+                .iter()
+                .map(|h| vantage::remote_of(h, v))
+                .collect();
+            let health_before: Vec<store::Health> = state.hosts.iter().map(|h| h.health).collect();
+            let changed = store::reduce(state, ProbeReport::Vantage { at, outcome });
+            let mut entries = vantage::vantage_events(state, v, &before, &hosts_before, at);
+            // A disagreement moves the host's own health too ("only this laptop reaches it").
+            for (i, was) in health_before.into_iter().enumerate() {
+                let Some(h) = state.hosts.get(i) else {
+                    continue;
+                };
+                if h.health != was {
+                    let diff = HostDiff {
+                        inv: &state.inventory,
+                        config: &state.inventory.hosts[i],
+                        before: &HostState {
+                            health: was,
+                            ..HostState::default()
+                        },
+                        after: h,
+                    };
+                    entries.extend(diff.health().map(|e| entry(at, e)));
+                }
+            }
+            (changed, entries)
+        }
         Input::ChecklistEvent(event) => {
             let entry = checklist_event(&event);
             let changed = store::reduce(state, Input::ChecklistEvent(event));
@@ -667,3 +698,4 @@ mod canary;
 mod mail;
 #[cfg(test)]
 mod tests;
+mod vantage;

@@ -220,6 +220,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A vantage point's view changed: it answered or stopped answering (`host` absent,
+    /// `ok` and `error`), or it sees a host's health otherwise (`host`, `health`).
+    Vantage {
+        vantage: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        health: Option<HostHealth>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ok: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A checklist item was ticked (`done`) or unticked.
     Tick {
         id: String,
@@ -283,7 +296,7 @@ pub enum Event {
 }
 
 /// The `kind`s this version reads; lines of other kinds are skipped.
-pub const KINDS: [&str; 15] = [
+pub const KINDS: [&str; 16] = [
     "start",
     "health",
     "check",
@@ -294,6 +307,7 @@ pub const KINDS: [&str; 15] = [
     "hosts_file",
     "old",
     "mail",
+    "vantage",
     "tick",
     "note",
     "text",
@@ -315,6 +329,7 @@ impl Event {
             Event::HostsFile { .. } => "hosts_file",
             Event::Old { .. } => "old",
             Event::Mail { .. } => "mail",
+            Event::Vantage { .. } => "vantage",
             Event::Tick { .. } => "tick",
             Event::Note { .. } => "note",
             Event::Text { .. } => "text",

@@ -13,6 +13,7 @@ mod mail;
 mod markdown;
 mod names;
 mod open;
+mod vantage;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -32,6 +33,7 @@ pub use canary::{CanaryRunReport, CanarySecondaryReport};
 pub use escape::json;
 pub use mail::{ListingReport, MailReport, SpfReport};
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
+pub use vantage::{VantageHostReport, VantageReport};
 
 /// The report, as facts. Times are UTC; durations in seconds.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -59,6 +61,8 @@ pub struct PostMortem {
     pub canaries: Vec<CanaryRunReport>,
     /// Each mail host's SPF and blocklist listings.
     pub mail: Vec<MailReport>,
+    /// Each vantage point: when it first saw each host up.
+    pub vantages: Vec<VantageReport>,
     pub checklist: ChecklistReport,
     pub notes: Vec<NoteReport>,
     pub still_open: Vec<OpenItem>,
@@ -614,6 +618,7 @@ pub fn build(
         zones: Vec::new(),
         canaries: Vec::new(),
         mail: Vec::new(),
+        vantages: Vec::new(),
         checklist: ChecklistReport::default(),
         notes: Vec::new(),
         still_open: Vec::new(),
@@ -644,6 +649,7 @@ pub fn build(
         .collect();
     pm.canaries = canary::canary_runs(&within);
     pm.mail = mail::mail_reports(&replay.sorted, from);
+    pm.vantages = vantage::vantage_reports(&replay.sorted, from);
     pm.checklist = replay.checklist();
     pm.notes = replay.notes();
     pm.still_open = open::still_open(&pm);

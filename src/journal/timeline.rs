@@ -31,7 +31,7 @@ impl Entry {
             | Event::HostsFile { host, .. }
             | Event::Old { host, .. }
             | Event::Mail { host, .. } => Some(host),
-            Event::Text { host, .. } => host.as_deref(),
+            Event::Text { host, .. } | Event::Vantage { host, .. } => host.as_deref(),
             _ => None,
         }
     }
@@ -56,6 +56,7 @@ impl Entry {
             Event::Text { text, .. } | Event::Note { text, .. } => has(text),
             Event::Tick { id, .. } => has(id),
             Event::Mail { subject, .. } => has(subject),
+            Event::Vantage { vantage, .. } => has(vantage),
             _ => false,
         }
     }
@@ -112,6 +113,12 @@ impl Entry {
                 }
             }
             Event::Mail { check, result, .. } => mail_tone(*check, result),
+            Event::Vantage { ok, health, .. } => match (ok, health) {
+                (Some(false), _) => Tone::Warn,
+                (_, Some(HostHealth::Up)) | (Some(true), _) => Tone::Good,
+                (_, Some(HostHealth::Down)) => Tone::Bad,
+                _ => Tone::Neutral,
+            },
             Event::Canary { step, .. } => match step {
                 CanaryStep::NotWritten | CanaryStep::Late => Tone::Bad,
                 CanaryStep::PickedUp => Tone::Good,
@@ -226,7 +233,31 @@ impl Entry {
             Event::Text { text, who, host } => typed_note(text, who, host.as_deref()),
             Event::Canary { .. } => canary_summary(&self.event),
             Event::Mail { .. } => mail_summary(&self.event),
+            Event::Vantage { .. } => vantage_summary(&self.event),
         }
+    }
+}
+
+/// `from office: vbox up`, `vantage office answers`, `vantage office: authentication
+/// refused …`.
+fn vantage_summary(event: &Event) -> String {
+    let Event::Vantage {
+        vantage,
+        host,
+        health,
+        ok,
+        error,
+    } = event
+    else {
+        return String::new();
+    };
+    match (host, health, ok) {
+        (Some(host), Some(health), _) => format!("from {vantage}: {host} {}", health.word()),
+        (_, _, Some(true)) => format!("vantage {vantage} answers"),
+        _ => format!(
+            "vantage {vantage}: {}",
+            error.as_deref().unwrap_or("no view")
+        ),
     }
 }
 

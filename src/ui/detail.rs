@@ -116,6 +116,8 @@ fn lines(
     let mail = super::mail::rows(view, index, false).unwrap_or_default();
     rows.extend(group("Mail", mail.iter().map(|r| r.sentence(view))));
     rows.extend(flaps_row(view, config, h));
+    // What other vantage points see, beside what this laptop sees.
+    rows.extend(group("Seen", vantage_sentences(view, h)));
     rows.extend(dns_rows(view, config, (h, index), width));
     rows.extend(hosts_rows(view, config, h, index));
     // Reverse DNS of new_ip and the TTL the primary serves (the zones view has them all).
@@ -572,6 +574,69 @@ fn hosts_rows(view: &View<'_>, config: &HostConfig, h: &HostState, index: usize)
             .iter()
             .map(|entry| hosts_sentence(view, config, entry, flag, &dns, &path, &fqdn)),
     )
+}
+
+/// One sentence per vantage point: `from office ● up · target 203.0.113.13 (new) · DNS
+/// 203.0.113.13 new · 5s ago`, its reasons when not up, or why it gave no view.
+fn vantage_sentences(view: &View<'_>, h: &HostState) -> Vec<Vec<Span<'static>>> {
+    let theme = view.theme;
+    let inv = &view.state.inventory;
+    let mut out = Vec::new();
+    for (v, config) in inv.vantages.iter().enumerate() {
+        let mut spans = vec![Span::raw(format!("from {} ", clean(&config.name, 16)))];
+        let Some(seen) = h.remote.get(v).and_then(Option::as_ref) else {
+            match view.state.vantages.get(v).and_then(|vs| vs.last.as_ref()) {
+                Some(Seen {
+                    value: Err(why), ..
+                }) => spans.push(Span::styled(
+                    format!("⚠ no view: {}", clean(why, 200)),
+                    theme.warn(),
+                )),
+                Some(Seen { value: Ok(_), .. }) => {
+                    spans.push(Span::styled("- it did not report this host", theme.muted()));
+                }
+                None => spans.extend(waiting(view, "waiting for its first answer")),
+            }
+            out.push(spans);
+            continue;
+        };
+        let r = &seen.host;
+        let health = store::vantage::remote_health(r.health);
+        spans.push(Span::styled(health_label(health), theme.health(health)));
+        if let Some(ip) = r.target {
+            let class = store::classify_in_networks(inv, ip);
+            spans.push(Span::raw(" · target "));
+            spans.push(Span::styled(ip.to_string(), address_style(view, class)));
+        }
+        // Its own resolver's answer, as the laptop's "system" column shows ours.
+        if let Some(d) = r.dns.iter().find(|d| d.server == "system") {
+            let said = match (&d.error, d.addresses.is_empty()) {
+                (Some(e), _) => clean(e, 60),
+                (None, true) => "no address".into(),
+                (None, false) => d
+                    .addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let verdict = d
+                .verdict
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            spans.push(Span::raw(format!(" · DNS {said}{verdict}")));
+        }
+        if health != Health::Up && !r.reasons.is_empty() {
+            spans.push(Span::raw(format!(
+                ": {}",
+                clean(&r.reasons.join(", "), 200)
+            )));
+        }
+        spans.push(ago(view, seen.at));
+        out.push(spans);
+    }
+    out
 }
 
 /// Reverse DNS of `new_ip`, and why it matters on a mail host.

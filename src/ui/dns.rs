@@ -87,6 +87,41 @@ fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
     (cell_text(&cell, view.now), style)
 }
 
+/// A vantage point's system-resolver answer for host `host`: the verdict it gave and the
+/// address (`✔ new 203.0.113.13`), its error, or `…` before it answered.
+fn vantage_cell(view: &View<'_>, v: usize, host: usize) -> (String, Style) {
+    let theme = view.theme;
+    let Some(seen) = crate::store::vantage::remote_view(view.state, v, host) else {
+        let failed = view
+            .state
+            .vantages
+            .get(v)
+            .and_then(|vs| vs.last.as_ref())
+            .is_some_and(|last| last.value.is_err());
+        return match failed {
+            true => ("⚠ no view".into(), theme.warn()),
+            false => (WAITING.into(), theme.muted()),
+        };
+    };
+    let Some(d) = seen.host.dns.iter().find(|d| d.server == "system") else {
+        return ("- not asked".into(), theme.muted());
+    };
+    if let Some(e) = &d.error {
+        return (format!("✖ {}", clean(e, 30)), theme.failed());
+    }
+    let first = d
+        .addresses
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match d.verdict.as_deref() {
+        Some("new") => (format!("✔ new {first}"), theme.ok()),
+        Some("old") => (format!("⚠ old {first}"), theme.old()),
+        Some(other) => (format!("? {} {first}", clean(other, 12)), theme.warn()),
+        None => (first, Style::default()),
+    }
+}
+
 /// The TTL the zone's primary serves for the name: flagged when it is longer than the
 /// inventory's `long_ttl` (not lowered for the move).
 pub(super) fn primary_ttl(view: &View<'_>, host: usize) -> (String, Style) {
@@ -259,12 +294,17 @@ fn columns(view: &View<'_>, visible: Range<usize>, max: usize) -> (Vec<Column>, 
             .map(|h| (clean(&inv.hosts[h].fqdn, 60), Style::default()))
             .collect(),
     };
-    let resolvers: Vec<Column> = (0..inv.resolvers.len())
+    let mut resolvers: Vec<Column> = (0..inv.resolvers.len())
         .map(|r| Column {
             header: clean(&inv.resolvers[r].name, 40),
             cells: visible.clone().map(|h| cell(view, h, r)).collect(),
         })
         .collect();
+    // Each vantage point's own resolver, beside ours: "is it my resolver, or theirs?".
+    resolvers.extend(inv.vantages.iter().enumerate().map(|(v, config)| Column {
+        header: format!("@{}", clean(&config.name, 16)),
+        cells: visible.clone().map(|h| vantage_cell(view, v, h)).collect(),
+    }));
     let until = |short: bool| Column {
         header: "Old until".into(),
         cells: visible

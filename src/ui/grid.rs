@@ -49,6 +49,8 @@ enum Col {
     Hosts,
     /// How long the host has been in its health state.
     Since,
+    /// The host's health as a vantage point (`[[vantage]]`, by index) sees it.
+    Vantage(usize),
 }
 
 /// Left to right.
@@ -91,9 +93,45 @@ const DROP_ORDER: [Col; 15] = [
     Col::Hosts,
 ];
 
+/// The columns left to right: [`COLUMNS`], with one per vantage point after the hosts
+/// file's flag.
+fn columns(view: &View<'_>) -> Vec<Col> {
+    let vantages = view.state.inventory.vantages.len();
+    let at = COLUMNS
+        .iter()
+        .position(|c| *c == Col::Hosts)
+        .map_or(COLUMNS.len(), |i| i + 1);
+    let mut out = COLUMNS[..at].to_vec();
+    out.extend((0..vantages).map(Col::Vantage));
+    out.extend_from_slice(&COLUMNS[at..]);
+    out
+}
+
+/// [`DROP_ORDER`], with the vantage columns giving way after the services (the last one
+/// first): another network's view is worth more than ports, less than the host's own.
+fn drop_order(view: &View<'_>) -> Vec<Col> {
+    let vantages = view.state.inventory.vantages.len();
+    let at = DROP_ORDER
+        .iter()
+        .position(|c| *c == Col::Services)
+        .map_or(0, |i| i + 1);
+    let mut out = DROP_ORDER[..at].to_vec();
+    out.extend((0..vantages).rev().map(Col::Vantage));
+    out.extend_from_slice(&DROP_ORDER[at..]);
+    out
+}
+
 impl Col {
-    fn header(self) -> &'static str {
-        match self {
+    fn header(self, view: &View<'_>) -> String {
+        let word = match self {
+            Col::Vantage(v) => {
+                return view
+                    .state
+                    .inventory
+                    .vantages
+                    .get(v)
+                    .map_or_else(String::new, |c| clean(&c.name, 16));
+            }
             Col::Health => "Health",
             Col::Name => "Host",
             Col::Target => "Target",
@@ -111,19 +149,20 @@ impl Col {
             Col::DnsCount => "Resolvers",
             Col::Hosts => "Hosts",
             Col::Since => "For",
-        }
+        };
+        word.to_string()
     }
 
     /// The widest value of columns with a fixed vocabulary, so that the layout does not
     /// jump when a host changes state ("● up" → "◐ degraded"). Zero for free text.
     fn natural_width(self) -> usize {
         match self {
-            Col::Health | Col::Dns => 10, // "◐ degraded", "✖ nxdomain"
+            Col::Health | Col::Dns | Col::Vantage(_) => 10, // "◐ degraded", "✖ nxdomain"
             Col::Rtt | Col::Ssh | Col::Http | Col::HttpTime => 7, // "timeout", "refused"
-            Col::Loss | Col::Via => 4,    // "100%", "icmp"
-            Col::DnsCount => 7,           // "3/3 new"
-            Col::Hosts => 8,              // "⚠ OLD IP"
-            Col::Since => 6,              // "59m59s"
+            Col::Loss | Col::Via => 4,                      // "100%", "icmp"
+            Col::DnsCount => 7,                             // "3/3 new"
+            Col::Hosts => 8,                                // "⚠ OLD IP"
+            Col::Since => 6,                                // "59m59s"
             Col::Ports | Col::Services => 0,
             Col::Name | Col::Target | Col::Banner | Col::DnsAddr => 0,
         }
@@ -210,7 +249,7 @@ pub fn render(area: Rect, buf: &mut Buffer, view: &View<'_>, focused: bool) -> u
     let (columns, gap) = lay_out(view, &visible, usize::from(inner.width));
     let mut x = inner.x;
     for column in &columns {
-        let header = Line::styled(column.col.header(), theme.header());
+        let header = Line::styled(column.col.header(view), theme.header());
         draw_cell(
             buf,
             x,
@@ -252,23 +291,23 @@ fn lay_out(view: &View<'_>, visible: &[RowData<'_>], avail: usize) -> (Vec<LaidO
         Col::Services => hosts.iter().any(|h| !h.services.is_empty()),
         _ => true,
     };
-    let mut columns: Vec<LaidOut> = COLUMNS
-        .iter()
-        .filter(|&&col| used(col))
-        .map(|&col| {
+    let mut columns: Vec<LaidOut> = columns(view)
+        .into_iter()
+        .filter(|&col| used(col))
+        .map(|col| {
             let cells: Vec<Line<'static>> = visible.iter().map(|r| r.cell(col, view)).collect();
             let content = cells.iter().map(Line::width).max().unwrap_or(0);
             let width = content
                 .min(col.max_width())
                 .max(col.natural_width())
-                .max(super::text::width(col.header()));
+                .max(super::text::width(&col.header(view)));
             LaidOut { col, width, cells }
         })
         .collect();
     let total = |cols: &[LaidOut], gap: usize| {
         cols.iter().map(|c| c.width).sum::<usize>() + gap * cols.len().saturating_sub(1)
     };
-    for drop in DROP_ORDER {
+    for drop in drop_order(view) {
         if total(&columns, 1) <= avail {
             break;
         }
@@ -424,6 +463,21 @@ impl<'a> RowData<'a> {
                 Some(at) => Line::styled(view.age(at), view.theme.muted()),
                 None => Line::default(),
             },
+            Col::Vantage(v) => self.vantage(v, view),
+        }
+    }
+
+    /// The host's health from vantage `v`: `● up` there; `⚠ no view` when the vantage's
+    /// last run failed (the status bar says why); waiting before its first answer.
+    fn vantage(&self, v: usize, view: &View<'_>) -> Line<'static> {
+        if let Some(seen) = self.host.remote.get(v).and_then(Option::as_ref) {
+            let health = store::vantage::remote_health(seen.host.health);
+            return Line::styled(health_label(health), view.theme.health(health));
+        }
+        match view.state.vantages.get(v).and_then(|vs| vs.last.as_ref()) {
+            Some(Seen { value: Err(_), .. }) => Line::styled("⚠ no view", view.theme.warn()),
+            Some(Seen { value: Ok(_), .. }) => Line::styled("- not seen", view.theme.muted()),
+            None => waiting(view),
         }
     }
 

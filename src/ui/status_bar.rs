@@ -102,7 +102,7 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
             Span::styled(format!("⚠ {}", clean(warning, 300)), theme.alarm()),
             Span::styled(" Esc dismisses", theme.muted()),
         ],
-        None => ping_spans(view),
+        None => vantage_spans(view).unwrap_or_else(|| ping_spans(view)),
     };
     // The move window comes first: it is what the team is held to.
     if let Some(window) = window_span(view) {
@@ -139,6 +139,36 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     buf.set_line(area.x, area.y, &line, area.width);
     let x = area.x + u16::try_from(room).unwrap_or(0);
     buf.set_line(x, area.y, &Line::from(right), area.width);
+}
+
+/// A vantage point that gave no view, and why (the first, and how many more): its grid
+/// column says `⚠ no view`, this says what to fix.
+fn vantage_spans(view: &View<'_>) -> Option<Vec<Span<'static>>> {
+    let failing: Vec<(&str, &str)> = view
+        .state
+        .inventory
+        .vantages
+        .iter()
+        .zip(&view.state.vantages)
+        .filter_map(|(config, vs)| match &vs.last {
+            Some(crate::store::Seen {
+                value: Err(why), ..
+            }) => Some((config.name.as_str(), why.as_str())),
+            _ => None,
+        })
+        .collect();
+    let (name, why) = failing.first()?;
+    let more = match failing.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Some(vec![
+        Span::raw(" "),
+        Span::styled(
+            format!("⚠ vantage {}: {}{more}", clean(name, 16), clean(why, 200)),
+            view.theme.warn(),
+        ),
+    ])
 }
 
 /// The right of the status bar: who is ticking (with a checklist) and the keys to know,

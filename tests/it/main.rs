@@ -47,4 +47,5 @@ mod services;
 mod tui_tmux;
 mod ui_checklist;
 mod ui_snapshots;
+mod vantage;
 mod zones;

@@ -1891,3 +1891,136 @@ fn mail_in_the_detail_pane_and_the_services_view_120x30() {
     }
     insta::assert_snapshot!("mail_services", text);
 }
+
+/// Two hosts and two vantage points: vbox is down here (this laptop's hosts file) but up
+/// from the office, whose own resolver serves the new address; www is up everywhere; the
+/// second vantage refuses the key.
+fn vantage_state() -> State {
+    use moveday::probe::vantage::{
+        RemoteDns, RemoteHealth, RemoteHost, RemoteView, VantageOutcome,
+    };
+    use moveday::probe::{Outcome, PingOutcome, ProbeError, ProbeReport};
+    let inv = Inventory::parse(
+        Path::new("vantage.toml"),
+        r#"
+[move]
+name = "vantage points"
+old_network = "198.51.100.0/24"
+new_network = "203.0.113.0/24"
+[[vantage]]
+name = "office"
+ssh = "admin@bastion.example.org"
+[[vantage]]
+name = "eu"
+ssh = "eu-probe"
+[[host]]
+name = "vbox"
+fqdn = "vbox.example.org"
+ssh = false
+fail_after = 1
+[[host]]
+name = "www"
+fqdn = "www.example.org"
+new_ip = "203.0.113.15"
+ssh = false
+"#,
+    )
+    .unwrap();
+    let mut state = State::new(Arc::new(inv));
+    let ping = |ip: &str, ok: bool| {
+        Outcome::Ping(PingOutcome {
+            ip: ip.parse().unwrap(),
+            mode: PingMode::Tcp,
+            result: if ok {
+                Ok(ms(0.4))
+            } else {
+                Err(ProbeError::Timeout)
+            },
+        })
+    };
+    let target = |ip: &str, source| {
+        Outcome::Target(Ok(Target {
+            ip: ip.parse().unwrap(),
+            source,
+        }))
+    };
+    for (host, outcome) in [
+        (0, target("198.51.100.13", TargetSource::HostsFile)),
+        (0, ping("198.51.100.13", false)),
+        (1, target("203.0.113.15", TargetSource::NewIp)),
+        (1, ping("203.0.113.15", true)),
+    ] {
+        store::reduce(
+            &mut state,
+            ProbeReport::Probe {
+                host,
+                at: t(100),
+                outcome,
+            },
+        );
+    }
+    let remote = |name: &str, health, address: &str| RemoteHost {
+        name: name.into(),
+        health,
+        target: Some(address.parse().unwrap()),
+        reasons: vec![],
+        dns: vec![RemoteDns {
+            resolver: "system".into(),
+            server: "system".into(),
+            addresses: vec![address.parse().unwrap()],
+            verdict: Some("new".into()),
+            error: None,
+        }],
+    };
+    for report in [
+        ProbeReport::Vantage {
+            at: t(110),
+            outcome: VantageOutcome {
+                vantage: 0,
+                result: Ok(RemoteView {
+                    hosts: vec![
+                        remote("vbox", RemoteHealth::Up, "203.0.113.13"),
+                        remote("www", RemoteHealth::Up, "203.0.113.15"),
+                    ],
+                    hosts_file: Some("/etc/hosts".into()),
+                }),
+                took: Duration::from_millis(900),
+            },
+        },
+        ProbeReport::Vantage {
+            at: t(111),
+            outcome: VantageOutcome {
+                vantage: 1,
+                result: Err("authentication refused by eu (BatchMode: no key was accepted)".into()),
+                took: Duration::from_millis(200),
+            },
+        },
+    ] {
+        store::reduce(&mut state, report);
+    }
+    state
+}
+
+#[test]
+fn vantage_columns_detail_dns_and_status_bar_120x24() {
+    let state = vantage_state();
+    let text = screen(&state, &ui_with(0), &dark(), 120, 24);
+    for want in [
+        "office",
+        "⚠ no view",
+        "up from office: check this laptop's network or hosts file",
+        "from office ● up · target 203.0.113.13 · DNS 203.0.113.13 new",
+        "from eu ⚠ no view: authentication refused by eu",
+        "⚠ vantage eu: authentication refused by eu",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    insta::assert_snapshot!("vantage_grid", text);
+
+    let mut ui = ui_with(0);
+    ui.screen = Some(Screen::Resolvers);
+    let text = screen(&state, &ui, &dark(), 120, 12);
+    assert!(text.contains("@office"), "{text}");
+    assert!(text.contains("✔ new 203.0.113.13"), "{text}");
+    insta::assert_snapshot!("vantage_dns", text);
+}

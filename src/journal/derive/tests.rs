@@ -760,3 +760,113 @@ fn mail_listed(listed: bool) -> Outcome {
         }],
     })
 }
+
+/// A vantage point's answers: journaled when it starts answering and when it sees a host
+/// otherwise; the host's own health says when the views disagree, and the report says
+/// when the vantage first saw the host up.
+#[test]
+fn vantage_views_are_journaled_and_disagreement_is_a_reason() {
+    use crate::journal::report::{Sources, TimeZoneChoice, build, markdown_in};
+    use crate::probe::vantage::{RemoteHealth, RemoteHost, RemoteView, VantageOutcome};
+    let inv = "[[vantage]]\nname = \"office\"\nssh = \"bastion\"\n\
+               [[host]]\nname = \"vbox\"\nfqdn = \"vbox.example.org\"\n\
+               new_ip = \"203.0.113.13\"\nssh = false\nfail_after = 1\n";
+    let mut state = State::new(Arc::new(
+        Inventory::parse(Path::new("v.toml"), inv).unwrap(),
+    ));
+    let ping = |ok: bool| {
+        Outcome::Ping(PingOutcome {
+            ip: ip("203.0.113.13"),
+            mode: PingMode::Tcp,
+            result: if ok {
+                Ok(Duration::from_millis(1))
+            } else {
+                Err(ProbeError::Timeout)
+            },
+        })
+    };
+    let mut journal = apply(&mut state, 10, ping(false));
+    assert_eq!(state.hosts[0].health, store::Health::Down);
+    let from_office = |secs: u64, health: RemoteHealth| ProbeReport::Vantage {
+        at: t(secs),
+        outcome: VantageOutcome {
+            vantage: 0,
+            result: Ok(RemoteView {
+                hosts: vec![RemoteHost {
+                    name: "vbox".into(),
+                    health,
+                    target: Some(ip("203.0.113.13")),
+                    reasons: vec![],
+                    dns: vec![],
+                }],
+                hosts_file: Some("/etc/hosts".into()),
+            }),
+            took: Duration::from_secs(1),
+        },
+    };
+    let (_, entries) = reduce(&mut state, from_office(20, RemoteHealth::Up));
+    let summaries: Vec<String> = entries.iter().map(Entry::summary).collect();
+    assert_eq!(
+        summaries,
+        ["vantage office answers", "from office: vbox up"],
+        "{entries:?}"
+    );
+    journal.extend(entries);
+    let (_, reasons) = store::health(&state.inventory.hosts[0], &state.hosts[0]);
+    assert!(
+        reasons.contains(&"up from office: check this laptop's network or hosts file".into()),
+        "{reasons:?}"
+    );
+    // The same view again: nothing new.
+    assert!(
+        reduce(&mut state, from_office(50, RemoteHealth::Up))
+            .1
+            .is_empty()
+    );
+
+    // Up here, down from everywhere else: only this laptop reaches it (degraded).
+    journal.extend(apply(&mut state, 60, ping(true)));
+    let (_, entries) = reduce(&mut state, from_office(70, RemoteHealth::Down));
+    assert_eq!(state.hosts[0].health, store::Health::Degraded);
+    assert!(
+        entries
+            .iter()
+            .any(|e| matches!(&e.event, Event::Health { reasons, .. }
+            if reasons.iter().any(|r| r == "only this laptop reaches it (down from office)"))),
+        "{entries:?}"
+    );
+    journal.extend(entries);
+
+    // It stops answering: its view of vbox is unknown, and the health agrees again.
+    let (_, entries) = reduce(
+        &mut state,
+        ProbeReport::Vantage {
+            at: t(80),
+            outcome: VantageOutcome {
+                vantage: 0,
+                result: Err("authentication refused by office".into()),
+                took: Duration::from_millis(200),
+            },
+        },
+    );
+    assert_eq!(state.hosts[0].health, store::Health::Up);
+    assert_eq!(
+        entries[0].summary(),
+        "vantage office: authentication refused by office"
+    );
+    journal.extend(entries);
+
+    let pm = build(&journal, Sources::default(), "j", None, vec![]);
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    assert!(
+        md.contains("- office: first saw vbox up at") && md.contains("10s after the start"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- office: no view at the end: authentication refused by office."),
+        "{md}"
+    );
+}

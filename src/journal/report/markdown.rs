@@ -176,6 +176,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
     zones(&mut out, pm, &clock);
     canaries(&mut out, pm, &clock);
     mail(&mut out, pm, &clock);
+    vantages(&mut out, pm, &clock);
     checklist(&mut out, pm, &clock);
     notes(&mut out, pm, &clock);
     still_open(&mut out, pm, &clock, to);
@@ -848,6 +849,37 @@ fn delegation_lines(out: &mut String, zone: &str, d: &super::DelegationReport, c
             .filter(|p| !p.starts_with("parent glue for"))
         {
             let _ = writeln!(out, "- {zone}: {p} at the end.");
+        }
+    }
+}
+
+/// Each vantage point: when it first saw each host up, or that it never did; and that it
+/// gave no view at the end.
+fn vantages(out: &mut String, pm: &PostMortem, clock: &Clock) {
+    if pm.vantages.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## From other vantage points\n");
+    for v in &pm.vantages {
+        for h in &v.hosts {
+            let text = match h.first_up {
+                Some(at) if at <= clock.from => format!("saw {} up from the start", h.host),
+                Some(at) => format!(
+                    "first saw {} up at {}, {} after the start",
+                    h.host,
+                    clock.time(at),
+                    clock.dur((at - clock.from).num_seconds())
+                ),
+                None => format!(
+                    "never saw {} up ({} at the end)",
+                    h.host,
+                    h.health_at_end.word()
+                ),
+            };
+            let _ = writeln!(out, "- {}: {text}.", v.vantage);
+        }
+        if let Some(e) = &v.error_at_end {
+            let _ = writeln!(out, "- {}: no view at the end: {e}.", v.vantage);
         }
     }
 }
