@@ -12,8 +12,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::config::service::ServiceKind;
 use crate::config::{HostConfig, Inventory};
 use crate::probe::scheduler::{self, ProbeEnv, Scope};
+use crate::probe::service::command;
 use crate::probe::{ProbeError, ProbeReport, TargetSource};
 use crate::store::{self, Health, HostState, HostsFlag, Seen, State};
 
@@ -35,7 +37,8 @@ pub fn max_rounds(inv: &Inventory) -> u32 {
 /// How long one round may take before it is cut off: the target's lookup, then the probes
 /// (one timeout each, run at once), one timeout more for every
 /// [`scheduler::MAX_CONCURRENT_PROBES`] probes beyond the first (they wait for a slot), and
-/// [`ROUND_SLACK`].
+/// [`ROUND_SLACK`]; or, when longer, the target's lookup and the slowest `command`
+/// service's limit (at most 60 s: so never more than 2 × 60 s + 1 s either).
 pub fn round_limit(inv: &Inventory) -> Duration {
     let resolvers = inv.resolvers.iter().filter(|r| !r.implied).count();
     // A host's probes at most: its DNS cells, PTR, ping, SSH, HTTP, ports, the old
@@ -48,7 +51,18 @@ pub fn round_limit(inv: &Inventory) -> Duration {
         .sum();
     let waits = probes.saturating_sub(1) / scheduler::MAX_CONCURRENT_PROBES;
     let timeouts = u32::try_from(2 + waits).unwrap_or(u32::MAX);
-    inv.probe.timeout.saturating_mul(timeouts) + ROUND_SLACK
+    let slowest_command = inv
+        .hosts
+        .iter()
+        .flat_map(|h| &h.services)
+        .filter_map(|s| match &s.kind {
+            ServiceKind::Command(c) => Some(command::run_limit(c, inv.probe.timeout)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default();
+    let probes = inv.probe.timeout.saturating_mul(timeouts);
+    probes.max(inv.probe.timeout + slowest_command) + ROUND_SLACK
 }
 
 /// The longest `check` (and `dns`) can take: [`max_rounds`] × [`round_limit`], the first
@@ -512,6 +526,22 @@ mod tests {
             .collect();
         let inv = inventory(&hosts);
         assert_eq!(round_limit(&inv), Duration::from_secs(2 + 2) + ROUND_SLACK);
+        // A command service may take its `every` (at most 60 s), after the target's lookup.
+        let command = |every: &str| {
+            inventory(&format!(
+                "[[host]]\nname = \"a\"\nfqdn = \"a.org\"\n[[host.service]]\nname = \"q\"\n\
+                 kind = \"command\"\nrun = \"true\"\n{every}"
+            ))
+        };
+        assert_eq!(round_limit(&command("")), Duration::from_secs(3));
+        assert_eq!(
+            round_limit(&command("every = \"20s\"")),
+            Duration::from_secs(1 + 20 + 1)
+        );
+        assert_eq!(
+            round_limit(&command("every = \"1h\"")),
+            Duration::from_secs(1 + 60 + 1)
+        );
     }
 
     /// A round that never ends (a probe that overstays its timeout) is cut off at the

@@ -103,7 +103,9 @@ enum Command {
     /// A host with a failing check is probed again, one round at a time, up to its
     /// fail_after (so a blip is not reported as down). Each round is cut off after two
     /// timeouts and a second (one timeout more for every 256 probes past the first 256: they
-    /// wait for a slot); what has not answered by then is not counted. So check ends within
+    /// wait for a slot), or after a timeout and the slowest command service's limit (its
+    /// every, at most 60 s) when that is longer; what has not answered by then is not
+    /// counted. So check ends within
     /// fail_after × (2 × timeout + 1 s): 6 s with the defaults (timeout 1s, fail_after 2),
     /// and at most 20 × (2 × 60 s + 1 s), the largest the inventory allows, for up to 256
     /// probes.

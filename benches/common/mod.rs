@@ -287,6 +287,7 @@ pub fn round(inv: &Inventory, round: u32, at: u64) -> Vec<ProbeReport> {
                 ip,
                 result: ServiceResult {
                     smtp_names: None,
+                    command: None,
                     state: if ok {
                         ServiceState::Ok
                     } else {

@@ -252,11 +252,24 @@ pub struct ServiceOutput {
     pub damping: DampingOutput,
     pub detail: Option<String>,
     pub error: Option<String>,
+    /// A `command` service's exit status (`null`: killed, or cut at the output cap); only
+    /// for `command` services that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<Option<i32>>,
+    /// For `http`/`https`/`tls`/`smtp`/`tcp`: the target asked. For `command`: the round's
+    /// target (the command runs on the host over ssh).
     pub ip: Option<IpAddr>,
-    /// `http`, `https`, `tls`, `smtp` or `tcp`.
+    /// `http`, `https`, `tls`, `smtp`, `tcp` or `command`.
     pub kind: &'static str,
     pub latency_ms: Option<f64>,
     pub name: String,
+    /// A `command` service's output, sanitized line by line (lines joined by `\n`), at most
+    /// 4096 characters; only for `command` services that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// More than 64 KiB of output was written: the rest was not read. Only with `output`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_truncated: Option<bool>,
     pub state: Option<ServiceState>,
 }
 
@@ -692,6 +705,7 @@ fn services(config: &HostConfig, h: &HostState) -> Vec<ServiceOutput> {
     let service = |(k, svc): (usize, &crate::config::service::ServiceConfig)| {
         let seen = h.services.get(k).and_then(Option::as_ref);
         let r = seen.map(|s| &s.value.result);
+        let run = r.and_then(|r| r.command.as_deref());
         let cert = r.and_then(|r| r.cert.as_ref()).map(|c| CertOutput {
             chain_error: c.chain_error.clone(),
             days_left: c.days_left,
@@ -707,10 +721,13 @@ fn services(config: &HostConfig, h: &HostState) -> Vec<ServiceOutput> {
             damping: damping(config, h, store::Check::Service(k)),
             detail: r.map(|r| r.detail.clone()),
             error: r.map_or(Some("no result yet".to_string()), |r| r.error.clone()),
+            exit_status: run.map(|c| c.exit_status),
             ip: seen.map(|s| s.value.ip),
             kind: svc.kind.word(),
             latency_ms: r.map(|r| ms(r.latency)),
             name: svc.name.clone(),
+            output: run.map(|c| c.output.clone()),
+            output_truncated: run.map(|c| c.truncated),
             state: r.map(|r| r.state),
         }
     };
@@ -727,6 +744,8 @@ fn old(config: &HostConfig, h: &HostState) -> Option<OldOutput> {
         .services
         .iter()
         .zip(&config.services)
+        // A command runs on the host, not at an address.
+        .filter(|(_, c)| !matches!(c.kind, crate::config::service::ServiceKind::Command(_)))
         .map(|(r, c)| OldService {
             error: r.error.clone(),
             name: c.name.clone(),

@@ -171,7 +171,8 @@ pub struct ChecklistItem {
     pub check: Option<CheckLink>,
 }
 
-/// `check = "HOST.PROBE"` or `check = "zone:ZONE.CHECK"`: an item linked to a live probe.
+/// `check = "HOST.PROBE"`, `check = "HOST.service:NAME"` or `check = "zone:ZONE.CHECK"`: an
+/// item linked to a live probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckLink {
     /// A probe of a host: `vbox.http`.
@@ -179,6 +180,14 @@ pub enum CheckLink {
         /// Index into `Inventory::hosts`.
         host: usize,
         probe: LinkedProbe,
+    },
+    /// One `[[host.service]]` of a host, by name: `mail.service:mail-queue`; green when
+    /// that service is ok.
+    Service {
+        /// Index into `Inventory::hosts`.
+        host: usize,
+        /// Index into the host's `services`.
+        service: usize,
     },
     /// A check of a zone: `zone:example.org.delegation`.
     Zone {
@@ -197,6 +206,13 @@ impl CheckLink {
                 let host = inv.hosts.get(host).map_or("?", |h| h.name.as_str());
                 format!("{host}.{}", probe.name())
             }
+            CheckLink::Service { host, service } => {
+                let h = inv.hosts.get(host);
+                let name = h
+                    .and_then(|h| h.services.get(service))
+                    .map_or("?", |s| s.name.as_str());
+                format!("{}.service:{name}", h.map_or("?", |h| h.name.as_str()))
+            }
             CheckLink::Zone { zone, check } => {
                 let zone = inv.zones.get(zone).map_or("?", |z| z.name.as_str());
                 format!("zone:{zone}.{}", check.name())
@@ -208,6 +224,7 @@ impl CheckLink {
     pub fn probe_name(&self) -> &'static str {
         match self {
             CheckLink::Host { probe, .. } => probe.name(),
+            CheckLink::Service { .. } => "service",
             CheckLink::Zone { check, .. } => check.name(),
         }
     }
@@ -980,7 +997,7 @@ port = 5280
         assert_eq!((line, col), (6, 8));
         assert_eq!(
             msg,
-            "unknown service kind \"FTP\": expected http, https, tls, smtp or tcp"
+            "unknown service kind \"FTP\": expected http, https, tls, smtp, tcp or command"
         );
         // Upper case is fine.
         assert_eq!(

@@ -41,6 +41,9 @@ pub const DNSBL_EVERY_PUBLIC: Duration = Duration::from_secs(60);
 /// `[[vantage]] every`: how often a vantage is asked, and the most one run may take.
 pub const VANTAGE_EVERY: RangeInclusive<Duration> =
     Duration::from_secs(5)..=Duration::from_secs(3600);
+/// `every` of a `kind = "command"` service: how often it runs on its host.
+pub const COMMAND_EVERY: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

@@ -75,6 +75,8 @@ pub enum ServiceKind {
     Tls(TlsService),
     Smtp(SmtpService),
     Tcp(TcpService),
+    /// `kind = "command"`: a command run on the host itself, over SSH.
+    Command(CommandService),
 }
 
 impl ServiceKind {
@@ -86,6 +88,7 @@ impl ServiceKind {
             ServiceKind::Tls(_) => "tls",
             ServiceKind::Smtp(_) => "smtp",
             ServiceKind::Tcp(_) => "tcp",
+            ServiceKind::Command(_) => "command",
         }
     }
 }
@@ -147,6 +150,38 @@ pub struct TcpService {
     pub send: Option<String>,
     /// What the reply must hold; without it, a completed connect is enough.
     pub expect: Option<BodyMatch>,
+}
+
+/// `kind = "command"`: `run` on the host through `ssh`, and what its output must be. With
+/// no check, exit status 0 is ok.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandService {
+    /// One line, run by the remote shell (that is what ssh does with its command).
+    pub run: String,
+    /// The SSH destination; default: the host's fqdn.
+    pub ssh: Option<String>,
+    /// Arguments to ssh after `[ssh] options`.
+    pub ssh_options: Vec<String>,
+    pub check: CommandCheck,
+    /// How often it runs (`None`: every probe round); also the most one run may take, up
+    /// to `probe::service::command::MAX_RUN`.
+    pub every: Option<Duration>,
+}
+
+// `min`/`max` are finite (checked when read), so equality is an equivalence.
+impl Eq for CommandService {}
+
+/// What a command's output must be: at most one of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandCheck {
+    /// Exit status 0 is enough.
+    ExitStatus,
+    /// `expect`: the output holds this text, or matches this `/regex/`.
+    Expect(BodyMatch),
+    /// `expect_empty = true`: any output fails (and is shown: the old-address sweep's files).
+    Empty,
+    /// `min` / `max`: a number on the first line, within these (either may be open).
+    Number { min: Option<f64>, max: Option<f64> },
 }
 
 /// How many consecutive results flip a host's state (flap damping).

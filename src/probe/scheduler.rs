@@ -50,6 +50,7 @@ use super::{
     TargetSource, ZoneOutcome, delegation, ptr, ssh, zone,
 };
 use super::{OldOutcome, PortsOutcome, ServiceOutcome, ports, service};
+use crate::config::service::ServiceKind;
 use crate::config::{HostConfig, Inventory, ResolverKind, ServerRef};
 
 /// Where probe reports go: a channel of anything a [`ProbeReport`] becomes (the model's
@@ -430,6 +431,8 @@ async fn host_loop<T: Listener>(
 struct HostMemory {
     /// When reverse DNS is to be asked again (`None`: this round).
     ptr_due: Option<Instant>,
+    /// When each `command` service (by index) is to run again (absent: this round).
+    command_due: std::collections::BTreeMap<usize, Instant>,
 }
 
 /// When to ask reverse DNS again after `result`, asked in the round started at `now`: a
@@ -984,8 +987,10 @@ async fn round<T: Listener>(
             )]
         }));
     }
-    if let Some(Ok(target)) = target {
+    if let Some(Ok(target)) = &target {
         probe_target(env, config, target.ip, timeout, &mut probes);
+        let due = commands_due(config, memory.as_deref_mut(), round_started, slack);
+        probe_commands(inv, env, config, target.ip, due, &mut probes);
     }
     if let (true, Some(old_ip), Scope::Everything) = (config.probe_old, config.old_ip, scope) {
         probes.push(probe_old_address(env, config, old_ip, timeout));
@@ -1121,6 +1126,10 @@ fn probe_target<'a>(
         }));
     }
     for (index, svc) in config.services.iter().enumerate() {
+        if matches!(svc.kind, ServiceKind::Command(_)) {
+            // Run on the host, on its own cadence: `probe_commands`.
+            continue;
+        }
         probes.push(Box::pin(async move {
             let _permit = env.permit().await;
             let result = probe_service(env, svc, &config.fqdn, ip, timeout).await;
@@ -1133,8 +1142,75 @@ fn probe_target<'a>(
     }
 }
 
+/// The `command` services due this round (all of them without `memory`: `moveday check`),
+/// each marked due again `every` after `now` (every round without an `every`); due a
+/// little early (`slack`) rather than a round late.
+fn commands_due(
+    config: &HostConfig,
+    memory: Option<&mut HostMemory>,
+    now: Instant,
+    slack: Duration,
+) -> Vec<usize> {
+    let commands = config
+        .services
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            ServiceKind::Command(c) => Some((i, c.every)),
+            _ => None,
+        });
+    let Some(memory) = memory else {
+        return commands.map(|(i, _)| i).collect();
+    };
+    let mut due = Vec::new();
+    for (i, every) in commands {
+        if memory
+            .command_due
+            .get(&i)
+            .is_none_or(|at| now + slack >= *at)
+        {
+            due.push(i);
+            if let Some(every) = every {
+                memory.command_due.insert(i, now + every);
+            }
+        }
+    }
+    due
+}
+
+/// Adds to `probes` the `command` services in `due`: each runs on its host over ssh (with
+/// `[ssh] options`), within its own limit (`command::run_limit`), reported under the
+/// round's target `ip`.
+fn probe_commands<'a>(
+    inv: &'a Inventory,
+    env: &'a ProbeEnv,
+    config: &'a HostConfig,
+    ip: IpAddr,
+    due: Vec<usize>,
+    probes: &mut RoundProbes<'a>,
+) {
+    let timeout = inv.probe.timeout;
+    for index in due {
+        let Some(ServiceKind::Command(c)) = config.services.get(index).map(|s| &s.kind) else {
+            continue;
+        };
+        probes.push(Box::pin(async move {
+            let _permit = env.permit().await;
+            let limit = service::command::run_limit(c, timeout);
+            let result =
+                service::command::probe(c, &config.fqdn, &inv.ssh.options, timeout, limit).await;
+            vec![Outcome::Service(ServiceOutcome {
+                service: index,
+                ip,
+                result,
+            })]
+        }));
+    }
+}
+
 /// The old address, asked the same ports and services as the target (`probe_old = true`):
-/// does anything there still answer?
+/// does anything there still answer? A `command` service is not asked of an address: its
+/// slot says so, as a failure (which counts as "not answering").
 fn probe_old_address<'a>(
     env: &'a ProbeEnv,
     config: &'a HostConfig,
@@ -1149,7 +1225,7 @@ fn probe_old_address<'a>(
                 config
                     .services
                     .iter()
-                    .map(|svc| probe_service(env, svc, &config.fqdn, old_ip, timeout)),
+                    .map(|svc| old_service(env, svc, &config.fqdn, old_ip, timeout)),
             ),
         )
         .await;
@@ -1159,6 +1235,20 @@ fn probe_old_address<'a>(
             services,
         })]
     })
+}
+
+/// A service asked of the old address; a `command` service is not.
+async fn old_service(
+    env: &ProbeEnv,
+    svc: &crate::config::ServiceConfig,
+    fqdn: &str,
+    ip: IpAddr,
+    timeout: Duration,
+) -> ServiceResult {
+    if matches!(svc.kind, ServiceKind::Command(_)) {
+        return ServiceResult::not_asked("runs on the host: not asked at the old address");
+    }
+    probe_service(env, svc, fqdn, ip, timeout).await
 }
 
 /// One service of a host at `ip`, with the environment's trust store.
@@ -1223,6 +1313,40 @@ async fn find_target(
 mod tests {
     use super::*;
     use crate::probe::PtrAnswer;
+
+    /// A command service runs at most every `every` in the host's loop (a little early
+    /// rather than a round late); one without `every` runs each round, and `check` (no
+    /// memory) runs them all.
+    #[test]
+    fn a_command_service_runs_when_due() {
+        let inv = Inventory::parse(
+            std::path::Path::new("inv.toml"),
+            "[[host]]\nname = \"mail\"\nfqdn = \"mail.example.org\"\n\
+             [[host.service]]\nname = \"web\"\nkind = \"tcp\"\nport = 80\n\
+             [[host.service]]\nname = \"queue\"\nkind = \"command\"\nrun = \"wc -l\"\nevery = \"1m\"\n\
+             [[host.service]]\nname = \"each\"\nkind = \"command\"\nrun = \"true\"\n",
+        )
+        .unwrap();
+        let config = &inv.hosts[0];
+        let slack = Duration::from_millis(200);
+        let start = Instant::now();
+        assert_eq!(commands_due(config, None, start, slack), [1, 2]);
+        let mut memory = HostMemory::default();
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(
+            commands_due(config, Some(&mut memory), at(0), slack),
+            [1, 2]
+        );
+        assert_eq!(commands_due(config, Some(&mut memory), at(2), slack), [2]);
+        assert_eq!(commands_due(config, Some(&mut memory), at(58), slack), [2]);
+        // Within the slack of its minute: now rather than a round late.
+        let almost = at(60) - Duration::from_millis(100);
+        assert_eq!(
+            commands_due(config, Some(&mut memory), almost, slack),
+            [1, 2]
+        );
+        assert_eq!(commands_due(config, Some(&mut memory), at(62), slack), [2]);
+    }
 
     fn answer(ttl: u32, forward_confirmed: bool) -> Result<PtrAnswer, DnsError> {
         Ok(PtrAnswer {

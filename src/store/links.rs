@@ -6,6 +6,7 @@
 
 use crate::checklist::{ChecklistDoc, ItemStatus};
 use crate::config::inventory::{CheckLink, ChecklistItem, LinkedProbe, LinkedZoneCheck};
+use crate::probe::service::ServiceState;
 use crate::sanitize::sanitize;
 
 use super::{Health, HostsFlag, Seen, State, Verdict, hosts_flag, verdict};
@@ -49,6 +50,7 @@ fn word(ok: bool, text: String) -> LinkState {
 pub fn link_state(state: &State, link: &CheckLink) -> LinkState {
     match *link {
         CheckLink::Host { host, probe } => host_link_state(state, host, probe),
+        CheckLink::Service { host, service } => service_link_state(state, host, service),
         CheckLink::Zone { zone, check } => zone_link_state(state, zone, check),
     }
 }
@@ -70,6 +72,25 @@ fn zone_link_state(state: &State, zone: usize, check: LinkedZoneCheck) -> LinkSt
             Some(c) if c.run.over() => LinkState::Red(format!("canary {}", c.summary)),
             _ => LinkState::Pending,
         },
+    }
+}
+
+/// A service by name: green when it is ok, with its detail; red with why it is not
+/// (`service warn: 1203 above max 1000`; the name is the link's).
+fn service_link_state(state: &State, host: usize, service: usize) -> LinkState {
+    let Some(Seen { value, .. }) = state
+        .hosts
+        .get(host)
+        .and_then(|h| h.services.get(service))
+        .and_then(Option::as_ref)
+    else {
+        return LinkState::Pending;
+    };
+    let r = &value.result;
+    let why = r.error.as_deref().unwrap_or(&r.detail);
+    match r.state {
+        ServiceState::Ok => LinkState::Green(format!("service ok: {}", r.detail)),
+        s => LinkState::Red(format!("service {}: {why}", s.word())),
     }
 }
 
@@ -275,5 +296,61 @@ mod tests {
             evidence(&state, &link, &green),
             "zone:example.org.delegation: ok: the parent agrees, glue new"
         );
+    }
+
+    /// `mail.service:mail-queue`: pending until it ran, red with the reason while degraded,
+    /// green once ok; the words do not repeat the link's name.
+    #[test]
+    fn a_service_link_is_green_when_the_service_is_ok() {
+        use crate::probe::service::{ServiceResult, ServiceState};
+        let inv = Inventory::parse(
+            Path::new("inv.toml"),
+            "[[host]]\nname = \"mail\"\nfqdn = \"mail.example.org\"\n\
+             [[host.service]]\nname = \"mail-queue\"\nkind = \"command\"\nrun = \"wc -l\"\nmax = 1000\n\
+             [[checklist]]\nid = \"q\"\ntext = \"queue drained\"\ncheck = \"mail.service:mail-queue\"\n",
+        )
+        .unwrap();
+        let link = inv.checklist[0].check.unwrap();
+        let mut state = State::new(Arc::new(inv));
+        assert_eq!(link_state(&state, &link), LinkState::Pending);
+        let report = |state: ServiceState, detail: &str, error: Option<&str>| ProbeReport::Probe {
+            host: 0,
+            at: SystemTime::now(),
+            outcome: crate::probe::Outcome::Service(crate::probe::ServiceOutcome {
+                service: 0,
+                ip: "203.0.113.25".parse().unwrap(),
+                result: ServiceResult {
+                    state,
+                    detail: detail.into(),
+                    error: error.map(str::to_string),
+                    latency: Duration::from_millis(40),
+                    age: None,
+                    cert: None,
+                    smtp_names: None,
+                    command: None,
+                },
+            }),
+        };
+        super::super::reduce(
+            &mut state,
+            report(
+                ServiceState::Warn,
+                "exit 0 · 1 line · 1203",
+                Some("1203 above max 1000"),
+            ),
+        );
+        let live = link_state(&state, &link);
+        assert!(live.is_red());
+        assert_eq!(
+            evidence(&state, &link, &live),
+            "mail.service:mail-queue: warn: 1203 above max 1000"
+        );
+        super::super::reduce(
+            &mut state,
+            report(ServiceState::Ok, "exit 0 · 1 line · 37", None),
+        );
+        let live = link_state(&state, &link);
+        assert!(live.is_green());
+        assert_eq!(link_words(&link, &live), "ok: exit 0 · 1 line · 37");
     }
 }

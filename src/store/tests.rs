@@ -609,6 +609,7 @@ fn planet(state: crate::probe::service::ServiceState) -> Outcome {
         ip: ip("203.0.113.12"),
         result: ServiceResult {
             smtp_names: None,
+            command: None,
             state,
             detail: "200 OK".into(),
             error: (state != crate::probe::service::ServiceState::Ok)

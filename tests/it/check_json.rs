@@ -321,7 +321,7 @@ mod fixed {
         MxOutcome, SpfCheck, SpfOutcome, SpfResult,
     };
     use moveday::probe::ports::{PortResult, PortState};
-    use moveday::probe::service::{CertInfo, ServiceResult, ServiceState};
+    use moveday::probe::service::{CertInfo, CommandRun, ServiceResult, ServiceState};
     use moveday::probe::{
         AuthAnswer, DnsAnswer, DnsError, DnsOutcome, HostsEntry, HostsFileOutcome, HttpOutcome,
         HttpResponse, OldOutcome, Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError,
@@ -433,6 +433,7 @@ mod fixed {
     fn service(state: ServiceState, detail: &str, error: Option<&str>) -> ServiceResult {
         ServiceResult {
             smtp_names: None,
+            command: None,
             state,
             detail: detail.into(),
             error: error.map(String::from),
@@ -507,8 +508,9 @@ mod fixed {
         let new = "203.0.113.25";
         let webmail = ServiceResult {
             smtp_names: None,
+            command: None,
             age: Some(Duration::from_secs(3600)),
-            cert: Some(CertInfo {
+            cert: Some(Box::new(CertInfo {
                 subject: "CN=mail.example.org".into(),
                 issuer: "CN=Example CA".into(),
                 not_after: t(90 * 86_400),
@@ -516,7 +518,7 @@ mod fixed {
                 name_matches: true,
                 trusted: false,
                 chain_error: Some("invalid peer certificate: UnknownIssuer".into()),
-            }),
+            })),
             ..service(ServiceState::Ok, "200 OK · 12 KiB · updated 1h ago", None)
         };
         let timeout = || service(ServiceState::Fail, "", Some("timeout"));
@@ -723,11 +725,30 @@ mod fixed {
             service_of(0, new, service(ServiceState::Ok, "connected", None)),
             dns(ISP, &[new], 60, None),
             dns(PRIMARY, &[new], 60, Some(true)),
+            service_of(2, new, sweep()),
+            service_of(2, new, sweep()),
         ]
         .into_iter()
         .enumerate()
         .map(|(k, outcome)| (DARK, at + k as u64, outcome))
         .collect()
+    }
+
+    /// `dark`'s old-address sweep: a file that names an old address.
+    fn sweep() -> ServiceResult {
+        ServiceResult {
+            command: Some(Box::new(CommandRun {
+                exit_status: Some(0),
+                output: "/etc/nginx/conf.d/upstream.conf".into(),
+                lines: 1,
+                truncated: false,
+            })),
+            ..service(
+                ServiceState::Fail,
+                "exit 0 · 1 line",
+                Some("output not empty (1 line): /etc/nginx/conf.d/upstream.conf"),
+            )
+        }
     }
 
     /// The reports of `gone`: no address, and an unreadable hosts file.

@@ -318,7 +318,8 @@ fn the_office_sees_vbox_up_where_the_laptop_sees_it_down_and_its_failures_are_in
     );
     let v = office(&json);
     f.expect(
-        office_error(&json) == Some("office answered nothing in 5s (its every): too slow"),
+        office_error(&json)
+            == Some("no answer within 5s (every): the remote check or the connection is too slow"),
         "a remote that never answers: too slow, after its every",
         format!("{v:#}"),
     );

@@ -1492,6 +1492,7 @@ port = 5222
     };
     let result = |state: ServiceState, detail: &str, error: Option<&str>| ServiceResult {
         smtp_names: None,
+        command: None,
         state,
         detail: detail.into(),
         error: error.map(str::to_string),
@@ -1516,7 +1517,7 @@ port = 5222
         "200 OK · 12 KiB · cert expires in 9 days (2026-12-04)",
         Some("certificate expires in 9 days (2026-12-04)"),
     );
-    site.cert = Some(CertInfo {
+    site.cert = Some(Box::new(CertInfo {
         subject: "CN=www.example.org".into(),
         issuer: "CN=Example CA".into(),
         not_after: t(9 * 86_400),
@@ -1524,7 +1525,7 @@ port = 5222
         name_matches: true,
         trusted: true,
         chain_error: None,
-    });
+    }));
     let mut planet = result(
         ServiceState::Stale,
         "200 OK · 4 KiB · updated 3d 2h ago",

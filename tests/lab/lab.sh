@@ -66,6 +66,7 @@ SERIAL_NEW=2009121202
 ORG_SERIAL=2009120101 # the parent's (org.) serial, bumped by fix-glue and break-glue
 KEY_NAME=moveday-canary
 ADMIN_KEY_NAME=lab-admin # the lab's own admin key: SPF at the primary, the blocklist's listings
+SSH_KEY_NAME=ssh-admin   # keys/ssh-admin: the SSH key every host's sshd accepts for root
 MAIL_DOMAIN=example.org
 SPF_OLD="v=spf1 ip4:$OLD.11 -all"
 SPF_NEW="v=spf1 ip4:$NEW.11 -all"
@@ -369,7 +370,8 @@ start_host() { # HOST: sshd, and nginx where the host serves HTTP
   ip=$(ip_of "$h")
   mkdir -p "$dir"
   ssh-keygen -q -t ed25519 -N '' -C "$h.example.org lab $P" -f "$dir/ssh_host_ed25519_key"
-  render sshd_config "$dir/sshd_config" HOST="$h" IP="$ip" HOSTDIR="$dir"
+  render sshd_config "$dir/sshd_config" HOST="$h" IP="$ip" HOSTDIR="$dir" \
+    AUTHORIZED_KEYS="$LAB/keys/$SSH_KEY_NAME.pub"
   # sshd insists on its privilege-separation directory /run/sshd: a private /run in the
   # daemon's own mount namespace (ip netns exec made one), nothing created system-wide.
   spawn "$ns" "$LAB/logs/sshd-$h.log" sh -c \
@@ -418,6 +420,9 @@ keys() {
     tsig-keygen -a hmac-sha256 moveday-unknown >"$LAB/keys/unknown.key"
     tsig-keygen -a hmac-sha256 "$ADMIN_KEY_NAME" >"$LAB/keys/$ADMIN_KEY_NAME.key"
   ) || die "tsig-keygen failed"
+  # The admin's SSH key, which every host's sshd accepts for root (command services).
+  ssh-keygen -q -t ed25519 -N '' -C "lab admin $P" -f "$LAB/keys/$SSH_KEY_NAME" ||
+    die "ssh-keygen failed"
 }
 
 # allow_updates: from now on the primary takes updates signed with the canary's key, of

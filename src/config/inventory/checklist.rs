@@ -70,9 +70,13 @@ pub(super) fn checklist(
             None => None,
             Some(link) => {
                 let text = link.get_ref();
-                let parsed = match text.trim().strip_prefix("zone:") {
-                    Some(rest) => parse_zone_link(text, rest, zones),
-                    None => parse_link(text, hosts),
+                let parsed = match (
+                    text.trim().strip_prefix("zone:"),
+                    text.split_once(".service:"),
+                ) {
+                    (Some(rest), _) => parse_zone_link(text, rest, zones),
+                    (None, Some((host, service))) => parse_service_link(text, host, service, hosts),
+                    (None, None) => parse_link(text, hosts),
                 };
                 Some(parsed.map_err(|why| err(link.span(), why))?)
             }
@@ -144,6 +148,42 @@ fn parse_link(text: &str, hosts: &[HostConfig]) -> Result<CheckLink, String> {
         ));
     }
     Ok(CheckLink::Host { host, probe })
+}
+
+/// `"HOST.service:NAME"`: one service of a host, by its name (any kind).
+fn parse_service_link(
+    text: &str,
+    host_name: &str,
+    service_name: &str,
+    hosts: &[HostConfig],
+) -> Result<CheckLink, String> {
+    let host_name = host_name.trim();
+    let Some(host) = hosts
+        .iter()
+        .position(|h| h.name.eq_ignore_ascii_case(host_name))
+    else {
+        return Err(format!(
+            "check `{text}` names an unknown host `{host_name}`"
+        ));
+    };
+    let service_name = service_name.trim();
+    let h = &hosts[host];
+    let Some(service) = h
+        .services
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(service_name))
+    else {
+        let names: Vec<&str> = h.services.iter().map(|s| s.name.as_str()).collect();
+        let known = match names.as_slice() {
+            [] => "it has none".to_string(),
+            names => format!("its services: {}", names.join(", ")),
+        };
+        return Err(format!(
+            "check `{text}`: host `{}` has no service `{service_name}`; {known}",
+            h.name
+        ));
+    };
+    Ok(CheckLink::Service { host, service })
 }
 
 /// `"zone:ZONE.CHECK"` (`rest` is what follows `zone:`) against the inventory's zones.

@@ -1,5 +1,5 @@
 //! `[[host.service]]`: one service of a host, of one kind (`http`, `https`, `tls`, `smtp`,
-//! `tcp`), read into the checked types of `config::service`.
+//! `tcp`, `command`), read into the checked types of `config::service`.
 //!
 //! A service table may hold any kind's keys as far as TOML is concerned; [`SERVICE_KEYS`]
 //! says which kinds each key belongs to, and the first key (in the file) of another kind is
@@ -15,10 +15,11 @@ use toml::Spanned;
 use super::super::ConfigError;
 use super::super::limits;
 use super::super::service::{
-    BodyMatch, DEFAULT_MAX_BODY, DEFAULT_WARN_DAYS, Freshness, HttpService, MAX_MAX_BODY,
-    MAX_WARN_DAYS, Pattern, ServiceConfig, ServiceKind, SmtpService, TcpService, TlsService,
-    is_valid_strftime, short_regex_error,
+    BodyMatch, CommandCheck, CommandService, DEFAULT_MAX_BODY, DEFAULT_WARN_DAYS, Freshness,
+    HttpService, MAX_MAX_BODY, MAX_WARN_DAYS, Pattern, ServiceConfig, ServiceKind, SmtpService,
+    TcpService, TlsService, is_valid_strftime, short_regex_error,
 };
+use super::ssh::{ssh_destination, ssh_options};
 use super::values::{Dur, Located, check_hostname, dns_name, duration_within, port_number};
 
 /// `kind = "..."` of a `[[host.service]]`.
@@ -29,15 +30,17 @@ enum Kind {
     Tls,
     Smtp,
     Tcp,
+    Command,
 }
 
 impl Kind {
-    const ALL: [(&'static str, Kind); 5] = [
+    const ALL: [(&'static str, Kind); 6] = [
         ("http", Kind::Http),
         ("https", Kind::Https),
         ("tls", Kind::Tls),
         ("smtp", Kind::Smtp),
         ("tcp", Kind::Tcp),
+        ("command", Kind::Command),
     ];
 
     fn word(self) -> &'static str {
@@ -99,7 +102,14 @@ service_keys! {
     ehlo: String => [Smtp],
     expect_starttls: bool => [Smtp],
     send: String => [Tcp],
-    expect: String => [Tcp],
+    expect: String => [Tcp, Command],
+    run: String => [Command],
+    ssh: String => [Command],
+    ssh_options: Vec<Spanned<String>> => [Command],
+    expect_empty: bool => [Command],
+    min: f64 => [Command],
+    max: f64 => [Command],
+    every: Dur => [Command],
 }
 
 /// Validates one `[[host.service]]` (all but the duplicate-name check, which needs the host).
@@ -113,7 +123,7 @@ pub(super) fn parse_service(s: RawService, err: Located) -> Result<ServiceConfig
         return Err(err(
             s.kind.span(),
             format!(
-                "unknown service kind {:?}: expected http, https, tls, smtp or tcp",
+                "unknown service kind {:?}: expected http, https, tls, smtp, tcp or command",
                 s.kind.get_ref()
             ),
         ));
@@ -138,6 +148,7 @@ pub(super) fn parse_service(s: RawService, err: Located) -> Result<ServiceConfig
         Kind::Tls => ServiceKind::Tls(tls_service(&s, &name, warn_days, err)?),
         Kind::Smtp => ServiceKind::Smtp(smtp_service(&s, &name, err)?),
         Kind::Tcp => ServiceKind::Tcp(tcp_service(&s, &name, err)?),
+        Kind::Command => ServiceKind::Command(command_service(&s, &name, err)?),
     };
     Ok(ServiceConfig { name, kind })
 }
@@ -386,6 +397,103 @@ fn tcp_service(s: &RawService, name: &str, err: Located) -> Result<TcpService, C
     Ok(TcpService { port, send, expect })
 }
 
+/// The longest `run` accepted (a command line, not a script).
+pub const MAX_RUN_CHARS: usize = 4096;
+
+/// `kind = "command"`: the command (one line), where it runs, at most one check, how often.
+fn command_service(
+    s: &RawService,
+    name: &str,
+    err: Located,
+) -> Result<CommandService, ConfigError> {
+    let Some(r) = &s.run else {
+        return Err(err(
+            s.name.span(),
+            format!("service `{name}`: kind = \"command\" needs a `run`"),
+        ));
+    };
+    let run = r.get_ref().trim();
+    // One line: ssh hands the string to the remote shell, which would run each line as its
+    // own command and report only the last one's exit status; `;` or `&&` say it plainly.
+    let why = if run.is_empty() {
+        Some("it is empty".to_string())
+    } else if run.chars().any(char::is_control) {
+        Some("it has a newline or a control character: keep it one line (join commands with `;` or `&&`)".into())
+    } else if run.chars().count() > MAX_RUN_CHARS {
+        Some(format!("it is longer than {MAX_RUN_CHARS} characters"))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(err(r.span(), format!("invalid run: {why}")));
+    }
+    Ok(CommandService {
+        run: run.to_string(),
+        ssh: s
+            .ssh
+            .as_ref()
+            .map(|d| ssh_destination(d, err))
+            .transpose()?,
+        ssh_options: match &s.ssh_options {
+            Some(list) => ssh_options(list.get_ref(), "ssh_options", err)?,
+            None => Vec::new(),
+        },
+        check: command_check(s, err)?,
+        every: s
+            .every
+            .as_ref()
+            .map(|d| duration_within(d, "every", &limits::COMMAND_EVERY, err))
+            .transpose()?,
+    })
+}
+
+/// `expect`, `expect_empty = true`, or `min`/`max`: at most one kind of check.
+fn command_check(s: &RawService, err: Located) -> Result<CommandCheck, ConfigError> {
+    let number = |v: &Option<Spanned<f64>>, key: &str| match v {
+        Some(n) if !n.get_ref().is_finite() => {
+            Err(err(n.span(), format!("{key} must be a finite number")))
+        }
+        v => Ok(v.as_ref().map(|n| (*n.get_ref(), n.span()))),
+    };
+    let (min, max) = (number(&s.min, "min")?, number(&s.max, "max")?);
+    if let (Some((lo, _)), Some((hi, span))) = (&min, &max)
+        && lo > hi
+    {
+        return Err(err(span.clone(), format!("max ({hi}) is below min ({lo})")));
+    }
+    let empty = s.expect_empty.as_ref().filter(|e| *e.get_ref());
+    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
+    if let Some(e) = &s.expect {
+        given.push(("expect", e.span()));
+    }
+    if let Some(e) = empty {
+        given.push(("expect_empty", e.span()));
+    }
+    if let Some((_, span)) = min.as_ref().or(max.as_ref()) {
+        given.push(("min/max", span.clone()));
+    }
+    given.sort_by_key(|(_, span)| span.start);
+    if let [(first, _), (second, span), ..] = given.as_slice() {
+        return Err(err(
+            span.clone(),
+            format!("{second} and {first} together: a command service has at most one check"),
+        ));
+    }
+    if let Some(e) = &s.expect {
+        return Ok(CommandCheck::Expect(body_match(e, "expect", err)?));
+    }
+    if empty.is_some() {
+        return Ok(CommandCheck::Empty);
+    }
+    if min.is_some() || max.is_some() {
+        return Ok(CommandCheck::Number {
+            min: min.map(|(n, _)| n),
+            max: max.map(|(n, _)| n),
+        });
+    }
+    Ok(CommandCheck::ExitStatus)
+}
+
 /// `contains` / `expect`: `"/re/"` is a regular expression, anything else a substring.
 fn body_match(v: &Spanned<String>, key: &str, err: Located) -> Result<BodyMatch, ConfigError> {
     let text = v.get_ref();
@@ -407,5 +515,147 @@ fn body_match(v: &Spanned<String>, key: &str, err: Located) -> Result<BodyMatch,
                 format!("invalid regex in {key}: {}", short_regex_error(&e)),
             )
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::Inventory;
+    use crate::config::inventory::CheckLink;
+    use crate::config::service::{BodyMatch, CommandCheck, CommandService, ServiceKind};
+
+    const HOST: &str = "[[host]]\nname = \"mail\"\nfqdn = \"mail.example.org\"\n\n[[host.service]]\nname = \"mail-queue\"\nkind = \"command\"\n";
+
+    fn command(keys: &str) -> Result<CommandService, String> {
+        let source = format!("{HOST}{keys}\n");
+        let inv = Inventory::parse(Path::new("inv.toml"), &source).map_err(|e| e.to_string())?;
+        match &inv.hosts[0].services[0].kind {
+            ServiceKind::Command(c) => Ok(c.clone()),
+            other => Err(format!("not a command: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn a_command_service_reads_its_keys() {
+        let c = command(
+            "run = \"postqueue -j | wc -l\"\nssh = \"root@mail.example.org\"\n\
+             ssh_options = [\"-i\", \"~/.ssh/move\"]\nmax = 1000\nevery = \"1m\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            CommandService {
+                run: "postqueue -j | wc -l".into(),
+                ssh: Some("root@mail.example.org".into()),
+                ssh_options: vec!["-i".into(), "~/.ssh/move".into()],
+                check: CommandCheck::Number {
+                    min: None,
+                    max: Some(1000.0)
+                },
+                every: Some(Duration::from_secs(60)),
+            }
+        );
+        let plain = command("run = \"true\"").unwrap();
+        assert_eq!(
+            (plain.check, plain.every, plain.ssh),
+            (CommandCheck::ExitStatus, None, None)
+        );
+        let sweep = command("run = \"grep -rIl 198.51.100. /etc\"\nexpect_empty = true").unwrap();
+        assert_eq!(sweep.check, CommandCheck::Empty);
+        let re = command("run = \"systemctl is-active postfix\"\nexpect = \"/^active$/\"").unwrap();
+        assert!(matches!(
+            re.check,
+            CommandCheck::Expect(BodyMatch::Regex(_))
+        ));
+        let range = command("run = \"cat /proc/loadavg\"\nmin = 0\nmax = 2.5").unwrap();
+        assert_eq!(
+            range.check,
+            CommandCheck::Number {
+                min: Some(0.0),
+                max: Some(2.5)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_command_services_are_located() {
+        let cases = [
+            (
+                "",
+                "inv.toml:6:8: service `mail-queue`: kind = \"command\" needs a `run`",
+            ),
+            ("run = \"  \"", "inv.toml:8:7: invalid run: it is empty"),
+            (
+                "run = \"true\\nfalse\"",
+                "inv.toml:8:7: invalid run: it has a newline or a control character: keep it one line (join commands with `;` or `&&`)",
+            ),
+            (
+                "run = \"true\"\nssh = \"-oProxyCommand=x\"",
+                "inv.toml:9:7: invalid ssh destination `-oProxyCommand=x`: it starts with `-`, which ssh reads as an option",
+            ),
+            (
+                "run = \"true\"\nssh_options = [\"\"]",
+                "inv.toml:9:16: ssh_options: an argument is empty or has a control character",
+            ),
+            (
+                "run = \"true\"\nevery = \"0s\"",
+                "inv.toml:9:9: every must be at least 1s",
+            ),
+            (
+                "run = \"true\"\nevery = \"2d\"",
+                "inv.toml:9:9: every must be at most 1d",
+            ),
+            (
+                "run = \"true\"\nmin = 5\nmax = 1",
+                "inv.toml:10:7: max (1) is below min (5)",
+            ),
+            (
+                "run = \"true\"\nmax = nan",
+                "inv.toml:9:7: max must be a finite number",
+            ),
+            (
+                "run = \"true\"\nmax = 10\nexpect_empty = true",
+                "inv.toml:10:16: expect_empty and min/max together: a command service has at most one check",
+            ),
+            (
+                "run = \"true\"\nport = 25",
+                "inv.toml:9:8: key `port` does not apply to kind = \"command\"",
+            ),
+        ];
+        for (keys, expected) in cases {
+            let error = command(keys).unwrap_err();
+            assert_eq!(error.lines().next(), Some(expected), "{keys}");
+        }
+    }
+
+    #[test]
+    fn a_checklist_item_links_to_a_service_by_name() {
+        let source = format!(
+            "{HOST}run = \"true\"\n\n[[checklist]]\nid = \"q\"\ntext = \"queue drained\"\ncheck = \"mail.service:Mail-Queue\"\n"
+        );
+        let inv = Inventory::parse(Path::new("inv.toml"), &source).unwrap();
+        let link = inv.checklist[0].check.unwrap();
+        assert_eq!(
+            link,
+            CheckLink::Service {
+                host: 0,
+                service: 0
+            }
+        );
+        assert_eq!(link.name(&inv), "mail.service:mail-queue");
+        let bad = source.replace("service:Mail-Queue", "service:queue");
+        assert_eq!(
+            Inventory::parse(Path::new("inv.toml"), &bad)
+                .unwrap_err()
+                .to_string()
+                .lines()
+                .next(),
+            Some(
+                "inv.toml:13:9: check `mail.service:queue`: host `mail` has no service `queue`; its services: mail-queue"
+            )
+        );
     }
 }

@@ -101,6 +101,7 @@ fn planet(state: ServiceState) -> Outcome {
         ip: ip(NEW),
         result: ServiceResult {
             smtp_names: None,
+            command: None,
             state,
             detail: "connected".into(),
             error: (state != ServiceState::Ok).then(|| format!("planet {}", state.word())),

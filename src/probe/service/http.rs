@@ -85,6 +85,7 @@ fn merge(content: ServiceResult, cert: ServiceResult) -> ServiceResult {
     };
     ServiceResult {
         smtp_names: None,
+        command: None,
         state,
         detail,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
@@ -265,6 +266,7 @@ fn judge(h: &HttpService, f: Fetched, now: SystemTime) -> ServiceResult {
     }
     ServiceResult {
         smtp_names: None,
+        command: None,
         state,
         detail: detail.join(" · "),
         error: (!errors.is_empty()).then(|| errors.join("; ")),

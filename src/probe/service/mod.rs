@@ -11,7 +11,10 @@
 //! - `tls`: a real handshake; the certificate's trust, name and dates.
 //! - `smtp`: banner, EHLO, STARTTLS offered.
 //! - `tcp`: connect, optionally send a line and look for a reply.
+//! - `command`: a command run on the host itself over SSH (`command.rs`); it is not asked
+//!   of an address, and the scheduler runs it on its own cadence (`every`).
 
+pub mod command;
 mod fresh;
 mod http;
 mod smtp;
@@ -94,11 +97,28 @@ pub struct ServiceResult {
     /// Age of the content, when freshness is configured and a timestamp was found (`None`
     /// for a timestamp in the future).
     pub age: Option<Duration>,
-    /// The certificate, for `tls` and `https`.
-    pub cert: Option<CertInfo>,
+    /// The certificate, for `tls` and `https` (boxed, as `command`: a report carries one
+    /// result, and most results have neither).
+    pub cert: Option<Box<CertInfo>>,
     /// The names an `smtp` service announced (its 220 banner, its EHLO reply), for the HELO
     /// check of a mail host (`probe::mail::helo_check`).
     pub smtp_names: Option<SmtpNames>,
+    /// What a `command` service's run printed and how it exited (boxed: every other
+    /// service's result, and every report, would carry its size).
+    pub command: Option<Box<CommandRun>>,
+}
+
+/// A `command` service's run, for `check --json` and the detail pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRun {
+    /// The remote command's exit status (`None`: killed, or cut at the output cap).
+    pub exit_status: Option<i32>,
+    /// Its output, sanitized line by line, at most [`command::SHOWN_CHARS`] characters.
+    pub output: String,
+    /// Lines of output read.
+    pub lines: usize,
+    /// More than [`command::OUTPUT_CAP`] bytes were written: the rest was not read.
+    pub truncated: bool,
 }
 
 /// The names an SMTP server announced about itself: the first word of its 220 banner and
@@ -120,6 +140,11 @@ impl SmtpNames {
 }
 
 impl ServiceResult {
+    /// A failure for a service that was not probed, saying why.
+    pub fn not_asked(why: &str) -> ServiceResult {
+        ServiceResult::fail(why, "not asked", Duration::ZERO)
+    }
+
     /// A failure with nothing else known.
     fn fail(
         error: impl Into<String>,
@@ -128,6 +153,7 @@ impl ServiceResult {
     ) -> ServiceResult {
         ServiceResult {
             smtp_names: None,
+            command: None,
             state: ServiceState::Fail,
             detail: detail.into(),
             error: Some(error.into()),
@@ -190,6 +216,9 @@ pub async fn probe_service_with(
             }
             ServiceKind::Smtp(s) => smtp::probe(s, ip, timeout, deadline).await,
             ServiceKind::Tcp(t) => tcp::probe(t, ip, timeout, deadline).await,
+            // Without `[ssh] options` (the scheduler calls `command::probe` with them), and
+            // within this probe's timeout.
+            ServiceKind::Command(c) => command::probe(c, fqdn, &[], timeout, timeout).await,
         }
     };
     // Every step already ends by the deadline; this is the backstop for one that would not.

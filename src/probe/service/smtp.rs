@@ -119,6 +119,7 @@ pub(super) async fn probe(
     };
     ServiceResult {
         smtp_names: Some(names),
+        command: None,
         state,
         detail,
         error,

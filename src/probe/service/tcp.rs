@@ -36,6 +36,7 @@ pub(super) async fn probe(
     let connected = started.elapsed();
     let ok = |detail: String, latency| ServiceResult {
         smtp_names: None,
+        command: None,
         state: ServiceState::Ok,
         detail,
         error: None,

@@ -308,12 +308,13 @@ fn judge_result(
     }
     ServiceResult {
         smtp_names: None,
+        command: None,
         state,
         detail: detail.join(" · "),
         error,
         latency,
         age: None,
-        cert: Some(CertInfo {
+        cert: Some(Box::new(CertInfo {
             subject: leaf.subject,
             issuer: leaf.issuer,
             not_after: system_time(leaf.not_after),
@@ -321,7 +322,7 @@ fn judge_result(
             name_matches: verdict.name_matches,
             trusted: verdict.trusted,
             chain_error: verdict.chain_error,
-        }),
+        })),
     }
 }
 
