@@ -598,7 +598,7 @@ mod tests {
             ),
             (
                 "run = \"true\"\nssh_options = [\"\"]",
-                "inv.toml:9:16: ssh_options: an argument is empty or has a control character",
+                "inv.toml:9:16: ssh_options: an argument is empty or has a control or invisible character",
             ),
             (
                 "run = \"true\"\nevery = \"0s\"",
