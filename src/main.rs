@@ -31,6 +31,7 @@ Examples:
   moveday checklist                  the move plan: what is ticked, by whom, when
   moveday tick lower-ttl --who ann   tick an item from a script (--undo to untick)
   moveday report --since 2h          the post-mortem draft from the move's journal
+  moveday notify-test team           send a test message to the [[notify]] called team
   moveday completions bash           shell completions (bash, zsh, fish, elvish, powershell)
   moveday man                        the manual page (roff); --dir DIR: one per subcommand
 
@@ -206,6 +207,17 @@ enum Command {
         /// like 2h
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+    },
+    /// Send one test message to a [[notify]] endpoint and print what it answered: exit 0
+    /// when it took the message, 1 when it did not
+    ///
+    /// The message goes through the same transport as the dashboard's (POST for webhook
+    /// and ntfy, the program for command), once, without retries, within the endpoint's
+    /// timeout. The URL is shown without its path and query, which may carry a token.
+    NotifyTest {
+        /// The endpoint, as the inventory's [[notify]] name gives it
+        #[arg(value_name = "NAME")]
+        name: String,
     },
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell
     ///
@@ -399,6 +411,7 @@ fn run(mut cli: Cli) -> Result<ExitCode, Failure> {
             scripted_demo(&cli, speed)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::NotifyTest { name }) => notify_test(&cli, &name),
         Some(Command::Completions { shell }) => {
             completions(shell)?;
             Ok(ExitCode::SUCCESS)
@@ -677,6 +690,45 @@ fn canary(
         emit(&format!("{}: {}\n", config.name, v.summary))?;
     }
     Ok(ExitCode::from(if ok { 0 } else { 1 }))
+}
+
+/// `moveday notify-test NAME`: one test message, its answer on stdout (exit 0) or the
+/// error on stderr (exit 1); an unknown name is bad input, with the names there are.
+fn notify_test(cli: &Cli, name: &str) -> Result<ExitCode, Failure> {
+    let inv = Inventory::load(&cli.inventory)?;
+    let Some(config) = inv
+        .notify
+        .iter()
+        .find(|n| n.name.eq_ignore_ascii_case(name))
+    else {
+        let names: Vec<&str> = inv.notify.iter().map(|n| n.name.as_str()).collect();
+        return Err(Failure::Other(anyhow::anyhow!(
+            "no [[notify]] named `{}` in {}: {}",
+            shown(name),
+            cli.inventory.display(),
+            if names.is_empty() {
+                "it has none".to_string()
+            } else {
+                format!("it has {}", names.join(", "))
+            }
+        )));
+    };
+    let message = moveday::notify::test_message(config, &who(cli.who.as_deref())?);
+    let rt = runtime()?;
+    match rt.block_on(moveday::notify::send_once(config, &message)) {
+        Ok(answer) => {
+            emit(&format!(
+                "{} ({}): {answer}\n",
+                config.name,
+                config.shown_url()
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            say!("moveday: {} ({}): {error}", config.name, config.shown_url());
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// `moveday demo [--speed N]`: the scripted move, one record for every run wherever it is

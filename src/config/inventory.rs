@@ -6,7 +6,8 @@
 //!
 //! One file per table validates it: `settings` (`[move]`, `[probe]`, `hosts_file`, `[dns]`),
 //! `dns` (`[[resolver]]`, `[[zone]]`), `host` (`[[host]]`), `host_service`
-//! (`[[host.service]]`), `mail` (`[mail]`, `mail_domains`) and `checklist` (`[[checklist]]`); `values` holds the values
+//! (`[[host.service]]`), `mail` (`[mail]`, `mail_domains`), `checklist` (`[[checklist]]`), `ssh`
+//! (`[ssh]`, `[[vantage]]`) and `notify` (`[[notify]]`); `values` holds the values
 //! several tables share (addresses, durations, ports, host names, damping).
 
 mod checklist;
@@ -14,6 +15,7 @@ mod dns;
 mod host;
 mod host_service;
 mod mail;
+mod notify;
 mod settings;
 mod ssh;
 mod values;
@@ -31,6 +33,10 @@ use super::ConfigError;
 use super::service::{Damping, ServiceConfig};
 
 pub use mail::{DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, MAIL_ROLES};
+pub use notify::{
+    DEFAULT_NOTIFY_MIN_INTERVAL, DEFAULT_NOTIFY_TIMEOUT, NotifyConfig, NotifyOn, NotifyTarget,
+    shown_url,
+};
 pub use settings::load_ca_file;
 pub use ssh::{DEFAULT_REMOTE_MOVEDAY, DEFAULT_VANTAGE_EVERY, SshSettings, VantageConfig};
 pub use values::duration_text;
@@ -75,10 +81,30 @@ pub struct Inventory {
     pub ssh: SshSettings,
     /// `[[vantage]]`: other machines' movedays, asked over SSH.
     pub vantages: Vec<VantageConfig>,
+    /// `[[notify]]`: where the team is told what changed.
+    pub notify: Vec<NotifyConfig>,
     /// The text it was read from (what a vantage is given on its stdin).
-    pub source: std::sync::Arc<str>,
+    pub source: SourceText,
     /// Where it came from: a file of this machine, or another machine's plan on stdin.
     pub origin: Origin,
+}
+
+/// The inventory's own text. Its `{:?}` says only how long it is: the text may hold a
+/// `[[notify]]` URL's token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SourceText(pub std::sync::Arc<str>);
+
+impl std::ops::Deref for SourceText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
 }
 
 /// Where an inventory came from.
@@ -448,6 +474,8 @@ impl Inventory {
             zone.canary_key = None;
         }
         inv.vantages.clear();
+        // The laptop tells the team; a vantage point only answers it.
+        inv.notify.clear();
         inv.ssh = SshSettings::default();
         // The laptop asks the blocklists, within their usage limits; a vantage (a new
         // process every run, with an empty cache) would ask them every run.
@@ -482,6 +510,7 @@ impl Inventory {
         let mail = mail::mail_table(raw.mail, &err)?;
         let ssh = ssh::ssh_table(raw.ssh, &err)?;
         let vantages = ssh::vantages(raw.vantage, &err)?;
+        let notify = notify::notify(raw.notify, &err)?;
 
         Ok(Inventory {
             path: path.to_path_buf(),
@@ -504,7 +533,8 @@ impl Inventory {
             mail,
             ssh,
             vantages,
-            source: source.into(),
+            notify,
+            source: SourceText(source.into()),
             origin,
         })
     }
@@ -537,6 +567,8 @@ struct RawInventory {
     ssh: Option<ssh::RawSsh>,
     #[serde(default)]
     vantage: Vec<ssh::RawVantage>,
+    #[serde(default)]
+    notify: Vec<notify::RawNotify>,
 }
 
 #[cfg(test)]

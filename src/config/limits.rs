@@ -44,6 +44,12 @@ pub const VANTAGE_EVERY: RangeInclusive<Duration> =
 /// `every` of a `kind = "command"` service: how often it runs on its host.
 pub const COMMAND_EVERY: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(86_400);
+/// `[[notify]] min_interval`: at most one message per host (zone, item) per interval.
+pub const NOTIFY_MIN_INTERVAL: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
+/// `[[notify]] timeout`: how long one delivery attempt may take.
+pub const NOTIFY_TIMEOUT: RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(60);
 /// Every port: `ssh`, `ports = [...]`, a service's `port`, a resolver's or zone server's.
 pub const PORT: RangeInclusive<u16> = 1..=65_535;
 /// A service's `expect_status`.

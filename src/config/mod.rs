@@ -12,8 +12,9 @@ pub mod tsig_key;
 pub use error::{ConfigError, MAX_CONFIG_BYTES, read_config, read_stdin};
 pub use inventory::{
     CheckLink, ChecklistItem, DEFAULT_DNSBL, DEFAULT_DNSBL_EVERY, HostConfig, Inventory,
-    LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, Origin, ProbeSettings, ResolverConfig,
-    ResolverKind, SecondaryConfig, ServerRef, SshSettings, VantageConfig, ZoneConfig, load_ca_file,
+    LinkedProbe, LinkedZoneCheck, MAIL_ROLES, MailSettings, NotifyConfig, NotifyOn, NotifyTarget,
+    Origin, ProbeSettings, ResolverConfig, ResolverKind, SecondaryConfig, ServerRef, SshSettings,
+    VantageConfig, ZoneConfig, load_ca_file,
 };
 pub use service::{
     BodyMatch, Damping, Freshness, HttpService, Pattern, ServiceConfig, ServiceKind, SmtpService,

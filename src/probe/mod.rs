@@ -10,7 +10,7 @@ pub mod dns;
 pub mod dns_client;
 pub mod hosts_file;
 pub mod http;
-mod http_util;
+pub(crate) mod http_util;
 pub mod mail;
 pub mod ping;
 pub mod ports;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod http_sink;
 pub mod netns;
 pub mod scripted_dns;
 pub mod tmux;

@@ -40,6 +40,7 @@ mod lab_teardown;
 mod lab_tui;
 mod lab_vantage;
 mod mail_probes;
+mod notify;
 mod packaging;
 mod probes;
 mod render_scale;

@@ -29,6 +29,7 @@ const SUBCOMMANDS: &[&str] = &[
     "checklist",
     "tick",
     "report",
+    "notify-test",
     "completions",
     "man",
 ];
