@@ -167,6 +167,7 @@ async fn http_answer(url: &Url, request: reqwest::RequestBuilder) -> Result<Stri
             Err(e) => return Err(format!("{head}: {}", error_text(&e, ANSWER_CHARS))),
         }
     }
+    body.truncate(ANSWER_BYTES);
     let answer = with_text(head, &body);
     if status.is_success() {
         Ok(answer)

@@ -378,6 +378,21 @@ async fn a_command_endpoint_appends_json_lines_to_a_file_without_a_shell() {
         matches!(&d, Delivery::Failed { error, .. } if error == "false: exit 1"),
         "{d:?}"
     );
+
+    // A program that hangs is cut off at the timeout (and killed).
+    let config = endpoint(
+        "name = \"hangs\"\nkind = \"command\"\nargv = [\"sleep\", \"30\"]\ntimeout = \"200ms\"\n",
+    );
+    let (tx, mut reports) = mpsc::channel(16);
+    let outbox = Outbox::spawn(&config, tx);
+    let started = Instant::now();
+    outbox.send(message(1));
+    let d = next(&mut reports, in_time(Duration::from_secs(1))).await;
+    assert!(
+        matches!(&d, Delivery::Failed { error, .. } if error == "no answer within 200ms"),
+        "{d:?}"
+    );
+    assert!(started.elapsed() < in_time(Duration::from_millis(200)));
 }
 
 /// `moveday notify-test` with `inventory` (a file written into `dir`).
