@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// One request as the server read it.
@@ -94,16 +94,40 @@ impl HttpSink {
 
     /// A server on `addr` (a port a test kept closed until now).
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<HttpSink> {
+        HttpSink::listen(addr, None).await
+    }
+
+    /// An HTTPS server on a free loopback port, with `tls`'s certificate.
+    pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> HttpSink {
+        HttpSink::listen("127.0.0.1:0".parse().unwrap(), Some(tls))
+            .await
+            .expect("bind a loopback port")
+    }
+
+    async fn listen(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<HttpSink> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let script = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, rx) = mpsc::unbounded_channel();
         let answers = script.clone();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (tx, answers) = (tx.clone(), answers.clone());
+                let (tx, answers, acceptor) = (tx.clone(), answers.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, &tx, &answers).await;
+                    match acceptor {
+                        None => {
+                            let _ = serve(stream, &tx, &answers).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = serve(stream, &tx, &answers).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -146,7 +170,7 @@ impl Drop for HttpSink {
 }
 
 async fn serve(
-    mut stream: TcpStream,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     tx: &mpsc::UnboundedSender<Recorded>,
     answers: &Mutex<VecDeque<Answer>>,
 ) -> std::io::Result<()> {

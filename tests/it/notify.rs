@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use moveday::config::{Inventory, NotifyConfig};
-use moveday::notify::{Delivery, Message, Outbox};
+use moveday::notify::{Delivery, Message, Outbox, Retry};
 use tokio::sync::mpsc;
 
 use crate::common::http_sink::{Answer, HttpSink};
@@ -477,4 +477,138 @@ async fn notify_test_sends_once_and_prints_the_answer() {
         err.trim_end().ends_with("it has team, closed, moved"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn past_the_queue_bound_the_oldest_are_summed_up_and_the_rest_arrive_in_order() {
+    let mut sink = HttpSink::start().await;
+    sink.script([Answer::status(500)]);
+    let config = endpoint(&format!(
+        "name = \"team\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        sink.url("/hook")
+    ));
+    let (tx, mut reports) = mpsc::channel(64);
+    // The real bound is 10,000: 5 here, so the test stays small.
+    let retry = Retry {
+        first: Duration::from_millis(300),
+        max: Duration::from_secs(1),
+        max_queued: 5,
+    };
+    let outbox = Outbox::spawn_with(&config, tx, retry);
+    outbox.send(message(1));
+    let d = next(&mut reports, in_time(Duration::from_secs(1))).await;
+    assert!(matches!(d, Delivery::Failed { seq: 1, .. }), "{d:?}");
+    // While 1 waits for its retry: 11 more, of which 5 may wait.
+    for seq in 2..=12 {
+        outbox.send(message(seq));
+    }
+    let seen = until_sent(&mut reports, 12, in_time(Duration::from_secs(2))).await;
+    let sent: Vec<u64> = seen
+        .iter()
+        .filter_map(|d| match d {
+            Delivery::Sent {
+                seq, late: true, ..
+            } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    // 2..=8 summed up in one message (its seq is the last one it stands for).
+    assert_eq!(sent, [1, 8, 9, 10, 11, 12], "{seen:?}");
+    let bodies: Vec<serde_json::Value> = (0..7)
+        .map(|_| sink.try_next().expect("seven requests").json())
+        .collect();
+    assert_eq!(bodies[0]["n"], 1);
+    assert_eq!(bodies[1]["n"], 1);
+    assert_eq!(bodies[2]["dropped"], 7);
+    let text = bodies[2]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("7 older notifications were dropped (from "),
+        "{text}"
+    );
+    assert!(text.contains("at most 5 wait for team"), "{text}");
+    let rest: Vec<u64> = bodies[3..]
+        .iter()
+        .map(|b| b["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rest, [9, 10, 11, 12]);
+}
+
+/// `notify-test` with extra environment (`SSL_CERT_FILE`).
+async fn notify_test_env(
+    dir: &Path,
+    inventory: &str,
+    name: &str,
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    let path = dir.join("inventory.toml");
+    std::fs::write(&path, inventory).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_moveday"));
+    command
+        .args(["notify-test", name, "--who", "ann", "--inventory"])
+        .arg(&path)
+        .env_remove("SSL_CERT_DIR");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().await.unwrap()
+}
+
+/// HTTPS through the system's trust store (here `SSL_CERT_FILE`, a test CA): trusted, the
+/// message arrives; not trusted, the certificate is named and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_are_checked_against_the_trust_store() {
+    let ca = moveday::demo::certs::DemoCa::new().unwrap();
+    let now = SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let tls = ca
+        .server_config(&["127.0.0.1"], now - day, now + 30 * day)
+        .unwrap();
+    let mut sink = HttpSink::start_tls(tls).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    let b64 = data_encoding::BASE64.encode(&ca.der());
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    std::fs::write(
+        &pem,
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+    let inv = format!(
+        "[[notify]]\nname = \"phones\"\nkind = \"ntfy\"\nurl = \"https://{}/move-day\"\n",
+        sink.addr
+    );
+    let o = notify_test_env(dir.path(), &inv, "phones", &[("SSL_CERT_FILE", &pem)]).await;
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(
+        out,
+        format!(
+            "phones (https://{}/…): 200 OK: {{\"ok\":true}}\n",
+            sink.addr
+        )
+    );
+    let got = sink.next(Duration::from_secs(1)).await;
+    assert_eq!(got.header("title"), Some("moveday: notify-test"));
+    assert_eq!(
+        got.text(),
+        "moveday notify-test from ann: if you read this, notifications to phones work"
+    );
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let o = notify_test_env(dir.path(), &inv, "phones", &[("SSL_CERT_FILE", &empty)]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    assert!(sink.try_next().is_none());
 }
