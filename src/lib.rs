@@ -15,6 +15,7 @@ pub mod files;
 pub mod journal;
 #[cfg(test)]
 mod layers;
+pub mod notify;
 pub mod probe;
 pub mod sanitize;
 pub mod schema;
