@@ -150,131 +150,7 @@ impl Composer {
                 to,
                 reasons,
             } => self.health(host, *from, *to, reasons, at)?,
-            Event::Zone {
-                zone,
-                server,
-                behind,
-                serial,
-                ..
-            } => {
-                let state = if *behind { "behind" } else { "in step" };
-                let serial = serial.map(|s| format!(" (serial {s})")).unwrap_or_default();
-                (
-                    "zone",
-                    format!("{zone} at {server}"),
-                    state.to_string(),
-                    format!("moveday: {zone} at {server} {state}"),
-                    format!("{zone}: secondary {server} {state}{serial}"),
-                )
-            }
-            Event::Delegation {
-                zone, ok, problems, ..
-            } => {
-                let text = match ok {
-                    true => format!("{zone}: the parent's delegation is right (glue new)"),
-                    false => format!("{zone}: delegation {}", problems.join("; ")),
-                };
-                let state = if *ok { "ok" } else { "wrong" };
-                (
-                    "delegation",
-                    zone.clone(),
-                    state.into(),
-                    format!("moveday: {zone} delegation {state}"),
-                    text,
-                )
-            }
-            Event::Canary {
-                zone,
-                step,
-                server,
-                after_s,
-                error,
-                contact,
-                ..
-            } => {
-                let server = server.as_deref().unwrap_or("the primary");
-                let text = match step {
-                    CanaryStep::PickedUp => format!(
-                        "{zone}: {server} picked up the canary after {}",
-                        after_s.map_or_else(
-                            || "?".into(),
-                            |s| compact(Duration::from_secs_f64(s.max(0.0)))
-                        )
-                    ),
-                    CanaryStep::Late => format!(
-                        "{zone}: {server} never picked up the canary{}",
-                        contact
-                            .as_deref()
-                            .map(|c| format!(": call {c}"))
-                            .unwrap_or_default()
-                    ),
-                    CanaryStep::NotWritten => format!(
-                        "{zone}: the canary was not written: {}",
-                        error.as_deref().unwrap_or("refused")
-                    ),
-                    _ => return None,
-                };
-                let state = format!("{step:?}").to_lowercase();
-                (
-                    "canary",
-                    format!("{zone} {server}"),
-                    state.clone(),
-                    format!("moveday: {zone} canary {state}"),
-                    text,
-                )
-            }
-            Event::Tick {
-                id,
-                done: true,
-                who,
-                forced,
-                ..
-            } => {
-                let forced = if *forced {
-                    " (forced: its check was red)"
-                } else {
-                    ""
-                };
-                (
-                    "checklist",
-                    id.clone(),
-                    "done".into(),
-                    format!("moveday: {id} done"),
-                    format!("{who} ticked {id}{forced}"),
-                )
-            }
-            Event::Mail {
-                host,
-                subject,
-                result,
-                ..
-            } => {
-                let text = entry.summary();
-                (
-                    "mail",
-                    format!("{host} {subject}"),
-                    result.clone(),
-                    format!("moveday: {host} mail"),
-                    text,
-                )
-            }
-            Event::Vantage {
-                vantage,
-                host: None,
-                ok: Some(ok),
-                ..
-            } => {
-                let state = if *ok { "answers" } else { "no view" };
-                let text = entry.summary();
-                (
-                    "vantage",
-                    vantage.clone(),
-                    state.into(),
-                    format!("moveday: vantage {vantage} {state}"),
-                    text,
-                )
-            }
-            _ => return None,
+            _ => zone_words(entry).or_else(|| team_words(entry))?,
         };
         let mut body = serde_json::to_value(entry).unwrap_or_default();
         let text = sanitize(&text, 1000);
@@ -300,7 +176,7 @@ impl Composer {
         to: HostHealth,
         reasons: &[String],
         at: SystemTime,
-    ) -> Option<(&'static str, String, String, String, String)> {
+    ) -> Option<Words> {
         let ip = self
             .targets
             .get(host)
@@ -341,6 +217,148 @@ impl Composer {
             }
         }
     }
+}
+
+/// Words of a (kind, subject, state, title, text).
+type Words = (&'static str, String, String, String, String);
+
+/// A zone's entries in words: a secondary behind or in step, the delegation, a canary's
+/// picked up, late or not written.
+fn zone_words(entry: &Entry) -> Option<Words> {
+    Some(match &entry.event {
+        Event::Zone {
+            zone,
+            server,
+            behind,
+            serial,
+            ..
+        } => {
+            let state = if *behind { "behind" } else { "in step" };
+            let serial = serial.map(|s| format!(" (serial {s})")).unwrap_or_default();
+            (
+                "zone",
+                format!("{zone} at {server}"),
+                state.to_string(),
+                format!("moveday: {zone} at {server} {state}"),
+                format!("{zone}: secondary {server} {state}{serial}"),
+            )
+        }
+        Event::Delegation {
+            zone, ok, problems, ..
+        } => {
+            let text = match ok {
+                true => format!("{zone}: the parent's delegation is right (glue new)"),
+                false => format!("{zone}: delegation {}", problems.join("; ")),
+            };
+            let state = if *ok { "ok" } else { "wrong" };
+            (
+                "delegation",
+                zone.clone(),
+                state.into(),
+                format!("moveday: {zone} delegation {state}"),
+                text,
+            )
+        }
+        Event::Canary {
+            zone,
+            step,
+            server,
+            after_s,
+            error,
+            contact,
+            ..
+        } => {
+            let server = server.as_deref().unwrap_or("the primary");
+            let text = match step {
+                CanaryStep::PickedUp => format!(
+                    "{zone}: {server} picked up the canary after {}",
+                    after_s.map_or_else(
+                        || "?".into(),
+                        |s| compact(Duration::from_secs_f64(s.max(0.0)))
+                    )
+                ),
+                CanaryStep::Late => format!(
+                    "{zone}: {server} never picked up the canary{}",
+                    contact
+                        .as_deref()
+                        .map(|c| format!(": call {c}"))
+                        .unwrap_or_default()
+                ),
+                CanaryStep::NotWritten => format!(
+                    "{zone}: the canary was not written: {}",
+                    error.as_deref().unwrap_or("refused")
+                ),
+                _ => return None,
+            };
+            let state = format!("{step:?}").to_lowercase();
+            (
+                "canary",
+                format!("{zone} {server}"),
+                state.clone(),
+                format!("moveday: {zone} canary {state}"),
+                text,
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// The team's entries in words: a tick, a mail verdict, a vantage answering or not.
+fn team_words(entry: &Entry) -> Option<Words> {
+    Some(match &entry.event {
+        Event::Tick {
+            id,
+            done: true,
+            who,
+            forced,
+            ..
+        } => {
+            let forced = if *forced {
+                " (forced: its check was red)"
+            } else {
+                ""
+            };
+            (
+                "checklist",
+                id.clone(),
+                "done".into(),
+                format!("moveday: {id} done"),
+                format!("{who} ticked {id}{forced}"),
+            )
+        }
+        Event::Mail {
+            host,
+            subject,
+            result,
+            ..
+        } => {
+            let text = entry.summary();
+            (
+                "mail",
+                format!("{host} {subject}"),
+                result.clone(),
+                format!("moveday: {host} mail"),
+                text,
+            )
+        }
+        Event::Vantage {
+            vantage,
+            host: None,
+            ok: Some(ok),
+            ..
+        } => {
+            let state = if *ok { "answers" } else { "no view" };
+            let text = entry.summary();
+            (
+                "vantage",
+                vantage.clone(),
+                state.into(),
+                format!("moveday: vantage {vantage} {state}"),
+                text,
+            )
+        }
+        _ => return None,
+    })
 }
 
 impl Endpoint {
