@@ -512,7 +512,10 @@ where
         let from_probe = match &input {
             Input::Probe(ProbeReport::PingMode { .. }) => false,
             Input::Probe(_) => true,
-            Input::ChecklistEvent(_) | Input::ChecklistSynced(_) | Input::Warning(_) => false,
+            Input::ChecklistEvent(_)
+            | Input::ChecklistSynced(_)
+            | Input::Warning(_)
+            | Input::Notify(_) => false,
         };
         let (changed, entries) = crate::journal::reduce(self.state, input);
         self.ring |= self.bell.is_some() && bell_worthy(&entries);

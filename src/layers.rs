@@ -9,8 +9,7 @@
 //! 3  checklist                  the record, its operations, the state file
 //! 4  store                      the model: State, the reducer, its Input
 //! 5  journal                    what changed, on disk; the report
-//! 6  ui                         pure render and the key map
-//!    notify                     telling the team: composing, delivering, retrying
+//! 6  ui, notify                 pure render and the key map; what goes out to the team
 //! 7  demo, check                the simulated move; headless output
 //! 8  app                        the loop (and main.rs, the CLI, above everything)
 //! ```

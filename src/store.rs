@@ -25,6 +25,7 @@ use crate::probe::{
     Outcome, PingMode, PingOutcome, PortsOutcome, ProbeError, ProbeReport, PtrOutcome, ResolverId,
     ServiceOutcome, SshOutcome, Target, ZoneOutcome,
 };
+pub use notify::{Delivered, NotifyNews, NotifyState};
 pub use vantage::{FromVantage, VantageState};
 
 mod canary;
@@ -32,6 +33,7 @@ pub mod damping;
 mod delegation;
 mod links;
 pub mod mail;
+pub mod notify;
 pub mod vantage;
 pub use canary::{
     CanaryRun, CanarySecondary, CanarySecondaryView, CanaryView, SecondaryVerdict, canary,
@@ -72,6 +74,8 @@ pub struct State {
     pub zones: Vec<ZoneState>,
     /// One per `[[vantage]]` of the inventory.
     pub vantages: Vec<VantageState>,
+    /// Each notification endpoint that has reported a delivery.
+    pub notify: Vec<NotifyState>,
 }
 
 /// What the servers of one zone say.
@@ -157,6 +161,7 @@ impl State {
             orphans: (0, Vec::new()),
             zones,
             vantages,
+            notify: Vec::new(),
         }
     }
 
@@ -188,6 +193,8 @@ pub enum Input {
     /// Something the operator must see in the status bar (a corrupt state file set aside,
     /// a write that failed, ticks for ids no longer in the inventory).
     Warning(String),
+    /// A notification was delivered, or an attempt failed.
+    Notify(NotifyNews),
 }
 
 impl From<ProbeReport> for Input {
@@ -212,6 +219,7 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> bool {
         Input::ChecklistEvent(event) => state.checklist.apply(&event),
         Input::ChecklistSynced(doc) => reduce_synced(state, &doc),
         Input::Warning(text) => warn(state, text),
+        Input::Notify(news) => notify::reduce_notify(state, &news),
     }
 }
 

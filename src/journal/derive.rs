@@ -145,6 +145,11 @@ pub fn reduce(state: &mut State, input: impl Into<Input>) -> (bool, Vec<Entry>) 
             let changed = store::reduce(state, Input::ChecklistEvent(event));
             (changed, vec![entry])
         }
+        Input::Notify(news) => {
+            let entry = notify_event(&news);
+            let changed = store::reduce(state, Input::Notify(news));
+            (changed, vec![entry])
+        }
         other => (store::reduce(state, other), Vec::new()),
     }
 }
@@ -616,6 +621,34 @@ fn error_of(outcome: &ZoneOutcome) -> Option<String> {
 
 /// A tick, untick or note, at the time it was made (the time recorded in the state file,
 /// so the journal and the state file agree).
+/// A delivery's news, as the journal keeps it.
+pub fn notify_event(news: &store::NotifyNews) -> Entry {
+    let (status, late, attempts, detail, pending) = match &news.delivered {
+        store::Delivered::Sent {
+            late,
+            attempts,
+            answer,
+        } => ("sent", *late, *attempts, answer.clone(), None),
+        store::Delivered::Failed {
+            attempts,
+            error,
+            pending,
+        } => ("failed", false, *attempts, error.clone(), Some(*pending)),
+    };
+    entry(
+        SystemTime::now(),
+        Event::Notify {
+            notify: news.notify.clone(),
+            seq: news.seq,
+            status: status.into(),
+            late,
+            attempts,
+            detail: (!detail.is_empty()).then(|| sanitize(&detail, MAX_DETAIL_CHARS)),
+            pending,
+        },
+    )
+}
+
 pub fn checklist_event(event: &ChecklistEvent) -> Entry {
     match event {
         ChecklistEvent::Tick { id, tick } => Entry {

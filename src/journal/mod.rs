@@ -233,6 +233,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A notification to a `[[notify]]` endpoint was delivered (`sent`), or an attempt
+    /// failed (`failed`: it stays queued and is tried again).
+    Notify {
+        notify: String,
+        seq: u64,
+        /// `sent` or `failed`.
+        status: String,
+        /// Delivered after an attempt had failed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        late: bool,
+        attempts: u32,
+        /// What the endpoint answered (`sent`) or what went wrong (`failed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// Messages waiting for the endpoint (`failed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pending: Option<usize>,
+    },
     /// A checklist item was ticked (`done`) or unticked.
     Tick {
         id: String,
@@ -296,7 +314,7 @@ pub enum Event {
 }
 
 /// The `kind`s this version reads; lines of other kinds are skipped.
-pub const KINDS: [&str; 16] = [
+pub const KINDS: [&str; 17] = [
     "start",
     "health",
     "check",
@@ -308,6 +326,7 @@ pub const KINDS: [&str; 16] = [
     "old",
     "mail",
     "vantage",
+    "notify",
     "tick",
     "note",
     "text",
@@ -330,6 +349,7 @@ impl Event {
             Event::Old { .. } => "old",
             Event::Mail { .. } => "mail",
             Event::Vantage { .. } => "vantage",
+            Event::Notify { .. } => "notify",
             Event::Tick { .. } => "tick",
             Event::Note { .. } => "note",
             Event::Text { .. } => "text",

@@ -12,6 +12,7 @@ mod hosts;
 mod mail;
 mod markdown;
 mod names;
+mod notify;
 mod open;
 mod vantage;
 
@@ -33,6 +34,7 @@ pub use canary::{CanaryRunReport, CanarySecondaryReport};
 pub use escape::json;
 pub use mail::{ListingReport, MailReport, SpfReport};
 pub use markdown::{TimeZoneChoice, markdown, markdown_in};
+pub use notify::NotifyReport;
 pub use vantage::{VantageHostReport, VantageReport};
 
 /// The report, as facts. Times are UTC; durations in seconds.
@@ -63,6 +65,8 @@ pub struct PostMortem {
     pub mail: Vec<MailReport>,
     /// Each vantage point: when it first saw each host up.
     pub vantages: Vec<VantageReport>,
+    /// Each notification endpoint: delivered, late, still waiting.
+    pub notifications: Vec<NotifyReport>,
     pub checklist: ChecklistReport,
     pub notes: Vec<NoteReport>,
     pub still_open: Vec<OpenItem>,
@@ -346,7 +350,8 @@ pub struct NoteReport {
 /// Something not green at the end.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OpenItem {
-    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation`, `canary`, `mail` or
+    /// `host`, `dns`, `hosts_file`, `old_address`, `zone`, `delegation`, `canary`, `mail`,
+    /// `notify` or
     /// `checklist`.
     pub kind: &'static str,
     pub subject: String,
@@ -619,6 +624,7 @@ pub fn build(
         canaries: Vec::new(),
         mail: Vec::new(),
         vantages: Vec::new(),
+        notifications: Vec::new(),
         checklist: ChecklistReport::default(),
         notes: Vec::new(),
         still_open: Vec::new(),
@@ -650,6 +656,7 @@ pub fn build(
     pm.canaries = canary::canary_runs(&within);
     pm.mail = mail::mail_reports(&replay.sorted, from);
     pm.vantages = vantage::vantage_reports(&replay.sorted, from);
+    pm.notifications = notify::notify_reports(&within);
     pm.checklist = replay.checklist();
     pm.notes = replay.notes();
     pm.still_open = open::still_open(&pm);

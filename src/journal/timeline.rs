@@ -57,6 +57,7 @@ impl Entry {
             Event::Tick { id, .. } => has(id),
             Event::Mail { subject, .. } => has(subject),
             Event::Vantage { vantage, .. } => has(vantage),
+            Event::Notify { notify, .. } => has(notify),
             _ => false,
         }
     }
@@ -113,6 +114,11 @@ impl Entry {
                 }
             }
             Event::Mail { check, result, .. } => mail_tone(*check, result),
+            Event::Notify { status, late, .. } => match (status.as_str(), late) {
+                ("sent", false) => Tone::Neutral,
+                ("sent", true) => Tone::Good,
+                _ => Tone::Warn,
+            },
             Event::Vantage { ok, health, .. } => match (ok, health) {
                 (Some(false), _) => Tone::Warn,
                 (_, Some(HostHealth::Up)) | (Some(true), _) => Tone::Good,
@@ -234,6 +240,7 @@ impl Entry {
             Event::Canary { .. } => canary_summary(&self.event),
             Event::Mail { .. } => mail_summary(&self.event),
             Event::Vantage { .. } => vantage_summary(&self.event),
+            Event::Notify { .. } => notify_summary(&self.event),
         }
     }
 }
@@ -257,6 +264,36 @@ fn vantage_summary(event: &Event) -> String {
         _ => format!(
             "vantage {vantage}: {}",
             error.as_deref().unwrap_or("no view")
+        ),
+    }
+}
+
+/// `notification 3 to team delivered (late, after 4 attempts)`, `notification 3 to team not
+/// delivered: connection refused (2 waiting)`.
+fn notify_summary(event: &Event) -> String {
+    let Event::Notify {
+        notify,
+        seq,
+        status,
+        late,
+        attempts,
+        detail,
+        pending,
+    } = event
+    else {
+        return String::new();
+    };
+    match status.as_str() {
+        "sent" if *late => {
+            format!("notification {seq} to {notify} delivered (late, after {attempts} attempts)")
+        }
+        "sent" => format!("notification {seq} to {notify} delivered"),
+        _ => format!(
+            "notification {seq} to {notify} not delivered: {}{}",
+            detail.as_deref().unwrap_or("failed"),
+            pending
+                .map(|p| format!(" ({p} waiting)"))
+                .unwrap_or_default()
         ),
     }
 }

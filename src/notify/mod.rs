@@ -1,9 +1,10 @@
 //! Telling the team: each `[[notify]]` endpoint gets its own task (an [`Outbox`]) that
 //! delivers its messages in order, retries with backoff until the endpoint takes them,
 //! marks the ones that waited as late, and reports every attempt as a [`Delivery`]. What
-//! goes out is composed elsewhere; how it goes out is `send` (one attempt) and `outbox`
-//! (the order, the retries, the memory bound).
+//! goes out is `compose` (journal entries to messages); how it goes out is `send` (one
+//! attempt) and `outbox` (the order, the retries, the memory bound).
 
+pub mod compose;
 mod outbox;
 pub mod send;
 
@@ -13,7 +14,7 @@ use crate::config::NotifyConfig;
 
 pub use outbox::{MAX_QUEUED, Outbox, Retry};
 
-/// One message for one endpoint, composed by the lead's code.
+/// One message for one endpoint, composed by [`compose`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Per endpoint, increasing: the order they must arrive in.

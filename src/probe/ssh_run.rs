@@ -115,19 +115,33 @@ impl SshFailure {
     }
 }
 
-/// How `output` failed, if it was ssh or the command's lookup that failed.
-pub fn failure(output: &SshOutput) -> Option<SshFailure> {
+/// How `output` failed, if it was ssh or the lookup of `program` (the remote command's
+/// first word) that failed.
+pub fn failure(output: &SshOutput, program: &str) -> Option<SshFailure> {
     let err = output.stderr.as_str();
     match output.status {
         Some(255) if err.contains("Permission denied") => Some(SshFailure::AuthRefused),
         Some(255) if err.contains("IDENTIFICATION HAS CHANGED") => Some(SshFailure::HostKeyChanged),
         Some(255) if err.contains("Host key verification failed") => Some(SshFailure::HostKey),
         Some(255) => Some(SshFailure::Connect(last_line(err))),
-        // The remote shell's "not found". A "command not found" on stderr with another
-        // status is the remote's login files talking (a .bashrc line), not the command.
+        // The remote shell's "not found": its exit 127, or its words about `program` when a
+        // pipe hides the status (`postqueue -j | wc -l` exits 0). Another program's "command
+        // not found" is the remote's login files talking (a .bashrc line), not the command.
         Some(127) => Some(SshFailure::NotFound),
+        _ if names_missing(err, program) => Some(SshFailure::NotFound),
         _ => None,
     }
+}
+
+/// Whether a shell said `program` was not found (bash: `postqueue: command not found`;
+/// dash: `postqueue: not found`).
+fn names_missing(stderr: &str, program: &str) -> bool {
+    let program = program.trim();
+    !program.is_empty()
+        && stderr.lines().any(|line| {
+            line.contains(&format!("{program}: command not found"))
+                || line.trim_end().ends_with(&format!("{program}: not found"))
+        })
 }
 
 /// ssh's last non-empty line of stderr, short ("connection refused").
@@ -282,37 +296,45 @@ mod tests {
     #[test]
     fn failures_are_told_apart() {
         let refused = output(255, "root@10.0.0.1: Permission denied (publickey).\r\n");
-        assert_eq!(failure(&refused), Some(SshFailure::AuthRefused));
+        assert_eq!(failure(&refused, "moveday"), Some(SshFailure::AuthRefused));
         let key = output(
             255,
             "No ED25519 host key is known for office and you have requested strict checking.\nHost key verification failed.\n",
         );
-        assert_eq!(failure(&key), Some(SshFailure::HostKey));
+        assert_eq!(failure(&key, "moveday"), Some(SshFailure::HostKey));
         let down = output(
             255,
             "ssh: connect to host 10.0.0.1 port 22: Connection refused\n",
         );
         assert_eq!(
-            failure(&down),
+            failure(&down, "moveday"),
             Some(SshFailure::Connect(
                 "ssh: connect to host 10.0.0.1 port 22: Connection refused".into()
             ))
         );
         let missing = output(127, "bash: line 1: moveday: command not found\n");
-        assert_eq!(failure(&missing), Some(SshFailure::NotFound));
+        assert_eq!(failure(&missing, "moveday"), Some(SshFailure::NotFound));
         // A noisy .bashrc on a run that worked is no failure.
         let noisy = output(0, ".bashrc: line 9: pyenv: command not found\n");
-        assert_eq!(failure(&noisy), None);
+        assert_eq!(failure(&noisy, "moveday"), None);
         let changed = output(
             255,
             "@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n",
         );
-        assert_eq!(failure(&changed), Some(SshFailure::HostKeyChanged));
+        assert_eq!(
+            failure(&changed, "moveday"),
+            Some(SshFailure::HostKeyChanged)
+        );
         assert_eq!(
             SshFailure::NotFound.words("moveday", "office"),
             "moveday not found on office"
         );
-        assert_eq!(failure(&output(1, "")), None);
+        assert_eq!(failure(&output(1, ""), "moveday"), None);
+        // A pipe hides the missing program's exit 127; its shell's words do not.
+        let piped = output(0, "bash: line 1: postqueue: command not found\n");
+        assert_eq!(failure(&piped, "postqueue"), Some(SshFailure::NotFound));
+        let dash = output(0, "sh: 1: postqueue: not found\n");
+        assert_eq!(failure(&dash, "postqueue"), Some(SshFailure::NotFound));
     }
 
     #[tokio::test]

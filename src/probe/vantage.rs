@@ -145,7 +145,7 @@ async fn run(inv: &Inventory, v: &VantageConfig) -> Result<RemoteView, (String, 
         other => other.to_string(),
     })
     .map_err(|why| (why, false))?;
-    if let Some(f) = failure(&output) {
+    if let Some(f) = failure(&output, &v.moveday) {
         let persistent = !matches!(f, ssh_run::SshFailure::Connect(_));
         return Err((f.words(&v.moveday, &v.name), persistent));
     }

@@ -102,7 +102,9 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
             Span::styled(format!("⚠ {}", clean(warning, 300)), theme.alarm()),
             Span::styled(" Esc dismisses", theme.muted()),
         ],
-        None => vantage_spans(view).unwrap_or_else(|| ping_spans(view)),
+        None => notify_spans(view)
+            .or_else(|| vantage_spans(view))
+            .unwrap_or_else(|| ping_spans(view)),
     };
     // The move window comes first: it is what the team is held to.
     if let Some(window) = window_span(view) {
@@ -139,6 +141,15 @@ pub fn render_status(area: Rect, buf: &mut Buffer, view: &View<'_>) {
     buf.set_line(area.x, area.y, &line, area.width);
     let x = area.x + u16::try_from(room).unwrap_or(0);
     buf.set_line(x, area.y, &Line::from(right), area.width);
+}
+
+/// Notifications waiting for an endpoint: "2 notifications not delivered to team: …".
+fn notify_spans(view: &View<'_>) -> Option<Vec<Span<'static>>> {
+    let words = crate::store::notify::undelivered(view.state)?;
+    Some(vec![
+        Span::raw(" "),
+        Span::styled(format!("⚠ {}", clean(&words, 200)), view.theme.warn()),
+    ])
 }
 
 /// A vantage point that gave no view, and why (the first, and how many more): its grid

@@ -182,16 +182,9 @@ fn split_keeping_spaces(text: &str) -> Vec<&str> {
     out
 }
 
-/// A compact duration: `0s`, `42s`, `3m07s`, `2h05m`, `3d04h`.
-pub fn age(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
-    }
-}
+/// A compact duration: `0s`, `42s`, `3m07s`, `2h05m`, `3d04h` (`timefmt::compact`, which
+/// notifications share).
+pub use crate::timefmt::compact as age;
 
 /// Time from `at` to `now` (zero when the clock went backwards).
 pub fn elapsed(now: SystemTime, at: SystemTime) -> Duration {

@@ -872,3 +872,68 @@ fn vantage_views_are_journaled_and_disagreement_is_a_reason() {
         "{md}"
     );
 }
+
+/// Deliveries: a failed attempt keeps the message waiting (the status bar says so), a late
+/// delivery clears it; the journal and the report keep both.
+#[test]
+fn deliveries_are_journaled_counted_and_reported() {
+    use crate::journal::report::{Sources, TimeZoneChoice, build, markdown_in};
+    use crate::store::{Delivered, NotifyNews};
+    let mut state = state();
+    let news = |seq: u64, delivered: Delivered| NotifyNews {
+        notify: "team".into(),
+        seq,
+        delivered,
+    };
+    let failed = |seq, pending| {
+        news(
+            seq,
+            Delivered::Failed {
+                attempts: 1,
+                error: "connection refused".into(),
+                pending,
+            },
+        )
+    };
+    let mut journal = Vec::new();
+    for n in [failed(1, 1), failed(1, 2)] {
+        let (_, entries) = reduce(&mut state, Input::Notify(n));
+        journal.extend(entries);
+    }
+    assert_eq!(
+        store::notify::undelivered(&state).as_deref(),
+        Some("2 notifications not delivered to team: connection refused")
+    );
+    assert_eq!(
+        journal[1].summary(),
+        "notification 1 to team not delivered: connection refused (2 waiting)"
+    );
+    let pm = build(&journal, Sources::default(), "j", None, vec![]);
+    assert_eq!(pm.still_open.last().map(|o| o.kind), Some("notify"));
+    for seq in [1, 2] {
+        let sent = news(
+            seq,
+            Delivered::Sent {
+                late: true,
+                attempts: 3,
+                answer: "200 OK".into(),
+            },
+        );
+        journal.extend(reduce(&mut state, Input::Notify(sent)).1);
+    }
+    assert_eq!(store::notify::undelivered(&state), None);
+    assert_eq!(
+        journal[2].summary(),
+        "notification 1 to team delivered (late, after 3 attempts)"
+    );
+    let pm = build(&journal, Sources::default(), "j", None, vec![]);
+    let md = markdown_in(
+        &pm,
+        TimeZoneChoice::Fixed(chrono::FixedOffset::east_opt(0).unwrap()),
+    );
+    assert!(
+        md.contains("- team: 2 delivered (2 late); 2 attempts failed."),
+        "{md}"
+    );
+    assert!(pm.still_open.iter().all(|o| o.kind != "notify"));
+}

@@ -177,6 +177,7 @@ pub fn markdown_in(pm: &PostMortem, tz: TimeZoneChoice) -> String {
     canaries(&mut out, pm, &clock);
     mail(&mut out, pm, &clock);
     vantages(&mut out, pm, &clock);
+    notifications(&mut out, pm);
     checklist(&mut out, pm, &clock);
     notes(&mut out, pm, &clock);
     still_open(&mut out, pm, &clock, to);
@@ -850,6 +851,34 @@ fn delegation_lines(out: &mut String, zone: &str, d: &super::DelegationReport, c
         {
             let _ = writeln!(out, "- {zone}: {p} at the end.");
         }
+    }
+}
+
+/// Each notification endpoint: what was delivered (late), what failed, what still waited.
+fn notifications(out: &mut String, pm: &PostMortem) {
+    if pm.notifications.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Notifications\n");
+    for n in &pm.notifications {
+        let late = match n.late {
+            0 => String::new(),
+            l => format!(" ({l} late)"),
+        };
+        let failed = match n.failed_attempts {
+            0 => String::new(),
+            f => format!("; {f} attempts failed"),
+        };
+        let waiting = match (n.pending_at_end, &n.last_error) {
+            (0, _) => String::new(),
+            (p, Some(e)) => format!("; {p} not delivered at the end: {e}"),
+            (p, None) => format!("; {p} not delivered at the end"),
+        };
+        let _ = writeln!(
+            out,
+            "- {}: {} delivered{late}{failed}{waiting}.",
+            n.notify, n.delivered
+        );
     }
 }
 

@@ -26,6 +26,23 @@ pub(super) fn still_open(pm: &PostMortem) -> Vec<OpenItem> {
     }
     out.extend(canary_laggards(pm));
     out.extend(mail_not_clean(pm));
+    out.extend(
+        pm.notifications
+            .iter()
+            .filter(|n| n.pending_at_end > 0)
+            .map(|n| OpenItem {
+                kind: "notify",
+                subject: n.notify.clone(),
+                text: format!(
+                    "{} notifications not delivered{}",
+                    n.pending_at_end,
+                    n.last_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            }),
+    );
     out.extend(pm.checklist.not_done.iter().map(not_done));
     out
 }

@@ -101,7 +101,7 @@ pub fn judge(c: &CommandService, out: &SshOutput, on: &str) -> ServiceResult {
         (n, false) => format!("{n} lines"),
     };
     let mut detail = format!("{exit} · {size}");
-    let verdict = match ssh_run::failure(out) {
+    let verdict = match ssh_run::failure(out, &program(&c.run)) {
         Some(f) => Err(f.words(&program(&c.run), on)),
         // Exited non-zero and said why: the command did not do its work.
         None if out.status.is_some_and(|s| s != 0) && !out.stderr.trim().is_empty() => {
