@@ -53,6 +53,45 @@ pub enum Delivery {
     },
 }
 
+impl Delivery {
+    /// The model's input for this report (`store::Input::Notify`).
+    pub fn news(self) -> crate::store::NotifyNews {
+        use crate::store::{Delivered, NotifyNews};
+        match self {
+            Delivery::Sent {
+                notify,
+                seq,
+                late,
+                attempts,
+                answer,
+            } => NotifyNews {
+                notify,
+                seq,
+                delivered: Delivered::Sent {
+                    late,
+                    attempts,
+                    answer,
+                },
+            },
+            Delivery::Failed {
+                notify,
+                seq,
+                attempts,
+                error,
+                pending,
+            } => NotifyNews {
+                notify,
+                seq,
+                delivered: Delivered::Failed {
+                    attempts,
+                    error,
+                    pending,
+                },
+            },
+        }
+    }
+}
+
 impl Message {
     /// What the endpoint gets for this message: `late` adds " (late: happened at
     /// HH:MM:SS)" to the text, and the body gets `"late"`, `"notify"` (the endpoint's
@@ -121,6 +160,44 @@ pub fn test_message(config: &NotifyConfig, who: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_report_becomes_the_models_news() {
+        use crate::store::Delivered;
+        let news = Delivery::Failed {
+            notify: "team".into(),
+            seq: 4,
+            attempts: 2,
+            error: "500 Internal Server Error".into(),
+            pending: 3,
+        }
+        .news();
+        assert_eq!((news.notify.as_str(), news.seq), ("team", 4));
+        assert_eq!(
+            news.delivered,
+            Delivered::Failed {
+                attempts: 2,
+                error: "500 Internal Server Error".into(),
+                pending: 3
+            }
+        );
+        let news = Delivery::Sent {
+            notify: "team".into(),
+            seq: 4,
+            late: true,
+            attempts: 3,
+            answer: "200 OK".into(),
+        }
+        .news();
+        assert_eq!(
+            news.delivered,
+            Delivered::Sent {
+                late: true,
+                attempts: 3,
+                answer: "200 OK".into()
+            }
+        );
+    }
 
     #[test]
     fn a_late_message_says_when_it_happened_and_its_body_says_late() {
