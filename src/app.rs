@@ -100,6 +100,8 @@ pub struct LoopInputs<E, S> {
     pub trace: Option<FrameTrace>,
     /// Starts the canary runs `C` asks for (none: `C` only says it cannot).
     pub canary: Option<CanaryStarter>,
+    /// Tells the team (`[[notify]]`; none: nobody is told).
+    pub notify: Option<crate::notify::Notifier>,
 }
 
 /// Starts the dashboard's canary runs (`C`): the zone's key file is read then (so a fixed
@@ -282,6 +284,7 @@ where
         bell,
         trace,
         canary,
+        notify,
     } = inputs;
     let mut dashboard = Dashboard {
         terminal,
@@ -295,6 +298,7 @@ where
         bell,
         trace,
         canary,
+        notify,
         stats: LoopStats::default(),
         cause: "first",
         reports_since: 0,
@@ -381,6 +385,7 @@ struct Dashboard<'a, B: Backend> {
     bell: Option<Box<dyn FnMut() + Send>>,
     trace: Option<FrameTrace>,
     canary: Option<CanaryStarter>,
+    notify: Option<crate::notify::Notifier>,
     stats: LoopStats,
     /// Why the next frame is drawn (for the trace).
     cause: &'static str,
@@ -524,10 +529,13 @@ where
         changed.then_some(matters)
     }
 
-    /// Journal entries to the timeline and the journal's file.
+    /// Journal entries to the timeline, the team (notifications) and the journal's file.
     fn record(&mut self, entries: Vec<crate::journal::Entry>) {
         if let Some(t) = self.timeline.as_mut() {
             t.push(&entries);
+        }
+        if let Some(n) = self.notify.as_mut() {
+            n.offer(&entries, SystemTime::now());
         }
         if let Some(j) = &self.journal {
             j.record(entries);
@@ -538,6 +546,10 @@ where
     fn on_tick(&mut self) {
         if ui::on_tick(self.ui, SystemTime::now()) {
             self.redraw("clock");
+        }
+        // Flapping held back is summed up when its window ends.
+        if let Some(n) = self.notify.as_mut() {
+            n.tick(SystemTime::now());
         }
         // Other processes' lines (and, the first time, the file's history).
         if let Some(t) = self.timeline.as_mut() {
@@ -757,6 +769,7 @@ async fn dashboard(
         SystemTime::now(),
     )]);
     let canary = CanaryStarter::new(env.clone(), tx.clone());
+    let notify = crate::notify::Notifier::start(&inventory, tx.clone());
     let probes = scheduler::spawn(inventory.clone(), env, tx, probe_now_rx);
     let mut state = State::new(inventory);
     let mut ui = UiState::new(local_offset()).with_who(&options.who);
@@ -790,6 +803,7 @@ async fn dashboard(
             }),
             trace,
             canary: Some(canary),
+            notify,
         },
     )
     .await;

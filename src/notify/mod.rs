@@ -157,6 +157,73 @@ pub fn test_message(config: &NotifyConfig, who: &str) -> Message {
     }
 }
 
+/// The dashboard's notifications: journal entries composed into messages and queued to
+/// each `[[notify]]` endpoint's outbox; deliveries come back to the loop as
+/// `Input::Notify`. Nothing here waits: the loop calls it between frames.
+pub struct Notifier {
+    composer: compose::Composer,
+    outboxes: Vec<Outbox>,
+}
+
+impl Notifier {
+    /// Starts an outbox per endpoint of `inv`; their news goes to `inputs` (`None` when the
+    /// inventory has no `[[notify]]`).
+    pub fn start(
+        inv: &crate::config::Inventory,
+        inputs: tokio::sync::mpsc::Sender<crate::store::Input>,
+    ) -> Option<Notifier> {
+        if inv.notify.is_empty() {
+            return None;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(1024);
+        tokio::spawn(async move {
+            while let Some(delivery) = rx.recv().await {
+                if inputs
+                    .send(crate::store::Input::Notify(delivery.news()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let wants = inv
+            .notify
+            .iter()
+            .map(|n| compose::Wants {
+                on: n.on.iter().map(|o| o.name().to_string()).collect(),
+                min_interval: n.min_interval,
+            })
+            .collect();
+        Some(Notifier {
+            composer: compose::Composer::new(wants),
+            outboxes: inv
+                .notify
+                .iter()
+                .map(|n| Outbox::spawn(n, tx.clone()))
+                .collect(),
+        })
+    }
+
+    /// Queues what `entries` make (the journal's entries as they are recorded).
+    pub fn offer(&mut self, entries: &[crate::journal::Entry], now: SystemTime) {
+        for (i, message) in self.composer.offer(entries, now) {
+            if let Some(outbox) = self.outboxes.get(i) {
+                outbox.send(message);
+            }
+        }
+    }
+
+    /// Queues the summaries of windows that have ended (the loop's clock).
+    pub fn tick(&mut self, now: SystemTime) {
+        for (i, message) in self.composer.due(now) {
+            if let Some(outbox) = self.outboxes.get(i) {
+                outbox.send(message);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,7 @@ fn start_with(
                 bell,
                 trace,
                 canary: None,
+                notify: None,
             },
         )
         .await
@@ -396,4 +397,86 @@ async fn the_frame_trace_has_each_key_and_the_frame_that_followed() {
     let ns = |l: &Vec<&str>| l[0].parse::<u128>().unwrap();
     assert!(ns(&lines[2]) <= ns(&lines[3]), "{text}");
     assert_eq!(stats.frames, 3);
+}
+
+/// A host turning red reaches the team while the loop goes on: the journal's entry is
+/// composed into a message and written by a `kind = "command"` endpoint (`tee -a FILE`,
+/// argv only), and its delivery comes back to the loop.
+#[tokio::test]
+async fn a_host_going_down_is_told_to_the_team_without_the_loop_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("notifications.jsonl");
+    let inventory = format!(
+        "{INVENTORY}ping = false\nfail_after = 1\n\n[[notify]]\nname = \"log\"\nkind = \"command\"\n\
+         argv = [\"tee\", \"-a\", \"{}\"]\n",
+        sink.display()
+    );
+    let inv = Arc::new(Inventory::parse(Path::new("t.toml"), &inventory).unwrap());
+    let (keys, key_rx) = mpsc::unbounded_channel::<io::Result<Event>>();
+    let (reports, report_rx) = mpsc::channel(16);
+    let (probe_now_tx, _probe_now) = watch::channel(0);
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let notify = moveday::notify::Notifier::start(&inv, reports.clone());
+    assert!(notify.is_some());
+    let done = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut state = State::new(inv);
+        let mut ui = UiState::new(chrono::FixedOffset::east_opt(0).unwrap());
+        run_loop(
+            &mut terminal,
+            &mut state,
+            &mut ui,
+            &Theme::monochrome(),
+            LoopInputs {
+                events: ReceiverStream(key_rx).boxed(),
+                reports: report_rx,
+                probe_now: probe_now_tx,
+                shutdown: async {
+                    let _ = stop_rx.await;
+                },
+                tick: Duration::from_millis(200),
+                checklist: None,
+                journal: None,
+                timeline: None,
+                bell: None,
+                trace: None,
+                canary: None,
+                notify,
+            },
+        )
+        .await
+        .unwrap();
+        state
+    });
+    let sent = std::time::Instant::now();
+    reports.send(ssh_report(22).into()).await.unwrap();
+    assert!(sent.elapsed() < Duration::from_millis(100));
+    let mut line = String::new();
+    for _ in 0..100 {
+        line = std::fs::read_to_string(&sink).unwrap_or_default();
+        if !line.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert_eq!(json["kind"], "health", "{json}");
+    assert_eq!(json["host"], "vbox");
+    assert_eq!(json["notify"], "log");
+    assert_eq!(json["late"], false);
+    assert!(
+        json["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("vbox down: ssh refused (since "),
+        "{json}"
+    );
+    // The delivery came back to the loop: nothing is waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    drop(keys);
+    let state = done.await.unwrap();
+    assert_eq!(state.notify.len(), 1, "{:?}", state.notify);
+    assert_eq!((state.notify[0].sent, state.notify[0].pending), (1, 0));
 }

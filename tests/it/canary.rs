@@ -584,6 +584,7 @@ async fn the_dashboard_writes_one_canary_per_zone_at_a_time() {
                 bell: None,
                 trace: None,
                 canary: Some(moveday::app::CanaryStarter::new(env, reports.clone())),
+                notify: None,
             },
         )
         .await
