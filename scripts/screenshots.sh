@@ -62,3 +62,11 @@ shoot mail-detail-130x40-30s 130 40 30 j &
 shoot timeline-140x30-40s 140 30 40 t &
 DEMO="demo --hosts 1000" shoot scale-1000-hosts-200x60 200 60 15 G k k k &
 wait
+
+# screenshots/vantage-office-lab-190x34.{txt,png} comes from the namespace lab, not the demo
+# (a vantage point needs an sshd on another network; needs root):
+#   mkfifo /tmp/labin; (sleep 200 > /tmp/labin &)
+#   MDLAB_OFFICE=1 MDLAB_MOVEDAY=$PWD/target/release/moveday bash tests/lab/lab.sh run < /tmp/labin > /tmp/lab.out &
+#   echo "pin-old vbox" > /tmp/labin      # the laptop's hosts file pins vbox's old address
+#   tmux new-session -d -s v -x 190 -y 34 "ip netns exec PREFIX-laptop target/release/moveday -i LABDIR/inventory.toml"
+#   sleep 18; tmux send-keys -t v j j j; tmux capture-pane -p -t v
