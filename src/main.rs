@@ -740,11 +740,18 @@ fn scripted_demo(cli: &Cli, speed: u32) -> Result<(), Failure> {
     rt.block_on(async {
         let pace = demo::Pace::faster(speed)
             .ok_or_else(|| anyhow::anyhow!("--speed {speed}: not in 1 to {}", demo::MAX_SPEED))?;
-        let demo = demo::Demo::start_at(pace).await?;
+        // What the demo tells "the team" goes beside its journal, kept after it ends.
+        let sink = options.journal_path.with_extension("notifications.jsonl");
+        let demo = demo::Demo::start_with(pace, Some(&sink)).await?;
         let inv = Arc::new(demo.inventory().clone());
         // The simulated network's pinger and resolver, and the demo CA trusted.
         let env = Arc::new(demo.probe_env());
-        app::run_tui(inv, env, options).await
+        app::run_tui(inv, env, options).await?;
+        eprintln!(
+            "moveday: what the demo told the team (its [[notify]]): {}",
+            sink.display()
+        );
+        anyhow::Ok(())
     })?;
     Ok(())
 }

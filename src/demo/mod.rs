@@ -367,6 +367,13 @@ impl Demo {
 
     /// As [`Demo::start`], with the script played at `pace`.
     pub async fn start_at(pace: Pace) -> anyhow::Result<Demo> {
+        Demo::start_with(pace, None).await
+    }
+
+    /// As [`Demo::start_at`]; with `notify_sink`, the inventory also tells "the team"
+    /// through a `kind = "command"` endpoint appending each message to that file (`tee
+    /// -a`), so a newcomer sees what moveday would send to a chat or a phone.
+    pub async fn start_with(pace: Pace, notify_sink: Option<&Path>) -> anyhow::Result<Demo> {
         let ([primary, system_cache, public_cache, secondary], parent) = start_dns().await?;
         let blocklist = mail::Blocklist::start().await?;
 
@@ -397,7 +404,7 @@ impl Demo {
 
         let inventory = Inventory::parse(
             Path::new("<demo inventory>"),
-            &inventory_toml(
+            &(inventory_toml(
                 &hosts,
                 &hosts_file,
                 [
@@ -411,7 +418,7 @@ impl Demo {
                 &canary.key,
                 demo_window(Utc::now(), pace),
                 pace,
-            ),
+            ) + &notify_block(notify_sink, pace)),
         )
         .context("demo: the generated inventory is invalid (a bug)")?;
 
@@ -711,6 +718,22 @@ fn demo_window(now: DateTime<Utc>, pace: Pace) -> (DateTime<Utc>, DateTime<Utc>)
         .round()
         .max(1.0);
     (start, start + chrono::Duration::seconds(length as i64))
+}
+
+/// The demo's `[[notify]]`: every message appended to `sink` as a JSON line (none without
+/// a sink).
+fn notify_block(sink: Option<&Path>, pace: Pace) -> String {
+    let Some(sink) = sink else {
+        return String::new();
+    };
+    format!(
+        "\n# Tell the team: here, a file of JSON lines (a chat webhook or ntfy in a real move).\n\
+         [[notify]]\nname = \"team-log\"\nkind = \"command\"\nargv = [\"tee\", \"-a\", {sink:?}]\n\
+         on = [\"host\", \"delegation\", \"canary\", \"checklist\", \"mail\"]\n\
+         min_interval = \"{}\"\n",
+        humantime::format_duration(pace.of(Duration::from_secs(30)).max(Duration::from_secs(1))),
+        sink = sink.display().to_string(),
+    )
 }
 
 /// The inventory text, as an admin would have written it for this move.

@@ -246,6 +246,10 @@ fn zone_words(entry: &Entry) -> Option<Words> {
         Event::Delegation {
             zone, ok, problems, ..
         } => {
+            if !ok && problems.is_empty() {
+                // Not answered yet: nothing to say.
+                return None;
+            }
             let text = match ok {
                 true => format!("{zone}: the parent's delegation is right (glue new)"),
                 false => format!("{zone}: delegation {}", problems.join("; ")),
@@ -328,14 +332,20 @@ fn team_words(entry: &Entry) -> Option<Words> {
         }
         Event::Mail {
             host,
+            check,
             subject,
             result,
             ..
         } => {
             let text = entry.summary();
+            let what = match check {
+                crate::journal::MailCheck::Spf => "SPF",
+                crate::journal::MailCheck::Mx => "MX",
+                crate::journal::MailCheck::Dnsbl => "DNSBL",
+            };
             (
                 "mail",
-                format!("{host} {subject}"),
+                format!("{host} {what} {subject}"),
                 result.clone(),
                 format!("moveday: {host} mail"),
                 text,

@@ -612,3 +612,78 @@ async fn https_endpoints_are_checked_against_the_trust_store() {
     assert!(err.contains("certificate"), "{err}");
     assert!(sink.try_next().is_none());
 }
+
+/// A flapping host through the whole chain (journal entries -> `Notifier` -> the webhook):
+/// its first change arrives at once, the five after it inside `min_interval` arrive as one
+/// message summing them up when the window ends, not as five.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_host_is_summed_up_not_spammed() {
+    use chrono::{DateTime, Utc};
+    use moveday::journal::{Entry, Event, HostHealth};
+    let mut sink = HttpSink::start().await;
+    let text = format!(
+        "[[host]]\nname = \"jabber\"\nfqdn = \"jabber.example.org\"\n\
+         [[notify]]\nname = \"team\"\nkind = \"webhook\"\nurl = \"{}\"\nmin_interval = \"2s\"\n",
+        sink.url("/hook")
+    );
+    let inv = Inventory::parse(Path::new("flap.toml"), &text).unwrap();
+    let (inputs, mut news) = mpsc::channel(64);
+    let mut notifier = moveday::notify::Notifier::start(&inv, inputs).unwrap();
+    let started = SystemTime::now();
+    let flip = |k: u32| {
+        let (from, to) = match k % 2 {
+            0 => (HostHealth::Up, HostHealth::Down),
+            _ => (HostHealth::Down, HostHealth::Up),
+        };
+        Entry {
+            at: DateTime::<Utc>::from(started + Duration::from_millis(100 * u64::from(k))),
+            event: Event::Health {
+                host: "jabber".into(),
+                from,
+                to,
+                reasons: vec!["c2s fail".into()],
+            },
+        }
+    };
+    for k in 0..6 {
+        notifier.offer(
+            &[flip(k)],
+            started + Duration::from_millis(100 * u64::from(k)),
+        );
+    }
+    let first = sink.next(in_time(Duration::from_secs(2))).await;
+    assert!(
+        first.json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("jabber down: c2s fail"),
+        "{}",
+        first.json()
+    );
+    // Held: nothing more before the window ends.
+    notifier.tick(started + Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sink.try_next().is_none());
+    notifier.tick(started + Duration::from_secs(2));
+    let summary = sink.next(in_time(Duration::from_secs(2))).await;
+    let body = summary.json();
+    assert_eq!(body["kind"], "summary", "{body}");
+    assert_eq!(body["changes"], 5);
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("jabber changed 5 times in 2s, now up"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sink.try_next().is_none(), "two messages in all");
+    // Both deliveries came back as the loop's input.
+    for _ in 0..2 {
+        let got = tokio::time::timeout(Duration::from_secs(2), news.recv()).await;
+        assert!(
+            matches!(got, Ok(Some(moveday::store::Input::Notify(_)))),
+            "{got:?}"
+        );
+    }
+}
