@@ -212,22 +212,7 @@ pub(super) fn notify(raw: Vec<RawNotify>, err: Located) -> Result<Vec<NotifyConf
 }
 
 fn notify_name(raw: &Spanned<String>, err: Located) -> Result<String, ConfigError> {
-    let name = raw.get_ref().trim();
-    let ok = !name.is_empty()
-        && name.chars().count() <= MAX_NOTIFY_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !ok {
-        return Err(err(
-            raw.span(),
-            format!(
-                "invalid notify name `{}`: 1 to {MAX_NOTIFY_NAME} letters, digits, `-`, `_` or `.`",
-                crate::sanitize::sanitize(name, 40)
-            ),
-        ));
-    }
-    Ok(name.to_string())
+    super::values::short_name(raw, "notify name", MAX_NOTIFY_NAME, err)
 }
 
 /// `kind` with its `url` or `argv` (and not the other one).

@@ -106,22 +106,7 @@ pub(super) fn vantages(
 }
 
 fn vantage_name(raw: &Spanned<String>, err: Located) -> Result<String, ConfigError> {
-    let name = raw.get_ref().trim();
-    let ok = !name.is_empty()
-        && name.chars().count() <= MAX_VANTAGE_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !ok {
-        return Err(err(
-            raw.span(),
-            format!(
-                "invalid vantage name `{}`: 1 to {MAX_VANTAGE_NAME} letters, digits, `-`, `_` or `.`",
-                crate::sanitize::sanitize(name, 40)
-            ),
-        ));
-    }
-    Ok(name.to_string())
+    super::values::short_name(raw, "vantage name", MAX_VANTAGE_NAME, err)
 }
 
 /// An SSH destination (`user@host`, `host`, an alias of ~/.ssh/config): one word, no

@@ -65,6 +65,32 @@ pub(super) fn duration_within(
     Ok(value)
 }
 
+/// A short name the screen shows (a vantage's column, a notify endpoint's): 1 to `max`
+/// letters, digits, `-`, `_` or `.` (`what` names it in the message: `vantage name`).
+pub(super) fn short_name(
+    raw: &Spanned<String>,
+    what: &str,
+    max: usize,
+    err: Located,
+) -> Result<String, ConfigError> {
+    let name = raw.get_ref().trim();
+    let ok = !name.is_empty()
+        && name.chars().count() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        return Err(err(
+            raw.span(),
+            format!(
+                "invalid {what} `{}`: 1 to {max} letters, digits, `-`, `_` or `.`",
+                crate::sanitize::sanitize(name, 40)
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// `fail_after` / `recover_after` over `base` (the `[probe]` values, or the defaults), each
 /// in [`limits::ROUNDS`].
 pub(super) fn damping(
