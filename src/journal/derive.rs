@@ -623,17 +623,25 @@ fn error_of(outcome: &ZoneOutcome) -> Option<String> {
 /// so the journal and the state file agree).
 /// A delivery's news, as the journal keeps it.
 pub fn notify_event(news: &store::NotifyNews) -> Entry {
-    let (status, late, attempts, detail, pending) = match &news.delivered {
+    let (status, late, attempts, detail, pending, text) = match &news.delivered {
         store::Delivered::Sent {
             late,
             attempts,
             answer,
-        } => ("sent", *late, *attempts, answer.clone(), None),
+        } => ("sent", *late, *attempts, answer.clone(), None, None),
         store::Delivered::Failed {
             attempts,
             error,
             pending,
-        } => ("failed", false, *attempts, error.clone(), Some(*pending)),
+            text,
+        } => (
+            "failed",
+            false,
+            *attempts,
+            error.clone(),
+            Some(*pending),
+            Some(sanitize(text, MAX_DETAIL_CHARS)),
+        ),
     };
     entry(
         SystemTime::now(),
@@ -645,6 +653,7 @@ pub fn notify_event(news: &store::NotifyNews) -> Entry {
             attempts,
             detail: (!detail.is_empty()).then(|| sanitize(&detail, MAX_DETAIL_CHARS)),
             pending,
+            text,
         },
     )
 }

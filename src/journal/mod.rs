@@ -250,6 +250,9 @@ pub enum Event {
         /// Messages waiting for the endpoint (`failed`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pending: Option<usize>,
+        /// The message that could not be sent (`failed`), kept here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// A checklist item was ticked (`done`) or unticked.
     Tick {

@@ -279,6 +279,7 @@ fn notify_summary(event: &Event) -> String {
         attempts,
         detail,
         pending,
+        ..
     } = event
     else {
         return String::new();

@@ -50,6 +50,8 @@ pub enum Delivery {
         attempts: u32,
         error: String,
         pending: usize,
+        /// The message's text: the journal keeps what could not be sent.
+        text: String,
     },
 }
 
@@ -79,6 +81,7 @@ impl Delivery {
                 attempts,
                 error,
                 pending,
+                text,
             } => NotifyNews {
                 notify,
                 seq,
@@ -86,6 +89,7 @@ impl Delivery {
                     attempts,
                     error,
                     pending,
+                    text,
                 },
             },
         }
@@ -237,6 +241,7 @@ mod tests {
             attempts: 2,
             error: "500 Internal Server Error".into(),
             pending: 3,
+            text: "vbox down".into(),
         }
         .news();
         assert_eq!((news.notify.as_str(), news.seq), ("team", 4));
@@ -245,7 +250,8 @@ mod tests {
             Delivered::Failed {
                 attempts: 2,
                 error: "500 Internal Server Error".into(),
-                pending: 3
+                pending: 3,
+                text: "vbox down".into(),
             }
         );
         let news = Delivery::Sent {

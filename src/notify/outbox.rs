@@ -253,6 +253,7 @@ async fn deliver_all(
                             attempts,
                             error,
                             pending: queue.len() + 1,
+                            text: current.message.text.clone(),
                         },
                     )
                     .await;

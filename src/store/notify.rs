@@ -28,6 +28,8 @@ pub enum Delivered {
         error: String,
         /// Messages waiting for the endpoint, this one included.
         pending: usize,
+        /// The message's text (the journal keeps what could not be sent).
+        text: String,
     },
 }
 

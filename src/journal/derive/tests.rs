@@ -892,6 +892,7 @@ fn deliveries_are_journaled_counted_and_reported() {
                 attempts: 1,
                 error: "connection refused".into(),
                 pending,
+                text: "vbox down".into(),
             },
         )
     };
