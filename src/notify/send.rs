@@ -127,13 +127,26 @@ fn header_text(text: &str) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("moveday"))
 }
 
+/// Why a request got no answer, as the probes say it: `connection refused`, `timeout`,
+/// `unreachable: …`, else the error's chain (never the URL).
+fn send_error(e: &reqwest::Error) -> String {
+    use crate::probe::ProbeError;
+    if e.is_timeout() {
+        return "timeout".into();
+    }
+    let io =
+        crate::probe::http_util::io_causes(e).find(|io| io.kind() != std::io::ErrorKind::Other);
+    match io.map(ProbeError::from_io) {
+        Some(ProbeError::Refused) => "connection refused".into(),
+        Some(ProbeError::Io(_)) | None => error_text(e, ANSWER_CHARS),
+        Some(other) => other.to_string(),
+    }
+}
+
 /// Sends `request` and reads its answer: a 2xx is taken, a redirect is a misconfiguration
 /// (not followed), anything else a failure. Errors never name the URL's secret part.
 async fn http_answer(url: &Url, request: reqwest::RequestBuilder) -> Result<String, String> {
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| error_text(&e, ANSWER_CHARS))?;
+    let mut response = request.send().await.map_err(|e| send_error(&e))?;
     let status = response.status();
     let head = format!(
         "{} {}",
