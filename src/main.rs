@@ -109,7 +109,9 @@ enum Command {
     /// counted. So check ends within
     /// fail_after × (2 × timeout + 1 s): 6 s with the defaults (timeout 1s, fail_after 2),
     /// and at most 20 × (2 × 60 s + 1 s), the largest the inventory allows, for up to 256
-    /// probes.
+    /// probes. With [[vantage]]s the first round also waits for each, at most its every.
+    /// `--inventory -` reads another machine's plan from stdin, as a vantage point runs it:
+    /// this machine's own /etc/hosts and trust store, no vantage, no notification.
     Check {
         /// Print JSON instead of a table
         #[arg(long)]
