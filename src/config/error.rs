@@ -41,6 +41,13 @@ impl ConfigError {
         }
     }
 
+    /// The same error without the quoted line: for a value that may be a secret (a key, a
+    /// URL whose path is a token).
+    pub fn unquoted(mut self) -> Self {
+        self.excerpt = None;
+        self
+    }
+
     /// From a toml parse or deserialize error, keeping its span.
     pub fn from_toml(path: &Path, source: &str, err: &toml::de::Error) -> Self {
         let message = err.message().trim().to_string();

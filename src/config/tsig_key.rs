@@ -155,9 +155,7 @@ enum Tok {
 
 /// Located to a byte span, never quoting the text (it may hold the secret).
 fn located(path: &Path, text: &str, span: Range<usize>, message: String) -> ConfigError {
-    let mut e = ConfigError::at(path, text, span, message);
-    e.excerpt = None;
-    e
+    ConfigError::at(path, text, span, message).unquoted()
 }
 
 fn tokenize(path: &Path, text: &str) -> Result<Vec<(Tok, Range<usize>)>, ConfigError> {

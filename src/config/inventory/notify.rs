@@ -245,7 +245,8 @@ fn target(n: &RawNotify, err: Located) -> Result<NotifyTarget, ConfigError> {
         (false, Some(url), _) => Err(err(
             url.span(),
             "url is for kind = \"webhook\" or \"ntfy\"; a command endpoint takes argv".into(),
-        )),
+        )
+        .unquoted()),
         (false, None, None) => Err(err(
             n.kind.span(),
             "a command endpoint needs argv = [\"program\", \"arg\", ...]".into(),
@@ -254,11 +255,11 @@ fn target(n: &RawNotify, err: Located) -> Result<NotifyTarget, ConfigError> {
     }
 }
 
-/// An http:// or https:// URL with a host. Only its shown part is ever echoed: the rest
-/// may be the endpoint's secret.
+/// An http:// or https:// URL with a host. Only its shown part is ever echoed, and the
+/// file's line is not quoted: the rest may be the endpoint's secret.
 fn notify_url(raw: &Spanned<String>, err: Located) -> Result<Url, ConfigError> {
     let url = Url::parse(raw.get_ref().trim())
-        .map_err(|e| err(raw.span(), format!("invalid notify url: {e}")))?;
+        .map_err(|e| err(raw.span(), format!("invalid notify url: {e}")).unquoted())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(err(
             raw.span(),
@@ -266,7 +267,8 @@ fn notify_url(raw: &Spanned<String>, err: Located) -> Result<Url, ConfigError> {
                 "notify url `{}` must be http:// or https:// with a host",
                 shown_url(&url)
             ),
-        ));
+        )
+        .unquoted());
     }
     Ok(url)
 }
@@ -460,6 +462,9 @@ mod tests {
             let e = parse(&text).unwrap_err();
             assert!(e.message.starts_with(want), "{text}: {e}");
             assert!(e.line >= 1 && !e.message.contains("SECRET"), "{text}: {e}");
+            // Nor the quoted line under the message.
+            let quoted = e.excerpt.as_ref().map_or("", |(line, _)| line.as_str());
+            assert!(!quoted.contains("SECRET"), "{text}: {quoted}");
         }
     }
 }
