@@ -340,8 +340,8 @@ fn vantage_lines(state: &State) -> Vec<String> {
         .iter()
         .zip(&state.vantages)
         .enumerate()
-        .map(|(v, (config, vs))| match &vs.last {
-            Some(Seen { value: Ok(_), .. }) => {
+        .map(|(v, (config, vs))| match vs.outcome() {
+            Some(Ok(_)) => {
                 let seen: Vec<_> = state
                     .hosts
                     .iter()
@@ -357,11 +357,7 @@ fn vantage_lines(state: &State) -> Vec<String> {
                     seen.len()
                 )
             }
-            Some(Seen {
-                value: Err(why), ..
-            }) => {
-                format!("vantage {}: no view: {why}", config.name)
-            }
+            Some(Err(why)) => format!("vantage {}: no view: {why}", config.name),
             None => format!("vantage {}: no answer", config.name),
         })
         .collect()

@@ -145,11 +145,8 @@ impl Composer {
                 return None;
             }
             Event::Health {
-                host,
-                from,
-                to,
-                reasons,
-            } => self.health(host, *from, *to, reasons, at)?,
+                host, to, reasons, ..
+            } => self.health(host, *to, reasons, at)?,
             _ => zone_words(entry).or_else(|| team_words(entry))?,
         };
         let mut body = serde_json::to_value(entry).unwrap_or_default();
@@ -172,7 +169,6 @@ impl Composer {
     fn health(
         &mut self,
         host: &str,
-        from: HostHealth,
         to: HostHealth,
         reasons: &[String],
         at: SystemTime,
@@ -211,10 +207,7 @@ impl Composer {
             }
             // Degraded or unknown after being down is not "green again"; from up it is not
             // "red": neither is sent.
-            _ => {
-                let _ = from;
-                None
-            }
+            _ => None,
         }
     }
 }

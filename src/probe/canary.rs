@@ -52,12 +52,8 @@ pub fn canary_name(zone: &str) -> String {
 /// The canary's text: when it was written and by whom; at most [`MAX_TXT_BYTES`] bytes
 /// (a TXT string's limit), cut on a character boundary.
 pub fn canary_text(at: SystemTime, who: &str) -> String {
-    let at: chrono::DateTime<chrono::Utc> = at.into();
     let mut text = sanitize(
-        &format!(
-            "{} {who}",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
+        &format!("{} {who}", crate::timefmt::rfc3339(at)),
         TEXT_CHARS,
     );
     let mut end = text.len().min(MAX_TXT_BYTES);

@@ -204,19 +204,19 @@ pub struct HeloCheck {
 /// name.
 pub fn helo_check(
     announced: &SmtpNames,
-    ptr_names: &[String],
-    mx_names: &[String],
+    ptr_names: &[impl AsRef<str>],
+    mx_names: &[impl AsRef<str>],
 ) -> Option<HeloCheck> {
     let name = announced.name()?;
-    let same = |other: &String| {
+    let same = |other: &str| {
         other
             .trim_end_matches('.')
             .eq_ignore_ascii_case(name.trim_end_matches('.'))
     };
     Some(HeloCheck {
         name: name.to_string(),
-        matches_ptr: ptr_names.iter().any(same),
-        matches_mx: mx_names.iter().any(same),
+        matches_ptr: ptr_names.iter().any(|n| same(n.as_ref())),
+        matches_mx: mx_names.iter().any(|n| same(n.as_ref())),
     })
 }
 
@@ -277,12 +277,7 @@ mod tests {
             banner: Some("mail.example.org".into()),
             ehlo: Some("smtp.example.org".into()),
         };
-        let check = helo_check(
-            &names,
-            &["smtp.example.org".into()],
-            &["mail.example.org".into()],
-        )
-        .unwrap();
+        let check = helo_check(&names, &["smtp.example.org"], &["mail.example.org"]).unwrap();
         assert_eq!(check.name, "smtp.example.org", "the EHLO reply's name wins");
         assert!(check.matches_ptr);
         assert!(!check.matches_mx);
@@ -291,8 +286,9 @@ mod tests {
             banner: Some("mail.example.org".into()),
             ehlo: None,
         };
-        let check = helo_check(&banner_only, &[], &["MAIL.example.org.".into()]).unwrap();
+        let none: [&str; 0] = [];
+        let check = helo_check(&banner_only, &none, &["MAIL.example.org."]).unwrap();
         assert_eq!((check.matches_ptr, check.matches_mx), (false, true));
-        assert_eq!(helo_check(&SmtpNames::default(), &[], &[]), None);
+        assert_eq!(helo_check(&SmtpNames::default(), &none, &none), None);
     }
 }

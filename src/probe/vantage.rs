@@ -63,6 +63,13 @@ pub struct RemoteHost {
     pub dns: Vec<RemoteDns>,
 }
 
+impl RemoteHost {
+    /// The vantage's own resolver's answer (the cell `check --json` names `system`).
+    pub fn system_dns(&self) -> Option<&RemoteDns> {
+        self.dns.iter().find(|d| d.server == "system")
+    }
+}
+
 /// A host's health as the remote reports it (`check --json`'s words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -41,10 +41,10 @@ pub fn mail_view<'a>(config: &HostConfig, h: &'a HostState) -> Option<MailView<'
     let lists_answered = h.dnsbl.is_some();
     let ptr = h.ptr.as_ref().and_then(|p| p.value.result.as_ref().ok());
     let ptr_names: &[String] = ptr.map_or(&[], |p| &p.names);
-    let mx_names: Vec<String> = domains
+    let mx_names: Vec<&str> = domains
         .iter()
         .filter_map(|d| d.mx.result.as_ref().ok())
-        .flat_map(|a| a.hosts.iter().map(|h| h.name.clone()))
+        .flat_map(|a| a.hosts.iter().map(|h| h.name.as_str()))
         .collect();
     let helo = h
         .services

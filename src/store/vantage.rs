@@ -19,6 +19,15 @@ pub struct VantageState {
     pub ok_since: Option<SystemTime>,
 }
 
+impl VantageState {
+    /// Its last run: its summary, why it gave no view, or `None` before it answered.
+    pub fn outcome(&self) -> Option<Result<&VantageSummary, &str>> {
+        self.last
+            .as_ref()
+            .map(|seen| seen.value.as_ref().map_err(String::as_str))
+    }
+}
+
 /// One host as one vantage saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FromVantage {

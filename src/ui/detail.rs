@@ -585,14 +585,12 @@ fn vantage_sentences(view: &View<'_>, h: &HostState) -> Vec<Vec<Span<'static>>> 
     for (v, config) in inv.vantages.iter().enumerate() {
         let mut spans = vec![Span::raw(format!("from {} ", clean(&config.name, 16)))];
         let Some(seen) = h.remote.get(v).and_then(Option::as_ref) else {
-            match view.state.vantages.get(v).and_then(|vs| vs.last.as_ref()) {
-                Some(Seen {
-                    value: Err(why), ..
-                }) => spans.push(Span::styled(
+            match view.state.vantages.get(v).and_then(|vs| vs.outcome()) {
+                Some(Err(why)) => spans.push(Span::styled(
                     format!("⚠ no view: {}", clean(why, 200)),
                     theme.warn(),
                 )),
-                Some(Seen { value: Ok(_), .. }) => {
+                Some(Ok(_)) => {
                     spans.push(Span::styled("- it did not report this host", theme.muted()));
                 }
                 None => spans.extend(waiting(view, "waiting for its first answer")),
@@ -609,7 +607,7 @@ fn vantage_sentences(view: &View<'_>, h: &HostState) -> Vec<Vec<Span<'static>>> 
             spans.push(Span::styled(ip.to_string(), address_style(view, class)));
         }
         // Its own resolver's answer, as the laptop's "system" column shows ours.
-        if let Some(d) = r.dns.iter().find(|d| d.server == "system") {
+        if let Some(d) = r.system_dns() {
             let said = match (&d.error, d.addresses.is_empty()) {
                 (Some(e), _) => clean(e, 60),
                 (None, true) => "no address".into(),

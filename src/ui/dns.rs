@@ -92,14 +92,13 @@ fn cell(view: &View<'_>, host: usize, resolver: usize) -> (String, Style) {
 fn vantage_cell(view: &View<'_>, v: usize, host: usize) -> (String, Style) {
     let theme = view.theme;
     let Some(seen) = crate::store::vantage::remote_view(view.state, v, host) else {
-        let last = view.state.vantages.get(v).and_then(|vs| vs.last.as_ref());
-        return match last.map(|l| l.value.is_ok()) {
-            Some(false) => ("⚠ no view".into(), theme.warn()),
-            Some(true) => ("- not seen".into(), theme.muted()),
+        return match view.state.vantages.get(v).and_then(|vs| vs.outcome()) {
+            Some(Err(_)) => ("⚠ no view".into(), theme.warn()),
+            Some(Ok(_)) => ("- not seen".into(), theme.muted()),
             None => (WAITING.into(), theme.muted()),
         };
     };
-    let Some(d) = seen.host.dns.iter().find(|d| d.server == "system") else {
+    let Some(d) = seen.host.system_dns() else {
         return ("- not asked".into(), theme.muted());
     };
     if let Some(e) = &d.error {

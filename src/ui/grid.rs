@@ -474,9 +474,9 @@ impl<'a> RowData<'a> {
             let health = store::vantage::remote_health(seen.host.health);
             return Line::styled(health_label(health), view.theme.health(health));
         }
-        match view.state.vantages.get(v).and_then(|vs| vs.last.as_ref()) {
-            Some(Seen { value: Err(_), .. }) => Line::styled("⚠ no view", view.theme.warn()),
-            Some(Seen { value: Ok(_), .. }) => Line::styled("- not seen", view.theme.muted()),
+        match view.state.vantages.get(v).and_then(|vs| vs.outcome()) {
+            Some(Err(_)) => Line::styled("⚠ no view", view.theme.warn()),
+            Some(Ok(_)) => Line::styled("- not seen", view.theme.muted()),
             None => waiting(view),
         }
     }

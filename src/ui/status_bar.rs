@@ -161,10 +161,8 @@ fn vantage_spans(view: &View<'_>) -> Option<Vec<Span<'static>>> {
         .vantages
         .iter()
         .zip(&view.state.vantages)
-        .filter_map(|(config, vs)| match &vs.last {
-            Some(crate::store::Seen {
-                value: Err(why), ..
-            }) => Some((config.name.as_str(), why.as_str())),
+        .filter_map(|(config, vs)| match vs.outcome() {
+            Some(Err(why)) => Some((config.name.as_str(), why)),
             _ => None,
         })
         .collect();

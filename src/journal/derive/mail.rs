@@ -12,10 +12,12 @@ use crate::journal::{Event, MailCheck};
 /// Every mail verdict of `host` that differs between `before` and `after`.
 pub(super) fn mail_events(host: &str, before: &HostState, after: &HostState) -> Vec<Event> {
     let mut out = Vec::new();
-    let domains = |h: &HostState| h.mail.as_ref().map(|m| m.value.domains.clone());
-    if let Some(now) = domains(after) {
-        let was = domains(before).unwrap_or_default();
-        for d in &now {
+    if let Some(now) = after.mail.as_ref().map(|m| m.value.domains.as_slice()) {
+        let was = before
+            .mail
+            .as_ref()
+            .map_or(&[][..], |m| m.value.domains.as_slice());
+        for d in now {
             let prev = was.iter().find(|p| p.mx.domain == d.mx.domain);
             out.extend(spf_event(host, d, prev));
             let mx = mx_word(&d.mx);

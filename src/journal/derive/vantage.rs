@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::sanitize::sanitize;
 use crate::store::vantage::remote_health;
-use crate::store::{Seen, State, VantageState};
+use crate::store::{State, VantageState};
 
 use super::{Entry, MAX_DETAIL_CHARS, entry};
 use crate::journal::{Event, HostHealth};
@@ -23,10 +23,9 @@ pub(super) fn vantage_events(
         return Vec::new();
     };
     let mut out = Vec::new();
-    let outcome = |vs: &VantageState| match &vs.last {
-        Some(Seen { value: Ok(_), .. }) => Some((true, None)),
-        Some(Seen { value: Err(e), .. }) => Some((false, Some(e.clone()))),
-        None => None,
+    let outcome = |vs: &VantageState| {
+        vs.outcome()
+            .map(|o| (o.is_ok(), o.err().map(str::to_string)))
     };
     let now = state.vantages.get(v).and_then(outcome);
     if let Some((ok, error)) = now.clone()
